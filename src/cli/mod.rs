@@ -1,0 +1,30 @@
+//! Command-line interface (clap).
+
+mod serve;
+
+use std::io;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tunstack",
+    version,
+    about = "A from-scratch user-space TCP/UDP/IP stack on a Linux TUN device"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a TUN, run the stack on it and serve the classic well-known ports.
+    Serve(serve::ServeArgs),
+}
+
+pub fn run(cli: Cli) -> io::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+}

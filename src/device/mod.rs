@@ -1,0 +1,39 @@
+//! Devices: where IP packets come from and go to. A device moves whole packets and
+//! knows nothing about what is inside them.
+//!
+//! * [`tun::TunDevice`] — a Linux TUN interface; the kernel is on the other side.
+//! * [`link::LinkDevice`] — one end of an in-memory point-to-point link, for tests
+//!   and examples that connect two stacks without root.
+
+pub mod link;
+pub mod tun;
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// A packet device the [`Runtime`](crate::Runtime) can drive.
+///
+/// `recv` must not block; the runtime waits on [`readable_fd`](Device::readable_fd)
+/// with `poll(2)` instead, together with its own wake-up fd and the core's next
+/// deadline, so nothing busy-waits.
+pub trait Device: Send + Sync + 'static {
+    /// Largest packet the device carries.
+    fn mtu(&self) -> usize;
+    /// Read one packet into `buf`; `Ok(None)` when none is waiting.
+    fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+    /// Write one packet.
+    fn send(&self, packet: &[u8]) -> io::Result<()>;
+    /// A file descriptor that polls readable when `recv` has a packet.
+    fn readable_fd(&self) -> RawFd;
+}
+
+/// Wait until `fd` is writable (after a `WouldBlock` on send), at most 100 ms.
+pub(crate) fn wait_writable(fd: RawFd) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut pfd, 1, 100) };
+}

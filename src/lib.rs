@@ -1,0 +1,35 @@
+//! # tunstack
+//!
+//! A TCP/UDP/IPv4 stack written from scratch, running in user space on a Linux TUN
+//! device. The layers, from the bottom:
+//!
+//! * [`wire`] — header parsing and writing (over `etherparse`);
+//! * [`ip`], [`icmp`], [`udp`], [`ports`] — the protocols, inside the sans-IO
+//!   [`Stack`] (packets and time in, packets and events out);
+//! * [`device`] — where packets come from: a TUN, or an in-memory link for tests;
+//! * [`runtime`] — the one thread that moves packets between a device and a stack;
+//! * [`socket`] — the blocking, `std::net`-shaped API programs use;
+//! * [`services`] — the classic small servers (echo, discard, daytime, chargen).
+//!
+//! See `DESIGN.md` for one packet's path through them.
+
+pub mod config;
+pub mod counters;
+pub mod device;
+pub mod icmp;
+pub mod ip;
+pub mod ports;
+pub mod runtime;
+pub mod services;
+pub mod socket;
+pub mod stack;
+pub mod time;
+pub mod udp;
+pub mod wire;
+
+pub use config::{QueueLimit, StackConfig};
+pub use counters::Counters;
+pub use runtime::Runtime;
+pub use socket::UdpSocket;
+pub use stack::{Event, Stack};
+pub use time::Instant;

@@ -1,0 +1,230 @@
+//! The runtime: one driver thread that moves packets between a [`Device`] and the
+//! sans-IO [`Stack`], runs its timers, and wakes the sockets that wait on it.
+//!
+//! The thread sleeps in `poll(2)` on two descriptors — the device and a wake-up
+//! `eventfd` — with the core's next deadline as the timeout, so it uses no CPU while
+//! nothing happens. Socket calls from other threads lock the stack, do their work,
+//! write any packets they produced straight to the device, and poke the eventfd when
+//! they moved a deadline earlier.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use tracing::warn;
+
+use crate::config::StackConfig;
+use crate::counters::Counters;
+use crate::device::Device;
+use crate::stack::Stack;
+use crate::time::Instant;
+
+/// Most packets read from the device in one batch before timers and wake-ups run.
+const RX_BATCH: usize = 256;
+/// The longest the driver sleeps without a deadline (to notice shutdown promptly
+/// even if a wake-up were lost).
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// A running stack: cheap to clone, shared by every socket made from it.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    stack: Mutex<Stack>,
+    /// Signalled whenever the stack produced socket events; blocked socket calls
+    /// wait on it.
+    changed: Condvar,
+    device: Box<dyn Device>,
+    wake: OwnedFd,
+    epoch: std::time::Instant,
+    stopped: AtomicBool,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Runtime {
+    /// Start a stack on `device` and the thread that drives it.
+    pub fn spawn(device: impl Device, config: StackConfig) -> io::Result<Runtime> {
+        // SAFETY: eventfd takes no pointers; the result is checked before use.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        let wake = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut config = config;
+        config.mtu = config.mtu.min(device.mtu());
+        let inner = Arc::new(Inner {
+            stack: Mutex::new(Stack::new(config)),
+            changed: Condvar::new(),
+            device: Box::new(device),
+            wake,
+            epoch: std::time::Instant::now(),
+            stopped: AtomicBool::new(false),
+            thread: Mutex::new(None),
+        });
+        let driver = Arc::clone(&inner);
+        let handle = std::thread::Builder::new()
+            .name("tunstack-driver".into())
+            .spawn(move || driver.run())?;
+        *inner.thread.lock() = Some(handle);
+        Ok(Runtime { inner })
+    }
+
+    /// A copy of every counter.
+    pub fn counters(&self) -> Counters {
+        self.inner.stack.lock().counters().clone()
+    }
+
+    /// Run `f` on the stack with the current time, then flush what it produced.
+    pub fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Instant) -> R) -> R {
+        let mut stack = self.inner.stack.lock();
+        let before = stack.poll_deadline();
+        let result = f(&mut stack, self.inner.now());
+        self.inner.after_call(&mut stack, before);
+        result
+    }
+
+    /// Stop the driver thread; sockets blocked on this runtime return an error.
+    /// Idempotent.
+    pub fn shutdown(&self) {
+        self.inner.stopped.store(true, Ordering::SeqCst);
+        self.inner.poke();
+        self.inner.changed.notify_all();
+        if let Some(handle) = self.inner.thread.lock().take() {
+            if handle.join().is_err() {
+                warn!("tunstack driver thread panicked");
+            }
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Inner {
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_micros(u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Stack> {
+        self.stack.lock()
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Block until the stack changes, or until `deadline` (then `false`).
+    pub(crate) fn wait(
+        &self,
+        stack: &mut MutexGuard<'_, Stack>,
+        deadline: Option<std::time::Instant>,
+    ) -> bool {
+        match deadline {
+            Some(d) => !self.changed.wait_until(stack, d).timed_out(),
+            None => {
+                self.changed.wait(stack);
+                true
+            }
+        }
+    }
+
+    /// After a socket call: send what it queued, wake waiters, re-arm the driver.
+    pub(crate) fn after_call(&self, stack: &mut Stack, deadline_before: Option<Instant>) {
+        self.flush(stack);
+        if self.drain_events(stack) {
+            self.changed.notify_all();
+        }
+        let after = stack.poll_deadline();
+        if after.is_some() && (deadline_before.is_none() || after < deadline_before) {
+            self.poke();
+        }
+    }
+
+    fn flush(&self, stack: &mut Stack) {
+        while let Some(packet) = stack.poll_transmit() {
+            if let Err(e) = self.device.send(&packet) {
+                warn!(error = %e, len = packet.len(), "device send failed");
+            }
+        }
+    }
+
+    fn drain_events(&self, stack: &mut Stack) -> bool {
+        let mut any = false;
+        while stack.poll_event().is_some() {
+            any = true;
+        }
+        any
+    }
+
+    fn poke(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
+        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    fn run(&self) {
+        let mut buf = vec![0u8; 65_536];
+        while !self.is_stopped() {
+            let deadline = {
+                let mut stack = self.stack.lock();
+                let now = self.now();
+                for _ in 0..RX_BATCH {
+                    match self.device.recv(&mut buf) {
+                        Ok(Some(len)) => stack.input(now, buf.get(..len).unwrap_or_default()),
+                        Ok(None) => break,
+                        Err(e) => {
+                            warn!(error = %e, "device receive failed");
+                            break;
+                        }
+                    }
+                }
+                stack.handle_timeout(now);
+                self.after_call(&mut stack, None);
+                stack.poll_deadline()
+            };
+            let timeout = deadline.map_or(MAX_SLEEP, |d| {
+                d.saturating_duration_since(self.now()).min(MAX_SLEEP)
+            });
+            self.sleep(timeout);
+        }
+        self.changed.notify_all();
+    }
+
+    fn sleep(&self, timeout: Duration) {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.device.readable_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // Round up so a deadline 0.3 ms away does not spin with a 0 ms timeout.
+        let ms = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        // SAFETY: two valid pollfds for the duration of the call.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        if fds[1].revents & libc::POLLIN != 0 {
+            let mut count: u64 = 0;
+            // SAFETY: reads 8 bytes into a live u64 from our own eventfd.
+            unsafe { libc::read(self.wake.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+}

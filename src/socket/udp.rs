@@ -1,0 +1,162 @@
+//! `UdpSocket`: datagrams through the user-space stack, in the shape of
+//! `std::net::UdpSocket`.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use super::{first_addr, stopped};
+use crate::config::QueueLimit;
+use crate::runtime::Runtime;
+use crate::udp::UdpHandle;
+
+/// A UDP socket bound to a port of the stack's UDP namespace. Dropping it closes the
+/// socket and releases the port.
+///
+/// ```no_run
+/// # fn main() -> std::io::Result<()> {
+/// # let runtime: tunstack::Runtime = unimplemented!();
+/// let socket = tunstack::UdpSocket::bind(&runtime, "0.0.0.0:7")?;
+/// let mut buf = [0u8; 65_536];
+/// let (n, from) = socket.recv_from(&mut buf)?;
+/// socket.send_to(&buf[..n], from)?;
+/// # Ok(()) }
+/// ```
+pub struct UdpSocket {
+    runtime: Runtime,
+    handle: UdpHandle,
+    read_timeout: Option<Duration>,
+    nonblocking: bool,
+}
+
+impl UdpSocket {
+    /// Bind to `addr` on the stack (`0.0.0.0:0` for any port). Errors: `AddrInUse`,
+    /// `PermissionDenied` (privileged port refused by config), `AddrNotAvailable`.
+    pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let addr = first_addr(addr)?;
+        let handle = runtime.with_stack(|stack, _| stack.udp_bind(addr))?;
+        Ok(UdpSocket {
+            runtime: runtime.clone(),
+            handle,
+            read_timeout: None,
+            nonblocking: false,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.runtime
+            .with_stack(|stack, _| stack.udp_local_addr(self.handle))
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.runtime
+            .with_stack(|stack, _| stack.udp_peer_addr(self.handle))
+    }
+
+    /// Fix the peer for `send`/`recv`; datagrams from others are no longer accepted,
+    /// and an ICMP port-unreachable from the peer makes the next call fail with
+    /// `ConnectionRefused`.
+    pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let addr = first_addr(addr)?;
+        self.runtime
+            .with_stack(|stack, _| stack.udp_connect(self.handle, addr))
+    }
+
+    pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
+        let addr = first_addr(addr)?;
+        self.blocking(None, |stack| stack.udp_send_to(self.handle, buf, addr))
+    }
+
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.blocking(None, |stack| stack.udp_send(self.handle, buf))
+    }
+
+    /// Receive one datagram; bytes beyond `buf` are discarded, as with std.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let datagram = self.blocking(self.read_timeout, |stack| stack.udp_recv(self.handle))?;
+        let n = datagram.data.len().min(buf.len());
+        buf[..n].copy_from_slice(&datagram.data[..n]);
+        Ok((n, datagram.from))
+    }
+
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_from(buf).map(|(n, _)| n)
+    }
+
+    /// `None` blocks forever; a zero duration is refused as std does.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a zero read timeout is not allowed",
+            ));
+        }
+        self.read_timeout = timeout;
+        Ok(())
+    }
+
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
+    /// In non-blocking mode calls that would wait return `WouldBlock` instead.
+    pub fn set_nonblocking(&mut self, nonblocking: bool) {
+        self.nonblocking = nonblocking;
+    }
+
+    /// Bound this socket's receive queue: at most `datagrams` datagrams and `bytes`
+    /// payload bytes wait; more are dropped and counted.
+    pub fn set_recv_queue_capacity(&self, datagrams: usize, bytes: usize) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| {
+            stack.udp_set_recv_queue(self.handle, QueueLimit { datagrams, bytes })
+        })
+    }
+
+    /// Run `op` until it stops saying `WouldBlock`, waiting for the stack to change
+    /// in between (unless non-blocking), for at most `timeout`.
+    fn blocking<T>(
+        &self,
+        timeout: Option<Duration>,
+        mut op: impl FnMut(&mut crate::Stack) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let inner = self.runtime.inner();
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut stack = inner.lock();
+        let mut timed_out = false;
+        loop {
+            let before = stack.poll_deadline();
+            let result = op(&mut stack);
+            inner.after_call(&mut stack, before);
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking => {
+                    if inner.is_stopped() {
+                        return Err(stopped());
+                    }
+                    if timed_out {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "UDP socket call timed out",
+                        ));
+                    }
+                    timed_out = !inner.wait(&mut stack, deadline);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        self.runtime
+            .with_stack(|stack, _| stack.udp_close(self.handle));
+    }
+}
+
+impl std::fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}

@@ -1,0 +1,112 @@
+//! The sans-IO core: one [`Stack`] holds every protocol's state and is driven by
+//! three kinds of call, all taking the current time as a value:
+//!
+//! * [`Stack::input`] — one IP packet arrived from the link;
+//! * [`Stack::handle_timeout`] — the time from [`Stack::poll_deadline`] has come;
+//! * socket calls (`udp_bind`, `udp_send_to`, …) — a program asked for something.
+//!
+//! Their results come out through [`Stack::poll_transmit`] (packets for the link)
+//! and [`Stack::poll_event`] (sockets that became readable or got an error). The
+//! core has no threads, clocks, files or sockets of its own, so a test, a fuzzer or a
+//! simulator can drive it exactly as the TUN runtime does.
+
+use std::collections::VecDeque;
+
+use tracing::trace;
+
+use crate::config::StackConfig;
+use crate::counters::Counters;
+use crate::icmp::TokenBucket;
+use crate::ip::reassembly::Reassembler;
+use crate::ip::IpOutput;
+use crate::ports::{PortTable, Protocol};
+use crate::time::Instant;
+use crate::udp::{UdpHandle, UdpTable};
+
+/// Something a program waiting on a socket should hear about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A datagram was queued on this socket.
+    UdpReadable(UdpHandle),
+    /// An ICMP error is waiting for this (connected) socket.
+    UdpError(UdpHandle),
+}
+
+/// A user-space IPv4 host: IP, ICMP and UDP, with TCP's port namespace ready.
+#[derive(Debug)]
+pub struct Stack {
+    pub(crate) config: StackConfig,
+    pub(crate) counters: Counters,
+    pub(crate) reassembly: Reassembler,
+    pub(crate) icmp_errors: TokenBucket,
+    pub(crate) udp: UdpTable,
+    /// The TCP port namespace, independent of UDP's (TCP arrives in the next issue).
+    pub(crate) tcp_ports: PortTable,
+    pub(crate) out: IpOutput,
+    pub(crate) events: VecDeque<Event>,
+}
+
+impl Stack {
+    pub fn new(config: StackConfig) -> Self {
+        Stack {
+            counters: Counters::default(),
+            reassembly: Reassembler::new(config.reassembly.clone()),
+            icmp_errors: TokenBucket::new(config.icmp_error_burst, config.icmp_refill_interval()),
+            udp: UdpTable::new(config.ports.clone(), config.seed),
+            tcp_ports: PortTable::new(
+                Protocol::Tcp,
+                config.ports.clone(),
+                config.seed.rotate_left(17),
+            ),
+            out: IpOutput::new(config.seed),
+            events: VecDeque::new(),
+            config,
+        }
+    }
+
+    /// The configuration the stack runs with.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    /// Every counter, for display and tests.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The next packet for the link, if any.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.out.pop()
+    }
+
+    /// The next socket event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.
+    pub fn poll_deadline(&self) -> Option<Instant> {
+        self.reassembly.next_deadline()
+    }
+
+    /// Run every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired = self.reassembly.expire(now);
+        if expired > 0 {
+            // RFC 1122 3.3.2 allows a Time Exceeded reply here; like many stacks we
+            // only count the loss.
+            self.counters.ip_frag_timeout += expired as u64;
+            trace!(target: "tunstack::drop", reason = "reassembly timeout", datagrams = expired, "ip drop");
+        }
+    }
+
+    /// The TCP port namespace (read-only until TCP lands).
+    pub fn tcp_ports(&self) -> &PortTable {
+        &self.tcp_ports
+    }
+
+    /// The UDP port namespace.
+    pub fn udp_ports(&self) -> &PortTable {
+        &self.udp.ports
+    }
+}
