@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use crate::ip::reassembly::ReassemblyConfig;
 use crate::ports::PortConfig;
+use crate::tcp::congestion::CongestionAlgorithm;
+use crate::tcp::rtt::RtoConfig;
 
 /// Configuration of one [`Stack`](crate::Stack).
 #[derive(Clone, Debug)]
@@ -33,6 +35,8 @@ pub struct StackConfig {
     pub icmp_errors_per_sec: u32,
     /// Most packets waiting in the output queue before new ones are dropped.
     pub max_tx_queue: usize,
+    /// TCP settings and bounds.
+    pub tcp: TcpConfig,
     /// Seed for every pseudo-random choice (ephemeral ports, IP identification), so
     /// a run can be reproduced.
     pub seed: u64,
@@ -69,6 +73,7 @@ impl Default for StackConfig {
             icmp_error_burst: 50,
             icmp_errors_per_sec: 100,
             max_tx_queue: 4096,
+            tcp: TcpConfig::default(),
             seed: 0x7475_6e73_7461_636b,
         }
     }
@@ -78,5 +83,72 @@ impl StackConfig {
     /// Time to earn back one ICMP error token.
     pub(crate) fn icmp_refill_interval(&self) -> Duration {
         Duration::from_micros(1_000_000 / u64::from(self.icmp_errors_per_sec.max(1)))
+    }
+}
+
+/// TCP settings and bounds.
+#[derive(Clone, Debug)]
+pub struct TcpConfig {
+    /// Receive buffer of a new connection: the largest window it offers.
+    pub recv_buffer: usize,
+    /// Send buffer of a new connection.
+    pub send_buffer: usize,
+    /// Out-of-order segments held per connection: at most this many separate ranges
+    /// (their bytes are bounded by the receive window).
+    pub max_ooo_ranges: usize,
+    /// Half-open (SYN-RECEIVED) connections per listener.
+    pub syn_backlog: usize,
+    /// Established connections waiting for `accept` per listener, unless `listen`
+    /// asks for fewer.
+    pub accept_backlog: usize,
+    /// Most connections in the whole stack (every state).
+    pub max_connections: usize,
+    /// Maximum segment lifetime; TIME-WAIT lasts 2×MSL (RFC 9293 §3.4.2).
+    pub msl: Duration,
+    /// Retransmission-timeout bounds (RFC 6298).
+    pub rto: RtoConfig,
+    /// Retransmissions of one segment before the connection fails with `TimedOut`
+    /// (RFC 9293 §3.8.3 "R2"; Linux's tcp_retries2 is 15).
+    pub max_retries: u32,
+    /// Retransmissions of a SYN before `connect` fails (Linux's tcp_syn_retries: 6).
+    pub syn_retries: u32,
+    /// Longest an ACK may be delayed (RFC 1122 4.2.3.2: under 0.5 s; Linux 40 ms).
+    pub delayed_ack: Duration,
+    /// How long a connection the program has closed may sit in FIN-WAIT-2 (Linux's
+    /// tcp_fin_timeout) before it is dropped.
+    pub fin_wait2_timeout: Duration,
+    /// Challenge ACKs per second, stack-wide (RFC 5961 §7).
+    pub challenge_acks_per_sec: u32,
+    /// Offer window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 §3).
+    pub timestamps: bool,
+    /// Offer selective acknowledgements (RFC 2018).
+    pub sack: bool,
+    /// Congestion control for new connections.
+    pub congestion: CongestionAlgorithm,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            recv_buffer: 256 * 1024,
+            send_buffer: 256 * 1024,
+            max_ooo_ranges: 64,
+            syn_backlog: 256,
+            accept_backlog: 128,
+            max_connections: 65_536,
+            msl: Duration::from_secs(30),
+            rto: RtoConfig::default(),
+            max_retries: 15,
+            syn_retries: 6,
+            delayed_ack: Duration::from_millis(40),
+            fin_wait2_timeout: Duration::from_secs(60),
+            challenge_acks_per_sec: 1000,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            congestion: CongestionAlgorithm::default(),
+        }
     }
 }

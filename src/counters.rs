@@ -98,6 +98,62 @@ counters! {
     udp_rx_delivered,
     /// Datagrams sent.
     udp_tx,
+    /// TCP segments that passed validation.
+    tcp_rx_segments,
+    /// Dropped: TCP header malformed (short, data offset out of range).
+    tcp_rx_bad_header,
+    /// Dropped: TCP checksum wrong.
+    tcp_rx_bad_checksum,
+    /// Segments for no connection and no listener (answered with RST, RFC 9293 §3.10.7.1).
+    tcp_rx_no_socket,
+    /// Segments outside the receive window (answered with an ACK, RFC 9293 §3.10.7.4).
+    tcp_rx_out_of_window,
+    /// Dropped by PAWS: timestamp older than TS.Recent (RFC 7323 §5).
+    tcp_rx_paws_rejected,
+    /// Out-of-order segments held for reassembly.
+    tcp_rx_out_of_order,
+    /// Dropped: out-of-order queue at its bound.
+    tcp_rx_ooo_no_room,
+    /// Data bytes received in order.
+    tcp_rx_bytes,
+    /// RSTs received and accepted.
+    tcp_rx_rst,
+    /// Data arriving for a connection the program already closed (answered with RST).
+    tcp_rx_data_after_close,
+    /// TCP segments sent.
+    tcp_tx_segments,
+    /// Data bytes sent (first transmissions).
+    tcp_tx_bytes,
+    /// Segments retransmitted (timeouts, fast retransmit, SACK recovery).
+    tcp_tx_retransmits,
+    /// Fast retransmits (RFC 5681 §3.2).
+    tcp_fast_retransmits,
+    /// Retransmission timeouts (RFC 6298 §5).
+    tcp_rto_expired,
+    /// Zero-window probes sent (RFC 9293 §3.8.6.1).
+    tcp_zero_window_probes,
+    /// RSTs sent.
+    tcp_tx_rst,
+    /// Challenge ACKs sent (RFC 5961).
+    tcp_challenge_acks,
+    /// Challenge ACKs suppressed by the rate limit (RFC 5961 §7).
+    tcp_challenge_acks_limited,
+    /// SYNs dropped because a listener's backlog was full.
+    tcp_listen_overflow,
+    /// SYNs dropped because the stack-wide connection limit was reached.
+    tcp_conn_limit,
+    /// Connections opened by `connect`.
+    tcp_active_opens,
+    /// Connections opened by a SYN to a listener.
+    tcp_passive_opens,
+    /// Connections that reached ESTABLISHED.
+    tcp_established,
+    /// Connections reset (RST received or sent).
+    tcp_resets,
+    /// Connections that failed after too many retransmissions.
+    tcp_timeouts,
+    /// Connections closed and freed.
+    tcp_closed,
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub mod runtime;
 pub mod services;
 pub mod socket;
 pub mod stack;
+pub mod tcp;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod time;
 pub mod udp;
 pub mod wire;
@@ -30,6 +33,6 @@ pub mod wire;
 pub use config::{QueueLimit, StackConfig};
 pub use counters::Counters;
 pub use runtime::Runtime;
-pub use socket::UdpSocket;
+pub use socket::{TcpListener, TcpStream, UdpSocket};
 pub use stack::{Event, Stack};
 pub use time::Instant;

@@ -95,6 +95,11 @@ impl Runtime {
     pub fn shutdown(&self) {
         self.inner.stopped.store(true, Ordering::SeqCst);
         self.inner.poke();
+        // A blocked socket call checks `stopped` and then waits on `changed`, both
+        // under the stack lock. Taking that lock before notifying means the caller
+        // is either already waiting (and is woken) or has not checked yet (and will
+        // see `stopped`): the wake-up cannot fall between the two and be lost.
+        drop(self.inner.stack.lock());
         self.inner.changed.notify_all();
         if let Some(handle) = self.inner.thread.lock().take() {
             if handle.join().is_err() {

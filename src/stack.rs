@@ -19,7 +19,8 @@ use crate::counters::Counters;
 use crate::icmp::TokenBucket;
 use crate::ip::reassembly::Reassembler;
 use crate::ip::IpOutput;
-use crate::ports::{PortTable, Protocol};
+use crate::ports::PortTable;
+use crate::tcp::{TcpHandle, TcpTable};
 use crate::time::Instant;
 use crate::udp::{UdpHandle, UdpTable};
 
@@ -30,9 +31,12 @@ pub enum Event {
     UdpReadable(UdpHandle),
     /// An ICMP error is waiting for this (connected) socket.
     UdpError(UdpHandle),
+    /// A TCP connection or listener changed: data, window, state, or a connection
+    /// waiting for `accept`.
+    Tcp(TcpHandle),
 }
 
-/// A user-space IPv4 host: IP, ICMP and UDP, with TCP's port namespace ready.
+/// A user-space IPv4 host: IP, ICMP, UDP and TCP.
 #[derive(Debug)]
 pub struct Stack {
     pub(crate) config: StackConfig,
@@ -40,8 +44,8 @@ pub struct Stack {
     pub(crate) reassembly: Reassembler,
     pub(crate) icmp_errors: TokenBucket,
     pub(crate) udp: UdpTable,
-    /// The TCP port namespace, independent of UDP's (TCP arrives in the next issue).
-    pub(crate) tcp_ports: PortTable,
+    /// TCP connections, listeners, and the TCP port namespace (independent of UDP's).
+    pub(crate) tcp: TcpTable,
     pub(crate) out: IpOutput,
     pub(crate) events: VecDeque<Event>,
 }
@@ -53,11 +57,7 @@ impl Stack {
             reassembly: Reassembler::new(config.reassembly.clone()),
             icmp_errors: TokenBucket::new(config.icmp_error_burst, config.icmp_refill_interval()),
             udp: UdpTable::new(config.ports.clone(), config.seed),
-            tcp_ports: PortTable::new(
-                Protocol::Tcp,
-                config.ports.clone(),
-                config.seed.rotate_left(17),
-            ),
+            tcp: TcpTable::new(&config),
             out: IpOutput::new(config.seed),
             events: VecDeque::new(),
             config,
@@ -86,7 +86,10 @@ impl Stack {
 
     /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.
     pub fn poll_deadline(&self) -> Option<Instant> {
-        self.reassembly.next_deadline()
+        [self.reassembly.next_deadline(), self.tcp.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Run every timer due at `now`.
@@ -98,11 +101,12 @@ impl Stack {
             self.counters.ip_frag_timeout += expired as u64;
             trace!(target: "tunstack::drop", reason = "reassembly timeout", datagrams = expired, "ip drop");
         }
+        self.tcp_on_timeout(now);
     }
 
-    /// The TCP port namespace (read-only until TCP lands).
+    /// The TCP port namespace.
     pub fn tcp_ports(&self) -> &PortTable {
-        &self.tcp_ports
+        &self.tcp.ports
     }
 
     /// The UDP port namespace.

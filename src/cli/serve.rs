@@ -8,7 +8,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use tunstack::device::tun::{TunConfig, TunDevice};
-use tunstack::services::{spawn_udp, UdpService};
+use tunstack::services::{spawn_tcp, spawn_udp, TcpService, UdpService};
 use tunstack::{Runtime, StackConfig};
 
 #[derive(Args, Debug)]
@@ -64,9 +64,14 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
         args.addr, args.peer.0, args.peer.1, args.mtu
     )?;
     let mut services = Vec::new();
+    for service in TcpService::ALL {
+        services.push(spawn_tcp(&runtime, service)?);
+    }
     for service in UdpService::ALL {
         services.push(spawn_udp(&runtime, service, args.udp_queue)?);
-        writeln!(out, "listening udp/{} {}", service.port(), service.name())?;
+    }
+    for service in &services {
+        writeln!(out, "listening {}", service.label)?;
     }
     writeln!(out, "ready")?;
     out.flush()?;
@@ -79,10 +84,7 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     runtime.shutdown();
     for service in services {
         if service.thread.join().is_err() {
-            eprintln!(
-                "tunstack: the {} service thread panicked",
-                service.service.name()
-            );
+            eprintln!("tunstack: the {} service thread panicked", service.label);
         }
     }
     let mut out = io::stdout().lock();

@@ -2,6 +2,8 @@
 //! reporting errors that arrive for our UDP sockets.
 
 mod rate_limit;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use rate_limit::TokenBucket;
 
@@ -146,7 +148,9 @@ fn patch_total_len(header: &mut [u8], total: u16) {
     let sum = etherparse::checksum::Sum16BitWords::new()
         .add_slice(&header[..MIN_HEADER_LEN])
         .ones_complement();
-    header[10..12].copy_from_slice(&sum.to_be_bytes());
+    // `Sum16BitWords` adds the words in native byte order, so its result goes back
+    // in native order too (as etherparse's own header checksum does).
+    header[10..12].copy_from_slice(&sum.to_ne_bytes());
 }
 
 /// The addresses and ports of a UDP datagram we sent, as quoted in an ICMP error.

@@ -12,6 +12,7 @@ use crate::wire::ipv4::{self, Ipv4Error};
 /// IANA protocol numbers the stack demultiplexes on.
 pub(crate) const PROTO_ICMP: u8 = 1;
 pub(crate) const PROTO_UDP: u8 = 17;
+pub(crate) const PROTO_TCP: u8 = 6;
 
 /// A whole IPv4 datagram, after reassembly if it arrived in fragments.
 #[derive(Clone, Copy, Debug)]
@@ -129,6 +130,10 @@ impl Stack {
             PROTO_UDP => {
                 self.counters.ip_rx_delivered += 1;
                 self.udp_input(now, datagram);
+            }
+            PROTO_TCP => {
+                self.counters.ip_rx_delivered += 1;
+                self.tcp_input(now, datagram);
             }
             other => {
                 self.counters.ip_rx_unknown_protocol += 1;

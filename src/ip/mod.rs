@@ -9,6 +9,8 @@
 mod input;
 mod output;
 pub mod reassembly;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use input::{Datagram, PROTO_UDP};
 pub(crate) use output::{IpOutput, OutputError};

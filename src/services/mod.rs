@@ -2,102 +2,30 @@
 //! sockets: each is a few lines of ordinary socket code, which is the point — they
 //! show the API from a program's side.
 //!
-//! | port | service | RFC |
-//! |------|---------|-----|
-//! | 7    | echo    | 862 — sends back what it receives |
-//! | 9    | discard | 863 — throws away what it receives |
-//! | 13   | daytime | 867 — answers with the date and time as text |
-//! | 19   | chargen | 864 — answers with a run of printable characters |
+//! | port | service | RFC | TCP | UDP |
+//! |------|---------|-----|-----|-----|
+//! | 7    | echo    | 862 — sends back what it receives | ✓ | ✓ |
+//! | 9    | discard | 863 — throws away what it receives | ✓ | ✓ |
+//! | 13   | daytime | 867 — the date and time as text | ✓ | ✓ |
+//! | 19   | chargen | 864 — a stream of printable characters | ✓ | ✓ |
+//! | 80   | http    | 9112 — an index page and `GET /bytes/N` | ✓ | |
 
 mod chargen;
 mod daytime;
+mod http;
+mod tcp;
+mod udp;
 
-use std::io;
 use std::thread::JoinHandle;
-
-use crate::ports::{services::service_name, Protocol};
-use crate::runtime::Runtime;
-use crate::socket::UdpSocket;
 
 pub use chargen::chargen_line;
 pub use daytime::daytime_string;
+pub use tcp::{spawn_tcp, TcpService};
+pub use udp::{spawn_udp, UdpService};
 
-/// What a UDP service does with each datagram it receives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UdpService {
-    Echo,
-    Discard,
-    Daytime,
-    Chargen,
-}
-
-impl UdpService {
-    /// Every classic UDP service.
-    pub const ALL: [UdpService; 4] = [
-        UdpService::Echo,
-        UdpService::Discard,
-        UdpService::Daytime,
-        UdpService::Chargen,
-    ];
-
-    /// The well-known port.
-    pub fn port(self) -> u16 {
-        match self {
-            UdpService::Echo => 7,
-            UdpService::Discard => 9,
-            UdpService::Daytime => 13,
-            UdpService::Chargen => 19,
-        }
-    }
-
-    /// The service name from the port table.
-    pub fn name(self) -> &'static str {
-        service_name(Protocol::Udp, self.port()).unwrap_or("unknown")
-    }
-
-    /// The answer to one datagram, if any.
-    fn answer(self, request: &[u8], counter: &mut u64) -> Option<Vec<u8>> {
-        match self {
-            UdpService::Echo => Some(request.to_vec()),
-            UdpService::Discard => None,
-            UdpService::Daytime => Some(daytime_string(std::time::SystemTime::now()).into_bytes()),
-            UdpService::Chargen => {
-                // RFC 864: a UDP datagram of 0–512 characters; we send one 74-byte line,
-                // rotating through the printable characters with each answer.
-                *counter += 1;
-                Some(chargen_line(*counter))
-            }
-        }
-    }
-}
-
-/// A running service: its socket's port and the thread serving it.
+/// A running service: the thread serving it.
 pub struct RunningService {
-    pub service: UdpService,
+    /// `tcp/7 echo`-style label.
+    pub label: String,
     pub thread: JoinHandle<()>,
-}
-
-/// Bind `service` on the stack and serve it on a thread until the runtime stops.
-/// `queue` bounds the socket's receive queue (datagrams).
-pub fn spawn_udp(
-    runtime: &Runtime,
-    service: UdpService,
-    queue: usize,
-) -> io::Result<RunningService> {
-    let socket = UdpSocket::bind(runtime, ("0.0.0.0", service.port()))?;
-    socket.set_recv_queue_capacity(queue, queue.saturating_mul(65_536).min(64 << 20))?;
-    let thread = std::thread::Builder::new()
-        .name(format!("udp-{}", service.name()))
-        .spawn(move || {
-            let mut buf = vec![0u8; 65_536];
-            let mut counter = 0;
-            while let Ok((n, from)) = socket.recv_from(&mut buf) {
-                if let Some(reply) = service.answer(&buf[..n], &mut counter) {
-                    if socket.send_to(&reply, from).is_err() {
-                        tracing::debug!(service = service.name(), %from, "reply not sent");
-                    }
-                }
-            }
-        })?;
-    Ok(RunningService { service, thread })
 }

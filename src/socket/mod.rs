@@ -5,8 +5,10 @@
 //! socket is blocking — waits on the runtime's condition variable until the stack
 //! changes or the socket's timeout passes.
 
+mod tcp;
 mod udp;
 
+pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use std::io;
@@ -25,4 +27,38 @@ pub(crate) fn stopped() -> io::Error {
         io::ErrorKind::NotConnected,
         "the tunstack runtime has shut down",
     )
+}
+
+/// Run `op` until it stops saying `WouldBlock`, waiting for the stack to change in
+/// between (unless `nonblocking`), for at most `timeout` (then `TimedOut`).
+pub(crate) fn wait_for<T>(
+    runtime: &crate::Runtime,
+    nonblocking: bool,
+    timeout: Option<std::time::Duration>,
+    mut op: impl FnMut(&mut crate::Stack, crate::Instant) -> io::Result<T>,
+) -> io::Result<T> {
+    let inner = runtime.inner();
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut stack = inner.lock();
+    let mut timed_out = false;
+    loop {
+        let before = stack.poll_deadline();
+        let result = op(&mut stack, inner.now());
+        inner.after_call(&mut stack, before);
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !nonblocking => {
+                if inner.is_stopped() {
+                    return Err(stopped());
+                }
+                if timed_out {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "socket call timed out",
+                    ));
+                }
+                timed_out = !inner.wait(&mut stack, deadline);
+            }
+            other => return other,
+        }
+    }
 }

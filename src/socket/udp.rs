@@ -5,7 +5,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use super::{first_addr, stopped};
+use super::{first_addr, wait_for};
 use crate::config::QueueLimit;
 use crate::runtime::Runtime;
 use crate::udp::UdpHandle;
@@ -64,16 +64,25 @@ impl UdpSocket {
 
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = first_addr(addr)?;
-        self.blocking(None, |stack| stack.udp_send_to(self.handle, buf, addr))
+        wait_for(&self.runtime, self.nonblocking, None, |stack, _| {
+            stack.udp_send_to(self.handle, buf, addr)
+        })
     }
 
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.blocking(None, |stack| stack.udp_send(self.handle, buf))
+        wait_for(&self.runtime, self.nonblocking, None, |stack, _| {
+            stack.udp_send(self.handle, buf)
+        })
     }
 
     /// Receive one datagram; bytes beyond `buf` are discarded, as with std.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let datagram = self.blocking(self.read_timeout, |stack| stack.udp_recv(self.handle))?;
+        let datagram = wait_for(
+            &self.runtime,
+            self.nonblocking,
+            self.read_timeout,
+            |stack, _| stack.udp_recv(self.handle),
+        )?;
         let n = datagram.data.len().min(buf.len());
         buf[..n].copy_from_slice(&datagram.data[..n]);
         Ok((n, datagram.from))
@@ -110,39 +119,6 @@ impl UdpSocket {
         self.runtime.with_stack(|stack, _| {
             stack.udp_set_recv_queue(self.handle, QueueLimit { datagrams, bytes })
         })
-    }
-
-    /// Run `op` until it stops saying `WouldBlock`, waiting for the stack to change
-    /// in between (unless non-blocking), for at most `timeout`.
-    fn blocking<T>(
-        &self,
-        timeout: Option<Duration>,
-        mut op: impl FnMut(&mut crate::Stack) -> io::Result<T>,
-    ) -> io::Result<T> {
-        let inner = self.runtime.inner();
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut stack = inner.lock();
-        let mut timed_out = false;
-        loop {
-            let before = stack.poll_deadline();
-            let result = op(&mut stack);
-            inner.after_call(&mut stack, before);
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking => {
-                    if inner.is_stopped() {
-                        return Err(stopped());
-                    }
-                    if timed_out {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "UDP socket call timed out",
-                        ));
-                    }
-                    timed_out = !inner.wait(&mut stack, deadline);
-                }
-                other => return other,
-            }
-        }
     }
 }
 

@@ -6,6 +6,8 @@
 
 mod queue;
 mod socket;
+#[cfg(test)]
+mod tests;
 
 pub use queue::{Datagram, RecvQueue};
 pub use socket::UdpSocketState;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The project's test command (README): run as root on a Debian machine.
+#
+#   bash scripts/test.sh
+#
+# Installs what is missing, builds, runs every test (the end-to-end tests
+# create their own network namespaces and TUNs, nothing touches the host's
+# network), then clippy. Exits non-zero if anything failed.
+# With CI=true, end-to-end tests whose prerequisites (root, /dev/net/tun,
+# ip netns, tools) are missing FAIL instead of being skipped.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/netns.sh
+source scripts/lib/netns.sh
+
+ts_section "tunstack tests (CI=${CI:-unset}, $(uname -sr))"
+if ! ts_is_root; then
+    ts_warn "not running as root: the end-to-end TUN tests will be SKIPPED (or FAIL when CI=true)"
+fi
+
+ts_section "prerequisites"
+ts_ensure_cargo_path
+ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping \
+    ps:procps timeout:coreutils ||
+    ts_warn "some tools are missing; tests needing them will SKIP (or FAIL when CI=true)"
+command -v cargo >/dev/null 2>&1 || ts_die "cargo not found (install Rust with rustup)"
+cargo --version
+rustc --version
+
+ts_section "stale namespaces"
+ts_cleanup_stale_namespaces
+trap 'ts_section "cleanup"; ts_cleanup_stale_namespaces' EXIT
+
+failed=()
+
+ts_section "cargo build --all-targets"
+if cargo build --all-targets; then
+    ts_ok "build"
+else
+    failed+=("cargo build")
+fi
+
+if [ ${#failed[@]} -eq 0 ]; then
+    ts_section "cargo test --all-targets --no-fail-fast"
+    if cargo test --all-targets --no-fail-fast; then
+        ts_ok "tests"
+    else
+        failed+=("cargo test")
+    fi
+fi
+
+ts_section "cargo clippy --all-targets -- -D warnings"
+if ! cargo clippy --version >/dev/null 2>&1; then
+    ts_info "clippy missing; trying: rustup component add clippy"
+    rustup component add clippy || true
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+    if cargo clippy --all-targets -- -D warnings; then
+        ts_ok "clippy"
+    else
+        failed+=("cargo clippy")
+    fi
+else
+    ts_warn "clippy is not installed and could not be installed (offline?): lint step SKIPPED"
+fi
+
+ts_section "summary"
+if [ ${#failed[@]} -ne 0 ]; then
+    printf '%sFAILED:%s %s\n' "$TS_RED" "$TS_RESET" "${failed[*]}"
+    exit 1
+fi
+ts_ok "build, tests and clippy all passed"

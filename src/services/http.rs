@@ -1,0 +1,139 @@
+//! A small HTTP/1.1 server (RFC 9112): enough for `curl` and a browser.
+//!
+//! * `GET /` — an index page about the stack;
+//! * `GET /bytes/N` — N bytes of a repeating pattern, for downloads;
+//! * anything else — 404 (or 405 for methods other than GET/HEAD).
+//!
+//! One request per connection (`Connection: close`), which keeps the code short.
+
+use std::io::{self, Read, Write};
+
+use crate::socket::TcpStream;
+
+/// Largest request head we read.
+const MAX_HEAD: usize = 16 * 1024;
+/// Largest `/bytes/N` we serve: 16 GiB.
+const MAX_BYTES: u64 = 16 << 30;
+
+const INDEX: &str = "<!doctype html>
+<html><head><title>tunstack</title></head>
+<body>
+<h1>tunstack</h1>
+<p>This page was served by a TCP/IP stack written from scratch, running in user space
+on a Linux TUN device. Every segment of this response was built by it.</p>
+<ul>
+<li><a href=\"/bytes/1048576\">/bytes/1048576</a> downloads 1 MiB</li>
+</ul>
+</body></html>
+";
+
+/// Read one request and answer it.
+pub(crate) fn serve_connection(stream: &mut TcpStream) -> io::Result<()> {
+    let Some(head) = read_head(stream)? else {
+        return Ok(());
+    };
+    let request_line = head.lines().next().unwrap_or_default();
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    if method != "GET" && method != "HEAD" {
+        return respond(
+            stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            b"only GET and HEAD\n",
+            method == "HEAD",
+        );
+    }
+    let head_only = method == "HEAD";
+    if target == "/" || target == "/index.html" {
+        return respond(
+            stream,
+            "200 OK",
+            "text/html; charset=utf-8",
+            INDEX.as_bytes(),
+            head_only,
+        );
+    }
+    if let Some(n) = target
+        .strip_prefix("/bytes/")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        if n > MAX_BYTES {
+            return respond(
+                stream,
+                "400 Bad Request",
+                "text/plain",
+                b"too many bytes\n",
+                head_only,
+            );
+        }
+        return send_bytes(stream, n, head_only);
+    }
+    respond(
+        stream,
+        "404 Not Found",
+        "text/plain",
+        b"not found\n",
+        head_only,
+    )
+}
+
+/// The request head up to the blank line, or `None` if the client closed first.
+fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() > MAX_HEAD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head too large",
+            ));
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    Ok(Some(String::from_utf8_lossy(&head).into_owned()))
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+    head_only: bool,
+) -> io::Result<()> {
+    let header = format!(
+        "HTTP/1.1 {status}\r\nServer: tunstack\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(header.as_bytes())?;
+    if !head_only {
+        stream.write_all(body)?;
+    }
+    Ok(())
+}
+
+/// `n` bytes of the pattern `0, 1, …, 255, 0, 1, …` so a client can verify them.
+fn send_bytes(stream: &mut TcpStream, n: u64, head_only: bool) -> io::Result<()> {
+    let header = format!(
+        "HTTP/1.1 200 OK\r\nServer: tunstack\r\nContent-Type: application/octet-stream\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(header.as_bytes())?;
+    if head_only {
+        return Ok(());
+    }
+    let block: Vec<u8> = (0..64 * 1024).map(|i| i as u8).collect();
+    let mut left = n;
+    while left > 0 {
+        let take = usize::try_from(left.min(block.len() as u64)).unwrap_or(block.len());
+        stream.write_all(&block[..take])?;
+        left -= take as u64;
+    }
+    Ok(())
+}

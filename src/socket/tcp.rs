@@ -1,0 +1,238 @@
+//! `TcpListener` and `TcpStream`: byte streams through the user-space stack, in the
+//! shape of `std::net`.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use super::{first_addr, wait_for};
+use crate::runtime::Runtime;
+use crate::tcp::TcpHandle;
+
+/// A listening TCP socket. Dropping it stops listening and closes connections not
+/// yet accepted.
+pub struct TcpListener {
+    runtime: Runtime,
+    handle: TcpHandle,
+    nonblocking: bool,
+}
+
+impl TcpListener {
+    /// Listen on `addr` (port 0: an ephemeral port) with the configured backlog.
+    pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        Self::bind_with_backlog(runtime, addr, usize::MAX)
+    }
+
+    /// Listen with at most `backlog` connections waiting for `accept`.
+    pub fn bind_with_backlog(
+        runtime: &Runtime,
+        addr: impl ToSocketAddrs,
+        backlog: usize,
+    ) -> io::Result<TcpListener> {
+        let addr = first_addr(addr)?;
+        let handle = runtime.with_stack(|stack, _| stack.tcp_listen(addr, backlog))?;
+        Ok(TcpListener {
+            runtime: runtime.clone(),
+            handle,
+            nonblocking: false,
+        })
+    }
+
+    /// Wait for the next connection.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (handle, peer) = wait_for(&self.runtime, self.nonblocking, None, |stack, _| {
+            stack.tcp_accept(self.handle)
+        })?;
+        Ok((TcpStream::from_handle(&self.runtime, handle), peer))
+    }
+
+    /// An endless iterator over accepted connections, like std's.
+    pub fn incoming(&self) -> impl Iterator<Item = io::Result<TcpStream>> + '_ {
+        std::iter::repeat_with(move || self.accept().map(|(s, _)| s))
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.runtime
+            .with_stack(|stack, _| stack.tcp_local_addr(self.handle))
+    }
+
+    pub fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        self.nonblocking = nonblocking;
+        Ok(())
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        self.runtime
+            .with_stack(|stack, now| stack.tcp_close_listener(now, self.handle));
+    }
+}
+
+/// A TCP connection. Dropping it closes it gracefully (FIN), or resets it if
+/// received data was left unread (RFC 1122 4.2.2.13).
+pub struct TcpStream {
+    runtime: Runtime,
+    handle: TcpHandle,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    nonblocking: bool,
+}
+
+impl TcpStream {
+    fn from_handle(runtime: &Runtime, handle: TcpHandle) -> TcpStream {
+        TcpStream {
+            runtime: runtime.clone(),
+            handle,
+            read_timeout: None,
+            write_timeout: None,
+            nonblocking: false,
+        }
+    }
+
+    /// Open a connection (active open from an ephemeral port). Errors:
+    /// `ConnectionRefused` when the peer answers RST, `TimedOut` after the SYN
+    /// retries.
+    pub fn connect(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        Self::connect_inner(runtime, first_addr(addr)?, None)
+    }
+
+    /// Like `connect`, giving up with `TimedOut` after `timeout`.
+    pub fn connect_timeout(
+        runtime: &Runtime,
+        addr: &SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a zero connect timeout is not allowed",
+            ));
+        }
+        Self::connect_inner(runtime, *addr, Some(timeout))
+    }
+
+    fn connect_inner(
+        runtime: &Runtime,
+        addr: SocketAddr,
+        timeout: Option<Duration>,
+    ) -> io::Result<TcpStream> {
+        let handle = runtime.with_stack(|stack, now| stack.tcp_connect(now, addr))?;
+        let stream = TcpStream::from_handle(runtime, handle);
+        match wait_for(runtime, false, timeout, |stack, _| {
+            stack.tcp_connect_status(handle)
+        }) {
+            Ok(()) => Ok(stream),
+            Err(e) => {
+                runtime.with_stack(|stack, now| stack.tcp_abort(now, handle));
+                std::mem::forget(stream);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.runtime
+            .with_stack(|stack, _| stack.tcp_peer_addr(self.handle))
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.runtime
+            .with_stack(|stack, _| stack.tcp_local_addr(self.handle))
+    }
+
+    /// Shut down reading, writing (sends FIN after queued data) or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.runtime
+            .with_stack(|stack, now| stack.tcp_shutdown(now, self.handle, how))
+    }
+
+    /// Turn Nagle's algorithm off (`true`): small writes go out at once.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.runtime
+            .with_stack(|stack, _| stack.tcp_set_nodelay(self.handle, nodelay))
+    }
+
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a zero timeout is not allowed",
+            ));
+        }
+        self.read_timeout = timeout;
+        Ok(())
+    }
+
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a zero timeout is not allowed",
+            ));
+        }
+        self.write_timeout = timeout;
+        Ok(())
+    }
+
+    pub fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        self.nonblocking = nonblocking;
+        Ok(())
+    }
+
+    /// Size the send buffer (bytes written but not yet acknowledged).
+    pub fn set_send_buffer_size(&self, bytes: usize) -> io::Result<()> {
+        self.runtime
+            .with_stack(|stack, _| stack.tcp_set_send_buffer(self.handle, bytes))
+    }
+
+    /// Size the receive buffer: the largest window offered to the peer.
+    pub fn set_recv_buffer_size(&self, bytes: usize) -> io::Result<()> {
+        self.runtime
+            .with_stack(|stack, _| stack.tcp_set_recv_buffer(self.handle, bytes))
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let handle = self.handle;
+        wait_for(
+            &self.runtime,
+            self.nonblocking,
+            self.read_timeout,
+            |stack, now| stack.tcp_recv(now, handle, buf),
+        )
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let handle = self.handle;
+        wait_for(
+            &self.runtime,
+            self.nonblocking,
+            self.write_timeout,
+            |stack, now| stack.tcp_send(now, handle, buf),
+        )
+    }
+
+    /// Data is handed to the stack by `write`; there is nothing to flush.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        self.runtime
+            .with_stack(|stack, now| stack.tcp_close(now, self.handle));
+    }
+}
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}

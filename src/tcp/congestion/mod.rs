@@ -1,0 +1,199 @@
+//! Congestion control: how much a sender may have in flight so as not to overrun the
+//! *network* (flow control, the receive window, protects the *receiver*).
+//!
+//! A TCP sender may have at most `min(cwnd, rwnd)` unacknowledged bytes outstanding
+//! (RFC 5681 §3). `cwnd`, the congestion window, is the sender's own guess at the path's
+//! capacity. It is probed upward while ACKs flow and cut when loss signals congestion.
+//! `ssthresh`, the slow-start threshold, separates the two growth regimes: exponential
+//! "slow start" below it and linear "congestion avoidance" above it.
+//!
+//! The connection detects the events (new ACKs, duplicate ACKs, timeouts, idle
+//! periods) and tells a [`CongestionControl`] implementation about them; the
+//! implementation only does the window arithmetic. That split keeps the algorithm
+//! pluggable: [`NewReno`] is the standard one, and
+//! [`CongestionAlgorithm::Custom`] lets users supply their own (CUBIC, BBR, a fixed
+//! window for experiments…).
+//!
+//! The sequence the connection drives, per RFC 5681 §3.2 and RFC 6582 (NewReno):
+//!
+//! ```text
+//!   new ACK ───────────────────────────────► on_ack
+//!   3rd duplicate ACK ─────────────────────► on_fast_retransmit   (enter recovery)
+//!     further duplicate ACKs ──────────────► on_dup_ack_in_recovery
+//!     ACK below the recovery point ────────► on_partial_ack
+//!     ACK at/above the recovery point ─────► on_recovery_end      (leave recovery)
+//!   retransmission timer fires ────────────► on_rto
+//!   sending after idle > RTO ──────────────► on_idle_restart
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::time::Instant;
+
+pub mod newreno;
+pub use newreno::NewReno;
+
+/// What a congestion controller is told. All sizes are in bytes.
+///
+/// "SMSS" below is the sender maximum segment size set by [`set_mss`](Self::set_mss)
+/// (or given when the controller was built).
+///
+/// Implementations must not panic on any input: the connection passes values that
+/// come from the network (sizes of ACKed data, flight sizes), which may be anything.
+pub trait CongestionControl: fmt::Debug + Send {
+    /// A short name for logs and statistics, e.g. `"newreno"`.
+    fn name(&self) -> &'static str;
+
+    /// The congestion window: most bytes the sender may have in flight.
+    fn cwnd(&self) -> usize;
+
+    /// The slow-start threshold (`usize::MAX` while still "arbitrarily high",
+    /// RFC 5681 §3.1).
+    fn ssthresh(&self) -> usize;
+
+    /// New data acknowledged (`acked` bytes) while not in recovery;
+    /// `bytes_in_flight` is the flight size after this ACK. `now` is for time-based
+    /// algorithms (CUBIC, BBR).
+    fn on_ack(&mut self, now: Instant, acked: usize, bytes_in_flight: usize);
+
+    /// Entering fast recovery after three duplicate ACKs (or SACK loss detection):
+    /// RFC 5681 §3.2 steps 2–3. `bytes_in_flight` is the flight size *before* the
+    /// retransmission (FlightSize in RFC 5681).
+    fn on_fast_retransmit(&mut self, now: Instant, bytes_in_flight: usize);
+
+    /// A duplicate ACK during fast recovery: one more segment has left the network
+    /// (RFC 5681 §3.2 step 4, RFC 6582 §3.2 step 3: inflate cwnd by SMSS).
+    fn on_dup_ack_in_recovery(&mut self);
+
+    /// A partial ACK in recovery — new data acknowledged, but not everything that was
+    /// outstanding when recovery began (RFC 6582 §3.2 step 5: deflate by the amount
+    /// acked, add back SMSS).
+    fn on_partial_ack(&mut self, acked: usize);
+
+    /// A full ACK ends recovery (RFC 6582 §3.2 step 6). `bytes_in_flight` is the
+    /// flight size after this ACK.
+    fn on_recovery_end(&mut self, bytes_in_flight: usize);
+
+    /// The retransmission timer fired (RFC 5681 §3.1: `ssthresh = max(FlightSize/2,
+    /// 2·SMSS)` (eq. 4), `cwnd = 1 SMSS`, the loss window). `bytes_in_flight` is the
+    /// flight size when the timer fired.
+    fn on_rto(&mut self, bytes_in_flight: usize);
+
+    /// The connection was idle for longer than an RTO and is about to send again
+    /// (RFC 5681 §4.1: the restart window).
+    fn on_idle_restart(&mut self);
+
+    /// The sender MSS changed (after the handshake, or on a path-MTU change).
+    fn set_mss(&mut self, mss: usize);
+}
+
+/// The initial window of RFC 6928 §2: `min(10·MSS, max(2·MSS, 14600))`.
+///
+/// Ten segments for the common 1460-byte MSS, but never more than 14600 bytes unless
+/// that would be fewer than two segments. Examples: MSS 536 → 5360, MSS 1460 → 14600,
+/// MSS 8960 → 17920. Saturates instead of overflowing for absurd MSS values.
+pub fn initial_window(mss: usize) -> usize {
+    mss.saturating_mul(10)
+        .min(mss.saturating_mul(2).max(14_600))
+}
+
+/// A factory for a user-supplied congestion controller: given the sender MSS, build
+/// one controller for one connection.
+pub type CongestionFactory = Arc<dyn Fn(usize) -> Box<dyn CongestionControl> + Send + Sync>;
+
+/// Which algorithm a connection uses.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tunstack::tcp::congestion::{CongestionAlgorithm, NewReno};
+///
+/// let standard = CongestionAlgorithm::default();
+/// assert_eq!(standard.build(1460).name(), "newreno");
+///
+/// // Plug in your own: here NewReno again, but any `CongestionControl` works.
+/// let custom = CongestionAlgorithm::Custom(Arc::new(|mss| Box::new(NewReno::new(mss))));
+/// assert_eq!(custom.build(536).cwnd(), 5360);
+/// ```
+#[derive(Clone, Default)]
+pub enum CongestionAlgorithm {
+    /// RFC 5681 with the NewReno recovery of RFC 6582.
+    #[default]
+    NewReno,
+    /// A user-supplied algorithm: called once per connection with the sender MSS.
+    Custom(CongestionFactory),
+}
+
+impl CongestionAlgorithm {
+    /// A fresh controller for one connection whose sender MSS is `mss`.
+    pub fn build(&self, mss: usize) -> Box<dyn CongestionControl> {
+        match self {
+            CongestionAlgorithm::NewReno => Box::new(NewReno::new(mss)),
+            CongestionAlgorithm::Custom(factory) => factory(mss),
+        }
+    }
+}
+
+impl fmt::Debug for CongestionAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CongestionAlgorithm::NewReno => f.write_str("NewReno"),
+            CongestionAlgorithm::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_window_rfc_6928() {
+        assert_eq!(initial_window(536), 5360);
+        assert_eq!(initial_window(1460), 14600);
+        assert_eq!(initial_window(8960), 17920);
+        // In between: 1500-byte MSS is capped at 14600 (< 10·1500).
+        assert_eq!(initial_window(1500), 14600);
+        assert_eq!(initial_window(usize::MAX), usize::MAX);
+        assert_eq!(initial_window(0), 0);
+    }
+
+    /// A trivial fixed-window controller, to show a custom algorithm plugging in.
+    #[derive(Debug)]
+    struct Fixed(usize);
+
+    impl CongestionControl for Fixed {
+        fn name(&self) -> &'static str {
+            "fixed"
+        }
+        fn cwnd(&self) -> usize {
+            self.0
+        }
+        fn ssthresh(&self) -> usize {
+            usize::MAX
+        }
+        fn on_ack(&mut self, _: Instant, _: usize, _: usize) {}
+        fn on_fast_retransmit(&mut self, _: Instant, _: usize) {}
+        fn on_dup_ack_in_recovery(&mut self) {}
+        fn on_partial_ack(&mut self, _: usize) {}
+        fn on_recovery_end(&mut self, _: usize) {}
+        fn on_rto(&mut self, _: usize) {}
+        fn on_idle_restart(&mut self) {}
+        fn set_mss(&mut self, _: usize) {}
+    }
+
+    #[test]
+    fn algorithms_build_and_print() {
+        let default = CongestionAlgorithm::default();
+        assert_eq!(format!("{default:?}"), "NewReno");
+        let cc = default.build(1460);
+        assert_eq!(cc.name(), "newreno");
+        assert_eq!(cc.cwnd(), 14600);
+
+        let custom = CongestionAlgorithm::Custom(Arc::new(|mss| Box::new(Fixed(mss * 4))));
+        assert_eq!(format!("{custom:?}"), "Custom(..)");
+        let cc = custom.clone().build(1000);
+        assert_eq!(cc.name(), "fixed");
+        assert_eq!(cc.cwnd(), 4000);
+    }
+}

@@ -1,0 +1,287 @@
+//! Finding the connection for a segment, and the bookkeeping after a connection
+//! handled an event: passive opens from a listener, the accept queue, freeing
+//! closed connections, re-arming timers.
+
+use std::net::SocketAddrV4;
+
+use tracing::trace;
+
+use super::seq::SeqNumber;
+use super::state::State;
+use super::tcb::{reset_for, Ctx, Tcb};
+use super::TcpHandle;
+use crate::ip::Datagram;
+use crate::stack::{Event, Stack};
+use crate::time::Instant;
+use crate::wire::tcp::{self as wire, Flags, Segment, TcpError};
+
+impl Stack {
+    /// A TCP segment for us.
+    pub(crate) fn tcp_input(&mut self, now: Instant, ip: &Datagram<'_>) {
+        let seg = match wire::parse(ip.src, ip.dst, ip.payload) {
+            Ok(s) => s,
+            Err(e) => {
+                let (counter, reason) = match e {
+                    TcpError::BadHeader => (&mut self.counters.tcp_rx_bad_header, "tcp bad header"),
+                    TcpError::BadChecksum => {
+                        (&mut self.counters.tcp_rx_bad_checksum, "tcp bad checksum")
+                    }
+                };
+                *counter += 1;
+                trace!(target: "tunstack::drop", reason, src = %ip.src, "tcp drop");
+                return;
+            }
+        };
+        self.counters.tcp_rx_segments += 1;
+        let remote = SocketAddrV4::new(ip.src, seg.src_port);
+        if let Some(&handle) = self.tcp.by_tuple.get(&(seg.dst_port, remote)) {
+            if !self.time_wait_reuse(handle, &seg) {
+                self.tcp_with(now, handle, |tcb, ctx| {
+                    tcb.on_segment(ctx, &seg);
+                    tcb.output(ctx);
+                });
+                return;
+            }
+        }
+        if let Some(&listener) = self.tcp.listener_by_port.get(&seg.dst_port) {
+            self.listen_input(now, listener, remote, &seg);
+            return;
+        }
+        // RFC 9293 §3.10.7.1: nobody is here — answer with RST.
+        self.counters.tcp_rx_no_socket += 1;
+        trace!(target: "tunstack::drop", reason = "tcp no socket", port = seg.dst_port, "tcp drop");
+        self.tcp_reset_for(now, &seg, ip.dst, ip.src);
+    }
+
+    /// RFC 9293 §3.10.7.4 (TIME-WAIT) and RFC 6191: a new SYN with a sequence
+    /// number beyond the old connection's may reuse the 4-tuple at once. The old
+    /// TCB is freed and the SYN goes to the listener.
+    fn time_wait_reuse(&mut self, handle: TcpHandle, seg: &Segment<'_>) -> bool {
+        let Some(tcb) = self.tcp.conns.get(&handle) else {
+            return false;
+        };
+        let reusable = matches!(tcb.state, State::TimeWait { .. })
+            && seg.flags.syn
+            && !seg.flags.ack
+            && SeqNumber(seg.seq) > tcb.rcv.rcv_nxt
+            && self.tcp.listener_by_port.contains_key(&seg.dst_port);
+        if reusable {
+            self.tcp_free(handle);
+        }
+        reusable
+    }
+
+    /// RFC 9293 §3.10.7.2: a segment for a listener.
+    fn listen_input(
+        &mut self,
+        now: Instant,
+        listener: TcpHandle,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) {
+        if seg.flags.rst {
+            return;
+        }
+        let local = SocketAddrV4::new(self.config.addr, seg.dst_port);
+        if seg.flags.ack {
+            self.tcp_reset_for(now, seg, *local.ip(), *remote.ip());
+            return;
+        }
+        if !seg.flags.syn {
+            return;
+        }
+        let syn_backlog = self.config.tcp.syn_backlog;
+        let Some(l) = self.tcp.listeners.get_mut(&listener) else {
+            return;
+        };
+        if !l.has_room(syn_backlog) {
+            l.overflows += 1;
+            self.counters.tcp_listen_overflow += 1;
+            trace!(target: "tunstack::drop", reason = "listen backlog full", port = seg.dst_port, "tcp drop");
+            return;
+        }
+        if self.tcp.conns.len() >= self.config.tcp.max_connections {
+            self.counters.tcp_conn_limit += 1;
+            return;
+        }
+        l.half_open += 1;
+        let handle = self.tcp.new_handle();
+        let iss = self.tcp.isn.isn(now, local, remote);
+        let irs = SeqNumber(seg.seq);
+        let mut tcb = Tcb::new(
+            handle,
+            local,
+            remote,
+            State::SynReceived,
+            iss,
+            irs,
+            &self.config.tcp,
+        );
+        tcb.listener = Some(listener);
+        tcb.peer_syn_options = seg.options;
+        self.counters.tcp_passive_opens += 1;
+        self.tcp.by_tuple.insert((local.port(), remote), handle);
+        self.tcp.conns.insert(handle, tcb);
+        self.tcp_with(now, handle, |tcb, ctx| {
+            tcb.negotiate(ctx.config, &seg.options, ctx.now);
+            tcb.update_window(irs, iss, seg.window, true);
+            tracing::debug!(target: "tunstack::tcp::state", local = %tcb.local, remote = %tcb.remote, from = "LISTEN", to = "SYN-RECEIVED", cause = "rcvd SYN", "tcp state");
+            let options = tcb.syn_options(ctx.config, ctx.now, Some(&seg.options));
+            tcb.emit(ctx, iss, Flags { syn: true, ack: true, ..Flags::default() }, &[], Some(options));
+            tcb.snd.snd_nxt = iss + 1;
+            tcb.snd.snd_max = iss + 1;
+            tcb.snd.sampler.on_send(iss + 1, ctx.now, false);
+            tcb.timers.retransmit = Some(ctx.now + tcb.snd.rtt.rto());
+        });
+    }
+
+    /// Run `f` on one connection with a context borrowed from the stack, then do
+    /// the bookkeeping its state change calls for.
+    pub(crate) fn tcp_with<R>(
+        &mut self,
+        now: Instant,
+        handle: TcpHandle,
+        f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let Stack {
+            config,
+            counters,
+            out,
+            events,
+            tcp,
+            ..
+        } = self;
+        let tcb = tcp.conns.get_mut(&handle)?;
+        let before = tcb.state;
+        let mut ctx = Ctx {
+            now,
+            config,
+            counters,
+            out,
+            events,
+            challenge: &mut tcp.challenge,
+        };
+        let result = f(tcb, &mut ctx);
+        self.tcp_after(now, handle, before);
+        Some(result)
+    }
+
+    /// Answer a segment that has no connection with a RST.
+    pub(crate) fn tcp_reset_for(
+        &mut self,
+        now: Instant,
+        seg: &Segment<'_>,
+        local: std::net::Ipv4Addr,
+        remote: std::net::Ipv4Addr,
+    ) {
+        let Stack {
+            config,
+            counters,
+            out,
+            events,
+            tcp,
+            ..
+        } = self;
+        let mut ctx = Ctx {
+            now,
+            config,
+            counters,
+            out,
+            events,
+            challenge: &mut tcp.challenge,
+        };
+        reset_for(&mut ctx, local, remote, seg);
+    }
+
+    /// After a connection handled an event: hand a newly established passive open
+    /// to its listener's accept queue, free what is closed and unheld, re-arm
+    /// timers.
+    pub(crate) fn tcp_after(&mut self, now: Instant, handle: TcpHandle, before: State) {
+        let Some(tcb) = self.tcp.conns.get_mut(&handle) else {
+            return;
+        };
+        let state = tcb.state;
+        let mut overflowed = false;
+        if before == State::SynReceived && state != State::SynReceived {
+            if let Some(listener) = tcb.listener.and_then(|l| self.tcp.listeners.get_mut(&l)) {
+                listener.half_open = listener.half_open.saturating_sub(1);
+                if state.is_synchronized() {
+                    if listener.accept_queue.len() < listener.backlog {
+                        listener.accept_queue.push_back(handle);
+                        self.events.push_back(Event::Tcp(listener.handle));
+                    } else {
+                        listener.overflows += 1;
+                        self.counters.tcp_listen_overflow += 1;
+                        tcb.listener = None;
+                        tcb.attached = false;
+                        overflowed = true;
+                    }
+                }
+            } else {
+                // Its listener closed in the meantime: nobody will accept it.
+                tcb.listener = None;
+                tcb.attached = false;
+            }
+        }
+        if state == State::Closed {
+            let unheld = !tcb.attached;
+            if unheld {
+                self.tcp_free(handle);
+                return;
+            }
+            // Still held by a program, which will see the error or end-of-file;
+            // the 4-tuple is free for new connections already.
+            let key = (tcb.local.port(), tcb.remote);
+            if self.tcp.by_tuple.get(&key) == Some(&handle) {
+                self.tcp.by_tuple.remove(&key);
+            }
+        }
+        if overflowed {
+            // No room to wait for `accept`: reset rather than leave the peer hanging.
+            self.tcp_with(now, handle, |tcb, ctx| tcb.abort(ctx, "accept queue full"));
+            return;
+        }
+        self.tcp.reschedule(handle);
+    }
+
+    /// Forget a connection: its tuple, its timers, its ephemeral port.
+    pub(crate) fn tcp_free(&mut self, handle: TcpHandle) {
+        let Some(tcb) = self.tcp.conns.remove(&handle) else {
+            return;
+        };
+        let key = (tcb.local.port(), tcb.remote);
+        if self.tcp.by_tuple.get(&key) == Some(&handle) {
+            self.tcp.by_tuple.remove(&key);
+        }
+        if let Some(t) = tcb.scheduled {
+            self.tcp.timers.remove(&(t, handle));
+        }
+        if tcb.owns_port {
+            self.tcp.ports.release(tcb.local.port());
+        }
+        if let Some(listener) = tcb.listener.and_then(|l| self.tcp.listeners.get_mut(&l)) {
+            if tcb.state == State::SynReceived {
+                listener.half_open = listener.half_open.saturating_sub(1);
+            }
+            listener.accept_queue.retain(|&h| h != handle);
+        }
+        self.counters.tcp_closed += 1;
+    }
+
+    /// Run every TCP timer due at `now`.
+    pub(crate) fn tcp_on_timeout(&mut self, now: Instant) {
+        while let Some(&(deadline, handle)) = self.tcp.timers.first() {
+            if deadline > now {
+                break;
+            }
+            self.tcp.timers.pop_first();
+            if let Some(tcb) = self.tcp.conns.get_mut(&handle) {
+                tcb.scheduled = None;
+            }
+            self.tcp_with(now, handle, |tcb, ctx| {
+                tcb.on_timer(ctx);
+                tcb.output(ctx);
+            });
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! Segment arrival (RFC 9293 §3.10.7): what a connection does with one segment.
+//!
+//! The order of the checks is the RFC's — sequence number, RST, SYN, ACK, data,
+//! FIN — with RFC 5961's hardening of the RST, SYN and ACK checks and RFC 7323's
+//! PAWS test in front.
+
+use bytes::Bytes;
+use tracing::{debug, trace};
+
+use super::assembler::InsertOutcome;
+use super::seq::SeqNumber;
+use super::state::State;
+use super::tcb::{reset_for, Ctx, Tcb};
+use crate::wire::tcp::{Flags, Segment};
+use std::io;
+
+impl Tcb {
+    /// One segment for this connection. Afterwards the caller runs
+    /// [`output`](Tcb::output) to send whatever the segment made due.
+    pub(crate) fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        match self.state {
+            State::SynSent => self.on_segment_syn_sent(ctx, seg),
+            State::Closed => reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg),
+            _ => self.on_segment_synchronized(ctx, seg),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3: SYN-SENT.
+    fn on_segment_syn_sent(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        let ack = SeqNumber(seg.ack);
+        // First: an ACK must acknowledge our SYN and nothing more.
+        if seg.flags.ack && (ack <= self.snd.iss || ack > self.snd.snd_max) {
+            reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg);
+            return;
+        }
+        // Second: a RST is believed only with an acceptable ACK.
+        if seg.flags.rst {
+            if seg.flags.ack {
+                ctx.counters.tcp_rx_rst += 1;
+                self.fail(
+                    ctx,
+                    io::ErrorKind::ConnectionRefused,
+                    "rcvd RST in SYN-SENT",
+                );
+            }
+            return;
+        }
+        // Fourth: the peer's SYN.
+        if !seg.flags.syn {
+            return;
+        }
+        let seq = SeqNumber(seg.seq);
+        self.rcv.irs = seq;
+        self.rcv.rcv_nxt = seq + 1;
+        self.rcv.last_ack_sent = self.rcv.rcv_nxt;
+        // What our SYN offered (its window is never scaled, RFC 7323 §2.2).
+        let offered = self.rcv.free().min(usize::from(u16::MAX));
+        self.rcv.rcv_adv = self.rcv.rcv_nxt + offered;
+        self.negotiate(ctx.config, &seg.options, ctx.now);
+        if seg.flags.ack {
+            // Our SYN is acknowledged: the handshake is done (two of three steps
+            // from our side; our ACK completes it).
+            self.snd.snd_una = ack;
+            self.snd.snd_nxt = self.snd.snd_nxt.max(ack);
+            self.update_window(seq, ack, seg.window, true);
+            self.take_rtt_sample(ctx, seg, ack);
+            self.timers.retransmit = None;
+            self.snd.retries = 0;
+            self.set_state(ctx, State::Established, "rcvd SYN,ACK");
+            ctx.counters.tcp_established += 1;
+            self.rcv.ack = super::receiver::AckState::Now;
+        } else {
+            // Simultaneous open (RFC 9293 §3.5, figure 7): answer SYN,ACK with our
+            // original ISN.
+            self.set_state(ctx, State::SynReceived, "rcvd SYN (simultaneous open)");
+            self.update_window(seq, self.snd.iss, seg.window, true);
+            let options = self.syn_options(ctx.config, ctx.now, Some(&seg.options));
+            self.emit(
+                ctx,
+                self.snd.iss,
+                Flags {
+                    syn: true,
+                    ack: true,
+                    ..Flags::default()
+                },
+                &[],
+                Some(options),
+            );
+        }
+        self.notify(ctx);
+    }
+
+    /// RFC 9293 §3.10.7.4: every state after SYN-SENT.
+    fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        let mut seq = SeqNumber(seg.seq);
+        let seg_len = seg.seg_len();
+
+        // RFC 7323 §5.3 (PAWS): a timestamp older than TS.Recent marks an old
+        // duplicate from a previous incarnation of the sequence space.
+        if let (Some(_), Some((tsval, _))) = (self.negotiated.timestamps, seg.options.timestamp) {
+            if !seg.flags.rst && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
+                ctx.counters.tcp_rx_paws_rejected += 1;
+                self.rcv.ack = super::receiver::AckState::Now;
+                return;
+            }
+        }
+
+        // First: is any of the segment inside the receive window?
+        if !self.acceptable(seq, seg_len) {
+            ctx.counters.tcp_rx_out_of_window += 1;
+            trace!(
+                seq = seq.0,
+                len = seg_len,
+                rcv_nxt = self.rcv.rcv_nxt.0,
+                "segment outside the window"
+            );
+            if !seg.flags.rst {
+                // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait.
+                if seg.flags.fin {
+                    if let State::TimeWait { .. } = self.state {
+                        self.state = State::TimeWait {
+                            until: ctx.now + ctx.tcp().msl * 2,
+                        };
+                    }
+                }
+                self.rcv.ack = super::receiver::AckState::Now;
+            }
+            return;
+        }
+
+        // RFC 7323 §4.3: remember the timestamp to echo.
+        if let Some((tsval, _)) = seg.options.timestamp {
+            if seq <= self.rcv.last_ack_sent && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) >= 0
+            {
+                self.rcv.ts_recent = tsval;
+            }
+        }
+
+        // Second: RST. RFC 5961 §3.2: only an exact match resets; any other RST
+        // in the window gets a challenge ACK, so a blind attacker must guess exactly.
+        if seg.flags.rst {
+            if seq == self.rcv.rcv_nxt {
+                ctx.counters.tcp_rx_rst += 1;
+                self.on_reset(ctx);
+            } else {
+                self.challenge_ack(ctx);
+            }
+            return;
+        }
+
+        // Fourth: SYN. RFC 5961 §4.2: a SYN in a synchronized state is answered with
+        // a challenge ACK; a legitimate peer that lost its state will then send RST.
+        if seg.flags.syn {
+            self.challenge_ack(ctx);
+            return;
+        }
+
+        // Fifth: ACK.
+        if !seg.flags.ack {
+            return;
+        }
+        let ack = SeqNumber(seg.ack);
+        if self.state == State::SynReceived {
+            if !self.snd.acks_new_data(ack) {
+                reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg);
+                return;
+            }
+            self.update_window(seq, ack, seg.window, true);
+            self.set_state(ctx, State::Established, "rcvd ACK of SYN");
+            ctx.counters.tcp_established += 1;
+            self.notify(ctx);
+        }
+        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA − MAX.SND.WND, SND.NXT].
+        if ack > self.snd.snd_max {
+            self.rcv.ack = super::receiver::AckState::Now;
+            return;
+        }
+        let oldest = self.snd.snd_una - self.snd.max_snd_wnd.max(1);
+        if ack < oldest {
+            self.challenge_ack(ctx);
+            return;
+        }
+        self.process_ack(ctx, seg, seq, ack);
+        if self.state == State::Closed {
+            return;
+        }
+
+        // Seventh: segment text.
+        let mut payload = seg.payload;
+        if !payload.is_empty() {
+            if !self.state.can_receive_data() {
+                // Data after the peer's FIN: ignored (RFC 9293 §3.10.7.4).
+            } else if !self.attached {
+                // Nobody will ever read this: tell the peer (RFC 1122 4.2.2.13).
+                ctx.counters.tcp_rx_data_after_close += 1;
+                self.abort(ctx, "data after close");
+                return;
+            } else {
+                if seq < self.rcv.rcv_nxt {
+                    let skip = self.rcv.rcv_nxt.since(seq).min(payload.len());
+                    payload = &payload[skip..];
+                    seq = self.rcv.rcv_nxt;
+                }
+                if self.read_closed {
+                    // Shut down for reading: acknowledged and thrown away.
+                    self.rcv.rcv_nxt = self.rcv.rcv_nxt.max(seq + payload.len());
+                    self.rcv.ack = super::receiver::AckState::Now;
+                } else {
+                    self.receive_data(ctx, seq, payload);
+                }
+            }
+        }
+
+        // Eighth: FIN.
+        if seg.flags.fin {
+            self.rcv.fin_seq = Some(SeqNumber(seg.seq) + seg.payload.len());
+        }
+        if let Some(fin) = self.rcv.fin_seq {
+            if !self.rcv.fin_received && fin == self.rcv.rcv_nxt {
+                self.receive_fin(ctx);
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4's four-case acceptability test against the window we
+    /// advertised.
+    fn acceptable(&self, seq: SeqNumber, seg_len: usize) -> bool {
+        let rcv_nxt = self.rcv.rcv_nxt;
+        let wnd = self.rcv.rcv_wnd();
+        let end = rcv_nxt + wnd;
+        match (seg_len, wnd) {
+            (0, 0) => seq == rcv_nxt,
+            (0, _) => seq.in_window(rcv_nxt, end),
+            // A zero window accepts nothing, but the ACK, RST and URG of a segment
+            // at RCV.NXT must still be processed.
+            (_, 0) => seq == rcv_nxt,
+            (len, _) => seq.in_window(rcv_nxt, end) || (seq + (len - 1)).in_window(rcv_nxt, end),
+        }
+    }
+
+    /// RFC 5961 §7: a challenge ACK, rate-limited stack-wide.
+    fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
+        if ctx.challenge.try_take(ctx.now) {
+            ctx.counters.tcp_challenge_acks += 1;
+            self.emit(
+                ctx,
+                self.snd.snd_nxt,
+                Flags {
+                    ack: true,
+                    ..Flags::default()
+                },
+                &[],
+                None,
+            );
+        } else {
+            ctx.counters.tcp_challenge_acks_limited += 1;
+        }
+    }
+
+    /// A RST was accepted (RFC 9293 §3.10.7.4 "second").
+    fn on_reset(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.counters.tcp_resets += 1;
+        match self.state {
+            // A passive open that was reset just ends; the listener carries on.
+            State::SynReceived if self.listener.is_some() => {
+                self.set_state(ctx, State::Closed, "rcvd RST")
+            }
+            State::SynReceived | State::SynSent => {
+                self.fail(ctx, io::ErrorKind::ConnectionRefused, "rcvd RST")
+            }
+            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd RST")
+            }
+            State::Closing | State::LastAck | State::TimeWait { .. } | State::Closed => {
+                self.set_state(ctx, State::Closed, "rcvd RST")
+            }
+        }
+        self.notify(ctx);
+    }
+
+    /// Adopt a new send window if this segment is newer than the one that set the
+    /// current one (SND.WL1/SND.WL2 rule of RFC 9293 §3.10.7.4).
+    pub(crate) fn update_window(
+        &mut self,
+        seq: SeqNumber,
+        ack: SeqNumber,
+        window: u16,
+        syn: bool,
+    ) -> bool {
+        let snd = &mut self.snd;
+        if !(syn || snd.snd_wl1 < seq || (snd.snd_wl1 == seq && snd.snd_wl2 <= ack)) {
+            return false;
+        }
+        // RFC 7323 §2.2: the window in a SYN segment is never scaled.
+        let wnd = if syn {
+            usize::from(window)
+        } else {
+            usize::from(window) << snd.snd_wscale
+        };
+        let changed = wnd != snd.snd_wnd;
+        snd.snd_wnd = wnd;
+        snd.snd_wl1 = seq;
+        snd.snd_wl2 = ack;
+        snd.max_snd_wnd = snd.max_snd_wnd.max(wnd);
+        if wnd > 0 {
+            self.timers.persist = None;
+        }
+        changed
+    }
+
+    fn take_rtt_sample(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, ack: SeqNumber) {
+        // RFC 7323 §4.1: with timestamps every ACK of new data carries a sample
+        // (Karn's problem disappears: the echo says which transmission it answers).
+        let sample = match seg.options.timestamp {
+            Some((_, tsecr)) if self.negotiated.timestamps.is_some() => self.ts_rtt(ctx.now, tsecr),
+            _ => None,
+        };
+        let sample = sample.or_else(|| self.snd.sampler.on_ack(ack, ctx.now));
+        if let Some(rtt) = sample {
+            self.snd.rtt.on_sample(rtt);
+        }
+    }
+
+    /// The ACK field (RFC 9293 §3.10.7.4 "fifth"; RFC 5681 for congestion control;
+    /// RFC 6582 NewReno recovery; RFC 2018 SACK).
+    fn process_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &Segment<'_>,
+        seq: SeqNumber,
+        ack: SeqNumber,
+    ) {
+        let window_changed = self.update_window(seq, ack, seg.window, false);
+        if self.negotiated.sack {
+            let blocks: Vec<(SeqNumber, SeqNumber)> = seg
+                .options
+                .sacks()
+                .map(|(l, r)| (SeqNumber(l), SeqNumber(r)))
+                .collect();
+            if !blocks.is_empty() {
+                self.snd
+                    .scoreboard
+                    .on_sack(self.snd.snd_una, self.snd.snd_max, &blocks);
+            }
+        }
+        if self.snd.acks_new_data(ack) {
+            let acked = ack.since(self.snd.snd_una);
+            let data_acked = ack.since(self.snd.buf_seq).min(self.snd.buffer.len());
+            self.snd.buffer.ack(data_acked);
+            self.snd.buf_seq += data_acked;
+            self.snd.snd_una = ack;
+            self.snd.snd_nxt = self.snd.snd_nxt.max(ack);
+            self.snd.retries = 0;
+            self.snd.scoreboard.on_cumulative_ack(ack);
+            self.take_rtt_sample(ctx, seg, ack);
+            let in_flight = self.snd.in_flight();
+            match self.snd.recovery {
+                Some(recover) if ack >= recover => {
+                    // Full acknowledgement: recovery is over (RFC 6582 §3.2 step 3).
+                    self.snd.cc.on_recovery_end(in_flight);
+                    self.snd.recovery = None;
+                    self.snd.dup_acks = 0;
+                }
+                Some(_) => {
+                    // Partial acknowledgement: the next hole is lost too; resend it
+                    // at once (RFC 6582 §3.2 step 4).
+                    self.snd.cc.on_partial_ack(acked);
+                    self.retransmit_una(ctx);
+                }
+                None => {
+                    self.snd.cc.on_ack(ctx.now, acked, in_flight);
+                    self.snd.dup_acks = 0;
+                }
+            }
+            // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
+            self.timers.retransmit = (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto());
+            self.on_fin_acked(ctx);
+            self.notify(ctx);
+        } else if ack == self.snd.snd_una
+            && seg.payload.is_empty()
+            && !seg.flags.fin
+            && !window_changed
+            && self.snd.in_flight() > 0
+        {
+            // A duplicate ACK (RFC 5681 §2): the peer got something out of order.
+            self.snd.dup_acks += 1;
+            if self.snd.recovery.is_some() {
+                self.snd.cc.on_dup_ack_in_recovery();
+            } else if self.snd.dup_acks == 3
+                || (self.negotiated.sack
+                    && self.snd.scoreboard.is_lost(self.snd.snd_una, self.snd.mss))
+            {
+                // Fast retransmit (RFC 5681 §3.2 steps 2–3).
+                ctx.counters.tcp_fast_retransmits += 1;
+                self.snd.recovery = Some(self.snd.snd_max);
+                self.snd
+                    .cc
+                    .on_fast_retransmit(ctx.now, self.snd.in_flight());
+                self.retransmit_una(ctx);
+            }
+        }
+    }
+
+    /// Our FIN was acknowledged: the closing states move on (RFC 9293 §3.10.7.4).
+    fn on_fin_acked(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.snd.fin_acked() {
+            return;
+        }
+        match self.state {
+            State::FinWait1 => {
+                self.set_state(ctx, State::FinWait2, "rcvd ACK of FIN");
+                if !self.attached {
+                    self.timers.linger = Some(ctx.now + ctx.tcp().fin_wait2_timeout);
+                }
+            }
+            State::Closing => {
+                let until = ctx.now + ctx.tcp().msl * 2;
+                self.set_state(ctx, State::TimeWait { until }, "rcvd ACK of FIN");
+            }
+            State::LastAck => self.set_state(ctx, State::Closed, "rcvd ACK of FIN"),
+            _ => {}
+        }
+    }
+
+    /// In-window data at `seq` (≥ RCV.NXT after trimming).
+    fn receive_data(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        if seq == self.rcv.rcv_nxt {
+            let before = self.rcv.rcv_nxt;
+            let filled_hole = self.rcv.accept_in_order(payload);
+            ctx.counters.tcp_rx_bytes += self.rcv.rcv_nxt.since(before) as u64;
+            self.rcv.unacked_segments += 1;
+            // RFC 1122 4.2.3.2 / RFC 5681 §4.2: ACK at least every second full-sized
+            // segment, and at once when a hole was filled.
+            let immediate = filled_hole || self.rcv.unacked_segments >= 2;
+            self.rcv
+                .schedule_ack(ctx.now, ctx.tcp().delayed_ack, immediate);
+            self.notify(ctx);
+        } else {
+            // Out of order: hold it (bounded), and send an immediate duplicate ACK
+            // so the sender's fast retransmit can start (RFC 5681 §4.2).
+            let room = self.rcv.rcv_adv.since(seq).min(payload.len());
+            let data = Bytes::copy_from_slice(&payload[..room]);
+            match self.rcv.assembler.insert(self.rcv.rcv_nxt, seq, data) {
+                InsertOutcome::NoRoom => ctx.counters.tcp_rx_ooo_no_room += 1,
+                _ => ctx.counters.tcp_rx_out_of_order += 1,
+            }
+            self.rcv.ack = super::receiver::AckState::Now;
+        }
+    }
+
+    /// The peer's FIN is next in sequence (RFC 9293 §3.10.7.4 "eighth").
+    fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
+        self.rcv.rcv_nxt += 1;
+        self.rcv.fin_received = true;
+        self.rcv.ack = super::receiver::AckState::Now;
+        match self.state {
+            State::SynReceived | State::Established => {
+                self.set_state(ctx, State::CloseWait, "rcvd FIN")
+            }
+            State::FinWait1 => {
+                if self.snd.fin_acked() {
+                    let until = ctx.now + ctx.tcp().msl * 2;
+                    self.set_state(ctx, State::TimeWait { until }, "rcvd FIN");
+                } else {
+                    self.set_state(ctx, State::Closing, "rcvd FIN (simultaneous close)");
+                }
+            }
+            State::FinWait2 => {
+                let until = ctx.now + ctx.tcp().msl * 2;
+                self.timers.linger = None;
+                self.set_state(ctx, State::TimeWait { until }, "rcvd FIN");
+            }
+            _ => {}
+        }
+        self.notify(ctx);
+    }
+
+    /// Enter `state`, with a trace event naming the cause.
+    pub(crate) fn set_state(&mut self, _ctx: &mut Ctx<'_>, state: State, cause: &'static str) {
+        if self.state != state {
+            debug!(
+                target: "tunstack::tcp::state",
+                local = %self.local,
+                remote = %self.remote,
+                from = self.state.name(),
+                to = state.name(),
+                cause,
+                "tcp state"
+            );
+            self.state = state;
+        }
+    }
+
+    /// The connection failed: the program's next call returns `kind`.
+    pub(crate) fn fail(&mut self, ctx: &mut Ctx<'_>, kind: io::ErrorKind, cause: &'static str) {
+        self.error = Some(kind);
+        self.timers = Default::default();
+        self.set_state(ctx, State::Closed, cause);
+        self.notify(ctx);
+    }
+}

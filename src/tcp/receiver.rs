@@ -1,0 +1,153 @@
+//! The receiving half of a connection (RFC 9293 §3.8.6.2.2, §3.10.7.4): what has
+//! arrived in order, what waits out of order, and which window to advertise.
+
+use std::collections::VecDeque;
+
+use super::assembler::Assembler;
+use super::seq::SeqNumber;
+use crate::time::Instant;
+
+/// When the next ACK should go out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckState {
+    /// Nothing to acknowledge.
+    Idle,
+    /// Data arrived; an ACK may wait until this time (RFC 1122 4.2.3.2 delayed ACK).
+    Delayed { until: Instant },
+    /// Send an ACK with the next segment out, now.
+    Now,
+}
+
+/// Receive sequence variables and buffers.
+#[derive(Debug)]
+pub struct Receiver {
+    /// Initial receive sequence number: the peer's ISN.
+    pub irs: SeqNumber,
+    /// RCV.NXT: the next sequence number expected.
+    pub rcv_nxt: SeqNumber,
+    /// The right edge of the window we last advertised (RCV.NXT + RCV.WND at that
+    /// time). It never moves left (RFC 9293 §3.8.6.2.2: don't shrink the window).
+    pub rcv_adv: SeqNumber,
+    /// Our window-scale shift (RFC 7323 §2.2), 0 when scaling was not agreed.
+    pub rcv_wscale: u8,
+    /// In-order bytes the program has not read yet, bounded by `capacity`.
+    pub buffer: VecDeque<u8>,
+    /// The socket's receive-buffer size: the largest window we offer.
+    pub capacity: usize,
+    /// Out-of-order segments waiting for the gap before them to fill.
+    pub assembler: Assembler,
+    /// The sequence number of the peer's FIN once seen (possibly ahead of RCV.NXT).
+    pub fin_seq: Option<SeqNumber>,
+    /// The peer's FIN has been consumed: RCV.NXT covers it; reads return end-of-file
+    /// once the buffer is empty.
+    pub fin_received: bool,
+    pub ack: AckState,
+    /// Full-sized segments received since our last ACK (ACK at least every second
+    /// one, RFC 1122 4.2.3.2 / RFC 5681 §4.2).
+    pub unacked_segments: u32,
+    /// RCV.NXT as sent in our last ACK ("Last.ACK.sent", RFC 7323 §4.3).
+    pub last_ack_sent: SeqNumber,
+    /// TS.Recent (RFC 7323 §4.3): the peer's timestamp to echo.
+    pub ts_recent: u32,
+    /// The peer's segment size, for "full-sized segment" and window thresholds.
+    pub peer_mss: usize,
+}
+
+impl Receiver {
+    pub fn new(irs: SeqNumber, capacity: usize, rcv_wscale: u8, assembler: Assembler) -> Self {
+        let rcv_nxt = irs + 1;
+        Receiver {
+            irs,
+            rcv_nxt,
+            rcv_adv: rcv_nxt,
+            rcv_wscale,
+            buffer: VecDeque::new(),
+            capacity,
+            assembler,
+            fin_seq: None,
+            fin_received: false,
+            ack: AckState::Idle,
+            unacked_segments: 0,
+            last_ack_sent: rcv_nxt,
+            ts_recent: 0,
+            peer_mss: 536,
+        }
+    }
+
+    /// Free space in the receive buffer: the most we could advertise.
+    pub fn free(&self) -> usize {
+        self.capacity.saturating_sub(self.buffer.len())
+    }
+
+    /// RCV.WND as last advertised, measured from RCV.NXT.
+    pub fn rcv_wnd(&self) -> usize {
+        self.rcv_adv.since(self.rcv_nxt)
+    }
+
+    /// The window to put in the next segment, and moves `rcv_adv` accordingly.
+    ///
+    /// Receiver-side silly-window avoidance (RFC 9293 §3.8.6.2.2): the right edge
+    /// only moves when it can move by at least min(buffer/2, MSS); otherwise we keep
+    /// offering what we already promised.
+    pub fn advertise(&mut self) -> u16 {
+        let promised = self.rcv_wnd();
+        let free = self.free();
+        let threshold = (self.capacity / 2).min(self.peer_mss).max(1);
+        let wnd = if free >= promised + threshold {
+            free
+        } else {
+            promised
+        };
+        let field = (wnd >> self.rcv_wscale).min(usize::from(u16::MAX));
+        let edge = self.rcv_nxt + (field << self.rcv_wscale);
+        self.rcv_adv = self.rcv_adv.max(edge);
+        self.last_ack_sent = self.rcv_nxt;
+        field as u16
+    }
+
+    /// Whether reading has opened the window enough that the peer should hear it now
+    /// (it may be waiting on a zero or tiny window).
+    pub fn window_update_due(&self) -> bool {
+        let promised = self.rcv_wnd();
+        let threshold = (self.capacity / 2).min(self.peer_mss).max(1);
+        self.free() >= promised + threshold
+            && (promised < self.peer_mss || self.free() >= promised * 2)
+    }
+
+    /// Copy up to `buf.len()` in-order bytes to the program.
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.buffer.len());
+        for (dst, src) in buf.iter_mut().zip(self.buffer.drain(..n)) {
+            *dst = src;
+        }
+        n
+    }
+
+    /// Append in-order bytes and pull whatever the assembler now has contiguous.
+    /// Returns true if the segment filled a hole (the peer should hear at once).
+    pub fn accept_in_order(&mut self, data: &[u8]) -> bool {
+        let take = data.len().min(self.free());
+        self.buffer.extend(&data[..take]);
+        self.rcv_nxt += take;
+        let had_ooo = !self.assembler.is_empty();
+        let mut chunks = Vec::new();
+        self.assembler.take_contiguous(self.rcv_nxt, &mut chunks);
+        for chunk in chunks {
+            let take = chunk.len().min(self.free());
+            self.buffer.extend(&chunk[..take]);
+            self.rcv_nxt += take;
+        }
+        had_ooo
+    }
+
+    /// Schedule an ACK: at once, or delayed by `delay` unless one is already due.
+    pub fn schedule_ack(&mut self, now: Instant, delay: std::time::Duration, immediate: bool) {
+        if immediate || delay.is_zero() {
+            self.ack = AckState::Now;
+            return;
+        }
+        if self.ack == AckState::Idle {
+            self.ack = AckState::Delayed { until: now + delay };
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The transmission control block (RFC 9293 §3.3.1): everything the stack knows
+//! about one connection, and the helpers that write its segments.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use super::assembler::Assembler;
+use super::receiver::{AckState, Receiver};
+use super::rtt::{RttEstimator, RttSampler};
+use super::scoreboard::Scoreboard;
+use super::send_buffer::SendBuffer;
+use super::sender::Sender;
+use super::seq::SeqNumber;
+use super::state::State;
+use super::TcpHandle;
+use crate::config::{StackConfig, TcpConfig};
+use crate::counters::Counters;
+use crate::icmp::TokenBucket;
+use crate::ip::IpOutput;
+use crate::stack::Event;
+use crate::time::Instant;
+use crate::wire::tcp::{self as wire, Flags, Options, Segment};
+
+/// IP protocol number of TCP.
+pub(crate) const PROTO_TCP: u8 = 6;
+/// The MSS assumed when the peer sends none (RFC 9293 §3.7.1).
+pub(crate) const DEFAULT_MSS: usize = 536;
+/// Option bytes a timestamp adds to every segment (10, padded to 12).
+const TS_OPTION_LEN: usize = 12;
+
+/// What a TCB needs from the rest of the stack while it processes one event.
+pub(crate) struct Ctx<'a> {
+    pub now: Instant,
+    pub config: &'a StackConfig,
+    pub counters: &'a mut Counters,
+    pub out: &'a mut IpOutput,
+    pub events: &'a mut VecDeque<Event>,
+    /// Stack-wide challenge-ACK budget (RFC 5961 §7).
+    pub challenge: &'a mut TokenBucket,
+}
+
+impl Ctx<'_> {
+    pub fn tcp(&self) -> &TcpConfig {
+        &self.config.tcp
+    }
+}
+
+/// Options agreed in the handshake.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Timestamps on every segment (RFC 7323 §3.2), with our clock's offset.
+    pub timestamps: Option<u32>,
+    /// SACK may be used (RFC 2018 §2).
+    pub sack: bool,
+}
+
+/// Per-connection timers other than delayed ACK (in the receiver) and TIME-WAIT
+/// (in the state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timers {
+    /// Retransmission timer (RFC 6298 §5).
+    pub retransmit: Option<Instant>,
+    /// Persist timer: probe a zero window (RFC 9293 §3.8.6.1).
+    pub persist: Option<Instant>,
+    /// Probes sent since the window closed (the persist timer backs off).
+    pub persist_backoff: u32,
+    /// FIN-WAIT-2 of a connection nobody holds any more.
+    pub linger: Option<Instant>,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Tcb {
+    pub handle: TcpHandle,
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub state: State,
+    pub snd: Sender,
+    pub rcv: Receiver,
+    pub negotiated: Negotiated,
+    /// The options of the peer's SYN, to repeat our SYN,ACK's answer exactly.
+    pub peer_syn_options: Options,
+    pub timers: Timers,
+    /// Nagle's algorithm off (`set_nodelay(true)`).
+    pub nodelay: bool,
+    /// A program holds this connection (accepted, or connecting). When it lets go
+    /// the connection closes on its own and is freed when done.
+    pub attached: bool,
+    /// The listener this connection came from, until it is accepted.
+    pub listener: Option<TcpHandle>,
+    /// The error the program will see next (reset, refused, timed out).
+    pub error: Option<io::ErrorKind>,
+    /// The program shut down reading: new data is answered with RST.
+    pub read_closed: bool,
+    /// The local port was taken from the ephemeral range for this connection and is
+    /// released with it.
+    pub owns_port: bool,
+    /// Time of the last segment sent, for the idle restart of RFC 5681 §4.1.
+    pub last_send: Instant,
+    /// The deadline under which the connection sits in the stack's timer set.
+    pub(crate) scheduled: Option<Instant>,
+}
+
+/// Our MSS: what fits in the MTU after IPv4 and TCP headers.
+pub(crate) fn our_mss(config: &StackConfig) -> u16 {
+    u16::try_from(config.mtu.saturating_sub(40).max(DEFAULT_MSS)).unwrap_or(u16::MAX)
+}
+
+/// The smallest window-scale shift that lets `buffer` be advertised (RFC 7323 §2.3,
+/// at most 14).
+pub(crate) fn wscale_for(buffer: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (buffer >> shift) > usize::from(u16::MAX) {
+        shift += 1;
+    }
+    shift
+}
+
+impl Tcb {
+    /// A fresh TCB in `state`, with our ISN chosen and nothing agreed yet.
+    pub(crate) fn new(
+        handle: TcpHandle,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        state: State,
+        iss: SeqNumber,
+        irs: SeqNumber,
+        config: &TcpConfig,
+    ) -> Self {
+        let cc = config.congestion.build(DEFAULT_MSS);
+        Tcb {
+            handle,
+            local,
+            remote,
+            state,
+            snd: Sender {
+                iss,
+                snd_una: iss,
+                snd_nxt: iss,
+                snd_max: iss,
+                snd_wnd: 0,
+                snd_wl1: irs,
+                snd_wl2: iss,
+                max_snd_wnd: 0,
+                snd_wscale: 0,
+                mss: DEFAULT_MSS,
+                buffer: SendBuffer::new(config.send_buffer),
+                buf_seq: iss + 1,
+                fin_queued: false,
+                rtt: RttEstimator::new(config.rto.clone()),
+                sampler: RttSampler::new(),
+                cc,
+                dup_acks: 0,
+                recovery: None,
+                high_rxt: iss,
+                scoreboard: Scoreboard::new(),
+                retries: 0,
+            },
+            rcv: Receiver::new(
+                irs,
+                config.recv_buffer,
+                0,
+                Assembler::new(config.recv_buffer, config.max_ooo_ranges),
+            ),
+            negotiated: Negotiated::default(),
+            peer_syn_options: Options::default(),
+            timers: Timers::default(),
+            nodelay: false,
+            attached: true,
+            listener: None,
+            error: None,
+            read_closed: false,
+            owns_port: false,
+            last_send: Instant::ZERO,
+            scheduled: None,
+        }
+    }
+
+    /// Adopt the peer's SYN options (RFC 9293 §3.7.1 MSS, RFC 7323 §2.2/§3.2,
+    /// RFC 2018 §2): each extension is used only if both sides offered it.
+    pub(crate) fn negotiate(&mut self, config: &StackConfig, theirs: &Options, now: Instant) {
+        let tcp = &config.tcp;
+        if let (true, Some(shift)) = (tcp.window_scaling, theirs.window_scale) {
+            // RFC 7323 §2.3: a shift above 14 is treated as 14.
+            self.snd.snd_wscale = shift.min(14);
+            self.rcv.rcv_wscale = wscale_for(self.rcv.capacity);
+        }
+        if let (true, Some((tsval, _))) = (tcp.timestamps, theirs.timestamp) {
+            self.negotiated.timestamps = Some(self.snd.iss.0);
+            self.rcv.ts_recent = tsval;
+        }
+        self.negotiated.sack = tcp.sack && theirs.sack_permitted;
+        let peer_mss = theirs.mss.map_or(DEFAULT_MSS, usize::from).max(64);
+        self.rcv.peer_mss = peer_mss;
+        let overhead = if self.negotiated.timestamps.is_some() {
+            TS_OPTION_LEN
+        } else {
+            0
+        };
+        let mss = peer_mss
+            .min(usize::from(our_mss(config)))
+            .saturating_sub(overhead)
+            .max(32);
+        self.snd.mss = mss;
+        self.snd.cc = tcp.congestion.build(mss);
+        let _ = now;
+    }
+
+    /// Our timestamp clock: milliseconds, offset per connection (RFC 7323 §5.4).
+    fn ts_val(&self, now: Instant) -> Option<u32> {
+        self.negotiated
+            .timestamps
+            .map(|offset| ((now.micros() / 1000) as u32).wrapping_add(offset))
+    }
+
+    /// The RTT a timestamp echo measures, if it echoes one of ours.
+    pub(crate) fn ts_rtt(&self, now: Instant, tsecr: u32) -> Option<Duration> {
+        let val = self.ts_val(now)?;
+        let ms = val.wrapping_sub(tsecr);
+        (tsecr != 0 && ms < 1 << 30).then(|| Duration::from_millis(u64::from(ms)))
+    }
+
+    /// Options for our SYN or SYN,ACK. On a SYN,ACK only what the peer offered.
+    pub(crate) fn syn_options(
+        &self,
+        config: &StackConfig,
+        now: Instant,
+        peer: Option<&Options>,
+    ) -> Options {
+        let tcp = &config.tcp;
+        let offered = |ours: bool, theirs: bool| ours && peer.is_none_or(|_| theirs);
+        let ts = offered(tcp.timestamps, peer.is_some_and(|p| p.timestamp.is_some()));
+        Options {
+            mss: Some(our_mss(config)),
+            window_scale: offered(
+                tcp.window_scaling,
+                peer.is_some_and(|p| p.window_scale.is_some()),
+            )
+            .then(|| wscale_for(self.rcv.capacity)),
+            sack_permitted: offered(tcp.sack, peer.is_some_and(|p| p.sack_permitted)),
+            timestamp: ts.then(|| {
+                let val = ((now.micros() / 1000) as u32).wrapping_add(self.snd.iss.0);
+                (val, peer.and_then(|p| p.timestamp).map_or(0, |(v, _)| v))
+            }),
+            sack_blocks: [None; 4],
+        }
+    }
+
+    /// Write one segment of this connection: ACK number, window, timestamps and SACK
+    /// blocks are filled in here, so every segment carries the latest.
+    pub(crate) fn emit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: SeqNumber,
+        mut flags: Flags,
+        payload: &[u8],
+        syn_options: Option<Options>,
+    ) {
+        let mut options = syn_options.unwrap_or_default();
+        if syn_options.is_none() {
+            if let Some(val) = self.ts_val(ctx.now) {
+                options.timestamp = Some((val, self.rcv.ts_recent));
+            }
+            if self.negotiated.sack && flags.ack && !flags.rst {
+                // RFC 2018 §4: report the most recent blocks first.
+                for (slot, (l, r)) in options
+                    .sack_blocks
+                    .iter_mut()
+                    .zip(self.rcv.assembler.sack_blocks(4).iter())
+                {
+                    *slot = Some((l.0, r.0));
+                }
+            }
+        }
+        // The window field of a SYN is never scaled (RFC 7323 §2.2).
+        let window = if flags.syn {
+            u16::try_from(self.rcv.free()).unwrap_or(u16::MAX)
+        } else if flags.rst {
+            0
+        } else {
+            self.rcv.advertise()
+        };
+        if flags.syn {
+            self.rcv.rcv_adv = self.rcv.rcv_nxt + usize::from(window);
+        }
+        if flags.ack {
+            self.rcv.ack = AckState::Idle;
+            self.rcv.unacked_segments = 0;
+            self.rcv.last_ack_sent = self.rcv.rcv_nxt;
+        }
+        flags.psh = flags.psh && !payload.is_empty();
+        let segment = Segment {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: seq.0,
+            ack: if flags.ack { self.rcv.rcv_nxt.0 } else { 0 },
+            flags,
+            window,
+            options,
+            payload,
+        };
+        send_segment(ctx, *self.local.ip(), *self.remote.ip(), &segment);
+        self.last_send = ctx.now;
+    }
+
+    /// The earliest of this connection's timers.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let ack = match self.rcv.ack {
+            AckState::Delayed { until } => Some(until),
+            AckState::Now => Some(Instant::ZERO),
+            AckState::Idle => None,
+        };
+        let time_wait = match self.state {
+            State::TimeWait { until } => Some(until),
+            _ => None,
+        };
+        [
+            self.timers.retransmit,
+            self.timers.persist,
+            self.timers.linger,
+            ack,
+            time_wait,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Tell a program waiting on this connection that something changed.
+    pub(crate) fn notify(&self, ctx: &mut Ctx<'_>) {
+        ctx.events.push_back(Event::Tcp(self.handle));
+    }
+}
+
+/// Write a segment to the IP layer and count it.
+pub(crate) fn send_segment(
+    ctx: &mut Ctx<'_>,
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    segment: &Segment<'_>,
+) {
+    let mut bytes = Vec::with_capacity(60 + segment.payload.len());
+    if wire::emit(&mut bytes, src, dst, segment).is_none() {
+        return;
+    }
+    if ctx
+        .out
+        .send(ctx.config, ctx.counters, dst, PROTO_TCP, &bytes)
+        .is_ok()
+    {
+        ctx.counters.tcp_tx_segments += 1;
+        if segment.flags.rst {
+            ctx.counters.tcp_tx_rst += 1;
+        }
+    }
+}
+
+/// RFC 9293 §3.10.7.1: the answer to a segment for no connection: a RST that the
+/// sender will accept, built only from the offending segment.
+pub(crate) fn reset_for(
+    ctx: &mut Ctx<'_>,
+    local: std::net::Ipv4Addr,
+    remote: std::net::Ipv4Addr,
+    seg: &Segment<'_>,
+) {
+    if seg.flags.rst {
+        return;
+    }
+    let (seq, ack, flags) = if seg.flags.ack {
+        (
+            seg.ack,
+            0,
+            Flags {
+                rst: true,
+                ..Flags::default()
+            },
+        )
+    } else {
+        let ack = SeqNumber(seg.seq) + seg.seg_len();
+        (
+            0,
+            ack.0,
+            Flags {
+                rst: true,
+                ack: true,
+                ..Flags::default()
+            },
+        )
+    };
+    let reply = Segment {
+        src_port: seg.dst_port,
+        dst_port: seg.src_port,
+        seq,
+        ack,
+        flags,
+        window: 0,
+        options: Options::default(),
+        payload: &[],
+    };
+    send_segment(ctx, local, remote, &reply);
+}

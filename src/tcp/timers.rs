@@ -1,0 +1,88 @@
+//! Timer expiry for one connection: retransmission (RFC 6298 §5), persist (RFC
+//! 9293 §3.8.6.1), delayed ACK (RFC 1122 4.2.3.2), TIME-WAIT (RFC 9293 §3.4.2) and
+//! the FIN-WAIT-2 linger of closed connections.
+
+use std::io;
+
+use tracing::debug;
+
+use super::receiver::AckState;
+use super::state::State;
+use super::tcb::{Ctx, Tcb};
+
+impl Tcb {
+    /// Run whatever timers of this connection are due at `ctx.now`.
+    pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        if let State::TimeWait { until } = self.state {
+            if now >= until {
+                self.set_state(ctx, State::Closed, "2MSL timer");
+                self.notify(ctx);
+                return;
+            }
+        }
+        if self.timers.linger.is_some_and(|t| now >= t) {
+            self.timers.linger = None;
+            self.set_state(ctx, State::Closed, "FIN-WAIT-2 timeout");
+            return;
+        }
+        if let AckState::Delayed { until } = self.rcv.ack {
+            if now >= until {
+                self.rcv.ack = AckState::Now;
+            }
+        }
+        if self.timers.retransmit.is_some_and(|t| now >= t) {
+            self.timers.retransmit = None;
+            self.on_retransmit_timeout(ctx);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if self.timers.persist.is_some_and(|t| now >= t) {
+            self.send_window_probe(ctx);
+            self.timers.persist_backoff = self.timers.persist_backoff.saturating_add(1);
+            let backoff = self
+                .snd
+                .rtt
+                .rto()
+                .saturating_mul(1 << self.timers.persist_backoff.min(6));
+            self.timers.persist = Some(now + backoff.min(ctx.tcp().rto.max));
+        }
+    }
+
+    /// RFC 6298 §5.4–5.7: resend the oldest segment, back off the timer, and collapse
+    /// the congestion window (RFC 5681 §3.1); past the retry limit, give up.
+    fn on_retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.counters.tcp_rto_expired += 1;
+        self.snd.retries += 1;
+        let limit = match self.state {
+            State::SynSent | State::SynReceived => ctx.tcp().syn_retries,
+            _ => ctx.tcp().max_retries,
+        };
+        if self.snd.retries > limit {
+            ctx.counters.tcp_timeouts += 1;
+            debug!(local = %self.local, remote = %self.remote, retries = limit, "tcp retransmission limit reached");
+            self.fail(ctx, io::ErrorKind::TimedOut, "retransmission limit");
+            return;
+        }
+        self.snd.rtt.on_timeout();
+        if matches!(self.state, State::SynSent | State::SynReceived) {
+            // RFC 6298 §5.7: after a lost SYN the RTO for data starts at 3 s; the
+            // backed-off estimator already exceeds it after the first timeout.
+            self.retransmit_una(ctx);
+            return;
+        }
+        let in_flight = self.snd.in_flight();
+        self.snd.cc.on_rto(in_flight);
+        self.snd.recovery = None;
+        self.snd.dup_acks = 0;
+        // RFC 2018 §8: after a timeout the SACK information is not trusted.
+        self.snd.scoreboard.clear();
+        self.snd.sampler.on_retransmit();
+        // Go back: everything from SND.UNA is sent again as the (collapsed) window
+        // allows, starting now.
+        self.snd.snd_nxt = self.snd.snd_una;
+        self.output(ctx);
+        self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+    }
+}

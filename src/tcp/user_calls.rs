@@ -1,0 +1,110 @@
+//! The user calls of RFC 9293 §3.10 on one connection: SEND, RECEIVE, CLOSE,
+//! ABORT — what a program's `write`, `read`, `shutdown` and `drop` become.
+
+use std::io;
+
+use super::state::State;
+use super::tcb::{Ctx, Tcb};
+use crate::wire::tcp::Flags;
+
+impl Tcb {
+    /// SEND (RFC 9293 §3.10.2): queue bytes; `WouldBlock` when the send buffer is
+    /// full. The data goes out from [`output`](Tcb::output).
+    pub(crate) fn user_send(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let Some(kind) = self.error.take() {
+            return Err(kind.into());
+        }
+        if self.snd.fin_queued || !self.state.can_send_data() {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "connection closed for sending",
+            ));
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        match self.snd.buffer.write(data) {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            n => Ok(n),
+        }
+    }
+
+    /// RECEIVE (RFC 9293 §3.10.3): take in-order bytes; `Ok(0)` at end of stream
+    /// (the peer's FIN, or our own shutdown of reading); `WouldBlock` when nothing
+    /// has arrived yet.
+    pub(crate) fn user_recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.rcv.buffer.is_empty() && !buf.is_empty() {
+            return Ok(self.rcv.read(buf));
+        }
+        if let Some(kind) = self.error.take() {
+            return Err(kind.into());
+        }
+        if self.rcv.fin_received
+            || self.read_closed
+            || self.state == State::Closed
+            || buf.is_empty()
+        {
+            return Ok(0);
+        }
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    /// CLOSE for the sending direction (RFC 9293 §3.10.4): a FIN follows the data
+    /// already queued.
+    pub(crate) fn user_shutdown_write(&mut self, ctx: &mut Ctx<'_>) {
+        if self.snd.fin_queued {
+            return;
+        }
+        match self.state {
+            State::SynSent => self.set_state(ctx, State::Closed, "close in SYN-SENT"),
+            State::SynReceived | State::Established => {
+                self.snd.fin_queued = true;
+                self.set_state(ctx, State::FinWait1, "close");
+            }
+            State::CloseWait => {
+                self.snd.fin_queued = true;
+                self.set_state(ctx, State::LastAck, "close");
+            }
+            _ => {}
+        }
+    }
+
+    /// The program let go of the connection. With unread data this is an abort (RFC
+    /// 1122 4.2.2.13: the peer must learn its data was not read); otherwise a graceful
+    /// close that finishes on its own.
+    pub(crate) fn user_close(&mut self, ctx: &mut Ctx<'_>) {
+        self.attached = false;
+        self.read_closed = true;
+        if !self.rcv.buffer.is_empty() && self.state.is_synchronized() {
+            self.abort(ctx, "closed with unread data");
+            return;
+        }
+        self.user_shutdown_write(ctx);
+        if self.state == State::FinWait2 {
+            self.timers.linger = Some(ctx.now + ctx.tcp().fin_wait2_timeout);
+        }
+    }
+
+    /// ABORT (RFC 9293 §3.10.5): send RST in a synchronized state and drop
+    /// everything.
+    pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
+        if self.state.is_synchronized() || self.state == State::SynReceived {
+            let seq = self.snd.snd_nxt;
+            self.emit(
+                ctx,
+                seq,
+                Flags {
+                    rst: true,
+                    ack: true,
+                    ..Flags::default()
+                },
+                &[],
+                None,
+            );
+            ctx.counters.tcp_resets += 1;
+        }
+        self.timers = Default::default();
+        self.set_state(ctx, State::Closed, cause);
+        self.notify(ctx);
+    }
+}
