@@ -53,10 +53,7 @@ pub struct QueueLimit {
 
 impl Default for QueueLimit {
     fn default() -> Self {
-        QueueLimit {
-            datagrams: 1024,
-            bytes: 1 << 20,
-        }
+        QueueLimit { datagrams: 1024, bytes: 1 << 20 }
     }
 }
 

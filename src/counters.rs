@@ -162,10 +162,7 @@ mod tests {
 
     #[test]
     fn iter_names_every_field() {
-        let c = Counters {
-            udp_tx: 3,
-            ..Counters::default()
-        };
+        let c = Counters { udp_tx: 3, ..Counters::default() };
         let names: Vec<_> = c.iter().map(|(n, _)| n).collect();
         assert_eq!(names.first(), Some(&"ip_rx_packets"));
         assert!(c.iter().any(|(n, v)| n == "udp_tx" && v == 3));

@@ -69,9 +69,7 @@ impl Runtime {
             thread: Mutex::new(None),
         });
         let driver = Arc::clone(&inner);
-        let handle = std::thread::Builder::new()
-            .name("tunstack-driver".into())
-            .spawn(move || driver.run())?;
+        let handle = std::thread::Builder::new().name("tunstack-driver".into()).spawn(move || driver.run())?;
         *inner.thread.lock() = Some(handle);
         Ok(Runtime { inner })
     }
@@ -127,11 +125,7 @@ impl Inner {
     }
 
     /// Block until the stack changes, or until `deadline` (then `false`).
-    pub(crate) fn wait(
-        &self,
-        stack: &mut MutexGuard<'_, Stack>,
-        deadline: Option<std::time::Instant>,
-    ) -> bool {
+    pub(crate) fn wait(&self, stack: &mut MutexGuard<'_, Stack>, deadline: Option<std::time::Instant>) -> bool {
         match deadline {
             Some(d) => !self.changed.wait_until(stack, d).timed_out(),
             None => {
@@ -195,9 +189,10 @@ impl Inner {
                 self.after_call(&mut stack, None);
                 stack.poll_deadline()
             };
-            let timeout = deadline.map_or(MAX_SLEEP, |d| {
-                d.saturating_duration_since(self.now()).min(MAX_SLEEP)
-            });
+            let mut timeout = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(self.now()).min(MAX_SLEEP));
+            if let Some(due) = self.device.service() {
+                timeout = timeout.min(due.saturating_duration_since(std::time::Instant::now()));
+            }
             self.sleep(timeout);
         }
         self.changed.notify_all();
@@ -205,16 +200,8 @@ impl Inner {
 
     fn sleep(&self, timeout: Duration) {
         let mut fds = [
-            libc::pollfd {
-                fd: self.device.readable_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.wake.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            libc::pollfd { fd: self.device.readable_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.wake.as_raw_fd(), events: libc::POLLIN, revents: 0 },
         ];
         // Round up so a deadline 0.3 ms away does not spin with a 0 ms timeout.
         let ms = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);

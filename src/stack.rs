@@ -86,10 +86,7 @@ impl Stack {
 
     /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.
     pub fn poll_deadline(&self) -> Option<Instant> {
-        [self.reassembly.next_deadline(), self.tcp.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.reassembly.next_deadline(), self.tcp.next_deadline()].into_iter().flatten().min()
     }
 
     /// Run every timer due at `now`.

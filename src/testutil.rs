@@ -54,27 +54,14 @@ pub fn pattern(n: usize) -> Vec<u8> {
 
 /// One unfragmented IPv4 packet (TTL 64, no options) carrying `payload`.
 pub fn ip_packet(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, id: u16, payload: &[u8]) -> Vec<u8> {
-    let repr = Ipv4Repr {
-        src,
-        dst,
-        protocol,
-        ttl: 64,
-        id,
-        dont_fragment: false,
-    };
+    let repr = Ipv4Repr { src, dst, protocol, ttl: 64, id, dont_fragment: false };
     let mut out = Vec::new();
     ipv4::emit(&mut out, &repr, 0, false, payload).expect("payload fits one IPv4 packet");
     out
 }
 
 /// A UDP segment (header with a correct checksum, then `payload`) without IP.
-pub fn udp_segment(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    payload: &[u8],
-) -> Vec<u8> {
+pub fn udp_segment(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let mut seg = Vec::new();
     udp::emit(&mut seg, src, dst, sport, dport, payload).expect("payload fits UDP");
     seg
@@ -82,19 +69,12 @@ pub fn udp_segment(
 
 /// A whole UDP/IPv4 packet.
 pub fn udp_packet(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    ip_packet(
-        src,
-        dst,
-        PROTO_UDP,
-        0x4242,
-        &udp_segment(src, dst, sport, dport, payload),
-    )
+    ip_packet(src, dst, PROTO_UDP, 0x4242, &udp_segment(src, dst, sport, dport, payload))
 }
 
 /// An ICMP echo request message (type 8) without IP.
 pub fn icmp_echo_message(id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
-    let header =
-        Icmpv4Header::with_checksum(Icmpv4Type::EchoRequest(IcmpEchoHeader { id, seq }), data);
+    let header = Icmpv4Header::with_checksum(Icmpv4Type::EchoRequest(IcmpEchoHeader { id, seq }), data);
     let mut msg = header.to_bytes().to_vec();
     msg.extend_from_slice(data);
     msg
@@ -102,13 +82,7 @@ pub fn icmp_echo_message(id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
 
 /// A whole ICMP echo request packet.
 pub fn icmp_echo_request(src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16, data: &[u8]) -> Vec<u8> {
-    ip_packet(
-        src,
-        dst,
-        PROTO_ICMP,
-        0x1cec,
-        &icmp_echo_message(id, seq, data),
-    )
+    ip_packet(src, dst, PROTO_ICMP, 0x1cec, &icmp_echo_message(id, seq, data))
 }
 
 /// A whole ICMP destination-unreachable packet with `code`, quoting `quoted`.
@@ -120,14 +94,7 @@ pub fn icmp_dest_unreachable(src: Ipv4Addr, dst: Ipv4Addr, code: u8, quoted: &[u
 
 /// Any ICMP message (`icmp_type`, `code`, 4 "rest of header" bytes, data) with a
 /// correct checksum, in a packet.
-pub fn icmp_packet(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    icmp_type: u8,
-    code: u8,
-    rest: [u8; 4],
-    data: &[u8],
-) -> Vec<u8> {
+pub fn icmp_packet(src: Ipv4Addr, dst: Ipv4Addr, icmp_type: u8, code: u8, rest: [u8; 4], data: &[u8]) -> Vec<u8> {
     let mut msg = vec![icmp_type, code, 0, 0];
     msg.extend_from_slice(&rest);
     msg.extend_from_slice(data);
@@ -140,26 +107,9 @@ pub fn icmp_packet(
 /// The fragments a router would make of a datagram carrying `payload`: pieces of
 /// `chunk` bytes (a multiple of 8) at increasing offsets, MF set on all but the last
 /// (RFC 791 §2.3).
-pub fn fragments(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    protocol: u8,
-    id: u16,
-    payload: &[u8],
-    chunk: usize,
-) -> Vec<Vec<u8>> {
-    assert!(
-        chunk > 0 && chunk.is_multiple_of(8),
-        "fragment data is counted in 8-byte units"
-    );
-    let repr = Ipv4Repr {
-        src,
-        dst,
-        protocol,
-        ttl: 64,
-        id,
-        dont_fragment: false,
-    };
+pub fn fragments(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, id: u16, payload: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    assert!(chunk > 0 && chunk.is_multiple_of(8), "fragment data is counted in 8-byte units");
+    let repr = Ipv4Repr { src, dst, protocol, ttl: 64, id, dont_fragment: false };
     payload
         .chunks(chunk)
         .enumerate()
@@ -179,9 +129,7 @@ pub fn fragments(
 pub fn fix_ip_checksum(packet: &mut [u8]) {
     let header_len = usize::from(packet[0] & 0x0f) * 4;
     packet[10..12].copy_from_slice(&[0, 0]);
-    let sum = Sum16BitWords::new()
-        .add_slice(&packet[..header_len])
-        .ones_complement();
+    let sum = Sum16BitWords::new().add_slice(&packet[..header_len]).ones_complement();
     packet[10..12].copy_from_slice(&sum.to_ne_bytes());
 }
 
@@ -220,12 +168,7 @@ pub fn events(stack: &mut Stack) -> Vec<Event> {
 
 /// The counters that differ between `before` and `after`, with their increase.
 pub fn counter_changes(before: &Counters, after: &Counters) -> Vec<(&'static str, u64)> {
-    before
-        .iter()
-        .zip(after.iter())
-        .filter(|(b, a)| b.1 != a.1)
-        .map(|(b, a)| (a.0, a.1.wrapping_sub(b.1)))
-        .collect()
+    before.iter().zip(after.iter()).filter(|(b, a)| b.1 != a.1).map(|(b, a)| (a.0, a.1.wrapping_sub(b.1))).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -304,24 +247,14 @@ pub struct Icmp {
 impl Icmp {
     /// `(id, seq)` of an echo or echo reply.
     pub fn echo_id_seq(&self) -> (u16, u16) {
-        (
-            u16::from_be_bytes([self.rest[0], self.rest[1]]),
-            u16::from_be_bytes([self.rest[2], self.rest[3]]),
-        )
+        (u16::from_be_bytes([self.rest[0], self.rest[1]]), u16::from_be_bytes([self.rest[2], self.rest[3]]))
     }
 }
 
 /// Parse an ICMP message, verifying its checksum over the whole message.
 pub fn parse_icmp(msg: &[u8]) -> Icmp {
-    assert!(
-        msg.len() >= icmp::HEADER_LEN,
-        "ICMP shorter than its header"
-    );
-    assert_eq!(
-        Sum16BitWords::new().add_slice(msg).ones_complement(),
-        0,
-        "ICMP checksum verifies"
-    );
+    assert!(msg.len() >= icmp::HEADER_LEN, "ICMP shorter than its header");
+    assert_eq!(Sum16BitWords::new().add_slice(msg).ones_complement(), 0, "ICMP checksum verifies");
     Icmp {
         icmp_type: msg[0],
         code: msg[1],
@@ -344,11 +277,7 @@ pub fn reassemble(pieces: &[Sent]) -> Vec<u8> {
             "all fragments share the datagram's key"
         );
         assert_eq!(s.frag_offset, whole.len(), "fragments tile the payload");
-        assert_eq!(
-            s.more_fragments,
-            i + 1 < sorted.len(),
-            "MF on all but the last"
-        );
+        assert_eq!(s.more_fragments, i + 1 < sorted.len(), "MF on all but the last");
         whole.extend_from_slice(&s.payload);
     }
     whole

@@ -62,9 +62,6 @@ mod tests {
         let t = Instant::from_millis(5);
         assert_eq!((t + Duration::from_millis(2)).micros(), 7_000);
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
-        assert_eq!(
-            Instant::from_micros(u64::MAX) + Duration::from_secs(1),
-            Instant::from_micros(u64::MAX)
-        );
+        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
     }
 }

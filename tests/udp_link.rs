@@ -28,10 +28,7 @@ struct Net {
 impl Net {
     fn new() -> Net {
         let (end_a, end_b) = link::pair(1500).expect("link pair");
-        let config = |addr| StackConfig {
-            addr,
-            ..StackConfig::default()
-        };
+        let config = |addr| StackConfig { addr, ..StackConfig::default() };
         Net {
             a: Runtime::spawn(end_a, config(A)).expect("runtime A"),
             b: Runtime::spawn(end_b, config(B)).expect("runtime B"),
@@ -104,10 +101,7 @@ fn read_timeout_gives_timed_out_after_the_timeout() {
     let net = Net::new();
     let mut socket = UdpSocket::bind(&net.a, sa(A, 5000)).expect("bind");
     assert_eq!(
-        socket
-            .set_read_timeout(Some(Duration::ZERO))
-            .expect_err("zero is refused, like std")
-            .kind(),
+        socket.set_read_timeout(Some(Duration::ZERO)).expect_err("zero is refused, like std").kind(),
         ErrorKind::InvalidInput
     );
     let timeout = Duration::from_millis(100);
@@ -126,9 +120,7 @@ fn nonblocking_recv_gives_would_block_at_once() {
     let mut socket = UdpSocket::bind(&net.a, sa(A, 5000)).expect("bind");
     socket.set_nonblocking(true);
     let start = Instant::now();
-    let err = socket
-        .recv_from(&mut [0u8; 16])
-        .expect_err("nothing to read");
+    let err = socket.recv_from(&mut [0u8; 16]).expect_err("nothing to read");
     assert_eq!(err.kind(), ErrorKind::WouldBlock);
     assert!(start.elapsed() < BOUND);
 }
@@ -173,12 +165,7 @@ fn a_60000_byte_datagram_crosses_fragmented() {
 fn dropping_a_socket_releases_its_port() {
     let net = Net::new();
     let first = UdpSocket::bind(&net.b, sa(B, 7)).expect("bind");
-    assert_eq!(
-        UdpSocket::bind(&net.b, sa(B, 7))
-            .expect_err("port taken")
-            .kind(),
-        ErrorKind::AddrInUse
-    );
+    assert_eq!(UdpSocket::bind(&net.b, sa(B, 7)).expect_err("port taken").kind(), ErrorKind::AddrInUse);
     drop(first);
     let again = UdpSocket::bind(&net.b, sa(B, 7)).expect("the port is free again");
     assert_eq!(again.local_addr().expect("local"), sa(B, 7));
@@ -198,9 +185,7 @@ fn shutdown_wakes_a_blocked_recv_with_an_error() {
     });
     started_rx.recv_timeout(BOUND).expect("reader started");
     net.a.shutdown();
-    let result = done_rx
-        .recv_timeout(BOUND)
-        .expect("recv returned after shutdown");
+    let result = done_rx.recv_timeout(BOUND).expect("recv returned after shutdown");
     assert!(result.is_err(), "{result:?}");
     reader.join().expect("reader thread");
 }

@@ -31,12 +31,7 @@ const CONTRACT_COUNTERS: &[&str] = &[
 /// Asserts `counter == expected` with the whole report on failure.
 fn assert_counter(r: &StopReport, name: &str, expected: u64) {
     let got = r.counter(name);
-    assert_eq!(
-        got,
-        expected,
-        "counter {name}: expected {expected}, got {got}\n{}",
-        r.dump()
-    );
+    assert_eq!(got, expected, "counter {name}: expected {expected}, got {got}\n{}", r.dump());
 }
 
 fn assert_socket(r: &StopReport, key: &str, received: u64, dropped: u64) {
@@ -62,20 +57,11 @@ fn udp_echo_is_byte_exact_including_fragmented_datagrams() {
     let ns = Netns::new("echo");
     let stack = Stack::start(&ns, &[]);
 
-    let mut listening: Vec<_> = stack
-        .listening()
-        .into_iter()
-        .filter(|l| l.starts_with("udp/"))
-        .collect();
+    let mut listening: Vec<_> = stack.listening().into_iter().filter(|l| l.starts_with("udp/")).collect();
     listening.sort();
     assert_eq!(
         listening,
-        [
-            "udp/13 daytime",
-            "udp/19 chargen",
-            "udp/7 echo",
-            "udp/9 discard"
-        ],
+        ["udp/13 daytime", "udp/19 chargen", "udp/7 echo", "udp/9 discard"],
         "the `listening {{proto}}/{{port}} {{name}}` lines before `ready`: {:?}",
         stack.startup
     );
@@ -83,28 +69,17 @@ fn udp_echo_is_byte_exact_including_fragmented_datagrams() {
     // 4000 bytes is fragmented by the kernel (MTU 1500) and must be
     // reassembled by the stack, and the echo fragmented by the stack.
     let out = ns.python("udp_echo.py", &[STACK_ADDR, "7", "0", "1", "1472", "4000"]);
-    assert_ok_lines(
-        &out,
-        &["OK size=0", "OK size=1", "OK size=1472", "OK size=4000"],
-    );
+    assert_ok_lines(&out, &["OK size=0", "OK size=1", "OK size=1472", "OK size=4000"]);
 
     // The acceptance criterion, verbatim.
     let out = ns.sh_ok("printf 'hello tunstack\\n' | socat -t 2 - UDP:198.18.0.2:7");
-    assert_eq!(
-        out, "hello tunstack\n",
-        "socat - UDP:198.18.0.2:7 did not echo the line"
-    );
+    assert_eq!(out, "hello tunstack\n", "socat - UDP:198.18.0.2:7 did not echo the line");
 
     let r = stack.stop();
     for name in CONTRACT_COUNTERS {
         r.counter(name);
     }
-    for (key, name) in [
-        ("udp/7", "echo"),
-        ("udp/9", "discard"),
-        ("udp/13", "daytime"),
-        ("udp/19", "chargen"),
-    ] {
+    for (key, name) in [("udp/7", "echo"), ("udp/9", "discard"), ("udp/13", "daytime"), ("udp/19", "chargen")] {
         assert_eq!(r.socket(key).name, name, "{}", r.dump());
     }
     // Five datagrams to port 7 (four from Python, one from socat), no other
@@ -135,39 +110,22 @@ fn udp_discard_flood_every_datagram_is_accounted_for() {
     let before = ns.link_stats(TUN);
     let out = ns.python(
         "udp_flood.py",
-        &[
-            STACK_ADDR,
-            "9",
-            "--count",
-            &COUNT.to_string(),
-            "--size",
-            "512",
-            "--max-seconds",
-            "30",
-        ],
+        &[STACK_ADDR, "9", "--count", &COUNT.to_string(), "--size", "512", "--max-seconds", "30"],
     );
-    assert!(
-        out.starts_with(&format!("sent={COUNT} ")),
-        "flood sender: {out}"
-    );
+    assert!(out.starts_with(&format!("sent={COUNT} ")), "flood sender: {out}");
 
     // Every flood packet either was read by the stack (tx_packets) or was
     // dropped by the kernel because the TUN's queue was full (tx_dropped).
-    let after = poll_until(
-        "the kernel to hand all flood packets to the stack or drop them",
-        Duration::from_secs(30),
-        || {
+    let after =
+        poll_until("the kernel to hand all flood packets to the stack or drop them", Duration::from_secs(30), || {
             let s = ns.link_stats(TUN);
             let handled = (s.tx_packets - before.tx_packets) + (s.tx_dropped - before.tx_dropped);
             if handled >= COUNT {
                 Ok(s)
             } else {
-                Err(format!(
-                    "{handled}/{COUNT} handled; before {before:?}, now {s:?}"
-                ))
+                Err(format!("{handled}/{COUNT} handled; before {before:?}, now {s:?}"))
             }
-        },
-    );
+        });
     let kernel_dropped = after.tx_dropped - before.tx_dropped;
     let read_by_stack = after.tx_packets - before.tx_packets;
     assert_eq!(
@@ -218,22 +176,13 @@ fn icmp_echo_replies_including_fragmented() {
     let stack = Stack::start(&ns, &[]);
 
     let out = ns.run_ok("ping", &["-c", "3", "-W", "2", STACK_ADDR]);
-    assert!(
-        out.contains("3 packets transmitted, 3 received"),
-        "ping -c 3:\n{out}"
-    );
+    assert!(out.contains("3 packets transmitted, 3 received"), "ping -c 3:\n{out}");
 
     // 4000 bytes of ICMP data: fragmented by the kernel, reassembled by the
     // stack, and the reply fragmented by the stack.
     let out = ns.run_ok("ping", &["-c", "1", "-W", "5", "-s", "4000", STACK_ADDR]);
-    assert!(
-        out.contains("1 packets transmitted, 1 received"),
-        "ping -s 4000:\n{out}"
-    );
-    assert!(
-        out.contains("4008 bytes from 198.18.0.2"),
-        "ping -s 4000 reply size:\n{out}"
-    );
+    assert!(out.contains("1 packets transmitted, 1 received"), "ping -s 4000:\n{out}");
+    assert!(out.contains("4008 bytes from 198.18.0.2"), "ping -s 4000 reply size:\n{out}");
 
     let r = stack.stop();
     assert_counter(&r, "icmp_tx_echo_reply", 4);
@@ -266,19 +215,10 @@ fn malformed_packets_are_counted_and_dropped_and_the_stack_survives() {
     let stack = Stack::start(&ns, &[]);
 
     let out = ns.python("raw_inject.py", &["--dev", TUN, "all"]);
-    let sent: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .collect();
+    let sent: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
     assert_eq!(
         sent,
-        [
-            "bad_ip_checksum",
-            "truncated",
-            "bad_udp_checksum",
-            "bad_total_len",
-            "bad_version"
-        ],
+        ["bad_ip_checksum", "truncated", "bad_udp_checksum", "bad_total_len", "bad_version"],
         "raw_inject.py output:\n{out}"
     );
 
@@ -316,10 +256,7 @@ fn daytime_and_chargen_answer() {
     assert!(out.starts_with("OK chargen "), "chargen: {out}");
     let body: String = out.lines().skip(1).collect::<Vec<_>>().join("\n");
     assert!(
-        !body.is_empty()
-            && body
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\r'),
+        !body.is_empty() && body.bytes().all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\r'),
         "chargen body is not printable ASCII: {body:?}"
     );
 

@@ -2,7 +2,7 @@
 //!
 //! Input layout: byte 0 holds flags, bytes 1..5 a time in milliseconds (little
 //! endian), the rest is the packet. Before the packet goes in, flag bit 2 sets its
-//! destination to our address, bit 1 recomputes the ICMP or UDP checksum and bit 0
+//! destination to our address, bit 1 recomputes the ICMP, UDP or TCP checksum and bit 0
 //! the IPv4 header checksum, so the fuzzer reaches the layers behind those checks
 //! instead of being stopped by them. `fuzz/seeds/ip_input/` holds a few valid
 //! packets of each kind to start from.
@@ -15,7 +15,8 @@
 //! * every packet sent parses as valid IPv4 from our address, fits the MTU, and has
 //!   a total length equal to its size;
 //! * what we send in answer is ICMP (an echo reply, or a destination unreachable of
-//!   at most 576 bytes), and a stack at the destination accepts it whole;
+//!   at most 576 bytes) or a TCP reset (there is no TCP listener), and a stack at
+//!   the destination accepts it whole;
 //! * events only name our sockets; after the timers ran nothing is left pending.
 #![no_main]
 
@@ -27,6 +28,9 @@ use tunstack::{Event, Instant, Stack, StackConfig};
 
 const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const MTU: usize = 1500;
+const ICMP: u8 = 1;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
@@ -47,17 +51,11 @@ fuzz_target!(|data: &[u8]| {
         fix_ip_checksum(&mut packet);
     }
 
-    let config = StackConfig {
-        addr: US,
-        mtu: MTU,
-        ..StackConfig::default()
-    };
+    let config = StackConfig { addr: US, mtu: MTU, ..StackConfig::default() };
     let mut stack = Stack::new(config);
     let echo = stack.udp_bind(sa(US, 7)).expect("port 7 is free");
     let client = stack.udp_bind(sa(US, 5000)).expect("port 5000 is free");
-    stack
-        .udp_connect(client, sa(Ipv4Addr::new(198, 18, 0, 1), 6000))
-        .expect("connect");
+    stack.udp_connect(client, sa(Ipv4Addr::new(198, 18, 0, 1), 6000)).expect("connect");
 
     stack.input(now, &packet);
 
@@ -87,31 +85,26 @@ fuzz_target!(|data: &[u8]| {
         let ip = ipv4::parse(p).expect("we only send valid IPv4");
         assert_eq!(usize::from(u16::from_be_bytes([p[2], p[3]])), p.len());
         assert_eq!(ip.src, US);
-        assert_eq!(ip.protocol, 1, "we only ever answer with ICMP");
+        assert!(matches!(ip.protocol, ICMP | TCP), "we answered with protocol {}", ip.protocol);
         assert_ne!(ip.dst, US);
-        let peer = peer.get_or_insert_with(|| {
-            Stack::new(StackConfig {
-                addr: ip.dst,
-                ..StackConfig::default()
-            })
-        });
+        let peer = peer.get_or_insert_with(|| Stack::new(StackConfig { addr: ip.dst, ..StackConfig::default() }));
         peer.input(now, p);
     }
     if let Some(peer) = peer {
-        // The destination accepts what we sent: one whole, valid ICMP message.
+        // The destination accepts what we sent: one whole, valid message.
         let pc = peer.counters();
         assert_eq!(pc.ip_rx_delivered, 1, "{pc:?}");
-        assert_eq!(pc.icmp_rx, 1);
         assert_eq!(pc.icmp_rx_bad_checksum + pc.icmp_rx_truncated, 0, "{pc:?}");
-        if c.icmp_tx_dest_unreachable == 1 {
+        assert_eq!(pc.tcp_rx_bad_checksum + pc.tcp_rx_bad_header, 0, "{pc:?}");
+        if pc.tcp_rx_segments == 1 {
+            // RFC 9293 §3.10.7.1: a segment for no connection gets one RST.
+            assert_eq!((sent.len(), c.tcp_tx_rst), (1, 1), "{c:?}");
+        } else if c.icmp_tx_dest_unreachable == 1 {
+            assert_eq!(pc.icmp_rx, 1);
             assert_eq!(sent.len(), 1);
-            assert!(
-                sent[0].len() <= 576,
-                "ICMP error of {} bytes",
-                sent[0].len()
-            );
+            assert!(sent[0].len() <= 576, "ICMP error of {} bytes", sent[0].len());
         } else {
-            assert_eq!(c.icmp_tx_echo_reply, 1);
+            assert_eq!((pc.icmp_rx, c.icmp_tx_echo_reply), (1, 1));
         }
     }
 
@@ -172,7 +165,8 @@ fn fix_ip_checksum(packet: &mut [u8]) {
     packet[10..12].copy_from_slice(&sum.to_be_bytes());
 }
 
-/// Recompute the ICMP or UDP checksum over the payload the total length describes.
+/// Recompute the ICMP, UDP or TCP checksum over the payload the total length
+/// describes.
 fn fix_transport_checksum(packet: &mut [u8]) {
     let Some(hlen) = header_len(packet) else {
         return;
@@ -182,40 +176,28 @@ fn fix_transport_checksum(packet: &mut [u8]) {
         return;
     }
     let protocol = packet[9];
-    let (src, dst) = (
-        [packet[12], packet[13], packet[14], packet[15]],
-        [packet[16], packet[17], packet[18], packet[19]],
-    );
-    let payload = &mut packet[hlen..total];
-    match protocol {
-        1 if payload.len() >= 4 => {
-            payload[2] = 0;
-            payload[3] = 0;
-            let sum = checksum(payload, 0);
-            payload[2..4].copy_from_slice(&sum.to_be_bytes());
+    // The pseudo-header of UDP and TCP: addresses, protocol, transport length.
+    let pseudo = |len: usize| {
+        let words = [[12, 13], [14, 15], [16, 17], [18, 19]]
+            .map(|[a, b]| u32::from(u16::from_be_bytes([packet[a], packet[b]])));
+        words.iter().sum::<u32>() + u32::from(protocol) + (len & 0xffff) as u32
+    };
+    let (at, covered, initial) = match protocol {
+        ICMP if total - hlen >= 4 => (2, total - hlen, 0),
+        UDP if total - hlen >= 8 => {
+            let udp_len = usize::from(u16::from_be_bytes([packet[hlen + 4], packet[hlen + 5]]));
+            (6, udp_len.min(total - hlen), pseudo(udp_len))
         }
-        17 if payload.len() >= 8 => {
-            payload[6] = 0;
-            payload[7] = 0;
-            let udp_len = usize::from(u16::from_be_bytes([payload[4], payload[5]]));
-            let covered = udp_len.min(payload.len());
-            let mut pseudo = 0u32;
-            for word in [
-                u16::from_be_bytes([src[0], src[1]]),
-                u16::from_be_bytes([src[2], src[3]]),
-                u16::from_be_bytes([dst[0], dst[1]]),
-                u16::from_be_bytes([dst[2], dst[3]]),
-                17,
-                udp_len as u16,
-            ] {
-                pseudo += u32::from(word);
-            }
-            let sum = match checksum(&payload[..covered], pseudo) {
-                0 => 0xffff,
-                s => s,
-            };
-            payload[6..8].copy_from_slice(&sum.to_be_bytes());
-        }
-        _ => {}
-    }
+        TCP if total - hlen >= 20 => (16, total - hlen, pseudo(total - hlen)),
+        _ => return,
+    };
+    let segment = &mut packet[hlen..total];
+    segment[at] = 0;
+    segment[at + 1] = 0;
+    let sum = match checksum(&segment[..covered], initial) {
+        // UDP sends a computed zero as all ones (zero means "no checksum").
+        0 if protocol == UDP => 0xffff,
+        sum => sum,
+    };
+    segment[at..at + 2].copy_from_slice(&sum.to_be_bytes());
 }

@@ -1,5 +1,7 @@
 //! Command-line interface (clap).
 
+mod connect;
+mod link;
 mod serve;
 
 use std::io;
@@ -7,11 +9,7 @@ use std::io;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "tunstack",
-    version,
-    about = "A from-scratch user-space TCP/UDP/IP stack on a Linux TUN device"
-)]
+#[command(name = "tunstack", version, about = "A from-scratch user-space TCP/UDP/IP stack on a Linux TUN device")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,10 +19,13 @@ pub struct Cli {
 enum Command {
     /// Create a TUN, run the stack on it and serve the classic well-known ports.
     Serve(serve::ServeArgs),
+    /// A netcat through the stack: stdin to a connection, the connection to stdout.
+    Connect(connect::ConnectArgs),
 }
 
 pub fn run(cli: Cli) -> io::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Connect(args) => connect::run(args),
     }
 }

@@ -25,11 +25,7 @@ pub fn pair(mtu: usize) -> io::Result<(LinkDevice, LinkDevice)> {
     let (a, b) = UnixDatagram::pair()?;
     a.set_nonblocking(true)?;
     b.set_nonblocking(true)?;
-    let end = |socket| LinkDevice {
-        socket,
-        mtu,
-        tx_dropped: AtomicU64::new(0),
-    };
+    let end = |socket| LinkDevice { socket, mtu, tx_dropped: AtomicU64::new(0) };
     Ok((end(a), end(b)))
 }
 
@@ -48,10 +44,7 @@ impl Device for LinkDevice {
 
     fn send(&self, packet: &[u8]) -> io::Result<()> {
         if packet.len() > self.mtu {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "packet larger than the link MTU",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "packet larger than the link MTU"));
         }
         match self.socket.send(packet) {
             Ok(_) => Ok(()),

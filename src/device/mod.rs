@@ -4,7 +4,10 @@
 //! * [`tun::TunDevice`] — a Linux TUN interface; the kernel is on the other side.
 //! * [`link::LinkDevice`] — one end of an in-memory point-to-point link, for tests
 //!   and examples that connect two stacks without root.
+//! * [`faults::FaultyDevice`] — wraps either and injects seeded loss, duplication,
+//!   reordering, delay and corruption.
 
+pub mod faults;
 pub mod link;
 pub mod tun;
 
@@ -25,15 +28,36 @@ pub trait Device: Send + Sync + 'static {
     fn send(&self, packet: &[u8]) -> io::Result<()>;
     /// A file descriptor that polls readable when `recv` has a packet.
     fn readable_fd(&self) -> RawFd;
+    /// Do deferred work (release held packets) and say when it is next needed.
+    /// Only devices that hold packets back, like the fault injector, need this.
+    fn service(&self) -> Option<std::time::Instant> {
+        None
+    }
 }
 
 /// Wait until `fd` is writable (after a `WouldBlock` on send), at most 100 ms.
 pub(crate) fn wait_writable(fd: RawFd) {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
+    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
     // SAFETY: one valid pollfd for the duration of the call.
     unsafe { libc::poll(&mut pfd, 1, 100) };
+}
+
+/// A shared device is a device: the runtime drives it while its owner can still
+/// read its statistics.
+impl<D: Device> Device for std::sync::Arc<D> {
+    fn mtu(&self) -> usize {
+        (**self).mtu()
+    }
+    fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        (**self).recv(buf)
+    }
+    fn send(&self, packet: &[u8]) -> io::Result<()> {
+        (**self).send(packet)
+    }
+    fn readable_fd(&self) -> RawFd {
+        (**self).readable_fd()
+    }
+    fn service(&self) -> Option<std::time::Instant> {
+        (**self).service()
+    }
 }

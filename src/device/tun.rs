@@ -37,29 +37,14 @@ impl TunDevice {
     /// Needs `CAP_NET_ADMIN`.
     pub fn create(config: &TunConfig) -> io::Result<Self> {
         let iface = Iface::without_packet_info(&config.name, Mode::Tun).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot create TUN {}: {e} (needs root and /dev/net/tun)",
-                    config.name
-                ),
-            )
+            io::Error::new(e.kind(), format!("cannot create TUN {}: {e} (needs root and /dev/net/tun)", config.name))
         })?;
         set_nonblocking(iface.as_raw_fd())?;
         let name = iface.name().to_string();
         ip(&["link", "set", "dev", &name, "mtu", &config.mtu.to_string()])?;
-        ip(&[
-            "addr",
-            "add",
-            &format!("{}/{}", config.kernel_addr, config.prefix_len),
-            "dev",
-            &name,
-        ])?;
+        ip(&["addr", "add", &format!("{}/{}", config.kernel_addr, config.prefix_len), "dev", &name])?;
         ip(&["link", "set", "dev", &name, "up"])?;
-        Ok(TunDevice {
-            iface,
-            mtu: config.mtu,
-        })
+        Ok(TunDevice { iface, mtu: config.mtu })
     }
 
     /// The interface name the kernel gave.
@@ -69,9 +54,10 @@ impl TunDevice {
 }
 
 fn ip(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("ip").args(args).output().map_err(|e| {
-        io::Error::new(e.kind(), format!("cannot run `ip` (install iproute2): {e}"))
-    })?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run `ip` (install iproute2): {e}")))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -109,9 +95,7 @@ impl Device for TunDevice {
         loop {
             match self.iface.send(packet) {
                 Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_writable(self.iface.as_raw_fd())
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(self.iface.as_raw_fd()),
                 Err(e) => return Err(e),
             }
         }

@@ -49,17 +49,7 @@ impl Stack {
                 self.counters.icmp_rx_echo_request += 1;
                 let mut reply = Vec::with_capacity(icmp::HEADER_LEN + data.len());
                 icmp::emit_echo_reply(&mut reply, id, seq, data);
-                if self
-                    .out
-                    .send(
-                        &self.config,
-                        &mut self.counters,
-                        datagram.src,
-                        PROTO_ICMP,
-                        &reply,
-                    )
-                    .is_ok()
-                {
+                if self.out.send(&self.config, &mut self.counters, datagram.src, PROTO_ICMP, &reply).is_ok() {
                     self.counters.icmp_tx_echo_reply += 1;
                 }
             }
@@ -79,12 +69,7 @@ impl Stack {
     /// RFC 1122 3.2.2: never in answer to an ICMP error (here: any ICMP), which keeps
     /// two hosts from trading errors forever; the source was already checked to be a
     /// unicast host by IP input.
-    pub(crate) fn icmp_send_dest_unreachable(
-        &mut self,
-        now: Instant,
-        code: u8,
-        datagram: &Datagram<'_>,
-    ) {
+    pub(crate) fn icmp_send_dest_unreachable(&mut self, now: Instant, code: u8, datagram: &Datagram<'_>) {
         if datagram.protocol == PROTO_ICMP {
             return;
         }
@@ -110,29 +95,16 @@ impl Stack {
                 if ipv4::emit(&mut quoted, &repr, 0, false, &[]).is_none() {
                     return;
                 }
-                let total =
-                    u16::try_from(MIN_HEADER_LEN + datagram.payload.len()).unwrap_or(u16::MAX);
+                let total = u16::try_from(MIN_HEADER_LEN + datagram.payload.len()).unwrap_or(u16::MAX);
                 patch_total_len(&mut quoted, total);
             }
         }
         let room = MAX_ERROR_LEN - MIN_HEADER_LEN - icmp::HEADER_LEN;
-        let take = room
-            .saturating_sub(quoted.len())
-            .min(datagram.payload.len());
+        let take = room.saturating_sub(quoted.len()).min(datagram.payload.len());
         quoted.extend_from_slice(datagram.payload.get(..take).unwrap_or_default());
         let mut message = Vec::with_capacity(icmp::HEADER_LEN + quoted.len());
         icmp::emit_dest_unreachable(&mut message, code, &quoted);
-        if self
-            .out
-            .send(
-                &self.config,
-                &mut self.counters,
-                datagram.src,
-                PROTO_ICMP,
-                &message,
-            )
-            .is_ok()
-        {
+        if self.out.send(&self.config, &mut self.counters, datagram.src, PROTO_ICMP, &message).is_ok() {
             self.counters.icmp_tx_dest_unreachable += 1;
         }
     }
@@ -145,9 +117,7 @@ fn patch_total_len(header: &mut [u8], total: u16) {
     }
     header[2..4].copy_from_slice(&total.to_be_bytes());
     header[10..12].copy_from_slice(&[0, 0]);
-    let sum = etherparse::checksum::Sum16BitWords::new()
-        .add_slice(&header[..MIN_HEADER_LEN])
-        .ones_complement();
+    let sum = etherparse::checksum::Sum16BitWords::new().add_slice(&header[..MIN_HEADER_LEN]).ones_complement();
     // `Sum16BitWords` adds the words in native byte order, so its result goes back
     // in native order too (as etherparse's own header checksum does).
     header[10..12].copy_from_slice(&sum.to_ne_bytes());

@@ -18,12 +18,7 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn new(burst: u32, interval: Duration) -> Self {
-        TokenBucket {
-            tokens: burst,
-            burst,
-            interval,
-            last_refill: Instant::ZERO,
-        }
+        TokenBucket { tokens: burst, burst, interval, last_refill: Instant::ZERO }
     }
 
     /// Take one token if there is one.
@@ -32,9 +27,7 @@ impl TokenBucket {
         let elapsed = now.saturating_duration_since(self.last_refill).as_micros();
         let earned = elapsed / interval;
         if earned > 0 {
-            self.tokens = u32::try_from(u128::from(self.tokens) + earned)
-                .unwrap_or(u32::MAX)
-                .min(self.burst);
+            self.tokens = u32::try_from(u128::from(self.tokens) + earned).unwrap_or(u32::MAX).min(self.burst);
             let used = u64::try_from(earned * interval).unwrap_or(u64::MAX);
             self.last_refill = Instant::from_micros(self.last_refill.micros().saturating_add(used));
         }

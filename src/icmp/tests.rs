@@ -5,16 +5,10 @@ use crate::testutil::*;
 #[test]
 fn echo_request_gets_an_echo_reply_with_the_same_id_seq_and_data() {
     let mut s = stack();
-    s.input(
-        ms(0),
-        &icmp_echo_request(PEER, US, 0xbeef, 17, b"ping payload"),
-    );
+    s.input(ms(0), &icmp_echo_request(PEER, US, 0xbeef, 17, b"ping payload"));
     let out = drain_parsed(&mut s);
     assert_eq!(out.len(), 1);
-    assert_eq!(
-        (out[0].src, out[0].dst, out[0].protocol),
-        (US, PEER, PROTO_ICMP)
-    );
+    assert_eq!((out[0].src, out[0].dst, out[0].protocol), (US, PEER, PROTO_ICMP));
     let reply = out[0].icmp();
     // RFC 792 / RFC 1122 3.2.2.6: type 0, code 0, identifier, sequence number and
     // data returned unchanged.
@@ -22,10 +16,7 @@ fn echo_request_gets_an_echo_reply_with_the_same_id_seq_and_data() {
     assert_eq!(reply.echo_id_seq(), (0xbeef, 17));
     assert_eq!(reply.data, b"ping payload");
     let c = s.counters();
-    assert_eq!(
-        (c.icmp_rx, c.icmp_rx_echo_request, c.icmp_tx_echo_reply),
-        (1, 1, 1)
-    );
+    assert_eq!((c.icmp_rx, c.icmp_rx_echo_request, c.icmp_tx_echo_reply), (1, 1, 1));
     assert!(events(&mut s).is_empty());
 }
 
@@ -34,10 +25,7 @@ fn empty_echo_is_answered_too() {
     let mut s = stack();
     s.input(ms(0), &icmp_echo_request(PEER, US, 1, 2, &[]));
     let reply = drain_parsed(&mut s)[0].icmp();
-    assert_eq!(
-        (reply.icmp_type, reply.echo_id_seq(), reply.data.len()),
-        (0, (1, 2), 0)
-    );
+    assert_eq!((reply.icmp_type, reply.echo_id_seq(), reply.data.len()), (0, (1, 2), 0));
 }
 
 #[test]
@@ -109,10 +97,7 @@ fn no_icmp_message_is_ever_answered_with_an_icmp_error() {
 fn echo_request_from_a_broadcast_source_is_not_answered() {
     let mut s = stack();
     // RFC 1122 3.2.1.3: such a source is not a host we could answer.
-    s.input(
-        ms(0),
-        &icmp_echo_request(std::net::Ipv4Addr::BROADCAST, US, 1, 1, b"smurf"),
-    );
+    s.input(ms(0), &icmp_echo_request(std::net::Ipv4Addr::BROADCAST, US, 1, 1, b"smurf"));
     assert!(drain(&mut s).is_empty());
     assert_eq!(s.counters().ip_rx_bad_source, 1);
     assert_eq!(s.counters().icmp_rx, 0);

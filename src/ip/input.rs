@@ -82,12 +82,7 @@ impl Stack {
         }
         self.counters.ip_frag_rx += 1;
         let fragment = Fragment {
-            key: FragmentKey {
-                src: ip.src,
-                dst: ip.dst,
-                protocol: ip.protocol,
-                id: ip.id,
-            },
+            key: FragmentKey { src: ip.src, dst: ip.dst, protocol: ip.protocol, id: ip.id },
             offset: ip.frag_offset,
             more_fragments: ip.more_fragments,
             payload: ip.payload,

@@ -26,10 +26,7 @@ pub struct IpOutput {
 impl IpOutput {
     pub fn new(seed: u64) -> Self {
         // Only the low bits of the seed: a different seed gives a different sequence.
-        IpOutput {
-            queue: VecDeque::new(),
-            next_id: (seed ^ (seed >> 16)) as u16,
-        }
+        IpOutput { queue: VecDeque::new(), next_id: (seed ^ (seed >> 16)) as u16 }
     }
 
     /// Wrap `payload` in IPv4 from our address to `dst` and queue it, fragmenting it
@@ -49,24 +46,14 @@ impl IpOutput {
             counters.ip_tx_too_big += 1;
             return Err(OutputError::TooBig);
         }
-        let fragments = if total <= config.mtu {
-            1
-        } else {
-            payload.len().div_ceil(per_fragment)
-        };
+        let fragments = if total <= config.mtu { 1 } else { payload.len().div_ceil(per_fragment) };
         if self.queue.len() + fragments > config.max_tx_queue {
             return Err(OutputError::QueueFull);
         }
         // RFC 6864 §4: the ID only has to be unique among fragmented datagrams in
         // flight; a per-stack counter is enough.
-        let repr = Ipv4Repr {
-            src: config.addr,
-            dst,
-            protocol,
-            ttl: config.ttl,
-            id: self.next_id,
-            dont_fragment: false,
-        };
+        let repr =
+            Ipv4Repr { src: config.addr, dst, protocol, ttl: config.ttl, id: self.next_id, dont_fragment: false };
         self.next_id = self.next_id.wrapping_add(1);
         if fragments == 1 {
             self.push(&repr, 0, false, payload, counters);
@@ -81,14 +68,7 @@ impl IpOutput {
         Ok(())
     }
 
-    fn push(
-        &mut self,
-        repr: &Ipv4Repr,
-        offset: usize,
-        more: bool,
-        piece: &[u8],
-        counters: &mut Counters,
-    ) {
+    fn push(&mut self, repr: &Ipv4Repr, offset: usize, more: bool, piece: &[u8], counters: &mut Counters) {
         let mut packet = Vec::with_capacity(MIN_HEADER_LEN + piece.len());
         // Sizes were checked above, so emit cannot refuse; if it ever did, the
         // packet is counted as too big rather than sent malformed.
@@ -116,57 +96,31 @@ mod tests {
         let mut counters = Counters::default();
         let mut out = IpOutput::new(1);
         let payload: Vec<u8> = (0..4008u32).map(|i| i as u8).collect();
-        out.send(
-            &config,
-            &mut counters,
-            Ipv4Addr::new(198, 18, 0, 1),
-            17,
-            &payload,
-        )
-        .expect("queued");
+        out.send(&config, &mut counters, Ipv4Addr::new(198, 18, 0, 1), 17, &payload).expect("queued");
         let mut rebuilt = Vec::new();
         let mut ids = Vec::new();
         while let Some(p) = out.pop() {
             assert!(p.len() <= config.mtu);
             let parsed = ipv4::parse(&p).expect("valid fragment");
             assert_eq!(parsed.frag_offset, rebuilt.len());
-            assert_eq!(
-                parsed.more_fragments,
-                rebuilt.len() + parsed.payload.len() < payload.len()
-            );
+            assert_eq!(parsed.more_fragments, rebuilt.len() + parsed.payload.len() < payload.len());
             ids.push(parsed.id);
             rebuilt.extend_from_slice(parsed.payload);
         }
         assert_eq!(rebuilt, payload);
         assert_eq!(ids.len(), 3);
         assert!(ids.windows(2).all(|w| w[0] == w[1]));
-        assert_eq!(
-            (
-                counters.ip_tx_fragmented,
-                counters.ip_tx_fragments,
-                counters.ip_tx_packets
-            ),
-            (1, 3, 3)
-        );
+        assert_eq!((counters.ip_tx_fragmented, counters.ip_tx_fragments, counters.ip_tx_packets), (1, 3, 3));
     }
 
     #[test]
     fn too_big_and_queue_full_are_refused() {
-        let config = StackConfig {
-            max_tx_queue: 2,
-            ..StackConfig::default()
-        };
+        let config = StackConfig { max_tx_queue: 2, ..StackConfig::default() };
         let mut counters = Counters::default();
         let mut out = IpOutput::new(1);
         let dst = Ipv4Addr::new(198, 18, 0, 1);
-        assert_eq!(
-            out.send(&config, &mut counters, dst, 17, &vec![0; 65_516]),
-            Err(OutputError::TooBig)
-        );
-        assert_eq!(
-            out.send(&config, &mut counters, dst, 17, &[0; 4000]),
-            Err(OutputError::QueueFull)
-        );
+        assert_eq!(out.send(&config, &mut counters, dst, 17, &vec![0; 65_516]), Err(OutputError::TooBig));
+        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 4000]), Err(OutputError::QueueFull));
         assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 100]), Ok(()));
         assert_eq!(counters.ip_tx_too_big, 1);
     }

@@ -56,11 +56,7 @@ pub struct ReassemblyConfig {
 impl Default for ReassemblyConfig {
     /// 64 datagrams, 1 MiB in total, 30 s timeout.
     fn default() -> Self {
-        ReassemblyConfig {
-            max_datagrams: 64,
-            max_bytes: 1 << 20,
-            timeout: Duration::from_secs(30),
-        }
+        ReassemblyConfig { max_datagrams: 64, max_bytes: 1 << 20, timeout: Duration::from_secs(30) }
     }
 }
 
@@ -136,10 +132,7 @@ impl Datagram {
         Datagram {
             first_arrival: now,
             buffer: Vec::new(),
-            holes: vec![Hole {
-                first: 0,
-                last: INFINITY,
-            }],
+            holes: vec![Hole { first: 0, last: INFINITY }],
             pieces: Vec::new(),
             total_len: None,
         }
@@ -166,11 +159,7 @@ impl Datagram {
             };
         }
         let last = end - 1;
-        if self
-            .holes
-            .iter()
-            .any(|h| h.first <= offset && last <= h.last)
-        {
+        if self.holes.iter().any(|h| h.first <= offset && last <= h.last) {
             return FragmentOutcome::Pending; // lies entirely inside one hole
         }
         let same_piece = self.pieces.contains(&(offset, end));
@@ -214,16 +203,10 @@ impl Datagram {
             }
             // Step 4: the hole is deleted; steps 5–6 add what is left of it.
             if frag_first > hole.first {
-                holes.push(Hole {
-                    first: hole.first,
-                    last: frag_first - 1,
-                });
+                holes.push(Hole { first: hole.first, last: frag_first - 1 });
             }
             if frag_last < hole.last && more {
-                holes.push(Hole {
-                    first: frag_last + 1,
-                    last: hole.last,
-                });
+                holes.push(Hole { first: frag_last + 1, last: hole.last });
             }
         }
         self.holes = holes;
@@ -245,22 +228,14 @@ pub struct Reassembler {
 
 impl Reassembler {
     pub fn new(config: ReassemblyConfig) -> Self {
-        Reassembler {
-            config,
-            datagrams: HashMap::new(),
-            bytes_held: 0,
-        }
+        Reassembler { config, datagrams: HashMap::new(), bytes_held: 0 }
     }
 
     /// Offer a fragment. Returns the outcome and, when this fragment completes
     /// the datagram, the whole payload (the transport header + data, without IP
     /// header), in order. The `Option` is `Some` exactly for
     /// [`FragmentOutcome::Complete`].
-    pub fn insert(
-        &mut self,
-        now: Instant,
-        fragment: Fragment<'_>,
-    ) -> (FragmentOutcome, Option<Vec<u8>>) {
+    pub fn insert(&mut self, now: Instant, fragment: Fragment<'_>) -> (FragmentOutcome, Option<Vec<u8>>) {
         let (key, offset, payload) = (fragment.key, fragment.offset, fragment.payload);
         let more = fragment.more_fragments;
         let len = payload.len();
@@ -301,10 +276,7 @@ impl Reassembler {
         }
 
         // 5. Store, then hand the datagram over if no hole is left.
-        let dgram = self
-            .datagrams
-            .entry(key)
-            .or_insert_with(|| Datagram::new(now));
+        let dgram = self.datagrams.entry(key).or_insert_with(|| Datagram::new(now));
         dgram.store(offset, end, more, payload);
         self.bytes_held = self.bytes_held.saturating_add(growth);
         if !dgram.is_complete() {
@@ -341,10 +313,7 @@ impl Reassembler {
     /// When `expire` next has work (earliest first-arrival + timeout), for the
     /// stack's poll_deadline. A linear scan: at most `max_datagrams` entries.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.datagrams
-            .values()
-            .map(|d| d.first_arrival + self.config.timeout)
-            .min()
+        self.datagrams.values().map(|d| d.first_arrival + self.config.timeout).min()
     }
 
     /// Datagrams in progress.
@@ -358,11 +327,7 @@ impl Reassembler {
     }
 
     /// Forget the datagram for `key` (if any) and report `outcome`.
-    fn discard(
-        &mut self,
-        key: FragmentKey,
-        outcome: FragmentOutcome,
-    ) -> (FragmentOutcome, Option<Vec<u8>>) {
+    fn discard(&mut self, key: FragmentKey, outcome: FragmentOutcome) -> (FragmentOutcome, Option<Vec<u8>>) {
         if let Some(dgram) = self.datagrams.remove(&key) {
             self.bytes_held = self.bytes_held.saturating_sub(dgram.buffer.len());
         }
@@ -379,12 +344,7 @@ mod tests {
     fn key(id: u16) -> FragmentKey {
         let (src, dst) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
         let protocol = 17;
-        FragmentKey {
-            src,
-            dst,
-            protocol,
-            id,
-        }
+        FragmentKey { src, dst, protocol, id }
     }
     fn secs(s: u64) -> Instant {
         Instant::from_micros(s * 1_000_000)
@@ -395,12 +355,7 @@ mod tests {
     /// Fragment `s..e` of `d`; MF is set unless it reaches the end of `d`.
     fn fr(id: u16, d: &[u8], s: usize, e: usize) -> Fragment<'_> {
         let more_fragments = e < d.len();
-        Fragment {
-            key: key(id),
-            offset: s,
-            more_fragments,
-            payload: &d[s..e],
-        }
+        Fragment { key: key(id), offset: s, more_fragments, payload: &d[s..e] }
     }
     /// Insert at time 0 and return just the outcome.
     fn put(r: &mut Reassembler, f: Fragment<'_>) -> FragmentOutcome {
@@ -415,11 +370,7 @@ mod tests {
     }
     fn limits(max_datagrams: usize, max_bytes: usize) -> Reassembler {
         let timeout = Duration::from_secs(30);
-        Reassembler::new(ReassemblyConfig {
-            max_datagrams,
-            max_bytes,
-            timeout,
-        })
+        Reassembler::new(ReassemblyConfig { max_datagrams, max_bytes, timeout })
     }
     fn usage(r: &Reassembler) -> (usize, usize) {
         (r.in_progress(), r.bytes_held())
@@ -538,12 +489,7 @@ mod tests {
     #[test]
     fn invalid_offsets() {
         let (p, mut r) = ([0u8; 16], limits(64, 1 << 20));
-        let f = |offset, more, payload| Fragment {
-            offset,
-            more_fragments: more,
-            payload,
-            ..fr(1, &[], 0, 0)
-        };
+        let f = |offset, more, payload| Fragment { offset, more_fragments: more, payload, ..fr(1, &[], 0, 0) };
         assert_eq!(put(&mut r, f(0, true, &p[..8])), Pending);
         assert_eq!(put(&mut r, f(65_512, true, &p[..8])), Invalid);
         assert_eq!(usage(&r), (0, 0), "the datagram is discarded");

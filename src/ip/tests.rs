@@ -13,10 +13,7 @@ fn drop_reason(packet: &[u8]) -> Vec<(&'static str, u64)> {
     let h = s.udp_bind(sa(US, 7)).expect("bind");
     let before = s.counters().clone();
     s.input(ms(0), packet);
-    assert!(
-        drain(&mut s).is_empty(),
-        "a dropped packet is never answered"
-    );
+    assert!(drain(&mut s).is_empty(), "a dropped packet is never answered");
     assert!(events(&mut s).is_empty());
     assert!(s.udp_recv(h).is_err());
     counter_changes(&before, s.counters())
@@ -46,22 +43,10 @@ fn each_malformed_kind_is_dropped_with_its_counter_and_no_output() {
     };
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         // RFC 791 §3.1: the header checksum covers the header only.
-        (
-            "bad header checksum",
-            edit(&|p| p[10] ^= 0x10),
-            "ip_rx_bad_checksum",
-        ),
-        (
-            "a flipped address bit",
-            edit(&|p| p[13] ^= 0x01),
-            "ip_rx_bad_checksum",
-        ),
+        ("bad header checksum", edit(&|p| p[10] ^= 0x10), "ip_rx_bad_checksum"),
+        ("a flipped address bit", edit(&|p| p[13] ^= 0x01), "ip_rx_bad_checksum"),
         ("empty", Vec::new(), "ip_rx_truncated"),
-        (
-            "shorter than 20 bytes",
-            good()[..19].to_vec(),
-            "ip_rx_truncated",
-        ),
+        ("shorter than 20 bytes", good()[..19].to_vec(), "ip_rx_truncated"),
         (
             "shorter than IHL says",
             edit(&|p| {
@@ -93,31 +78,15 @@ fn each_malformed_kind_is_dropped_with_its_counter_and_no_output() {
         ("IHL 0", edit(&|p| p[0] = 0x40), "ip_rx_bad_header_len"),
         ("version 6", edit(&|p| p[0] = 0x60), "ip_rx_bad_version"),
         ("version 0", edit(&|p| p[0] = 0x05), "ip_rx_bad_version"),
-        (
-            "not for us",
-            udp_packet(PEER, OTHER, 40000, 7, b"payload!"),
-            "ip_rx_not_for_us",
-        ),
-        (
-            "broadcast destination",
-            udp_packet(PEER, std::net::Ipv4Addr::BROADCAST, 40000, 7, b"x"),
-            "ip_rx_not_for_us",
-        ),
+        ("not for us", udp_packet(PEER, OTHER, 40000, 7, b"payload!"), "ip_rx_not_for_us"),
+        ("broadcast destination", udp_packet(PEER, std::net::Ipv4Addr::BROADCAST, 40000, 7, b"x"), "ip_rx_not_for_us"),
         // A host silently discards a protocol it does not implement here (no ICMP
         // protocol unreachable is sent, see the counter's doc).
-        (
-            "unknown protocol",
-            ip_packet(PEER, US, 253, 1, b"experimental"),
-            "ip_rx_unknown_protocol",
-        ),
+        ("unknown protocol", ip_packet(PEER, US, 253, 1, b"experimental"), "ip_rx_unknown_protocol"),
     ];
     for (what, packet, counter) in cases {
         // Exactly one reason per dropped packet, besides the packet count.
-        assert_eq!(
-            drop_reason(&packet),
-            [("ip_rx_packets", 1), (counter, 1)],
-            "{what}"
-        );
+        assert_eq!(drop_reason(&packet), [("ip_rx_packets", 1), (counter, 1)], "{what}");
     }
 }
 
@@ -132,10 +101,7 @@ fn options_are_skipped_and_the_datagram_still_delivered() {
     assert_eq!(packet[0], 0x48);
     s.input(ms(0), &packet);
     let got = s.udp_recv(h).expect("delivered");
-    assert_eq!(
-        (&got.data[..], got.from),
-        (&b"payload!"[..], sa(PEER, 40000))
-    );
+    assert_eq!((&got.data[..], got.from), (&b"payload!"[..], sa(PEER, 40000)));
     let c = s.counters();
     assert_eq!((c.ip_rx_with_options, c.ip_rx_delivered), (1, 1));
     assert!(drain(&mut s).is_empty());
@@ -151,11 +117,7 @@ fn an_icmp_error_quotes_the_header_with_its_options() {
     // RFC 792: "Internet Header + 64 bits of Original Data Datagram".
     assert_eq!((icmp.icmp_type, icmp.code), (3, 3));
     assert_eq!(icmp.data, packet);
-    assert_eq!(
-        &icmp.data[24..32],
-        &packet[24..32],
-        "the UDP header after options"
-    );
+    assert_eq!(&icmp.data[24..32], &packet[24..32], "the UDP header after options");
 }
 
 #[test]
@@ -181,10 +143,7 @@ fn fragments_are_reassembled_in_any_order_and_delivered_once() {
     assert_eq!(events(&mut s), [Event::UdpReadable(h)]);
     assert_eq!(s.udp_recv(h).expect("whole").data, data);
     let c = s.counters();
-    assert_eq!(
-        (c.ip_frag_rx, c.ip_frag_reassembled, c.ip_frag_duplicate),
-        (5, 1, 0)
-    );
+    assert_eq!((c.ip_frag_rx, c.ip_frag_reassembled, c.ip_frag_duplicate), (5, 1, 0));
     // The late copy of the first fragment starts a new datagram; it is held, not
     // delivered.
     assert_eq!(s.poll_deadline(), Some(ms(30_000)));

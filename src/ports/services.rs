@@ -155,8 +155,7 @@ const fn strictly_sorted(table: &[(u16, Protocol, &str)]) -> bool {
         let (prev_port, prev_proto, _) = table[i - 1];
         let (port, proto, _) = table[i];
         // `Tcp as u8 < Udp as u8`, matching the derived `Ord`.
-        let increasing =
-            prev_port < port || (prev_port == port && (prev_proto as u8) < (proto as u8));
+        let increasing = prev_port < port || (prev_port == port && (prev_proto as u8) < (proto as u8));
         if !increasing {
             return false;
         }
@@ -193,9 +192,7 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique() {
-        assert!(WELL_KNOWN
-            .windows(2)
-            .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+        assert!(WELL_KNOWN.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
         assert_eq!(well_known().len(), WELL_KNOWN.len());
     }
 
@@ -204,8 +201,7 @@ mod tests {
         for &(port, proto, name) in well_known() {
             assert!(!name.is_empty(), "{port}/{proto}");
             assert!(
-                name.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
                 "{port}/{proto}: {name:?}"
             );
         }
@@ -323,11 +319,7 @@ mod tests {
     #[test]
     fn sortedness_check_rejects_bad_tables() {
         assert!(strictly_sorted(&[]));
-        assert!(strictly_sorted(&[
-            (1, Tcp, "a"),
-            (1, Udp, "b"),
-            (2, Tcp, "c")
-        ]));
+        assert!(strictly_sorted(&[(1, Tcp, "a"), (1, Udp, "b"), (2, Tcp, "c")]));
         assert!(!strictly_sorted(&[(1, Udp, "a"), (1, Tcp, "b")]));
         assert!(!strictly_sorted(&[(1, Tcp, "a"), (1, Tcp, "b")]));
         assert!(!strictly_sorted(&[(2, Tcp, "a"), (1, Udp, "b")]));

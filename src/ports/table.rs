@@ -43,10 +43,7 @@ pub struct PortConfig {
 
 impl Default for PortConfig {
     fn default() -> Self {
-        PortConfig {
-            ephemeral: DEFAULT_EPHEMERAL,
-            allow_privileged: true,
-        }
+        PortConfig { ephemeral: DEFAULT_EPHEMERAL, allow_privileged: true }
     }
 }
 
@@ -72,9 +69,7 @@ impl fmt::Display for BindError {
                 "port {port} is privileged (below 1024) and this stack does not allow \
                  binding privileged ports"
             ),
-            BindError::Exhausted => {
-                f.write_str("no free ephemeral port in the configured ephemeral range")
-            }
+            BindError::Exhausted => f.write_str("no free ephemeral port in the configured ephemeral range"),
         }
     }
 }
@@ -166,13 +161,7 @@ impl PortTable {
     ///
     /// `seed` drives the ephemeral allocator so runs are reproducible.
     pub fn new(protocol: Protocol, config: PortConfig, seed: u64) -> Self {
-        PortTable {
-            protocol,
-            config,
-            bits: Box::new([0; WORDS]),
-            count: 0,
-            rng: SplitMix64::new(seed),
-        }
+        PortTable { protocol, config, bits: Box::new([0; WORDS]), count: 0, rng: SplitMix64::new(seed) }
     }
 
     /// The namespace this table belongs to.
@@ -199,8 +188,7 @@ impl PortTable {
         if port == 0 {
             let range = self.candidates();
             let bits = &self.bits;
-            let port =
-                select(&mut self.rng, range, |p| !test_bit(bits, p)).ok_or(BindError::Exhausted)?;
+            let port = select(&mut self.rng, range, |p| !test_bit(bits, p)).ok_or(BindError::Exhausted)?;
             self.mark(port);
             return Ok(port);
         }
@@ -276,15 +264,11 @@ impl PortTable {
 
     /// Bound ports in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        self.bits
-            .iter()
-            .enumerate()
-            .filter(|(_, &word)| word != 0)
-            .flat_map(|(index, &word)| SetBits {
-                word,
-                // index < 1024, so index * 64 <= 65472 fits in a u16.
-                base: (index * 64) as u16,
-            })
+        self.bits.iter().enumerate().filter(|(_, &word)| word != 0).flat_map(|(index, &word)| SetBits {
+            word,
+            // index < 1024, so index * 64 <= 65472 fits in a u16.
+            base: (index * 64) as u16,
+        })
     }
 
     /// Sets `port`'s bit; the caller has checked that it was clear.
@@ -319,11 +303,7 @@ fn test_bit(bits: &[u64; WORDS], port: u16) -> bool {
 }
 
 /// RFC 6056 §3.3.1: random start, then probe upward with wrap-around.
-fn select(
-    rng: &mut SplitMix64,
-    range: Option<(u16, u16)>,
-    mut usable: impl FnMut(u16) -> bool,
-) -> Option<u16> {
+fn select(rng: &mut SplitMix64, range: Option<(u16, u16)>, mut usable: impl FnMut(u16) -> bool) -> Option<u16> {
     let (min, max) = range?;
     let n = u32::from(max) - u32::from(min) + 1; // 1..=65535
     let mut offset = rng.below(n);
@@ -371,10 +351,7 @@ mod tests {
     }
 
     fn small(range: RangeInclusive<u16>) -> PortTable {
-        let config = PortConfig {
-            ephemeral: range,
-            allow_privileged: true,
-        };
+        let config = PortConfig { ephemeral: range, allow_privileged: true };
         PortTable::new(Protocol::Udp, config, 1)
     }
 
@@ -403,16 +380,11 @@ mod tests {
     #[test]
     fn bind_zero_gives_distinct_scattered_ports_in_range() {
         let mut tcp = table(Protocol::Tcp);
-        let ports: Vec<u16> = (0..100)
-            .map(|_| tcp.bind(0).expect("range has room"))
-            .collect();
+        let ports: Vec<u16> = (0..100).map(|_| tcp.bind(0).expect("range has room")).collect();
         assert!(ports.iter().all(|p| (49152..=65535).contains(p)));
         let distinct: HashSet<u16> = ports.iter().copied().collect();
         assert_eq!(distinct.len(), 100);
-        let increments = ports
-            .windows(2)
-            .filter(|w| w[1] == w[0].wrapping_add(1))
-            .count();
+        let increments = ports.windows(2).filter(|w| w[1] == w[0].wrapping_add(1)).count();
         assert!(increments < 5, "looks sequential: {ports:?}");
         assert_eq!(tcp.len(), 100);
     }
@@ -454,10 +426,7 @@ mod tests {
 
     #[test]
     fn privileged_ports_refused_when_configured() {
-        let config = PortConfig {
-            allow_privileged: false,
-            ..PortConfig::default()
-        };
+        let config = PortConfig { allow_privileged: false, ..PortConfig::default() };
         let mut tcp = PortTable::new(Protocol::Tcp, config, 3);
         assert_eq!(tcp.bind(22), Err(BindError::Privileged(22)));
         assert_eq!(tcp.bind(1023), Err(BindError::Privileged(1023)));
@@ -470,10 +439,7 @@ mod tests {
 
     #[test]
     fn allocator_skips_privileged_and_zero_ports() {
-        let config = PortConfig {
-            ephemeral: 0..=1025,
-            allow_privileged: false,
-        };
+        let config = PortConfig { ephemeral: 0..=1025, allow_privileged: false };
         let mut t = PortTable::new(Protocol::Udp, config, 5);
         let mut got = [t.bind(0), t.bind(0)].map(|r| r.expect("two candidates"));
         got.sort_unstable();
@@ -573,9 +539,7 @@ mod tests {
             "port 22 is privileged (below 1024) and this stack does not allow binding \
              privileged ports"
         );
-        assert!(BindError::Exhausted
-            .to_string()
-            .contains("no free ephemeral port"));
+        assert!(BindError::Exhausted.to_string().contains("no free ephemeral port"));
         let cases = [
             (BindError::InUse(7), io::ErrorKind::AddrInUse),
             (BindError::Privileged(22), io::ErrorKind::PermissionDenied),
@@ -608,11 +572,7 @@ mod tests {
         // A small port pool (inside and outside the ephemeral range) so
         // collisions, exhaustion and double releases actually happen.
         let port = prop_oneof![LO - 4..=HI + 4, 1u16..8];
-        prop_oneof![
-            port.clone().prop_map(Op::Bind),
-            Just(Op::BindAny),
-            port.prop_map(Op::Release),
-        ]
+        prop_oneof![port.clone().prop_map(Op::Bind), Just(Op::BindAny), port.prop_map(Op::Release),]
     }
 
     proptest! {

@@ -1,7 +1,8 @@
 //! Character generator (RFC 864).
 
 /// The printable ASCII characters, space to tilde: the chargen alphabet.
-const PRINTABLE: &[u8] = b" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
+const PRINTABLE: &[u8] =
+    b" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
 /// RFC 864's sample pattern: lines of 72 characters, each starting one later.
 const LINE: usize = 72;
 
@@ -9,13 +10,7 @@ const LINE: usize = 72;
 /// in the printable set, then CR LF.
 pub fn chargen_line(n: u64) -> Vec<u8> {
     let start = (n % PRINTABLE.len() as u64) as usize;
-    let mut line: Vec<u8> = PRINTABLE
-        .iter()
-        .cycle()
-        .skip(start)
-        .take(LINE)
-        .copied()
-        .collect();
+    let mut line: Vec<u8> = PRINTABLE.iter().cycle().skip(start).take(LINE).copied().collect();
     line.extend_from_slice(b"\r\n");
     line
 }

@@ -2,15 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const WEEKDAYS: [&str; 7] = [
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-];
+const WEEKDAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
 const MONTHS: [&str; 12] = [
     "January",
     "February",
@@ -67,19 +59,10 @@ mod tests {
 
     #[test]
     fn known_dates() {
-        assert_eq!(
-            daytime_string(UNIX_EPOCH),
-            "Thursday, January 1, 1970 00:00:00-UTC\r\n"
-        );
+        assert_eq!(daytime_string(UNIX_EPOCH), "Thursday, January 1, 1970 00:00:00-UTC\r\n");
         let t = UNIX_EPOCH + Duration::from_secs(1_795_316_415);
-        assert_eq!(
-            daytime_string(t),
-            "Sunday, November 22, 2026 03:00:15-UTC\r\n"
-        );
+        assert_eq!(daytime_string(t), "Sunday, November 22, 2026 03:00:15-UTC\r\n");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(
-            daytime_string(leap),
-            "Tuesday, February 29, 2000 00:00:00-UTC\r\n"
-        );
+        assert_eq!(daytime_string(leap), "Tuesday, February 29, 2000 00:00:00-UTC\r\n");
     }
 }

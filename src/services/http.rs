@@ -34,51 +34,21 @@ pub(crate) fn serve_connection(stream: &mut TcpStream) -> io::Result<()> {
     };
     let request_line = head.lines().next().unwrap_or_default();
     let mut parts = request_line.split_whitespace();
-    let (method, target) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
+    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
     if method != "GET" && method != "HEAD" {
-        return respond(
-            stream,
-            "405 Method Not Allowed",
-            "text/plain",
-            b"only GET and HEAD\n",
-            method == "HEAD",
-        );
+        return respond(stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", method == "HEAD");
     }
     let head_only = method == "HEAD";
     if target == "/" || target == "/index.html" {
-        return respond(
-            stream,
-            "200 OK",
-            "text/html; charset=utf-8",
-            INDEX.as_bytes(),
-            head_only,
-        );
+        return respond(stream, "200 OK", "text/html; charset=utf-8", INDEX.as_bytes(), head_only);
     }
-    if let Some(n) = target
-        .strip_prefix("/bytes/")
-        .and_then(|n| n.parse::<u64>().ok())
-    {
+    if let Some(n) = target.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok()) {
         if n > MAX_BYTES {
-            return respond(
-                stream,
-                "400 Bad Request",
-                "text/plain",
-                b"too many bytes\n",
-                head_only,
-            );
+            return respond(stream, "400 Bad Request", "text/plain", b"too many bytes\n", head_only);
         }
         return send_bytes(stream, n, head_only);
     }
-    respond(
-        stream,
-        "404 Not Found",
-        "text/plain",
-        b"not found\n",
-        head_only,
-    )
+    respond(stream, "404 Not Found", "text/plain", b"not found\n", head_only)
 }
 
 /// The request head up to the blank line, or `None` if the client closed first.
@@ -87,10 +57,7 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         if head.len() > MAX_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "request head too large"));
         }
         let n = stream.read(&mut buf)?;
         if n == 0 {
@@ -101,13 +68,7 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&head).into_owned()))
 }
 
-fn respond(
-    stream: &mut TcpStream,
-    status: &str,
-    content_type: &str,
-    body: &[u8],
-    head_only: bool,
-) -> io::Result<()> {
+fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8], head_only: bool) -> io::Result<()> {
     let header = format!(
         "HTTP/1.1 {status}\r\nServer: tunstack\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

@@ -21,13 +21,8 @@ pub enum TcpService {
 
 impl TcpService {
     /// Every TCP service `serve` runs.
-    pub const ALL: [TcpService; 5] = [
-        TcpService::Echo,
-        TcpService::Discard,
-        TcpService::Daytime,
-        TcpService::Chargen,
-        TcpService::Http,
-    ];
+    pub const ALL: [TcpService; 5] =
+        [TcpService::Echo, TcpService::Discard, TcpService::Daytime, TcpService::Chargen, TcpService::Http];
 
     pub fn port(self) -> u16 {
         match self {

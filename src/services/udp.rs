@@ -18,12 +18,7 @@ pub enum UdpService {
 
 impl UdpService {
     /// Every classic UDP service.
-    pub const ALL: [UdpService; 4] = [
-        UdpService::Echo,
-        UdpService::Discard,
-        UdpService::Daytime,
-        UdpService::Chargen,
-    ];
+    pub const ALL: [UdpService; 4] = [UdpService::Echo, UdpService::Discard, UdpService::Daytime, UdpService::Chargen];
 
     /// The well-known port.
     pub fn port(self) -> u16 {
@@ -58,28 +53,19 @@ impl UdpService {
 
 /// Bind `service` on the stack and serve it on a thread until the runtime stops.
 /// `queue` bounds the socket's receive queue (datagrams).
-pub fn spawn_udp(
-    runtime: &Runtime,
-    service: UdpService,
-    queue: usize,
-) -> io::Result<RunningService> {
+pub fn spawn_udp(runtime: &Runtime, service: UdpService, queue: usize) -> io::Result<RunningService> {
     let socket = UdpSocket::bind(runtime, ("0.0.0.0", service.port()))?;
     socket.set_recv_queue_capacity(queue, queue.saturating_mul(65_536).min(64 << 20))?;
-    let thread = std::thread::Builder::new()
-        .name(format!("udp-{}", service.name()))
-        .spawn(move || {
-            let mut buf = vec![0u8; 65_536];
-            let mut counter = 0;
-            while let Ok((n, from)) = socket.recv_from(&mut buf) {
-                if let Some(reply) = service.answer(&buf[..n], &mut counter) {
-                    if socket.send_to(&reply, from).is_err() {
-                        tracing::debug!(service = service.name(), %from, "reply not sent");
-                    }
+    let thread = std::thread::Builder::new().name(format!("udp-{}", service.name())).spawn(move || {
+        let mut buf = vec![0u8; 65_536];
+        let mut counter = 0;
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if let Some(reply) = service.answer(&buf[..n], &mut counter) {
+                if socket.send_to(&reply, from).is_err() {
+                    tracing::debug!(service = service.name(), %from, "reply not sent");
                 }
             }
-        })?;
-    Ok(RunningService {
-        label: format!("udp/{} {}", service.port(), service.name()),
-        thread,
-    })
+        }
+    })?;
+    Ok(RunningService { label: format!("udp/{} {}", service.port(), service.name()), thread })
 }

@@ -17,16 +17,11 @@ use std::net::{SocketAddr, ToSocketAddrs};
 /// The first address `addr` resolves to (names are resolved by the host's resolver;
 /// in practice programs pass literal addresses).
 pub(crate) fn first_addr(addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
-    addr.to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to use"))
+    addr.to_socket_addrs()?.next().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to use"))
 }
 
 pub(crate) fn stopped() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotConnected,
-        "the tunstack runtime has shut down",
-    )
+    io::Error::new(io::ErrorKind::NotConnected, "the tunstack runtime has shut down")
 }
 
 /// Run `op` until it stops saying `WouldBlock`, waiting for the stack to change in
@@ -51,10 +46,7 @@ pub(crate) fn wait_for<T>(
                     return Err(stopped());
                 }
                 if timed_out {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "socket call timed out",
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "socket call timed out"));
                 }
                 timed_out = !inner.wait(&mut stack, deadline);
             }

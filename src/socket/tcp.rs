@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{first_addr, wait_for};
@@ -24,25 +25,15 @@ impl TcpListener {
     }
 
     /// Listen with at most `backlog` connections waiting for `accept`.
-    pub fn bind_with_backlog(
-        runtime: &Runtime,
-        addr: impl ToSocketAddrs,
-        backlog: usize,
-    ) -> io::Result<TcpListener> {
+    pub fn bind_with_backlog(runtime: &Runtime, addr: impl ToSocketAddrs, backlog: usize) -> io::Result<TcpListener> {
         let addr = first_addr(addr)?;
         let handle = runtime.with_stack(|stack, _| stack.tcp_listen(addr, backlog))?;
-        Ok(TcpListener {
-            runtime: runtime.clone(),
-            handle,
-            nonblocking: false,
-        })
+        Ok(TcpListener { runtime: runtime.clone(), handle, nonblocking: false })
     }
 
     /// Wait for the next connection.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (handle, peer) = wait_for(&self.runtime, self.nonblocking, None, |stack, _| {
-            stack.tcp_accept(self.handle)
-        })?;
+        let (handle, peer) = wait_for(&self.runtime, self.nonblocking, None, |stack, _| stack.tcp_accept(self.handle))?;
         Ok((TcpStream::from_handle(&self.runtime, handle), peer))
     }
 
@@ -52,8 +43,7 @@ impl TcpListener {
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.runtime
-            .with_stack(|stack, _| stack.tcp_local_addr(self.handle))
+        self.runtime.with_stack(|stack, _| stack.tcp_local_addr(self.handle))
     }
 
     pub fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
@@ -64,8 +54,7 @@ impl TcpListener {
 
 impl Drop for TcpListener {
     fn drop(&mut self) {
-        self.runtime
-            .with_stack(|stack, now| stack.tcp_close_listener(now, self.handle));
+        self.runtime.with_stack(|stack, now| stack.tcp_close_listener(now, self.handle));
     }
 }
 
@@ -74,20 +63,50 @@ impl Drop for TcpListener {
 pub struct TcpStream {
     runtime: Runtime,
     handle: TcpHandle,
+    /// Shared by clones from [`try_clone`](TcpStream::try_clone); the connection
+    /// closes when the last one goes.
+    owner: Arc<Owner>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     nonblocking: bool,
 }
 
+/// Closes the connection when the last handle is dropped.
+struct Owner {
+    runtime: Runtime,
+    handle: TcpHandle,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.runtime.with_stack(|stack, now| stack.tcp_close(now, self.handle));
+    }
+}
+
 impl TcpStream {
     fn from_handle(runtime: &Runtime, handle: TcpHandle) -> TcpStream {
+        let owner = Arc::new(Owner { runtime: runtime.clone(), handle });
         TcpStream {
             runtime: runtime.clone(),
             handle,
+            owner,
             read_timeout: None,
             write_timeout: None,
             nonblocking: false,
         }
+    }
+
+    /// Another handle on the same connection (e.g. one thread reads while another
+    /// writes), like `std::net::TcpStream::try_clone`.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            runtime: self.runtime.clone(),
+            handle: self.handle,
+            owner: Arc::clone(&self.owner),
+            read_timeout: self.read_timeout,
+            write_timeout: self.write_timeout,
+            nonblocking: self.nonblocking,
+        })
     }
 
     /// Open a connection (active open from an ephemeral port). Errors:
@@ -98,67 +117,47 @@ impl TcpStream {
     }
 
     /// Like `connect`, giving up with `TimedOut` after `timeout`.
-    pub fn connect_timeout(
-        runtime: &Runtime,
-        addr: &SocketAddr,
-        timeout: Duration,
-    ) -> io::Result<TcpStream> {
+    pub fn connect_timeout(runtime: &Runtime, addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a zero connect timeout is not allowed",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero connect timeout is not allowed"));
         }
         Self::connect_inner(runtime, *addr, Some(timeout))
     }
 
-    fn connect_inner(
-        runtime: &Runtime,
-        addr: SocketAddr,
-        timeout: Option<Duration>,
-    ) -> io::Result<TcpStream> {
+    fn connect_inner(runtime: &Runtime, addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
         let handle = runtime.with_stack(|stack, now| stack.tcp_connect(now, addr))?;
         let stream = TcpStream::from_handle(runtime, handle);
-        match wait_for(runtime, false, timeout, |stack, _| {
-            stack.tcp_connect_status(handle)
-        }) {
+        match wait_for(runtime, false, timeout, |stack, _| stack.tcp_connect_status(handle)) {
             Ok(()) => Ok(stream),
             Err(e) => {
                 runtime.with_stack(|stack, now| stack.tcp_abort(now, handle));
-                std::mem::forget(stream);
+                drop(stream);
                 Err(e)
             }
         }
     }
 
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.runtime
-            .with_stack(|stack, _| stack.tcp_peer_addr(self.handle))
+        self.runtime.with_stack(|stack, _| stack.tcp_peer_addr(self.handle))
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.runtime
-            .with_stack(|stack, _| stack.tcp_local_addr(self.handle))
+        self.runtime.with_stack(|stack, _| stack.tcp_local_addr(self.handle))
     }
 
     /// Shut down reading, writing (sends FIN after queued data) or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.runtime
-            .with_stack(|stack, now| stack.tcp_shutdown(now, self.handle, how))
+        self.runtime.with_stack(|stack, now| stack.tcp_shutdown(now, self.handle, how))
     }
 
     /// Turn Nagle's algorithm off (`true`): small writes go out at once.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.runtime
-            .with_stack(|stack, _| stack.tcp_set_nodelay(self.handle, nodelay))
+        self.runtime.with_stack(|stack, _| stack.tcp_set_nodelay(self.handle, nodelay))
     }
 
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         if timeout == Some(Duration::ZERO) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a zero timeout is not allowed",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero timeout is not allowed"));
         }
         self.read_timeout = timeout;
         Ok(())
@@ -166,10 +165,7 @@ impl TcpStream {
 
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         if timeout == Some(Duration::ZERO) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a zero timeout is not allowed",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero timeout is not allowed"));
         }
         self.write_timeout = timeout;
         Ok(())
@@ -182,38 +178,26 @@ impl TcpStream {
 
     /// Size the send buffer (bytes written but not yet acknowledged).
     pub fn set_send_buffer_size(&self, bytes: usize) -> io::Result<()> {
-        self.runtime
-            .with_stack(|stack, _| stack.tcp_set_send_buffer(self.handle, bytes))
+        self.runtime.with_stack(|stack, _| stack.tcp_set_send_buffer(self.handle, bytes))
     }
 
     /// Size the receive buffer: the largest window offered to the peer.
     pub fn set_recv_buffer_size(&self, bytes: usize) -> io::Result<()> {
-        self.runtime
-            .with_stack(|stack, _| stack.tcp_set_recv_buffer(self.handle, bytes))
+        self.runtime.with_stack(|stack, _| stack.tcp_set_recv_buffer(self.handle, bytes))
     }
 }
 
 impl Read for TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let handle = self.handle;
-        wait_for(
-            &self.runtime,
-            self.nonblocking,
-            self.read_timeout,
-            |stack, now| stack.tcp_recv(now, handle, buf),
-        )
+        wait_for(&self.runtime, self.nonblocking, self.read_timeout, |stack, now| stack.tcp_recv(now, handle, buf))
     }
 }
 
 impl Write for TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let handle = self.handle;
-        wait_for(
-            &self.runtime,
-            self.nonblocking,
-            self.write_timeout,
-            |stack, now| stack.tcp_send(now, handle, buf),
-        )
+        wait_for(&self.runtime, self.nonblocking, self.write_timeout, |stack, now| stack.tcp_send(now, handle, buf))
     }
 
     /// Data is handed to the stack by `write`; there is nothing to flush.
@@ -222,17 +206,8 @@ impl Write for TcpStream {
     }
 }
 
-impl Drop for TcpStream {
-    fn drop(&mut self) {
-        self.runtime
-            .with_stack(|stack, now| stack.tcp_close(now, self.handle));
-    }
-}
-
 impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("handle", &self.handle)
-            .finish()
+        f.debug_struct("TcpStream").field("handle", &self.handle).finish()
     }
 }

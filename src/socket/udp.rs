@@ -35,22 +35,15 @@ impl UdpSocket {
     pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let addr = first_addr(addr)?;
         let handle = runtime.with_stack(|stack, _| stack.udp_bind(addr))?;
-        Ok(UdpSocket {
-            runtime: runtime.clone(),
-            handle,
-            read_timeout: None,
-            nonblocking: false,
-        })
+        Ok(UdpSocket { runtime: runtime.clone(), handle, read_timeout: None, nonblocking: false })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.runtime
-            .with_stack(|stack, _| stack.udp_local_addr(self.handle))
+        self.runtime.with_stack(|stack, _| stack.udp_local_addr(self.handle))
     }
 
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.runtime
-            .with_stack(|stack, _| stack.udp_peer_addr(self.handle))
+        self.runtime.with_stack(|stack, _| stack.udp_peer_addr(self.handle))
     }
 
     /// Fix the peer for `send`/`recv`; datagrams from others are no longer accepted,
@@ -58,31 +51,22 @@ impl UdpSocket {
     /// `ConnectionRefused`.
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let addr = first_addr(addr)?;
-        self.runtime
-            .with_stack(|stack, _| stack.udp_connect(self.handle, addr))
+        self.runtime.with_stack(|stack, _| stack.udp_connect(self.handle, addr))
     }
 
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = first_addr(addr)?;
-        wait_for(&self.runtime, self.nonblocking, None, |stack, _| {
-            stack.udp_send_to(self.handle, buf, addr)
-        })
+        wait_for(&self.runtime, self.nonblocking, None, |stack, _| stack.udp_send_to(self.handle, buf, addr))
     }
 
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        wait_for(&self.runtime, self.nonblocking, None, |stack, _| {
-            stack.udp_send(self.handle, buf)
-        })
+        wait_for(&self.runtime, self.nonblocking, None, |stack, _| stack.udp_send(self.handle, buf))
     }
 
     /// Receive one datagram; bytes beyond `buf` are discarded, as with std.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let datagram = wait_for(
-            &self.runtime,
-            self.nonblocking,
-            self.read_timeout,
-            |stack, _| stack.udp_recv(self.handle),
-        )?;
+        let datagram =
+            wait_for(&self.runtime, self.nonblocking, self.read_timeout, |stack, _| stack.udp_recv(self.handle))?;
         let n = datagram.data.len().min(buf.len());
         buf[..n].copy_from_slice(&datagram.data[..n]);
         Ok((n, datagram.from))
@@ -95,10 +79,7 @@ impl UdpSocket {
     /// `None` blocks forever; a zero duration is refused as std does.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         if timeout == Some(Duration::ZERO) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a zero read timeout is not allowed",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero read timeout is not allowed"));
         }
         self.read_timeout = timeout;
         Ok(())
@@ -116,23 +97,18 @@ impl UdpSocket {
     /// Bound this socket's receive queue: at most `datagrams` datagrams and `bytes`
     /// payload bytes wait; more are dropped and counted.
     pub fn set_recv_queue_capacity(&self, datagrams: usize, bytes: usize) -> io::Result<()> {
-        self.runtime.with_stack(|stack, _| {
-            stack.udp_set_recv_queue(self.handle, QueueLimit { datagrams, bytes })
-        })
+        self.runtime.with_stack(|stack, _| stack.udp_set_recv_queue(self.handle, QueueLimit { datagrams, bytes }))
     }
 }
 
 impl Drop for UdpSocket {
     fn drop(&mut self) {
-        self.runtime
-            .with_stack(|stack, _| stack.udp_close(self.handle));
+        self.runtime.with_stack(|stack, _| stack.udp_close(self.handle));
     }
 }
 
 impl std::fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("handle", &self.handle)
-            .finish()
+        f.debug_struct("UdpSocket").field("handle", &self.handle).finish()
     }
 }

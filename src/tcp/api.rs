@@ -30,10 +30,7 @@ pub struct TcpSocketInfo {
 fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
     match addr {
         SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "IPv6 is not supported yet",
-        )),
+        SocketAddr::V6(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "IPv6 is not supported yet")),
     }
 }
 
@@ -56,9 +53,7 @@ impl Stack {
         let handle = self.tcp.new_handle();
         let backlog = backlog.clamp(1, self.config.tcp.accept_backlog.max(1));
         let local = SocketAddrV4::new(self.config.addr, port);
-        self.tcp
-            .listeners
-            .insert(handle, Listener::new(handle, local, backlog));
+        self.tcp.listeners.insert(handle, Listener::new(handle, local, backlog));
         self.tcp.listener_by_port.insert(port, handle);
         Ok(handle)
     }
@@ -66,15 +61,8 @@ impl Stack {
     /// Take the oldest established connection of a listener.
     pub fn tcp_accept(&mut self, listener: TcpHandle) -> io::Result<(TcpHandle, SocketAddr)> {
         let l = self.tcp.listeners.get_mut(&listener).ok_or_else(closed)?;
-        let handle = l
-            .accept_queue
-            .pop_front()
-            .ok_or(io::ErrorKind::WouldBlock)?;
-        let tcb = self
-            .tcp
-            .conns
-            .get_mut(&handle)
-            .ok_or(io::ErrorKind::WouldBlock)?;
+        let handle = l.accept_queue.pop_front().ok_or(io::ErrorKind::WouldBlock)?;
+        let tcb = self.tcp.conns.get_mut(&handle).ok_or(io::ErrorKind::WouldBlock)?;
         tcb.listener = None;
         Ok((handle, SocketAddr::V4(tcb.remote)))
     }
@@ -89,30 +77,16 @@ impl Stack {
             || remote.ip().is_broadcast()
             || remote.ip().is_multicast()
         {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot connect to that address",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot connect to that address"));
         }
         if self.tcp.conns.len() >= self.config.tcp.max_connections {
-            return Err(io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                "TCP connection limit reached (max_connections)",
-            ));
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, "TCP connection limit reached (max_connections)"));
         }
         let port = self.tcp.ports.bind(0)?;
         let local = SocketAddrV4::new(self.config.addr, port);
         let handle = self.tcp.new_handle();
         let iss = self.tcp.isn.isn(now, local, remote);
-        let mut tcb = Tcb::new(
-            handle,
-            local,
-            remote,
-            State::SynSent,
-            iss,
-            super::seq::SeqNumber(0),
-            &self.config.tcp,
-        );
+        let mut tcb = Tcb::new(handle, local, remote, State::SynSent, iss, super::seq::SeqNumber(0), &self.config.tcp);
         tcb.owns_port = true;
         self.counters.tcp_active_opens += 1;
         self.tcp.by_tuple.insert((port, remote), handle);
@@ -151,12 +125,7 @@ impl Stack {
     }
 
     /// Read received bytes; `Ok(0)` at end of stream.
-    pub fn tcp_recv(
-        &mut self,
-        now: Instant,
-        handle: TcpHandle,
-        buf: &mut [u8],
-    ) -> io::Result<usize> {
+    pub fn tcp_recv(&mut self, now: Instant, handle: TcpHandle, buf: &mut [u8]) -> io::Result<usize> {
         self.tcp_with(now, handle, |tcb, ctx| {
             let result = tcb.user_recv(buf);
             tcb.output(ctx);
@@ -166,12 +135,7 @@ impl Stack {
     }
 
     /// Shut down reading, writing or both (writing sends FIN after queued data).
-    pub fn tcp_shutdown(
-        &mut self,
-        now: Instant,
-        handle: TcpHandle,
-        how: Shutdown,
-    ) -> io::Result<()> {
+    pub fn tcp_shutdown(&mut self, now: Instant, handle: TcpHandle, how: Shutdown) -> io::Result<()> {
         self.tcp_with(now, handle, |tcb, ctx| {
             if tcb.state == State::Closed {
                 return Err(closed());
@@ -215,13 +179,8 @@ impl Stack {
             self.tcp.listener_by_port.remove(&l.local.port());
         }
         self.tcp.ports.release(l.local.port());
-        let pending: Vec<TcpHandle> = self
-            .tcp
-            .conns
-            .iter()
-            .filter(|(_, t)| t.listener == Some(listener))
-            .map(|(&h, _)| h)
-            .collect();
+        let pending: Vec<TcpHandle> =
+            self.tcp.conns.iter().filter(|(_, t)| t.listener == Some(listener)).map(|(&h, _)| h).collect();
         for handle in pending {
             self.tcp_with(now, handle, |tcb, ctx| {
                 tcb.listener = None;
@@ -258,10 +217,7 @@ impl Stack {
     /// Whether `read` would not block: data, end of stream, or an error.
     pub fn tcp_can_recv(&self, handle: TcpHandle) -> bool {
         self.tcp.conns.get(&handle).is_none_or(|t| {
-            !t.rcv.buffer.is_empty()
-                || t.rcv.fin_received
-                || t.error.is_some()
-                || t.state == State::Closed
+            !t.rcv.buffer.is_empty() || t.rcv.fin_received || t.error.is_some() || t.state == State::Closed
         })
     }
 
@@ -269,19 +225,11 @@ impl Stack {
         if let Some(l) = self.tcp.listeners.get(&handle) {
             return Ok(SocketAddr::V4(l.local));
         }
-        self.tcp
-            .conns
-            .get(&handle)
-            .map(|t| SocketAddr::V4(t.local))
-            .ok_or_else(closed)
+        self.tcp.conns.get(&handle).map(|t| SocketAddr::V4(t.local)).ok_or_else(closed)
     }
 
     pub fn tcp_peer_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
-        self.tcp
-            .conns
-            .get(&handle)
-            .map(|t| SocketAddr::V4(t.remote))
-            .ok_or_else(closed)
+        self.tcp.conns.get(&handle).map(|t| SocketAddr::V4(t.remote)).ok_or_else(closed)
     }
 
     /// The RFC 9293 state of a connection (`None` once freed).
@@ -318,12 +266,7 @@ impl Stack {
             })
             .collect();
         list.sort_by_key(|i| i.local.port());
-        conns.sort_by_key(|i| {
-            (
-                i.local.port(),
-                i.peer.map(|p| (u32::from(*p.ip()), p.port())),
-            )
-        });
+        conns.sort_by_key(|i| (i.local.port(), i.peer.map(|p| (u32::from(*p.ip()), p.port()))));
         list.extend(conns);
         list
     }

@@ -357,10 +357,7 @@ impl Assembler {
         let mut out = SackBlocks::default();
         let recent = self.recent.iter().take(self.recent_len);
         let lowest = self.ranges.iter().map(|(&s, &e)| (s, e));
-        for (s, e) in recent
-            .filter_map(|&p| self.range_containing(p))
-            .chain(lowest)
-        {
+        for (s, e) in recent.filter_map(|&p| self.range_containing(p)).chain(lowest) {
             if out.len >= max {
                 break;
             }
@@ -399,14 +396,9 @@ impl Assembler {
     fn rebase(&mut self) {
         let shift = |p: u64, base: u64| p.wrapping_sub(base).wrapping_add(ORIGIN);
         let base = self.base_pos;
-        self.ranges = std::mem::take(&mut self.ranges)
-            .into_iter()
-            .map(|(s, e)| (shift(s, base), shift(e, base)))
-            .collect();
-        self.chunks = std::mem::take(&mut self.chunks)
-            .into_iter()
-            .map(|(s, c)| (shift(s, base), c))
-            .collect();
+        self.ranges =
+            std::mem::take(&mut self.ranges).into_iter().map(|(s, e)| (shift(s, base), shift(e, base))).collect();
+        self.chunks = std::mem::take(&mut self.chunks).into_iter().map(|(s, c)| (shift(s, base), c)).collect();
         for p in &mut self.recent {
             *p = shift(*p, base);
         }
@@ -454,11 +446,7 @@ impl Assembler {
 
     /// The sequence number at position `pos`.
     fn seq_of(&self, pos: u64) -> SeqNumber {
-        SeqNumber(
-            self.base_seq
-                .0
-                .wrapping_add(pos.wrapping_sub(self.base_pos) as u32),
-        )
+        SeqNumber(self.base_seq.0.wrapping_add(pos.wrapping_sub(self.base_pos) as u32))
     }
 
     /// Records an arrival at `pos` as the most recent; drops older entries
@@ -515,25 +503,16 @@ mod tests {
     }
 
     fn blocks(a: &Assembler, max: usize) -> Vec<(u32, u32)> {
-        a.sack_blocks(max)
-            .iter()
-            .map(|&(l, r)| (l.0, r.0))
-            .collect()
+        a.sack_blocks(max).iter().map(|&(l, r)| (l.0, r.0)).collect()
     }
 
     #[test]
     fn in_order_fill() {
         let mut a = Assembler::new(BIG, 8);
         let mut nxt = SeqNumber(100);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(100), seg("abc")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(100), seg("abc")), InsertOutcome::Stored);
         assert_eq!(take(&mut a, &mut nxt), "abc");
-        assert_eq!(
-            a.insert(nxt, SeqNumber(103), seg("def")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(103), seg("def")), InsertOutcome::Stored);
         assert_eq!(take(&mut a, &mut nxt), "def");
         assert_eq!(nxt, SeqNumber(106));
         assert!(a.is_empty());
@@ -546,23 +525,14 @@ mod tests {
         let mut nxt = SeqNumber(0);
         for i in (1..5u32).rev() {
             let s = char::from(b'a' + i as u8).to_string().repeat(10);
-            assert_eq!(
-                a.insert(nxt, SeqNumber(i * 10), seg(&s)),
-                InsertOutcome::Stored
-            );
+            assert_eq!(a.insert(nxt, SeqNumber(i * 10), seg(&s)), InsertOutcome::Stored);
             assert_eq!(take(&mut a, &mut nxt), "", "hole at RCV.NXT");
             assert_eq!(a.ranges(), 1, "adjacent arrivals form one block");
         }
         assert_eq!(a.bytes_held(), 40);
         assert_eq!(blocks(&a, 4), vec![(10, 50)]);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(0), seg("aaaaaaaaaa")),
-            InsertOutcome::Stored
-        );
-        assert_eq!(
-            take(&mut a, &mut nxt),
-            "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeeee"
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(0), seg("aaaaaaaaaa")), InsertOutcome::Stored);
+        assert_eq!(take(&mut a, &mut nxt), "aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeeee");
         assert!(a.is_empty());
     }
 
@@ -573,16 +543,10 @@ mod tests {
         a.insert(nxt, SeqNumber(4), seg("EFGH"));
         a.insert(nxt, SeqNumber(10), seg("KL"));
         // Covers both held ranges and the gaps around and between them.
-        assert_eq!(
-            a.insert(nxt, SeqNumber(2), seg("cdefghijklmn")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(2), seg("cdefghijklmn")), InsertOutcome::Stored);
         assert_eq!(a.ranges(), 1);
         assert_eq!(a.bytes_held(), 12);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(0), seg("ab")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(0), seg("ab")), InsertOutcome::Stored);
         assert_eq!(take(&mut a, &mut nxt), "abcdEFGHijKLmn");
     }
 
@@ -590,20 +554,11 @@ mod tests {
     fn bytes_before_rcv_nxt_are_trimmed() {
         let mut a = Assembler::new(BIG, 8);
         let mut nxt = SeqNumber(10);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(5), seg("0123456789")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(5), seg("0123456789")), InsertOutcome::Stored);
         assert_eq!(a.bytes_held(), 5);
         assert_eq!(take(&mut a, &mut nxt), "56789");
-        assert_eq!(
-            a.insert(nxt, SeqNumber(3), seg("old")),
-            InsertOutcome::Duplicate
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(30), Bytes::new()),
-            InsertOutcome::Duplicate
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(3), seg("old")), InsertOutcome::Duplicate);
+        assert_eq!(a.insert(nxt, SeqNumber(30), Bytes::new()), InsertOutcome::Duplicate);
     }
 
     #[test]
@@ -626,22 +581,10 @@ mod tests {
     fn duplicates() {
         let mut a = Assembler::new(BIG, 8);
         let nxt = SeqNumber(0);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(10), seg("abcdef")),
-            InsertOutcome::Stored
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(10), seg("abcdef")),
-            InsertOutcome::Duplicate
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(12), seg("cd")),
-            InsertOutcome::Duplicate
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(12), seg("cdefg")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(10), seg("abcdef")), InsertOutcome::Stored);
+        assert_eq!(a.insert(nxt, SeqNumber(10), seg("abcdef")), InsertOutcome::Duplicate);
+        assert_eq!(a.insert(nxt, SeqNumber(12), seg("cd")), InsertOutcome::Duplicate);
+        assert_eq!(a.insert(nxt, SeqNumber(12), seg("cdefg")), InsertOutcome::Stored);
         assert_eq!(a.bytes_held(), 7);
     }
 
@@ -649,20 +592,11 @@ mod tests {
     fn byte_bound_refuses_whole_segments() {
         let mut a = Assembler::new(10, 8);
         let nxt = SeqNumber(0);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(10), seg("abcdefgh")),
-            InsertOutcome::Stored
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(30), seg("xyz")),
-            InsertOutcome::NoRoom
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(10), seg("abcdefgh")), InsertOutcome::Stored);
+        assert_eq!(a.insert(nxt, SeqNumber(30), seg("xyz")), InsertOutcome::NoRoom);
         assert_eq!(a.bytes_held(), 8);
         // Only *new* bytes count: overlapping 6 held bytes plus 2 new ones fits.
-        assert_eq!(
-            a.insert(nxt, SeqNumber(12), seg("cdefghij")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(12), seg("cdefghij")), InsertOutcome::Stored);
         assert_eq!(a.bytes_held(), 10);
         assert_eq!(a.insert(nxt, SeqNumber(0), seg("0")), InsertOutcome::NoRoom);
     }
@@ -671,60 +605,25 @@ mod tests {
     fn range_bound_refuses_new_ranges_but_not_gap_fillers() {
         let mut a = Assembler::new(BIG, 2);
         let nxt = SeqNumber(0);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(10), seg("a")),
-            InsertOutcome::Stored
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(20), seg("b")),
-            InsertOutcome::Stored
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(30), seg("c")),
-            InsertOutcome::NoRoom
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(11), seg("a")),
-            InsertOutcome::Stored,
-            "extends a range"
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(12), seg("aaaaaaaa")),
-            InsertOutcome::Stored,
-            "joins two"
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(10), seg("a")), InsertOutcome::Stored);
+        assert_eq!(a.insert(nxt, SeqNumber(20), seg("b")), InsertOutcome::Stored);
+        assert_eq!(a.insert(nxt, SeqNumber(30), seg("c")), InsertOutcome::NoRoom);
+        assert_eq!(a.insert(nxt, SeqNumber(11), seg("a")), InsertOutcome::Stored, "extends a range");
+        assert_eq!(a.insert(nxt, SeqNumber(12), seg("aaaaaaaa")), InsertOutcome::Stored, "joins two");
         assert_eq!(a.ranges(), 1);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(30), seg("c")),
-            InsertOutcome::Stored
-        );
-        assert_eq!(
-            Assembler::new(BIG, 0).insert(nxt, SeqNumber(1), seg("x")),
-            InsertOutcome::NoRoom
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(30), seg("c")), InsertOutcome::Stored);
+        assert_eq!(Assembler::new(BIG, 0).insert(nxt, SeqNumber(1), seg("x")), InsertOutcome::NoRoom);
     }
 
     #[test]
     fn absurd_offsets_are_refused() {
         let mut a = Assembler::new(usize::MAX, usize::MAX);
         let nxt = SeqNumber(7);
-        assert_eq!(
-            a.insert(nxt, nxt + (1 << 30), seg("x")),
-            InsertOutcome::NoRoom
-        );
-        assert_eq!(
-            a.insert(nxt, nxt + ((1 << 30) - 1), seg("x")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, nxt + (1 << 30), seg("x")), InsertOutcome::NoRoom);
+        assert_eq!(a.insert(nxt, nxt + ((1 << 30) - 1), seg("x")), InsertOutcome::Stored);
         // 2³¹ − 1 ahead, or 2³¹ "behind": never stored, never a panic.
-        assert_eq!(
-            a.insert(nxt, nxt + ((1 << 31) - 1), seg("x")),
-            InsertOutcome::NoRoom
-        );
-        assert_eq!(
-            a.insert(nxt, nxt + (1 << 31), seg("x")),
-            InsertOutcome::Duplicate
-        );
+        assert_eq!(a.insert(nxt, nxt + ((1 << 31) - 1), seg("x")), InsertOutcome::NoRoom);
+        assert_eq!(a.insert(nxt, nxt + (1 << 31), seg("x")), InsertOutcome::Duplicate);
         assert_eq!(a.bytes_held(), 1);
     }
 
@@ -732,19 +631,10 @@ mod tests {
     fn sequence_numbers_wrap() {
         let mut a = Assembler::new(BIG, 8);
         let mut nxt = SeqNumber(u32::MAX - 3);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(2), seg("cd")),
-            InsertOutcome::Stored
-        );
-        assert_eq!(
-            a.insert(nxt, SeqNumber(u32::MAX - 1), seg("yz01")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(2), seg("cd")), InsertOutcome::Stored);
+        assert_eq!(a.insert(nxt, SeqNumber(u32::MAX - 1), seg("yz01")), InsertOutcome::Stored);
         assert_eq!(blocks(&a, 4), vec![(u32::MAX - 1, 4)]);
-        assert_eq!(
-            a.insert(nxt, SeqNumber(u32::MAX - 5), seg("uvwx")),
-            InsertOutcome::Stored
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(u32::MAX - 5), seg("uvwx")), InsertOutcome::Stored);
         assert_eq!(take(&mut a, &mut nxt), "wxyz01cd");
         assert_eq!(nxt, SeqNumber(4));
     }
@@ -762,10 +652,7 @@ mod tests {
             assert_eq!(a.ranges(), 1, "the older byte was overtaken");
             assert_eq!(blocks(&a, 4), vec![((nxt + 10).0, (nxt + 11).0)]);
         }
-        assert!(
-            a.base_pos.abs_diff(ORIGIN) <= MAX_DRIFT,
-            "rebased (drift was 20·2³⁰)"
-        );
+        assert!(a.base_pos.abs_diff(ORIGIN) <= MAX_DRIFT, "rebased (drift was 20·2³⁰)");
     }
 
     #[test]
@@ -775,29 +662,17 @@ mod tests {
         for s in [10u32, 30, 50, 70, 90, 110] {
             a.insert(nxt, SeqNumber(s), seg("xxxxx"));
         }
-        assert_eq!(
-            blocks(&a, 4),
-            vec![(110, 115), (90, 95), (70, 75), (50, 55)]
-        );
+        assert_eq!(blocks(&a, 4), vec![(110, 115), (90, 95), (70, 75), (50, 55)]);
         assert_eq!(blocks(&a, 3), vec![(110, 115), (90, 95), (70, 75)]);
         assert_eq!(blocks(&a, 99).len(), MAX_SACK_BLOCKS);
         assert!(blocks(&a, 0).is_empty());
         // A retransmission into an old block makes it first again (RFC 2018 §4:
         // "the block containing the segment which triggered this ACK").
-        assert_eq!(
-            a.insert(nxt, SeqNumber(31), seg("x")),
-            InsertOutcome::Duplicate
-        );
-        assert_eq!(
-            blocks(&a, 4),
-            vec![(30, 35), (110, 115), (90, 95), (70, 75)]
-        );
+        assert_eq!(a.insert(nxt, SeqNumber(31), seg("x")), InsertOutcome::Duplicate);
+        assert_eq!(blocks(&a, 4), vec![(30, 35), (110, 115), (90, 95), (70, 75)]);
         // Growing a block moves it to the front, once.
         a.insert(nxt, SeqNumber(95), seg("y"));
-        assert_eq!(
-            blocks(&a, 4),
-            vec![(90, 96), (30, 35), (110, 115), (70, 75)]
-        );
+        assert_eq!(blocks(&a, 4), vec![(90, 96), (30, 35), (110, 115), (70, 75)]);
         // Joining two blocks reports the union once.
         a.insert(nxt, SeqNumber(96), seg("yyyyyyyyyyyyyy"));
         assert_eq!(blocks(&a, 4), vec![(90, 115), (30, 35), (70, 75), (50, 55)]);
@@ -831,10 +706,7 @@ mod tests {
             many.insert(SeqNumber(0), SeqNumber(s * 10), seg("x"));
         }
         // Every arrival went into its own block; the newest 4 are reported.
-        assert_eq!(
-            blocks(&many, 4),
-            vec![(120, 121), (110, 111), (100, 101), (90, 91)]
-        );
+        assert_eq!(blocks(&many, 4), vec![(120, 121), (110, 111), (100, 101), (90, 91)]);
     }
 
     #[test]
@@ -846,10 +718,7 @@ mod tests {
         assert_eq!(a.take_contiguous(SeqNumber(0), &mut chunks), 0);
         a.insert(SeqNumber(0), SeqNumber(0), seg("abc"));
         assert_eq!(a.take_contiguous(SeqNumber(0), &mut chunks), 9);
-        assert_eq!(
-            chunks,
-            vec![seg("kept"), seg("abc"), seg("def"), seg("ghi")]
-        );
+        assert_eq!(chunks, vec![seg("kept"), seg("abc"), seg("def"), seg("ghi")]);
         // SackBlocks iterates by value, like the Vec it replaces.
         a.insert(SeqNumber(9), SeqNumber(20), seg("x"));
         let v: Vec<_> = a.sack_blocks(4).into_iter().collect();

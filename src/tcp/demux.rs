@@ -23,9 +23,7 @@ impl Stack {
             Err(e) => {
                 let (counter, reason) = match e {
                     TcpError::BadHeader => (&mut self.counters.tcp_rx_bad_header, "tcp bad header"),
-                    TcpError::BadChecksum => {
-                        (&mut self.counters.tcp_rx_bad_checksum, "tcp bad checksum")
-                    }
+                    TcpError::BadChecksum => (&mut self.counters.tcp_rx_bad_checksum, "tcp bad checksum"),
                 };
                 *counter += 1;
                 trace!(target: "tunstack::drop", reason, src = %ip.src, "tcp drop");
@@ -72,13 +70,7 @@ impl Stack {
     }
 
     /// RFC 9293 §3.10.7.2: a segment for a listener.
-    fn listen_input(
-        &mut self,
-        now: Instant,
-        listener: TcpHandle,
-        remote: SocketAddrV4,
-        seg: &Segment<'_>,
-    ) {
+    fn listen_input(&mut self, now: Instant, listener: TcpHandle, remote: SocketAddrV4, seg: &Segment<'_>) {
         if seg.flags.rst {
             return;
         }
@@ -108,15 +100,7 @@ impl Stack {
         let handle = self.tcp.new_handle();
         let iss = self.tcp.isn.isn(now, local, remote);
         let irs = SeqNumber(seg.seq);
-        let mut tcb = Tcb::new(
-            handle,
-            local,
-            remote,
-            State::SynReceived,
-            iss,
-            irs,
-            &self.config.tcp,
-        );
+        let mut tcb = Tcb::new(handle, local, remote, State::SynReceived, iss, irs, &self.config.tcp);
         tcb.listener = Some(listener);
         tcb.peer_syn_options = seg.options;
         self.counters.tcp_passive_opens += 1;
@@ -143,24 +127,10 @@ impl Stack {
         handle: TcpHandle,
         f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
-        let Stack {
-            config,
-            counters,
-            out,
-            events,
-            tcp,
-            ..
-        } = self;
+        let Stack { config, counters, out, events, tcp, .. } = self;
         let tcb = tcp.conns.get_mut(&handle)?;
         let before = tcb.state;
-        let mut ctx = Ctx {
-            now,
-            config,
-            counters,
-            out,
-            events,
-            challenge: &mut tcp.challenge,
-        };
+        let mut ctx = Ctx { now, config, counters, out, events, challenge: &mut tcp.challenge };
         let result = f(tcb, &mut ctx);
         self.tcp_after(now, handle, before);
         Some(result)
@@ -174,22 +144,8 @@ impl Stack {
         local: std::net::Ipv4Addr,
         remote: std::net::Ipv4Addr,
     ) {
-        let Stack {
-            config,
-            counters,
-            out,
-            events,
-            tcp,
-            ..
-        } = self;
-        let mut ctx = Ctx {
-            now,
-            config,
-            counters,
-            out,
-            events,
-            challenge: &mut tcp.challenge,
-        };
+        let Stack { config, counters, out, events, tcp, .. } = self;
+        let mut ctx = Ctx { now, config, counters, out, events, challenge: &mut tcp.challenge };
         reset_for(&mut ctx, local, remote, seg);
     }
 

@@ -37,11 +37,7 @@ impl Tcb {
         if seg.flags.rst {
             if seg.flags.ack {
                 ctx.counters.tcp_rx_rst += 1;
-                self.fail(
-                    ctx,
-                    io::ErrorKind::ConnectionRefused,
-                    "rcvd RST in SYN-SENT",
-                );
+                self.fail(ctx, io::ErrorKind::ConnectionRefused, "rcvd RST in SYN-SENT");
             }
             return;
         }
@@ -75,17 +71,7 @@ impl Tcb {
             self.set_state(ctx, State::SynReceived, "rcvd SYN (simultaneous open)");
             self.update_window(seq, self.snd.iss, seg.window, true);
             let options = self.syn_options(ctx.config, ctx.now, Some(&seg.options));
-            self.emit(
-                ctx,
-                self.snd.iss,
-                Flags {
-                    syn: true,
-                    ack: true,
-                    ..Flags::default()
-                },
-                &[],
-                Some(options),
-            );
+            self.emit(ctx, self.snd.iss, Flags { syn: true, ack: true, ..Flags::default() }, &[], Some(options));
         }
         self.notify(ctx);
     }
@@ -108,19 +94,12 @@ impl Tcb {
         // First: is any of the segment inside the receive window?
         if !self.acceptable(seq, seg_len) {
             ctx.counters.tcp_rx_out_of_window += 1;
-            trace!(
-                seq = seq.0,
-                len = seg_len,
-                rcv_nxt = self.rcv.rcv_nxt.0,
-                "segment outside the window"
-            );
+            trace!(seq = seq.0, len = seg_len, rcv_nxt = self.rcv.rcv_nxt.0, "segment outside the window");
             if !seg.flags.rst {
                 // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait.
                 if seg.flags.fin {
                     if let State::TimeWait { .. } = self.state {
-                        self.state = State::TimeWait {
-                            until: ctx.now + ctx.tcp().msl * 2,
-                        };
+                        self.state = State::TimeWait { until: ctx.now + ctx.tcp().msl * 2 };
                     }
                 }
                 self.rcv.ack = super::receiver::AckState::Now;
@@ -130,8 +109,7 @@ impl Tcb {
 
         // RFC 7323 §4.3: remember the timestamp to echo.
         if let Some((tsval, _)) = seg.options.timestamp {
-            if seq <= self.rcv.last_ack_sent && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) >= 0
-            {
+            if seq <= self.rcv.last_ack_sent && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) >= 0 {
                 self.rcv.ts_recent = tsval;
             }
         }
@@ -242,16 +220,7 @@ impl Tcb {
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
         if ctx.challenge.try_take(ctx.now) {
             ctx.counters.tcp_challenge_acks += 1;
-            self.emit(
-                ctx,
-                self.snd.snd_nxt,
-                Flags {
-                    ack: true,
-                    ..Flags::default()
-                },
-                &[],
-                None,
-            );
+            self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, &[], None);
         } else {
             ctx.counters.tcp_challenge_acks_limited += 1;
         }
@@ -262,12 +231,8 @@ impl Tcb {
         ctx.counters.tcp_resets += 1;
         match self.state {
             // A passive open that was reset just ends; the listener carries on.
-            State::SynReceived if self.listener.is_some() => {
-                self.set_state(ctx, State::Closed, "rcvd RST")
-            }
-            State::SynReceived | State::SynSent => {
-                self.fail(ctx, io::ErrorKind::ConnectionRefused, "rcvd RST")
-            }
+            State::SynReceived if self.listener.is_some() => self.set_state(ctx, State::Closed, "rcvd RST"),
+            State::SynReceived | State::SynSent => self.fail(ctx, io::ErrorKind::ConnectionRefused, "rcvd RST"),
             State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
                 self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd RST")
             }
@@ -280,23 +245,13 @@ impl Tcb {
 
     /// Adopt a new send window if this segment is newer than the one that set the
     /// current one (SND.WL1/SND.WL2 rule of RFC 9293 §3.10.7.4).
-    pub(crate) fn update_window(
-        &mut self,
-        seq: SeqNumber,
-        ack: SeqNumber,
-        window: u16,
-        syn: bool,
-    ) -> bool {
+    pub(crate) fn update_window(&mut self, seq: SeqNumber, ack: SeqNumber, window: u16, syn: bool) -> bool {
         let snd = &mut self.snd;
         if !(syn || snd.snd_wl1 < seq || (snd.snd_wl1 == seq && snd.snd_wl2 <= ack)) {
             return false;
         }
         // RFC 7323 §2.2: the window in a SYN segment is never scaled.
-        let wnd = if syn {
-            usize::from(window)
-        } else {
-            usize::from(window) << snd.snd_wscale
-        };
+        let wnd = if syn { usize::from(window) } else { usize::from(window) << snd.snd_wscale };
         let changed = wnd != snd.snd_wnd;
         snd.snd_wnd = wnd;
         snd.snd_wl1 = seq;
@@ -323,24 +278,13 @@ impl Tcb {
 
     /// The ACK field (RFC 9293 §3.10.7.4 "fifth"; RFC 5681 for congestion control;
     /// RFC 6582 NewReno recovery; RFC 2018 SACK).
-    fn process_ack(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        seg: &Segment<'_>,
-        seq: SeqNumber,
-        ack: SeqNumber,
-    ) {
+    fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
         let window_changed = self.update_window(seq, ack, seg.window, false);
         if self.negotiated.sack {
-            let blocks: Vec<(SeqNumber, SeqNumber)> = seg
-                .options
-                .sacks()
-                .map(|(l, r)| (SeqNumber(l), SeqNumber(r)))
-                .collect();
+            let blocks: Vec<(SeqNumber, SeqNumber)> =
+                seg.options.sacks().map(|(l, r)| (SeqNumber(l), SeqNumber(r))).collect();
             if !blocks.is_empty() {
-                self.snd
-                    .scoreboard
-                    .on_sack(self.snd.snd_una, self.snd.snd_max, &blocks);
+                self.snd.scoreboard.on_sack(self.snd.snd_una, self.snd.snd_max, &blocks);
             }
         }
         if self.snd.acks_new_data(ack) {
@@ -387,15 +331,12 @@ impl Tcb {
             if self.snd.recovery.is_some() {
                 self.snd.cc.on_dup_ack_in_recovery();
             } else if self.snd.dup_acks == 3
-                || (self.negotiated.sack
-                    && self.snd.scoreboard.is_lost(self.snd.snd_una, self.snd.mss))
+                || (self.negotiated.sack && self.snd.scoreboard.is_lost(self.snd.snd_una, self.snd.mss))
             {
                 // Fast retransmit (RFC 5681 §3.2 steps 2–3).
                 ctx.counters.tcp_fast_retransmits += 1;
                 self.snd.recovery = Some(self.snd.snd_max);
-                self.snd
-                    .cc
-                    .on_fast_retransmit(ctx.now, self.snd.in_flight());
+                self.snd.cc.on_fast_retransmit(ctx.now, self.snd.in_flight());
                 self.retransmit_una(ctx);
             }
         }
@@ -435,8 +376,7 @@ impl Tcb {
             // RFC 1122 4.2.3.2 / RFC 5681 §4.2: ACK at least every second full-sized
             // segment, and at once when a hole was filled.
             let immediate = filled_hole || self.rcv.unacked_segments >= 2;
-            self.rcv
-                .schedule_ack(ctx.now, ctx.tcp().delayed_ack, immediate);
+            self.rcv.schedule_ack(ctx.now, ctx.tcp().delayed_ack, immediate);
             self.notify(ctx);
         } else {
             // Out of order: hold it (bounded), and send an immediate duplicate ACK
@@ -457,9 +397,7 @@ impl Tcb {
         self.rcv.fin_received = true;
         self.rcv.ack = super::receiver::AckState::Now;
         match self.state {
-            State::SynReceived | State::Established => {
-                self.set_state(ctx, State::CloseWait, "rcvd FIN")
-            }
+            State::SynReceived | State::Established => self.set_state(ctx, State::CloseWait, "rcvd FIN"),
             State::FinWait1 => {
                 if self.snd.fin_acked() {
                     let until = ctx.now + ctx.tcp().msl * 2;

@@ -50,9 +50,6 @@ mod tests {
         let t = Instant::from_millis(10);
         assert_ne!(g.isn(t, a, b), g.isn(t, a, c));
         assert_ne!(g.isn(t, a, b), IsnGenerator::new(43).isn(t, a, b));
-        assert_eq!(
-            g.isn(t + std::time::Duration::from_micros(400), a, b) - g.isn(t, a, b),
-            100
-        );
+        assert_eq!(g.isn(t + std::time::Duration::from_micros(400), a, b) - g.isn(t, a, b), 100);
     }
 }

@@ -30,14 +30,7 @@ pub struct Listener {
 
 impl Listener {
     pub fn new(handle: TcpHandle, local: SocketAddrV4, backlog: usize) -> Self {
-        Listener {
-            handle,
-            local,
-            backlog,
-            half_open: 0,
-            accept_queue: VecDeque::new(),
-            overflows: 0,
-        }
+        Listener { handle, local, backlog, half_open: 0, accept_queue: VecDeque::new(), overflows: 0 }
     }
 
     /// Whether a new SYN may start a connection (RFC 9293 leaves the bound to the

@@ -69,21 +69,14 @@ impl TcpTable {
     pub fn new(config: &StackConfig) -> Self {
         let per_sec = config.tcp.challenge_acks_per_sec.max(1);
         TcpTable {
-            ports: PortTable::new(
-                Protocol::Tcp,
-                config.ports.clone(),
-                config.seed.rotate_left(17),
-            ),
+            ports: PortTable::new(Protocol::Tcp, config.ports.clone(), config.seed.rotate_left(17)),
             conns: HashMap::new(),
             by_tuple: HashMap::new(),
             listeners: HashMap::new(),
             listener_by_port: HashMap::new(),
             timers: BTreeSet::new(),
             isn: IsnGenerator::new(config.seed.rotate_left(29) ^ 0x6528),
-            challenge: TokenBucket::new(
-                per_sec,
-                std::time::Duration::from_micros(1_000_000 / u64::from(per_sec)),
-            ),
+            challenge: TokenBucket::new(per_sec, std::time::Duration::from_micros(1_000_000 / u64::from(per_sec))),
             next_handle: 1,
         }
     }

@@ -19,20 +19,8 @@ impl Tcb {
             return;
         }
         let want_update = self.state.can_receive_data() && self.rcv.window_update_due();
-        if !sent_ack
-            && (self.rcv.ack == AckState::Now || want_update)
-            && self.state != State::SynSent
-        {
-            self.emit(
-                ctx,
-                self.snd.snd_nxt,
-                Flags {
-                    ack: true,
-                    ..Flags::default()
-                },
-                &[],
-                None,
-            );
+        if !sent_ack && (self.rcv.ack == AckState::Now || want_update) && self.state != State::SynSent {
+            self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, &[], None);
         }
     }
 
@@ -62,8 +50,7 @@ impl Tcb {
                 }
             }
             let outstanding = snd.snd_nxt > snd.snd_una;
-            if len == unsent && len < snd.mss && len > 0 && !self.nodelay && outstanding && !fin_due
-            {
+            if len == unsent && len < snd.mss && len > 0 && !self.nodelay && outstanding && !fin_due {
                 // Nagle (RFC 896, RFC 9293 §3.7.4): while data is unacknowledged,
                 // a small tail waits until it fills a segment or the ACK comes.
                 break;
@@ -72,12 +59,7 @@ impl Tcb {
             payload.clear();
             self.snd.buffer.read_at(offset, len, &mut payload);
             let seq = self.snd.snd_nxt;
-            let flags = Flags {
-                ack: true,
-                fin,
-                psh: len == unsent,
-                ..Flags::default()
-            };
+            let flags = Flags { ack: true, fin, psh: len == unsent, ..Flags::default() };
             let end = seq + len + usize::from(fin);
             let retransmission = seq < self.snd.snd_max;
             if retransmission {
@@ -119,53 +101,19 @@ impl Tcb {
         match self.state {
             State::SynSent => {
                 let options = self.syn_options(ctx.config, ctx.now, None);
-                self.emit(
-                    ctx,
-                    self.snd.iss,
-                    Flags {
-                        syn: true,
-                        ..Flags::default()
-                    },
-                    &[],
-                    Some(options),
-                );
+                self.emit(ctx, self.snd.iss, Flags { syn: true, ..Flags::default() }, &[], Some(options));
             }
             State::SynReceived => {
                 let options = self.syn_options(ctx.config, ctx.now, Some(&self.peer_syn_options));
-                self.emit(
-                    ctx,
-                    self.snd.iss,
-                    Flags {
-                        syn: true,
-                        ack: true,
-                        ..Flags::default()
-                    },
-                    &[],
-                    Some(options),
-                );
+                self.emit(ctx, self.snd.iss, Flags { syn: true, ack: true, ..Flags::default() }, &[], Some(options));
             }
             _ => {
                 let offset = self.snd.offset_of(una);
-                let len = self
-                    .snd
-                    .buffer
-                    .len()
-                    .saturating_sub(offset)
-                    .min(self.snd.mss);
+                let len = self.snd.buffer.len().saturating_sub(offset).min(self.snd.mss);
                 let fin = self.snd.fin_seq().is_some_and(|f| una + len == f);
                 let mut payload = Vec::with_capacity(len);
                 self.snd.buffer.read_at(offset, len, &mut payload);
-                self.emit(
-                    ctx,
-                    una,
-                    Flags {
-                        ack: true,
-                        fin,
-                        ..Flags::default()
-                    },
-                    &payload,
-                    None,
-                );
+                self.emit(ctx, una, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
                 self.snd.high_rxt = self.snd.high_rxt.max(una + len);
             }
         }
@@ -177,15 +125,6 @@ impl Tcb {
     pub(crate) fn send_window_probe(&mut self, ctx: &mut Ctx<'_>) {
         ctx.counters.tcp_zero_window_probes += 1;
         let seq: SeqNumber = self.snd.snd_una - 1;
-        self.emit(
-            ctx,
-            seq,
-            Flags {
-                ack: true,
-                ..Flags::default()
-            },
-            &[],
-            None,
-        );
+        self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, &[], None);
     }
 }

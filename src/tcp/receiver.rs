@@ -93,11 +93,7 @@ impl Receiver {
         let promised = self.rcv_wnd();
         let free = self.free();
         let threshold = (self.capacity / 2).min(self.peer_mss).max(1);
-        let wnd = if free >= promised + threshold {
-            free
-        } else {
-            promised
-        };
+        let wnd = if free >= promised + threshold { free } else { promised };
         let field = (wnd >> self.rcv_wscale).min(usize::from(u16::MAX));
         let edge = self.rcv_nxt + (field << self.rcv_wscale);
         self.rcv_adv = self.rcv_adv.max(edge);
@@ -110,8 +106,7 @@ impl Receiver {
     pub fn window_update_due(&self) -> bool {
         let promised = self.rcv_wnd();
         let threshold = (self.capacity / 2).min(self.peer_mss).max(1);
-        self.free() >= promised + threshold
-            && (promised < self.peer_mss || self.free() >= promised * 2)
+        self.free() >= promised + threshold && (promised < self.peer_mss || self.free() >= promised * 2)
     }
 
     /// Copy up to `buf.len()` in-order bytes to the program.

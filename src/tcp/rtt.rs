@@ -99,13 +99,7 @@ impl RttEstimator {
     /// §2.1), clamped to `[min, max]` like every other RTO.
     pub fn new(config: RtoConfig) -> Self {
         let base_rto = config.clamp(config.initial);
-        RttEstimator {
-            config,
-            srtt: None,
-            rttvar: Duration::ZERO,
-            base_rto,
-            backoff: 0,
-        }
+        RttEstimator { config, srtt: None, rttvar: Duration::ZERO, base_rto, backoff: 0 }
     }
 
     /// Takes one RTT measurement `R` into account.
@@ -327,10 +321,7 @@ mod tests {
 
     #[test]
     fn a_steady_rtt_converges_and_granularity_floors_the_margin() {
-        let mut e = RttEstimator::new(RtoConfig {
-            min: Duration::ZERO,
-            ..RtoConfig::default()
-        });
+        let mut e = RttEstimator::new(RtoConfig { min: Duration::ZERO, ..RtoConfig::default() });
         for _ in 0..200 {
             e.on_sample(ms(10));
         }
@@ -432,18 +423,12 @@ mod tests {
         // An ACK below the timed end gives nothing.
         assert_eq!(s.on_ack(SeqNumber(999), Instant::from_millis(50)), None);
         // The covering ACK gives the time since the *first* segment was sent.
-        assert_eq!(
-            s.on_ack(SeqNumber(2000), Instant::from_millis(80)),
-            Some(ms(80))
-        );
+        assert_eq!(s.on_ack(SeqNumber(2000), Instant::from_millis(80)), Some(ms(80)));
         assert!(!s.is_timing());
         // Idle again: nothing more until the next new segment is timed.
         assert_eq!(s.on_ack(SeqNumber(3000), Instant::from_millis(90)), None);
         s.on_send(SeqNumber(3000), Instant::from_millis(100), false);
-        assert_eq!(
-            s.on_ack(SeqNumber(3000), Instant::from_millis(130)),
-            Some(ms(30))
-        );
+        assert_eq!(s.on_ack(SeqNumber(3000), Instant::from_millis(130)), Some(ms(30)));
     }
 
     #[test]
@@ -473,10 +458,7 @@ mod tests {
             None,
             "an ACK just before the wrap is before seq_end 10"
         );
-        assert_eq!(
-            s.on_ack(SeqNumber(10), Instant::from_millis(50)),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(s.on_ack(SeqNumber(10), Instant::from_millis(50)), Some(Duration::ZERO));
     }
 
     #[test]
@@ -491,11 +473,7 @@ mod tests {
         if let Some(r) = s.on_ack(SeqNumber(1000), Instant::from_millis(350)) {
             e.on_sample(r);
         }
-        assert_eq!(
-            e.backoffs(),
-            1,
-            "the ambiguous ACK must not reset the back-off"
-        );
+        assert_eq!(e.backoffs(), 1, "the ambiguous ACK must not reset the back-off");
         assert_eq!(e.rto(), ms(600));
         s.on_send(SeqNumber(2000), Instant::from_millis(400), false);
         if let Some(r) = s.on_ack(SeqNumber(2000), Instant::from_millis(500)) {

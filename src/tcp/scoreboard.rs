@@ -78,11 +78,7 @@ fn width((l, r): (SeqNumber, SeqNumber)) -> usize {
 impl Scoreboard {
     /// An empty scoreboard.
     pub fn new() -> Self {
-        Scoreboard {
-            ranges: [(SeqNumber(0), SeqNumber(0)); MAX_RANGES],
-            len: 0,
-            sacked: 0,
-        }
+        Scoreboard { ranges: [(SeqNumber(0), SeqNumber(0)); MAX_RANGES], len: 0, sacked: 0 }
     }
 
     /// The SACKed ranges, lowest first.
@@ -128,12 +124,7 @@ impl Scoreboard {
     /// * a block straddling SND.UNA counts for its part above SND.UNA (an ACK
     ///   overtaken by a newer one can carry such a block; the bytes it reports
     ///   above SND.UNA did arrive).
-    pub fn on_sack(
-        &mut self,
-        snd_una: SeqNumber,
-        snd_nxt: SeqNumber,
-        blocks: &[(SeqNumber, SeqNumber)],
-    ) {
+    pub fn on_sack(&mut self, snd_una: SeqNumber, snd_nxt: SeqNumber, blocks: &[(SeqNumber, SeqNumber)]) {
         let flight = snd_nxt.since(snd_una) as i64;
         for &(left, right) in blocks {
             let (l, r) = (left - snd_una, right - snd_una);
@@ -150,15 +141,8 @@ impl Scoreboard {
     fn insert(&mut self, l: SeqNumber, r: SeqNumber) {
         // Ranges i..j overlap or touch [l, r]: i is the first ending at or
         // after l, j the first starting after r.
-        let i = self
-            .ranges()
-            .iter()
-            .position(|&(_, e)| e >= l)
-            .unwrap_or(self.len);
-        let j = self.ranges()[i..]
-            .iter()
-            .position(|&(s, _)| s > r)
-            .map_or(self.len, |k| i + k);
+        let i = self.ranges().iter().position(|&(_, e)| e >= l).unwrap_or(self.len);
+        let j = self.ranges()[i..].iter().position(|&(s, _)| s > r).map_or(self.len, |k| i + k);
         if i < j {
             // Merge them into slot i and close up the gap.
             let merged = (l.min(self.ranges[i].0), r.max(self.ranges[j - 1].1));
@@ -186,11 +170,7 @@ impl Scoreboard {
     /// SND.UNA advanced to `snd_una`: forget what lies below it (those bytes
     /// are now cumulatively acknowledged).
     pub fn on_cumulative_ack(&mut self, snd_una: SeqNumber) {
-        let gone = self
-            .ranges()
-            .iter()
-            .take_while(|&&(_, r)| r <= snd_una)
-            .count();
+        let gone = self.ranges().iter().take_while(|&&(_, r)| r <= snd_una).count();
         let forgotten: usize = self.ranges[..gone].iter().map(|&x| width(x)).sum();
         self.ranges.copy_within(gone..self.len, 0);
         self.len -= gone;
@@ -283,13 +263,7 @@ impl Scoreboard {
     ///   counts once more (the retransmission is in flight too).
     ///
     /// Computed per hole, not per byte: within a hole `IsLost` is constant.
-    pub fn pipe(
-        &self,
-        snd_una: SeqNumber,
-        snd_nxt: SeqNumber,
-        high_rxt: SeqNumber,
-        smss: usize,
-    ) -> usize {
+    pub fn pipe(&self, snd_una: SeqNumber, snd_nxt: SeqNumber, high_rxt: SeqNumber, smss: usize) -> usize {
         let rxt_end = high_rxt.min(snd_nxt);
         // Bytes of [start, end) below the retransmission point.
         let retransmitted = |start: SeqNumber, end: SeqNumber| rxt_end.min(end).since(start);
@@ -336,11 +310,7 @@ mod tests {
         assert_eq!(sb.ranges(), &[(s(100), s(200)), (s(300), s(400))]);
         assert_eq!(sb.sacked_bytes(), 200);
         sb.on_sack(s(0), s(1000), &[(s(150), s(300))]);
-        assert_eq!(
-            sb.ranges(),
-            &[(s(100), s(400))],
-            "overlap and adjacency merge"
-        );
+        assert_eq!(sb.ranges(), &[(s(100), s(400))], "overlap and adjacency merge");
         assert_eq!(sb.sacked_bytes(), 300);
         sb.on_sack(s(0), s(1000), &[(s(100), s(400))]);
         assert_eq!(sb.sacked_bytes(), 300, "a repeated block changes nothing");
@@ -367,21 +337,13 @@ mod tests {
         );
         assert_eq!(sb.sacked_bytes(), 0);
         sb.on_sack(una, nxt, &[(s(900), s(1100)), (s(1900), s(2000))]);
-        assert_eq!(
-            sb.ranges(),
-            &[(s(1000), s(1100)), (s(1900), s(2000))],
-            "straddler clamped"
-        );
+        assert_eq!(sb.ranges(), &[(s(1000), s(1100)), (s(1900), s(2000))], "straddler clamped");
     }
 
     #[test]
     fn cumulative_ack_forgets_below() {
         let mut sb = Scoreboard::new();
-        sb.on_sack(
-            s(0),
-            s(1000),
-            &[(s(100), s(200)), (s(300), s(400)), (s(500), s(600))],
-        );
+        sb.on_sack(s(0), s(1000), &[(s(100), s(200)), (s(300), s(400)), (s(500), s(600))]);
         sb.on_cumulative_ack(s(350));
         assert_eq!(sb.ranges(), &[(s(350), s(400)), (s(500), s(600))]);
         assert_eq!(sb.sacked_bytes(), 150);
@@ -441,16 +403,7 @@ mod tests {
         let smss = 100;
         let mut sb = Scoreboard::new();
         let (una, nxt) = (s(0), s(1000));
-        sb.on_sack(
-            una,
-            nxt,
-            &[
-                (s(100), s(200)),
-                (s(250), s(300)),
-                (s(400), s(500)),
-                (s(600), s(750)),
-            ],
-        );
+        sb.on_sack(una, nxt, &[(s(100), s(200)), (s(250), s(300)), (s(400), s(500)), (s(600), s(750))]);
         // Hole [0,100): four ranges above — lost.
         assert_eq!(sb.next_hole(una, una, nxt, smss), Some((s(0), 100)));
         // Hole [200,250): three ranges above — lost; it ends at a SACKed range.
@@ -460,16 +413,8 @@ mod tests {
         assert_eq!(sb.next_hole(s(250), una, nxt, smss), Some((s(300), 100)));
         // Hole [500,600): one range of 150 bytes above — maybe just reordered.
         assert_eq!(sb.next_hole(s(500), una, nxt, smss), None);
-        assert_eq!(
-            sb.next_hole(s(750), una, nxt, smss),
-            None,
-            "nothing SACKed above (1.b)"
-        );
-        assert_eq!(
-            sb.next_hole(una, una, nxt, 30),
-            Some((s(0), 30)),
-            "at most SMSS"
-        );
+        assert_eq!(sb.next_hole(s(750), una, nxt, smss), None, "nothing SACKed above (1.b)");
+        assert_eq!(sb.next_hole(una, una, nxt, 30), Some((s(0), 30)), "at most SMSS");
         assert_eq!(sb.next_hole(una, una, nxt, 0), None);
         assert_eq!(Scoreboard::new().next_hole(una, una, nxt, smss), None);
     }
@@ -479,16 +424,8 @@ mod tests {
         let smss = 100;
         let mut sb = Scoreboard::new();
         let (una, nxt) = (s(0), s(1000));
-        assert_eq!(
-            sb.pipe(una, nxt, una, smss),
-            1000,
-            "nothing known: all in flight"
-        );
-        sb.on_sack(
-            una,
-            nxt,
-            &[(s(100), s(200)), (s(300), s(400)), (s(500), s(600))],
-        );
+        assert_eq!(sb.pipe(una, nxt, una, smss), 1000, "nothing known: all in flight");
+        sb.on_sack(una, nxt, &[(s(100), s(200)), (s(300), s(400)), (s(500), s(600))]);
         // Holes: [0,100) lost (3 ranges above), [200,300) and [400,500) not lost
         // (≤ 200 bytes above), [600,1000) not lost.
         assert_eq!(sb.pipe(una, nxt, una, smss), 600);
@@ -503,15 +440,7 @@ mod tests {
         let una = s(u32::MAX - 99);
         let nxt = una + 400;
         let mut sb = Scoreboard::new();
-        sb.on_sack(
-            una,
-            nxt,
-            &[
-                (una + 50, una + 150),
-                (una + 200, una + 210),
-                (una + 300, una + 310),
-            ],
-        );
+        sb.on_sack(una, nxt, &[(una + 50, una + 150), (una + 200, una + 210), (una + 300, una + 310)]);
         assert_eq!(sb.sacked_bytes(), 120);
         assert!(sb.is_sacked(s(0)) && sb.is_sacked(s(49)) && !sb.is_sacked(s(50)));
         assert_eq!(sb.next_hole(una, una, nxt, 1000), Some((una, 50)));
@@ -554,8 +483,7 @@ mod tests {
             let mut lost = vec![false; self.sacked.len()];
             let (mut runs_above, mut bytes_above) = (0, 0);
             for b in (0..self.sacked.len()).rev() {
-                lost[b] = !self.sacked[b]
-                    && (runs_above >= DUP_THRESH || bytes_above > (DUP_THRESH - 1) * smss);
+                lost[b] = !self.sacked[b] && (runs_above >= DUP_THRESH || bytes_above > (DUP_THRESH - 1) * smss);
                 if self.sacked[b] {
                     bytes_above += 1;
                     if b == 0 || !self.sacked[b - 1] {
@@ -579,9 +507,7 @@ mod tests {
         let block = (-40i64..440, -5i64..40).prop_map(|(l, w)| (l, l + w));
         // Many narrow, evenly spaced blocks: enough ranges to hit MAX_RANGES.
         let comb = (0i64..60, 1i64..4, 1i64..6, 10usize..50).prop_map(|(at, width, gap, n)| {
-            (0..n as i64)
-                .map(|k| (at + k * (width + gap), at + k * (width + gap) + width))
-                .collect()
+            (0..n as i64).map(|k| (at + k * (width + gap), at + k * (width + gap) + width)).collect()
         });
         prop_oneof![
             6 => proptest::collection::vec(block, 1..5).prop_map(Op::Sack),

@@ -50,10 +50,7 @@ impl SendBuffer {
     /// An empty buffer that will hold at most `capacity` bytes. Nothing is
     /// allocated until the first write.
     pub fn new(capacity: usize) -> Self {
-        SendBuffer {
-            buf: VecDeque::new(),
-            capacity,
-        }
+        SendBuffer { buf: VecDeque::new(), capacity }
     }
 
     /// The configured bound, in bytes.
@@ -102,11 +99,7 @@ impl SendBuffer {
         if needed > self.buf.capacity() {
             // Grow by doubling (amortised O(1) per byte) but never reserve past
             // the configured bound, so a 64 KiB buffer does not cost 128 KiB.
-            let target = self
-                .buf
-                .capacity()
-                .saturating_mul(2)
-                .clamp(needed, self.capacity.max(needed));
+            let target = self.buf.capacity().saturating_mul(2).clamp(needed, self.capacity.max(needed));
             self.buf.reserve_exact(target - self.buf.len());
         }
         // `VecDeque<u8>` extends from a slice with (at most two) memcpys.
@@ -212,9 +205,7 @@ mod tests {
     fn reads_across_the_ring_wrap() {
         let mut b = SendBuffer::new(8);
         for round in 0..20u8 {
-            let data: Vec<u8> = (0..5)
-                .map(|i| round.wrapping_mul(5).wrapping_add(i))
-                .collect();
+            let data: Vec<u8> = (0..5).map(|i| round.wrapping_mul(5).wrapping_add(i)).collect();
             assert_eq!(b.write(&data), 5);
             let (x, y) = b.slices_at(0, 5);
             assert_eq!([x, y].concat(), data);

@@ -86,9 +86,7 @@ impl Sender {
 
     /// Data in the buffer not yet sent (from SND.NXT).
     pub fn unsent(&self) -> usize {
-        self.buffer
-            .len()
-            .saturating_sub(self.offset_of(self.snd_nxt))
+        self.buffer.len().saturating_sub(self.offset_of(self.snd_nxt))
     }
 
     /// The send window right now: min(SND.WND, cwnd) less what is in flight from

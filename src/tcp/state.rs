@@ -110,30 +110,17 @@ impl State {
 
     /// States in which the program may still queue data to send.
     pub fn can_send_data(&self) -> bool {
-        matches!(
-            self,
-            State::SynSent | State::SynReceived | State::Established | State::CloseWait
-        )
+        matches!(self, State::SynSent | State::SynReceived | State::Established | State::CloseWait)
     }
 
     /// Whether we have sent (or queued) our FIN.
     pub fn fin_sent(&self) -> bool {
-        matches!(
-            self,
-            State::FinWait1
-                | State::FinWait2
-                | State::Closing
-                | State::LastAck
-                | State::TimeWait { .. }
-        )
+        matches!(self, State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait { .. })
     }
 
     /// Whether the peer's FIN has been received.
     pub fn fin_received(&self) -> bool {
-        matches!(
-            self,
-            State::CloseWait | State::Closing | State::LastAck | State::TimeWait { .. }
-        )
+        matches!(self, State::CloseWait | State::Closing | State::LastAck | State::TimeWait { .. })
     }
 }
 

@@ -158,12 +158,7 @@ impl Tcb {
                 scoreboard: Scoreboard::new(),
                 retries: 0,
             },
-            rcv: Receiver::new(
-                irs,
-                config.recv_buffer,
-                0,
-                Assembler::new(config.recv_buffer, config.max_ooo_ranges),
-            ),
+            rcv: Receiver::new(irs, config.recv_buffer, 0, Assembler::new(config.recv_buffer, config.max_ooo_ranges)),
             negotiated: Negotiated::default(),
             peer_syn_options: Options::default(),
             timers: Timers::default(),
@@ -194,15 +189,8 @@ impl Tcb {
         self.negotiated.sack = tcp.sack && theirs.sack_permitted;
         let peer_mss = theirs.mss.map_or(DEFAULT_MSS, usize::from).max(64);
         self.rcv.peer_mss = peer_mss;
-        let overhead = if self.negotiated.timestamps.is_some() {
-            TS_OPTION_LEN
-        } else {
-            0
-        };
-        let mss = peer_mss
-            .min(usize::from(our_mss(config)))
-            .saturating_sub(overhead)
-            .max(32);
+        let overhead = if self.negotiated.timestamps.is_some() { TS_OPTION_LEN } else { 0 };
+        let mss = peer_mss.min(usize::from(our_mss(config))).saturating_sub(overhead).max(32);
         self.snd.mss = mss;
         self.snd.cc = tcp.congestion.build(mss);
         let _ = now;
@@ -210,9 +198,7 @@ impl Tcb {
 
     /// Our timestamp clock: milliseconds, offset per connection (RFC 7323 §5.4).
     fn ts_val(&self, now: Instant) -> Option<u32> {
-        self.negotiated
-            .timestamps
-            .map(|offset| ((now.micros() / 1000) as u32).wrapping_add(offset))
+        self.negotiated.timestamps.map(|offset| ((now.micros() / 1000) as u32).wrapping_add(offset))
     }
 
     /// The RTT a timestamp echo measures, if it echoes one of ours.
@@ -223,22 +209,14 @@ impl Tcb {
     }
 
     /// Options for our SYN or SYN,ACK. On a SYN,ACK only what the peer offered.
-    pub(crate) fn syn_options(
-        &self,
-        config: &StackConfig,
-        now: Instant,
-        peer: Option<&Options>,
-    ) -> Options {
+    pub(crate) fn syn_options(&self, config: &StackConfig, now: Instant, peer: Option<&Options>) -> Options {
         let tcp = &config.tcp;
         let offered = |ours: bool, theirs: bool| ours && peer.is_none_or(|_| theirs);
         let ts = offered(tcp.timestamps, peer.is_some_and(|p| p.timestamp.is_some()));
         Options {
             mss: Some(our_mss(config)),
-            window_scale: offered(
-                tcp.window_scaling,
-                peer.is_some_and(|p| p.window_scale.is_some()),
-            )
-            .then(|| wscale_for(self.rcv.capacity)),
+            window_scale: offered(tcp.window_scaling, peer.is_some_and(|p| p.window_scale.is_some()))
+                .then(|| wscale_for(self.rcv.capacity)),
             sack_permitted: offered(tcp.sack, peer.is_some_and(|p| p.sack_permitted)),
             timestamp: ts.then(|| {
                 let val = ((now.micros() / 1000) as u32).wrapping_add(self.snd.iss.0);
@@ -265,11 +243,7 @@ impl Tcb {
             }
             if self.negotiated.sack && flags.ack && !flags.rst {
                 // RFC 2018 §4: report the most recent blocks first.
-                for (slot, (l, r)) in options
-                    .sack_blocks
-                    .iter_mut()
-                    .zip(self.rcv.assembler.sack_blocks(4).iter())
-                {
+                for (slot, (l, r)) in options.sack_blocks.iter_mut().zip(self.rcv.assembler.sack_blocks(4).iter()) {
                     *slot = Some((l.0, r.0));
                 }
             }
@@ -316,16 +290,7 @@ impl Tcb {
             State::TimeWait { until } => Some(until),
             _ => None,
         };
-        [
-            self.timers.retransmit,
-            self.timers.persist,
-            self.timers.linger,
-            ack,
-            time_wait,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.timers.retransmit, self.timers.persist, self.timers.linger, ack, time_wait].into_iter().flatten().min()
     }
 
     /// Tell a program waiting on this connection that something changed.
@@ -335,21 +300,12 @@ impl Tcb {
 }
 
 /// Write a segment to the IP layer and count it.
-pub(crate) fn send_segment(
-    ctx: &mut Ctx<'_>,
-    src: std::net::Ipv4Addr,
-    dst: std::net::Ipv4Addr,
-    segment: &Segment<'_>,
-) {
+pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: std::net::Ipv4Addr, dst: std::net::Ipv4Addr, segment: &Segment<'_>) {
     let mut bytes = Vec::with_capacity(60 + segment.payload.len());
     if wire::emit(&mut bytes, src, dst, segment).is_none() {
         return;
     }
-    if ctx
-        .out
-        .send(ctx.config, ctx.counters, dst, PROTO_TCP, &bytes)
-        .is_ok()
-    {
+    if ctx.out.send(ctx.config, ctx.counters, dst, PROTO_TCP, &bytes).is_ok() {
         ctx.counters.tcp_tx_segments += 1;
         if segment.flags.rst {
             ctx.counters.tcp_tx_rst += 1;
@@ -359,35 +315,15 @@ pub(crate) fn send_segment(
 
 /// RFC 9293 §3.10.7.1: the answer to a segment for no connection: a RST that the
 /// sender will accept, built only from the offending segment.
-pub(crate) fn reset_for(
-    ctx: &mut Ctx<'_>,
-    local: std::net::Ipv4Addr,
-    remote: std::net::Ipv4Addr,
-    seg: &Segment<'_>,
-) {
+pub(crate) fn reset_for(ctx: &mut Ctx<'_>, local: std::net::Ipv4Addr, remote: std::net::Ipv4Addr, seg: &Segment<'_>) {
     if seg.flags.rst {
         return;
     }
     let (seq, ack, flags) = if seg.flags.ack {
-        (
-            seg.ack,
-            0,
-            Flags {
-                rst: true,
-                ..Flags::default()
-            },
-        )
+        (seg.ack, 0, Flags { rst: true, ..Flags::default() })
     } else {
         let ack = SeqNumber(seg.seq) + seg.seg_len();
-        (
-            0,
-            ack.0,
-            Flags {
-                rst: true,
-                ack: true,
-                ..Flags::default()
-            },
-        )
+        (0, ack.0, Flags { rst: true, ack: true, ..Flags::default() })
     };
     let reply = Segment {
         src_port: seg.dst_port,

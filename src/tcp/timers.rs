@@ -41,11 +41,7 @@ impl Tcb {
         if self.timers.persist.is_some_and(|t| now >= t) {
             self.send_window_probe(ctx);
             self.timers.persist_backoff = self.timers.persist_backoff.saturating_add(1);
-            let backoff = self
-                .snd
-                .rtt
-                .rto()
-                .saturating_mul(1 << self.timers.persist_backoff.min(6));
+            let backoff = self.snd.rtt.rto().saturating_mul(1 << self.timers.persist_backoff.min(6));
             self.timers.persist = Some(now + backoff.min(ctx.tcp().rto.max));
         }
     }

@@ -15,10 +15,7 @@ impl Tcb {
             return Err(kind.into());
         }
         if self.snd.fin_queued || !self.state.can_send_data() {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "connection closed for sending",
-            ));
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "connection closed for sending"));
         }
         if data.is_empty() {
             return Ok(0);
@@ -39,11 +36,7 @@ impl Tcb {
         if let Some(kind) = self.error.take() {
             return Err(kind.into());
         }
-        if self.rcv.fin_received
-            || self.read_closed
-            || self.state == State::Closed
-            || buf.is_empty()
-        {
+        if self.rcv.fin_received || self.read_closed || self.state == State::Closed || buf.is_empty() {
             return Ok(0);
         }
         Err(io::ErrorKind::WouldBlock.into())
@@ -90,17 +83,7 @@ impl Tcb {
     pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
         if self.state.is_synchronized() || self.state == State::SynReceived {
             let seq = self.snd.snd_nxt;
-            self.emit(
-                ctx,
-                seq,
-                Flags {
-                    rst: true,
-                    ack: true,
-                    ..Flags::default()
-                },
-                &[],
-                None,
-            );
+            self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, &[], None);
             ctx.counters.tcp_resets += 1;
         }
         self.timers = Default::default();

@@ -65,19 +65,14 @@ impl UdpTable {
     }
 
     fn get(&mut self, handle: UdpHandle) -> io::Result<&mut UdpSocketState> {
-        self.sockets
-            .get_mut(&handle)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket is closed"))
+        self.sockets.get_mut(&handle).ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket is closed"))
     }
 }
 
 fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
     match addr {
         SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "IPv6 is not supported yet",
-        )),
+        SocketAddr::V6(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "IPv6 is not supported yet")),
     }
 }
 
@@ -89,9 +84,7 @@ impl Stack {
             Err(e) => {
                 let (counter, reason) = match e {
                     UdpError::BadLength => (&mut self.counters.udp_rx_bad_length, "udp bad length"),
-                    UdpError::BadChecksum => {
-                        (&mut self.counters.udp_rx_bad_checksum, "udp bad checksum")
-                    }
+                    UdpError::BadChecksum => (&mut self.counters.udp_rx_bad_checksum, "udp bad checksum"),
                 };
                 *counter += 1;
                 trace!(target: "tunstack::drop", reason, src = %ip.src, "udp drop");
@@ -105,12 +98,7 @@ impl Stack {
             .by_port
             .get(&datagram.dst_port)
             .copied()
-            .filter(|h| {
-                self.udp
-                    .sockets
-                    .get(h)
-                    .is_some_and(|s| s.peer.is_none_or(|peer| peer == from))
-            });
+            .filter(|h| self.udp.sockets.get(h).is_some_and(|s| s.peer.is_none_or(|peer| peer == from)));
         let Some(handle) = target else {
             // RFC 1122 4.1.3.1: no one listens → ICMP port unreachable.
             self.counters.udp_rx_no_port += 1;
@@ -121,10 +109,8 @@ impl Stack {
         let Some(socket) = self.udp.sockets.get_mut(&handle) else {
             return;
         };
-        let queued = socket.queue.push(Datagram {
-            from: SocketAddr::V4(from),
-            data: Bytes::copy_from_slice(datagram.payload),
-        });
+        let queued =
+            socket.queue.push(Datagram { from: SocketAddr::V4(from), data: Bytes::copy_from_slice(datagram.payload) });
         if queued {
             self.counters.udp_rx_delivered += 1;
             self.events.push_back(Event::UdpReadable(handle));
@@ -169,10 +155,7 @@ impl Stack {
             ));
         }
         if self.udp.sockets.len() >= self.config.max_udp_sockets {
-            return Err(io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                "UDP socket limit reached (max_udp_sockets)",
-            ));
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, "UDP socket limit reached (max_udp_sockets)"));
         }
         let port = self.udp.ports.bind(addr.port())?;
         let handle = UdpHandle(self.udp.next_handle);
@@ -202,10 +185,7 @@ impl Stack {
     pub fn udp_connect(&mut self, handle: UdpHandle, peer: SocketAddr) -> io::Result<()> {
         let peer = v4(peer)?;
         if peer.port() == 0 || peer.ip().is_unspecified() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot connect to port 0 or 0.0.0.0",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot connect to port 0 or 0.0.0.0"));
         }
         let socket = self.udp.get(handle)?;
         socket.peer = Some(peer);
@@ -216,27 +196,16 @@ impl Stack {
     /// Send one datagram to `dst`. Errors: `InvalidInput` for a payload larger than
     /// 65,507 bytes or port 0, `WouldBlock` while the transmit queue is full, a
     /// pending ICMP error of a connected socket.
-    pub fn udp_send_to(
-        &mut self,
-        handle: UdpHandle,
-        payload: &[u8],
-        dst: SocketAddr,
-    ) -> io::Result<usize> {
+    pub fn udp_send_to(&mut self, handle: UdpHandle, payload: &[u8], dst: SocketAddr) -> io::Result<usize> {
         let dst = v4(dst)?;
         if payload.len() > MAX_PAYLOAD_V4 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "datagram of {} bytes is larger than UDP over IPv4 allows ({MAX_PAYLOAD_V4})",
-                    payload.len()
-                ),
+                format!("datagram of {} bytes is larger than UDP over IPv4 allows ({MAX_PAYLOAD_V4})", payload.len()),
             ));
         }
         if dst.port() == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot send to port 0",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot send to port 0"));
         }
         let src = self.config.addr;
         let socket = self.udp.get(handle)?;
@@ -246,38 +215,27 @@ impl Stack {
         let src_port = socket.local_port;
         let mut segment = Vec::with_capacity(udp::HEADER_LEN + payload.len());
         if udp::emit(&mut segment, src, *dst.ip(), src_port, dst.port(), payload).is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "datagram too large",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large"));
         }
-        match self.out.send(
-            &self.config,
-            &mut self.counters,
-            *dst.ip(),
-            crate::ip::PROTO_UDP,
-            &segment,
-        ) {
+        match self.out.send(&self.config, &mut self.counters, *dst.ip(), crate::ip::PROTO_UDP, &segment) {
             Ok(()) => {
                 self.counters.udp_tx += 1;
                 Ok(payload.len())
             }
-            Err(OutputError::QueueFull) => Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "transmit queue full",
-            )),
-            Err(OutputError::TooBig) => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "datagram too large for this MTU",
-            )),
+            Err(OutputError::QueueFull) => Err(io::Error::new(io::ErrorKind::WouldBlock, "transmit queue full")),
+            Err(OutputError::TooBig) => {
+                Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large for this MTU"))
+            }
         }
     }
 
     /// Send to the connected peer.
     pub fn udp_send(&mut self, handle: UdpHandle, payload: &[u8]) -> io::Result<usize> {
-        let peer = self.udp.get(handle)?.peer.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotConnected, "UDP socket is not connected")
-        })?;
+        let peer = self
+            .udp
+            .get(handle)?
+            .peer
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket is not connected"))?;
         self.udp_send_to(handle, payload, SocketAddr::V4(peer))
     }
 
@@ -288,18 +246,12 @@ impl Stack {
         if let Some(kind) = socket.pending_error.take() {
             return Err(icmp_error(kind));
         }
-        socket
-            .queue
-            .pop()
-            .ok_or_else(|| io::ErrorKind::WouldBlock.into())
+        socket.queue.pop().ok_or_else(|| io::ErrorKind::WouldBlock.into())
     }
 
     /// Whether a datagram or an error is waiting.
     pub fn udp_can_recv(&self, handle: UdpHandle) -> bool {
-        self.udp
-            .sockets
-            .get(&handle)
-            .is_none_or(|s| !s.queue.is_empty() || s.pending_error.is_some())
+        self.udp.sockets.get(&handle).is_none_or(|s| !s.queue.is_empty() || s.pending_error.is_some())
     }
 
     /// Change the receive queue's bounds (datagrams and bytes). Datagrams beyond a
@@ -311,26 +263,16 @@ impl Stack {
     }
 
     pub fn udp_local_addr(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
-        let socket = self
-            .udp
-            .sockets
-            .get(&handle)
-            .ok_or(io::ErrorKind::NotConnected)?;
-        Ok(SocketAddr::V4(SocketAddrV4::new(
-            self.config.addr,
-            socket.local_port,
-        )))
+        let socket = self.udp.sockets.get(&handle).ok_or(io::ErrorKind::NotConnected)?;
+        Ok(SocketAddr::V4(SocketAddrV4::new(self.config.addr, socket.local_port)))
     }
 
     pub fn udp_peer_addr(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
-        let socket = self
-            .udp
-            .sockets
-            .get(&handle)
-            .ok_or(io::ErrorKind::NotConnected)?;
-        socket.peer.map(SocketAddr::V4).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotConnected, "UDP socket is not connected")
-        })
+        let socket = self.udp.sockets.get(&handle).ok_or(io::ErrorKind::NotConnected)?;
+        socket
+            .peer
+            .map(SocketAddr::V4)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket is not connected"))
     }
 
     /// Every open UDP socket, ordered by port.

@@ -32,13 +32,7 @@ pub struct RecvQueue {
 
 impl RecvQueue {
     pub fn new(limit: QueueLimit) -> Self {
-        RecvQueue {
-            items: VecDeque::new(),
-            bytes: 0,
-            limit,
-            dropped: 0,
-            received: 0,
-        }
+        RecvQueue { items: VecDeque::new(), bytes: 0, limit, dropped: 0, received: 0 }
     }
 
     /// Queue a datagram, or refuse it (returning `false`) if either bound would be
@@ -105,18 +99,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn dgram(len: usize) -> Datagram {
-        Datagram {
-            from: "198.18.0.1:5000".parse().expect("addr"),
-            data: Bytes::from(vec![7; len]),
-        }
+        Datagram { from: "198.18.0.1:5000".parse().expect("addr"), data: Bytes::from(vec![7; len]) }
     }
 
     #[test]
     fn refuses_past_either_bound() {
-        let mut q = RecvQueue::new(QueueLimit {
-            datagrams: 2,
-            bytes: 10,
-        });
+        let mut q = RecvQueue::new(QueueLimit { datagrams: 2, bytes: 10 });
         assert!(q.push(dgram(4)));
         assert!(!q.push(dgram(7)), "byte bound");
         assert!(q.push(dgram(0)));
@@ -128,20 +116,11 @@ mod tests {
 
     #[test]
     fn shrinking_sheds_newest() {
-        let mut q = RecvQueue::new(QueueLimit {
-            datagrams: 8,
-            bytes: 100,
-        });
+        let mut q = RecvQueue::new(QueueLimit { datagrams: 8, bytes: 100 });
         for n in 1..=4 {
             q.push(dgram(n));
         }
-        assert_eq!(
-            q.set_limit(QueueLimit {
-                datagrams: 2,
-                bytes: 100
-            }),
-            2
-        );
+        assert_eq!(q.set_limit(QueueLimit { datagrams: 2, bytes: 100 }), 2);
         assert_eq!(q.pop().map(|d| d.data.len()), Some(1));
         assert_eq!(q.pop().map(|d| d.data.len()), Some(2));
         assert!(q.pop().is_none());

@@ -39,15 +39,7 @@ fn datagram_goes_to_the_socket_bound_to_its_port() {
     assert_eq!(err_kind(s.udp_recv(seven)), ErrorKind::WouldBlock);
     assert_eq!(err_kind(s.udp_recv(other)), ErrorKind::WouldBlock);
     let c = s.counters();
-    assert_eq!(
-        (
-            c.ip_rx_delivered,
-            c.udp_rx,
-            c.udp_rx_delivered,
-            c.udp_rx_no_port
-        ),
-        (1, 1, 1, 0)
-    );
+    assert_eq!((c.ip_rx_delivered, c.udp_rx, c.udp_rx_delivered, c.udp_rx_no_port), (1, 1, 1, 0));
 }
 
 #[test]
@@ -80,10 +72,7 @@ fn corrupt_udp_is_dropped_silently() {
     assert!(events(&mut s).is_empty());
     assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::WouldBlock);
     let c = s.counters();
-    assert_eq!(
-        (c.udp_rx_bad_checksum, c.udp_rx_bad_length, c.udp_rx),
-        (1, 1, 0)
-    );
+    assert_eq!((c.udp_rx_bad_checksum, c.udp_rx_bad_length, c.udp_rx), (1, 1, 0));
 }
 
 // ---------------------------------------------------------------------------
@@ -99,10 +88,7 @@ fn unbound_port_is_answered_with_exactly_one_port_unreachable() {
     let out = drain_parsed(&mut s);
     assert_eq!(out.len(), 1, "exactly one ICMP error");
     let reply = &out[0];
-    assert_eq!(
-        (reply.src, reply.dst, reply.protocol),
-        (US, PEER, PROTO_ICMP)
-    );
+    assert_eq!((reply.src, reply.dst, reply.protocol), (US, PEER, PROTO_ICMP));
     let icmp = reply.icmp();
     // RFC 792: type 3 (destination unreachable), code 3 (port), 4 unused zero bytes.
     assert_eq!((icmp.icmp_type, icmp.code, icmp.rest), (3, 3, [0; 4]));
@@ -143,14 +129,8 @@ fn port_unreachable_for_a_reassembled_datagram_quotes_a_rebuilt_header() {
     // same key, total length of the whole datagram, then the UDP header.
     let quoted = &icmp.data;
     assert_eq!(quoted[0], 0x45);
-    assert!(
-        checksum_ok(&quoted[..20]),
-        "the rebuilt header has a valid checksum"
-    );
-    assert_eq!(
-        usize::from(u16::from_be_bytes([quoted[2], quoted[3]])),
-        20 + segment.len()
-    );
+    assert!(checksum_ok(&quoted[..20]), "the rebuilt header has a valid checksum");
+    assert_eq!(usize::from(u16::from_be_bytes([quoted[2], quoted[3]])), 20 + segment.len());
     assert_eq!(u16::from_be_bytes([quoted[4], quoted[5]]), 0x7777);
     assert_eq!((quoted[6] & 0x3f, quoted[7]), (0, 0), "no MF, offset 0");
     assert_eq!(quoted[9], PROTO_UDP);
@@ -165,11 +145,7 @@ fn port_unreachable_for_a_reassembled_datagram_quotes_a_rebuilt_header() {
 #[test]
 fn icmp_errors_are_rate_limited_and_the_bucket_refills_with_time() {
     // A burst of 3, then one error per 100 ms (RFC 1812 4.3.2.8).
-    let mut s = Stack::new(StackConfig {
-        icmp_error_burst: 3,
-        icmp_errors_per_sec: 10,
-        ..StackConfig::default()
-    });
+    let mut s = Stack::new(StackConfig { icmp_error_burst: 3, icmp_errors_per_sec: 10, ..StackConfig::default() });
     let stray = udp_packet(PEER, US, 40000, 9999, b"x");
     let t0 = 5_000;
     for _ in 0..5 {
@@ -191,10 +167,7 @@ fn icmp_errors_are_rate_limited_and_the_bucket_refills_with_time() {
     }
     assert_eq!(drain(&mut s).len(), 3);
     let c = s.counters();
-    assert_eq!(
-        c.udp_rx_no_port, 13,
-        "every stray datagram is still counted"
-    );
+    assert_eq!(c.udp_rx_no_port, 13, "every stray datagram is still counted");
     assert_eq!(c.icmp_tx_dest_unreachable, 7);
     assert_eq!(c.icmp_tx_rate_limited, 6);
 }
@@ -220,10 +193,7 @@ fn no_icmp_error_for_a_broadcast_or_multicast_source() {
     assert!(drain(&mut s).is_empty());
     let c = s.counters();
     assert_eq!(c.ip_rx_bad_source, sources.len() as u64);
-    assert_eq!(
-        (c.udp_rx, c.udp_rx_no_port, c.icmp_tx_dest_unreachable),
-        (0, 0, 0)
-    );
+    assert_eq!((c.udp_rx, c.udp_rx_no_port, c.icmp_tx_dest_unreachable), (0, 0, 0));
 }
 
 // ---------------------------------------------------------------------------
@@ -233,10 +203,7 @@ fn no_icmp_error_for_a_broadcast_or_multicast_source() {
 #[test]
 fn a_full_queue_drops_and_counts_per_socket_and_globally() {
     let mut s = Stack::new(StackConfig {
-        udp_recv_queue: QueueLimit {
-            datagrams: 2,
-            bytes: 1 << 20,
-        },
+        udp_recv_queue: QueueLimit { datagrams: 2, bytes: 1 << 20 },
         ..StackConfig::default()
     });
     let h = bind(&mut s, 7);
@@ -247,10 +214,7 @@ fn a_full_queue_drops_and_counts_per_socket_and_globally() {
     assert_eq!(events(&mut s), [Event::UdpReadable(h); 2]);
     assert!(drain(&mut s).is_empty());
     let info = &s.udp_sockets()[0];
-    assert_eq!(
-        (info.queued_datagrams, info.received, info.dropped),
-        (2, 2, 1)
-    );
+    assert_eq!((info.queued_datagrams, info.received, info.dropped), (2, 2, 1));
     assert_eq!(s.counters().udp_rx_queue_full, 1);
     assert_eq!(s.counters().udp_rx_delivered, 2);
     // The oldest datagrams were kept.
@@ -266,28 +230,15 @@ fn shrinking_a_queue_sheds_the_newest_and_counts_them() {
     for n in 1..=4u8 {
         s.input(ms(0), &udp_packet(PEER, US, 40000, 7, &[n; 10]));
     }
-    let one = QueueLimit {
-        datagrams: 1,
-        bytes: 1 << 20,
-    };
+    let one = QueueLimit { datagrams: 1, bytes: 1 << 20 };
     s.udp_set_recv_queue(h, one).expect("open socket");
     let info = &s.udp_sockets()[0];
-    assert_eq!(
-        (info.queued_datagrams, info.dropped, info.limit),
-        (1, 3, one)
-    );
+    assert_eq!((info.queued_datagrams, info.dropped, info.limit), (1, 3, one));
     assert_eq!(s.counters().udp_rx_queue_full, 3);
     assert_eq!(&s.udp_recv(h).expect("kept").data[..], [1; 10]);
 
     // The byte bound counts too: 15 bytes hold one 10-byte datagram, not two.
-    s.udp_set_recv_queue(
-        h,
-        QueueLimit {
-            datagrams: 8,
-            bytes: 15,
-        },
-    )
-    .expect("open socket");
+    s.udp_set_recv_queue(h, QueueLimit { datagrams: 8, bytes: 15 }).expect("open socket");
     s.input(ms(0), &udp_packet(PEER, US, 40000, 7, &[5; 10]));
     s.input(ms(0), &udp_packet(PEER, US, 40000, 7, &[6; 10]));
     assert_eq!(s.udp_sockets()[0].queued_bytes, 10);
@@ -315,30 +266,21 @@ fn binding_a_taken_port_is_addr_in_use() {
     let mut s = stack();
     bind(&mut s, 7);
     assert_eq!(err_kind(s.udp_bind(sa(US, 7))), ErrorKind::AddrInUse);
-    assert_eq!(
-        err_kind(s.udp_bind(sa(Ipv4Addr::UNSPECIFIED, 7))),
-        ErrorKind::AddrInUse
-    );
+    assert_eq!(err_kind(s.udp_bind(sa(Ipv4Addr::UNSPECIFIED, 7))), ErrorKind::AddrInUse);
     assert_eq!(s.udp_ports().len(), 1);
 }
 
 #[test]
 fn port_zero_is_ephemeral_and_close_releases_it() {
     let mut s = stack();
-    let h = s
-        .udp_bind(sa(Ipv4Addr::UNSPECIFIED, 0))
-        .expect("ephemeral port");
+    let h = s.udp_bind(sa(Ipv4Addr::UNSPECIFIED, 0)).expect("ephemeral port");
     let port = s.udp_local_addr(h).expect("open").port();
     // RFC 6335 §6: ephemeral ports come from the dynamic range.
     assert!((49152..=65535).contains(&port), "{port}");
     assert!(s.udp_ports().is_bound(port));
     s.udp_close(h);
     assert!(!s.udp_ports().is_bound(port));
-    assert_eq!(
-        err_kind(s.udp_recv(h)),
-        ErrorKind::NotConnected,
-        "stale handle"
-    );
+    assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::NotConnected, "stale handle");
     // The port can be bound again, explicitly.
     bind(&mut s, port);
 }
@@ -348,14 +290,8 @@ fn privileged_ports_can_be_refused() {
     let mut config = StackConfig::default();
     config.ports.allow_privileged = false;
     let mut s = Stack::new(config);
-    assert_eq!(
-        err_kind(s.udp_bind(sa(US, 53))),
-        ErrorKind::PermissionDenied
-    );
-    assert_eq!(
-        err_kind(s.udp_bind(sa(US, 1023))),
-        ErrorKind::PermissionDenied
-    );
+    assert_eq!(err_kind(s.udp_bind(sa(US, 53))), ErrorKind::PermissionDenied);
+    assert_eq!(err_kind(s.udp_bind(sa(US, 1023))), ErrorKind::PermissionDenied);
     bind(&mut s, 1024);
     assert!(!s.udp_ports().is_bound(53));
 }
@@ -363,10 +299,7 @@ fn privileged_ports_can_be_refused() {
 #[test]
 fn binding_a_foreign_address_is_addr_not_available() {
     let mut s = stack();
-    assert_eq!(
-        err_kind(s.udp_bind(sa(Ipv4Addr::new(10, 0, 0, 1), 7))),
-        ErrorKind::AddrNotAvailable
-    );
+    assert_eq!(err_kind(s.udp_bind(sa(Ipv4Addr::new(10, 0, 0, 1), 7))), ErrorKind::AddrNotAvailable);
     assert!(s.udp_ports().is_empty(), "a refused bind takes no port");
     bind(&mut s, 7);
     s.udp_bind(sa(Ipv4Addr::UNSPECIFIED, 8)).expect("wildcard");
@@ -382,10 +315,7 @@ fn a_payload_beyond_65507_bytes_is_invalid_input() {
     let h = bind(&mut s, 5000);
     let too_big = vec![0; MAX_PAYLOAD_V4 + 1];
     assert_eq!(too_big.len(), 65_508);
-    assert_eq!(
-        err_kind(s.udp_send_to(h, &too_big, sa(PEER, 7))),
-        ErrorKind::InvalidInput
-    );
+    assert_eq!(err_kind(s.udp_send_to(h, &too_big, sa(PEER, 7))), ErrorKind::InvalidInput);
     assert!(drain(&mut s).is_empty());
     assert_eq!(s.counters().udp_tx, 0);
 }
@@ -395,10 +325,7 @@ fn the_largest_datagram_is_fragmented_and_reassembles_to_the_original() {
     let mut a = stack();
     let h = bind(&mut a, 5000);
     let payload = pattern(MAX_PAYLOAD_V4);
-    assert_eq!(
-        a.udp_send_to(h, &payload, sa(PEER, 7)).expect("sent"),
-        65_507
-    );
+    assert_eq!(a.udp_send_to(h, &payload, sa(PEER, 7)).expect("sent"), 65_507);
     let packets = drain(&mut a);
     // 8 + 65,507 bytes of UDP in 1,480-byte pieces (RFC 791 §2.3).
     assert!(packets.len() >= 45, "{} fragments", packets.len());
@@ -406,16 +333,10 @@ fn the_largest_datagram_is_fragmented_and_reassembles_to_the_original() {
     assert!(packets.iter().all(|p| p.len() <= 1500));
     assert!(parsed.iter().all(Sent::is_fragment));
     let c = a.counters();
-    assert_eq!(
-        (c.ip_tx_fragmented, c.ip_tx_fragments),
-        (1, packets.len() as u64)
-    );
+    assert_eq!((c.ip_tx_fragmented, c.ip_tx_fragments), (1, packets.len() as u64));
 
     // The peer (addresses swapped) reassembles them into the original datagram.
-    let mut b = Stack::new(StackConfig {
-        addr: PEER,
-        ..StackConfig::default()
-    });
+    let mut b = Stack::new(StackConfig { addr: PEER, ..StackConfig::default() });
     let hb = b.udp_bind(sa(PEER, 7)).expect("bind");
     for p in packets.iter().rev() {
         b.input(ms(0), p);
@@ -441,10 +362,7 @@ fn a_connected_socket_only_receives_from_its_peer() {
     s.input(ms(0), &udp_packet(PEER, US, 6000, 5000, b"the peer"));
     assert_eq!(events(&mut s), [Event::UdpReadable(h)]);
     let got = s.udp_recv(h).expect("from the peer");
-    assert_eq!(
-        (&got.data[..], got.from),
-        (&b"the peer"[..], sa(PEER, 6000))
-    );
+    assert_eq!((&got.data[..], got.from), (&b"the peer"[..], sa(PEER, 6000)));
     assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::WouldBlock);
     // No socket takes the others, so they are handled like an unbound port.
     assert_eq!(s.counters().udp_rx_no_port, 2);
@@ -471,15 +389,8 @@ fn port_unreachable_refuses_the_next_recv_of_a_connected_socket_once() {
     assert_eq!(events(&mut s), [Event::UdpError(h)]);
     assert!(s.udp_can_recv(h));
     assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::ConnectionRefused);
-    assert_eq!(
-        err_kind(s.udp_recv(h)),
-        ErrorKind::WouldBlock,
-        "reported once"
-    );
-    assert!(
-        drain(&mut s).is_empty(),
-        "no ICMP error about an ICMP error"
-    );
+    assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::WouldBlock, "reported once");
+    assert!(drain(&mut s).is_empty(), "no ICMP error about an ICMP error");
     assert_eq!(s.counters().icmp_rx_dest_unreachable, 1);
 }
 
@@ -491,10 +402,7 @@ fn host_unreachable_is_reported_on_the_next_send() {
     let sent = send_one(&mut s, h, (PEER, 6000));
     // A router's error (another source) quoting our datagram counts too.
     s.input(ms(0), &icmp_dest_unreachable(OTHER, US, 1, &sent[..28]));
-    assert_eq!(
-        err_kind(s.udp_send(h, b"again")),
-        ErrorKind::HostUnreachable
-    );
+    assert_eq!(err_kind(s.udp_send(h, b"again")), ErrorKind::HostUnreachable);
     assert_eq!(s.udp_send(h, b"again").expect("error was taken"), 5);
 }
 

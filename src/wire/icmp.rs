@@ -34,26 +34,17 @@ pub fn parse(buf: &[u8]) -> Result<IcmpMessage<'_>, IcmpError> {
         return Err(IcmpError::BadChecksum);
     }
     Ok(match slice.icmp_type() {
-        Icmpv4Type::EchoRequest(echo) => IcmpMessage::EchoRequest {
-            id: echo.id,
-            seq: echo.seq,
-            data: slice.payload(),
-        },
-        Icmpv4Type::DestinationUnreachable(_) => IcmpMessage::DestUnreachable {
-            code: slice.code_u8(),
-            quoted: slice.payload(),
-        },
-        _ => IcmpMessage::Other {
-            icmp_type: slice.type_u8(),
-            code: slice.code_u8(),
-        },
+        Icmpv4Type::EchoRequest(echo) => IcmpMessage::EchoRequest { id: echo.id, seq: echo.seq, data: slice.payload() },
+        Icmpv4Type::DestinationUnreachable(_) => {
+            IcmpMessage::DestUnreachable { code: slice.code_u8(), quoted: slice.payload() }
+        }
+        _ => IcmpMessage::Other { icmp_type: slice.type_u8(), code: slice.code_u8() },
     })
 }
 
 /// Append an echo reply (type 0) to `out` (RFC 792 "Echo or Echo Reply Message").
 pub fn emit_echo_reply(out: &mut Vec<u8>, id: u16, seq: u16, data: &[u8]) {
-    let header =
-        Icmpv4Header::with_checksum(Icmpv4Type::EchoReply(IcmpEchoHeader { id, seq }), data);
+    let header = Icmpv4Header::with_checksum(Icmpv4Type::EchoReply(IcmpEchoHeader { id, seq }), data);
     out.extend_from_slice(&header.to_bytes());
     out.extend_from_slice(data);
 }
@@ -73,20 +64,10 @@ mod tests {
 
     #[test]
     fn echo_request_parses_and_is_checked() {
-        let header = Icmpv4Header::with_checksum(
-            Icmpv4Type::EchoRequest(IcmpEchoHeader { id: 7, seq: 9 }),
-            b"abc",
-        );
+        let header = Icmpv4Header::with_checksum(Icmpv4Type::EchoRequest(IcmpEchoHeader { id: 7, seq: 9 }), b"abc");
         let mut buf = header.to_bytes().to_vec();
         buf.extend_from_slice(b"abc");
-        assert_eq!(
-            parse(&buf),
-            Ok(IcmpMessage::EchoRequest {
-                id: 7,
-                seq: 9,
-                data: b"abc"
-            })
-        );
+        assert_eq!(parse(&buf), Ok(IcmpMessage::EchoRequest { id: 7, seq: 9, data: b"abc" }));
         buf[9] ^= 0x40;
         assert_eq!(parse(&buf), Err(IcmpError::BadChecksum));
         assert_eq!(parse(&buf[..5]), Err(IcmpError::Truncated));
@@ -96,13 +77,7 @@ mod tests {
     fn echo_reply_verifies() {
         let mut buf = Vec::new();
         emit_echo_reply(&mut buf, 1, 2, b"payload");
-        assert_eq!(
-            parse(&buf),
-            Ok(IcmpMessage::Other {
-                icmp_type: 0,
-                code: 0
-            })
-        );
+        assert_eq!(parse(&buf), Ok(IcmpMessage::Other { icmp_type: 0, code: 0 }));
     }
 
     #[test]
@@ -110,12 +85,6 @@ mod tests {
         let mut buf = Vec::new();
         emit_dest_unreachable(&mut buf, 3, b"quoted header bytes");
         assert_eq!(buf[0], 3);
-        assert_eq!(
-            parse(&buf),
-            Ok(IcmpMessage::DestUnreachable {
-                code: 3,
-                quoted: b"quoted header bytes"
-            })
-        );
+        assert_eq!(parse(&buf), Ok(IcmpMessage::DestUnreachable { code: 3, quoted: b"quoted header bytes" }));
     }
 }

@@ -73,11 +73,7 @@ pub fn parse(buf: &[u8]) -> Result<Ipv4Packet<'_>, Ipv4Error> {
     }
     // RFC 791 §3.1: the one's-complement sum over a correct header, checksum field
     // included, is all ones, so its complement is zero.
-    if Sum16BitWords::new()
-        .add_slice(header.slice())
-        .ones_complement()
-        != 0
-    {
+    if Sum16BitWords::new().add_slice(header.slice()).ones_complement() != 0 {
         return Err(Ipv4Error::BadChecksum);
     }
     Ok(Ipv4Packet {
@@ -89,9 +85,7 @@ pub fn parse(buf: &[u8]) -> Result<Ipv4Packet<'_>, Ipv4Error> {
         more_fragments: header.more_fragments(),
         frag_offset: usize::from(header.fragments_offset().value()) * 8,
         header: header.slice(),
-        payload: buf
-            .get(header_len..total_len)
-            .ok_or(Ipv4Error::BadTotalLen)?,
+        payload: buf.get(header_len..total_len).ok_or(Ipv4Error::BadTotalLen)?,
     })
 }
 
@@ -117,14 +111,8 @@ pub fn emit(
     payload: &[u8],
 ) -> Option<()> {
     let payload_len = u16::try_from(payload.len()).ok()?;
-    let mut header = Ipv4Header::new(
-        payload_len,
-        repr.ttl,
-        IpNumber(repr.protocol),
-        repr.src.octets(),
-        repr.dst.octets(),
-    )
-    .ok()?;
+    let mut header =
+        Ipv4Header::new(payload_len, repr.ttl, IpNumber(repr.protocol), repr.src.octets(), repr.dst.octets()).ok()?;
     header.identification = repr.id;
     header.dont_fragment = repr.dont_fragment;
     header.more_fragments = more_fragments;

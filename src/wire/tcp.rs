@@ -72,9 +72,7 @@ impl Segment<'_> {
 /// Parse and checksum-verify one TCP segment carried from `src` to `dst`.
 pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<Segment<'_>, TcpError> {
     let slice = TcpSlice::from_slice(ip_payload).map_err(|_| TcpError::BadHeader)?;
-    let expected = slice
-        .calc_checksum_ipv4(src.octets(), dst.octets())
-        .map_err(|_| TcpError::BadHeader)?;
+    let expected = slice.calc_checksum_ipv4(src.octets(), dst.octets()).map_err(|_| TcpError::BadHeader)?;
     if expected != slice.checksum() {
         return Err(TcpError::BadChecksum);
     }
@@ -123,9 +121,7 @@ pub fn parse_options(mut bytes: &[u8]) -> Options {
             match element {
                 TcpOptionElement::MaximumSegmentSize(mss) => options.mss = Some(mss),
                 TcpOptionElement::WindowScale(shift) => options.window_scale = Some(shift),
-                TcpOptionElement::SelectiveAcknowledgementPermitted => {
-                    options.sack_permitted = true
-                }
+                TcpOptionElement::SelectiveAcknowledgementPermitted => options.sack_permitted = true,
                 TcpOptionElement::SelectiveAcknowledgement(first, rest) => {
                     options.sack_blocks = [Some(first), rest[0], rest[1], rest[2]];
                 }
@@ -143,12 +139,7 @@ pub fn parse_options(mut bytes: &[u8]) -> Options {
 /// Options are written in Linux's order — MSS, SACK-permitted, timestamps, NOP,
 /// window scale — padded with NOPs to 32-bit words, so captures read as usual.
 pub fn emit(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, segment: &Segment<'_>) -> Option<()> {
-    let mut header = TcpHeader::new(
-        segment.src_port,
-        segment.dst_port,
-        segment.seq,
-        segment.window,
-    );
+    let mut header = TcpHeader::new(segment.src_port, segment.dst_port, segment.seq, segment.window);
     header.acknowledgment_number = segment.ack;
     header.syn = segment.flags.syn;
     header.ack = segment.flags.ack;
@@ -196,9 +187,7 @@ pub fn emit(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, segment: &Segment<'
         elements.push(TcpOptionElement::SelectiveAcknowledgement(first, trimmed));
     }
     header.set_options(&elements).ok()?;
-    header.checksum = header
-        .calc_checksum_ipv4_raw(src.octets(), dst.octets(), segment.payload)
-        .ok()?;
+    header.checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), segment.payload).ok()?;
     out.extend_from_slice(&header.to_bytes());
     out.extend_from_slice(segment.payload);
     Some(())
@@ -217,10 +206,7 @@ mod tests {
             dst_port: 80,
             seq: 0xfffffff0,
             ack: 0,
-            flags: Flags {
-                syn: true,
-                ..Flags::default()
-            },
+            flags: Flags { syn: true, ..Flags::default() },
             window: 64240,
             options: Options {
                 mss: Some(1460),
@@ -249,10 +235,7 @@ mod tests {
     #[test]
     fn sack_blocks_round_trip() {
         let mut seg = syn();
-        seg.flags = Flags {
-            ack: true,
-            ..Flags::default()
-        };
+        seg.flags = Flags { ack: true, ..Flags::default() };
         seg.options = Options {
             timestamp: Some((5, 6)),
             sack_blocks: [Some((100, 200)), Some((300, 400)), Some((500, 600)), None],

@@ -39,18 +39,13 @@ pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<UdpDatag
     let header = slice.to_header();
     let payload = slice.payload();
     if header.checksum != 0 {
-        let expected = header
-            .calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload)
-            .map_err(|_| UdpError::BadLength)?;
+        let expected =
+            header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).map_err(|_| UdpError::BadLength)?;
         if expected != header.checksum {
             return Err(UdpError::BadChecksum);
         }
     }
-    Ok(UdpDatagram {
-        src_port: header.source_port,
-        dst_port: header.destination_port,
-        payload,
-    })
+    Ok(UdpDatagram { src_port: header.source_port, dst_port: header.destination_port, payload })
 }
 
 /// Append a UDP header with its checksum, then `payload`, to `out`. `None` if the
@@ -64,9 +59,7 @@ pub fn emit(
     payload: &[u8],
 ) -> Option<()> {
     let mut header = UdpHeader::without_ipv4_checksum(src_port, dst_port, payload.len()).ok()?;
-    header.checksum = header
-        .calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload)
-        .ok()?;
+    header.checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).ok()?;
     out.extend_from_slice(&header.to_bytes());
     out.extend_from_slice(payload);
     Some(())
@@ -86,10 +79,7 @@ mod tests {
         let d = parse(A, B, &buf).expect("valid");
         assert_eq!((d.src_port, d.dst_port, d.payload), (4000, 7, &b"ping"[..]));
         // The pseudo-header binds the checksum to the addresses.
-        assert_eq!(
-            parse(A, Ipv4Addr::new(198, 18, 0, 3), &buf).err(),
-            Some(UdpError::BadChecksum)
-        );
+        assert_eq!(parse(A, Ipv4Addr::new(198, 18, 0, 3), &buf).err(), Some(UdpError::BadChecksum));
     }
 
     #[test]
@@ -121,10 +111,7 @@ mod tests {
             bad[bit / 8] ^= 1 << (bit % 8);
             // Flipping the checksum to zero would mean "no checksum"; it cannot be
             // reached with one flip from this sample.
-            assert!(
-                parse(A, B, &bad).is_err(),
-                "flip of bit {bit} went unnoticed"
-            );
+            assert!(parse(A, B, &bad).is_err(), "flip of bit {bit} went unnoticed");
         }
     }
 }

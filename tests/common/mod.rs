@@ -46,24 +46,16 @@ pub fn helper(name: &str) -> String {
 }
 
 fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v.eq_ignore_ascii_case("true") || v == "1")
-        .unwrap_or(false)
+    std::env::var("CI").map(|v| v.eq_ignore_ascii_case("true") || v == "1").unwrap_or(false)
 }
 
 /// Writes straight to the process's stderr: unlike `eprintln!`, this is not
 /// swallowed by the test harness's output capture, so a skip is always seen.
 fn loud(msg: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "\n=================================================================="
-    );
+    let _ = writeln!(err, "\n==================================================================");
     let _ = writeln!(err, "{msg}");
-    let _ = writeln!(
-        err,
-        "==================================================================\n"
-    );
+    let _ = writeln!(err, "==================================================================\n");
 }
 
 /// A prerequisite is missing: fail under `CI=true`, otherwise skip loudly.
@@ -97,12 +89,7 @@ fn probe_root_and_tun() -> Result<(), String> {
     }
     match Command::new("ip").arg("-V").output() {
         Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            return Err(format!(
-                "`ip -V` failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ))
-        }
+        Ok(o) => return Err(format!("`ip -V` failed: {}", String::from_utf8_lossy(&o.stderr))),
         Err(e) => return Err(format!("cannot run `ip` (iproute2 missing?): {e}")),
     }
     // Creating (and deleting) a namespace is the real test of permissions.
@@ -188,11 +175,7 @@ impl Netns {
             .output()
             .map_err(|e| format!("cannot run ip netns exec: {e}"))?;
         if !out.status.success() {
-            return Err(format!(
-                "`ip link set lo up` in {} failed:\n{}",
-                ns.name,
-                describe(&out)
-            ));
+            return Err(format!("`ip link set lo up` in {} failed:\n{}", ns.name, describe(&out)));
         }
         // Best effort: the files are absent on a kernel without IPv6.
         let _ = ns
@@ -239,12 +222,7 @@ impl Netns {
             } else {
                 String::new()
             };
-            panic!(
-                "`{program} {}` in namespace {} failed{hint}\n{}",
-                args.join(" "),
-                self.name,
-                describe(&out)
-            );
+            panic!("`{program} {}` in namespace {} failed{hint}\n{}", args.join(" "), self.name, describe(&out));
         }
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -267,31 +245,15 @@ impl Netns {
     /// remounts /sys for the namespace, so these are tun0's own counters.
     pub fn link_stats(&self, dev: &str) -> LinkStats {
         let files = ["tx_packets", "tx_dropped", "rx_packets", "rx_dropped"];
-        let paths: Vec<String> = files
-            .iter()
-            .map(|f| format!("/sys/class/net/{dev}/statistics/{f}"))
-            .collect();
+        let paths: Vec<String> = files.iter().map(|f| format!("/sys/class/net/{dev}/statistics/{f}")).collect();
         let args: Vec<&str> = paths.iter().map(String::as_str).collect();
         let out = self.run_ok("cat", &args);
         let v: Vec<u64> = out
             .lines()
-            .map(|l| {
-                l.trim()
-                    .parse()
-                    .unwrap_or_else(|e| panic!("bad statistics line {l:?}: {e}"))
-            })
+            .map(|l| l.trim().parse().unwrap_or_else(|e| panic!("bad statistics line {l:?}: {e}")))
             .collect();
-        assert_eq!(
-            v.len(),
-            4,
-            "expected 4 statistics lines for {dev}, got {out:?}"
-        );
-        LinkStats {
-            tx_packets: v[0],
-            tx_dropped: v[1],
-            rx_packets: v[2],
-            rx_dropped: v[3],
-        }
+        assert_eq!(v.len(), 4, "expected 4 statistics lines for {dev}, got {out:?}");
+        LinkStats { tx_packets: v[0], tx_dropped: v[1], rx_packets: v[2], rx_dropped: v[3] }
     }
 }
 
@@ -316,33 +278,20 @@ where
 impl Drop for Netns {
     fn drop(&mut self) {
         // Kill whatever still runs inside, then delete the namespace.
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.name])
-            .output()
-        {
+        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 if pid.chars().all(|c| c.is_ascii_digit()) {
-                    let _ = Command::new("kill")
-                        .args(["-9", pid])
-                        .stderr(Stdio::null())
-                        .status();
+                    let _ = Command::new("kill").args(["-9", pid]).stderr(Stdio::null()).status();
                 }
             }
         }
         for _ in 0..20 {
-            match Command::new("ip")
-                .args(["netns", "del", &self.name])
-                .stderr(Stdio::null())
-                .status()
-            {
+            match Command::new("ip").args(["netns", "del", &self.name]).stderr(Stdio::null()).status() {
                 Ok(s) if s.success() => return,
                 _ => thread::sleep(Duration::from_millis(100)),
             }
         }
-        loud(&format!(
-            "WARNING: could not delete network namespace {}",
-            self.name
-        ));
+        loud(&format!("WARNING: could not delete network namespace {}", self.name));
     }
 }
 
@@ -380,29 +329,20 @@ impl StopReport {
     pub fn counter(&self, name: &str) -> u64 {
         match self.counters.get(name) {
             Some(v) => *v,
-            None => panic!(
-                "counter {name:?} missing from the stack's output:\n{}",
-                self.stdout
-            ),
+            None => panic!("counter {name:?} missing from the stack's output:\n{}", self.stdout),
         }
     }
 
     pub fn socket(&self, key: &str) -> &SocketStats {
         match self.sockets.get(key) {
             Some(s) => s,
-            None => panic!(
-                "socket {key:?} missing from the stack's `sockets:` output:\n{}",
-                self.stdout
-            ),
+            None => panic!("socket {key:?} missing from the stack's `sockets:` output:\n{}", self.stdout),
         }
     }
 
     /// All counters as `name value` lines, for assertion messages.
     pub fn dump(&self) -> String {
-        format!(
-            "--- stdout of tunstack ---\n{}--- stderr ---\n{}",
-            self.stdout, self.stderr
-        )
+        format!("--- stdout of tunstack ---\n{}--- stderr ---\n{}", self.stdout, self.stderr)
     }
 }
 
@@ -447,9 +387,7 @@ pub fn parse_stop_output(stdout: &str) -> Result<(Counters, Sockets), String> {
                 let (Some(name), Some(value), None) = (it.next(), it.next(), it.next()) else {
                     return Err(format!("bad counter line {line:?}"));
                 };
-                let value: u64 = value
-                    .parse()
-                    .map_err(|e| format!("bad counter value in {line:?}: {e}"))?;
+                let value: u64 = value.parse().map_err(|e| format!("bad counter value in {line:?}: {e}"))?;
                 if counters.insert(name.to_string(), value).is_some() {
                     return Err(format!("counter {name} printed twice"));
                 }
@@ -502,28 +440,16 @@ impl<'a> Stack<'a> {
     pub fn start(ns: &'a Netns, extra: &[&str]) -> Stack<'a> {
         let bin = tunstack_bin();
         let mut cmd = ns.command(&bin);
-        cmd.args([
-            "serve",
-            "--tun",
-            TUN,
-            "--addr",
-            STACK_ADDR,
-            "--peer",
-            KERNEL_CIDR,
-        ])
-        .args(extra)
-        .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let cmdline = format!(
-            "tunstack serve --tun {TUN} --addr {STACK_ADDR} --peer {KERNEL_CIDR} {}",
-            extra.join(" ")
-        );
+        cmd.args(["serve", "--tun", TUN, "--addr", STACK_ADDR, "--peer", KERNEL_CIDR])
+            .args(extra)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let cmdline =
+            format!("tunstack serve --tun {TUN} --addr {STACK_ADDR} --peer {KERNEL_CIDR} {}", extra.join(" "));
         let cmdline = cmdline.trim_end();
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin} in namespace {}: {e}", ns.name()));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {bin} in namespace {}: {e}", ns.name()));
 
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");
@@ -552,13 +478,7 @@ impl<'a> Stack<'a> {
         });
 
         // Constructed before waiting, so that a panic below still kills it.
-        let mut stack = Stack {
-            ns,
-            child: Some(child),
-            lines: rx,
-            stderr,
-            startup: Vec::new(),
-        };
+        let mut stack = Stack { ns, child: Some(child), lines: rx, stderr, startup: Vec::new() };
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -588,11 +508,7 @@ impl<'a> Stack<'a> {
 
     /// The `name`s of the `listening udp/7 echo` lines, as `udp/7 echo`.
     pub fn listening(&self) -> Vec<String> {
-        self.startup
-            .iter()
-            .filter_map(|l| l.strip_prefix("listening "))
-            .map(|s| s.trim().to_string())
-            .collect()
+        self.startup.iter().filter_map(|l| l.strip_prefix("listening ")).map(|s| s.trim().to_string()).collect()
     }
 
     pub fn pid(&self) -> u32 {
@@ -601,23 +517,13 @@ impl<'a> Stack<'a> {
 
     /// What the stack wrote to stderr so far.
     pub fn stderr_now(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Panics with stderr if the stack has exited (e.g. crashed mid-test).
     pub fn assert_running(&mut self) {
-        if let Some(status) = self
-            .child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-        {
-            panic!(
-                "tunstack exited unexpectedly ({status})\n--- stderr ---\n{}",
-                self.stderr_now()
-            );
+        if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            panic!("tunstack exited unexpectedly ({status})\n--- stderr ---\n{}", self.stderr_now());
         }
     }
 
@@ -645,10 +551,7 @@ impl<'a> Stack<'a> {
         self.assert_running();
         let pid = self.pid().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(
-            matches!(sent, Ok(s) if s.success()),
-            "could not send SIGTERM to tunstack (pid {pid}): {sent:?}"
-        );
+        assert!(matches!(sent, Ok(s) if s.success()), "could not send SIGTERM to tunstack (pid {pid}): {sent:?}");
         let deadline = Instant::now() + STOP_TIMEOUT;
         let status = loop {
             let child = self.child.as_mut().expect("running");
@@ -680,9 +583,7 @@ impl<'a> Stack<'a> {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "tunstack's stdout was not closed 5 s after it exited; got so far:\n{out}"
-                    )
+                    panic!("tunstack's stdout was not closed 5 s after it exited; got so far:\n{out}")
                 }
             }
         }
@@ -695,12 +596,7 @@ impl<'a> Stack<'a> {
         let (counters, sockets) = parse_stop_output(&out).unwrap_or_else(|e| {
             panic!("cannot parse tunstack's shutdown report: {e}\n--- stdout ---\n{out}--- stderr ---\n{stderr}")
         });
-        StopReport {
-            counters,
-            sockets,
-            stdout: out,
-            stderr,
-        }
+        StopReport { counters, sockets, stdout: out, stderr }
     }
 
     pub fn netns(&self) -> &Netns {
@@ -727,14 +623,7 @@ mod tests {
         let (c, s) = parse_stop_output(out).unwrap();
         assert_eq!(c["ip_rx_packets"], 12);
         assert_eq!(c["udp_rx"], 0);
-        assert_eq!(
-            s["udp/9"],
-            SocketStats {
-                name: "discard".into(),
-                received: 10,
-                dropped: 2
-            }
-        );
+        assert_eq!(s["udp/9"], SocketStats { name: "discard".into(), received: 10, dropped: 2 });
         assert!(parse_stop_output("counters:\n  x y\nsockets:\n").is_err());
         assert!(parse_stop_output("counters:\n  x 1\n").is_err());
     }

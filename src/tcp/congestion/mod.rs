@@ -94,8 +94,7 @@ pub trait CongestionControl: fmt::Debug + Send {
 /// that would be fewer than two segments. Examples: MSS 536 → 5360, MSS 1460 → 14600,
 /// MSS 8960 → 17920. Saturates instead of overflowing for absurd MSS values.
 pub fn initial_window(mss: usize) -> usize {
-    mss.saturating_mul(10)
-        .min(mss.saturating_mul(2).max(14_600))
+    mss.saturating_mul(10).min(mss.saturating_mul(2).max(14_600))
 }
 
 /// A factory for a user-supplied congestion controller: given the sender MSS, build

@@ -131,10 +131,7 @@ impl CongestionControl for NewReno {
             // RFC 5681 §3.1 eq. 2 with RFC 3465's L = 2·SMSS:
             // cwnd += min(N, L), but not past ssthresh.
             let limit = self.mss.saturating_mul(SLOW_START_LIMIT_SEGMENTS);
-            let grown = self
-                .cwnd
-                .saturating_add(acked.min(limit))
-                .min(self.ssthresh);
+            let grown = self.cwnd.saturating_add(acked.min(limit)).min(self.ssthresh);
             let used = grown.saturating_sub(self.cwnd);
             self.cwnd = grown;
             if self.in_slow_start() {
@@ -308,10 +305,7 @@ mod tests {
         assert!(cc.in_slow_start());
         cc.on_ack(T, MSS, 0);
         assert_eq!(cc.cwnd(), 5840);
-        assert!(
-            !cc.in_slow_start(),
-            "cwnd == ssthresh is congestion avoidance"
-        );
+        assert!(!cc.in_slow_start(), "cwnd == ssthresh is congestion avoidance");
         // Congestion avoidance: a whole window (5840 bytes = 4 segments) must be
         // acknowledged for one more segment.
         for _ in 0..3 {
@@ -394,11 +388,7 @@ mod tests {
         let mut cc = NewReno::new(MSS);
         cc.on_fast_retransmit(T, 20 * MSS);
         cc.on_recovery_end(3 * MSS);
-        assert_eq!(
-            cc.cwnd(),
-            4 * 1460,
-            "little in flight: flight + 1 SMSS, no burst"
-        );
+        assert_eq!(cc.cwnd(), 4 * 1460, "little in flight: flight + 1 SMSS, no burst");
 
         let mut cc = NewReno::new(MSS);
         cc.on_fast_retransmit(T, 20 * MSS);

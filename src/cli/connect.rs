@@ -1,0 +1,102 @@
+//! `tunstack connect HOST PORT [--udp]`: a netcat whose connection runs through the
+//! user-space stack. Standard input goes to the peer, the peer's bytes to standard
+//! output; it exits 0 once both directions are closed.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::link::LinkArgs;
+use tunstack::{Runtime, TcpStream, UdpSocket};
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// The peer's address (usually the kernel side, e.g. 198.18.0.1).
+    host: Ipv4Addr,
+    port: u16,
+    /// UDP instead of TCP: each read of stdin becomes one datagram.
+    #[arg(long)]
+    udp: bool,
+    /// Give up connecting after this many seconds (TCP).
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// UDP: after stdin ends, wait this long for replies before exiting.
+    #[arg(long, default_value_t = 1000)]
+    linger_ms: u64,
+    /// Print the stack's counters to stderr on exit.
+    #[arg(long)]
+    stats: bool,
+    #[command(flatten)]
+    link: LinkArgs,
+}
+
+pub fn run(args: ConnectArgs) -> io::Result<()> {
+    let link = args.link.start()?;
+    let peer = SocketAddr::from((args.host, args.port));
+    let result = if args.udp { udp(&link.runtime, peer, &args) } else { tcp(&link.runtime, peer, &args) };
+    if args.stats {
+        for (name, value) in link.runtime.counters().iter().filter(|(_, v)| *v > 0) {
+            eprintln!("{name} {value}");
+        }
+    }
+    link.runtime.shutdown();
+    result
+}
+
+fn tcp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()> {
+    let stream = TcpStream::connect_timeout(runtime, &peer, Duration::from_secs(args.timeout.max(1)))
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {peer}: {e}")))?;
+    let writer = std::thread::spawn({
+        let mut to_peer = stream.try_clone()?;
+        move || -> io::Result<()> {
+            let mut stdin = io::stdin().lock();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = stdin.read(&mut buf)?;
+                if n == 0 {
+                    return to_peer.shutdown(Shutdown::Write);
+                }
+                to_peer.write_all(&buf[..n])?;
+            }
+        }
+    });
+    let mut from_peer = stream;
+    let mut stdout = io::stdout().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = from_peer.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        stdout.write_all(&buf[..n])?;
+    }
+    stdout.flush()?;
+    writer.join().map_err(|_| io::Error::other("stdin thread panicked"))?
+}
+
+fn udp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()> {
+    let mut socket = UdpSocket::bind(runtime, "0.0.0.0:0")?;
+    socket.connect(peer)?;
+    socket.set_read_timeout(Some(Duration::from_millis(args.linger_ms.max(1))))?;
+    let mut stdin = io::stdin().lock();
+    let mut stdout = io::stdout().lock();
+    let mut buf = vec![0u8; 65_507];
+    loop {
+        let n = stdin.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        socket.send(&buf[..n])?;
+    }
+    let mut reply = vec![0u8; 65_536];
+    loop {
+        match socket.recv(&mut reply) {
+            Ok(n) => stdout.write_all(&reply[..n])?,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => break,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{peer}: {e}"))),
+        }
+    }
+    stdout.flush()
+}

@@ -1,0 +1,103 @@
+//! Options shared by `serve` and `connect`: the TUN, the stack's settings, and the
+//! fault injector (netem's vocabulary).
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use tunstack::device::faults::{FaultConfig, FaultyDevice};
+use tunstack::device::tun::{TunConfig, TunDevice};
+use tunstack::{Runtime, StackConfig};
+
+#[derive(Args, Debug, Clone)]
+pub struct LinkArgs {
+    /// Name of the TUN interface to create.
+    #[arg(long, default_value = "tun0")]
+    pub tun: String,
+    /// The stack's own IPv4 address.
+    #[arg(long, default_value = "198.18.0.2")]
+    pub addr: Ipv4Addr,
+    /// The kernel side's address and prefix on the TUN.
+    #[arg(long, default_value = "198.18.0.1/24", value_parser = parse_cidr)]
+    pub peer: (Ipv4Addr, u8),
+    /// Link MTU.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(68..))]
+    pub mtu: u16,
+    /// TCP maximum segment lifetime in milliseconds (TIME-WAIT lasts twice this).
+    #[arg(long, default_value_t = 30_000)]
+    pub msl_ms: u64,
+    /// Drop this fraction of packets, each direction (0.0–1.0).
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub loss: f64,
+    /// Duplicate this fraction of packets.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub duplicate: f64,
+    /// Send this fraction of packets at once while the rest wait `--delay`.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub reorder: f64,
+    /// Flip one bit in this fraction of packets.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    pub corrupt: f64,
+    /// Delay every packet by this many milliseconds, each direction.
+    #[arg(long, default_value_t = 0)]
+    pub delay: u64,
+    /// Seed of the fault injector (and of the stack's own random choices).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (addr, len) = s.split_once('/').ok_or("expected ADDRESS/PREFIX, e.g. 198.18.0.1/24")?;
+    let addr: Ipv4Addr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let len: u8 = len.parse().map_err(|e| format!("{len}: {e}"))?;
+    if len > 32 {
+        return Err(format!("prefix length {len} is above 32"));
+    }
+    Ok((addr, len))
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|e| format!("{s}: {e}"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability between 0 and 1"))
+    }
+}
+
+/// A running stack on a fresh TUN, with the fault injector in front of it.
+pub struct Link {
+    pub runtime: Runtime,
+    pub device: Arc<FaultyDevice<TunDevice>>,
+    pub tun_name: String,
+}
+
+impl LinkArgs {
+    /// Create and configure the TUN, and start the stack on it.
+    pub fn start(&self) -> io::Result<Link> {
+        let tun = TunDevice::create(&TunConfig {
+            name: self.tun.clone(),
+            kernel_addr: self.peer.0,
+            prefix_len: self.peer.1,
+            mtu: usize::from(self.mtu),
+        })?;
+        let tun_name = tun.name().to_string();
+        let faults = FaultConfig {
+            loss: self.loss,
+            duplicate: self.duplicate,
+            reorder: self.reorder,
+            corrupt: self.corrupt,
+            delay: Duration::from_millis(self.delay),
+            seed: self.seed,
+        };
+        let device = Arc::new(FaultyDevice::new(tun, faults));
+        let mut config =
+            StackConfig { addr: self.addr, mtu: usize::from(self.mtu), seed: self.seed, ..StackConfig::default() };
+        config.tcp.msl = Duration::from_millis(self.msl_ms);
+        let runtime = Runtime::spawn(Arc::clone(&device), config)?;
+        Ok(Link { runtime, device, tun_name })
+    }
+}
