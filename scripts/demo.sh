@@ -83,7 +83,7 @@ ts_is_root || ts_die "run as root (it creates a network namespace and a TUN devi
 
 ts_section "prerequisites"
 ts_ensure_cargo_path
-ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping timeout:coreutils
+ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping timeout:coreutils curl:curl
 command -v cargo >/dev/null 2>&1 || ts_die "cargo not found (install Rust with rustup)"
 ts_cleanup_stale_namespaces
 
@@ -121,7 +121,7 @@ sed 's/^/    /' "$STACK_OUT"
 for svc in "udp/7 echo" "udp/9 discard" "udp/13 daytime" "udp/19 chargen"; do
     grep -qx "listening $svc" "$STACK_OUT" || fail "no 'listening $svc' line"
 done
-ts_ok "tunstack is up (pid $STACK_PID) with its four UDP services"
+ts_ok "tunstack is up (pid $STACK_PID) with its TCP and UDP services"
 in_ns ip -brief address show dev tun0 | sed 's/^/    /'
 
 # ---------------------------------------------------------------------------
@@ -159,8 +159,26 @@ step "UDP to a closed port: the stack answers ICMP port unreachable, a connected
     "python3 tests/helpers/udp_refused.py $STACK_ADDR 9999"
 check "ECONNREFUSED" "^REFUSED$"
 
-# TCP services (echo/discard/daytime/chargen over TCP) arrive in a later
-# issue: add their steps here (e.g. `ncat $STACK_ADDR 7`, `socat - TCP:...`).
+step "TCP echo (port 7): the three-way handshake, a line there and back, FIN both ways" \
+    "printf 'hello over tcp\\n' | socat -t 2 - TCP:$STACK_ADDR:7"
+[ "$OUT" = "hello over tcp" ] || fail "TCP echo did not return the line"
+ts_ok "TCP echo returned the line"
+
+step "TCP daytime (port 13) — TCP 13 and UDP 13 are different ports, both open" \
+    "socat -t 2 - TCP:$STACK_ADDR:13 </dev/null"
+check "the answer holds the current year" "$(date -u +%Y)|$(date +%Y)"
+
+step "HTTP (port 80): curl fetches the index page" \
+    "curl -sS --max-time 10 http://$STACK_ADDR/ | head -n 5"
+check "the index page" "tunstack"
+
+step "HTTP download of 10 MiB, checked byte for byte" \
+    "curl -sS --max-time 30 http://$STACK_ADDR/bytes/10485760 | python3 -c 'import sys; d=sys.stdin.buffer.read(); assert len(d)==10485760 and all(d[i]==i%256 for i in range(0,len(d),4093)); print(\"OK\", len(d), \"bytes\")'"
+check "10 MiB intact" "^OK 10485760 bytes$"
+
+step "TCP to a closed port: the stack answers RST, the kernel reports 'Connection refused'" \
+    "socat -t 2 - TCP:$STACK_ADDR:5555 </dev/null 2>&1 || true"
+check "refused" "Connection refused"
 
 drop0=$(tun_stat tx_dropped)
 read0=$(tun_stat tx_packets)
