@@ -82,9 +82,11 @@ impl Tcb {
         let seg_len = seg.seg_len();
 
         // RFC 7323 §5.3 (PAWS): a timestamp older than TS.Recent marks an old
-        // duplicate from a previous incarnation of the sequence space.
+        // duplicate from a previous incarnation of the sequence space. Like Linux
+        // (tcp_disordered_ack), pure ACKs are exempt: on a reordering path an older
+        // ACK still carries SACK blocks and window updates, and it cannot corrupt data.
         if let (Some(_), Some((tsval, _))) = (self.negotiated.timestamps, seg.options.timestamp) {
-            if !seg.flags.rst && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
+            if !seg.flags.rst && seg_len > 0 && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
                 ctx.counters.tcp_rx_paws_rejected += 1;
                 self.rcv.ack = super::receiver::AckState::Now;
                 return;
