@@ -19,6 +19,7 @@ pub mod device;
 pub mod icmp;
 pub mod ip;
 pub mod ports;
+pub mod rng;
 pub mod runtime;
 pub mod services;
 pub mod socket;

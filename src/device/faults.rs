@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::Device;
+use crate::rng::SplitMix64;
 
 /// What to do to packets, each a probability from 0.0 to 1.0 (delay in time).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -72,24 +73,19 @@ impl Held {
 }
 
 struct State {
-    rng: u64,
+    rng: SplitMix64,
     rx: Held,
     tx: Held,
     stats: FaultStats,
 }
 
 impl State {
-    /// splitmix64: small, fast, good enough for fault decisions.
     fn next(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.rng.next_u64()
     }
 
     fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        self.rng.chance(p)
     }
 
     /// Decide the fate of one packet: the copies to deliver and when.
@@ -129,7 +125,12 @@ pub struct FaultyDevice<D> {
 
 impl<D: Device> FaultyDevice<D> {
     pub fn new(inner: D, config: FaultConfig) -> Self {
-        let state = State { rng: config.seed, rx: Held::default(), tx: Held::default(), stats: FaultStats::default() };
+        let state = State {
+            rng: SplitMix64::new(config.seed),
+            rx: Held::default(),
+            tx: Held::default(),
+            stats: FaultStats::default(),
+        };
         FaultyDevice { inner, config, state: Mutex::new(state) }
     }
 
