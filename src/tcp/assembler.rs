@@ -499,7 +499,7 @@ mod tests {
         *rcv_nxt += n;
         let bytes: Vec<u8> = out.iter().flat_map(|c| c.iter().copied()).collect();
         assert_eq!(bytes.len(), n);
-        String::from_utf8(bytes).unwrap()
+        String::from_utf8(bytes).expect("ascii")
     }
 
     fn blocks(a: &Assembler, max: usize) -> Vec<(u32, u32)> {

@@ -282,12 +282,14 @@ impl Tcb {
     /// RFC 6582 NewReno recovery; RFC 2018 SACK).
     fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
         let window_changed = self.update_window(seq, ack, seg.window, false);
-        if self.negotiated.sack {
-            let blocks: Vec<(SeqNumber, SeqNumber)> =
-                seg.options.sacks().map(|(l, r)| (SeqNumber(l), SeqNumber(r))).collect();
-            if !blocks.is_empty() {
-                self.snd.scoreboard.on_sack(self.snd.snd_una, self.snd.snd_max, &blocks);
+        if self.negotiated.sack && seg.options.sack_blocks[0].is_some() {
+            let mut blocks = [(SeqNumber(0), SeqNumber(0)); 4];
+            let mut n = 0;
+            for (slot, (l, r)) in blocks.iter_mut().zip(seg.options.sacks()) {
+                *slot = (SeqNumber(l), SeqNumber(r));
+                n += 1;
             }
+            self.snd.scoreboard.on_sack(self.snd.snd_una, self.snd.snd_max, &blocks[..n]);
         }
         if self.snd.acks_new_data(ack) {
             let acked = ack.since(self.snd.snd_una);

@@ -125,6 +125,9 @@ impl Receiver {
         self.buffer.extend(&data[..take]);
         self.rcv_nxt += take;
         let had_ooo = !self.assembler.is_empty();
+        if !had_ooo {
+            return false;
+        }
         let mut chunks = Vec::new();
         self.assembler.take_contiguous(self.rcv_nxt, &mut chunks);
         for chunk in chunks {

@@ -360,7 +360,7 @@ mod tests {
             sb.on_sack(s(0), nxt, &[(s(10 + 20 * k), s(20 + 20 * k))]);
         }
         assert_eq!(sb.ranges().len(), MAX_RANGES);
-        let highest = *sb.ranges().last().unwrap();
+        let highest = *sb.ranges().last().expect("a range");
         // A new highest block is itself forgotten...
         sb.on_sack(s(0), nxt, &[(s(5000), s(5010))]);
         assert_eq!(sb.ranges().len(), MAX_RANGES);
