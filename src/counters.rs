@@ -126,8 +126,16 @@ counters! {
     tcp_tx_bytes,
     /// Segments retransmitted (timeouts, fast retransmit, SACK recovery).
     tcp_tx_retransmits,
-    /// Fast retransmits (RFC 5681 §3.2).
+    /// Fast recovery episodes entered (RFC 5681 §3.2, RFC 6675 §5).
     tcp_fast_retransmits,
+    /// Segments judged lost by RACK or duplicate ACKs, before any timeout (RFC 8985 §6).
+    tcp_segments_lost,
+    /// Tail loss probes sent (RFC 8985 §7).
+    tcp_loss_probes,
+    /// ACKs carrying a D-SACK: the peer got a segment twice (RFC 2883).
+    tcp_rx_dsack,
+    /// D-SACKs sent: we got a segment twice (RFC 2883).
+    tcp_tx_dsack,
     /// Retransmission timeouts (RFC 6298 §5).
     tcp_rto_expired,
     /// Zero-window probes sent (RFC 9293 §3.8.6.1).

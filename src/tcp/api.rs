@@ -96,7 +96,6 @@ impl Stack {
             let options = tcb.syn_options(ctx.config, ctx.now, None);
             tcb.emit(ctx, iss, Flags { syn: true, ..Flags::default() }, &[], Some(options));
             tcb.snd.snd_nxt = iss + 1;
-            tcb.snd.snd_max = iss + 1;
             tcb.snd.sampler.on_send(iss + 1, ctx.now, false);
             tcb.timers.retransmit = Some(ctx.now + tcb.snd.rtt.rto());
         });

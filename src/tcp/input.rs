@@ -29,7 +29,7 @@ impl Tcb {
     fn on_segment_syn_sent(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         let ack = SeqNumber(seg.ack);
         // First: an ACK must acknowledge our SYN and nothing more.
-        if seg.flags.ack && (ack <= self.snd.iss || ack > self.snd.snd_max) {
+        if seg.flags.ack && (ack <= self.snd.iss || ack > self.snd.snd_nxt) {
             reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg);
             return;
         }
@@ -98,6 +98,11 @@ impl Tcb {
             ctx.counters.tcp_rx_out_of_window += 1;
             trace!(seq = seq.0, len = seg_len, rcv_nxt = self.rcv.rcv_nxt.0, "segment outside the window");
             if !seg.flags.rst {
+                let end = seq + seg.payload.len();
+                if self.negotiated.sack && !seg.payload.is_empty() && end <= self.rcv.rcv_nxt {
+                    // Data we already have: say so with a D-SACK (RFC 2883 §4).
+                    self.rcv.dsack = Some((seq, end));
+                }
                 // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait.
                 if seg.flags.fin {
                     if let State::TimeWait { .. } = self.state {
@@ -151,7 +156,7 @@ impl Tcb {
             self.notify(ctx);
         }
         // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA − MAX.SND.WND, SND.NXT].
-        if ack > self.snd.snd_max {
+        if ack > self.snd.snd_nxt {
             self.rcv.ack = super::receiver::AckState::Now;
             return;
         }
@@ -278,18 +283,12 @@ impl Tcb {
         }
     }
 
-    /// The ACK field (RFC 9293 §3.10.7.4 "fifth"; RFC 5681 for congestion control;
-    /// RFC 6582 NewReno recovery; RFC 2018 SACK).
+    /// The ACK field (RFC 9293 §3.10.7.4 "fifth"), with loss detection and
+    /// congestion control riding on it (see `recovery.rs`).
     fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
         let window_changed = self.update_window(seq, ack, seg.window, false);
-        if self.negotiated.sack && seg.options.sack_blocks[0].is_some() {
-            let mut blocks = [(SeqNumber(0), SeqNumber(0)); 4];
-            let mut n = 0;
-            for (slot, (l, r)) in blocks.iter_mut().zip(seg.options.sacks()) {
-                *slot = (SeqNumber(l), SeqNumber(r));
-                n += 1;
-            }
-            self.snd.scoreboard.on_sack(self.snd.snd_una, self.snd.snd_max, &blocks[..n]);
+        if self.negotiated.sack {
+            self.on_sack_option(ctx, seg, ack);
         }
         if self.snd.acks_new_data(ack) {
             let acked = ack.since(self.snd.snd_una);
@@ -297,31 +296,13 @@ impl Tcb {
             self.snd.buffer.ack(data_acked);
             self.snd.buf_seq += data_acked;
             self.snd.snd_una = ack;
-            self.snd.snd_nxt = self.snd.snd_nxt.max(ack);
             self.snd.retries = 0;
-            self.snd.scoreboard.on_cumulative_ack(ack);
             self.take_rtt_sample(ctx, seg, ack);
-            let in_flight = self.snd.in_flight();
-            match self.snd.recovery {
-                Some(recover) if ack >= recover => {
-                    // Full acknowledgement: recovery is over (RFC 6582 §3.2 step 3).
-                    self.snd.cc.on_recovery_end(in_flight);
-                    self.snd.recovery = None;
-                    self.snd.dup_acks = 0;
-                }
-                Some(_) => {
-                    // Partial acknowledgement: the next hole is lost too; resend it
-                    // at once (RFC 6582 §3.2 step 4).
-                    self.snd.cc.on_partial_ack(acked);
-                    self.retransmit_una(ctx);
-                }
-                None => {
-                    self.snd.cc.on_ack(ctx.now, acked, in_flight);
-                    self.snd.dup_acks = 0;
-                }
-            }
+            self.on_cumulative_ack(ctx, ack, acked);
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
+            let in_flight = self.snd.in_flight();
             self.timers.retransmit = (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto());
+            self.schedule_loss_probe(ctx);
             self.on_fin_acked(ctx);
             self.notify(ctx);
         } else if ack == self.snd.snd_una
@@ -330,20 +311,9 @@ impl Tcb {
             && !window_changed
             && self.snd.in_flight() > 0
         {
-            // A duplicate ACK (RFC 5681 §2): the peer got something out of order.
-            self.snd.dup_acks += 1;
-            if self.snd.recovery.is_some() {
-                self.snd.cc.on_dup_ack_in_recovery();
-            } else if self.snd.dup_acks == 3
-                || (self.negotiated.sack && self.snd.scoreboard.is_lost(self.snd.snd_una, self.snd.mss))
-            {
-                // Fast retransmit (RFC 5681 §3.2 steps 2–3).
-                ctx.counters.tcp_fast_retransmits += 1;
-                self.snd.recovery = Some(self.snd.snd_max);
-                self.snd.cc.on_fast_retransmit(ctx.now, self.snd.in_flight());
-                self.retransmit_una(ctx);
-            }
+            self.on_duplicate_ack(ctx);
         }
+        self.detect_losses(ctx);
     }
 
     /// Our FIN was acknowledged: the closing states move on (RFC 9293 §3.10.7.4).

@@ -4,13 +4,15 @@
 //! * `state.rs` — the eleven states; `tcb.rs` — the control block of one connection;
 //! * `input.rs` — what a segment does to a connection (RFC 9293 §3.10.7);
 //! * `output.rs` — what a connection sends (data, FIN, ACKs, window updates);
-//! * `timers.rs` — retransmission, persist, delayed ACK, TIME-WAIT;
+//! * `timers.rs` — retransmission, loss probe, persist, delayed ACK, TIME-WAIT;
+//! * `recovery.rs` — loss detection and recovery on each ACK: SACK, RACK
+//!   (RFC 8985), fast recovery (RFC 6675, RFC 6582);
 //! * `user_calls.rs` — SEND, RECEIVE, CLOSE, ABORT from the program;
 //! * `sender.rs` / `receiver.rs` — the two halves' sequence variables and buffers;
 //! * `listener.rs` — LISTEN and the backlog; `demux.rs` — finding the connection
 //!   for a segment; `api.rs` — the stack's TCP calls used by the socket layer;
 //! * `seq.rs`, `isn.rs`, `rtt.rs`, `congestion/`, `send_buffer.rs`, `assembler.rs`,
-//!   `scoreboard.rs` — the building blocks.
+//!   `scoreboard.rs`, `sent_queue.rs`, `rack.rs` — the building blocks.
 
 mod api;
 pub mod assembler;
@@ -20,11 +22,14 @@ mod input;
 pub mod isn;
 pub mod listener;
 mod output;
+pub mod rack;
 pub mod receiver;
+mod recovery;
 pub mod rtt;
 pub mod scoreboard;
 pub mod send_buffer;
 pub mod sender;
+pub mod sent_queue;
 pub mod seq;
 pub mod state;
 pub mod tcb;

@@ -24,60 +24,30 @@ impl Tcb {
         }
     }
 
-    /// Send new data (and the FIN) while the windows allow. Returns whether any
+    /// Send what the windows allow: first the segments judged lost (RFC 6675
+    /// §4 `NextSeg()` rule 1), then new data and the FIN. Returns whether any
     /// segment went out (each carries an ACK).
     fn send_data(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let mut sent = false;
-        let mut payload = Vec::new();
-        loop {
-            let snd = &self.snd;
-            let offset = snd.offset_of(snd.snd_nxt);
-            let unsent = snd.buffer.len().saturating_sub(offset);
-            let fin_due = snd.fin_seq().is_some_and(|fin| snd.snd_nxt <= fin);
-            if unsent == 0 && !fin_due {
+        while let Some(i) = self.snd.sent.first_lost() {
+            // RFC 6675 §5 step (C): only while cwnd − pipe ≥ 1 SMSS.
+            if self.snd.cwnd_room() < self.snd.mss {
                 break;
             }
-            let window = snd.usable_window();
-            let len = unsent.min(snd.mss).min(window);
-            if unsent > 0 && len == 0 {
-                break;
-            }
-            if len < unsent && len < snd.mss {
-                // Sender SWS avoidance: a window too small for a full segment is
-                // used only once it reaches half the largest window seen.
-                if len < snd.max_snd_wnd / 2 {
-                    break;
-                }
-            }
-            let outstanding = snd.snd_nxt > snd.snd_una;
-            if len == unsent && len < snd.mss && len > 0 && !self.nodelay && outstanding && !fin_due {
-                // Nagle (RFC 896, RFC 9293 §3.7.4): while data is unacknowledged,
-                // a small tail waits until it fills a segment or the ACK comes.
-                break;
-            }
-            let fin = fin_due && offset + len == self.snd.buffer.len();
-            payload.clear();
-            self.snd.buffer.read_at(offset, len, &mut payload);
-            let seq = self.snd.snd_nxt;
-            let flags = Flags { ack: true, fin, psh: len == unsent, ..Flags::default() };
-            let end = seq + len + usize::from(fin);
-            let retransmission = seq < self.snd.snd_max;
-            if retransmission {
-                ctx.counters.tcp_tx_retransmits += 1;
-            } else {
-                ctx.counters.tcp_tx_bytes += len as u64;
-            }
-            self.snd.sampler.on_send(end, ctx.now, retransmission);
-            self.emit(ctx, seq, flags, &payload, None);
+            self.retransmit_segment(ctx, i);
             sent = true;
-            self.snd.snd_nxt = end;
-            self.snd.snd_max = self.snd.snd_max.max(end);
-            if self.timers.retransmit.is_none() {
-                self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
-            }
-            if fin || len == 0 {
-                break;
-            }
+        }
+        if self.snd.in_flight() == 0 && ctx.now - self.last_send > self.snd.rtt.rto() {
+            // RFC 5681 §4.1: after an idle period ACK clocking is lost; restart
+            // from a small window rather than burst a whole old one.
+            self.snd.cc.on_idle_restart();
+        }
+        let mut sent_new = false;
+        while self.send_new_segment(ctx, self.snd.cwnd_room()) {
+            sent_new = true;
+        }
+        if sent_new {
+            self.schedule_loss_probe(ctx);
         }
         // A zero window with data waiting and nothing in flight: probe it later
         // (RFC 9293 §3.8.6.1), or we would wait forever for a lost window update.
@@ -89,34 +59,90 @@ impl Tcb {
         } else {
             self.timers.persist = None;
         }
-        sent
+        sent || sent_new
     }
 
-    /// Resend the oldest unacknowledged segment (fast retransmit, partial ACK in
-    /// recovery, or a timeout in the handshake).
-    pub(crate) fn retransmit_una(&mut self, ctx: &mut Ctx<'_>) {
+    /// A tail loss probe's new data (RFC 8985 §7.3): one segment if the peer's
+    /// window allows, whatever the congestion window says.
+    pub(crate) fn send_probe_data(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        self.send_new_segment(ctx, self.snd.mss)
+    }
+
+    /// Send one segment of new data (or the FIN) from SND.NXT if the peer's
+    /// window, `room` and the SWS and Nagle rules allow. Returns whether one went
+    /// (after the FIN nothing more can).
+    fn send_new_segment(&mut self, ctx: &mut Ctx<'_>, room: usize) -> bool {
+        let snd = &self.snd;
+        let offset = snd.offset_of(snd.snd_nxt);
+        let unsent = snd.buffer.len().saturating_sub(offset);
+        let fin_due = snd.fin_seq().is_some_and(|fin| snd.snd_nxt <= fin);
+        if unsent == 0 && !fin_due {
+            return false;
+        }
+        let window = snd.rwnd_room().min(room);
+        let len = unsent.min(snd.mss).min(window);
+        if unsent > 0 && len == 0 {
+            return false;
+        }
+        if len < unsent && len < snd.mss && len < snd.max_snd_wnd / 2 {
+            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window too small for a
+            // full segment is used only once it reaches half the largest seen.
+            return false;
+        }
+        let outstanding = snd.snd_nxt > snd.snd_una;
+        if len == unsent && len < snd.mss && len > 0 && !self.nodelay && outstanding && !fin_due {
+            // Nagle (RFC 896, RFC 9293 §3.7.4): while data is unacknowledged,
+            // a small tail waits until it fills a segment or the ACK comes.
+            return false;
+        }
+        let fin = fin_due && offset + len == snd.buffer.len();
+        if len == 0 && !fin {
+            return false;
+        }
+        let mut payload = Vec::with_capacity(len);
+        self.snd.buffer.read_at(offset, len, &mut payload);
+        let seq = self.snd.snd_nxt;
+        let flags = Flags { ack: true, fin, psh: len == unsent, ..Flags::default() };
+        let end = seq + len + usize::from(fin);
+        ctx.counters.tcp_tx_bytes += len as u64;
+        self.snd.sampler.on_send(end, ctx.now, false);
+        self.emit(ctx, seq, flags, &payload, None);
+        self.snd.sent.push(seq, end, ctx.now);
+        self.snd.snd_nxt = end;
+        if self.timers.retransmit.is_none() {
+            self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+        }
+        true
+    }
+
+    /// Resend segment `index` of the retransmission queue, exactly as first sent.
+    pub(crate) fn retransmit_segment(&mut self, ctx: &mut Ctx<'_>, index: usize) {
+        let Some(seg) = self.snd.sent.get(index).copied() else {
+            return;
+        };
+        let fin = self.snd.fin_seq().is_some_and(|f| f + 1 == seg.end);
+        let len = seg.len() - usize::from(fin);
+        let mut payload = Vec::with_capacity(len);
+        self.snd.buffer.read_at(self.snd.offset_of(seg.start), len, &mut payload);
         ctx.counters.tcp_tx_retransmits += 1;
         self.snd.sampler.on_retransmit();
-        let una = self.snd.snd_una;
-        match self.state {
-            State::SynSent => {
-                let options = self.syn_options(ctx.config, ctx.now, None);
-                self.emit(ctx, self.snd.iss, Flags { syn: true, ..Flags::default() }, &[], Some(options));
-            }
-            State::SynReceived => {
-                let options = self.syn_options(ctx.config, ctx.now, Some(&self.peer_syn_options));
-                self.emit(ctx, self.snd.iss, Flags { syn: true, ack: true, ..Flags::default() }, &[], Some(options));
-            }
-            _ => {
-                let offset = self.snd.offset_of(una);
-                let len = self.snd.buffer.len().saturating_sub(offset).min(self.snd.mss);
-                let fin = self.snd.fin_seq().is_some_and(|f| una + len == f);
-                let mut payload = Vec::with_capacity(len);
-                self.snd.buffer.read_at(offset, len, &mut payload);
-                self.emit(ctx, una, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
-                self.snd.high_rxt = self.snd.high_rxt.max(una + len);
-            }
+        self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
+        self.snd.sent.on_retransmit(index, ctx.now);
+        if self.timers.retransmit.is_none() {
+            self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
         }
+    }
+
+    /// Resend our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) after a timeout.
+    pub(crate) fn retransmit_syn(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.counters.tcp_tx_retransmits += 1;
+        self.snd.sampler.on_retransmit();
+        let (flags, peer) = match self.state {
+            State::SynReceived => (Flags { syn: true, ack: true, ..Flags::default() }, Some(&self.peer_syn_options)),
+            _ => (Flags { syn: true, ..Flags::default() }, None),
+        };
+        let options = self.syn_options(ctx.config, ctx.now, peer);
+        self.emit(ctx, self.snd.iss, flags, &[], Some(options));
         self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
     }
 

@@ -51,6 +51,9 @@ pub struct Receiver {
     pub ts_recent: u32,
     /// The peer's segment size, for "full-sized segment" and window thresholds.
     pub peer_mss: usize,
+    /// A duplicate segment to report as the first SACK block of the next ACK
+    /// (D-SACK, RFC 2883 §4), so the sender learns its retransmission was spurious.
+    pub dsack: Option<(SeqNumber, SeqNumber)>,
 }
 
 impl Receiver {
@@ -71,6 +74,7 @@ impl Receiver {
             last_ack_sent: rcv_nxt,
             ts_recent: 0,
             peer_mss: 536,
+            dsack: None,
         }
     }
 

@@ -1,23 +1,18 @@
-//! The sender's SACK scoreboard and the loss-recovery queries of RFC 6675.
+//! The sender's SACK scoreboard (RFC 6675 §3): which bytes above SND.UNA the
+//! peer has reported holding.
 //!
 //! With SACK (RFC 2018) each ACK can tell the sender, besides the cumulative
 //! acknowledgement SND.UNA, up to four blocks of data that arrived *above* a
-//! hole. The sender records them in a *scoreboard* (RFC 6675 §3) and asks it
-//! three questions during loss recovery (RFC 6675 §4):
-//!
-//! * `IsLost(seq)` — has enough arrived above `seq` to call it lost rather
-//!   than merely reordered? ([`Scoreboard::is_lost`])
-//! * `NextSeg()` — which hole to retransmit next? ([`Scoreboard::next_hole`],
-//!   rule 1; rules 2–4 — new data, rescue retransmission — are the
-//!   connection's, since they depend on the send window)
-//! * `SetPipe()` — how many bytes are still in the network? ([`Scoreboard::pipe`])
+//! hole. The blocks of successive ACKs overlap, arrive out of order, and may be
+//! bogus; the scoreboard validates them and merges them into disjoint ranges.
+//! The retransmission queue ([`SentQueue`](super::sent_queue::SentQueue)) asks
+//! it whether a whole segment is covered ([`Scoreboard::covers`]), and RACK
+//! ([`rack`](super::rack)) turns those deliveries into loss decisions.
 //!
 //! ```text
 //!   SND.UNA                                                    SND.NXT
 //!      | hole |##SACKed##| hole |#####SACKed#####| hole  |#| not yet |
 //!      +------+----------+------+----------------+-------+-+---------+
-//!        lost?                                              (no SACK above:
-//!                                                            never "lost")
 //! ```
 //!
 //! # Representation and bounds
@@ -45,9 +40,8 @@ use super::seq::SeqNumber;
 /// How many SACKed ranges the scoreboard remembers.
 pub const MAX_RANGES: usize = 32;
 
-/// RFC 6675 §2 DupThresh: the number of duplicate ACKs — here, discontiguous
-/// SACKed ranges — that are taken as evidence of loss rather than reordering
-/// (the same 3 as RFC 5681's fast retransmit).
+/// RFC 6675 §2 DupThresh: the number of duplicate ACKs (or SACKed segments)
+/// taken as evidence of loss rather than reordering, RFC 5681's three.
 pub const DUP_THRESH: usize = 3;
 
 /// No valid SACK block is wider than the largest window (RFC 7323 §2.3).
@@ -188,110 +182,10 @@ impl Scoreboard {
         self.ranges().iter().any(|&(l, r)| seq.in_window(l, r))
     }
 
-    /// RFC 6675 §4 `IsLost(SeqNum)`: true when either DupThresh (3)
-    /// discontiguous SACKed ranges lie above `seq`, or more than
-    /// (DupThresh − 1) · SMSS SACKed bytes have sequence numbers greater than
-    /// `seq`. Otherwise the byte may merely be reordered. (A SACKed byte is
-    /// never lost.)
-    ///
-    /// Both tests only weaken as `seq` grows, so the lost bytes are always a
-    /// prefix of the holes — which [`next_hole`](Self::next_hole) and
-    /// [`pipe`](Self::pipe) rely on.
-    pub fn is_lost(&self, seq: SeqNumber, smss: usize) -> bool {
-        if self.is_sacked(seq) {
-            return false;
-        }
-        let mut above = 0;
-        let mut bytes_above = 0;
-        for &(l, r) in self.ranges().iter().rev() {
-            if l <= seq {
-                break;
-            }
-            above += 1;
-            bytes_above += width((l, r));
-        }
-        lost_given(above, bytes_above, smss)
+    /// Whether every byte of `[l, r)` has been SACKed (by one merged range).
+    pub fn covers(&self, l: SeqNumber, r: SeqNumber) -> bool {
+        self.ranges().iter().any(|&(sl, sr)| sl <= l && r <= sr)
     }
-
-    /// RFC 6675 §4 `NextSeg()` rule 1: the first un-SACKed byte `S2` with
-    ///
-    /// * (1.a) `S2 ≥ from` — pass `max(SND.UNA, HighRxt)` where HighRxt is the
-    ///   end of what this recovery already retransmitted, so nothing is sent
-    ///   twice;
-    /// * (1.b) `S2` below the highest SACKed byte;
-    /// * (1.c) `IsLost(S2)`;
-    ///
-    /// returned as `(S2, len)` with `len` up to SMSS, ending at the hole's end.
-    /// `None` means rule 1 has nothing to send: the caller goes on to rules
-    /// 2–4 (new data, then rescue retransmissions).
-    pub fn next_hole(
-        &self,
-        from: SeqNumber,
-        snd_una: SeqNumber,
-        snd_nxt: SeqNumber,
-        smss: usize,
-    ) -> Option<(SeqNumber, usize)> {
-        if smss == 0 {
-            return None;
-        }
-        let from = from.max(snd_una);
-        let mut bytes_above = self.sacked;
-        let mut hole_start = snd_una;
-        for (i, &(l, r)) in self.ranges().iter().enumerate() {
-            // The hole [hole_start, l), seen from `from`, and inside the flight.
-            let start = hole_start.max(from);
-            let end = l.min(snd_nxt);
-            if start < end {
-                // Holes below range i have (len − i) ranges above them.
-                if !lost_given(self.len - i, bytes_above, smss) {
-                    return None; // and later holes are even less lost
-                }
-                return Some((start, end.since(start).min(smss)));
-            }
-            bytes_above -= width((l, r));
-            hole_start = hole_start.max(r);
-        }
-        None // the stretch above the highest SACK is never "lost" (rule 1.b)
-    }
-
-    /// RFC 6675 §4 `SetPipe()`: the sender's estimate of bytes in the network.
-    /// For each un-SACKed byte `S1` in `[snd_una, snd_nxt)`:
-    ///
-    /// * (a) if `IsLost(S1)` is false, it counts once (sent, not yet known lost);
-    /// * (b) if it was retransmitted — `S1 < high_rxt`, where `high_rxt` is the
-    ///   end of what this recovery retransmitted (start it at SND.UNA) — it
-    ///   counts once more (the retransmission is in flight too).
-    ///
-    /// Computed per hole, not per byte: within a hole `IsLost` is constant.
-    pub fn pipe(&self, snd_una: SeqNumber, snd_nxt: SeqNumber, high_rxt: SeqNumber, smss: usize) -> usize {
-        let rxt_end = high_rxt.min(snd_nxt);
-        // Bytes of [start, end) below the retransmission point.
-        let retransmitted = |start: SeqNumber, end: SeqNumber| rxt_end.min(end).since(start);
-        let mut pipe = 0usize;
-        let mut bytes_above = self.sacked;
-        let mut hole_start = snd_una;
-        for (i, &(l, r)) in self.ranges().iter().enumerate() {
-            let end = l.min(snd_nxt);
-            if hole_start < end {
-                if !lost_given(self.len - i, bytes_above, smss) {
-                    pipe += end.since(hole_start);
-                }
-                pipe += retransmitted(hole_start, end);
-            }
-            bytes_above -= width((l, r));
-            hole_start = hole_start.max(r);
-        }
-        // Above the highest SACKed range nothing is lost.
-        if hole_start < snd_nxt {
-            pipe += snd_nxt.since(hole_start) + retransmitted(hole_start, snd_nxt);
-        }
-        pipe
-    }
-}
-
-/// `IsLost` given the number of SACKed ranges and SACKed bytes above a byte.
-fn lost_given(ranges_above: usize, bytes_above: usize, smss: usize) -> bool {
-    ranges_above >= DUP_THRESH || bytes_above > (DUP_THRESH - 1).saturating_mul(smss)
 }
 
 #[cfg(test)]
@@ -377,65 +271,6 @@ mod tests {
     }
 
     #[test]
-    fn is_lost_by_count_or_bytes() {
-        let smss = 100;
-        let mut sb = Scoreboard::new();
-        // Two small blocks above 0: neither 3 ranges nor > 200 bytes.
-        sb.on_sack(s(0), s(10_000), &[(s(100), s(150)), (s(200), s(250))]);
-        assert!(!sb.is_lost(s(0), smss));
-        // A third discontiguous block: DupThresh ranges above 0 and 99.
-        sb.on_sack(s(0), s(10_000), &[(s(300), s(310))]);
-        assert!(sb.is_lost(s(0), smss) && sb.is_lost(s(99), smss));
-        assert!(!sb.is_lost(s(150), smss), "only two ranges above");
-        assert!(!sb.is_lost(s(120), smss), "SACKed bytes are never lost");
-        // Bytes: exactly 2·SMSS above is not enough, one more is.
-        let mut sb = Scoreboard::new();
-        sb.on_sack(s(0), s(10_000), &[(s(1000), s(1200))]);
-        assert!(!sb.is_lost(s(0), smss));
-        sb.on_sack(s(0), s(10_000), &[(s(1200), s(1201))]);
-        assert!(sb.is_lost(s(0), smss));
-        assert!(sb.is_lost(s(999), smss));
-        assert!(!sb.is_lost(s(1201), smss));
-    }
-
-    #[test]
-    fn next_hole_walks_lost_holes_from_high_rxt() {
-        let smss = 100;
-        let mut sb = Scoreboard::new();
-        let (una, nxt) = (s(0), s(1000));
-        sb.on_sack(una, nxt, &[(s(100), s(200)), (s(250), s(300)), (s(400), s(500)), (s(600), s(750))]);
-        // Hole [0,100): four ranges above — lost.
-        assert_eq!(sb.next_hole(una, una, nxt, smss), Some((s(0), 100)));
-        // Hole [200,250): three ranges above — lost; it ends at a SACKed range.
-        assert_eq!(sb.next_hole(s(100), una, nxt, smss), Some((s(200), 50)));
-        assert_eq!(sb.next_hole(s(210), una, nxt, smss), Some((s(210), 40)));
-        // Hole [300,400): two ranges but 250 > 2·SMSS bytes above — lost.
-        assert_eq!(sb.next_hole(s(250), una, nxt, smss), Some((s(300), 100)));
-        // Hole [500,600): one range of 150 bytes above — maybe just reordered.
-        assert_eq!(sb.next_hole(s(500), una, nxt, smss), None);
-        assert_eq!(sb.next_hole(s(750), una, nxt, smss), None, "nothing SACKed above (1.b)");
-        assert_eq!(sb.next_hole(una, una, nxt, 30), Some((s(0), 30)), "at most SMSS");
-        assert_eq!(sb.next_hole(una, una, nxt, 0), None);
-        assert_eq!(Scoreboard::new().next_hole(una, una, nxt, smss), None);
-    }
-
-    #[test]
-    fn pipe_counts_unsacked_not_lost_and_retransmitted_bytes() {
-        let smss = 100;
-        let mut sb = Scoreboard::new();
-        let (una, nxt) = (s(0), s(1000));
-        assert_eq!(sb.pipe(una, nxt, una, smss), 1000, "nothing known: all in flight");
-        sb.on_sack(una, nxt, &[(s(100), s(200)), (s(300), s(400)), (s(500), s(600))]);
-        // Holes: [0,100) lost (3 ranges above), [200,300) and [400,500) not lost
-        // (≤ 200 bytes above), [600,1000) not lost.
-        assert_eq!(sb.pipe(una, nxt, una, smss), 600);
-        // Retransmitting [0,100) puts it back in the pipe; retransmitting
-        // [200,250) counts those bytes twice.
-        assert_eq!(sb.pipe(una, nxt, s(100), smss), 700);
-        assert_eq!(sb.pipe(una, nxt, s(250), smss), 750);
-    }
-
-    #[test]
     fn wraps_around_2_pow_32() {
         let una = s(u32::MAX - 99);
         let nxt = una + 400;
@@ -443,13 +278,13 @@ mod tests {
         sb.on_sack(una, nxt, &[(una + 50, una + 150), (una + 200, una + 210), (una + 300, una + 310)]);
         assert_eq!(sb.sacked_bytes(), 120);
         assert!(sb.is_sacked(s(0)) && sb.is_sacked(s(49)) && !sb.is_sacked(s(50)));
-        assert_eq!(sb.next_hole(una, una, nxt, 1000), Some((una, 50)));
+        assert!(sb.covers(una + 50, s(50)) && !sb.covers(una + 49, s(50)) && !sb.covers(una + 100, una + 210));
         sb.on_cumulative_ack(s(10));
         assert_eq!(sb.ranges()[0], (s(10), s(50)));
         assert_eq!(sb.sacked_bytes(), 60);
         sb.clear();
         assert_eq!(sb.sacked_bytes(), 0);
-        assert_eq!(sb.pipe(una, nxt, una, 100), 400);
+        assert!(!sb.covers(s(10), s(50)));
     }
 
     // ---- model-based property test -------------------------------------
@@ -475,23 +310,6 @@ mod tests {
                 }
             }
             out
-        }
-        /// RFC 6675 IsLost for every byte: un-SACKed, and DupThresh runs
-        /// start above it or more than (DupThresh − 1)·SMSS SACKed bytes lie
-        /// above it. One backward scan (counts of what is above `b`).
-        fn lost(&self, smss: usize) -> Vec<bool> {
-            let mut lost = vec![false; self.sacked.len()];
-            let (mut runs_above, mut bytes_above) = (0, 0);
-            for b in (0..self.sacked.len()).rev() {
-                lost[b] = !self.sacked[b] && (runs_above >= DUP_THRESH || bytes_above > (DUP_THRESH - 1) * smss);
-                if self.sacked[b] {
-                    bytes_above += 1;
-                    if b == 0 || !self.sacked[b - 1] {
-                        runs_above += 1;
-                    }
-                }
-            }
-            lost
         }
     }
 
@@ -522,14 +340,12 @@ mod tests {
 
         /// The scoreboard agrees with a byte-set model that applies the same
         /// validity rules and the same "forget the highest range" bound:
-        /// sacked_bytes equals the model's union size, is_sacked and is_lost
-        /// agree byte by byte, and pipe and next_hole equal RFC 6675's
-        /// per-octet definitions evaluated literally.
+        /// sacked_bytes equals the model's union size, and is_sacked and
+        /// covers agree with it byte by byte.
         #[test]
         fn matches_a_byte_model(
             isn in any::<u32>(),
             ops in proptest::collection::vec(op(), 1..40),
-            smss in 1usize..40,
             probe in 0usize..500,
         ) {
             let isn = SeqNumber(isn);
@@ -565,32 +381,18 @@ mod tests {
                     Op::Send(k) => nxt = (nxt + k).min(m.sacked.len() - 1),
                 }
                 let runs = m.runs(una);
-                let lost = m.lost(smss);
                 prop_assert!(sb.ranges().len() <= MAX_RANGES);
                 prop_assert_eq!(sb.ranges().len(), runs.len());
                 prop_assert_eq!(sb.sacked_bytes(), m.sacked.iter().filter(|&&b| b).count());
-                let bytes = m.sacked.iter().zip(&lost).enumerate().take(nxt).skip(una);
-                for (b, (&sacked, &is_lost)) in bytes {
-                    prop_assert_eq!(sb.is_sacked(isn + b), sacked, "is_sacked({})", b);
-                    prop_assert_eq!(sb.is_lost(isn + b, smss), is_lost, "is_lost({})", b);
+                for b in una..nxt {
+                    prop_assert_eq!(sb.is_sacked(isn + b), m.sacked[b], "is_sacked({})", b);
                 }
-                // SetPipe, per octet.
-                let high_rxt = una + probe % (nxt - una + 1);
-                let pipe: usize = (una..nxt)
-                    .filter(|&b| !m.sacked[b])
-                    .map(|b| usize::from(!lost[b]) + usize::from(b < high_rxt))
-                    .sum();
-                prop_assert_eq!(sb.pipe(isn + una, isn + nxt, isn + high_rxt, smss), pipe);
-                // NextSeg rule 1, per octet.
-                let highest = runs.last().map_or(una, |&(_, r)| r);
-                let from = una + probe % (nxt - una + 10); // sometimes past SND.NXT
-                let expect = (from.max(una)..highest.min(nxt))
-                    .find(|&b| lost[b])
-                    .map(|b| {
-                        let hole = (b..nxt).take_while(|&x| !m.sacked[x]).count();
-                        (isn + b, hole.min(smss))
-                    });
-                prop_assert_eq!(sb.next_hole(isn + from, isn + una, isn + nxt, smss), expect);
+                // covers() of a probe range, per octet.
+                let l = una + probe % (nxt - una + 1);
+                let r = (l + probe % 37 + 1).min(nxt);
+                if l < r {
+                    prop_assert_eq!(sb.covers(isn + l, isn + r), m.sacked[l..r].iter().all(|&b| b), "covers({}, {})", l, r);
+                }
             }
         }
     }

@@ -2,9 +2,11 @@
 //! program wrote, what is in flight, and how much more the windows allow.
 
 use super::congestion::CongestionControl;
+use super::rack::Rack;
 use super::rtt::{RttEstimator, RttSampler};
 use super::scoreboard::Scoreboard;
 use super::send_buffer::SendBuffer;
+use super::sent_queue::SentQueue;
 use super::seq::SeqNumber;
 
 /// Send sequence variables and buffers.
@@ -23,12 +25,9 @@ pub struct Sender {
     pub iss: SeqNumber,
     /// SND.UNA: oldest unacknowledged sequence number.
     pub snd_una: SeqNumber,
-    /// SND.NXT: next sequence number to send. After a timeout it goes back to
-    /// SND.UNA and data is sent again from there.
+    /// SND.NXT: next sequence number to send. It never goes back: lost data is
+    /// resent from the retransmission queue (`sent`), not by rewinding.
     pub snd_nxt: SeqNumber,
-    /// The highest sequence number sent so far + 1 (BSD's snd_max): ACKs up to here
-    /// are acceptable even after SND.NXT went back.
-    pub snd_max: SeqNumber,
     /// SND.WND: the peer's window, scaled.
     pub snd_wnd: usize,
     /// SND.WL1 / SND.WL2: sequence and ack numbers of the segment that last updated
@@ -50,15 +49,24 @@ pub struct Sender {
     pub rtt: RttEstimator,
     pub sampler: RttSampler,
     pub cc: Box<dyn CongestionControl>,
-    /// Duplicate ACKs in a row (RFC 5681 §3.2).
+    /// Duplicate ACKs in a row (RFC 5681 §3.2), counted only without SACK: each
+    /// says one more segment left the network.
     pub dup_acks: u32,
-    /// While in fast recovery: the highest sequence sent when it began ("recover",
-    /// RFC 6582 §3.2).
+    /// While in fast recovery: SND.NXT when it began ("recover", RFC 6582 §3.2;
+    /// RecoveryPoint, RFC 6675 §5).
     pub recovery: Option<SeqNumber>,
-    /// Highest sequence retransmitted in this recovery (RFC 6675 HighRxt).
-    pub high_rxt: SeqNumber,
+    /// After a retransmission timeout: SND.NXT when it fired. Until SND.UNA passes
+    /// it no fast recovery begins (RFC 6675 §5.1); the window grows by slow start.
+    pub rto_recovery: Option<SeqNumber>,
+    /// A tail loss probe is out; the episode ends when SND.UNA passes this
+    /// (TLPRxtOut / TLP.end_seq, RFC 8985 §7).
+    pub tlp_end: Option<SeqNumber>,
     /// What the peer reported holding beyond SND.UNA (RFC 2018).
     pub scoreboard: Scoreboard,
+    /// One record per segment in flight: send times and SACK/lost marks.
+    pub sent: SentQueue,
+    /// Time-based loss detection (RFC 8985).
+    pub rack: Rack,
     /// Consecutive retransmission timeouts without progress (the retry limit).
     pub retries: u32,
 }
@@ -74,9 +82,21 @@ impl Sender {
         self.fin_seq().is_some_and(|fin| self.snd_una > fin)
     }
 
-    /// Bytes sent and not acknowledged (SYN and FIN count as one each).
+    /// Bytes sent and not acknowledged (SYN and FIN count as one each): RFC 5681's
+    /// FlightSize.
     pub fn in_flight(&self) -> usize {
-        self.snd_max.since(self.snd_una)
+        self.snd_nxt.since(self.snd_una)
+    }
+
+    /// The sender's estimate of bytes still in the network (RFC 6675 §4
+    /// `SetPipe`): the flight less what the peer SACKed, what is judged lost
+    /// and not yet resent, and — without SACK — one segment per duplicate ACK.
+    pub fn pipe(&self) -> usize {
+        let dup_acked = (self.dup_acks as usize).saturating_mul(self.mss);
+        self.in_flight()
+            .saturating_sub(self.sent.sacked_bytes())
+            .saturating_sub(self.sent.lost_bytes())
+            .saturating_sub(dup_acked)
     }
 
     /// Bytes sent from SND.NXT onward would start at this offset in `buffer`.
@@ -89,11 +109,15 @@ impl Sender {
         self.buffer.len().saturating_sub(self.offset_of(self.snd_nxt))
     }
 
-    /// The send window right now: min(SND.WND, cwnd) less what is in flight from
-    /// SND.UNA to SND.NXT (RFC 5681 §3.1's "flight size" bound).
-    pub fn usable_window(&self) -> usize {
-        let window = self.snd_wnd.min(self.cwnd());
-        window.saturating_sub(self.snd_nxt.since(self.snd_una))
+    /// What the congestion window still allows (RFC 6675 §5: cwnd − pipe).
+    pub fn cwnd_room(&self) -> usize {
+        self.cwnd().saturating_sub(self.pipe())
+    }
+
+    /// What the peer's window still allows beyond SND.NXT (RFC 9293 §3.8:
+    /// SND.UNA + SND.WND − SND.NXT).
+    pub fn rwnd_room(&self) -> usize {
+        self.snd_wnd.saturating_sub(self.in_flight())
     }
 
     pub fn cwnd(&self) -> usize {
@@ -101,8 +125,8 @@ impl Sender {
     }
 
     /// Whether `ack` acknowledges something new and nothing never sent (RFC 9293
-    /// §3.10.7.4: SND.UNA < SEG.ACK ≤ SND.NXT, with SND.NXT read as snd_max).
+    /// §3.10.7.4: SND.UNA < SEG.ACK ≤ SND.NXT).
     pub fn acks_new_data(&self, ack: SeqNumber) -> bool {
-        self.snd_una < ack && ack <= self.snd_max
+        self.snd_una < ack && ack <= self.snd_nxt
     }
 }

@@ -7,11 +7,13 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use super::assembler::Assembler;
+use super::rack::Rack;
 use super::receiver::{AckState, Receiver};
 use super::rtt::{RttEstimator, RttSampler};
 use super::scoreboard::Scoreboard;
 use super::send_buffer::SendBuffer;
 use super::sender::Sender;
+use super::sent_queue::SentQueue;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::TcpHandle;
@@ -62,6 +64,10 @@ pub struct Negotiated {
 pub struct Timers {
     /// Retransmission timer (RFC 6298 §5).
     pub retransmit: Option<Instant>,
+    /// Tail loss probe timer (RFC 8985 §7.2), earlier than the RTO.
+    pub loss_probe: Option<Instant>,
+    /// RACK reordering timer: when a segment not yet overdue becomes so (RFC 8985 §6.2).
+    pub reorder: Option<Instant>,
     /// Persist timer: probe a zero window (RFC 9293 §3.8.6.1).
     pub persist: Option<Instant>,
     /// Probes sent since the window closed (the persist timer backs off).
@@ -139,7 +145,6 @@ impl Tcb {
                 iss,
                 snd_una: iss,
                 snd_nxt: iss,
-                snd_max: iss,
                 snd_wnd: 0,
                 snd_wl1: irs,
                 snd_wl2: iss,
@@ -154,8 +159,11 @@ impl Tcb {
                 cc,
                 dup_acks: 0,
                 recovery: None,
-                high_rxt: iss,
+                rto_recovery: None,
+                tlp_end: None,
                 scoreboard: Scoreboard::new(),
+                sent: SentQueue::new(),
+                rack: Rack::new(iss + 1),
                 retries: 0,
             },
             rcv: Receiver::new(irs, config.recv_buffer, 0, Assembler::new(config.recv_buffer, config.max_ooo_ranges)),
@@ -242,8 +250,15 @@ impl Tcb {
                 options.timestamp = Some((val, self.rcv.ts_recent));
             }
             if self.negotiated.sack && flags.ack && !flags.rst {
-                // RFC 2018 §4: report the most recent blocks first.
-                for (slot, (l, r)) in options.sack_blocks.iter_mut().zip(self.rcv.assembler.sack_blocks(4).iter()) {
+                // RFC 2883 §4: a D-SACK block comes first; then RFC 2018 §4: the
+                // most recent out-of-order blocks.
+                let dsack = self.rcv.dsack.take();
+                if dsack.is_some() {
+                    ctx.counters.tcp_tx_dsack += 1;
+                }
+                let ooo = self.rcv.assembler.sack_blocks(4);
+                let blocks = dsack.into_iter().chain(ooo.iter().copied());
+                for (slot, (l, r)) in options.sack_blocks.iter_mut().zip(blocks) {
                     *slot = Some((l.0, r.0));
                 }
             }
@@ -290,7 +305,8 @@ impl Tcb {
             State::TimeWait { until } => Some(until),
             _ => None,
         };
-        [self.timers.retransmit, self.timers.persist, self.timers.linger, ack, time_wait].into_iter().flatten().min()
+        let t = &self.timers;
+        [t.retransmit, t.loss_probe, t.reorder, t.persist, t.linger, ack, time_wait].into_iter().flatten().min()
     }
 
     /// Tell a program waiting on this connection that something changed.

@@ -1,5 +1,5 @@
-//! Timer expiry for one connection: retransmission (RFC 6298 §5), persist (RFC
-//! 9293 §3.8.6.1), delayed ACK (RFC 1122 4.2.3.2), TIME-WAIT (RFC 9293 §3.4.2) and
+//! Timer expiry for one connection: retransmission (RFC 6298 §5), tail loss probe
+//! and RACK reordering (RFC 8985 §6–7), persist (RFC 9293 §3.8.6.1), delayed ACK (RFC 1122 4.2.3.2), TIME-WAIT (RFC 9293 §3.4.2) and
 //! the FIN-WAIT-2 linger of closed connections.
 
 use std::io;
@@ -38,6 +38,14 @@ impl Tcb {
                 return;
             }
         }
+        if self.timers.reorder.is_some_and(|t| now >= t) {
+            self.timers.reorder = None;
+            self.detect_losses(ctx);
+        }
+        if self.timers.loss_probe.is_some_and(|t| now >= t) {
+            self.timers.loss_probe = None;
+            self.on_loss_probe(ctx);
+        }
         if self.timers.persist.is_some_and(|t| now >= t) {
             self.send_window_probe(ctx);
             self.timers.persist_backoff = self.timers.persist_backoff.saturating_add(1);
@@ -65,19 +73,29 @@ impl Tcb {
         if matches!(self.state, State::SynSent | State::SynReceived) {
             // RFC 6298 §5.7: after a lost SYN the RTO for data starts at 3 s; the
             // backed-off estimator already exceeds it after the first timeout.
-            self.retransmit_una(ctx);
+            self.retransmit_syn(ctx);
             return;
         }
-        let in_flight = self.snd.in_flight();
-        self.snd.cc.on_rto(in_flight);
-        self.snd.recovery = None;
-        self.snd.dup_acks = 0;
-        // RFC 2018 §8: after a timeout the SACK information is not trusted.
-        self.snd.scoreboard.clear();
-        self.snd.sampler.on_retransmit();
-        // Go back: everything from SND.UNA is sent again as the (collapsed) window
-        // allows, starting now.
-        self.snd.snd_nxt = self.snd.snd_una;
+        let snd = &mut self.snd;
+        snd.cc.on_rto(snd.in_flight());
+        // RFC 6675 §5.1: the recovery in progress ends, and none starts until
+        // everything sent so far is acknowledged.
+        snd.recovery = None;
+        snd.rto_recovery = Some(snd.snd_nxt);
+        snd.tlp_end = None;
+        snd.dup_acks = 0;
+        if snd.retries > 1 {
+            // RFC 2018 §8: the receiver may have reneged on what it SACKed (a
+            // second timeout in a row suggests so); send it all again.
+            snd.scoreboard.clear();
+            snd.sent.clear_sacks();
+        }
+        // RFC 8985 §6.3: everything not SACKed is lost; `output` resends it from
+        // SND.UNA as the collapsed window reopens (slow start).
+        snd.sent.mark_all_lost();
+        snd.sampler.on_retransmit();
+        self.timers.loss_probe = None;
+        self.timers.reorder = None;
         self.output(ctx);
         self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
     }

@@ -14,17 +14,21 @@
 //! [`CongestionAlgorithm::Custom`] lets users supply their own (CUBIC, BBR, a fixed
 //! window for experiments…).
 //!
-//! The sequence the connection drives, per RFC 5681 §3.2 and RFC 6582 (NewReno):
+//! The sequence the connection drives (RFC 5681 §3, RFC 6675 §5):
 //!
 //! ```text
-//!   new ACK ───────────────────────────────► on_ack
-//!   3rd duplicate ACK ─────────────────────► on_fast_retransmit   (enter recovery)
-//!     further duplicate ACKs ──────────────► on_dup_ack_in_recovery
-//!     ACK below the recovery point ────────► on_partial_ack
-//!     ACK at/above the recovery point ─────► on_recovery_end      (leave recovery)
+//!   new ACK outside recovery ──────────────► on_ack
+//!   first loss detected (RACK, 3 dup ACKs) ► on_fast_retransmit   (enter recovery)
+//!     during recovery the connection sends while cwnd − pipe allows;
+//!     the controller is not consulted per ACK (RFC 6675 §5)
+//!   ACK at/above the recovery point ───────► on_recovery_end      (leave recovery)
 //!   retransmission timer fires ────────────► on_rto
 //!   sending after idle > RTO ──────────────► on_idle_restart
 //! ```
+//!
+//! Because recovery is driven by `pipe` — the bytes actually estimated in the
+//! network — rather than by inflating `cwnd` per duplicate ACK, an implementation
+//! only says how large the window should be, never how it is clocked.
 
 use std::fmt;
 use std::sync::Arc;
@@ -57,19 +61,10 @@ pub trait CongestionControl: fmt::Debug + Send {
     /// algorithms (CUBIC, BBR).
     fn on_ack(&mut self, now: Instant, acked: usize, bytes_in_flight: usize);
 
-    /// Entering fast recovery after three duplicate ACKs (or SACK loss detection):
-    /// RFC 5681 §3.2 steps 2–3. `bytes_in_flight` is the flight size *before* the
-    /// retransmission (FlightSize in RFC 5681).
+    /// Entering fast recovery: a loss was detected (by RACK or three duplicate
+    /// ACKs). RFC 5681 §3.2 step 2 and RFC 6675 §5 step 4. `bytes_in_flight` is
+    /// the flight size when the loss was detected (FlightSize in RFC 5681).
     fn on_fast_retransmit(&mut self, now: Instant, bytes_in_flight: usize);
-
-    /// A duplicate ACK during fast recovery: one more segment has left the network
-    /// (RFC 5681 §3.2 step 4, RFC 6582 §3.2 step 3: inflate cwnd by SMSS).
-    fn on_dup_ack_in_recovery(&mut self);
-
-    /// A partial ACK in recovery — new data acknowledged, but not everything that was
-    /// outstanding when recovery began (RFC 6582 §3.2 step 5: deflate by the amount
-    /// acked, add back SMSS).
-    fn on_partial_ack(&mut self, acked: usize);
 
     /// A full ACK ends recovery (RFC 6582 §3.2 step 6). `bytes_in_flight` is the
     /// flight size after this ACK.
@@ -173,8 +168,6 @@ mod tests {
         }
         fn on_ack(&mut self, _: Instant, _: usize, _: usize) {}
         fn on_fast_retransmit(&mut self, _: Instant, _: usize) {}
-        fn on_dup_ack_in_recovery(&mut self) {}
-        fn on_partial_ack(&mut self, _: usize) {}
         fn on_recovery_end(&mut self, _: usize) {}
         fn on_rto(&mut self, _: usize) {}
         fn on_idle_restart(&mut self) {}

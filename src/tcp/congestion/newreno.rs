@@ -12,12 +12,13 @@
 //!   full window's worth of bytes has been acknowledged (RFC 3465 §2.1 appropriate
 //!   byte counting, one of the options of RFC 5681 §3.1) — about one segment per
 //!   round trip. That is the "additive increase" of AIMD.
-//! * **Fast recovery** (RFC 5681 §3.2 and RFC 6582 §3.2): after three duplicate ACKs a
-//!   segment is presumed lost; `ssthresh` becomes half the flight size (the
-//!   "multiplicative decrease") and `cwnd` is kept artificially *inflated* by one SMSS
-//!   per duplicate ACK, because each duplicate ACK means a segment has left the
-//!   network. NewReno's addition (RFC 6582) is the handling of *partial* ACKs, which
-//!   reveal another loss in the same window without leaving recovery.
+//! * **Fast recovery** (RFC 5681 §3.2, RFC 6675 §5): once a segment is known lost,
+//!   `ssthresh` and `cwnd` become half the flight size (the "multiplicative
+//!   decrease"). The connection then sends while its estimate of the bytes in the
+//!   network (`pipe`) is below `cwnd`, so there is no need for RFC 5681's artificial
+//!   inflation of `cwnd` by one SMSS per duplicate ACK: the duplicate ACKs (or SACK
+//!   blocks) shrink `pipe` instead. Recovery ends when everything outstanding at its
+//!   start is acknowledged (RFC 6582's recovery point).
 //!
 //! A retransmission timeout is the strongest congestion signal: `cwnd` collapses to
 //! one segment and slow start begins again (RFC 5681 §3.1).
@@ -151,38 +152,15 @@ impl CongestionControl for NewReno {
         }
     }
 
-    /// RFC 5681 §3.2 step 2: `ssthresh = max(FlightSize/2, 2·SMSS)` (eq. 4);
-    /// step 3: retransmit and set `cwnd = ssthresh + 3·SMSS`, the three segments that
-    /// the three duplicate ACKs say have left the network.
+    /// RFC 5681 §3.2 step 2: `ssthresh = max(FlightSize/2, 2·SMSS)` (eq. 4); RFC 6675
+    /// §5 step 4.2: `cwnd = ssthresh` (the segments that left the network are
+    /// accounted for by `pipe`, not by inflating `cwnd`).
     fn on_fast_retransmit(&mut self, _now: Instant, bytes_in_flight: usize) {
         self.touch();
         self.after_rto = false;
         self.ssthresh = self.halved_flight(bytes_in_flight);
-        self.cwnd = self.ssthresh.saturating_add(self.mss.saturating_mul(3));
+        self.cwnd = self.ssthresh;
         self.bytes_acked = 0;
-    }
-
-    /// RFC 5681 §3.2 step 4 (RFC 6582 §3.2 step 3): `cwnd += SMSS`, so one new
-    /// segment may be sent for each one that left the network.
-    fn on_dup_ack_in_recovery(&mut self) {
-        self.touch();
-        self.cwnd = self.cwnd.saturating_add(self.mss);
-    }
-
-    /// RFC 6582 §3.2 step 5: deflate `cwnd` by the amount of new data acknowledged
-    /// (those bytes left the network but the inflation counted them already); if at
-    /// least one SMSS was acknowledged, add SMSS back so that one new segment can go
-    /// out along with the retransmission of the next hole. Never below one SMSS.
-    fn on_partial_ack(&mut self, acked: usize) {
-        self.touch();
-        if acked > 0 {
-            self.after_rto = false;
-        }
-        self.cwnd = self.cwnd.saturating_sub(acked);
-        if acked >= self.mss {
-            self.cwnd = self.cwnd.saturating_add(self.mss);
-        }
-        self.floor_cwnd();
     }
 
     /// RFC 6582 §3.2 step 6, option (1): `cwnd = min(ssthresh, max(FlightSize, SMSS) +
@@ -338,50 +316,23 @@ mod tests {
     }
 
     #[test]
-    fn fast_retransmit_halves_flight_and_inflates_by_three_segments() {
+    fn fast_retransmit_halves_the_flight() {
         let mut cc = NewReno::new(MSS);
         cc.on_fast_retransmit(T, 20 * MSS);
         assert_eq!(cc.ssthresh(), 10 * 1460);
-        assert_eq!(cc.cwnd(), 13 * 1460);
+        assert_eq!(cc.cwnd(), 10 * 1460);
 
         // Small flights are floored at 2 SMSS (RFC 5681 eq. 4).
         let mut cc = NewReno::new(MSS);
         cc.on_fast_retransmit(T, 3 * MSS);
         assert_eq!(cc.ssthresh(), 2920);
-        assert_eq!(cc.cwnd(), 2920 + 3 * 1460);
-    }
-
-    #[test]
-    fn duplicate_acks_in_recovery_inflate_by_one_segment() {
-        let mut cc = NewReno::new(MSS);
-        cc.on_fast_retransmit(T, 20 * MSS);
-        cc.on_dup_ack_in_recovery();
-        assert_eq!(cc.cwnd(), 14 * 1460);
-        cc.on_dup_ack_in_recovery();
-        assert_eq!(cc.cwnd(), 15 * 1460);
-        assert_eq!(cc.ssthresh(), 10 * 1460, "inflation leaves ssthresh alone");
-    }
-
-    #[test]
-    fn partial_ack_deflates_by_acked_and_adds_back_one_segment() {
-        let mut cc = NewReno::new(MSS);
-        cc.on_fast_retransmit(T, 20 * MSS); // cwnd 13 MSS
-        cc.on_dup_ack_in_recovery(); // 14 MSS
-        cc.on_partial_ack(4 * MSS);
-        assert_eq!(cc.cwnd(), (14 - 4 + 1) * 1460);
-        // Less than one SMSS acknowledged: deflate only (RFC 6582 §3.2 step 5).
-        cc.on_partial_ack(1000);
-        assert_eq!(cc.cwnd(), 11 * 1460 - 1000);
-        // Never below one segment.
-        cc.on_partial_ack(usize::MAX);
-        assert_eq!(cc.cwnd(), 1460);
+        assert_eq!(cc.cwnd(), 2920);
     }
 
     #[test]
     fn recovery_end_sets_cwnd_to_min_of_ssthresh_and_flight_plus_one() {
         let mut cc = NewReno::new(MSS);
         cc.on_fast_retransmit(T, 20 * MSS); // ssthresh 10 MSS
-        cc.on_dup_ack_in_recovery();
         cc.on_recovery_end(12 * MSS);
         assert_eq!(cc.cwnd(), 10 * 1460, "capped at ssthresh");
 
@@ -488,8 +439,7 @@ mod tests {
         assert_eq!(cc.cwnd(), usize::MAX);
         cc.on_ack(T, usize::MAX, usize::MAX);
         cc.on_fast_retransmit(T, usize::MAX);
-        cc.on_dup_ack_in_recovery();
-        assert_eq!(cc.cwnd(), usize::MAX);
+        assert_eq!(cc.cwnd(), usize::MAX, "2·SMSS saturates");
         cc.on_rto(usize::MAX);
         assert_eq!(cc.ssthresh(), usize::MAX);
     }
@@ -498,8 +448,6 @@ mod tests {
     enum Event {
         Ack(usize, usize),
         FastRetransmit(usize),
-        DupAck,
-        PartialAck(usize),
         RecoveryEnd(usize),
         Rto(usize),
         IdleRestart,
@@ -517,8 +465,6 @@ mod tests {
         prop_oneof![
             4 => (size(), size()).prop_map(|(a, f)| Event::Ack(a, f)),
             1 => size().prop_map(Event::FastRetransmit),
-            2 => Just(Event::DupAck),
-            1 => size().prop_map(Event::PartialAck),
             1 => size().prop_map(Event::RecoveryEnd),
             1 => size().prop_map(Event::Rto),
             1 => Just(Event::IdleRestart),
@@ -537,8 +483,6 @@ mod tests {
                 match e {
                     Event::Ack(a, f) => cc.on_ack(T, a, f),
                     Event::FastRetransmit(f) => cc.on_fast_retransmit(T, f),
-                    Event::DupAck => cc.on_dup_ack_in_recovery(),
-                    Event::PartialAck(a) => cc.on_partial_ack(a),
                     Event::RecoveryEnd(f) => cc.on_recovery_end(f),
                     Event::Rto(f) => cc.on_rto(f),
                     Event::IdleRestart => cc.on_idle_restart(),
