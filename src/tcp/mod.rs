@@ -28,6 +28,8 @@ pub mod sender;
 pub mod seq;
 pub mod state;
 pub mod tcb;
+#[cfg(test)]
+mod tests;
 mod timers;
 mod user_calls;
 
