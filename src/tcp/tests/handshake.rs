@@ -211,3 +211,23 @@ fn syn_received_answers_a_bad_ack_with_rst() {
     h.expect_nothing();
     assert_eq!(h.state(), Some(State::Established));
 }
+
+#[test]
+fn syn_received_from_a_listener_is_forgotten_on_rst() {
+    let mut h = Harness::new();
+    let listener = h.listen(8);
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS)]));
+    // RFC 9293 §3.10.7.4 "second": a passive open that is reset returns to LISTEN;
+    // the program never hears of it, and nothing of it remains.
+    h.send(seg("R", PEER_ISS + 1));
+    h.expect_nothing();
+    assert_eq!(h.conn(), None);
+    assert_eq!(h.stack.tcp_connection_count(), 0);
+    assert!(!h.events().contains(&Event::Tcp(listener)), "nothing for the listener");
+    assert_eq!(h.stack.tcp_accept(listener).expect_err("nothing to accept").kind(), ErrorKind::WouldBlock);
+
+    // The listener still answers the same client.
+    h.send(seg("S", PEER_ISS + 5000).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 5001).win(WIN).opts([mss(OUR_MSS)]));
+}

@@ -11,11 +11,13 @@
 //! * `handshake.rs` — passive, active and simultaneous open, option negotiation;
 //! * `close.rs` — active, passive, simultaneous and half close;
 //! * `time_wait.rs` — the 2MSL wait, FIN retransmissions, reuse by a new SYN;
-//! * `window.rs` — segments outside the receive window.
+//! * `window.rs` — segments outside the receive window;
+//! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits.
 
 mod close;
 mod handshake;
 mod harness;
+mod retransmit;
 mod segment;
 mod time_wait;
 mod window;
