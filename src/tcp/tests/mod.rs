@@ -11,12 +11,16 @@
 //! * `handshake.rs` — passive, active and simultaneous open, option negotiation;
 //! * `close.rs` — active, passive, simultaneous and half close;
 //! * `time_wait.rs` — the 2MSL wait, FIN retransmissions, reuse by a new SYN;
+//! * `reset.rs` — RST in and out (RFC 5961), closed ports, abort;
 //! * `window.rs` — segments outside the receive window;
-//! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits.
+//! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
+//! * `listen.rs` — the listener's queues and its answers to stray segments.
 
 mod close;
 mod handshake;
 mod harness;
+mod listen;
+mod reset;
 mod retransmit;
 mod segment;
 mod time_wait;
