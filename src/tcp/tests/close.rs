@@ -1,13 +1,13 @@
-//! Closing a connection (RFC 9293 §3.6): active close through FIN-WAIT-1,
+//! Closing a connection (RFC 9293 §3.6, §3.10.4): active close through FIN-WAIT-1,
 //! FIN-WAIT-2 and TIME-WAIT; passive close through CLOSE-WAIT and LAST-ACK;
 //! simultaneous close through CLOSING; and half-closed connections in which data
-//! still flows one way.
+//! still flows one way; and CLOSE before the handshake is done.
 
 use std::net::Shutdown;
 use std::time::Duration;
 
 use super::harness::*;
-use super::segment::seg;
+use super::segment::{mss, sack_perm, seg, ts, ws};
 use crate::config::StackConfig;
 use crate::tcp::state::State;
 
@@ -169,4 +169,34 @@ fn fin_is_retransmitted_in_fin_wait_1() {
     h.send(seg(".", PEER_ISS + 1).ack(2).win(PEER_WIN));
     h.expect_nothing();
     assert_eq!(h.state(), Some(State::FinWait2));
+}
+
+#[test]
+fn close_in_syn_sent_just_ends() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    // RFC 9293 §3.10.4, SYN-SENT: "delete the TCB" — nothing to tell the peer.
+    h.stack.tcp_close(h.now, conn);
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), None);
+    assert_eq!(h.next_timer(), None, "no more SYN retransmissions");
+}
+
+#[test]
+fn close_in_syn_received_sends_fin() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS)]));
+    // RFC 9293 §3.10.4, SYN-RECEIVED with nothing queued: send FIN and enter
+    // FIN-WAIT-1 (the FIN follows the SYN, at ISS+1).
+    h.stack.tcp_shutdown(h.now, conn, Shutdown::Write).expect("open");
+    h.expect(seg("F.", 1).ack(PEER_ISS + 1).win(WIN));
+    assert_eq!(h.stack.tcp_state(conn), Some(State::FinWait1));
+    // One ACK covers our SYN and FIN.
+    h.send(seg(".", PEER_ISS + 1).ack(2).win(PEER_WIN));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::FinWait2));
 }

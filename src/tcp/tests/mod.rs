@@ -9,7 +9,7 @@
 //! the notation (tcpdump's flag letters).
 //!
 //! * `handshake.rs` — passive, active and simultaneous open, option negotiation;
-//! * `close.rs` — active, passive, simultaneous and half close;
+//! * `close.rs` — active, passive, simultaneous and half close, CLOSE while opening;
 //! * `time_wait.rs` — the 2MSL wait, FIN retransmissions, reuse by a new SYN;
 //! * `reset.rs` — RST in and out (RFC 5961), closed ports, abort;
 //! * `window.rs` — segments outside the receive window;
