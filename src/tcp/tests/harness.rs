@@ -4,9 +4,9 @@
 //!
 //! Sequence numbers of the stack's own sequence space are written relative to its
 //! ISS, as packetdrill does: the harness learns the ISS of each 4-tuple from the
-//! SYN or SYN,ACK the stack sends on it, so a script says `seg("F.", 1)` for "FIN at ISS+1". That applies
-//! to the SEQ of segments the stack sends and to the ACK (and the TSecr echoing
-//! the stack's TSval) of segments the peer sends. The stack offsets its timestamp
+//! SYN or SYN,ACK the stack sends on it, so a script says `seg("F.", 1)` for "FIN
+//! at ISS+1". That applies to the SEQ of segments the stack sends and to the ACK
+//! (and the TSecr echoing the stack's TSval) of segments the peer sends. The stack offsets its timestamp
 //! clock by the ISS too (RFC 7323 §5.4 wants a per-connection offset), so the TSval
 //! it sends is also shown relative: it reads as the stack's clock in milliseconds,
 //! [`Harness::clock`]. The peer's numbers are absolute: the script picks them.
