@@ -171,6 +171,11 @@ impl Stack {
                         tcb.attached = false;
                         overflowed = true;
                     }
+                } else {
+                    // Reset or timed out before it was established: RFC 9293
+                    // §3.10.7.4 returns a passive open to LISTEN. No program ever
+                    // held it, so it is freed below.
+                    tcb.attached = false;
                 }
             } else {
                 // Its listener closed in the meantime: nobody will accept it.

@@ -33,6 +33,8 @@ pub mod sent_queue;
 pub mod seq;
 pub mod state;
 pub mod tcb;
+#[cfg(test)]
+mod tests;
 mod timers;
 mod user_calls;
 

@@ -110,7 +110,11 @@ impl Receiver {
     pub fn window_update_due(&self) -> bool {
         let promised = self.rcv_wnd();
         let threshold = (self.capacity / 2).min(self.peer_mss).max(1);
-        self.free() >= promised + threshold && (promised < self.peer_mss || self.free() >= promised * 2)
+        // Only what the 16-bit field can say counts (RFC 7323 §2.3): without
+        // scaling a buffer beyond 64 KiB would otherwise look like an update that
+        // every ACK fails to deliver, and each event would send another.
+        let free = self.free().min(usize::from(u16::MAX) << self.rcv_wscale);
+        free >= promised + threshold && (promised < self.peer_mss || free >= promised * 2)
     }
 
     /// Copy up to `buf.len()` in-order bytes to the program.

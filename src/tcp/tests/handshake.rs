@@ -1,0 +1,233 @@
+//! Opening a connection (RFC 9293 §3.5): LISTEN → SYN-RECEIVED → ESTABLISHED,
+//! CLOSED → SYN-SENT → ESTABLISHED, simultaneous open, and what SYN-SENT and
+//! SYN-RECEIVED do with segments that do not fit.
+
+use std::io::ErrorKind;
+
+use super::harness::*;
+use super::segment::{mss, sack_perm, seg, ts, ws};
+use crate::stack::Event;
+use crate::tcp::state::State;
+
+#[test]
+fn passive_open_negotiates_every_option_the_peer_offers() {
+    let mut h = Harness::new();
+    let listener = h.listen(8);
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460), sack_perm(), ts(5000, 0), ws(7)]));
+    // The SYN,ACK answers each option (RFC 7323 §2.2, §3.2; RFC 2018 §2) and echoes
+    // the peer's TSval. Its window is never scaled.
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([
+        mss(OUR_MSS),
+        sack_perm(),
+        ts(h.clock(), 5000),
+        ws(OUR_WS),
+    ]));
+    assert_eq!(h.state(), Some(State::SynReceived));
+    assert!(h.events().is_empty(), "nothing to accept yet");
+
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(502).opts([ts(5001, h.clock())]));
+    // ESTABLISHED. The SYN,ACK could offer only 65535 bytes (a SYN's window is
+    // never scaled), so the stack announces its whole 256 KiB at once with a window
+    // update. (Linux waits for its next segment instead; both are allowed.)
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN_SCALED).opts([ts(h.clock(), 5001)]));
+    h.expect_nothing();
+    assert_eq!(h.state(), Some(State::Established));
+    assert!(h.events().contains(&Event::Tcp(listener)), "the listener has a connection to accept");
+    let (conn, from) = h.stack.tcp_accept(listener).expect("queued for accept");
+    assert_eq!(Some(conn), h.conn());
+    assert_eq!(from, crate::testutil::sa(crate::testutil::PEER, PEER_PORT));
+
+    // Data now carries a timestamp echoing the peer's latest TSval, and our window
+    // is scaled by 2^3.
+    assert_eq!(h.stack.tcp_send(h.now, conn, b"hello").expect("room"), 5);
+    h.expect(seg("P.", 1).ack(PEER_ISS + 1).win(WIN_SCALED).opts([ts(h.clock(), 5001)]).data(b"hello"));
+    h.expect_nothing();
+    let c = h.stack.counters();
+    assert_eq!((c.tcp_passive_opens, c.tcp_established), (1, 1));
+}
+
+#[test]
+fn passive_open_without_options_sends_none_back() {
+    let mut h = Harness::new();
+    let listener = h.listen(8);
+    h.send(seg("S", PEER_ISS).win(PEER_WIN));
+    // Only our MSS: an extension is used only if both sides offer it, and a
+    // SYN,ACK offers only what the SYN did.
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS)]));
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    h.expect_nothing();
+    let (conn, _) = h.stack.tcp_accept(listener).expect("established");
+
+    // No timestamps, no scaling; and without an MSS option the peer's MSS is 536
+    // (RFC 9293 §3.7.1), so 1000 bytes go out as 536, and Nagle (RFC 896) holds the
+    // 464-byte tail until the first part is acknowledged.
+    let data = crate::testutil::pattern(1000);
+    assert_eq!(h.stack.tcp_send(h.now, conn, &data).expect("room"), 1000);
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN).data(&data[..536]));
+    h.expect_nothing();
+    h.send(seg(".", PEER_ISS + 1).ack(537).win(PEER_WIN));
+    h.expect(seg("P.", 537).ack(PEER_ISS + 1).win(WIN).data(&data[536..]));
+    h.expect_nothing();
+}
+
+#[test]
+fn active_open_negotiates_every_option() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::SynSent));
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    assert_eq!(h.stack.tcp_connect_status(conn).expect_err("still connecting").kind(), ErrorKind::WouldBlock);
+
+    h.send(seg("S.", PEER_ISS).ack(1).win(PEER_WIN).opts([mss(1400), sack_perm(), ts(777, h.clock()), ws(7)]));
+    // The third step of the handshake: our ACK, with a timestamp and a scaled window.
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN_SCALED).opts([ts(h.clock(), 777)]));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Established));
+    h.stack.tcp_connect_status(conn).expect("established");
+    assert_eq!(h.events(), [Event::Tcp(conn)]);
+    let c = h.stack.counters();
+    assert_eq!((c.tcp_active_opens, c.tcp_established), (1, 1));
+}
+
+#[test]
+fn active_open_to_a_peer_without_options_sends_none() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    h.send(seg("S.", PEER_ISS).ack(1).win(PEER_WIN));
+    // Window scaling needs both SYNs to carry the option (RFC 7323 §2.2): unscaled.
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    h.stack.tcp_send(h.now, conn, b"hi").expect("room");
+    h.expect(seg("P.", 1).ack(PEER_ISS + 1).win(WIN).data(b"hi"));
+    h.expect_nothing();
+}
+
+#[test]
+fn syn_sent_refused_by_rst_ack() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    // RFC 9293 §3.10.7.3: a RST whose ACK acknowledges our SYN means "connection
+    // refused". Nothing is sent in reply to a RST.
+    h.send(seg("R.", 0).ack(1));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Closed));
+    assert_eq!(h.events(), [Event::Tcp(conn)]);
+    let err = h.stack.tcp_connect_status(conn).expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(h.stack.counters().tcp_rx_rst, 1);
+}
+
+#[test]
+fn syn_sent_ignores_rst_without_an_acceptable_ack() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    // RFC 9293 §3.10.7.3: without ACK a RST cannot be tied to our SYN, and with an
+    // ACK of something we never sent it is not for us: both are dropped (a RST is
+    // never answered with a RST).
+    h.send(seg("R", 0));
+    h.send(seg("R.", 0).ack(5));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::SynSent));
+    assert_eq!(h.stack.counters().tcp_rx_rst, 0);
+}
+
+#[test]
+fn syn_sent_answers_a_bad_ack_with_rst() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    // RFC 9293 §3.10.7.3 "first": SEG.ACK ≤ ISS or SEG.ACK > SND.NXT acknowledges
+    // something we never sent: <SEQ=SEG.ACK><CTL=RST>, and the connection carries on.
+    h.send(seg("S.", PEER_ISS).ack(100).win(PEER_WIN));
+    h.expect(seg("R", 100));
+    h.send(seg(".", PEER_ISS + 1).ack(0).win(PEER_WIN));
+    h.expect(seg("R", 0));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::SynSent));
+
+    // The right SYN,ACK still completes the handshake.
+    h.send(seg("S.", PEER_ISS).ack(1).win(PEER_WIN));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Established));
+}
+
+#[test]
+fn simultaneous_open_goes_through_syn_received() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    // RFC 9293 §3.5 figure 8: the peer's SYN crosses ours. We answer SYN,ACK with
+    // our original ISS, now answering the peer's options.
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460), sack_perm(), ts(777, 0), ws(7)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 777), ws(OUR_WS)]));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::SynReceived));
+    let status = h.stack.tcp_connect_status(conn).expect_err("not yet");
+    assert_eq!(status.kind(), ErrorKind::WouldBlock);
+
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(502).opts([ts(778, h.clock())]));
+    // ESTABLISHED, and the same window update as after a passive open.
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN_SCALED).opts([ts(h.clock(), 778)]));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Established));
+    h.stack.tcp_connect_status(conn).expect("established");
+}
+
+/// Figure 8 shows each side's SYN,ACK taking the other to ESTABLISHED. The
+/// processing rules of §3.10.7.4 get there one segment later: the SYN,ACK's SYN
+/// lies just below RCV.NXT, so the segment fails the acceptability test and is
+/// answered with an ACK; the peer, doing the same with ours, sends the ACK that
+/// completes the handshake. (Linux accepts that SYN,ACK directly, so against
+/// Linux this stack stays in SYN-RECEIVED until the peer sends again.)
+#[test]
+fn simultaneous_open_with_crossing_syn_acks() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS)]));
+    h.send(seg("S.", PEER_ISS).ack(1).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    assert_eq!(h.stack.tcp_state(conn), Some(State::SynReceived));
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Established));
+}
+
+#[test]
+fn syn_received_answers_a_bad_ack_with_rst() {
+    let mut h = Harness::new();
+    h.listen(8);
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS)]));
+    // RFC 9293 §3.10.7.4 "fifth", SYN-RECEIVED: an ACK outside SND.UNA < SEG.ACK ≤
+    // SND.NXT gets <SEQ=SEG.ACK><CTL=RST>; the half-open connection stays.
+    h.send(seg(".", PEER_ISS + 1).ack(7).win(PEER_WIN));
+    h.expect(seg("R", 7));
+    assert_eq!(h.state(), Some(State::SynReceived));
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    h.expect_nothing();
+    assert_eq!(h.state(), Some(State::Established));
+}
+
+#[test]
+fn syn_received_from_a_listener_is_forgotten_on_rst() {
+    let mut h = Harness::new();
+    let listener = h.listen(8);
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS)]));
+    // RFC 9293 §3.10.7.4 "second": a passive open that is reset returns to LISTEN;
+    // the program never hears of it, and nothing of it remains.
+    h.send(seg("R", PEER_ISS + 1));
+    h.expect_nothing();
+    assert_eq!(h.conn(), None);
+    assert_eq!(h.stack.tcp_connection_count(), 0);
+    assert!(!h.events().contains(&Event::Tcp(listener)), "nothing for the listener");
+    assert_eq!(h.stack.tcp_accept(listener).expect_err("nothing to accept").kind(), ErrorKind::WouldBlock);
+
+    // The listener still answers the same client.
+    h.send(seg("S", PEER_ISS + 5000).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 5001).win(WIN).opts([mss(OUR_MSS)]));
+}

@@ -1,0 +1,27 @@
+//! Every TCP state transition of RFC 9293 §3.3.2, driven through the sans-IO
+//! core with exact segments.
+//!
+//! Each test is a script: the peer sends a segment (built with etherparse), the
+//! stack must answer with exactly the segments the script expects — flags,
+//! sequence and acknowledgment numbers, window, options, payload — and nothing
+//! else. Timers run only when a test advances the clock. See [`harness`] for the
+//! conventions (relative sequence numbers, as in packetdrill) and [`segment`] for
+//! the notation (tcpdump's flag letters).
+//!
+//! * `handshake.rs` — passive, active and simultaneous open, option negotiation;
+//! * `close.rs` — active, passive, simultaneous and half close, CLOSE while opening;
+//! * `time_wait.rs` — the 2MSL wait, FIN retransmissions, reuse by a new SYN;
+//! * `reset.rs` — RST in and out (RFC 5961), closed ports, abort;
+//! * `window.rs` — segments outside the receive window;
+//! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
+//! * `listen.rs` — the listener's queues and its answers to stray segments.
+
+mod close;
+mod handshake;
+mod harness;
+mod listen;
+mod reset;
+mod retransmit;
+mod segment;
+mod time_wait;
+mod window;

@@ -1,0 +1,77 @@
+//! Lost handshake segments (RFC 6298 §5, RFC 9293 §3.8.3): a SYN or SYN,ACK is
+//! sent again with the timer backed off each time, until the retry limit makes
+//! the attempt fail.
+
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use super::harness::*;
+use super::segment::{mss, sack_perm, seg, ts, ws};
+use crate::config::StackConfig;
+use crate::tcp::state::State;
+
+/// A stack that gives up after two retransmissions of a SYN or SYN,ACK.
+fn two_syn_retries() -> Harness {
+    let mut config = StackConfig::default();
+    config.tcp.syn_retries = 2;
+    Harness::with_config(config)
+}
+
+#[test]
+fn lost_syn_is_retransmitted_with_backoff_then_times_out() {
+    let mut h = two_syn_retries();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    // RFC 6298 §2.1: 1 s before the first retransmission; §5.5: doubled each time.
+    // The same SYN (same ISS) goes again, with a fresh TSval.
+    for wait in [1, 2] {
+        assert_eq!(h.run_next_timer(), Duration::from_secs(wait));
+        h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+        assert_eq!(h.stack.tcp_state(conn), Some(State::SynSent));
+    }
+    // The third timeout is past the limit: the attempt fails, silently (there is
+    // no one to send a RST to).
+    assert_eq!(h.run_next_timer(), Duration::from_secs(4));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Closed));
+    assert_eq!(h.stack.tcp_connect_status(conn).expect_err("gave up").kind(), ErrorKind::TimedOut);
+    assert_eq!(h.next_timer(), None);
+    let c = h.stack.counters();
+    assert_eq!((c.tcp_rto_expired, c.tcp_tx_retransmits, c.tcp_timeouts), (3, 2, 1));
+}
+
+#[test]
+fn late_syn_ack_after_a_retransmission_still_completes() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    h.run_next_timer();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    h.send(seg("S.", PEER_ISS).ack(1).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Established));
+    assert_eq!(h.next_timer(), None, "the retransmission timer stopped");
+}
+
+#[test]
+fn lost_syn_ack_is_retransmitted_then_the_half_open_connection_is_dropped() {
+    let mut h = two_syn_retries();
+    let listener = h.listen(8);
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460), ts(5000, 0)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS), ts(h.clock(), 5000)]));
+    for wait in [1, 2] {
+        assert_eq!(h.run_next_timer(), Duration::from_secs(wait));
+        // The same answer to the same SYN: only our TSval moved on.
+        h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS), ts(h.clock(), 5000)]));
+    }
+    assert_eq!(h.run_next_timer(), Duration::from_secs(4));
+    h.expect_nothing();
+    // Back to LISTEN (RFC 9293 §3.10.7.4): nothing of the attempt is left, and a
+    // new SYN is answered afresh.
+    assert_eq!(h.conn(), None);
+    assert_eq!(h.stack.tcp_connection_count(), 0);
+    assert_eq!(h.next_timer(), None);
+    assert_eq!(h.stack.tcp_accept(listener).expect_err("nothing").kind(), ErrorKind::WouldBlock);
+    h.send(seg("S", PEER_ISS + 9000).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 9001).win(WIN).opts([mss(OUR_MSS)]));
+}

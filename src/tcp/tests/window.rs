@@ -1,0 +1,51 @@
+//! Segments outside the receive window (RFC 9293 §3.10.7.4 "first"): each is
+//! answered with an ACK that tells the peer where we really are, and changes
+//! nothing else.
+
+use super::harness::*;
+use super::segment::seg;
+use crate::tcp::state::State;
+
+#[test]
+fn data_beyond_the_window_gets_a_duplicate_ack() {
+    let mut h = Harness::new();
+    let conn = h.established_passive();
+    // The window is [1001, 1001 + 65535): this starts just past its right edge.
+    h.send(seg("P.", PEER_ISS + 1 + u32::from(WIN)).ack(1).win(PEER_WIN).data(b"too far"));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    h.expect_nothing();
+    assert_eq!(
+        h.stack.tcp_recv(h.now, conn, &mut [0; 16]).expect_err("nothing").kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+    assert_eq!(h.stack.counters().tcp_rx_out_of_window, 1);
+}
+
+#[test]
+fn old_duplicate_data_gets_a_duplicate_ack() {
+    let mut h = Harness::new();
+    let conn = h.established_passive();
+    h.send(seg("P.", PEER_ISS + 1).ack(1).win(PEER_WIN).data(b"abc"));
+    h.run_next_timer();
+    h.expect(seg(".", 1).ack(PEER_ISS + 4).win(WIN));
+    // Our ACK was lost and the peer resends: every byte is below RCV.NXT. The ACK
+    // goes out at once (not delayed) so the peer stops retransmitting.
+    h.send(seg("P.", PEER_ISS + 1).ack(1).win(PEER_WIN).data(b"abc"));
+    h.expect(seg(".", 1).ack(PEER_ISS + 4).win(WIN));
+    h.expect_nothing();
+    let mut buf = [0; 8];
+    assert_eq!(h.stack.tcp_recv(h.now, conn, &mut buf).expect("data"), 3, "delivered once");
+    assert_eq!(h.state(), Some(State::Established));
+}
+
+#[test]
+fn pure_acks_are_not_answered_without_window_scaling() {
+    let mut h = Harness::new();
+    h.established_passive();
+    // Regression: with a receive buffer larger than an unscaled window can say, the
+    // stack once took every event as a due window update and answered each pure
+    // ACK with another. The window it can advertise is capped at 65535.
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN - 1000));
+    h.expect_nothing();
+}
