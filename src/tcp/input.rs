@@ -287,8 +287,9 @@ impl Tcb {
     /// congestion control riding on it (see `recovery.rs`).
     fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
         let window_changed = self.update_window(seq, ack, seg.window, false);
+        let mut delivered = 0;
         if self.negotiated.sack {
-            self.on_sack_option(ctx, seg, ack);
+            delivered += self.on_sack_option(ctx, seg, ack);
         }
         if self.snd.acks_new_data(ack) {
             let acked = ack.since(self.snd.snd_una);
@@ -298,7 +299,7 @@ impl Tcb {
             self.snd.snd_una = ack;
             self.snd.retries = 0;
             self.take_rtt_sample(ctx, seg, ack);
-            self.on_cumulative_ack(ctx, ack, acked);
+            delivered += self.on_cumulative_ack(ctx, ack, acked);
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             let in_flight = self.snd.in_flight();
             self.timers.retransmit = (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto());
@@ -312,8 +313,13 @@ impl Tcb {
             && self.snd.in_flight() > 0
         {
             self.on_duplicate_ack(ctx);
+            if !self.negotiated.sack {
+                // Without SACK a duplicate ACK stands for one delivered segment.
+                delivered += self.snd.mss;
+            }
         }
         self.detect_losses(ctx);
+        self.on_delivery_in_recovery(delivered);
     }
 
     /// Our FIN was acknowledged: the closing states move on (RFC 9293 §3.10.7.4).

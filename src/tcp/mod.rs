@@ -6,13 +6,13 @@
 //! * `output.rs` — what a connection sends (data, FIN, ACKs, window updates);
 //! * `timers.rs` — retransmission, loss probe, persist, delayed ACK, TIME-WAIT;
 //! * `recovery.rs` — loss detection and recovery on each ACK: SACK, RACK
-//!   (RFC 8985), fast recovery (RFC 6675, RFC 6582);
+//!   (RFC 8985), fast recovery (RFC 6675, RFC 6937 PRR);
 //! * `user_calls.rs` — SEND, RECEIVE, CLOSE, ABORT from the program;
 //! * `sender.rs` / `receiver.rs` — the two halves' sequence variables and buffers;
 //! * `listener.rs` — LISTEN and the backlog; `demux.rs` — finding the connection
 //!   for a segment; `api.rs` — the stack's TCP calls used by the socket layer;
 //! * `seq.rs`, `isn.rs`, `rtt.rs`, `congestion/`, `send_buffer.rs`, `assembler.rs`,
-//!   `scoreboard.rs`, `sent_queue.rs`, `rack.rs` — the building blocks.
+//!   `scoreboard.rs`, `sent_queue.rs`, `rack.rs`, `prr.rs` — the building blocks.
 
 mod api;
 pub mod assembler;
@@ -22,6 +22,7 @@ mod input;
 pub mod isn;
 pub mod listener;
 mod output;
+pub mod prr;
 pub mod rack;
 pub mod receiver;
 mod recovery;

@@ -108,6 +108,7 @@ impl Tcb {
         self.snd.sampler.on_send(end, ctx.now, false);
         self.emit(ctx, seq, flags, &payload, None);
         self.snd.sent.push(seq, end, ctx.now);
+        self.snd.on_transmit(end.since(seq));
         self.snd.snd_nxt = end;
         if self.timers.retransmit.is_none() {
             self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
@@ -128,6 +129,7 @@ impl Tcb {
         self.snd.sampler.on_retransmit();
         self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
         self.snd.sent.on_retransmit(index, ctx.now);
+        self.snd.on_transmit(seg.len());
         if self.timers.retransmit.is_none() {
             self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
         }

@@ -25,8 +25,9 @@ use std::time::Duration;
 
 use tracing::trace;
 
+use super::prr::Prr;
 use super::scoreboard::DUP_THRESH;
-use super::sender::Sender;
+use super::sender::{Recovery, Sender};
 use super::seq::SeqNumber;
 use super::tcb::{Ctx, Tcb};
 use crate::wire::tcp::Segment;
@@ -41,8 +42,8 @@ const INITIAL_PTO: Duration = Duration::from_secs(1);
 impl Tcb {
     /// Step 1–2 for the SACK blocks of an ACK whose cumulative acknowledgement is
     /// `ack`. Runs before SND.UNA moves, so blocks are judged against the flight
-    /// they describe.
-    pub(crate) fn on_sack_option(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, ack: SeqNumber) {
+    /// they describe. Returns the bytes newly SACKed.
+    pub(crate) fn on_sack_option(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, ack: SeqNumber) -> usize {
         let mut blocks = [(SeqNumber(0), SeqNumber(0)); 4];
         let mut n = 0;
         for (slot, (l, r)) in blocks.iter_mut().zip(seg.options.sacks()) {
@@ -51,7 +52,7 @@ impl Tcb {
         }
         let blocks = &blocks[..n];
         let Some(&(first_l, first_r)) = blocks.first() else {
-            return;
+            return 0;
         };
         // RFC 2883 §4: a first block at or below the cumulative ACK, or inside the
         // second block, reports a duplicate arrival.
@@ -63,19 +64,34 @@ impl Tcb {
         let now = ctx.now;
         let Sender { scoreboard, sent, rack, snd_una, snd_nxt, .. } = &mut self.snd;
         scoreboard.on_sack(*snd_una, *snd_nxt, blocks);
+        let mut delivered = 0;
         for &(l, r) in blocks {
-            sent.on_sack_block(l, r, |a, b| scoreboard.covers(a, b), |s| rack.on_delivered(s, now));
+            sent.on_sack_block(
+                l,
+                r,
+                |a, b| scoreboard.covers(a, b),
+                |s| {
+                    delivered += s.len();
+                    rack.on_delivered(s, now);
+                },
+            );
         }
+        delivered
     }
 
     /// Step 2 for a cumulative ACK: drop the acknowledged records, and end the
-    /// recovery episodes it completes.
-    pub(crate) fn on_cumulative_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, acked: usize) {
+    /// recovery episodes it completes. Returns the bytes newly delivered (not
+    /// SACKed before).
+    pub(crate) fn on_cumulative_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, acked: usize) -> usize {
         let now = ctx.now;
         let snd = &mut self.snd;
         snd.scoreboard.on_cumulative_ack(ack);
         let rack = &mut snd.rack;
-        snd.sent.on_cumulative_ack(ack, |s| rack.on_delivered(s, now));
+        let mut delivered = 0;
+        snd.sent.on_cumulative_ack(ack, |s| {
+            delivered += s.len();
+            rack.on_delivered(s, now);
+        });
         snd.dup_acks = 0;
         if snd.tlp_end.is_some_and(|end| ack >= end) {
             snd.tlp_end = None;
@@ -84,8 +100,8 @@ impl Tcb {
             snd.rto_recovery = None;
         }
         let in_flight = snd.in_flight();
-        match snd.recovery {
-            Some(point) if ack >= point => {
+        match &snd.recovery {
+            Some(r) if ack >= r.point => {
                 // Full acknowledgement: recovery is over (RFC 6582 §3.2 step 3).
                 snd.cc.on_recovery_end(in_flight);
                 snd.rack.on_recovery_end();
@@ -102,6 +118,7 @@ impl Tcb {
             Some(_) => {}
             None => snd.cc.on_ack(now, acked, in_flight),
         }
+        delivered
     }
 
     /// A duplicate ACK (RFC 5681 §2). With SACK its blocks already told RACK
@@ -116,6 +133,15 @@ impl Tcb {
         }
     }
 
+    /// Step 4 for an ACK that reported `delivered` bytes: PRR's share of what may
+    /// be sent in return (RFC 6937 §3.1).
+    pub(crate) fn on_delivery_in_recovery(&mut self, delivered: usize) {
+        let (pipe, ssthresh, mss) = (self.snd.pipe(), self.snd.cc.ssthresh(), self.snd.mss);
+        if let Some(r) = &mut self.snd.recovery {
+            r.prr.on_ack(delivered, pipe, ssthresh, mss);
+        }
+    }
+
     /// Step 3–4: run RACK, arm its reordering timer, and start fast recovery if
     /// anything is now known lost.
     pub(crate) fn detect_losses(&mut self, ctx: &mut Ctx<'_>) {
@@ -127,7 +153,7 @@ impl Tcb {
         if snd.sent.lost_bytes() > 0 && snd.recovery.is_none() && snd.rto_recovery.is_none() {
             ctx.counters.tcp_fast_retransmits += 1;
             snd.cc.on_fast_retransmit(ctx.now, snd.in_flight());
-            snd.recovery = Some(snd.snd_nxt);
+            snd.recovery = Some(Recovery { point: snd.snd_nxt, prr: Prr::new(snd.in_flight()) });
             snd.tlp_end = None;
             self.timers.loss_probe = None;
             trace!(local = %self.local, cwnd = snd.cwnd(), reo_wnd = ?reo_wnd, "tcp fast recovery");

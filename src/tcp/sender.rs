@@ -2,12 +2,23 @@
 //! program wrote, what is in flight, and how much more the windows allow.
 
 use super::congestion::CongestionControl;
+use super::prr::Prr;
 use super::rack::Rack;
 use super::rtt::{RttEstimator, RttSampler};
 use super::scoreboard::Scoreboard;
 use super::send_buffer::SendBuffer;
 use super::sent_queue::SentQueue;
 use super::seq::SeqNumber;
+
+/// One fast recovery episode.
+#[derive(Debug)]
+pub struct Recovery {
+    /// SND.NXT when it began: recovery ends when SND.UNA reaches it ("recover",
+    /// RFC 6582 §3.2; RecoveryPoint, RFC 6675 §5).
+    pub point: SeqNumber,
+    /// How much may be sent meanwhile.
+    pub prr: Prr,
+}
 
 /// Send sequence variables and buffers.
 ///
@@ -52,9 +63,8 @@ pub struct Sender {
     /// Duplicate ACKs in a row (RFC 5681 §3.2), counted only without SACK: each
     /// says one more segment left the network.
     pub dup_acks: u32,
-    /// While in fast recovery: SND.NXT when it began ("recover", RFC 6582 §3.2;
-    /// RecoveryPoint, RFC 6675 §5).
-    pub recovery: Option<SeqNumber>,
+    /// The fast recovery in progress, if any.
+    pub recovery: Option<Recovery>,
     /// After a retransmission timeout: SND.NXT when it fired. Until SND.UNA passes
     /// it no fast recovery begins (RFC 6675 §5.1); the window grows by slow start.
     pub rto_recovery: Option<SeqNumber>,
@@ -109,9 +119,20 @@ impl Sender {
         self.buffer.len().saturating_sub(self.offset_of(self.snd_nxt))
     }
 
-    /// What the congestion window still allows (RFC 6675 §5: cwnd − pipe).
+    /// What the congestion window still allows: cwnd − pipe (RFC 6675 §5), or
+    /// in fast recovery what PRR allows (RFC 6937).
     pub fn cwnd_room(&self) -> usize {
-        self.cwnd().saturating_sub(self.pipe())
+        match &self.recovery {
+            Some(r) => r.prr.allowance(self.mss),
+            None => self.cwnd().saturating_sub(self.pipe()),
+        }
+    }
+
+    /// `bytes` of sequence space were (re)transmitted: count them for PRR.
+    pub fn on_transmit(&mut self, bytes: usize) {
+        if let Some(r) = &mut self.recovery {
+            r.prr.on_send(bytes);
+        }
     }
 
     /// What the peer's window still allows beyond SND.NXT (RFC 9293 §3.8:

@@ -77,6 +77,12 @@ impl Tcb {
             return;
         }
         let snd = &mut self.snd;
+        debug!(
+            local = %self.local, remote = %self.remote, flight = snd.in_flight(), segments = snd.sent.len(),
+            sacked = snd.sent.sacked_bytes(), lost = snd.sent.lost_bytes(), cwnd = snd.cwnd(),
+            recovery = snd.recovery.is_some(), probe_out = snd.tlp_end.is_some(), rwnd = snd.snd_wnd,
+            "tcp retransmission timeout"
+        );
         snd.cc.on_rto(snd.in_flight());
         // RFC 6675 §5.1: the recovery in progress ends, and none starts until
         // everything sent so far is acknowledged.
