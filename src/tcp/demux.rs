@@ -172,6 +172,13 @@ impl Stack {
                         tcb.attached = false;
                         overflowed = true;
                     }
+                } else {
+                    // Reset or timed out before the handshake completed: no
+                    // program ever held it, so it is freed below instead of
+                    // lingering as CLOSED (RFC 9293 §3.10.7.4: a passive open
+                    // that receives RST in SYN-RECEIVED just goes away).
+                    tcb.listener = None;
+                    tcb.attached = false;
                 }
             } else {
                 // Its listener closed in the meantime: nobody will accept it.
@@ -239,5 +246,59 @@ impl Stack {
                 tcb.output(ctx);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::{drain, ip_packet, ms, sa, stack, PEER, US};
+    use crate::wire::tcp::{self as wire, Flags, Options, Segment};
+
+    const PROTO_TCP: u8 = 6;
+
+    /// One TCP segment from the peer's port 40000 to our port 7, in an IPv4 packet.
+    fn from_peer(seq: u32, ack: u32, flags: Flags) -> Vec<u8> {
+        let seg = Segment {
+            src_port: 40000,
+            dst_port: 7,
+            seq,
+            ack,
+            flags,
+            window: 65535,
+            options: Options::default(),
+            payload: &[],
+        };
+        let mut tcp = Vec::new();
+        wire::emit(&mut tcp, PEER, US, &seg).expect("segment fits");
+        ip_packet(PEER, US, PROTO_TCP, 1, &tcp)
+    }
+
+    /// A listener's half-open connection that is reset (nmap's SYN scan does this
+    /// to every open port) or whose SYN,ACK is never answered must be freed: nobody
+    /// accepted it, so nobody else ever will.
+    #[test]
+    fn a_half_open_connection_that_is_reset_or_times_out_is_freed() {
+        let mut s = stack();
+        let listener = s.tcp_listen(sa(US, 7), 16).expect("listen");
+
+        s.input(ms(1), &from_peer(1000, 0, Flags { syn: true, ..Flags::default() }));
+        assert_eq!(drain(&mut s).len(), 1, "SYN,ACK");
+        assert_eq!(s.tcp_connection_count(), 1);
+        s.input(ms(2), &from_peer(1001, 0, Flags { rst: true, ..Flags::default() }));
+        assert_eq!(s.tcp_connection_count(), 0, "reset in SYN-RECEIVED frees the connection");
+        assert_eq!(s.tcp.listeners[&listener].half_open, 0);
+
+        // Same again, but the peer never answers: SYN,ACK retransmissions run out.
+        s.input(ms(3), &from_peer(5000, 0, Flags { syn: true, ..Flags::default() }));
+        assert_eq!(s.tcp_connection_count(), 1);
+        let mut now = 3;
+        while s.tcp_connection_count() > 0 && now < 1_000_000 {
+            now += 1000;
+            s.handle_timeout(ms(now));
+            drain(&mut s);
+        }
+        assert_eq!(s.tcp_connection_count(), 0, "a timed-out passive open is freed");
+        assert_eq!(s.tcp.listeners[&listener].half_open, 0);
+        assert!(s.tcp_ports().is_bound(7), "the listener carries on");
     }
 }
