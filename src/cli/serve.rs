@@ -35,7 +35,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
     let link = args.link.start()?;
     let runtime = &link.runtime;
     let mut out = io::stdout().lock();
