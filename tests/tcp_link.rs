@@ -19,8 +19,14 @@ const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 /// The most any single step of a test may wait for the other stack.
 const BOUND: Duration = Duration::from_secs(30);
-/// A short maximum segment lifetime, so TIME-WAIT (2 × MSL) passes quickly.
-const MSL: Duration = Duration::from_millis(100);
+/// A short maximum segment lifetime, so TIME-WAIT (2 × MSL = 4 s) passes
+/// quickly. Not shorter: TIME-WAIT exists to re-acknowledge the peer's FIN if our
+/// last ACK is lost (RFC 9293 §3.6.1), so it must outlast the peer's
+/// retransmission timeout (200 ms and up, doubling, 3 s after a retransmitted
+/// handshake, RFC 6298 §5.7). The in-memory link does drop packets in a burst of
+/// 500 connections (a full socket buffer, like a full wire queue); with
+/// MSL = 100 ms a retransmitted FIN found the connection gone and drew a RST.
+const MSL: Duration = Duration::from_secs(2);
 
 /// Two running stacks on either end of a 1500-byte-MTU link; both are shut down
 /// when the test ends, pass or fail.
@@ -161,11 +167,15 @@ fn five_hundred_concurrent_connections_leak_no_connection_and_no_ephemeral_port(
     }
 
     let (ca, cb) = (net.a.counters(), net.b.counters());
+    let nonzero = |c: &tunstack::Counters| {
+        c.iter().filter(|(_, v)| *v > 0).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    };
+    let both = format!("A: {}\nB: {}", nonzero(&ca), nonzero(&cb));
     assert_eq!(ca.tcp_active_opens, N as u64);
     assert_eq!(ca.tcp_established, N as u64);
     assert_eq!(cb.tcp_established, N as u64);
     assert_eq!((ca.tcp_closed, cb.tcp_closed), (N as u64, N as u64), "every connection freed exactly once");
-    assert_eq!((ca.tcp_resets, cb.tcp_resets), (0, 0), "no connection may end in a reset");
+    assert_eq!((ca.tcp_resets, cb.tcp_resets), (0, 0), "no connection may end in a reset\n{both}");
     assert_eq!(ca.tcp_rx_bytes, (N * SIZE) as u64);
     // Only B's listening port is left in either TCP namespace.
     net.b.with_stack(|stack, _| assert_eq!(stack.tcp_ports().iter().collect::<Vec<_>>(), vec![7]));

@@ -56,8 +56,10 @@ fn five_hundred_concurrent_connections_leave_no_connection_behind() {
         return;
     }
     let ns = Netns::new("tmany");
-    // TIME-WAIT lasts 2 × MSL: 1 s here instead of a minute.
-    let mut stack = Stack::start(&ns, &["--msl-ms", "500"]);
+    // TIME-WAIT lasts 2 × MSL: 4 s here instead of a minute; still longer than
+    // the kernel's retransmission timeout, so a lost last ACK is answered by
+    // TIME-WAIT re-acknowledging the FIN and not by a RST (see tcp_link.rs).
+    let mut stack = Stack::start(&ns, &["--msl-ms", "2000"]);
 
     // 500 connections to echo, all established before any data moves, 4 KiB of
     // random bytes each way on each, checked byte for byte. The kernel closes
