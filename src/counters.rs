@@ -146,7 +146,8 @@ counters! {
     tcp_challenge_acks,
     /// Challenge ACKs suppressed by the rate limit (RFC 5961 §7).
     tcp_challenge_acks_limited,
-    /// SYNs dropped because a listener's backlog was full.
+    /// SYNs dropped because a listener's backlog was full, and handshake-completing
+    /// ACKs dropped because its accept queue was full.
     tcp_listen_overflow,
     /// SYNs dropped because the stack-wide connection limit was reached.
     tcp_conn_limit,

@@ -33,6 +33,9 @@ impl Stack {
         self.counters.tcp_rx_segments += 1;
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
         if let Some(&handle) = self.tcp.by_tuple.get(&(seg.dst_port, remote)) {
+            if self.accept_queue_full_for(handle, &seg) {
+                return;
+            }
             if !self.time_wait_reuse(handle, &seg) {
                 self.tcp_with(now, handle, |tcb, ctx| {
                     tcb.on_segment(ctx, &seg);
@@ -67,6 +70,32 @@ impl Stack {
             self.tcp_free(handle);
         }
         reusable
+    }
+
+    /// A segment that would complete a passive open whose listener's accept queue
+    /// is full is dropped, and the connection stays in SYN-RECEIVED: its SYN,ACK
+    /// retransmission makes the peer repeat the ACK later, when `accept` may have
+    /// made room. This is Linux's default (`tcp_abort_on_overflow` = 0): a burst of
+    /// clients larger than the backlog is slowed down, not reset. RST and SYN
+    /// still go through (RFC 9293 §3.10.7.4), so a half-open connection can be
+    /// reset or its SYN,ACK repeated.
+    fn accept_queue_full_for(&mut self, handle: TcpHandle, seg: &Segment<'_>) -> bool {
+        let Some(tcb) = self.tcp.conns.get(&handle) else {
+            return false;
+        };
+        if tcb.state != State::SynReceived || !seg.flags.ack || seg.flags.rst || seg.flags.syn {
+            return false;
+        }
+        let Some(listener) = tcb.listener.and_then(|l| self.tcp.listeners.get_mut(&l)) else {
+            return false;
+        };
+        if listener.accept_queue.len() < listener.backlog {
+            return false;
+        }
+        listener.overflows += 1;
+        self.counters.tcp_listen_overflow += 1;
+        trace!(target: "tunstack::drop", reason = "accept queue full", port = seg.dst_port, "tcp drop");
+        true
     }
 
     /// RFC 9293 §3.10.7.2: a segment for a listener.
@@ -165,6 +194,8 @@ impl Stack {
                         listener.accept_queue.push_back(handle);
                         self.events.push_back(Event::Tcp(listener.handle));
                     } else {
+                        // Not reached from segments (`accept_queue_full_for`
+                        // holds them back); kept as the bound of last resort.
                         listener.overflows += 1;
                         self.counters.tcp_listen_overflow += 1;
                         tcb.listener = None;
@@ -175,6 +206,7 @@ impl Stack {
                     // Reset or timed out before it was established: RFC 9293
                     // §3.10.7.4 returns a passive open to LISTEN. No program ever
                     // held it, so it is freed below.
+                    tcb.listener = None;
                     tcb.attached = false;
                 }
             } else {
@@ -243,5 +275,106 @@ impl Stack {
                 tcb.output(ctx);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tcp::state::State;
+    use crate::testutil::{drain, drain_parsed, ip_packet, ms, sa, stack, PEER, US};
+    use crate::wire::tcp::{self as wire, Flags, Options, Segment};
+
+    const PROTO_TCP: u8 = 6;
+    const SYN: Flags = Flags { syn: true, ack: false, fin: false, rst: false, psh: false, urg: false };
+    const ACK: Flags = Flags { syn: false, ack: true, fin: false, rst: false, psh: false, urg: false };
+
+    /// One TCP segment from the peer's port 40000 to our port 7, in an IPv4 packet.
+    fn from_peer(seq: u32, ack: u32, flags: Flags) -> Vec<u8> {
+        from_port(40000, seq, ack, flags)
+    }
+
+    /// One TCP segment from the peer's `port` to our port 7, in an IPv4 packet.
+    fn from_port(port: u16, seq: u32, ack: u32, flags: Flags) -> Vec<u8> {
+        let seg = Segment {
+            src_port: port,
+            dst_port: 7,
+            seq,
+            ack,
+            flags,
+            window: 65535,
+            options: Options::default(),
+            payload: &[],
+        };
+        let mut tcp = Vec::new();
+        wire::emit(&mut tcp, PEER, US, &seg).expect("segment fits");
+        ip_packet(PEER, US, PROTO_TCP, 1, &tcp)
+    }
+
+    /// A listener's half-open connection that is reset (nmap's SYN scan does this
+    /// to every open port) or whose SYN,ACK is never answered must be freed: nobody
+    /// accepted it, so nobody else ever will.
+    #[test]
+    fn a_half_open_connection_that_is_reset_or_times_out_is_freed() {
+        let mut s = stack();
+        let listener = s.tcp_listen(sa(US, 7), 16).expect("listen");
+
+        s.input(ms(1), &from_peer(1000, 0, Flags { syn: true, ..Flags::default() }));
+        assert_eq!(drain(&mut s).len(), 1, "SYN,ACK");
+        assert_eq!(s.tcp_connection_count(), 1);
+        s.input(ms(2), &from_peer(1001, 0, Flags { rst: true, ..Flags::default() }));
+        assert_eq!(s.tcp_connection_count(), 0, "reset in SYN-RECEIVED frees the connection");
+        assert_eq!(s.tcp.listeners[&listener].half_open, 0);
+
+        // Same again, but the peer never answers: SYN,ACK retransmissions run out.
+        s.input(ms(3), &from_peer(5000, 0, Flags { syn: true, ..Flags::default() }));
+        assert_eq!(s.tcp_connection_count(), 1);
+        let mut now = 3;
+        while s.tcp_connection_count() > 0 && now < 1_000_000 {
+            now += 1000;
+            s.handle_timeout(ms(now));
+            drain(&mut s);
+        }
+        assert_eq!(s.tcp_connection_count(), 0, "a timed-out passive open is freed");
+        assert_eq!(s.tcp.listeners[&listener].half_open, 0);
+        assert!(s.tcp_ports().is_bound(7), "the listener carries on");
+    }
+
+    /// The sequence number of the only SYN,ACK the stack sent.
+    fn syn_ack_seq(s: &mut crate::Stack) -> u32 {
+        let sent = drain_parsed(s);
+        assert_eq!(sent.len(), 1, "one SYN,ACK: {sent:?}");
+        let seg = wire::parse(US, PEER, &sent[0].payload).expect("valid TCP");
+        assert!(seg.flags.syn && seg.flags.ack, "{seg:?}");
+        seg.seq
+    }
+
+    /// A burst larger than the accept queue is slowed down, not reset: the ACK
+    /// that would complete a handshake while the queue is full is dropped, the
+    /// connection stays SYN-RECEIVED, and a later ACK completes it once `accept`
+    /// made room.
+    #[test]
+    fn an_ack_that_finds_the_accept_queue_full_is_dropped_not_reset() {
+        let mut s = stack();
+        let listener = s.tcp_listen(sa(US, 7), 1).expect("listen");
+        s.input(ms(1), &from_port(40001, 100, 0, SYN));
+        let iss_a = syn_ack_seq(&mut s);
+        s.input(ms(1), &from_port(40002, 200, 0, SYN));
+        let iss_b = syn_ack_seq(&mut s);
+
+        s.input(ms(2), &from_port(40001, 101, iss_a.wrapping_add(1), ACK));
+        assert_eq!(s.tcp.listeners[&listener].accept_queue.len(), 1);
+        drain(&mut s); // what A's completion sends is not B's business
+        s.input(ms(2), &from_port(40002, 201, iss_b.wrapping_add(1), ACK));
+        let sent = drain_parsed(&mut s);
+        assert!(sent.is_empty(), "no RST, nothing at all: {sent:?}");
+        assert_eq!(s.counters().tcp_listen_overflow, 1);
+        assert_eq!(s.counters().tcp_resets, 0);
+        let b = s.tcp.by_tuple[&(7, std::net::SocketAddrV4::new(PEER, 40002))];
+        assert_eq!(s.tcp_state(b), Some(State::SynReceived));
+
+        s.tcp_accept(listener).expect("the first connection");
+        s.input(ms(3), &from_port(40002, 201, iss_b.wrapping_add(1), ACK));
+        assert_eq!(s.tcp_state(b), Some(State::Established));
+        assert_eq!(s.tcp_accept(listener).expect("the second connection").0, b);
     }
 }

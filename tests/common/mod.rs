@@ -241,6 +241,37 @@ impl Netns {
         self.run_ok("python3", &all)
     }
 
+    /// Starts `program args` in the namespace in the background under `timeout`
+    /// (so it cannot outlive [`HELPER_TIMEOUT_SECS`]), with stdin and stdout
+    /// piped and stderr captured; for helpers the test talks to while they run.
+    pub fn spawn(&self, program: &str, args: &[&str]) -> Child {
+        let secs = HELPER_TIMEOUT_SECS.to_string();
+        self.command("timeout")
+            .args(["-k", "5", &secs, program])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn `{program}` in {}: {e}", self.name))
+    }
+
+    /// Waits (bounded by `timeout`) until a kernel socket in this namespace
+    /// listens on TCP `port` (`ss -Hltn`), so a client can start only once its
+    /// server is ready.
+    pub fn wait_tcp_listening(&self, port: u16, timeout: Duration) {
+        let pattern = format!(":{port}");
+        poll_until(&format!("a kernel listener on tcp/{port}"), timeout, || {
+            let out = self.run_ok("ss", &["-Hltn"]);
+            let found = out.lines().any(|l| l.split_whitespace().nth(3).is_some_and(|local| local.ends_with(&pattern)));
+            if found {
+                Ok(())
+            } else {
+                Err(format!("ss -Hltn:\n{out}"))
+            }
+        })
+    }
+
     /// The kernel's statistics of a device in this namespace. `ip netns exec`
     /// remounts /sys for the namespace, so these are tun0's own counters.
     pub fn link_stats(&self, dev: &str) -> LinkStats {
@@ -318,6 +349,8 @@ pub struct SocketStats {
 #[derive(Debug)]
 pub struct StopReport {
     pub counters: Counters,
+    /// The `tcp:` gauges (`connections`, `time_wait`, `ephemeral_ports`, …).
+    pub tcp: Counters,
     /// Keyed by `udp/9` etc.
     pub sockets: Sockets,
     pub stdout: String,
@@ -330,6 +363,14 @@ impl StopReport {
         match self.counters.get(name) {
             Some(v) => *v,
             None => panic!("counter {name:?} missing from the stack's output:\n{}", self.stdout),
+        }
+    }
+
+    /// A gauge of the `tcp:` block; panics if it was not printed.
+    pub fn tcp(&self, name: &str) -> u64 {
+        match self.tcp.get(name) {
+            Some(v) => *v,
+            None => panic!("tcp gauge {name:?} missing from the stack's output:\n{}", self.stdout),
         }
     }
 
@@ -348,6 +389,47 @@ impl StopReport {
 
 /// Counter name → value.
 pub type Counters = HashMap<String, u64>;
+
+/// The `name value` lines of the block that starts with the line `header`
+/// (e.g. `tcp:`) in `text`; `Ok(None)` if there is no such block.
+pub fn parse_block(text: &str, header: &str) -> Result<Option<Counters>, String> {
+    let mut lines = text.lines().skip_while(|l| *l != header);
+    if lines.next().is_none() {
+        return Ok(None);
+    }
+    let mut block = HashMap::new();
+    for line in lines {
+        let Some(item) = line.strip_prefix("  ") else { break };
+        let mut it = item.split_whitespace();
+        let (Some(name), Some(value), None) = (it.next(), it.next(), it.next()) else {
+            return Err(format!("bad line {line:?} in the {header} block"));
+        };
+        let value: u64 = value.parse().map_err(|e| format!("bad value in {line:?}: {e}"))?;
+        if block.insert(name.to_string(), value).is_some() {
+            return Err(format!("{name} printed twice in the {header} block"));
+        }
+    }
+    Ok(Some(block))
+}
+
+/// What `tunstack serve` printed on SIGUSR1: its counters and `tcp:` gauges at
+/// that moment (see [`Stack::snapshot`]).
+#[derive(Debug)]
+pub struct Snapshot {
+    pub counters: Counters,
+    pub tcp: Counters,
+    pub text: String,
+}
+
+impl Snapshot {
+    pub fn counter(&self, name: &str) -> u64 {
+        *self.counters.get(name).unwrap_or_else(|| panic!("counter {name:?} missing from snapshot:\n{}", self.text))
+    }
+
+    pub fn tcp(&self, name: &str) -> u64 {
+        *self.tcp.get(name).unwrap_or_else(|| panic!("tcp gauge {name:?} missing from snapshot:\n{}", self.text))
+    }
+}
 /// `udp/9` → its stats.
 pub type Sockets = HashMap<String, SocketStats>;
 
@@ -596,7 +678,95 @@ impl<'a> Stack<'a> {
         let (counters, sockets) = parse_stop_output(&out).unwrap_or_else(|e| {
             panic!("cannot parse tunstack's shutdown report: {e}\n--- stdout ---\n{out}--- stderr ---\n{stderr}")
         });
-        StopReport { counters, sockets, stdout: out, stderr }
+        let tcp = match parse_block(&out, "tcp:") {
+            Ok(Some(tcp)) => tcp,
+            Ok(None) => panic!("no `tcp:` block in tunstack's shutdown report\n--- stdout ---\n{out}"),
+            Err(e) => panic!("cannot parse the `tcp:` block: {e}\n--- stdout ---\n{out}"),
+        };
+        StopReport { counters, tcp, sockets, stdout: out, stderr }
+    }
+
+    /// Sends SIGUSR1 and reads (bounded) the report it prints, up to its
+    /// `snapshot done` line: the stack's counters and `tcp:` gauges right now,
+    /// while it keeps running.
+    pub fn snapshot(&mut self) -> Snapshot {
+        self.assert_running();
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill").args(["-USR1", &pid]).status();
+        assert!(matches!(sent, Ok(s) if s.success()), "could not send SIGUSR1 to tunstack (pid {pid}): {sent:?}");
+        let mut text = String::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line == "snapshot done" => break,
+                Ok(line) => {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+                Err(e) => panic!(
+                    "no `snapshot done` from tunstack within 10 s of SIGUSR1 ({e:?}); got:\n{text}\n--- stderr ---\n{}",
+                    self.stderr_now()
+                ),
+            }
+        }
+        let block = |header: &str| match parse_block(&text, header) {
+            Ok(Some(b)) => b,
+            Ok(None) => panic!("no `{header}` block in the snapshot:\n{text}"),
+            Err(e) => panic!("cannot parse the snapshot: {e}\n{text}"),
+        };
+        Snapshot { counters: block("counters:"), tcp: block("tcp:"), text }
+    }
+
+    /// Polls [`snapshot`](Stack::snapshot) every 100 ms until `cond` accepts one
+    /// (returned), or panics after `timeout` with the last one.
+    pub fn wait_for_snapshot(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut cond: impl FnMut(&Snapshot) -> bool,
+    ) -> Snapshot {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let snap = self.snapshot();
+            if cond(&snap) {
+                return snap;
+            }
+            if Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last snapshot:\n{}", snap.text);
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The serve process's resident set size in KiB (`VmRSS` of /proc/PID/status;
+    /// `ip netns exec` execs the program, so the child's pid is tunstack's).
+    pub fn vm_rss_kib(&mut self) -> u64 {
+        self.assert_running();
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .unwrap_or_else(|| panic!("no VmRSS line in {path}:\n{status}"));
+        // "VmRSS:	    5120 kB"
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("cannot parse {line:?} from {path}"))
+    }
+
+    /// The TCP ports of the `listening tcp/N …` lines.
+    pub fn listening_tcp_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self
+            .listening()
+            .iter()
+            .filter_map(|l| l.strip_prefix("tcp/"))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(|p| p.parse().unwrap_or_else(|e| panic!("bad port in a listening line {p:?}: {e}")))
+            .collect();
+        ports.sort_unstable();
+        ports
     }
 
     pub fn netns(&self) -> &Netns {

@@ -71,11 +71,11 @@ fn syns_beyond_the_accept_backlog_are_dropped_until_accept() {
 }
 
 /// Two handshakes run at once with room for one unaccepted connection: the second
-/// to complete finds the queue full. The stack resets it (as Linux does with
-/// `tcp_abort_on_overflow = 1`; by default Linux drops the ACK and waits for a
-/// retransmission instead).
+/// to complete finds the queue full. Like Linux by default (`tcp_abort_on_overflow
+/// = 0`) the stack drops that ACK and stays in SYN-RECEIVED; once `accept` made
+/// room, the peer's next segment completes the handshake.
 #[test]
-fn handshake_completing_into_a_full_accept_queue_is_reset() {
+fn handshake_completing_into_a_full_accept_queue_waits_for_room() {
     let mut h = Harness::new();
     let listener = h.listen(1);
     syn_and_syn_ack(&mut h, 40001);
@@ -87,8 +87,13 @@ fn handshake_completing_into_a_full_accept_queue_is_reset() {
 
     h.peer_port = 40002;
     h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
-    h.expect(seg("R.", 1).ack(PEER_ISS + 1));
-    assert_eq!(h.conn(), None);
+    h.expect_nothing();
+    assert_eq!(h.state(), Some(State::SynReceived), "the ACK was dropped, not answered");
     assert_eq!(h.stack.counters().tcp_listen_overflow, 1);
+
     h.stack.tcp_accept(listener).expect("the first connection waits for accept");
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    h.expect_nothing();
+    assert_eq!(h.state(), Some(State::Established));
+    h.stack.tcp_accept(listener).expect("now the second one is accepted");
 }

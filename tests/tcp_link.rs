@@ -1,0 +1,183 @@
+//! TCP between two stacks in one process, without root: each stack has its own
+//! [`Runtime`] thread, and an in-memory link (`device::link::pair`) joins them.
+//! Here the stack is on both sides, so what the kernel tests cannot see becomes
+//! visible: the *client's* ephemeral ports and TIME-WAIT.
+//!
+//! Every blocking call is bounded (connect and read timeouts, channel waits with
+//! timeouts), so a lost packet fails a test instead of hanging it.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tunstack::device::link;
+use tunstack::{Runtime, StackConfig, TcpListener, TcpStream};
+
+const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+/// The most any single step of a test may wait for the other stack.
+const BOUND: Duration = Duration::from_secs(30);
+/// A short maximum segment lifetime, so TIME-WAIT (2 × MSL = 4 s) passes
+/// quickly. Not shorter: TIME-WAIT exists to re-acknowledge the peer's FIN if our
+/// last ACK is lost (RFC 9293 §3.6.1), so it must outlast the peer's
+/// retransmission timeout (200 ms and up, doubling, 3 s after a retransmitted
+/// handshake, RFC 6298 §5.7). The in-memory link does drop packets in a burst of
+/// 500 connections (a full socket buffer, like a full wire queue); with
+/// MSL = 100 ms a retransmitted FIN found the connection gone and drew a RST.
+const MSL: Duration = Duration::from_secs(2);
+
+/// Two running stacks on either end of a 1500-byte-MTU link; both are shut down
+/// when the test ends, pass or fail.
+struct Net {
+    a: Runtime,
+    b: Runtime,
+}
+
+impl Net {
+    fn new() -> Net {
+        let (end_a, end_b) = link::pair(1500).expect("link pair");
+        let config = |addr| {
+            let mut c = StackConfig { addr, ..StackConfig::default() };
+            c.tcp.msl = MSL;
+            c
+        };
+        Net {
+            a: Runtime::spawn(end_a, config(A)).expect("runtime A"),
+            b: Runtime::spawn(end_b, config(B)).expect("runtime B"),
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        self.a.shutdown();
+        self.b.shutdown();
+    }
+}
+
+/// Connections, and bound ports of the ephemeral range, of one stack.
+fn tcp_usage(runtime: &Runtime) -> (usize, Vec<u16>) {
+    runtime.with_stack(|stack, _| {
+        let range = stack.config().ports.ephemeral.clone();
+        let ephemeral = stack.tcp_ports().iter().filter(|p| range.contains(p)).collect();
+        (stack.tcp_connection_count(), ephemeral)
+    })
+}
+
+/// An echo server on B's port 7: a thread per connection, until the runtime stops.
+fn spawn_echo_server(b: &Runtime) {
+    let listener = TcpListener::bind(b, SocketAddr::V4(SocketAddrV4::new(B, 7))).expect("listen on B:7");
+    thread::spawn(move || {
+        while let Ok((mut stream, _)) = listener.accept() {
+            thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return, // end of stream: drop closes our side
+                            Ok(n) => {
+                                if stream.write_all(&buf[..n]).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                })
+                .expect("spawn an echo thread");
+        }
+    });
+}
+
+/// `len` bytes that differ between connections, so a crossed stream is caught.
+fn payload(conn: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i.wrapping_mul(31) ^ conn.wrapping_mul(7919)) as u8).collect()
+}
+
+#[test]
+fn five_hundred_concurrent_connections_leak_no_connection_and_no_ephemeral_port() {
+    const N: usize = 500;
+    const SIZE: usize = 2048;
+    let net = Net::new();
+    spawn_echo_server(&net.b);
+
+    // 500 threads each connect from an ephemeral port of A, send SIZE bytes and
+    // read their echo, then hand the still-open stream to the test: once all 500
+    // have arrived, all 500 connections are open at the same time.
+    let (tx, rx) = mpsc::channel();
+    let server = SocketAddr::V4(SocketAddrV4::new(B, 7));
+    for conn in 0..N {
+        let a = net.a.clone();
+        let tx = tx.clone();
+        thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let result = (|| -> std::io::Result<TcpStream> {
+                    let mut stream = TcpStream::connect_timeout(&a, &server, BOUND)?;
+                    stream.set_read_timeout(Some(BOUND))?;
+                    let data = payload(conn, SIZE);
+                    stream.write_all(&data)?;
+                    let mut back = vec![0u8; SIZE];
+                    stream.read_exact(&mut back)?;
+                    if back != data {
+                        return Err(std::io::Error::new(ErrorKind::InvalidData, "echo differs"));
+                    }
+                    Ok(stream)
+                })();
+                let _ = tx.send((conn, result));
+            })
+            .expect("spawn a client thread");
+    }
+    drop(tx);
+    let deadline = Instant::now() + 2 * BOUND;
+    let mut streams = Vec::with_capacity(N);
+    while streams.len() < N {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((_, Ok(stream))) => streams.push(stream),
+            Ok((conn, Err(e))) => panic!("connection {conn}: {e}"),
+            Err(e) => panic!("only {} of {N} connections done within {:?}: {e}", streams.len(), 2 * BOUND),
+        }
+    }
+
+    let (open, ports) = tcp_usage(&net.a);
+    assert_eq!(open, N, "A holds all {N} connections at once");
+    assert_eq!(ports.len(), N, "one ephemeral port per connection");
+
+    // A closes first (FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT for 2 × MSL); B's echo
+    // threads see end of stream and close (CLOSE-WAIT, LAST-ACK).
+    drop(streams);
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let (a_conns, a_ports) = tcp_usage(&net.a);
+        let (b_conns, _) = tcp_usage(&net.b);
+        if a_conns == 0 && b_conns == 0 && a_ports.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {BOUND:?}: A has {a_conns} connections and {} ephemeral ports bound \
+             (first: {:?}), B has {b_conns} connections",
+            a_ports.len(),
+            a_ports.first()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    let (ca, cb) = (net.a.counters(), net.b.counters());
+    let nonzero = |c: &tunstack::Counters| {
+        c.iter().filter(|(_, v)| *v > 0).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    };
+    let both = format!("A: {}\nB: {}", nonzero(&ca), nonzero(&cb));
+    assert_eq!(ca.tcp_active_opens, N as u64);
+    assert_eq!(ca.tcp_established, N as u64);
+    assert_eq!(cb.tcp_established, N as u64);
+    assert_eq!((ca.tcp_closed, cb.tcp_closed), (N as u64, N as u64), "every connection freed exactly once");
+    assert_eq!((ca.tcp_resets, cb.tcp_resets), (0, 0), "no connection may end in a reset\n{both}");
+    assert_eq!(ca.tcp_rx_bytes, (N * SIZE) as u64);
+    // Only B's listening port is left in either TCP namespace.
+    net.b.with_stack(|stack, _| assert_eq!(stack.tcp_ports().iter().collect::<Vec<_>>(), vec![7]));
+    net.a.with_stack(|stack, _| assert!(stack.tcp_ports().is_empty()));
+}
