@@ -10,7 +10,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -68,8 +68,11 @@ impl Runtime {
             stopped: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
-        let driver = Arc::clone(&inner);
-        let handle = std::thread::Builder::new().name("tunstack-driver".into()).spawn(move || driver.run())?;
+        // The driver holds only a weak reference between rounds, so once every
+        // `Runtime` clone and socket is gone the stack is freed and the thread ends
+        // by itself, even without `shutdown`.
+        let driver = Arc::downgrade(&inner);
+        let handle = std::thread::Builder::new().name("tunstack-driver".into()).spawn(move || drive(driver))?;
         *inner.thread.lock() = Some(handle);
         Ok(Runtime { inner })
     }
@@ -169,33 +172,31 @@ impl Inner {
         unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
     }
 
-    fn run(&self) {
-        let mut buf = vec![0u8; 65_536];
-        while !self.is_stopped() {
-            let deadline = {
-                let mut stack = self.stack.lock();
-                let now = self.now();
-                for _ in 0..RX_BATCH {
-                    match self.device.recv(&mut buf) {
-                        Ok(Some(len)) => stack.input(now, buf.get(..len).unwrap_or_default()),
-                        Ok(None) => break,
-                        Err(e) => {
-                            warn!(error = %e, "device receive failed");
-                            break;
-                        }
+    /// One round of the driver: read a batch of packets, run the timers, flush,
+    /// and return how long it may sleep.
+    fn round(&self, buf: &mut [u8]) -> Duration {
+        let deadline = {
+            let mut stack = self.stack.lock();
+            let now = self.now();
+            for _ in 0..RX_BATCH {
+                match self.device.recv(buf) {
+                    Ok(Some(len)) => stack.input(now, buf.get(..len).unwrap_or_default()),
+                    Ok(None) => break,
+                    Err(e) => {
+                        warn!(error = %e, "device receive failed");
+                        break;
                     }
                 }
-                stack.handle_timeout(now);
-                self.after_call(&mut stack, None);
-                stack.poll_deadline()
-            };
-            let mut timeout = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(self.now()).min(MAX_SLEEP));
-            if let Some(due) = self.device.service() {
-                timeout = timeout.min(due.saturating_duration_since(std::time::Instant::now()));
             }
-            self.sleep(timeout);
+            stack.handle_timeout(now);
+            self.after_call(&mut stack, None);
+            stack.poll_deadline()
+        };
+        let mut timeout = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(self.now()).min(MAX_SLEEP));
+        if let Some(due) = self.device.service() {
+            timeout = timeout.min(due.saturating_duration_since(std::time::Instant::now()));
         }
-        self.changed.notify_all();
+        timeout
     }
 
     fn sleep(&self, timeout: Duration) {
@@ -215,8 +216,47 @@ impl Inner {
     }
 }
 
+/// The driver thread: rounds until `shutdown`, or until nothing but this thread
+/// refers to the stack any more.
+fn drive(inner: Weak<Inner>) {
+    let mut buf = vec![0u8; 65_536];
+    while let Some(inner) = inner.upgrade() {
+        if inner.is_stopped() {
+            inner.changed.notify_all();
+            return;
+        }
+        let timeout = inner.round(&mut buf);
+        inner.sleep(timeout);
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stopped.store(true, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::link;
+
+    /// Dropping every handle without `shutdown` still frees the stack: the driver
+    /// thread lets go of it within one sleep (`MAX_SLEEP`) and ends.
+    #[test]
+    fn dropping_the_last_handle_ends_the_driver() {
+        let (dev, _peer) = link::pair(1500).expect("a link pair");
+        let runtime = Runtime::spawn(dev, StackConfig::default()).expect("spawn");
+        let weak = Arc::downgrade(&runtime.inner);
+        let give_up = std::time::Instant::now() + MAX_SLEEP * 3;
+        while Arc::strong_count(&runtime.inner) < 2 {
+            assert!(std::time::Instant::now() < give_up, "the driver never started a round");
+            std::thread::yield_now();
+        }
+        drop(runtime);
+        while weak.upgrade().is_some() {
+            assert!(std::time::Instant::now() < give_up, "the driver still holds the stack after {:?}", MAX_SLEEP * 3);
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
