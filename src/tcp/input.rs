@@ -286,6 +286,8 @@ impl Tcb {
     /// The ACK field (RFC 9293 §3.10.7.4 "fifth"), with loss detection and
     /// congestion control riding on it (see `recovery.rs`).
     fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
+        // The peer is alive: zero-window probing starts over (see timers.rs).
+        self.timers.persist_backoff = 0;
         let window_changed = self.update_window(seq, ack, seg.window, false);
         let mut delivered = 0;
         if self.negotiated.sack {

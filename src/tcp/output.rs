@@ -43,16 +43,19 @@ impl Tcb {
             self.snd.cc.on_idle_restart();
         }
         let mut sent_new = false;
-        while self.send_new_segment(ctx, self.snd.cwnd_room()) {
+        while self.send_new_segment(ctx, self.snd.cwnd_room(), false) {
             sent_new = true;
         }
         if sent_new {
             self.schedule_loss_probe(ctx);
         }
-        // A zero window with data waiting and nothing in flight: probe it later
-        // (RFC 9293 §3.8.6.1), or we would wait forever for a lost window update.
+        // Data waiting and nothing in flight: only the peer's window holds it back
+        // (zero, or too small to be worth a segment). Nothing will come to open it
+        // if the window update is lost, so the persist timer probes (RFC 9293
+        // §3.8.6.1) or, for a small window, sends what fits (the SWS override
+        // timeout of §3.8.6.2.1).
         let waiting = self.snd.unsent() > 0;
-        if waiting && self.snd.snd_wnd == 0 && self.snd.in_flight() == 0 {
+        if waiting && self.snd.in_flight() == 0 {
             if self.timers.persist.is_none() {
                 self.timers.persist = Some(ctx.now + self.snd.rtt.rto());
             }
@@ -65,13 +68,19 @@ impl Tcb {
     /// A tail loss probe's new data (RFC 8985 §7.3): one segment if the peer's
     /// window allows, whatever the congestion window says.
     pub(crate) fn send_probe_data(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        self.send_new_segment(ctx, self.snd.mss)
+        self.send_new_segment(ctx, self.snd.mss, false)
+    }
+
+    /// The persist timer found a window too small for sender SWS avoidance:
+    /// send what fits anyway (RFC 9293 §3.8.6.2.1's override timeout).
+    pub(crate) fn send_into_small_window(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        self.send_new_segment(ctx, self.snd.mss, true)
     }
 
     /// Send one segment of new data (or the FIN) from SND.NXT if the peer's
-    /// window, `room` and the SWS and Nagle rules allow. Returns whether one went
-    /// (after the FIN nothing more can).
-    fn send_new_segment(&mut self, ctx: &mut Ctx<'_>, room: usize) -> bool {
+    /// window, `room` and — unless `force` — the SWS and Nagle rules allow.
+    /// Returns whether one went (after the FIN nothing more can).
+    fn send_new_segment(&mut self, ctx: &mut Ctx<'_>, room: usize, force: bool) -> bool {
         let snd = &self.snd;
         let offset = snd.offset_of(snd.snd_nxt);
         let unsent = snd.buffer.len().saturating_sub(offset);
@@ -84,13 +93,13 @@ impl Tcb {
         if unsent > 0 && len == 0 {
             return false;
         }
-        if len < unsent && len < snd.mss && len < snd.max_snd_wnd / 2 {
+        if !force && len < unsent && len < snd.mss && len < snd.max_snd_wnd / 2 {
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window too small for a
             // full segment is used only once it reaches half the largest seen.
             return false;
         }
         let outstanding = snd.snd_nxt > snd.snd_una;
-        if len == unsent && len < snd.mss && len > 0 && !self.nodelay && outstanding && !fin_due {
+        if !force && len == unsent && len < snd.mss && len > 0 && !self.nodelay && outstanding && !fin_due {
             // Nagle (RFC 896, RFC 9293 §3.7.4): while data is unacknowledged,
             // a small tail waits until it fills a segment or the ACK comes.
             return false;

@@ -70,7 +70,8 @@ pub struct Timers {
     pub reorder: Option<Instant>,
     /// Persist timer: probe a zero window (RFC 9293 §3.8.6.1).
     pub persist: Option<Instant>,
-    /// Probes sent since the window closed (the persist timer backs off).
+    /// Zero-window probes sent since the peer last acknowledged anything: the
+    /// persist timer backs off by it, and gives up past the retry limit.
     pub persist_backoff: u32,
     /// FIN-WAIT-2 of a connection nobody holds any more.
     pub linger: Option<Instant>,

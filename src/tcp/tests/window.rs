@@ -49,3 +49,50 @@ fn pure_acks_are_not_answered_without_window_scaling() {
     h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN - 1000));
     h.expect_nothing();
 }
+
+/// A zero window is probed for as long as the peer answers the probes (RFC 9293
+/// §3.8.6.1); once it stops answering, the probes count as retries and the
+/// connection gives up with `TimedOut` (as Linux's probe timer does). Found by the
+/// `tcp_conn` fuzz target: an orphaned connection probed a silent peer forever.
+#[test]
+fn unanswered_zero_window_probes_time_out_answered_ones_do_not() {
+    let mut config = crate::config::StackConfig::default();
+    config.tcp.max_retries = 3;
+    let mut h = Harness::with_config(config);
+    let conn = h.established_passive();
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(0));
+    h.stack.tcp_send(h.now, conn, b"waiting").expect("buffered");
+    h.expect_nothing();
+    // Answered probes: any number of them is fine.
+    for _ in 0..5 {
+        h.run_next_timer();
+        h.expect(seg(".", 0).ack(PEER_ISS + 1).win(WIN));
+        h.send(seg(".", PEER_ISS + 1).ack(1).win(0));
+        h.expect_nothing();
+    }
+    // Unanswered: three probes (the retry limit), then the connection fails.
+    for _ in 0..3 {
+        h.run_next_timer();
+        h.expect(seg(".", 0).ack(PEER_ISS + 1).win(WIN));
+    }
+    h.run_next_timer();
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_recv(h.now, conn, &mut [0; 8]).expect_err("failed").kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(h.stack.counters().tcp_timeouts, 1);
+}
+
+/// A window too small for sender SWS avoidance, with nothing in flight, must not
+/// stall the connection: the persist timer fires and sends what fits (RFC 9293
+/// §3.8.6.2.1's override timeout). Found by the `tcp_conn` fuzz target, where
+/// such a connection waited forever with no timer armed.
+#[test]
+fn a_small_window_is_used_when_the_persist_timer_fires() {
+    let mut h = Harness::new();
+    let conn = h.established_passive();
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(37));
+    h.stack.tcp_send(h.now, conn, &[7; 98]).expect("buffered");
+    h.expect_nothing();
+    h.run_next_timer();
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN).data(&[7; 37]));
+    h.expect_nothing();
+}
