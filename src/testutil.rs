@@ -282,3 +282,11 @@ pub fn reassemble(pieces: &[Sent]) -> Vec<u8> {
     }
     whole
 }
+
+/// Proptest settings with `default` cases, unless the `PROPTEST_CASES`
+/// environment variable asks for more (or fewer): `cargo test` stays quick, and a
+/// soak run (`PROPTEST_CASES=20000 cargo test --release`) goes deep.
+pub fn proptest_cases(default: u32) -> proptest::prelude::ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    proptest::prelude::ProptestConfig::with_cases(cases)
+}

@@ -275,6 +275,8 @@ fn check_stream(link: LinkConfig, to_b: Vec<u8>, to_a: Vec<u8>) -> Result<(), Te
         sim.link().stats(Direction::AToB),
         sim.link().stats(Direction::BToA),
     );
+    // TCP sizes its segments to fit the path (RFC 6691): IP never fragments them.
+    prop_assert_eq!(sim.a.counters().ip_tx_fragmented + sim.b.counters().ip_tx_fragmented, 0, "seed {:#x}", seed);
     prop_assert!(
         run.b.received == to_b,
         "seed {:#x}: B read {} bytes, not the {} A wrote",
@@ -293,7 +295,7 @@ fn check_stream(link: LinkConfig, to_b: Vec<u8>, to_a: Vec<u8>) -> Result<(), Te
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::testutil::proptest_cases(256))]
 
     /// A sends any bytes to B over any faulty link and shuts down writing; B reads to
     /// end of stream and closes. B got exactly what A wrote, and both are closed.
@@ -305,17 +307,33 @@ proptest! {
     /// Both directions at once: each side writes its own stream, shuts down writing,
     /// and reads the other's to the end.
     ///
-    /// Without corruption, because of a stack bug this property found (seed
-    /// 0x17296dfe8a33515c): a data segment that also carries SACK blocks is sized by
-    /// an MSS that allows only for the timestamp option, so it is larger than the MTU
-    /// and IP fragments it. Two fragments of one segment can then take compensating
-    /// bit flips that the TCP checksum cannot see (see the UDP property below), and
-    /// corrupted bytes reach the reader. One-way transfers never put SACK blocks on
-    /// data, so the property above keeps corruption on.
+    /// This property found a stack bug (now `sack_regression_data_segments_fit_the_mtu`
+    /// below): data segments that also carried SACK blocks were larger than the MTU,
+    /// IP fragmented them, and two fragments could take compensating bit flips the
+    /// TCP checksum cannot see.
     #[test]
-    fn tcp_streams_both_ways_arrive_intact(link in any_faulty_link(0.0), ab in 0usize..=32_768, ba in 0usize..=32_768, content in any::<u64>()) {
+    fn tcp_streams_both_ways_arrive_intact(link in any_faulty_link(0.10), ab in 0usize..=32_768, ba in 0usize..=32_768, content in any::<u64>()) {
         check_stream(link, bytes(ab, content), bytes(ba, !content))?;
     }
+}
+
+/// The case the both-ways property found (seed 0x17296dfe8a33515c): before the fix
+/// B's data segments carried SACK blocks beyond the MTU, were fragmented, and a
+/// pair of compensating bit flips in two fragments reached A's reader as data.
+#[test]
+fn sack_regression_data_segments_fit_the_mtu() {
+    let link = LinkConfig {
+        seed: 0x1729_6dfe_8a33_515c,
+        latency: ms(1),
+        jitter: ms(1),
+        loss: 0.0179,
+        duplicate: 0.1043,
+        reorder: 0.1396,
+        corrupt: 0.0818,
+        ..LinkConfig::default()
+    };
+    let content = 4_239_448_402_780_695_270;
+    check_stream(link, bytes(8688, content), bytes(2892, !content)).expect("both streams intact, no fragments");
 }
 
 // ---- UDP through the simulator --------------------------------------------
@@ -328,7 +346,7 @@ fn datagram(i: u32, extra: usize) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::testutil::proptest_cases(256))]
 
     /// Datagrams of any size up to 3000 bytes (so some are fragmented) sent at once
     /// through a lossy, duplicating, reordering link: each one arrives whole or not

@@ -777,7 +777,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::testutil::proptest_cases(512))]
 
         /// Any segments of a stream, in any order, with duplicates and
         /// overlaps, reassemble to the stream; the queue agrees with a

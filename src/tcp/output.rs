@@ -88,18 +88,20 @@ impl Tcb {
         if unsent == 0 && !fin_due {
             return false;
         }
+        // A full segment leaves room for the SACK blocks it will carry (RFC 6691).
+        let full = snd.mss.saturating_sub(self.pending_sack_len()).max(1);
         let window = snd.rwnd_room().min(room);
-        let len = unsent.min(snd.mss).min(window);
+        let len = unsent.min(full).min(window);
         if unsent > 0 && len == 0 {
             return false;
         }
-        if !force && len < unsent && len < snd.mss && len < snd.max_snd_wnd / 2 {
+        if !force && len < unsent && len < full && len < snd.max_snd_wnd / 2 {
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window too small for a
             // full segment is used only once it reaches half the largest seen.
             return false;
         }
         let outstanding = snd.snd_nxt > snd.snd_una;
-        if !force && len == unsent && len < snd.mss && len > 0 && !self.nodelay && outstanding && !fin_due {
+        if !force && len == unsent && len < full && len > 0 && !self.nodelay && outstanding && !fin_due {
             // Nagle (RFC 896, RFC 9293 §3.7.4): while data is unacknowledged,
             // a small tail waits until it fills a segment or the ACK comes.
             return false;

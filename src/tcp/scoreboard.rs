@@ -336,7 +336,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::testutil::proptest_cases(512))]
 
         /// The scoreboard agrees with a byte-set model that applies the same
         /// validity rules and the same "forget the highest range" bound:

@@ -258,7 +258,10 @@ impl Tcb {
                     ctx.counters.tcp_tx_dsack += 1;
                 }
                 let ooo = self.rcv.assembler.sack_blocks(4);
-                let blocks = dsack.into_iter().chain(ooo.iter().copied());
+                // RFC 6691: options and data together fit the MSS; on a full data
+                // segment some blocks may have to wait for the next ACK.
+                let fit = self.sack_blocks_fitting(payload.len());
+                let blocks = dsack.into_iter().chain(ooo.iter().copied()).take(fit);
                 for (slot, (l, r)) in options.sack_blocks.iter_mut().zip(blocks) {
                     *slot = Some((l.0, r.0));
                 }
@@ -293,6 +296,31 @@ impl Tcb {
         };
         send_segment(ctx, *self.local.ip(), *self.remote.ip(), &segment);
         self.last_send = ctx.now;
+    }
+
+    /// How many SACK blocks fit beside `payload` bytes: data and options together
+    /// stay within the peer's MSS (RFC 6691), and `snd.mss` already leaves room
+    /// for the timestamps. A SACK option costs 2 NOPs, kind and length (4 bytes)
+    /// plus 8 bytes per block (RFC 2018 §3).
+    pub(crate) fn sack_blocks_fitting(&self, payload: usize) -> usize {
+        let room = self.snd.mss.saturating_sub(payload);
+        (room.saturating_sub(4) / 8).min(4)
+    }
+
+    /// Option bytes the SACK blocks waiting to be reported will take in the next
+    /// segment (D-SACK first, then out-of-order ranges; at most 3 beside
+    /// timestamps, 4 without, RFC 2018 §3).
+    pub(crate) fn pending_sack_len(&self) -> usize {
+        if !self.negotiated.sack {
+            return 0;
+        }
+        let most = if self.negotiated.timestamps.is_some() { 3 } else { 4 };
+        let blocks = (usize::from(self.rcv.dsack.is_some()) + self.rcv.assembler.ranges()).min(most);
+        if blocks == 0 {
+            0
+        } else {
+            4 + 8 * blocks
+        }
     }
 
     /// The earliest of this connection's timers.
