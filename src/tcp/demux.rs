@@ -69,6 +69,7 @@ impl Stack {
             && SeqNumber(seg.seq) > tcb.rcv.rcv_nxt
             && self.tcp.listener_by_port.contains_key(&seg.dst_port);
         if reusable {
+            debug!(target: "tunstack::tcp::state", local = %tcb.local, remote = %tcb.remote, from = "TIME-WAIT", to = "CLOSED", cause = "new SYN reuses the 4-tuple", "tcp state");
             self.tcp_free(handle);
         }
         reusable
