@@ -7,6 +7,7 @@
 //! * [`ip`], [`icmp`], [`udp`], [`ports`] — the protocols, inside the sans-IO
 //!   [`Stack`] (packets and time in, packets and events out);
 //! * [`device`] — where packets come from: a TUN, or an in-memory link for tests;
+//! * [`capture`] — every packet in and out, as a pcapng file for Wireshark;
 //! * [`runtime`] — the one thread that moves packets between a device and a stack;
 //! * [`socket`] — the blocking, `std::net`-shaped API programs use;
 //! * [`services`] — the classic small servers (echo, discard, daytime, chargen);
@@ -14,6 +15,7 @@
 //!
 //! See `DESIGN.md` for one packet's path through them.
 
+pub mod capture;
 pub mod config;
 pub mod counters;
 pub mod device;
@@ -37,5 +39,5 @@ pub use config::{QueueLimit, StackConfig};
 pub use counters::Counters;
 pub use runtime::Runtime;
 pub use socket::{TcpListener, TcpStream, UdpSocket};
-pub use stack::{Event, Stack};
+pub use stack::{DropReason, Event, Stack};
 pub use time::Instant;

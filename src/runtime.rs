@@ -180,7 +180,11 @@ impl Inner {
             let now = self.now();
             for _ in 0..RX_BATCH {
                 match self.device.recv(buf) {
-                    Ok(Some(len)) => stack.input(now, buf.get(..len).unwrap_or_default()),
+                    Ok(Some(len)) => {
+                        let packet = buf.get(..len).unwrap_or_default();
+                        let dropped = stack.input(now, packet);
+                        self.device.processed(packet, dropped);
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         warn!(error = %e, "device receive failed");

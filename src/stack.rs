@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use tracing::trace;
+use tracing::debug;
 
 use crate::config::StackConfig;
 use crate::counters::Counters;
@@ -36,6 +36,39 @@ pub enum Event {
     Tcp(TcpHandle),
 }
 
+/// Why the stack discarded a packet it was given: a short, fixed phrase such as
+/// `"tcp bad checksum"` or `"udp queue full"`.
+///
+/// [`Stack::input`] returns one when the packet it was handed went no further, so
+/// whoever fed the packet in (the runtime, a simulator, a test) can say so next to
+/// it — the pcapng capture writes it as the packet's comment. Every drop also
+/// increments one counter ([`Counters`]) and emits a `tracing` event on target
+/// `tunstack::drop` with the same reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DropReason(&'static str);
+
+impl DropReason {
+    /// The reason as text.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Remember that the packet being processed was dropped for `reason`. The first
+/// reason wins: a packet is discarded once, and later code only sees its
+/// consequences.
+pub(crate) fn note_drop(slot: &mut Option<DropReason>, reason: &'static str) {
+    if slot.is_none() {
+        *slot = Some(DropReason(reason));
+    }
+}
+
 /// A user-space IPv4 host: IP, ICMP, UDP and TCP.
 #[derive(Debug)]
 pub struct Stack {
@@ -48,6 +81,9 @@ pub struct Stack {
     pub(crate) tcp: TcpTable,
     pub(crate) out: IpOutput,
     pub(crate) events: VecDeque<Event>,
+    /// Why the packet [`input`](Stack::input) is processing was dropped, if it was;
+    /// taken and returned when `input` ends.
+    pub(crate) rx_drop: Option<DropReason>,
 }
 
 impl Stack {
@@ -60,8 +96,14 @@ impl Stack {
             tcp: TcpTable::new(&config),
             out: IpOutput::new(config.seed),
             events: VecDeque::new(),
+            rx_drop: None,
             config,
         }
+    }
+
+    /// Note that the packet being input is dropped (see [`note_drop`]).
+    pub(crate) fn drop_input(&mut self, reason: &'static str) {
+        note_drop(&mut self.rx_drop, reason);
     }
 
     /// The configuration the stack runs with.
@@ -96,7 +138,7 @@ impl Stack {
             // RFC 1122 3.3.2 allows a Time Exceeded reply here; like many stacks we
             // only count the loss.
             self.counters.ip_frag_timeout += expired as u64;
-            trace!(target: "tunstack::drop", reason = "reassembly timeout", datagrams = expired, "ip drop");
+            debug!(target: "tunstack::drop", reason = "reassembly timeout", datagrams = expired, "ip drop");
         }
         self.tcp_on_timeout(now);
     }

@@ -160,7 +160,9 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
                 stack.input(now, &bytes);
             }
-            Op::Raw(bytes) => stack.input(now, &bytes),
+            Op::Raw(bytes) => {
+                stack.input(now, &bytes);
+            }
             Op::Advance(ms) => {
                 now = now + Duration::from_millis(u64::from(ms));
                 stack.handle_timeout(now);

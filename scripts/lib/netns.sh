@@ -62,6 +62,11 @@ ts_install_missing() {
     fi
     ts_info "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # tshark's wireshark-common asks whether non-root users may capture; answer
+    # "no" up front so the install never stops at a prompt.
+    if command -v debconf-set-selections >/dev/null 2>&1; then
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    fi
     apt-get update
     apt-get install -y --no-install-recommends "${missing[@]}"
     for pair in "$@"; do

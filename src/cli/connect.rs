@@ -41,8 +41,8 @@ pub fn run(args: ConnectArgs) -> io::Result<()> {
             eprintln!("{name} {value}");
         }
     }
-    link.runtime.shutdown();
-    result
+    let flushed = link.shutdown();
+    result.and(flushed)
 }
 
 fn tcp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()> {

@@ -1,13 +1,15 @@
-//! Options shared by `serve` and `connect`: the TUN, the stack's settings, and the
-//! fault injector (netem's vocabulary).
+//! Options shared by `serve` and `connect`: the TUN, the stack's settings, the
+//! fault injector (netem's vocabulary) and the packet capture.
 
 use std::io;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
+use tunstack::capture::{Capture, CaptureDevice};
 use tunstack::device::faults::{FaultConfig, FaultyDevice};
 use tunstack::device::tun::{TunConfig, TunDevice};
 use tunstack::{Runtime, StackConfig};
@@ -47,6 +49,11 @@ pub struct LinkArgs {
     /// Seed of the fault injector (and of the stack's own random choices).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Write every packet the stack sends and receives to FILE as pcapng (raw IPv4,
+    /// direction flags; dropped packets carry the reason as a comment). Captured
+    /// inside the fault injector: what the stack really sent and received.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }
 
 fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
@@ -73,6 +80,19 @@ pub struct Link {
     pub runtime: Runtime,
     pub device: Arc<FaultyDevice<TunDevice>>,
     pub tun_name: String,
+    /// The `--pcap` capture, to flush on exit.
+    pub capture: Option<Arc<Capture>>,
+}
+
+impl Link {
+    /// Stop the stack and flush the capture.
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.runtime.shutdown();
+        match &self.capture {
+            Some(capture) => capture.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 impl LinkArgs {
@@ -97,7 +117,16 @@ impl LinkArgs {
         let mut config =
             StackConfig { addr: self.addr, mtu: usize::from(self.mtu), seed: self.seed, ..StackConfig::default() };
         config.tcp.msl = Duration::from_millis(self.msl_ms);
-        let runtime = Runtime::spawn(Arc::clone(&device), config)?;
-        Ok(Link { runtime, device, tun_name })
+        // The capture wraps the fault injector: the stack talks to it directly, so
+        // it records exactly what the stack sent and received.
+        let (runtime, capture) = match &self.pcap {
+            Some(path) => {
+                let capture = Arc::new(Capture::create(path, &tun_name)?);
+                let recorded = CaptureDevice::new(Arc::clone(&device), Arc::clone(&capture));
+                (Runtime::spawn(recorded, config)?, Some(capture))
+            }
+            None => (Runtime::spawn(Arc::clone(&device), config)?, None),
+        };
+        Ok(Link { runtime, device, tun_name, capture })
     }
 }

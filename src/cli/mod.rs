@@ -5,12 +5,18 @@ mod link;
 mod serve;
 
 use std::io;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "tunstack", version, about = "A from-scratch user-space TCP/UDP/IP stack on a Linux TUN device")]
 pub struct Cli {
+    /// Also write trace events to FILE as JSON lines (filtered by RUST_LOG, or
+    /// `tunstack=debug` when unset): TCP state transitions, retransmissions, drops,
+    /// queue overflows.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace_json: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }

@@ -78,7 +78,9 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     let (counters, udp, tcp, ports) = runtime.with_stack(|stack, _| {
         (stack.counters().clone(), stack.udp_sockets(), stack.tcp_sockets(), ephemeral_in_use(stack))
     });
-    runtime.shutdown();
+    if let Err(e) = link.shutdown() {
+        eprintln!("tunstack: writing the capture: {e}");
+    }
     for service in services {
         if service.thread.join().is_err() {
             eprintln!("tunstack: the {} service thread panicked", service.label);

@@ -175,6 +175,10 @@ impl<D: Device> Device for FaultyDevice<D> {
         self.inner.readable_fd()
     }
 
+    fn processed(&self, packet: &[u8], dropped: Option<crate::stack::DropReason>) {
+        self.inner.processed(packet, dropped)
+    }
+
     fn service(&self) -> Option<Instant> {
         let mut state = self.state.lock();
         let now = Instant::now();

@@ -6,6 +6,8 @@
 //!   and examples that connect two stacks without root.
 //! * [`faults::FaultyDevice`] — wraps either and injects seeded loss, duplication,
 //!   reordering, delay and corruption.
+//! * [`CaptureDevice`](crate::capture::CaptureDevice) — wraps any of them and
+//!   records every packet to a pcapng file (in [`crate::capture`]).
 
 pub mod faults;
 pub mod link;
@@ -13,6 +15,8 @@ pub mod tun;
 
 use std::io;
 use std::os::fd::RawFd;
+
+use crate::stack::DropReason;
 
 /// A packet device the [`Runtime`](crate::Runtime) can drive.
 ///
@@ -32,6 +36,14 @@ pub trait Device: Send + Sync + 'static {
     /// Only devices that hold packets back, like the fault injector, need this.
     fn service(&self) -> Option<std::time::Instant> {
         None
+    }
+    /// The stack has processed `packet`, the one `recv` returned last: `dropped`
+    /// says why it discarded it, `None` if it took it in. The runtime calls this
+    /// after every [`Stack::input`](crate::Stack::input). Devices that only move
+    /// packets ignore it; the capture ([`CaptureDevice`](crate::capture::CaptureDevice))
+    /// writes the packet with its drop reason, and wrappers pass it on.
+    fn processed(&self, packet: &[u8], dropped: Option<DropReason>) {
+        let _ = (packet, dropped);
     }
 }
 
@@ -59,5 +71,8 @@ impl<D: Device> Device for std::sync::Arc<D> {
     }
     fn service(&self) -> Option<std::time::Instant> {
         (**self).service()
+    }
+    fn processed(&self, packet: &[u8], dropped: Option<DropReason>) {
+        (**self).processed(packet, dropped)
     }
 }

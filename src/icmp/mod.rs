@@ -9,7 +9,7 @@ pub(crate) use rate_limit::TokenBucket;
 
 use std::net::Ipv4Addr;
 
-use tracing::trace;
+use tracing::{debug, trace};
 
 use crate::ip::Datagram;
 use crate::stack::Stack;
@@ -34,12 +34,14 @@ impl Stack {
             Ok(m) => m,
             Err(IcmpError::Truncated) => {
                 self.counters.icmp_rx_truncated += 1;
-                trace!(target: "tunstack::drop", reason = "icmp truncated", "icmp drop");
+                debug!(target: "tunstack::drop", reason = "icmp truncated", "icmp drop");
+                self.drop_input("icmp truncated");
                 return;
             }
             Err(IcmpError::BadChecksum) => {
                 self.counters.icmp_rx_bad_checksum += 1;
-                trace!(target: "tunstack::drop", reason = "icmp bad checksum", "icmp drop");
+                debug!(target: "tunstack::drop", reason = "icmp bad checksum", "icmp drop");
+                self.drop_input("icmp bad checksum");
                 return;
             }
         };
@@ -75,7 +77,7 @@ impl Stack {
         }
         if !self.icmp_errors.try_take(now) {
             self.counters.icmp_tx_rate_limited += 1;
-            trace!(target: "tunstack::drop", reason = "icmp rate limit", "icmp error suppressed");
+            debug!(target: "tunstack::drop", reason = "icmp rate limit", "icmp error suppressed");
             return;
         }
         let mut quoted = Vec::with_capacity(MAX_ERROR_LEN);

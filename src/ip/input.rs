@@ -2,10 +2,10 @@
 
 use std::net::Ipv4Addr;
 
-use tracing::trace;
+use tracing::debug;
 
 use super::reassembly::{Fragment, FragmentKey, FragmentOutcome};
-use crate::stack::Stack;
+use crate::stack::{DropReason, Stack};
 use crate::time::Instant;
 use crate::wire::ipv4::{self, Ipv4Error};
 
@@ -34,34 +34,49 @@ impl Stack {
     /// This is the entry point of the receive path: everything the packet causes
     /// (replies, queued datagrams, socket events) is visible afterwards through
     /// [`poll_transmit`](Stack::poll_transmit) and [`poll_event`](Stack::poll_event).
-    pub fn input(&mut self, now: Instant, packet: &[u8]) {
+    ///
+    /// Returns why the packet was discarded, or `None` when it was taken in. A
+    /// fragment that completes a datagram carries the verdict of the whole
+    /// datagram; one that only waits for the others returns `None`. A segment
+    /// answered with a RST or an ACK but otherwise discarded (no socket, out of
+    /// window) counts as dropped.
+    pub fn input(&mut self, now: Instant, packet: &[u8]) -> Option<DropReason> {
+        self.rx_drop = None;
+        self.input_packet(now, packet);
+        self.rx_drop.take()
+    }
+
+    fn input_packet(&mut self, now: Instant, packet: &[u8]) {
         self.counters.ip_rx_packets += 1;
         let ip = match ipv4::parse(packet) {
             Ok(ip) => ip,
             Err(e) => {
                 let c = &mut self.counters;
-                let reason = match e {
+                let (counter, reason) = match e {
                     Ipv4Error::Truncated => (&mut c.ip_rx_truncated, "truncated"),
                     Ipv4Error::BadVersion(_) => (&mut c.ip_rx_bad_version, "not IPv4"),
                     Ipv4Error::BadHeaderLen => (&mut c.ip_rx_bad_header_len, "IHL below 5"),
                     Ipv4Error::BadTotalLen => (&mut c.ip_rx_bad_total_len, "bad total length"),
                     Ipv4Error::BadChecksum => (&mut c.ip_rx_bad_checksum, "bad header checksum"),
                 };
-                *reason.0 += 1;
-                trace!(target: "tunstack::drop", reason = reason.1, len = packet.len(), "ip drop");
+                *counter += 1;
+                debug!(target: "tunstack::drop", reason, len = packet.len(), "ip drop");
+                self.drop_input(reason);
                 return;
             }
         };
         if ip.dst != self.config.addr {
             self.counters.ip_rx_not_for_us += 1;
-            trace!(target: "tunstack::drop", reason = "not for us", dst = %ip.dst, "ip drop");
+            debug!(target: "tunstack::drop", reason = "not for us", dst = %ip.dst, "ip drop");
+            self.drop_input("not for us");
             return;
         }
         // RFC 1122 3.2.1.3: a host discards datagrams whose source is not a unicast
         // address of another host, so it never answers a forged broadcast source.
         if !is_acceptable_source(ip.src, self.config.addr) {
             self.counters.ip_rx_bad_source += 1;
-            trace!(target: "tunstack::drop", reason = "bad source", src = %ip.src, "ip drop");
+            debug!(target: "tunstack::drop", reason = "bad source", src = %ip.src, "ip drop");
+            self.drop_input("bad source");
             return;
         }
         if ip.has_options() {
@@ -98,7 +113,12 @@ impl Stack {
         };
         if let Some((counter, reason)) = dropped {
             *counter += 1;
-            trace!(target: "tunstack::drop", reason, id = ip.id, "ip fragment drop");
+            if outcome == FragmentOutcome::NoRoom {
+                debug!(target: "tunstack::queue", queue = "reassembly", reason, id = ip.id, "queue overflow");
+            } else {
+                debug!(target: "tunstack::drop", reason, id = ip.id, "ip fragment drop");
+            }
+            self.drop_input(reason);
         }
         if let Some(payload) = whole {
             self.counters.ip_frag_reassembled += 1;
@@ -132,7 +152,8 @@ impl Stack {
             }
             other => {
                 self.counters.ip_rx_unknown_protocol += 1;
-                trace!(target: "tunstack::drop", reason = "unknown protocol", protocol = other, "ip drop");
+                debug!(target: "tunstack::drop", reason = "unknown protocol", protocol = other, "ip drop");
+                self.drop_input("unknown protocol");
             }
         }
     }

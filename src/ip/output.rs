@@ -48,6 +48,7 @@ impl IpOutput {
         }
         let fragments = if total <= config.mtu { 1 } else { payload.len().div_ceil(per_fragment) };
         if self.queue.len() + fragments > config.max_tx_queue {
+            tracing::debug!(target: "tunstack::queue", queue = "transmit", len = self.queue.len(), limit = config.max_tx_queue, "queue overflow");
             return Err(OutputError::QueueFull);
         }
         // RFC 6864 §4: the ID only has to be unique among fragmented datagrams in

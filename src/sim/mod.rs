@@ -141,9 +141,10 @@ impl Sim {
         while let Some((direction, packet)) = self.link.poll_delivery(self.now) {
             self.note(direction, TraceKind::Delivered, &packet);
             match direction {
+                // Drop reasons are in the receiving stack's counters.
                 Direction::AToB => self.b.input(self.now, &packet),
                 Direction::BToA => self.a.input(self.now, &packet),
-            }
+            };
         }
         for stack in [&mut self.a, &mut self.b] {
             if stack.poll_deadline().is_some_and(|t| t <= self.now) {

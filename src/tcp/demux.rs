@@ -4,7 +4,7 @@
 
 use std::net::SocketAddrV4;
 
-use tracing::trace;
+use tracing::debug;
 
 use super::seq::SeqNumber;
 use super::state::State;
@@ -26,7 +26,8 @@ impl Stack {
                     TcpError::BadChecksum => (&mut self.counters.tcp_rx_bad_checksum, "tcp bad checksum"),
                 };
                 *counter += 1;
-                trace!(target: "tunstack::drop", reason, src = %ip.src, "tcp drop");
+                debug!(target: "tunstack::drop", reason, src = %ip.src, "tcp drop");
+                self.drop_input(reason);
                 return;
             }
         };
@@ -50,7 +51,8 @@ impl Stack {
         }
         // RFC 9293 §3.10.7.1: nobody is here — answer with RST.
         self.counters.tcp_rx_no_socket += 1;
-        trace!(target: "tunstack::drop", reason = "tcp no socket", port = seg.dst_port, "tcp drop");
+        debug!(target: "tunstack::drop", reason = "tcp no socket", port = seg.dst_port, "tcp drop");
+        self.drop_input("tcp no socket");
         self.tcp_reset_for(now, &seg, ip.dst, ip.src);
     }
 
@@ -67,6 +69,7 @@ impl Stack {
             && SeqNumber(seg.seq) > tcb.rcv.rcv_nxt
             && self.tcp.listener_by_port.contains_key(&seg.dst_port);
         if reusable {
+            debug!(target: "tunstack::tcp::state", local = %tcb.local, remote = %tcb.remote, from = "TIME-WAIT", to = "CLOSED", cause = "new SYN reuses the 4-tuple", "tcp state");
             self.tcp_free(handle);
         }
         reusable
@@ -93,8 +96,10 @@ impl Stack {
             return false;
         }
         listener.overflows += 1;
+        let (len, limit) = (listener.accept_queue.len(), listener.backlog);
         self.counters.tcp_listen_overflow += 1;
-        trace!(target: "tunstack::drop", reason = "accept queue full", port = seg.dst_port, "tcp drop");
+        debug!(target: "tunstack::queue", queue = "accept", reason = "accept queue full", port = seg.dst_port, len, limit, "queue overflow");
+        self.drop_input("accept queue full");
         true
     }
 
@@ -117,12 +122,17 @@ impl Stack {
         };
         if !l.has_room(syn_backlog) {
             l.overflows += 1;
+            let len = l.half_open;
             self.counters.tcp_listen_overflow += 1;
-            trace!(target: "tunstack::drop", reason = "listen backlog full", port = seg.dst_port, "tcp drop");
+            debug!(target: "tunstack::queue", queue = "syn backlog", reason = "listen backlog full", port = seg.dst_port, len, limit = syn_backlog, "queue overflow");
+            self.drop_input("listen backlog full");
             return;
         }
         if self.tcp.conns.len() >= self.config.tcp.max_connections {
             self.counters.tcp_conn_limit += 1;
+            let limit = self.config.tcp.max_connections;
+            debug!(target: "tunstack::queue", queue = "connections", reason = "connection limit", port = seg.dst_port, limit, "queue overflow");
+            self.drop_input("connection limit");
             return;
         }
         l.half_open += 1;
@@ -155,10 +165,10 @@ impl Stack {
         handle: TcpHandle,
         f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
-        let Stack { config, counters, out, events, tcp, .. } = self;
+        let Stack { config, counters, out, events, tcp, rx_drop, .. } = self;
         let tcb = tcp.conns.get_mut(&handle)?;
         let before = tcb.state;
-        let mut ctx = Ctx { now, config, counters, out, events, challenge: &mut tcp.challenge };
+        let mut ctx = Ctx { now, config, counters, out, events, challenge: &mut tcp.challenge, rx_drop };
         let result = f(tcb, &mut ctx);
         self.tcp_after(now, handle, before);
         Some(result)
@@ -172,8 +182,8 @@ impl Stack {
         local: std::net::Ipv4Addr,
         remote: std::net::Ipv4Addr,
     ) {
-        let Stack { config, counters, out, events, tcp, .. } = self;
-        let mut ctx = Ctx { now, config, counters, out, events, challenge: &mut tcp.challenge };
+        let Stack { config, counters, out, events, tcp, rx_drop, .. } = self;
+        let mut ctx = Ctx { now, config, counters, out, events, challenge: &mut tcp.challenge, rx_drop };
         reset_for(&mut ctx, local, remote, seg);
     }
 

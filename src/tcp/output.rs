@@ -2,6 +2,8 @@
 //! sender-side silly-window avoidance): data within the windows, the FIN after it,
 //! retransmissions, and ACKs and window updates when due.
 
+use tracing::debug;
+
 use super::receiver::AckState;
 use super::seq::SeqNumber;
 use super::state::State;
@@ -34,7 +36,14 @@ impl Tcb {
             if self.snd.cwnd_room() < self.snd.mss {
                 break;
             }
-            self.retransmit_segment(ctx, i);
+            // Who judged it lost: a timeout (every record then is), or RACK /
+            // duplicate ACKs during fast recovery.
+            let cause = match (self.snd.rto_recovery.is_some(), self.negotiated.sack) {
+                (true, _) => "RTO",
+                (false, true) => "RACK loss",
+                (false, false) => "duplicate ACKs",
+            };
+            self.retransmit_segment(ctx, i, cause);
             sent = true;
         }
         if self.snd.in_flight() == 0 && ctx.now - self.last_send > self.snd.rtt.rto() {
@@ -127,13 +136,18 @@ impl Tcb {
         true
     }
 
-    /// Resend segment `index` of the retransmission queue, exactly as first sent.
-    pub(crate) fn retransmit_segment(&mut self, ctx: &mut Ctx<'_>, index: usize) {
+    /// Resend segment `index` of the retransmission queue, exactly as first sent;
+    /// `cause` says why, for the `tunstack::tcp::retransmit` trace event.
+    pub(crate) fn retransmit_segment(&mut self, ctx: &mut Ctx<'_>, index: usize, cause: &'static str) {
         let Some(seg) = self.snd.sent.get(index).copied() else {
             return;
         };
         let fin = self.snd.fin_seq().is_some_and(|f| f + 1 == seg.end);
         let len = seg.len() - usize::from(fin);
+        debug!(
+            target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = seg.start.0, len,
+            fin, cause, rto_ms = self.snd.rtt.rto().as_millis() as u64, cwnd = self.snd.cwnd(), "tcp retransmit"
+        );
         let mut payload = Vec::with_capacity(len);
         self.snd.buffer.read_at(self.snd.offset_of(seg.start), len, &mut payload);
         ctx.counters.tcp_tx_retransmits += 1;
@@ -149,6 +163,10 @@ impl Tcb {
     /// Resend our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) after a timeout.
     pub(crate) fn retransmit_syn(&mut self, ctx: &mut Ctx<'_>) {
         ctx.counters.tcp_tx_retransmits += 1;
+        debug!(
+            target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = self.snd.iss.0,
+            syn = true, cause = "RTO", rto_ms = self.snd.rtt.rto().as_millis() as u64, "tcp retransmit"
+        );
         self.snd.sampler.on_retransmit();
         let (flags, peer) = match self.state {
             State::SynReceived => (Flags { syn: true, ack: true, ..Flags::default() }, Some(&self.peer_syn_options)),

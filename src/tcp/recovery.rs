@@ -23,7 +23,7 @@
 
 use std::time::Duration;
 
-use tracing::trace;
+use tracing::{debug, trace};
 
 use super::prr::Prr;
 use super::scoreboard::DUP_THRESH;
@@ -187,10 +187,14 @@ impl Tcb {
     /// windows allow, else resend the last one; then wait for the RTO.
     pub(crate) fn on_loss_probe(&mut self, ctx: &mut Ctx<'_>) {
         ctx.counters.tcp_loss_probes += 1;
-        if !self.send_probe_data(ctx) {
-            if let Some(last) = self.snd.sent.len().checked_sub(1) {
-                self.retransmit_segment(ctx, last);
-            }
+        let next = self.snd.snd_nxt;
+        if self.send_probe_data(ctx) {
+            debug!(
+                target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = next.0,
+                cause = "TLP", new_data = true, "tcp loss probe"
+            );
+        } else if let Some(last) = self.snd.sent.len().checked_sub(1) {
+            self.retransmit_segment(ctx, last, "TLP");
         }
         self.snd.tlp_end = Some(self.snd.snd_nxt);
         self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());

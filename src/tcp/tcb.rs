@@ -21,7 +21,7 @@ use crate::config::{StackConfig, TcpConfig};
 use crate::counters::Counters;
 use crate::icmp::TokenBucket;
 use crate::ip::IpOutput;
-use crate::stack::Event;
+use crate::stack::{note_drop, DropReason, Event};
 use crate::time::Instant;
 use crate::wire::tcp::{self as wire, Flags, Options, Segment};
 
@@ -41,9 +41,18 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a mut VecDeque<Event>,
     /// Stack-wide challenge-ACK budget (RFC 5961 §7).
     pub challenge: &'a mut TokenBucket,
+    /// Where a segment being input is marked dropped (see [`Stack::input`](crate::Stack::input)).
+    pub rx_drop: &'a mut Option<DropReason>,
 }
 
 impl Ctx<'_> {
+    /// The segment being processed goes no further, for `reason`: a `tunstack::drop`
+    /// event, and the verdict [`Stack::input`](crate::Stack::input) returns.
+    pub fn drop_segment(&mut self, local: SocketAddrV4, remote: SocketAddrV4, reason: &'static str) {
+        tracing::debug!(target: "tunstack::drop", reason, %local, %remote, "tcp drop");
+        note_drop(self.rx_drop, reason);
+    }
+
     pub fn tcp(&self) -> &TcpConfig {
         &self.config.tcp
     }

@@ -88,7 +88,7 @@ impl Tcb {
         }
         let snd = &mut self.snd;
         debug!(
-            local = %self.local, remote = %self.remote, flight = snd.in_flight(), segments = snd.sent.len(),
+            target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, flight = snd.in_flight(), segments = snd.sent.len(),
             sacked = snd.sent.sacked_bytes(), lost = snd.sent.lost_bytes(), cwnd = snd.cwnd(),
             recovery = snd.recovery.is_some(), probe_out = snd.tlp_end.is_some(), rwnd = snd.snd_wnd,
             "tcp retransmission timeout"

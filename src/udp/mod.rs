@@ -17,7 +17,7 @@ use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
 
 use bytes::Bytes;
-use tracing::trace;
+use tracing::debug;
 
 use crate::config::QueueLimit;
 use crate::icmp::{quoted_udp, CODE_PORT_UNREACHABLE};
@@ -87,7 +87,8 @@ impl Stack {
                     UdpError::BadChecksum => (&mut self.counters.udp_rx_bad_checksum, "udp bad checksum"),
                 };
                 *counter += 1;
-                trace!(target: "tunstack::drop", reason, src = %ip.src, "udp drop");
+                debug!(target: "tunstack::drop", reason, src = %ip.src, "udp drop");
+                self.drop_input(reason);
                 return;
             }
         };
@@ -102,7 +103,8 @@ impl Stack {
         let Some(handle) = target else {
             // RFC 1122 4.1.3.1: no one listens → ICMP port unreachable.
             self.counters.udp_rx_no_port += 1;
-            trace!(target: "tunstack::drop", reason = "udp no port", port = datagram.dst_port, "udp drop");
+            debug!(target: "tunstack::drop", reason = "udp no port", port = datagram.dst_port, "udp drop");
+            self.drop_input("udp no port");
             self.icmp_send_dest_unreachable(now, CODE_PORT_UNREACHABLE, ip);
             return;
         };
@@ -116,7 +118,9 @@ impl Stack {
             self.events.push_back(Event::UdpReadable(handle));
         } else {
             self.counters.udp_rx_queue_full += 1;
-            trace!(target: "tunstack::drop", reason = "udp queue full", port = datagram.dst_port, "udp drop");
+            let (len, limit) = (socket.queue.len(), socket.queue.limit());
+            debug!(target: "tunstack::queue", queue = "udp receive", reason = "udp queue full", port = datagram.dst_port, len, limit = ?limit, "queue overflow");
+            self.drop_input("udp queue full");
         }
     }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::segment::{mss, parse, sack_perm, seg, ts, ws, Seg};
 use crate::config::StackConfig;
-use crate::stack::{Event, Stack};
+use crate::stack::{DropReason, Event, Stack};
 use crate::tcp::state::State;
 use crate::tcp::TcpHandle;
 use crate::testutil::{ms, sa, PEER, US};
@@ -57,6 +57,8 @@ pub struct Harness {
     pub peer_port: u16,
     /// The stack's ISS on each (port, peer port), from the last SYN it sent there.
     iss: HashMap<(u16, u16), u32>,
+    /// Why the stack dropped the last segment [`send`](Harness::send) gave it.
+    pub dropped: Option<DropReason>,
 }
 
 impl Harness {
@@ -66,7 +68,14 @@ impl Harness {
     }
 
     pub fn with_config(config: StackConfig) -> Self {
-        Harness { stack: Stack::new(config), now: ms(1_000), port: PORT, peer_port: PEER_PORT, iss: HashMap::new() }
+        Harness {
+            stack: Stack::new(config),
+            now: ms(1_000),
+            port: PORT,
+            peer_port: PEER_PORT,
+            iss: HashMap::new(),
+            dropped: None,
+        }
     }
 
     /// The stack's clock in milliseconds: its TSval as the scripts read it.
@@ -105,7 +114,7 @@ impl Harness {
             wire.map_timestamp(|val, ecr| (val, ecr.wrapping_add(iss)));
         }
         let packet = wire.to_packet(PEER, self.peer_port, US, self.port);
-        self.stack.input(self.now, &packet);
+        self.dropped = self.stack.input(self.now, &packet);
     }
 
     /// The stack's next segment must be exactly `want`.

@@ -78,6 +78,7 @@ fn segments_to_a_closed_port_are_answered_with_rst() {
     // where SYN and FIN count in SEG.LEN…
     h.send(seg("S", PEER_ISS).win(PEER_WIN));
     h.expect(seg("R.", 0).ack(PEER_ISS + 1));
+    assert_eq!(h.dropped.map(crate::DropReason::as_str), Some("tcp no socket"));
     h.send(seg("P", PEER_ISS).win(PEER_WIN).data(b"0123456789"));
     h.expect(seg("R.", 0).ack(PEER_ISS + 10));
     h.send(seg("F", PEER_ISS).win(PEER_WIN).data(b"abc"));

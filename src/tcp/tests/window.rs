@@ -4,6 +4,7 @@
 
 use super::harness::*;
 use super::segment::seg;
+use crate::stack::DropReason;
 use crate::tcp::state::State;
 
 #[test]
@@ -19,6 +20,9 @@ fn data_beyond_the_window_gets_a_duplicate_ack() {
         std::io::ErrorKind::WouldBlock
     );
     assert_eq!(h.stack.counters().tcp_rx_out_of_window, 1);
+    assert_eq!(h.dropped.map(DropReason::as_str), Some("tcp out of window"), "answered, yet dropped");
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    assert_eq!(h.dropped, None, "an acceptable ACK is taken in");
 }
 
 #[test]
