@@ -64,7 +64,7 @@ for target in "${targets[@]}"; do
     # The outer timeout only guards against a hung run; libFuzzer stops itself.
     set +e
     timeout "$((seconds + 120))" cargo fuzz run "${sanitizer[@]}" "$target" "${corpora[@]}" -- \
-        -max_total_time="$seconds" -max_len="$max_len" 2>&1 |
+        -max_total_time="$seconds" -max_len="$max_len" -timeout=10 2>&1 |
         tee "$log" | grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY|Test unit written'
     status="${PIPESTATUS[0]}"
     set -e

@@ -5,7 +5,7 @@
 #
 # Installs what is missing, builds, runs every test (the end-to-end tests
 # create their own network namespaces and TUNs, nothing touches the host's
-# network), then clippy. Exits non-zero if anything failed.
+# network), runs each fuzz target for FUZZ_SECONDS (default 20), then clippy. Exits non-zero if anything failed.
 # With CI=true, end-to-end tests whose prerequisites (root, /dev/net/tun,
 # ip netns, tools) are missing FAIL instead of being skipped.
 set -euo pipefail
@@ -48,6 +48,19 @@ if [ ${#failed[@]} -eq 0 ]; then
         ts_ok "tests"
     else
         failed+=("cargo test")
+    fi
+fi
+
+# Every fuzz target briefly (scripts/fuzz.sh builds them with cargo-fuzz, installing
+# it if missing): a crash found by a long local run and fixed stays fixed, and a
+# target that no longer builds is noticed. FUZZ_SECONDS=0 skips this step.
+fuzz_seconds="${FUZZ_SECONDS:-20}"
+if [ "$fuzz_seconds" != 0 ]; then
+    ts_section "fuzz targets, ${fuzz_seconds}s each"
+    if bash scripts/fuzz.sh "$fuzz_seconds"; then
+        ts_ok "fuzz"
+    else
+        failed+=("fuzz")
     fi
 fi
 

@@ -272,6 +272,10 @@ impl Stack {
 
     /// Run every TCP timer due at `now`.
     pub(crate) fn tcp_on_timeout(&mut self, now: Instant) {
+        // Take the due connections first and run each once: a connection that is
+        // somehow still due afterwards waits for the next call instead of
+        // spinning this one forever.
+        let mut due = Vec::new();
         while let Some(&(deadline, handle)) = self.tcp.timers.first() {
             if deadline > now {
                 break;
@@ -280,6 +284,9 @@ impl Stack {
             if let Some(tcb) = self.tcp.conns.get_mut(&handle) {
                 tcb.scheduled = None;
             }
+            due.push(handle);
+        }
+        for handle in due {
             self.tcp_with(now, handle, |tcb, ctx| {
                 tcb.on_timer(ctx);
                 tcb.output(ctx);

@@ -334,6 +334,12 @@ impl Tcb {
 
     /// The earliest of this connection's timers.
     pub(crate) fn deadline(&self) -> Option<Instant> {
+        if self.state == State::Closed {
+            // Nothing left to time: a closed connection waits only for its program
+            // to let go (found by the tcp_conn fuzz target: an ACK still marked due
+            // when a RST closed the connection kept the timer loop spinning).
+            return None;
+        }
         let ack = match self.rcv.ack {
             AckState::Delayed { until } => Some(until),
             AckState::Now => Some(Instant::ZERO),

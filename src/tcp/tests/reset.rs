@@ -144,3 +144,21 @@ fn abort_sends_rst() {
     assert_eq!(h.stack.tcp_state(conn), None);
     assert_eq!(h.next_timer(), None, "no retransmission of the dropped data");
 }
+
+/// A RST that closes a connection with an ACK still pending leaves no timer
+/// behind: the connection only waits for its program to let go. (Found by the
+/// `tcp_conn` fuzz target: the pending ACK of the closed connection stayed due
+/// and `handle_timeout` spun on it forever.)
+#[test]
+fn rst_with_an_ack_pending_leaves_no_timer() {
+    let mut h = Harness::new();
+    let conn = h.established_passive();
+    h.send(seg("P.", PEER_ISS + 1).ack(1).win(PEER_WIN).data(b"x"));
+    assert!(h.next_timer().is_some(), "the delayed ACK is armed");
+    h.send(seg("R", PEER_ISS + 2).win(0));
+    h.expect_nothing();
+    assert_eq!(h.next_timer(), None, "a closed connection has no timers");
+    h.advance(std::time::Duration::from_secs(1));
+    h.expect_nothing();
+    assert_eq!(h.stack.tcp_recv(h.now, conn, &mut [0; 4]).expect("the byte before the reset"), 1);
+}
