@@ -9,7 +9,8 @@
 //! * [`device`] — where packets come from: a TUN, or an in-memory link for tests;
 //! * [`runtime`] — the one thread that moves packets between a device and a stack;
 //! * [`socket`] — the blocking, `std::net`-shaped API programs use;
-//! * [`services`] — the classic small servers (echo, discard, daytime, chargen).
+//! * [`services`] — the classic small servers (echo, discard, daytime, chargen);
+//! * [`script`] — packetdrill scripts run against the core in virtual time.
 //!
 //! See `DESIGN.md` for one packet's path through them.
 
@@ -21,6 +22,7 @@ pub mod ip;
 pub mod ports;
 pub mod rng;
 pub mod runtime;
+pub mod script;
 pub mod services;
 pub mod socket;
 pub mod stack;
