@@ -81,7 +81,10 @@ pub enum OptSpec {
     Nop,
     Mss(u16),
     SackOk,
-    Ts { val: u32, ecr: u32 },
+    Ts {
+        val: u32,
+        ecr: u32,
+    },
     Wscale(u8),
     /// `sack 1001:2001 3001:4001`: blocks `[left, right)`.
     Sack(Vec<(u32, u32)>),

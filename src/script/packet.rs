@@ -130,10 +130,8 @@ pub fn parse(packet: &[u8]) -> Result<Sent, String> {
     if tcp.checksum() != checksum {
         return Err("bad TCP checksum".into());
     }
-    let opts = tcp
-        .options_iterator()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("malformed TCP options: {e}"))?;
+    let opts =
+        tcp.options_iterator().collect::<Result<Vec<_>, _>>().map_err(|e| format!("malformed TCP options: {e}"))?;
     let seg = Seg {
         flags: Flags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst(), psh: tcp.psh(), urg: tcp.urg() },
         seq: tcp.sequence_number(),

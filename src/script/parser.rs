@@ -134,8 +134,7 @@ impl Parser<'_> {
     /// this runner does not model.
     fn option(&mut self, option: &str, script: &mut Script) -> Result<()> {
         if let Some(value) = option.strip_prefix("--tolerance_usecs=") {
-            script.tolerance_us =
-                value.trim().parse().map_err(|_| self.err(format!("bad tolerance in `{option}`")))?;
+            script.tolerance_us = value.trim().parse().map_err(|_| self.err(format!("bad tolerance in `{option}`")))?;
             return Ok(());
         }
         Err(self.unsupported(format!("command-line option `{option}` (only --tolerance_usecs is understood)")))
@@ -157,7 +156,9 @@ impl Parser<'_> {
             Some(Tok::Punct('<')) => Action::Packet(self.packet(Direction::Inbound)?),
             Some(Tok::Punct('>')) => Action::Packet(self.packet(Direction::Outbound)?),
             Some(Tok::Word(_)) => Action::Call(self.call()?),
-            other => return Err(self.err(format!("expected a packet or a system call, found {}", Self::describe(other)))),
+            other => {
+                return Err(self.err(format!("expected a packet or a system call, found {}", Self::describe(other))))
+            }
         };
         if end.is_some() && matches!(action, Action::Packet(_)) {
             return Err(self.err("only a system call can block (`start...end`)"));

@@ -279,10 +279,15 @@ impl Runner {
                 let actual = self.show_sent(&sent);
                 Err(ScriptError::mismatch(
                     line,
-                    format!("the stack sent a packet the script does not expect:\n  actual: {actual} at {}", fmt_time(t)),
+                    format!(
+                        "the stack sent a packet the script does not expect:\n  actual: {actual} at {}",
+                        fmt_time(t)
+                    ),
                 ))
             }
-            Some((t, Err(e))) => Err(ScriptError::mismatch(line, format!("the stack sent a bad packet at {}: {e}", fmt_time(t)))),
+            Some((t, Err(e))) => {
+                Err(ScriptError::mismatch(line, format!("the stack sent a bad packet at {}: {e}", fmt_time(t))))
+            }
         }
     }
 
@@ -378,7 +383,8 @@ impl Runner {
         let mut learned = Vec::new();
         for (got, want) in seg.opts.iter().zip(&spec.options) {
             let same = match (got, want) {
-                (TcpOptionElement::Noop, OptSpec::Nop) | (TcpOptionElement::SelectiveAcknowledgementPermitted, OptSpec::SackOk) => true,
+                (TcpOptionElement::Noop, OptSpec::Nop)
+                | (TcpOptionElement::SelectiveAcknowledgementPermitted, OptSpec::SackOk) => true,
                 (TcpOptionElement::MaximumSegmentSize(a), OptSpec::Mss(b)) => a == b,
                 (TcpOptionElement::WindowScale(a), OptSpec::Wscale(b)) => a == b,
                 (TcpOptionElement::Timestamp(val, ecr), OptSpec::Ts { val: want_val, ecr: want_ecr }) => {
@@ -411,7 +417,11 @@ impl Runner {
         let isn = if seg.flags.syn { seg.seq } else { self.isn.unwrap_or(0) };
         seg.seq = seg.seq.wrapping_sub(isn);
         let elsewhere = sent.sport != self.local_port || sent.dport != self.remote_port;
-        let ports = if elsewhere { format!(" ({}:{} > {}:{})", sent.src, sent.sport, sent.dst, sent.dport) } else { String::new() };
+        let ports = if elsewhere {
+            format!(" ({}:{} > {}:{})", sent.src, sent.sport, sent.dst, sent.dport)
+        } else {
+            String::new()
+        };
         format!("> {seg}{ports}")
     }
 
@@ -485,7 +495,12 @@ impl Runner {
                 if ev.end.is_some() && self.now + self.tolerance < due {
                     return Err(ScriptError::mismatch(
                         line,
-                        format!("`{}` returned at once ({}), the script expects it to block until {}", call.name, fmt_time(self.now), fmt_time(due)),
+                        format!(
+                            "`{}` returned at once ({}), the script expects it to block until {}",
+                            call.name,
+                            fmt_time(self.now),
+                            fmt_time(due)
+                        ),
                     ));
                 }
                 check_result(line, call, result)
@@ -599,8 +614,19 @@ impl Runner {
         }
         if !matches!(
             name,
-            "bind" | "listen" | "accept" | "connect" | "read" | "recv" | "write" | "send" | "close" | "shutdown"
-                | "setsockopt" | "getsockopt" | "fcntl"
+            "bind"
+                | "listen"
+                | "accept"
+                | "connect"
+                | "read"
+                | "recv"
+                | "write"
+                | "send"
+                | "close"
+                | "shutdown"
+                | "setsockopt"
+                | "getsockopt"
+                | "fcntl"
         ) {
             return Err(ScriptError::unsupported(line, format!("system call `{name}`")));
         }
@@ -645,7 +671,12 @@ impl Runner {
             }
             "connect" => {
                 expect_args(line, call, 3)?;
-                require_ellipsis(line, call, 1, "explicit socket addresses (`...` connects to the profile's remote host)")?;
+                require_ellipsis(
+                    line,
+                    call,
+                    1,
+                    "explicit socket addresses (`...` connects to the profile's remote host)",
+                )?;
                 match f.sock {
                     Sock::Listener(_) => done(Err(libc::EINVAL)),
                     Sock::Conn(conn) => done(match self.stack.tcp_connect_status(conn) {
@@ -682,7 +713,10 @@ impl Runner {
             }
             "read" | "recv" | "write" | "send" => {
                 if !(call.args.len() == 3 || (call.args.len() == 4 && matches!(name, "recv" | "send"))) {
-                    return Err(ScriptError::parse(line, format!("`{name}` takes (fd, ..., count{})", if name.len() == 4 { "[, flags]" } else { "" })));
+                    return Err(ScriptError::parse(
+                        line,
+                        format!("`{name}` takes (fd, ..., count{})", if name.len() == 4 { "[, flags]" } else { "" }),
+                    ));
                 }
                 if call.args.len() == 4 && arg_value(line, call, 3)? != Some(0) {
                     return Err(ScriptError::unsupported(line, format!("`{name}` flags other than 0")));
@@ -690,7 +724,11 @@ impl Runner {
                 let len = usize::try_from(arg_int(line, call, 2)?)
                     .map_err(|_| ScriptError::parse(line, "a byte count cannot be negative"))?;
                 let Sock::Conn(conn) = f.sock else { return done(Err(libc::ENOTCONN)) };
-                let op = if matches!(name, "read" | "recv") { Op::Read { conn, len } } else { Op::Write { conn, len, done: 0 } };
+                let op = if matches!(name, "read" | "recv") {
+                    Op::Read { conn, len }
+                } else {
+                    Op::Write { conn, len, done: 0 }
+                };
                 let (result, op) = self.try_op(op);
                 Ok(match (result, op) {
                     (Some(r), _) => Outcome::Done(r),
@@ -854,13 +892,17 @@ fn require_ellipsis(line: usize, call: &Call, i: usize, what: &str) -> Result<()
 
 /// The value of argument `i`; `None` for `...`.
 fn arg_value(line: usize, call: &Call, i: usize) -> Result<Option<i64>> {
-    let expr = call.args.get(i).ok_or_else(|| ScriptError::parse(line, format!("`{}` needs argument {}", call.name, i + 1)))?;
+    let expr = call
+        .args
+        .get(i)
+        .ok_or_else(|| ScriptError::parse(line, format!("`{}` needs argument {}", call.name, i + 1)))?;
     eval(line, expr)
 }
 
 fn arg_int(line: usize, call: &Call, i: usize) -> Result<i64> {
-    arg_value(line, call, i)?
-        .ok_or_else(|| ScriptError::parse(line, format!("argument {} of `{}` needs a value, not `...`", i + 1, call.name)))
+    arg_value(line, call, i)?.ok_or_else(|| {
+        ScriptError::parse(line, format!("argument {} of `{}` needs a value, not `...`", i + 1, call.name))
+    })
 }
 
 fn eval(line: usize, expr: &Expr) -> Result<Option<i64>> {

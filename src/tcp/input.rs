@@ -78,6 +78,23 @@ impl Tcb {
 
     /// RFC 9293 §3.10.7.4: every state after SYN-SENT.
     fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        // Simultaneous open (RFC 9293 §3.5, figure 8): in SYN-RECEIVED the peer's
+        // SYN,ACK repeats the SYN we already have (SEQ = RCV.NXT − 1) and acknowledges
+        // ours. Read literally, §3.10.7.4 finds it outside the window and drops it, and
+        // the handshake then waits for a retransmission. Like Linux, take it as the
+        // ACK it carries: its SYN is a duplicate, the rest is new.
+        let stripped;
+        let seg = if self.state == State::SynReceived
+            && seg.flags.syn
+            && seg.flags.ack
+            && SeqNumber(seg.seq) + 1 == self.rcv.rcv_nxt
+            && SeqNumber(seg.ack) == self.snd.snd_nxt
+        {
+            stripped = Segment { seq: seg.seq.wrapping_add(1), flags: Flags { syn: false, ..seg.flags }, ..*seg };
+            &stripped
+        } else {
+            seg
+        };
         let mut seq = SeqNumber(seg.seq);
         let seg_len = seg.seg_len();
 
