@@ -216,6 +216,9 @@ impl Parser<'_> {
 
     fn packet(&mut self, dir: Direction) -> Result<PacketSpec> {
         self.pos += 1; // '<' or '>'
+        if self.at_punct('[') {
+            return Err(self.unsupported("ECN or IP annotations in `[...]`"));
+        }
         let flags = match self.next() {
             Some(Tok::Word(w)) => w.clone(),
             other => {
