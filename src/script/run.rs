@@ -88,7 +88,7 @@ pub fn run(script: &Script, profile: &Profile) -> Result<()> {
     for event in &script.events {
         runner.event(event)?;
     }
-    runner.finish()
+    runner.finish(script.events.last().map_or(0, |e| e.line))
 }
 
 /// One file descriptor of the scripted program.
@@ -214,7 +214,7 @@ impl Runner {
     }
 
     /// The script's end: a blocking call still waiting gets until its deadline.
-    fn finish(&mut self) -> Result<()> {
+    fn finish(&mut self, last_line: usize) -> Result<()> {
         if let Some(p) = &self.pending {
             let (line, due) = (p.line, p.due);
             self.advance_to(due.saturating_add(self.tolerance))?;
@@ -225,7 +225,7 @@ impl Runner {
                 ));
             }
         }
-        self.no_unclaimed(0).map_err(|mut e| {
+        self.no_unclaimed(last_line).map_err(|mut e| {
             e.message = format!("at the end of the script: {}", e.message);
             e
         })
@@ -1012,7 +1012,7 @@ fn errno_of(e: &io::Error) -> i32 {
 
 /// `1.5` s as `1.500`, packetdrill's way.
 fn fmt_time(us: u64) -> String {
-    if us % 1000 == 0 {
+    if us.is_multiple_of(1000) {
         format!("{}.{:03}", us / 1_000_000, (us / 1000) % 1000)
     } else {
         format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
