@@ -77,6 +77,26 @@ impl Default for StackConfig {
 }
 
 impl StackConfig {
+    /// The `linux` compatibility profile: settings under which the stack answers as a
+    /// Linux host does, so packetdrill scripts written for Linux read the same. It is
+    /// the default of `tunstack script` (see [`crate::script::Profile::linux`]).
+    ///
+    /// Most of our defaults already are Linux's, and stay so here: MSS 1460 on a
+    /// 1500-byte MTU; SYN options in Linux's order and padding (`mss, sackOK, TS, nop,
+    /// wscale`); an initial window of 10 segments (RFC 6928); a 40 ms delayed ACK; an
+    /// initial RTO of 1 s, minimum 200 ms, maximum 120 s; 6 SYN retries
+    /// (`tcp_syn_retries`); TIME-WAIT of 60 s (MSL 30 s); FIN-WAIT-2 linger of 60 s
+    /// (`tcp_fin_timeout`). What changes is the address: packetdrill's local host
+    /// is 192.168.0.1.
+    ///
+    /// What does not match Linux, and scripts must allow for: the window. Linux's
+    /// receive window grows with autotuning and its scale comes from `tcp_rmem`
+    /// (usually `wscale 7`); ours is the whole receive buffer from the start, with the
+    /// smallest scale that fits it (3 for 256 KiB).
+    pub fn linux_profile() -> Self {
+        StackConfig { addr: Ipv4Addr::new(192, 168, 0, 1), ..StackConfig::default() }
+    }
+
     /// Time to earn back one ICMP error token.
     pub(crate) fn icmp_refill_interval(&self) -> Duration {
         Duration::from_micros(1_000_000 / u64::from(self.icmp_errors_per_sec.max(1)))

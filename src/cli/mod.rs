@@ -2,6 +2,7 @@
 
 mod connect;
 mod link;
+mod script;
 mod serve;
 
 use std::io;
@@ -27,11 +28,14 @@ enum Command {
     Serve(serve::ServeArgs),
     /// A netcat through the stack: stdin to a connection, the connection to stdout.
     Connect(connect::ConnectArgs),
+    /// Run packetdrill scripts (.pkt) against the stack in virtual time (no TUN).
+    Script(script::ScriptArgs),
 }
 
 pub fn run(cli: Cli) -> io::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Connect(args) => connect::run(args),
+        Command::Script(args) => script::run(args),
     }
 }

@@ -79,6 +79,23 @@ impl Tcb {
 
     /// RFC 9293 §3.10.7.4: every state after SYN-SENT.
     fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        // Simultaneous open (RFC 9293 §3.5, figure 8): in SYN-RECEIVED the peer's
+        // SYN,ACK repeats the SYN we already have (SEQ = RCV.NXT − 1) and acknowledges
+        // ours. Read literally, §3.10.7.4 finds it outside the window and drops it, and
+        // the handshake then waits for a retransmission. Like Linux, take it as the
+        // ACK it carries: its SYN is a duplicate, the rest is new.
+        let stripped;
+        let seg = if self.state == State::SynReceived
+            && seg.flags.syn
+            && seg.flags.ack
+            && SeqNumber(seg.seq) + 1 == self.rcv.rcv_nxt
+            && SeqNumber(seg.ack) == self.snd.snd_nxt
+        {
+            stripped = Segment { seq: seg.seq.wrapping_add(1), flags: Flags { syn: false, ..seg.flags }, ..*seg };
+            &stripped
+        } else {
+            seg
+        };
         let mut seq = SeqNumber(seg.seq);
         let seg_len = seg.seg_len();
 
@@ -270,6 +287,7 @@ impl Tcb {
         snd.max_snd_wnd = snd.max_snd_wnd.max(wnd);
         if wnd > 0 {
             self.timers.persist = None;
+            self.timers.persist_backoff = 0;
         }
         changed
     }
@@ -290,8 +308,8 @@ impl Tcb {
     /// The ACK field (RFC 9293 §3.10.7.4 "fifth"), with loss detection and
     /// congestion control riding on it (see `recovery.rs`).
     fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
-        // The peer is alive: zero-window probing starts over (see timers.rs).
-        self.timers.persist_backoff = 0;
+        // The peer is alive, whatever its window says (see timers.rs).
+        self.timers.probes_unanswered = 0;
         let window_changed = self.update_window(seq, ack, seg.window, false);
         let mut delivered = 0;
         if self.negotiated.sack {

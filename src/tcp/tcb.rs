@@ -79,9 +79,12 @@ pub struct Timers {
     pub reorder: Option<Instant>,
     /// Persist timer: probe a zero window (RFC 9293 §3.8.6.1).
     pub persist: Option<Instant>,
-    /// Zero-window probes sent since the peer last acknowledged anything: the
-    /// persist timer backs off by it, and gives up past the retry limit.
+    /// Zero-window probes sent since the window closed: each doubles the interval
+    /// to the next (reset when the window opens).
     pub persist_backoff: u32,
+    /// Probes sent since the peer last acknowledged anything: past the retry limit
+    /// the peer is taken for gone (reset by any ACK).
+    pub probes_unanswered: u32,
     /// FIN-WAIT-2 of a connection nobody holds any more.
     pub linger: Option<Instant>,
 }

@@ -47,7 +47,7 @@ impl Tcb {
             self.on_loss_probe(ctx);
         }
         if self.timers.persist.is_some_and(|t| now >= t) {
-            if self.timers.persist_backoff >= ctx.tcp().max_retries {
+            if self.timers.probes_unanswered >= ctx.tcp().max_retries {
                 // RFC 9293 §3.8.6.1 keeps probing a zero window for as long as the
                 // receiver answers; one that stopped answering altogether is gone
                 // (Linux's tcp_probe_timer gives up the same way).
@@ -59,6 +59,7 @@ impl Tcb {
                 self.send_window_probe(ctx);
             }
             self.timers.persist_backoff = self.timers.persist_backoff.saturating_add(1);
+            self.timers.probes_unanswered = self.timers.probes_unanswered.saturating_add(1);
             let backoff = self.snd.rtt.rto().saturating_mul(1 << self.timers.persist_backoff.min(6));
             self.timers.persist = Some(now + backoff.min(ctx.tcp().rto.max));
         }

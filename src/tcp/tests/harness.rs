@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use super::segment::{mss, parse, sack_perm, seg, ts, ws, Seg};
+use super::segment::{mss, parse, sack_perm, seg, to_packet, ts, ws, Seg};
 use crate::config::StackConfig;
 use crate::stack::{DropReason, Event, Stack};
 use crate::tcp::state::State;
@@ -113,7 +113,7 @@ impl Harness {
             wire.ack = wire.ack.wrapping_add(iss);
             wire.map_timestamp(|val, ecr| (val, ecr.wrapping_add(iss)));
         }
-        let packet = wire.to_packet(PEER, self.peer_port, US, self.port);
+        let packet = to_packet(&wire, PEER, self.peer_port, US, self.port);
         self.dropped = self.stack.input(self.now, &packet);
     }
 

@@ -1,0 +1,117 @@
+//! A parsed script: a list of timed events.
+
+use crate::wire::tcp::Flags;
+
+/// A whole script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Script {
+    /// How far from its scripted time an event may happen, in microseconds
+    /// (`--tolerance_usecs=`; packetdrill's default is 4000).
+    pub tolerance_us: u64,
+    pub events: Vec<Event>,
+}
+
+/// One line of the script: when, and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// 1-based line number.
+    pub line: usize,
+    pub time: Time,
+    /// For a system call written `start...end call()`: when it must return.
+    pub end: Option<Point>,
+    pub action: Action,
+}
+
+/// When an event happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Time {
+    /// `*`: any time (after the previous event).
+    Any,
+    /// `0.100` or `+0.1`.
+    At(Point),
+    /// `0.100~0.200`: any time in the range.
+    Range(Point, Point),
+}
+
+/// A point in script time, in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    /// Since the start of the script (`0.100`).
+    Absolute(u64),
+    /// Since the previous event (`+0.1`).
+    Relative(u64),
+}
+
+/// What an event does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Packet(PacketSpec),
+    Call(Call),
+}
+
+/// `<` the script's peer sends; `>` the stack must send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// A TCP segment as written: `P. 1:1001(1000) ack 1 win 257 <nop,nop,TS val 1 ecr 2>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketSpec {
+    pub dir: Direction,
+    pub flags: Flags,
+    /// Sequence number (relative to the stack's ISN on outbound packets).
+    pub start: u32,
+    /// Payload length.
+    pub len: u32,
+    /// ACK number (relative to the stack's ISN on inbound packets). Outbound: `None`
+    /// means "not checked".
+    pub ack: Option<u32>,
+    /// Window field. Outbound: `None` means "not checked".
+    pub win: Option<u16>,
+    /// Options in wire order; empty when the line has none (and then the segment
+    /// must have none).
+    pub options: Vec<OptSpec>,
+}
+
+/// A TCP option as written between `<` and `>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OptSpec {
+    Nop,
+    Mss(u16),
+    SackOk,
+    Ts {
+        val: u32,
+        ecr: u32,
+    },
+    Wscale(u8),
+    /// `sack 1001:2001 3001:4001`: blocks `[left, right)`.
+    Sack(Vec<(u32, u32)>),
+}
+
+/// A system call: `accept(3, ..., ...) = 4` or `connect(3, ..., ...) = -1 EINPROGRESS (…)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub name: String,
+    pub args: Vec<Expr>,
+    /// The expected return value.
+    pub ret: i64,
+    /// The expected errno name when `ret` is -1.
+    pub errno: Option<String>,
+}
+
+/// An argument of a system call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expr {
+    /// `...`: "whatever the runner chooses" (an address, a buffer).
+    Ellipsis,
+    Int(i64),
+    /// A symbolic constant: `SOCK_STREAM`, `O_NONBLOCK`, `ECONNREFUSED`.
+    Name(String),
+    /// `O_RDWR|O_NONBLOCK`.
+    Or(Vec<Expr>),
+    /// `[1]`: a value passed by pointer.
+    List(Vec<Expr>),
+    Str(String),
+}

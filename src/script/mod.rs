@@ -1,0 +1,94 @@
+//! Scripted-peer tests in packetdrill's language, run against the sans-IO core in
+//! virtual time.
+//!
+//! [packetdrill](https://github.com/google/packetdrill) is how Linux, FreeBSD and
+//! gVisor test their TCP: a script of timed lines, each a system call the program
+//! makes, a segment the remote host sends (`<`) or a segment the stack must send
+//! (`>`):
+//!
+//! ```text
+//! 0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+//! +0  bind(3, ..., ...) = 0
+//! +0  listen(3, 1) = 0
+//! +0  < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
+//! +0  > S. 0:0(0) ack 1 <mss 1460,nop,wscale 3>
+//! +.1 < . 1:1(0) ack 1 win 257
+//! +0  accept(3, ..., ...) = 4
+//! ```
+//!
+//! This module reads such scripts ([`parser`], via [`lexer`], into the [`ast`]) and
+//! runs them ([`run`]) against a [`Stack`](crate::Stack) with no TUN and no threads:
+//! the runner owns the clock. See [`run`] for the model of time, blocking calls,
+//! sequence numbers and timestamps, and [`parser`] for the grammar subset. From the
+//! command line: `tunstack script FILE.pkt`.
+//!
+//! A script runs with a [`Profile`]: the stack's settings and the addresses
+//! and ports of the test. [`Profile::linux`], the default, makes the stack look
+//! like the Linux host packetdrill scripts are written for, as far as our settings
+//! go.
+
+pub mod ast;
+mod error;
+pub mod lexer;
+pub mod packet;
+pub mod parser;
+pub mod run;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+pub use error::{ErrorKind, Result, ScriptError};
+
+use crate::config::StackConfig;
+
+/// Where a script runs: the stack's configuration (its address is the script's
+/// local address) and the remote host's address and ports.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// The stack under test.
+    pub config: StackConfig,
+    /// The remote host the script plays.
+    pub remote: Ipv4Addr,
+    /// The port `bind(fd, ..., ...)` binds and `listen` listens on.
+    pub local_port: u16,
+    /// The remote host's port when it connects to a listener.
+    pub remote_port: u16,
+    /// The port `connect(fd, ..., ...)` connects to.
+    pub connect_port: u16,
+}
+
+impl Profile {
+    /// packetdrill's defaults on Linux: the stack is 192.168.0.1, the remote host
+    /// 192.0.2.1 (TEST-NET-1); scripts bind and connect to port 8080; the remote
+    /// host connects from an ephemeral port (which scripts never name). The stack
+    /// uses [`StackConfig::linux_profile`].
+    pub fn linux() -> Self {
+        Profile {
+            config: StackConfig::linux_profile(),
+            remote: Ipv4Addr::new(192, 0, 2, 1),
+            local_port: 8080,
+            remote_port: 48_271,
+            connect_port: 8080,
+        }
+    }
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile::linux()
+    }
+}
+
+/// Parse and run script text; `name` is used in error messages.
+pub fn run_str(name: &str, text: &str, profile: &Profile) -> Result<()> {
+    let script = parser::parse(text).map_err(|e| e.in_file(name))?;
+    run::run(&script, profile).map_err(|e| e.in_file(name))
+}
+
+/// Read, parse and run a `.pkt` file.
+pub fn run_file(path: &Path, profile: &Profile) -> Result<()> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScriptError::new(ErrorKind::Parse, 0, format!("cannot read the script: {e}")).in_file(&name))?;
+    run_str(&name, &text, profile)
+}

@@ -1,0 +1,129 @@
+//! Runs every packetdrill script in `tests/pkt/` against the stack (virtual time,
+//! `linux` profile), and checks that the runner reports failures and unsupported
+//! constructs with the right line.
+
+use std::path::Path;
+
+use tunstack::script::{run_file, run_str, ErrorKind, Profile, ScriptError};
+
+#[test]
+fn every_script_in_tests_pkt_passes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pkt");
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/pkt exists")
+        .map(|e| e.expect("readable directory").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pkt"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 9, "the scripts are there");
+    let failures: Vec<String> =
+        scripts.iter().filter_map(|p| run_file(p, &Profile::linux()).err()).map(|e| e.to_string()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A passive open up to `accept`, lines 1–7.
+const OPEN: &str = "\
+0     socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0    bind(3, ..., ...) = 0
++0    listen(3, 1) = 0
++0    < S 0:0(0) win 65535 <mss 1000>
++0    > S. 0:0(0) ack 1 win 65535 <mss 1460>
++.1   < . 1:1(0) ack 1 win 65535
++0    accept(3, ..., ...) = 4
+";
+
+fn fails(body: &str) -> ScriptError {
+    let text = format!("{OPEN}{body}");
+    run_str("bad.pkt", &text, &Profile::linux()).expect_err("the script must fail")
+}
+
+#[test]
+fn the_opening_alone_passes() {
+    run_str("open.pkt", OPEN, &Profile::linux()).expect("a correct script passes");
+}
+
+#[test]
+fn a_wrong_packet_fails_on_its_line_and_shows_both() {
+    let e = fails("+0 write(4, ..., 10) = 10\n+0 > P. 1:11(10) ack 2 win 65535\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 9));
+    let text = e.to_string();
+    assert!(text.starts_with("bad.pkt:9: outbound packet mismatch: ack 1 instead of 2"), "{text}");
+    assert!(text.contains("script: > P. 1:11(10) ack 2 win 65535"), "{text}");
+    assert!(text.contains("actual: > P. 1:11(10) ack 1 win 65535"), "{text}");
+}
+
+#[test]
+fn a_packet_at_the_wrong_time_fails() {
+    // The delayed ACK comes after 40 ms, not 100.
+    let e = fails("+0 < . 1:101(100) ack 1 win 65535\n+.1 > . 1:1(0) ack 101\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 9));
+    assert!(e.to_string().contains("timing error"), "{e}");
+}
+
+#[test]
+fn a_missing_packet_fails() {
+    let e = fails("+1 > F. 1:1(0) ack 1\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
+    assert!(e.to_string().contains("the stack sent nothing"), "{e}");
+}
+
+#[test]
+fn an_unexpected_packet_fails_at_the_next_event() {
+    let e = fails("+0 close(4) = 0\n+1 close(3) = 0\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 9));
+    assert!(e.to_string().contains("does not expect:\n  actual: > F. 1:1(0) ack 1"), "{e}");
+}
+
+#[test]
+fn a_wrong_return_value_fails() {
+    let e = fails("+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0 read(4, ..., 10) = -1 ECONNRESET\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 9));
+    assert!(e.to_string().contains("`read` returned -1 EAGAIN"), "{e}");
+}
+
+#[test]
+fn a_blocking_call_returns_when_data_arrives() {
+    run_str(
+        "block.pkt",
+        &format!("{OPEN}+.1...0.3 read(4, ..., 1000) = 100\n0.3 < P. 1:101(100) ack 1 win 65535\n"),
+        &Profile::linux(),
+    )
+    .expect("read blocks from 0.2 until the data at 0.3");
+    let e = fails("+0 read(4, ..., 1000) = 100\n+.5 < P. 1:101(100) ack 1 win 65535\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
+    assert!(e.to_string().contains("blocking `read` returned at 0.600"), "{e}");
+}
+
+#[test]
+fn unsupported_constructs_are_refused_with_their_line() {
+    for (body, line, what) in [
+        ("+0 sendmsg(4, {msg_name(...)=...}, 0) = 10\n", 8, "struct"),
+        ("+0 poll([{fd=4, events=POLLIN}], 1, 0) = 0\n", 8, "struct"),
+        ("\n+0 epoll_create(1) = 5\n", 9, "system call `epoll_create`"),
+        ("%{\nprint('hi')\n}%\n", 8, "python"),
+        ("+0 `sysctl -q net.ipv4.tcp_sack=0`\n", 8, "shell command"),
+        (
+            "+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 5\n+0 socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP) = 6\n",
+            9,
+            "IPv6",
+        ),
+        ("+0 < [ect0] . 1:1(0) ack 1 win 65535\n", 8, "ECN"),
+        ("+0 < . 1:1(0) ack 1 win 65535 <md5 0>\n", 8, "md5"),
+    ] {
+        let e = fails(body);
+        assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, line), "{body}: {e}");
+        let text = e.to_string();
+        assert!(text.contains(&format!("unsupported construct at line {line}")), "{text}");
+        assert!(text.contains(what), "{body}: {text}");
+    }
+    let e = run_str("v6.pkt", "--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", &Profile::linux())
+        .expect_err("IPv6 option");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+}
+
+#[test]
+fn syntax_errors_carry_the_line() {
+    let e = fails("+0 < . 1:1(0) ack 1\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Parse, 8));
+    assert!(e.to_string().contains("needs a window"), "{e}");
+}
