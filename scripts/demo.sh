@@ -25,6 +25,7 @@ BIN=${TUNSTACK_BIN:-target/release/tunstack} # TUNSTACK_BIN: use another build, 
 WORK=$(mktemp -d /tmp/tunstack-demo.XXXXXX)
 STACK_OUT="$WORK/stdout"
 STACK_ERR="$WORK/stderr"
+PCAP="$WORK/demo.pcapng"
 STACK_PID=""
 
 cleanup() {
@@ -83,7 +84,8 @@ ts_is_root || ts_die "run as root (it creates a network namespace and a TUN devi
 
 ts_section "prerequisites"
 ts_ensure_cargo_path
-ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping timeout:coreutils curl:curl
+ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping timeout:coreutils curl:curl \
+    nmap:nmap tshark:tshark
 command -v cargo >/dev/null 2>&1 || ts_die "cargo not found (install Rust with rustup)"
 ts_cleanup_stale_namespaces
 
@@ -106,10 +108,12 @@ ts_info "Everything below runs inside $NS (ip netns exec $NS ...): the kernel's"
 ts_info "side of the TUN is 198.18.0.1, the user-space stack is $STACK_ADDR."
 
 ts_section "start the stack"
-printf '[%s]$ %s serve --tun tun0 --addr %s --peer %s --udp-queue %s\n' "$NS" "$BIN" "$STACK_ADDR" "$PEER" "$UDP_QUEUE"
-ts_info "(--udp-queue $UDP_QUEUE: tiny receive queues, so that the flood step below shows drops)"
+printf '[%s]$ %s serve --tun tun0 --addr %s --peer %s --udp-queue %s --pcap %s\n' \
+    "$NS" "$BIN" "$STACK_ADDR" "$PEER" "$UDP_QUEUE" "$PCAP"
+ts_info "(--udp-queue $UDP_QUEUE: tiny receive queues, so that the flood step below shows drops;"
+ts_info " --pcap: every packet in and out is recorded, for tshark at the end)"
 ip netns exec "$NS" "$BIN" serve --tun tun0 --addr "$STACK_ADDR" --peer "$PEER" --udp-queue "$UDP_QUEUE" \
-    >"$STACK_OUT" 2>"$STACK_ERR" &
+    --pcap "$PCAP" >"$STACK_OUT" 2>"$STACK_ERR" &
 STACK_PID=$!
 for _ in $(seq 200); do # bounded: 20 s
     grep -qx ready "$STACK_OUT" && break
@@ -176,6 +180,19 @@ step "HTTP download of 10 MiB, checked byte for byte" \
     "curl -sS --max-time 30 http://$STACK_ADDR/bytes/10485760 | python3 -c 'import sys; d=sys.stdin.buffer.read(); assert len(d)==10485760 and all(d[i]==i%256 for i in range(0,len(d),4093)); print(\"OK\", len(d), \"bytes\")'"
 check "10 MiB intact" "^OK 10485760 bytes$"
 
+step "nmap SYN-scans the well-known TCP ports (1-1024) and names the services it finds open" \
+    "nmap -sS -Pn -n -p 1-1024 $STACK_ADDR"
+for svc in "7/tcp +open +echo" "9/tcp +open +discard" "13/tcp +open +daytime" "19/tcp +open +chargen" "80/tcp +open +http"; do
+    check "nmap sees ${svc//+/}" "^$svc"
+done
+check "and nothing else: 1019 closed ports answered with RST" "Not shown: 1019 closed"
+
+step "nmap scans UDP 7, 13 and 19: TCP 7 and UDP 7 are separate ports, and both are open" \
+    "nmap -sU -Pn -n -p 7,13,19 $STACK_ADDR"
+for svc in "7/udp +open +echo" "13/udp +open +daytime" "19/udp +open +chargen"; do
+    check "nmap sees ${svc//+/}" "^$svc"
+done
+
 step "TCP to a closed port: the stack answers RST, the kernel reports 'Connection refused'" \
     "socat -t 2 - TCP:$STACK_ADDR:5555 </dev/null 2>&1 || true"
 check "refused" "Connection refused"
@@ -228,5 +245,17 @@ ts_ok "udp_rx_queue_full = $drop9: every datagram refused by a full queue is cou
 [ "$(counter icmp_tx_echo_reply)" = 4 ] || fail "icmp_tx_echo_reply is $(counter icmp_tx_echo_reply), expected 4"
 [ "$(counter icmp_tx_dest_unreachable)" = 1 ] || fail "icmp_tx_dest_unreachable is $(counter icmp_tx_dest_unreachable), expected 1"
 ts_ok "4 echo replies and 1 port unreachable sent"
+
+step "The first TCP connection (the echo step) as recorded: three-way handshake first, FIN exchange last" \
+    "tshark -r $PCAP -Y 'tcp.stream eq 0' 2>/dev/null"
+first=$(head -n 3 <<<"$OUT")
+grep -q "\[SYN\]" <<<"$(sed -n 1p <<<"$first")" || fail "the capture does not start the connection with a SYN"
+grep -q "\[SYN, ACK\]" <<<"$(sed -n 2p <<<"$first")" || fail "no SYN,ACK second"
+ts_ok "SYN, SYN/ACK, ACK open the connection"
+check "FINs close it" "FIN, (PSH, )?ACK"
+step "tshark finds no malformed packet and no bad checksum in the whole capture" \
+    "tshark -r $PCAP -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -Y '_ws.malformed || ip.checksum.status == 2 || tcp.checksum.status == 2 || udp.checksum.status == 2' 2>/dev/null | wc -l"
+[ "$OUT" = 0 ] || fail "tshark flagged $OUT packets"
+ts_ok "every packet decodes cleanly ($(in_ns tshark -r "$PCAP" 2>/dev/null | wc -l) packets)"
 
 ts_section "demo complete: every step worked"
