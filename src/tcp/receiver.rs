@@ -54,6 +54,9 @@ pub struct Receiver {
     /// A duplicate segment to report as the first SACK block of the next ACK
     /// (D-SACK, RFC 2883 §4), so the sender learns its retransmission was spurious.
     pub dsack: Option<(SeqNumber, SeqNumber)>,
+    /// The program read since we last advertised a window: only then may a
+    /// window update be due.
+    pub read_since_advertised: bool,
 }
 
 impl Receiver {
@@ -75,6 +78,7 @@ impl Receiver {
             ts_recent: 0,
             peer_mss: 536,
             dsack: None,
+            read_since_advertised: false,
         }
     }
 
@@ -102,12 +106,19 @@ impl Receiver {
         let edge = self.rcv_nxt + (field << self.rcv_wscale);
         self.rcv_adv = self.rcv_adv.max(edge);
         self.last_ack_sent = self.rcv_nxt;
+        self.read_since_advertised = false;
         field as u16
     }
 
     /// Whether reading has opened the window enough that the peer should hear it now
-    /// (it may be waiting on a zero or tiny window).
+    /// (it may be waiting on a zero or tiny window). Only a read can make an update
+    /// due (RFC 1122 4.2.3.3, and Linux's tcp_cleanup_rbuf): a window that is merely
+    /// larger than the last one we could express — after the handshake, whose SYN
+    /// window is never scaled — waits for the next segment we send anyway.
     pub fn window_update_due(&self) -> bool {
+        if !self.read_since_advertised {
+            return false;
+        }
         let promised = self.rcv_wnd();
         let threshold = (self.capacity / 2).min(self.peer_mss).max(1);
         // Only what the 16-bit field can say counts (RFC 7323 §2.3): without
@@ -120,6 +131,7 @@ impl Receiver {
     /// Copy up to `buf.len()` in-order bytes to the program.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.buffer.len());
+        self.read_since_advertised |= n > 0;
         for (dst, src) in buf.iter_mut().zip(self.buffer.drain(..n)) {
             *dst = src;
         }
