@@ -10,3 +10,6 @@ pub mod icmp;
 pub mod ipv4;
 pub mod tcp;
 pub mod udp;
+
+mod pseudo_sum;
+pub use pseudo_sum::verifies_with_pseudo_header;

@@ -72,8 +72,7 @@ impl Segment<'_> {
 /// Parse and checksum-verify one TCP segment carried from `src` to `dst`.
 pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<Segment<'_>, TcpError> {
     let slice = TcpSlice::from_slice(ip_payload).map_err(|_| TcpError::BadHeader)?;
-    let expected = slice.calc_checksum_ipv4(src.octets(), dst.octets()).map_err(|_| TcpError::BadHeader)?;
-    if expected != slice.checksum() {
+    if !super::verifies_with_pseudo_header(src, dst, etherparse::ip_number::TCP.0, ip_payload) {
         return Err(TcpError::BadChecksum);
     }
     Ok(Segment {
@@ -271,5 +270,23 @@ mod tests {
         let mut off = buf.clone();
         off[12] = 0x40;
         assert_eq!(parse(A, B, &off), Err(TcpError::BadHeader));
+    }
+
+    /// One's complement has two zeros: where the checksum computes to 0, Linux
+    /// writes 0xFFFF, and both must verify.
+    #[test]
+    fn both_zeros_of_ones_complement_verify() {
+        let segment = (0..=u16::MAX)
+            .map(|word| {
+                let mut buf = Vec::new();
+                emit(&mut buf, A, B, &Segment { payload: &word.to_be_bytes(), ..syn() }).expect("fits");
+                buf
+            })
+            .find(|buf| buf[16..18] == [0, 0])
+            .expect("some two-byte payload makes the checksum zero");
+        assert!(parse(A, B, &segment).is_ok());
+        let mut mangled = segment.clone();
+        mangled[16..18].copy_from_slice(&[0xff, 0xff]);
+        assert!(parse(A, B, &mangled).is_ok(), "0xFFFF is the other zero");
     }
 }

@@ -38,12 +38,10 @@ pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<UdpDatag
     }
     let header = slice.to_header();
     let payload = slice.payload();
-    if header.checksum != 0 {
-        let expected =
-            header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).map_err(|_| UdpError::BadLength)?;
-        if expected != header.checksum {
-            return Err(UdpError::BadChecksum);
-        }
+    if header.checksum != 0
+        && !super::verifies_with_pseudo_header(src, dst, etherparse::ip_number::UDP.0, &ip_payload[..length])
+    {
+        return Err(UdpError::BadChecksum);
     }
     Ok(UdpDatagram { src_port: header.source_port, dst_port: header.destination_port, payload })
 }
