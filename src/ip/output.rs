@@ -10,7 +10,8 @@ use crate::wire::ipv4::{self, Ipv4Repr, MAX_DATAGRAM, MIN_HEADER_LEN};
 /// Why a datagram could not be queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputError {
-    /// Larger than an IPv4 datagram can be, or the MTU is too small to fragment.
+    /// Larger than an IPv4 datagram can be, the MTU is too small to fragment, or
+    /// it needs more fragments than the transmit queue can ever hold.
     TooBig,
     /// The transmit queue is at its bound; try again once the device drained it.
     QueueFull,
@@ -47,6 +48,12 @@ impl IpOutput {
             return Err(OutputError::TooBig);
         }
         let fragments = if total <= config.mtu { 1 } else { payload.len().div_ceil(per_fragment) };
+        // More fragments than the whole queue holds would never fit: that is a
+        // datagram too big for this configuration, not a wait.
+        if fragments > config.max_tx_queue {
+            counters.ip_tx_too_big += 1;
+            return Err(OutputError::TooBig);
+        }
         if self.queue.len() + fragments > config.max_tx_queue {
             tracing::debug!(target: "tunstack::queue", queue = "transmit", len = self.queue.len(), limit = config.max_tx_queue, "queue overflow");
             return Err(OutputError::QueueFull);
@@ -121,8 +128,10 @@ mod tests {
         let mut out = IpOutput::new(1);
         let dst = Ipv4Addr::new(198, 18, 0, 1);
         assert_eq!(out.send(&config, &mut counters, dst, 17, &vec![0; 65_516]), Err(OutputError::TooBig));
-        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 4000]), Err(OutputError::QueueFull));
+        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 4000]), Err(OutputError::TooBig), "3 fragments");
         assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 100]), Ok(()));
-        assert_eq!(counters.ip_tx_too_big, 1);
+        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 2000]), Err(OutputError::QueueFull));
+        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 100]), Ok(()));
+        assert_eq!(counters.ip_tx_too_big, 2);
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! A socket holds a handle into the core and a clone of the runtime. Each call locks
 //! the stack, asks the core, and — when the answer is "not yet" (`WouldBlock`) and the
-//! socket is blocking — waits on the runtime's condition variable until the stack
-//! changes or the socket's timeout passes.
+//! socket is blocking — waits until the core reports an event for that socket or
+//! the socket's timeout passes.
 
 mod tcp;
 mod udp;
@@ -13,6 +13,8 @@ pub use udp::UdpSocket;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+
+use crate::runtime::WaitOn;
 
 /// The first address `addr` resolves to (names are resolved by the host's resolver;
 /// in practice programs pass literal addresses).
@@ -24,10 +26,12 @@ pub(crate) fn stopped() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the tunstack runtime has shut down")
 }
 
-/// Run `op` until it stops saying `WouldBlock`, waiting for the stack to change in
-/// between (unless `nonblocking`), for at most `timeout` (then `TimedOut`).
+/// Run `op` until it stops saying `WouldBlock`, waiting in between (unless
+/// `nonblocking`) for an event that names `on`, for at most `timeout` (then
+/// `TimedOut`).
 pub(crate) fn wait_for<T>(
     runtime: &crate::Runtime,
+    on: WaitOn,
     nonblocking: bool,
     timeout: Option<std::time::Duration>,
     mut op: impl FnMut(&mut crate::Stack, crate::Instant) -> io::Result<T>,
@@ -48,7 +52,7 @@ pub(crate) fn wait_for<T>(
                 if timed_out {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "socket call timed out"));
                 }
-                timed_out = !inner.wait(&mut stack, deadline);
+                timed_out = !inner.wait(&mut stack, on, deadline);
             }
             other => return other,
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{first_addr, wait_for};
 use crate::runtime::Runtime;
+use crate::runtime::WaitOn;
 use crate::tcp::TcpHandle;
 
 /// A listening TCP socket. Dropping it stops listening and closes connections not
@@ -33,7 +34,9 @@ impl TcpListener {
 
     /// Wait for the next connection.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (handle, peer) = wait_for(&self.runtime, self.nonblocking, None, |stack, _| stack.tcp_accept(self.handle))?;
+        let (handle, peer) = wait_for(&self.runtime, WaitOn::Tcp(self.handle), self.nonblocking, None, |stack, _| {
+            stack.tcp_accept(self.handle)
+        })?;
         Ok((TcpStream::from_handle(&self.runtime, handle), peer))
     }
 
@@ -127,7 +130,7 @@ impl TcpStream {
     fn connect_inner(runtime: &Runtime, addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
         let handle = runtime.with_stack(|stack, now| stack.tcp_connect(now, addr))?;
         let stream = TcpStream::from_handle(runtime, handle);
-        match wait_for(runtime, false, timeout, |stack, _| stack.tcp_connect_status(handle)) {
+        match wait_for(runtime, WaitOn::Tcp(handle), false, timeout, |stack, _| stack.tcp_connect_status(handle)) {
             Ok(()) => Ok(stream),
             Err(e) => {
                 runtime.with_stack(|stack, now| stack.tcp_abort(now, handle));
@@ -190,14 +193,18 @@ impl TcpStream {
 impl Read for TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let handle = self.handle;
-        wait_for(&self.runtime, self.nonblocking, self.read_timeout, |stack, now| stack.tcp_recv(now, handle, buf))
+        wait_for(&self.runtime, WaitOn::Tcp(handle), self.nonblocking, self.read_timeout, |stack, now| {
+            stack.tcp_recv(now, handle, buf)
+        })
     }
 }
 
 impl Write for TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let handle = self.handle;
-        wait_for(&self.runtime, self.nonblocking, self.write_timeout, |stack, now| stack.tcp_send(now, handle, buf))
+        wait_for(&self.runtime, WaitOn::Tcp(handle), self.nonblocking, self.write_timeout, |stack, now| {
+            stack.tcp_send(now, handle, buf)
+        })
     }
 
     /// Data is handed to the stack by `write`; there is nothing to flush.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::{first_addr, wait_for};
 use crate::config::QueueLimit;
 use crate::runtime::Runtime;
+use crate::runtime::WaitOn;
 use crate::udp::UdpHandle;
 
 /// A UDP socket bound to a port of the stack's UDP namespace. Dropping it closes the
@@ -56,17 +57,34 @@ impl UdpSocket {
 
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = first_addr(addr)?;
-        wait_for(&self.runtime, self.nonblocking, None, |stack, _| stack.udp_send_to(self.handle, buf, addr))
+        self.send_with(|stack| stack.udp_send_to(self.handle, buf, addr))
     }
 
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        wait_for(&self.runtime, self.nonblocking, None, |stack, _| stack.udp_send(self.handle, buf))
+        self.send_with(|stack| stack.udp_send(self.handle, buf))
+    }
+
+    /// A send the core refused with `WouldBlock` found the transmit queue full.
+    /// Every call through the runtime ends by writing that queue to the device, so
+    /// a blocking socket simply tries again: each try starts with an empty queue
+    /// unless another thread filled it in between, and then that thread's flush
+    /// empties it. (A datagram needing more fragments than the queue can ever hold
+    /// is refused as too big, not with `WouldBlock`.)
+    fn send_with(&self, mut op: impl FnMut(&mut crate::Stack) -> io::Result<usize>) -> io::Result<usize> {
+        loop {
+            match self.runtime.with_stack(|stack, _| op(stack)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking => continue,
+                other => return other,
+            }
+        }
     }
 
     /// Receive one datagram; bytes beyond `buf` are discarded, as with std.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let datagram =
-            wait_for(&self.runtime, self.nonblocking, self.read_timeout, |stack, _| stack.udp_recv(self.handle))?;
+            wait_for(&self.runtime, WaitOn::Udp(self.handle), self.nonblocking, self.read_timeout, |stack, _| {
+                stack.udp_recv(self.handle)
+            })?;
         let n = datagram.data.len().min(buf.len());
         buf[..n].copy_from_slice(&datagram.data[..n]);
         Ok((n, datagram.from))

@@ -30,7 +30,7 @@ use crate::wire::udp::{self, UdpError, MAX_PAYLOAD_V4};
 /// Names one UDP socket of a [`Stack`]. Handles are never reused, so a stale
 /// handle finds nothing rather than someone else's socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UdpHandle(u64);
+pub struct UdpHandle(pub(crate) u64);
 
 /// A UDP socket as listed by [`Stack::udp_sockets`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,7 +5,10 @@
 //! `eventfd` — with the core's next deadline as the timeout, so it uses no CPU while
 //! nothing happens. Socket calls from other threads lock the stack, do their work,
 //! write any packets they produced straight to the device, and poke the eventfd when
-//! they moved a deadline earlier.
+//! they moved a deadline earlier. A call the core answers with "not yet" sleeps on
+//! its socket's condition variable ([`wakers`]) until an event names that socket.
+
+mod wakers;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -14,7 +17,7 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard};
 use tracing::warn;
 
 use crate::config::StackConfig;
@@ -22,6 +25,8 @@ use crate::counters::Counters;
 use crate::device::Device;
 use crate::stack::Stack;
 use crate::time::Instant;
+pub(crate) use wakers::WaitOn;
+use wakers::Wakers;
 
 /// Most packets read from the device in one batch before timers and wake-ups run.
 const RX_BATCH: usize = 256;
@@ -37,9 +42,8 @@ pub struct Runtime {
 
 pub(crate) struct Inner {
     stack: Mutex<Stack>,
-    /// Signalled whenever the stack produced socket events; blocked socket calls
-    /// wait on it.
-    changed: Condvar,
+    /// Where blocked socket calls sleep until an event names their socket.
+    wakers: Wakers,
     device: Box<dyn Device>,
     wake: OwnedFd,
     epoch: std::time::Instant,
@@ -61,7 +65,7 @@ impl Runtime {
         config.mtu = config.mtu.min(device.mtu());
         let inner = Arc::new(Inner {
             stack: Mutex::new(Stack::new(config)),
-            changed: Condvar::new(),
+            wakers: Wakers::new(),
             device: Box::new(device),
             wake,
             epoch: std::time::Instant::now(),
@@ -96,12 +100,12 @@ impl Runtime {
     pub fn shutdown(&self) {
         self.inner.stopped.store(true, Ordering::SeqCst);
         self.inner.poke();
-        // A blocked socket call checks `stopped` and then waits on `changed`, both
+        // A blocked socket call checks `stopped` and then waits on its waker, both
         // under the stack lock. Taking that lock before notifying means the caller
         // is either already waiting (and is woken) or has not checked yet (and will
         // see `stopped`): the wake-up cannot fall between the two and be lost.
         drop(self.inner.stack.lock());
-        self.inner.changed.notify_all();
+        self.inner.wakers.wake_all();
         if let Some(handle) = self.inner.thread.lock().take() {
             if handle.join().is_err() {
                 warn!("tunstack driver thread panicked");
@@ -127,12 +131,19 @@ impl Inner {
         self.stopped.load(Ordering::SeqCst)
     }
 
-    /// Block until the stack changes, or until `deadline` (then `false`).
-    pub(crate) fn wait(&self, stack: &mut MutexGuard<'_, Stack>, deadline: Option<std::time::Instant>) -> bool {
+    /// Block until an event names `on` (or its shard), or until `deadline` (then
+    /// `false`).
+    pub(crate) fn wait(
+        &self,
+        stack: &mut MutexGuard<'_, Stack>,
+        on: WaitOn,
+        deadline: Option<std::time::Instant>,
+    ) -> bool {
+        let waker = self.wakers.of(on);
         match deadline {
-            Some(d) => !self.changed.wait_until(stack, d).timed_out(),
+            Some(d) => !waker.wait_until(stack, d).timed_out(),
             None => {
-                self.changed.wait(stack);
+                waker.wait(stack);
                 true
             }
         }
@@ -141,8 +152,8 @@ impl Inner {
     /// After a socket call: send what it queued, wake waiters, re-arm the driver.
     pub(crate) fn after_call(&self, stack: &mut Stack, deadline_before: Option<Instant>) {
         self.flush(stack);
-        if self.drain_events(stack) {
-            self.changed.notify_all();
+        while let Some(event) = stack.poll_event() {
+            self.wakers.wake(&event);
         }
         let after = stack.poll_deadline();
         if after.is_some() && (deadline_before.is_none() || after < deadline_before) {
@@ -156,14 +167,6 @@ impl Inner {
                 warn!(error = %e, len = packet.len(), "device send failed");
             }
         }
-    }
-
-    fn drain_events(&self, stack: &mut Stack) -> bool {
-        let mut any = false;
-        while stack.poll_event().is_some() {
-            any = true;
-        }
-        any
     }
 
     fn poke(&self) {
@@ -226,7 +229,7 @@ fn drive(inner: Weak<Inner>) {
     let mut buf = vec![0u8; 65_536];
     while let Some(inner) = inner.upgrade() {
         if inner.is_stopped() {
-            inner.changed.notify_all();
+            inner.wakers.wake_all();
             return;
         }
         let timeout = inner.round(&mut buf);
