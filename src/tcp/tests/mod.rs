@@ -13,9 +13,11 @@
 //! * `time_wait.rs` — the 2MSL wait, FIN retransmissions, reuse by a new SYN;
 //! * `reset.rs` — RST in and out (RFC 5961), closed ports, abort;
 //! * `window.rs` — segments outside the receive window;
+//! * `acceptance.rs` — overlapping data, PAWS, an ACK of data never sent;
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
 //! * `listen.rs` — the listener's queues and its answers to stray segments.
 
+mod acceptance;
 mod close;
 mod handshake;
 mod harness;
