@@ -266,6 +266,14 @@ impl<D: Device> Device for CaptureDevice<D> {
         self.inner.send(packet)
     }
 
+    fn send_batch(&self, packets: &[Vec<u8>]) -> io::Result<()> {
+        self.flush_pending();
+        for packet in packets {
+            self.check(self.capture.record_now(Direction::Outbound, packet, None));
+        }
+        self.inner.send_batch(packets)
+    }
+
     fn readable_fd(&self) -> RawFd {
         self.inner.readable_fd()
     }

@@ -54,6 +54,11 @@ pub struct LinkArgs {
     /// inside the fault injector: what the stack really sent and received.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Open the TUN with virtio-net headers and checksum/TCP segmentation offloads:
+    /// the kernel passes TCP segments of up to 64 KiB, and back-to-back segments of
+    /// ours go out as one write for the kernel to cut (also: TUNSTACK_OFFLOAD=1).
+    #[arg(long, env = "TUNSTACK_OFFLOAD", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub offload: bool,
 }
 
 fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
@@ -103,6 +108,7 @@ impl LinkArgs {
             kernel_addr: self.peer.0,
             prefix_len: self.peer.1,
             mtu: usize::from(self.mtu),
+            offload: self.offload,
         })?;
         let tun_name = tun.name().to_string();
         let faults = FaultConfig {

@@ -40,7 +40,12 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     let runtime = &link.runtime;
     let mut out = io::stdout().lock();
     let l = &args.link;
-    writeln!(out, "tunstack {} on {}: kernel {}/{}, mtu {}", l.addr, link.tun_name, l.peer.0, l.peer.1, l.mtu)?;
+    let offload = if l.offload { ", offloads on" } else { "" };
+    writeln!(
+        out,
+        "tunstack {} on {}: kernel {}/{}, mtu {}{offload}",
+        l.addr, link.tun_name, l.peer.0, l.peer.1, l.mtu
+    )?;
     let mut services = Vec::new();
     for service in TcpService::ALL {
         services.push(spawn_tcp(runtime, service)?);

@@ -171,6 +171,16 @@ impl<D: Device> Device for FaultyDevice<D> {
         Ok(())
     }
 
+    /// Without faults the batch passes through whole, so the device below can
+    /// still merge it; with faults each packet meets them on its own.
+    fn send_batch(&self, packets: &[Vec<u8>]) -> io::Result<()> {
+        if self.config.is_active() {
+            packets.iter().try_for_each(|p| self.send(p))
+        } else {
+            self.inner.send_batch(packets)
+        }
+    }
+
     fn readable_fd(&self) -> RawFd {
         self.inner.readable_fd()
     }

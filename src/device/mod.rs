@@ -12,6 +12,8 @@
 pub mod faults;
 pub mod link;
 pub mod tun;
+mod tun_vnet;
+pub mod vnet;
 
 use std::io;
 use std::os::fd::RawFd;
@@ -30,6 +32,11 @@ pub trait Device: Send + Sync + 'static {
     fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
     /// Write one packet.
     fn send(&self, packet: &[u8]) -> io::Result<()>;
+    /// Write a batch of packets, in order: everything the stack produced in one
+    /// round. A device that can merge packets (the TUN with offloads) overrides it.
+    fn send_batch(&self, packets: &[Vec<u8>]) -> io::Result<()> {
+        packets.iter().try_for_each(|p| self.send(p))
+    }
     /// A file descriptor that polls readable when `recv` has a packet.
     fn readable_fd(&self) -> RawFd;
     /// Do deferred work (release held packets) and say when it is next needed.
@@ -65,6 +72,9 @@ impl<D: Device> Device for std::sync::Arc<D> {
     }
     fn send(&self, packet: &[u8]) -> io::Result<()> {
         (**self).send(packet)
+    }
+    fn send_batch(&self, packets: &[Vec<u8>]) -> io::Result<()> {
+        (**self).send_batch(packets)
     }
     fn readable_fd(&self) -> RawFd {
         (**self).readable_fd()

@@ -1,21 +1,37 @@
 //! The Linux TUN driver: a virtual point-to-point interface whose other end is this
 //! process. The kernel routes packets for the stack's address into the TUN; we read
 //! them as raw IPv4 (no packet-information prefix) and write our packets back.
+//!
+//! Two ways to open it: plain (with `tun-tap`), one packet per read and write; or
+//! with offloads ([`TunConfig::offload`]), where a virtio-net header travels with
+//! every packet, the kernel hands us TCP segments of up to 64 KiB and we hand it
+//! runs of segments glued into one ([`super::vnet`], [`super::tun_vnet`]).
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::Command;
 
 use tun_tap::{Iface, Mode};
 
-use super::{wait_writable, Device};
+use super::vnet::{self, VnetHeader, Write, PLAIN};
+use super::{tun_vnet, wait_writable, Device};
 
 /// A TUN interface opened and configured for the stack.
 #[derive(Debug)]
 pub struct TunDevice {
-    iface: Iface,
+    fd: TunFd,
+    name: String,
     mtu: usize,
+}
+
+/// The descriptor, and how packets cross it.
+#[derive(Debug)]
+enum TunFd {
+    /// One bare IP packet per read or write.
+    Plain(Iface),
+    /// A virtio-net header before every packet; offloads on.
+    Vnet(OwnedFd),
 }
 
 /// How the kernel side of the TUN is set up.
@@ -29,6 +45,9 @@ pub struct TunConfig {
     pub kernel_addr: Ipv4Addr,
     pub prefix_len: u8,
     pub mtu: usize,
+    /// Open with `IFF_VNET_HDR` and checksum/TCP segmentation offloads: the kernel
+    /// passes TCP segments of up to 64 KiB, and runs of ours go out in one write.
+    pub offload: bool,
 }
 
 impl TunDevice {
@@ -36,20 +55,42 @@ impl TunDevice {
     /// it up (with iproute2's `ip`, the commands an administrator would type).
     /// Needs `CAP_NET_ADMIN`.
     pub fn create(config: &TunConfig) -> io::Result<Self> {
-        let iface = Iface::without_packet_info(&config.name, Mode::Tun).map_err(|e| {
+        let cannot = |e: io::Error| {
             io::Error::new(e.kind(), format!("cannot create TUN {}: {e} (needs root and /dev/net/tun)", config.name))
-        })?;
-        set_nonblocking(iface.as_raw_fd())?;
-        let name = iface.name().to_string();
+        };
+        let (fd, name) = if config.offload {
+            let (fd, name) = tun_vnet::open(&config.name).map_err(cannot)?;
+            (TunFd::Vnet(fd), name)
+        } else {
+            let iface = Iface::without_packet_info(&config.name, Mode::Tun).map_err(cannot)?;
+            set_nonblocking(iface.as_raw_fd())?;
+            let name = iface.name().to_string();
+            (TunFd::Plain(iface), name)
+        };
         ip(&["link", "set", "dev", &name, "mtu", &config.mtu.to_string()])?;
         ip(&["addr", "add", &format!("{}/{}", config.kernel_addr, config.prefix_len), "dev", &name])?;
         ip(&["link", "set", "dev", &name, "up"])?;
-        Ok(TunDevice { iface, mtu: config.mtu })
+        Ok(TunDevice { fd, name, mtu: config.mtu })
     }
 
     /// The interface name the kernel gave.
     pub fn name(&self) -> &str {
-        self.iface.name()
+        &self.name
+    }
+
+    /// Whether the TUN was opened with offloads.
+    pub fn offload(&self) -> bool {
+        matches!(self.fd, TunFd::Vnet(_))
+    }
+
+    /// Write one packet behind a virtio-net header, waiting while the queue is full.
+    fn send_vnet(&self, fd: RawFd, header: &VnetHeader, packet: &[u8]) -> io::Result<()> {
+        loop {
+            match tun_vnet::send(fd, header, packet) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(fd),
+                other => return other,
+            }
+        }
     }
 }
 
@@ -84,24 +125,60 @@ impl Device for TunDevice {
     }
 
     fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        match self.iface.recv(buf) {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn send(&self, packet: &[u8]) -> io::Result<()> {
+        let fd = match &self.fd {
+            TunFd::Plain(iface) => {
+                return match iface.recv(buf) {
+                    Ok(n) => Ok(Some(n)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            TunFd::Vnet(fd) => fd.as_raw_fd(),
+        };
         loop {
-            match self.iface.send(packet) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(self.iface.as_raw_fd()),
-                Err(e) => return Err(e),
+            let Some((header, n)) = tun_vnet::recv(fd, buf)? else {
+                return Ok(None);
+            };
+            let packet = buf.get_mut(..n).unwrap_or_default();
+            match vnet::complete_checksum(&header, packet) {
+                Ok(()) => return Ok(Some(n)),
+                Err(e) => tracing::warn!(?e, ?header, len = n, "TUN packet with an unusable virtio-net header dropped"),
             }
         }
     }
 
+    fn send(&self, packet: &[u8]) -> io::Result<()> {
+        match &self.fd {
+            TunFd::Plain(iface) => loop {
+                match iface.send(packet) {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(iface.as_raw_fd()),
+                    Err(e) => return Err(e),
+                }
+            },
+            TunFd::Vnet(fd) => self.send_vnet(fd.as_raw_fd(), &PLAIN, packet),
+        }
+    }
+
+    /// With offloads, runs of segments the kernel can cut apart again go out as one
+    /// super-segment ([`vnet::coalesce`]).
+    fn send_batch(&self, packets: &[Vec<u8>]) -> io::Result<()> {
+        let TunFd::Vnet(fd) = &self.fd else {
+            return packets.iter().try_for_each(|p| self.send(p));
+        };
+        for write in vnet::coalesce(packets) {
+            match write {
+                Write::Single(packet) => self.send_vnet(fd.as_raw_fd(), &PLAIN, packet)?,
+                Write::Merged { header, packet } => self.send_vnet(fd.as_raw_fd(), &header, &packet)?,
+            }
+        }
+        Ok(())
+    }
+
     fn readable_fd(&self) -> RawFd {
-        self.iface.as_raw_fd()
+        match &self.fd {
+            TunFd::Plain(iface) => iface.as_raw_fd(),
+            TunFd::Vnet(fd) => fd.as_raw_fd(),
+        }
     }
 }

@@ -161,11 +161,14 @@ impl Inner {
         }
     }
 
+    /// Hand everything the stack wants to send to the device as one batch.
     fn flush(&self, stack: &mut Stack) {
-        while let Some(packet) = stack.poll_transmit() {
-            if let Err(e) = self.device.send(&packet) {
-                warn!(error = %e, len = packet.len(), "device send failed");
-            }
+        let batch: Vec<Vec<u8>> = std::iter::from_fn(|| stack.poll_transmit()).collect();
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.device.send_batch(&batch) {
+            warn!(error = %e, packets = batch.len(), "device send failed");
         }
     }
 

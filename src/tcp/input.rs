@@ -376,7 +376,10 @@ impl Tcb {
             let before = self.rcv.rcv_nxt;
             let filled_hole = self.rcv.accept_in_order(payload);
             ctx.counters.tcp_rx_bytes += self.rcv.rcv_nxt.since(before) as u64;
-            self.rcv.unacked_segments += 1;
+            // A segment larger than the peer's MSS was glued together below us (TSO
+            // offload on the TUN): it counts as the segments it stands for.
+            let segments = (payload.len() / self.rcv.peer_mss.max(1)).max(1);
+            self.rcv.unacked_segments = self.rcv.unacked_segments.saturating_add(segments as u32);
             // RFC 1122 4.2.3.2 / RFC 5681 §4.2: ACK at least every second full-sized
             // segment, and at once when a hole was filled.
             let immediate = filled_hole || self.rcv.unacked_segments >= 2;

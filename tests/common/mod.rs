@@ -506,6 +506,13 @@ pub fn parse_stop_output(stdout: &str) -> Result<(Counters, Sockets), String> {
     Ok((counters, sockets))
 }
 
+/// Whether this run asks `tunstack` for TUN offloads (`TUNSTACK_OFFLOAD`, read by
+/// the binary itself; clap's boolish values).
+pub fn offload_requested() -> bool {
+    std::env::var("TUNSTACK_OFFLOAD")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on" | "y" | "t"))
+}
+
 /// A running `tunstack serve` inside a [`Netns`]; killed on drop if still running.
 pub struct Stack<'a> {
     ns: &'a Netns,
@@ -585,6 +592,15 @@ impl<'a> Stack<'a> {
                 }
             }
         }
+        // scripts/test.sh runs the TUN tests a second time with TUNSTACK_OFFLOAD=1,
+        // which `tunstack` reads: make sure that run really used the offload path.
+        let banner = stack.startup.first().map(String::as_str).unwrap_or_default();
+        assert_eq!(
+            banner.ends_with(", offloads on"),
+            offload_requested(),
+            "TUNSTACK_OFFLOAD={:?} but the banner says: {banner}",
+            std::env::var("TUNSTACK_OFFLOAD").ok()
+        );
         stack
     }
 

@@ -1,0 +1,147 @@
+use super::*;
+use etherparse::PacketBuilder;
+
+const A: [u8; 4] = [198, 18, 0, 2];
+const B: [u8; 4] = [198, 18, 0, 1];
+
+/// An IPv4/TCP packet as the stack would send it: `ACK` (+`PSH` if `psh`),
+/// timestamps, and `payload` at `seq`.
+fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
+    let mut b = PacketBuilder::ipv4(A, B, 64)
+        .tcp(80, 40000, seq, 4096)
+        .ack(777)
+        .options(&[
+            etherparse::TcpOptionElement::Noop,
+            etherparse::TcpOptionElement::Noop,
+            etherparse::TcpOptionElement::Timestamp(5, 6),
+        ])
+        .expect("options fit");
+    if psh {
+        b = b.psh();
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).expect("writes");
+    out[4..6].copy_from_slice(&id.to_be_bytes());
+    out[10..12].copy_from_slice(&[0, 0]);
+    let sum = Sum16BitWords::new().add_slice(&out[..20]).ones_complement();
+    out[10..12].copy_from_slice(&sum.to_ne_bytes());
+    out
+}
+
+/// What the kernel's TSO does with a merged packet (`tcp_gso_segment`,
+/// `inet_gso_segment`): cut the payload in `gso_size` pieces, each with the
+/// headers, its own sequence number and length, PSH only on the last, and a
+/// complete checksum.
+fn kernel_segments(header: &VnetHeader, packet: &[u8]) -> Vec<Vec<u8>> {
+    let hdr = usize::from(header.hdr_len);
+    let ip_len = usize::from(header.csum_start);
+    let seq0 = u32::from_be_bytes([packet[ip_len + 4], packet[ip_len + 5], packet[ip_len + 6], packet[ip_len + 7]]);
+    let chunks: Vec<&[u8]> = packet[hdr..].chunks(usize::from(header.gso_size)).collect();
+    let mut out = Vec::new();
+    let mut offset = 0u32;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut p = packet[..hdr].to_vec();
+        p.extend_from_slice(chunk);
+        let total = p.len() as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[ip_len + 4..ip_len + 8].copy_from_slice(&seq0.wrapping_add(offset).to_be_bytes());
+        if i + 1 < chunks.len() {
+            p[ip_len + 13] &= !PSH;
+        }
+        let tcp_len = (p.len() - ip_len) as u16;
+        p[ip_len + 16..ip_len + 18].copy_from_slice(&[0, 0]);
+        let sum = Sum16BitWords::new()
+            .add_slice(&p[12..20])
+            .add_2bytes([0, PROTO_TCP])
+            .add_2bytes(tcp_len.to_be_bytes())
+            .add_slice(&p[ip_len..])
+            .ones_complement();
+        p[ip_len + 16..ip_len + 18].copy_from_slice(&sum.to_ne_bytes());
+        offset += chunk.len() as u32;
+        out.push(p);
+    }
+    out
+}
+
+/// Equal apart from the IPv4 identification and header checksum, which the
+/// kernel assigns per segment.
+fn same_but_ip_id(a: &[u8], b: &[u8]) -> bool {
+    same_except(a, b, &[4, 5, 10, 11])
+}
+
+#[test]
+fn a_run_of_full_segments_merges_and_the_kernel_cuts_it_back_exactly() {
+    let mss = 1448;
+    let data: Vec<u8> = (0..mss * 5 + 100).map(|i| (i * 7) as u8).collect();
+    let batch: Vec<Vec<u8>> = data
+        .chunks(mss)
+        .enumerate()
+        .map(|(i, c)| segment(1000 + (i * mss) as u32, c, i == 5, 100 + i as u16))
+        .collect();
+    let writes = coalesce(&batch);
+    assert_eq!(writes.len(), 1, "one write for six segments");
+    let Write::Merged { header, packet } = &writes[0] else { panic!("expected a merged write") };
+    assert_eq!((header.gso_type, header.gso_size, header.flags), (GSO_TCPV4, mss as u16, F_NEEDS_CSUM));
+    let cut = kernel_segments(header, packet);
+    assert_eq!(cut.len(), batch.len());
+    for (got, want) in cut.iter().zip(&batch) {
+        assert!(same_but_ip_id(got, want), "segment differs:\n got {got:?}\nwant {want:?}");
+    }
+}
+
+#[test]
+fn what_tso_would_not_reproduce_is_written_as_it_is() {
+    let full = vec![1u8; 1000];
+    let gap = [segment(0, &full, false, 1), segment(5000, &full, false, 2)];
+    let pushed_early = [segment(0, &full, true, 1), segment(1000, &full, false, 2)];
+    let short_first = [segment(0, &full[..10], false, 1), segment(10, &full, false, 2)];
+    let mut other_ack = segment(1000, &full, false, 2);
+    other_ack[20 + 8..20 + 12].copy_from_slice(&778u32.to_be_bytes());
+    let different_ack = [segment(0, &full, false, 1), other_ack];
+    for batch in [&gap[..], &pushed_early, &short_first, &different_ack] {
+        let writes = coalesce(batch);
+        assert!(writes.iter().all(|w| matches!(w, Write::Single(_))), "{writes:?}");
+        assert_eq!(writes.len(), 2);
+    }
+}
+
+#[test]
+fn merging_stops_at_the_largest_ip_datagram() {
+    let full = vec![3u8; 1448];
+    let batch: Vec<Vec<u8>> = (0..100).map(|i| segment(i * 1448, &full, false, i as u16)).collect();
+    let writes = coalesce(&batch);
+    let mut covered = 0;
+    for w in &writes {
+        let Write::Merged { header, packet } = w else { panic!("full segments merge") };
+        assert!(packet.len() <= MAX_DATAGRAM);
+        covered += kernel_segments(header, packet).len();
+    }
+    assert_eq!(covered, 100);
+    assert_eq!(writes.len(), 3, "45 + 45 + 10 segments");
+}
+
+#[test]
+fn a_partial_checksum_from_the_kernel_is_completed() {
+    let good = segment(9, b"some payload bytes", true, 1);
+    let mut partial = good.clone();
+    let tcp_len = (good.len() - 20) as u16;
+    let seed = !Sum16BitWords::new()
+        .add_slice(&good[12..20])
+        .add_2bytes([0, 6])
+        .add_2bytes(tcp_len.to_be_bytes())
+        .ones_complement();
+    partial[36..38].copy_from_slice(&seed.to_ne_bytes());
+    let header = VnetHeader { flags: F_NEEDS_CSUM, gso_type: GSO_TCPV4, csum_start: 20, csum_offset: 16, ..PLAIN };
+    complete_checksum(&header, &mut partial).expect("completes");
+    assert_eq!(partial, good);
+    let wild = VnetHeader { csum_start: 60_000, ..header };
+    assert_eq!(complete_checksum(&wild, &mut partial), Err(VnetError::BadChecksumOffsets));
+    let udp = VnetHeader { gso_type: 5, ..header };
+    assert_eq!(complete_checksum(&udp, &mut partial), Err(VnetError::UnsupportedGso(5)));
+}
+
+#[test]
+fn the_header_round_trips() {
+    let h = VnetHeader { flags: 1, gso_type: 1, hdr_len: 52, gso_size: 1448, csum_start: 20, csum_offset: 16 };
+    assert_eq!(VnetHeader::parse(h.to_bytes()), h);
+}
