@@ -20,6 +20,7 @@ pub mod capture;
 pub mod config;
 pub mod counters;
 pub mod device;
+mod events;
 pub mod icmp;
 pub mod ip;
 pub mod ports;

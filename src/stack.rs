@@ -10,7 +10,7 @@
 //! core has no threads, clocks, files or sockets of its own, so a test, a fuzzer or a
 //! simulator can drive it exactly as the TUN runtime does.
 
-use std::collections::VecDeque;
+use crate::events::EventQueue;
 
 use tracing::debug;
 
@@ -25,7 +25,7 @@ use crate::time::Instant;
 use crate::udp::{UdpHandle, UdpTable};
 
 /// Something a program waiting on a socket should hear about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
     /// A datagram was queued on this socket.
     UdpReadable(UdpHandle),
@@ -80,7 +80,7 @@ pub struct Stack {
     /// TCP connections, listeners, and the TCP port namespace (independent of UDP's).
     pub(crate) tcp: TcpTable,
     pub(crate) out: IpOutput,
-    pub(crate) events: VecDeque<Event>,
+    pub(crate) events: EventQueue,
     /// Why the packet [`input`](Stack::input) is processing was dropped, if it was;
     /// taken and returned when `input` ends.
     pub(crate) rx_drop: Option<DropReason>,
@@ -95,7 +95,7 @@ impl Stack {
             udp: UdpTable::new(config.ports.clone(), config.seed),
             tcp: TcpTable::new(&config),
             out: IpOutput::new(config.seed),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             rx_drop: None,
             config,
         }
@@ -121,9 +121,10 @@ impl Stack {
         self.out.pop()
     }
 
-    /// The next socket event, if any.
+    /// The next socket event, if any. A socket has at most one event of each kind
+    /// pending, and none once it is freed.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.

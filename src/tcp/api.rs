@@ -174,6 +174,7 @@ impl Stack {
         let Some(l) = self.tcp.listeners.remove(&listener) else {
             return;
         };
+        self.events.forget_tcp(listener);
         if self.tcp.listener_by_port.get(&l.local.port()) == Some(&listener) {
             self.tcp.listener_by_port.remove(&l.local.port());
         }

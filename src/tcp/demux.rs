@@ -202,7 +202,7 @@ impl Stack {
                 if state.is_synchronized() {
                     if listener.accept_queue.len() < listener.backlog {
                         listener.accept_queue.push_back(handle);
-                        self.events.push_back(Event::Tcp(listener.handle));
+                        self.events.push(Event::Tcp(listener.handle));
                     } else {
                         // Not reached from segments (`accept_queue_full_for`
                         // holds them back); kept as the bound of last resort.
@@ -251,6 +251,7 @@ impl Stack {
         let Some(tcb) = self.tcp.conns.remove(&handle) else {
             return;
         };
+        self.events.forget_tcp(handle);
         let key = (tcb.local.port(), tcb.remote);
         if self.tcp.by_tuple.get(&key) == Some(&handle) {
             self.tcp.by_tuple.remove(&key);

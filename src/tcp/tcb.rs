@@ -1,7 +1,7 @@
 //! The transmission control block (RFC 9293 §3.3.1): everything the stack knows
 //! about one connection, and the helpers that write its segments.
 
-use std::collections::VecDeque;
+use crate::events::EventQueue;
 use std::io;
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -38,7 +38,7 @@ pub(crate) struct Ctx<'a> {
     pub config: &'a StackConfig,
     pub counters: &'a mut Counters,
     pub out: &'a mut IpOutput,
-    pub events: &'a mut VecDeque<Event>,
+    pub events: &'a mut EventQueue,
     /// Stack-wide challenge-ACK budget (RFC 5961 §7).
     pub challenge: &'a mut TokenBucket,
     /// Where a segment being input is marked dropped (see [`Stack::input`](crate::Stack::input)).
@@ -358,7 +358,7 @@ impl Tcb {
 
     /// Tell a program waiting on this connection that something changed.
     pub(crate) fn notify(&self, ctx: &mut Ctx<'_>) {
-        ctx.events.push_back(Event::Tcp(self.handle));
+        ctx.events.push(Event::Tcp(self.handle));
     }
 }
 

@@ -115,7 +115,7 @@ impl Stack {
             socket.queue.push(Datagram { from: SocketAddr::V4(from), data: Bytes::copy_from_slice(datagram.payload) });
         if queued {
             self.counters.udp_rx_delivered += 1;
-            self.events.push_back(Event::UdpReadable(handle));
+            self.events.push(Event::UdpReadable(handle));
         } else {
             self.counters.udp_rx_queue_full += 1;
             let (len, limit) = (socket.queue.len(), socket.queue.limit());
@@ -144,7 +144,7 @@ impl Stack {
         };
         if socket.peer == Some(SocketAddrV4::new(q.dst, q.dst_port)) {
             socket.pending_error = Some(kind);
-            self.events.push_back(Event::UdpError(handle));
+            self.events.push(Event::UdpError(handle));
         }
     }
 
@@ -180,6 +180,7 @@ impl Stack {
     /// Close a socket and release its port. Datagrams still queued are discarded.
     pub fn udp_close(&mut self, handle: UdpHandle) {
         if let Some(socket) = self.udp.sockets.remove(&handle) {
+            self.events.forget_udp(handle);
             self.udp.by_port.remove(&socket.local_port);
             self.udp.ports.release(socket.local_port);
         }
