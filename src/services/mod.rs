@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 pub use chargen::chargen_line;
 pub use daytime::daytime_string;
 pub use tcp::{spawn_tcp, TcpService};
-pub use udp::{spawn_udp, UdpService};
+pub use udp::{recv_queue_bytes, spawn_udp, UdpService};
 
 /// A running service: the thread serving it.
 pub struct RunningService {
