@@ -16,7 +16,13 @@ pub fn request(path: &Path, request: Request) -> io::Result<Reply> {
     let stream = UnixStream::connect(path).map_err(|e| explain_connect(path, e))?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
-    (&stream).write_all(&encode(&request))?;
+    // A server that refuses a client answers at once and hangs up, maybe before
+    // the request is written: the write then fails (EPIPE) but the reply waits.
+    if let Err(e) = (&stream).write_all(&encode(&request)) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e);
+        }
+    }
     let mut line = Vec::new();
     BufReader::new(&stream).take(MAX_REPLY as u64).read_until(b'\n', &mut line)?;
     if line.last() != Some(&b'\n') {
