@@ -63,7 +63,7 @@ pub fn socket_table(rows: &[SocketRow]) -> String {
 
 /// Every counter, `name value`, under a heading per layer (`ip:`, `icmp:`,
 /// `udp:`, `tcp:` — the name's first word), in the order of
-/// [`Counters`](crate::counters::Counters)'s declaration.
+/// [`Counters`]'s declaration.
 pub fn stats(counters: &Counters) -> String {
     let width = counters.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     let mut out = String::new();
