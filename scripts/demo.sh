@@ -6,7 +6,8 @@
 # Builds tunstack, starts `tunstack serve` in a network namespace of its own
 # (tunstack-demo-<pid>: kernel side 198.18.0.1/24 on tun0, stack 198.18.0.2),
 # then shows, step by step, the Linux kernel talking to the user-space stack
-# through the TUN with everyday tools (ping, socat, ncat, python3). Every
+# through the TUN with everyday tools (ping, socat, ncat, python3), and what
+# the stack sees meanwhile (`tunstack ss`, `tunstack stats`). Every
 # command is printed before it runs and its output is checked; the script
 # exits 0 only if every step worked. Nothing touches the host's network: the
 # namespace and the TUN are removed on exit, whatever happens.
@@ -27,15 +28,22 @@ STACK_OUT="$WORK/stdout"
 STACK_ERR="$WORK/stderr"
 PCAP="$WORK/demo.pcapng"
 STACK_PID=""
+HOLD_PID="" # the kernel client holding TCP connections open for the `ss` step
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    exec 7>&- 2>/dev/null || true
+    if [ -n "$HOLD_PID" ]; then kill "$HOLD_PID" 2>/dev/null || true; fi
     if [ -n "$STACK_PID" ] && kill -0 "$STACK_PID" 2>/dev/null; then
         kill -TERM "$STACK_PID" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$STACK_PID" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$STACK_PID" 2>/dev/null || true
     fi
+    # A stack killed by force could not remove its control socket.
+    local control
+    control=$(sed -n 's/^control //p' "$STACK_OUT" 2>/dev/null || true)
+    if [ -n "$control" ] && [ -S "$control" ]; then rm -f "$control"; fi
     if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$NS"; then
         ts_delete_netns "$NS"
     fi
@@ -125,7 +133,10 @@ sed 's/^/    /' "$STACK_OUT"
 for svc in "udp/7 echo" "udp/9 discard" "udp/13 daytime" "udp/19 chargen"; do
     grep -qx "listening $svc" "$STACK_OUT" || fail "no 'listening $svc' line"
 done
+CONTROL=$(sed -n 's/^control //p' "$STACK_OUT")
+[ -S "$CONTROL" ] || fail "no control socket (the 'control PATH' line)"
 ts_ok "tunstack is up (pid $STACK_PID) with its TCP and UDP services"
+ts_info "    its control socket $CONTROL (mode $(stat -c %a "$CONTROL")) answers tunstack ss and tunstack stats"
 in_ns ip -brief address show dev tun0 | sed 's/^/    /'
 
 # ---------------------------------------------------------------------------
@@ -197,6 +208,47 @@ step "TCP to a closed port: the stack answers RST, the kernel reports 'Connectio
     "socat -t 2 - TCP:$STACK_ADDR:5555 </dev/null 2>&1 || true"
 check "refused" "Connection refused"
 
+# ---------------------------------------------------------------------------
+ts_section "connections held open while tunstack ss looks"
+printf '[%s]$ python3 tests/helpers/tcp_hold.py %s 7:15 9:3000 &\n' "$NS" "$STACK_ADDR"
+ts_info "(two kernel connections stay open: one to TCP echo, one to TCP discard)"
+mkfifo "$WORK/hold.in"
+in_ns timeout 30 python3 tests/helpers/tcp_hold.py "$STACK_ADDR" 7:15 9:3000 <"$WORK/hold.in" >"$WORK/hold.out" &
+HOLD_PID=$!
+exec 7>"$WORK/hold.in" # the helper holds its connections until this closes
+for _ in $(seq 100); do # bounded: 10 s
+    grep -q '^held ' "$WORK/hold.out" && break
+    kill -0 "$HOLD_PID" 2>/dev/null || fail "tcp_hold.py exited before holding its connections"
+    sleep 0.1
+done
+read -r _ echo_port discard_port <"$WORK/hold.out" || fail "tcp_hold.py did not report its ports"
+ts_ok "kernel ports $echo_port (to TCP 7) and $discard_port (to TCP 9) are connected"
+echo_row="^tcp +ESTABLISHED +0/262144 +0/262144 +198\.18\.0\.2:7 +198\.18\.0\.1:$echo_port +echo +0$"
+discard_row="^tcp +ESTABLISHED +0/262144 +0/262144 +198\.18\.0\.2:9 +198\.18\.0\.1:$discard_port +discard +0$"
+settled() { # the echo acknowledged by the kernel, the discarded bytes read by the service
+    local table
+    table=$(in_ns "$BIN" ss) && grep -Eq "$echo_row" <<<"$table" && grep -Eq "$discard_row" <<<"$table"
+}
+for _ in $(seq 50); do settled && break; sleep 0.1; done # bounded: 5 s
+
+step "tunstack ss: every socket of the stack, like ss -tuna (TCP 7 and UDP 7 side by side: one number, two port namespaces)" \
+    "$BIN ss"
+check "TCP 7 listens (its Recv-Q: connections waiting for accept / backlog)" "^tcp +LISTEN +0/128 .* 198\.18\.0\.2:7 +0\.0\.0\.0:\* +echo "
+check "the connection to TCP 7 is ESTABLISHED: its 15 bytes were read, echoed and acknowledged (Recv-Q, Send-Q 0)" "$echo_row"
+check "the connection to TCP 9 too: discard read its 3000 bytes" "$discard_row"
+check "UDP 7 is a separate socket in UDP's port namespace, with its own queue (bytes, and datagrams: dg)" \
+    "^udp +UNCONN +0/1048576 \(0/$UDP_QUEUE dg\) +- +198\.18\.0\.2:7 +0\.0\.0\.0:\* +echo +0$"
+exec 7>&- # the helper closes its connections and exits
+wait "$HOLD_PID" || fail "tcp_hold.py failed"
+HOLD_PID=""
+
+# The UDP block of `tunstack stats`, and one counter of it.
+udp_stats="$BIN stats | sed -n '/^udp:/,/^tcp:/p' | sed '\$d'"
+stat_value() { awk -v n="$1" '$1 == n { print $2 }' <<<"$OUT"; }
+step "tunstack stats: the UDP counters before the flood" "$udp_stats"
+full0=$(stat_value udp_rx_queue_full)
+[ -n "$full0" ] || fail "no udp_rx_queue_full in tunstack stats"
+
 drop0=$(tun_stat tx_dropped)
 read0=$(tun_stat tx_packets)
 step "UDP flood: $FLOOD_COUNT datagrams of 512 bytes to discard, as fast as Python sends (queue: $UDP_QUEUE)" \
@@ -214,6 +266,14 @@ ts_info "    the other $((FLOOD_COUNT - kernel_dropped)) reached the stack, whic
 # An echo round trip: the stack has processed everything it read before it.
 in_ns timeout 10 python3 tests/helpers/udp_echo.py "$STACK_ADDR" 7 16 >/dev/null || fail "echo after the flood failed"
 
+step "tunstack stats: the UDP counters after the flood — udp_rx_queue_full has risen" "$udp_stats"
+full1=$(stat_value udp_rx_queue_full)
+if [ -z "$full1" ] || [ "$full1" -le "$full0" ]; then fail "udp_rx_queue_full did not rise ($full0 -> ${full1:-missing})"; fi
+ts_ok "udp_rx_queue_full: $full0 -> $full1 datagrams refused because udp/9's queue ($UDP_QUEUE datagrams) was full"
+step "tunstack ss: the drops are udp/9's own (its Drops column)" \
+    "$BIN ss | grep -E '^Netid|^udp'"
+check "udp/9 counts every one of them" "^udp +UNCONN .* 198\.18\.0\.2:9 +0\.0\.0\.0:\* +discard +$full1$"
+
 # ---------------------------------------------------------------------------
 ts_section "stop the stack"
 printf '$ kill -TERM %s\n' "$STACK_PID"
@@ -227,6 +287,7 @@ rc=0
 wait "$STACK_PID" || rc=$?
 STACK_PID=""
 [ "$rc" -eq 0 ] || fail "tunstack exited with status $rc"
+[ ! -e "$CONTROL" ] || fail "tunstack left its control socket $CONTROL behind"
 sed -n '/^counters:$/,$p' "$STACK_OUT" | sed 's/^/    /'
 
 counter() { awk -v n="$1" '$1 == n && NF == 2 { print $2; found = 1 } END { if (!found) print "missing" }' "$STACK_OUT"; }

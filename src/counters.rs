@@ -7,7 +7,11 @@
 macro_rules! counters {
     ($( $(#[doc = $doc:literal])* $name:ident ),* $(,)?) => {
         /// All counters of one stack instance. Field names are the display names.
-        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        ///
+        /// They (de)serialize as one object in declaration order (the control
+        /// socket's `stats` reply); a missing field reads as 0.
+        #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
         pub struct Counters {
             $( $(#[doc = $doc])* pub $name: u64, )*
         }

@@ -10,6 +10,8 @@
 //! * [`capture`] — every packet in and out, as a pcapng file for Wireshark;
 //! * [`runtime`] — the one thread that moves packets between a device and a stack;
 //! * [`socket`] — the blocking, `std::net`-shaped API programs use;
+//! * [`control`] — the control socket of a running stack: its socket table and
+//!   counters for `tunstack ss` and `tunstack stats`;
 //! * [`services`] — the classic small servers (echo, discard, daytime, chargen);
 //! * [`sim`] — two stacks over a simulated faulty link, in virtual time;
 //! * [`script`] — packetdrill scripts run against the core in virtual time.
@@ -18,6 +20,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod control;
 pub mod counters;
 pub mod device;
 mod events;

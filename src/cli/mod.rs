@@ -1,6 +1,7 @@
 //! Command-line interface (clap).
 
 mod connect;
+mod control;
 mod link;
 mod script;
 mod serve;
@@ -30,6 +31,11 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Run packetdrill scripts (.pkt) against the stack in virtual time (no TUN).
     Script(script::ScriptArgs),
+    /// List a running `serve`'s sockets, like `ss -tuna`: state, queues and their
+    /// bounds, addresses, service names, drops.
+    Ss(control::ControlArgs),
+    /// Print a running `serve`'s counters (IP, ICMP, UDP, TCP).
+    Stats(control::ControlArgs),
 }
 
 pub fn run(cli: Cli) -> io::Result<()> {
@@ -37,5 +43,7 @@ pub fn run(cli: Cli) -> io::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Connect(args) => connect::run(args),
         Command::Script(args) => script::run(args),
+        Command::Ss(args) => control::run_ss(args),
+        Command::Stats(args) => control::run_stats(args),
     }
 }

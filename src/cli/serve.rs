@@ -6,18 +6,26 @@
 //! at once, without stopping, ending with a `snapshot done` line (like `dd`'s
 //! SIGUSR1 progress report): tests and curious people can watch the stack under
 //! load.
+//!
+//! While it runs, a control socket (`--control`, by default
+//! `/run/tunstack/<tun>.<netns>.sock`, see [`tunstack::control`]) answers
+//! `tunstack ss` and `tunstack stats`; its path is printed as `control PATH`
+//! before `ready`.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use super::link::LinkArgs;
+use tunstack::control::{self, ControlServer};
 use tunstack::ports::{services::service_name, Protocol};
-use tunstack::services::{spawn_tcp, spawn_udp, TcpService, UdpService};
+use tunstack::services::{recv_queue_bytes, spawn_tcp, spawn_udp, TcpService, UdpService};
 use tunstack::tcp::TcpSocketInfo;
-use tunstack::{Counters, Stack, TcpListener};
+use tunstack::{Counters, Runtime, Stack, TcpListener, UdpSocket};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -32,9 +40,60 @@ pub struct ServeArgs {
     /// `tcp_listen_overflow`, so memory stays bounded however many clients come.
     #[arg(long, value_name = "PORT")]
     no_accept: Vec<u16>,
+    /// Also bind this UDP port (repeatable) and never read from it: datagrams fill
+    /// its receive queue (`--udp-queue`) and the rest are dropped and counted, per
+    /// socket (`tunstack ss`) and in `udp_rx_queue_full`.
+    #[arg(long, value_name = "PORT")]
+    udp_no_read: Vec<u16>,
+    /// Serve only these services (comma-separated: echo, discard, daytime, chargen,
+    /// http), on TCP and on UDP where the service has both. Default: all of them.
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    services: Vec<String>,
+    /// Where the control socket for `tunstack ss` and `tunstack stats` goes
+    /// (mode 0600). Default: /run/tunstack/<tun>.<netns inode>.sock.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// Run without a control socket.
+    #[arg(long, conflicts_with = "control")]
+    no_control: bool,
+}
+
+impl ServeArgs {
+    /// Whether `name` was asked for with `--services` (or none were named). An
+    /// unknown name is an error, so a typo does not silently serve nothing.
+    fn wants(&self, name: &str) -> bool {
+        self.services.is_empty() || self.services.iter().any(|s| s == name)
+    }
+
+    fn check_services(&self) -> io::Result<()> {
+        let known: Vec<&str> = TcpService::ALL.iter().map(|s| s.name()).collect();
+        match self.services.iter().find(|s| !known.contains(&s.as_str())) {
+            Some(unknown) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown service {unknown:?} (known: {})", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Start the control socket, unless `--no-control`.
+    fn start_control(&self, runtime: &Runtime, tun_name: &str) -> io::Result<Option<ControlServer>> {
+        if self.no_control {
+            return Ok(None);
+        }
+        let path = match &self.control {
+            Some(path) => path.clone(),
+            None => control::default_path(tun_name)?,
+        };
+        let runtime = runtime.clone();
+        let server = ControlServer::start(&path, Arc::new(move |request| control::answer(&runtime, request)))
+            .map_err(|e| io::Error::new(e.kind(), format!("control socket: {e} (or run with --no-control)")))?;
+        Ok(Some(server))
+    }
 }
 
 pub fn run(args: ServeArgs) -> io::Result<()> {
+    args.check_services()?;
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
     let link = args.link.start()?;
     let runtime = &link.runtime;
@@ -47,10 +106,10 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
         l.addr, link.tun_name, l.peer.0, l.peer.1, l.mtu
     )?;
     let mut services = Vec::new();
-    for service in TcpService::ALL {
+    for service in TcpService::ALL.into_iter().filter(|s| args.wants(s.name())) {
         services.push(spawn_tcp(runtime, service)?);
     }
-    for service in UdpService::ALL {
+    for service in UdpService::ALL.into_iter().filter(|s| args.wants(s.name())) {
         services.push(spawn_udp(runtime, service, args.udp_queue)?);
     }
     for service in &services {
@@ -61,6 +120,18 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     for &port in &args.no_accept {
         idle_listeners.push(TcpListener::bind(runtime, ("0.0.0.0", port))?);
         writeln!(out, "listening tcp/{port} no-accept")?;
+    }
+    // Held until exit and never read: only the receive queue's bound holds them.
+    let mut unread = Vec::new();
+    for &port in &args.udp_no_read {
+        let socket = UdpSocket::bind(runtime, ("0.0.0.0", port))?;
+        socket.set_recv_queue_capacity(args.udp_queue, recv_queue_bytes(args.udp_queue))?;
+        unread.push(socket);
+        writeln!(out, "listening udp/{port} no-read")?;
+    }
+    let control = args.start_control(runtime, &link.tun_name)?;
+    if let Some(control) = &control {
+        writeln!(out, "control {}", control.path().display())?;
     }
     writeln!(out, "ready")?;
     out.flush()?;
@@ -78,11 +149,13 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
         writeln!(out, "snapshot done")?;
         out.flush()?;
     }
+    drop(control);
     drop(idle_listeners);
 
     let (counters, udp, tcp, ports) = runtime.with_stack(|stack, _| {
         (stack.counters().clone(), stack.udp_sockets(), stack.tcp_sockets(), ephemeral_in_use(stack))
     });
+    drop(unread);
     if let Err(e) = link.shutdown() {
         eprintln!("tunstack: writing the capture: {e}");
     }

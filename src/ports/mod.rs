@@ -73,7 +73,8 @@ pub use table::*;
 ///
 /// TCP and UDP each have their own 65536 ports; see the [module docs](self).
 /// The derived ordering (`Tcp < Udp`) is used to sort the service table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// Transmission Control Protocol (IP protocol number 6).
     Tcp,

@@ -2,12 +2,16 @@
 //!
 //! * `GET /` — an index page about the stack;
 //! * `GET /bytes/N` — N bytes of a repeating pattern, for downloads;
+//! * `GET /sockets` — the stack's live socket table and counters, as plain text
+//!   (what `tunstack ss` and `tunstack stats` print; reload to watch connections
+//!   come and go — the request's own connection is in it, ESTABLISHED);
 //! * anything else — 404 (or 405 for methods other than GET/HEAD).
 //!
 //! One request per connection (`Connection: close`), which keeps the code short.
 
 use std::io::{self, Read, Write};
 
+use crate::control::format;
 use crate::socket::TcpStream;
 
 /// Largest request head we read.
@@ -23,6 +27,8 @@ const INDEX: &str = "<!doctype html>
 on a Linux TUN device. Every segment of this response was built by it.</p>
 <ul>
 <li><a href=\"/bytes/1048576\">/bytes/1048576</a> downloads 1 MiB</li>
+<li><a href=\"/sockets\">/sockets</a> shows the stack's sockets and counters, live
+(like <code>tunstack ss</code> and <code>tunstack stats</code>: reload to watch)</li>
 </ul>
 </body></html>
 ";
@@ -41,6 +47,11 @@ pub(crate) fn serve_connection(stream: &mut TcpStream) -> io::Result<()> {
     let head_only = method == "HEAD";
     if target == "/" || target == "/index.html" {
         return respond(stream, "200 OK", "text/html; charset=utf-8", INDEX.as_bytes(), head_only);
+    }
+    if target == "/sockets" {
+        let (rows, counters) = stream.runtime().with_stack(|stack, _| (stack.socket_table(), stack.counters().clone()));
+        let page = format::sockets_page(&rows, &counters);
+        return respond(stream, "200 OK", "text/plain; charset=utf-8", page.as_bytes(), head_only);
     }
     if let Some(n) = target.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok()) {
         if n > MAX_BYTES {

@@ -8,7 +8,7 @@
 //! | 9    | discard | 863 — throws away what it receives | ✓ | ✓ |
 //! | 13   | daytime | 867 — the date and time as text | ✓ | ✓ |
 //! | 19   | chargen | 864 — a stream of printable characters | ✓ | ✓ |
-//! | 80   | http    | 9112 — an index page and `GET /bytes/N` | ✓ | |
+//! | 80   | http    | 9112 — an index page, `GET /bytes/N`, and `/sockets` (the live socket table) | ✓ | |
 
 mod chargen;
 mod daytime;
@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 pub use chargen::chargen_line;
 pub use daytime::daytime_string;
 pub use tcp::{spawn_tcp, TcpService};
-pub use udp::{spawn_udp, UdpService};
+pub use udp::{recv_queue_bytes, spawn_udp, UdpService};
 
 /// A running service: the thread serving it.
 pub struct RunningService {

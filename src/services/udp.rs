@@ -51,11 +51,18 @@ impl UdpService {
     }
 }
 
+/// The byte bound that goes with a bound of `datagrams`: room for that many
+/// datagrams of the largest size (64 KiB), capped at 64 MiB, so the datagram count
+/// is what fills first.
+pub fn recv_queue_bytes(datagrams: usize) -> usize {
+    datagrams.saturating_mul(65_536).min(64 << 20)
+}
+
 /// Bind `service` on the stack and serve it on a thread until the runtime stops.
 /// `queue` bounds the socket's receive queue (datagrams).
 pub fn spawn_udp(runtime: &Runtime, service: UdpService, queue: usize) -> io::Result<RunningService> {
     let socket = UdpSocket::bind(runtime, ("0.0.0.0", service.port()))?;
-    socket.set_recv_queue_capacity(queue, queue.saturating_mul(65_536).min(64 << 20))?;
+    socket.set_recv_queue_capacity(queue, recv_queue_bytes(queue))?;
     let thread = std::thread::Builder::new().name(format!("udp-{}", service.name())).spawn(move || {
         let mut buf = vec![0u8; 65_536];
         let mut counter = 0;

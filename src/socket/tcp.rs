@@ -99,6 +99,12 @@ impl TcpStream {
         }
     }
 
+    /// The runtime this connection lives on (a service may want to look at the
+    /// rest of its stack, as HTTP's `/sockets` page does).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
     /// Another handle on the same connection (e.g. one thread reads while another
     /// writes), like `std::net::TcpStream::try_clone`.
     pub fn try_clone(&self) -> io::Result<TcpStream> {

@@ -106,7 +106,7 @@ impl Tcb {
         if let (Some(_), Some((tsval, _))) = (self.negotiated.timestamps, seg.options.timestamp) {
             if !seg.flags.rst && seg_len > 0 && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
                 ctx.counters.tcp_rx_paws_rejected += 1;
-                ctx.drop_segment(self.local, self.remote, "tcp PAWS rejected");
+                self.discard(ctx, "tcp PAWS rejected");
                 self.rcv.ack = super::receiver::AckState::Now;
                 return;
             }
@@ -116,7 +116,7 @@ impl Tcb {
         if !self.acceptable(seq, seg_len) {
             ctx.counters.tcp_rx_out_of_window += 1;
             trace!(seq = seq.0, len = seg_len, rcv_nxt = self.rcv.rcv_nxt.0, "segment outside the window");
-            ctx.drop_segment(self.local, self.remote, "tcp out of window");
+            self.discard(ctx, "tcp out of window");
             if !seg.flags.rst {
                 let end = seq + seg.payload.len();
                 if self.negotiated.sack && !seg.payload.is_empty() && end <= self.rcv.rcv_nxt {
@@ -198,7 +198,7 @@ impl Tcb {
             } else if !self.attached {
                 // Nobody will ever read this: tell the peer (RFC 1122 4.2.2.13).
                 ctx.counters.tcp_rx_data_after_close += 1;
-                ctx.drop_segment(self.local, self.remote, "tcp data after close");
+                self.discard(ctx, "tcp data after close");
                 self.abort(ctx, "data after close");
                 return;
             } else {
@@ -393,6 +393,7 @@ impl Tcb {
             match self.rcv.assembler.insert(self.rcv.rcv_nxt, seq, data) {
                 InsertOutcome::NoRoom => {
                     ctx.counters.tcp_rx_ooo_no_room += 1;
+                    self.dropped += 1;
                     let limit = ctx.tcp().max_ooo_ranges;
                     debug!(target: "tunstack::queue", queue = "tcp out-of-order", reason = "out-of-order queue full", local = %self.local, remote = %self.remote, limit, "queue overflow");
                     note_drop(ctx.rx_drop, "out-of-order queue full");

@@ -120,6 +120,10 @@ pub struct Tcb {
     pub last_send: Instant,
     /// The deadline under which the connection sits in the stack's timer set.
     pub(crate) scheduled: Option<Instant>,
+    /// Segments of this connection discarded on arrival: PAWS, out of window,
+    /// data after close, out-of-order queue full (the `Drops` column of
+    /// `tunstack ss`; each is also in its stack-wide counter).
+    pub dropped: u64,
 }
 
 /// Our MSS: what fits in the MTU after IPv4 and TCP headers.
@@ -191,7 +195,15 @@ impl Tcb {
             owns_port: false,
             last_send: Instant::ZERO,
             scheduled: None,
+            dropped: 0,
         }
+    }
+
+    /// Discard the segment being processed for `reason`: counted on this
+    /// connection, and reported through `ctx` like every drop.
+    pub(crate) fn discard(&mut self, ctx: &mut Ctx<'_>, reason: &'static str) {
+        self.dropped += 1;
+        ctx.drop_segment(self.local, self.remote, reason);
     }
 
     /// Adopt the peer's SYN options (RFC 9293 §3.7.1 MSS, RFC 7323 §2.2/§3.2,

@@ -795,6 +795,10 @@ impl Drop for Stack<'_> {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            // Killed, it could not remove its control socket (`control PATH`).
+            if let Some(path) = self.startup.iter().find_map(|l| l.strip_prefix("control ")) {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }

@@ -23,6 +23,9 @@ fn data_beyond_the_window_gets_a_duplicate_ack() {
     assert_eq!(h.dropped.map(DropReason::as_str), Some("tcp out of window"), "answered, yet dropped");
     h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
     assert_eq!(h.dropped, None, "an acceptable ACK is taken in");
+    // The drop is the connection's own too: the `Drops` column of `tunstack ss`.
+    let drops: Vec<u64> = h.stack.socket_table().iter().filter(|r| r.peer.is_some()).map(|r| r.drops).collect();
+    assert_eq!(drops, [1]);
 }
 
 #[test]
