@@ -12,7 +12,7 @@ mod wakers;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     epoch: std::time::Instant,
     stopped: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// How many rounds the driver ran: it should sleep whenever nothing is due.
+    rounds: AtomicU64,
 }
 
 impl Runtime {
@@ -71,6 +73,7 @@ impl Runtime {
             epoch: std::time::Instant::now(),
             stopped: AtomicBool::new(false),
             thread: Mutex::new(None),
+            rounds: AtomicU64::new(0),
         });
         // The driver holds only a weak reference between rounds, so once every
         // `Runtime` clone and socket is gone the stack is freed and the thread ends
@@ -113,6 +116,12 @@ impl Runtime {
         }
     }
 
+    /// How many times the driver thread woke up and ran a round (diagnostics: an
+    /// idle stack, timers armed or not, should hardly ever wake).
+    pub fn driver_rounds(&self) -> u64 {
+        self.inner.rounds.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
     }
@@ -150,14 +159,21 @@ impl Inner {
     }
 
     /// After a socket call: send what it queued, wake waiters, re-arm the driver.
+    /// The driver sleeps until the deadline it saw, so it is poked only when the
+    /// call armed an earlier one.
     pub(crate) fn after_call(&self, stack: &mut Stack, deadline_before: Option<Instant>) {
-        self.flush(stack);
-        while let Some(event) = stack.poll_event() {
-            self.wakers.wake(&event);
-        }
+        self.publish(stack);
         let after = stack.poll_deadline();
         if after.is_some() && (deadline_before.is_none() || after < deadline_before) {
             self.poke();
+        }
+    }
+
+    /// Send what the stack queued and wake the sockets its events name.
+    fn publish(&self, stack: &mut Stack) {
+        self.flush(stack);
+        while let Some(event) = stack.poll_event() {
+            self.wakers.wake(&event);
         }
     }
 
@@ -181,6 +197,7 @@ impl Inner {
     /// One round of the driver: read a batch of packets, run the timers, flush,
     /// and return how long it may sleep.
     fn round(&self, buf: &mut [u8]) -> Duration {
+        self.rounds.fetch_add(1, Ordering::Relaxed);
         let deadline = {
             let mut stack = self.stack.lock();
             let now = self.now();
@@ -199,7 +216,11 @@ impl Inner {
                 }
             }
             stack.handle_timeout(now);
-            self.after_call(&mut stack, None);
+            // Not `after_call`: the driver computes its own sleep from the deadline
+            // below, and poking itself would make every round with a timer armed
+            // end in a wake-up — a busy loop (it was: a connection in TIME-WAIT
+            // kept a core at 100 %).
+            self.publish(&mut stack);
             stack.poll_deadline()
         };
         let mut timeout = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(self.now()).min(MAX_SLEEP));
@@ -250,6 +271,22 @@ impl Drop for Inner {
 mod tests {
     use super::*;
     use crate::device::link;
+
+    /// With a timer armed far ahead (a SYN's retransmission, 1 s) and nothing else
+    /// to do, the driver sleeps: it used to poke its own wake-up fd after every
+    /// round that left a timer armed, and spun at thousands of rounds a second.
+    #[test]
+    fn an_armed_timer_does_not_keep_the_driver_awake() {
+        let (dev, _peer) = link::pair(1500).expect("a link pair");
+        let runtime = Runtime::spawn(dev, StackConfig::default()).expect("spawn");
+        let peer = std::net::SocketAddr::from(([198, 18, 0, 1], 9));
+        runtime.with_stack(|stack, now| stack.tcp_connect(now, peer)).expect("connect starts");
+        let before = runtime.driver_rounds();
+        std::thread::sleep(Duration::from_millis(300));
+        let rounds = runtime.driver_rounds() - before;
+        runtime.shutdown();
+        assert!(rounds <= 5, "the driver ran {rounds} rounds in 300 ms with only a 1 s timer armed");
+    }
 
     /// Dropping every handle without `shutdown` still frees the stack: the driver
     /// thread lets go of it within one sleep (`MAX_SLEEP`) and ends.
