@@ -14,8 +14,8 @@
 //! each port keeps a few spare sockets in LISTEN, topped up after every poll, and a
 //! connection's socket is removed from the set once it is closed.
 //!
-//! One thread: poll the interface, serve every socket, sleep in `poll(2)` on the
-//! TUN until smoltcp's next deadline. Prints `ready`; exits on SIGTERM or SIGINT.
+//! One thread: take in a batch of packets, serve every socket, send what they
+//! queued, and sleep in `poll(2)` on the TUN until smoltcp's next deadline. Prints `ready`; exits on SIGTERM or SIGINT.
 //!
 //! Usage: `smoltcp_server [--tun tun0] [--mtu 1500]` (root, inside a namespace).
 
@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Parser;
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
@@ -40,6 +40,8 @@ const UDP_DATAGRAMS: usize = 1024;
 const UDP_BYTES: usize = 1 << 20;
 /// Sockets kept in LISTEN per port: how many SYNs may arrive between two top-ups.
 const SPARE_LISTENERS: usize = 16;
+/// Packets taken in before the programs run (tunstack's runtime reads up to 256).
+const RX_BATCH: usize = 64;
 /// Longest sleep without a deadline, so a signal is noticed.
 const MAX_SLEEP_MS: i32 = 1000;
 
@@ -179,13 +181,24 @@ fn main() -> io::Result<()> {
     println!("ready");
 
     while !stop.load(Ordering::Relaxed) {
+        // At most RX_BATCH packets in, then the programs run, then everything out.
+        // (`Interface::poll` would take in every packet waiting before any program
+        // runs: under a fast sender the receive buffer fills and the window closes.)
         let now = Instant::now();
-        iface.poll(now, &mut phy, &mut sockets);
+        iface.poll_maintenance(now);
+        let mut taken = 0;
+        while taken < RX_BATCH
+            && iface.poll_ingress_single(now, &mut phy, &mut sockets) != PollIngressSingleResult::None
+        {
+            taken += 1;
+        }
         serve_udp(sockets.get_mut::<udp::Socket>(udp_handle), &mut scratch);
         serve_tcp(&mut sockets, &mut conns, &block, &mut scratch);
         top_up_listeners(&mut sockets, &mut conns)?;
-        // Serving may have queued data: send it before sleeping.
-        iface.poll(Instant::now(), &mut phy, &mut sockets);
+        while iface.poll_egress(Instant::now(), &mut phy, &mut sockets) != PollResult::None {}
+        if taken == RX_BATCH {
+            continue; // more may be waiting: no sleep
+        }
         let delay = iface.poll_delay(Instant::now(), &sockets);
         let ms =
             delay.map_or(MAX_SLEEP_MS, |d| i32::try_from(d.total_millis()).unwrap_or(MAX_SLEEP_MS).min(MAX_SLEEP_MS));

@@ -6,7 +6,8 @@
 //!   it can — 64 KiB per `send` with UDP segmentation offload (`UDP_SEGMENT`), which
 //!   the kernel cuts into MTU-sized packets as it does a TCP flow's — and the loop
 //!   only reads packets off the TUN and counts their bytes (the ceiling for
-//!   kernel → stack).
+//!   kernel → stack). The sender keeps at most 256 packets ahead of the reader,
+//!   as a TCP window would, so none are dropped at the TUN's queue.
 //! * `write`: the loop only writes one prebuilt MTU-sized IPv4/UDP packet to the TUN,
 //!   again and again; a kernel UDP socket on 198.18.0.1 counts what the kernel
 //!   delivers (the ceiling for stack → kernel; the kernel drops what it cannot
@@ -32,6 +33,9 @@ const KERNEL: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const STACK: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 /// The kernel-side UDP port of the write test.
 const SINK_PORT: u16 = 9999;
+/// Packets the read test's sender may be ahead of the reader: below the TUN's
+/// default queue of 500 packets.
+const WINDOW: u64 = 256;
 /// IPv4 + UDP headers.
 const HEADERS: usize = 28;
 
@@ -79,8 +83,9 @@ fn wait_readable(tun: &TunDevice, ms: i32) {
 
 fn read_ceiling(tun: &TunDevice, mtu: usize, duration: Duration) -> io::Result<(u64, u64, Duration)> {
     let stop = Arc::new(AtomicBool::new(false));
+    let read = Arc::new(AtomicU64::new(0));
     let sender = {
-        let stop = Arc::clone(&stop);
+        let (stop, read) = (Arc::clone(&stop), Arc::clone(&read));
         let socket = UdpSocket::bind((KERNEL, 0))?;
         socket.connect((STACK, 9))?;
         let segment = mtu - HEADERS;
@@ -91,9 +96,18 @@ fn read_ceiling(tun: &TunDevice, mtu: usize, duration: Duration) -> io::Result<(
         }
         let payload = vec![0u8; segment * segments];
         std::thread::spawn(move || {
+            let mut sent = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                // ENOBUFS when the TUN's queue is full: the kernel drops, we go on.
-                let _ = socket.send(&payload);
+                // A window, as TCP has: never more than WINDOW packets ahead of the
+                // reader, so the TUN's queue never overflows and no CPU is spent on
+                // packets the kernel would drop.
+                if sent.saturating_sub(read.load(Ordering::Relaxed)) + segments as u64 > WINDOW {
+                    std::thread::park_timeout(Duration::from_millis(1));
+                    continue;
+                }
+                if socket.send(&payload).is_ok() {
+                    sent += segments as u64;
+                }
             }
         })
     };
@@ -105,6 +119,10 @@ fn read_ceiling(tun: &TunDevice, mtu: usize, duration: Duration) -> io::Result<(
             Some(n) => {
                 bytes += n as u64;
                 packets += 1;
+                if packets % 32 == 0 {
+                    read.store(packets, Ordering::Relaxed);
+                    sender.thread().unpark();
+                }
             }
             None => wait_readable(tun, 10),
         }

@@ -32,6 +32,7 @@ ROWS = [
     ("udp64", "pps", "UDP echo 64 B", "packets/s", 0, True),
     ("udp1472", "pps", "UDP echo 1472 B", "packets/s", 0, True),
     ("memory", "kib_per_conn", "memory per idle connection", "KiB", 1, False),
+    ("memory", "open_secs", "time to open the idle connections", "s", 2, False),
 ]
 
 
@@ -97,6 +98,12 @@ def fmt(value, digits):
     return f"{value:,.{digits}f}"
 
 
+def fmt_ratio(r):
+    if r is None:
+        return "—"
+    return f"{r:.2f}×" if r >= 0.1 else f"{r:.3f}×"
+
+
 def ratio(a, b, higher_better):
     """tunstack / other, as a factor where above 1 means tunstack is better."""
     if a is None or b is None or a == 0 or b == 0:
@@ -119,8 +126,7 @@ def table(groups, mtus):
             vs_ceiling = ratio(values["tunstack"], values["ceiling"], higher)
             name = f"{label}, MTU {mtu}" if test.startswith("bulk") else label
             cells = [fmt(values[c], digits) for c in CONTENDERS]
-            r1 = "—" if vs_smoltcp is None else f"{vs_smoltcp:.2f}×"
-            r2 = "—" if vs_ceiling is None else f"{vs_ceiling:.2f}×"
+            r1, r2 = fmt_ratio(vs_smoltcp), fmt_ratio(vs_ceiling)
             lines.append(f"| {name} | {unit} | " + " | ".join(cells) + f" | {r1} | {r2} |")
             rows_json.append(
                 {
