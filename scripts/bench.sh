@@ -14,6 +14,9 @@
 #   ceiling   examples/tun_ceiling.rs: a loop that only reads, or only writes,
 #             packets on a TUN (bulk rows only)                (namespace ceil)
 #
+# The memory figure starts a fresh tunstack / smoltcp server per run, in
+# namespace mem-<contender>-<run>, so earlier tests have not grown its heap.
+#
 # Each figure is the median of BENCH_RUNS runs, taken in this one invocation with
 # the contenders interleaved run by run (so a noisy moment hurts all alike).
 # Prints a Markdown table and writes target/bench/results.json (raw runs in
