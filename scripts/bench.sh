@@ -9,6 +9,8 @@
 # creates and removes (named tunstack-bench-<pid>-*):
 #
 #   tunstack  `tunstack serve` on a TUN                        (namespace ts<mtu>)
+#   offload   `tunstack serve --offload` (TSO/checksum offloads, bulk only)
+#                                                              (namespace to<mtu>)
 #   smoltcp   examples/smoltcp_server.rs on a TUN              (namespace sm<mtu>)
 #   kernel    examples/kernel_server.rs over a veth pair       (kc<mtu> → ks<mtu>)
 #   ceiling   examples/tun_ceiling.rs: a loop that only reads, or only writes,
@@ -96,6 +98,9 @@ for mtu in $MTUS; do
     bench_ns "ts$mtu"
     bench_client_sysctls "ts$mtu"
     bench_start "tunstack$mtu" "ts$mtu" "$BIN" serve --tun tun0 --mtu "$mtu"
+    bench_ns "to$mtu"
+    bench_client_sysctls "to$mtu"
+    bench_start "offload$mtu" "to$mtu" "$BIN" serve --tun tun0 --mtu "$mtu" --offload
     bench_ns "sm$mtu"
     bench_client_sysctls "sm$mtu"
     bench_start "smoltcp$mtu" "sm$mtu" "$EX/smoltcp_server" --tun tun0 --mtu "$mtu"
@@ -112,6 +117,7 @@ bench_ns ceil
 client_ns() {
     case $1 in
         tunstack) echo "ts$2" ;;
+        offload) echo "to$2" ;;
         smoltcp) echo "sm$2" ;;
         kernel) echo "kc$2" ;;
     esac
@@ -124,7 +130,7 @@ if wants bulk; then
     ts_section "TCP bulk: $BULK_MIB MiB per run, one flow"
     for mtu in $MTUS; do
         for run in $(seq "$RUNS"); do
-            for c in "${CONTENDERS[@]}"; do
+            for c in tunstack offload smoltcp kernel; do
                 bench_record bulk_k2s "$mtu" "$c" "$run" "$(client_ns "$c" "$mtu")" \
                     "$EX/bench_client" send "$STACK:9" --bytes "$BYTES"
                 bench_record bulk_s2k "$mtu" "$c" "$run" "$(client_ns "$c" "$mtu")" \
