@@ -121,6 +121,14 @@ impl Stack {
         self.out.pop()
     }
 
+    /// Hand back a packet from [`poll_transmit`](Stack::poll_transmit) once it is
+    /// written: the stack builds a later packet in its buffer instead of allocating
+    /// one. Optional — a host that keeps or drops its packets loses nothing but
+    /// the reuse.
+    pub fn recycle(&mut self, packet: Vec<u8>) {
+        self.out.recycle(packet);
+    }
+
     /// The next socket event, if any. A socket has at most one event of each kind
     /// pending, and none once it is freed.
     pub fn poll_event(&mut self) -> Option<Event> {

@@ -17,17 +17,40 @@ pub enum OutputError {
     QueueFull,
 }
 
-/// Packets built and waiting for the device, plus the IP identification counter.
+/// Buffers kept for reuse at most (packets handed back with
+/// [`IpOutput::recycle`], and scratch space for building segments).
+const MAX_SPARE: usize = 256;
+/// A buffer larger than this is not kept (the largest IPv4 packet fits).
+const MAX_SPARE_CAPACITY: usize = 65_536 + 64;
+
+/// Packets built and waiting for the device, the IP identification counter, and
+/// spare buffers: on the steady-state path a packet is built in a buffer that an
+/// earlier packet used, so sending allocates nothing.
 #[derive(Debug)]
 pub struct IpOutput {
     queue: VecDeque<Vec<u8>>,
     next_id: u16,
+    spare: Vec<Vec<u8>>,
 }
 
 impl IpOutput {
     pub fn new(seed: u64) -> Self {
         // Only the low bits of the seed: a different seed gives a different sequence.
-        IpOutput { queue: VecDeque::new(), next_id: (seed ^ (seed >> 16)) as u16 }
+        IpOutput { queue: VecDeque::new(), next_id: (seed ^ (seed >> 16)) as u16, spare: Vec::new() }
+    }
+
+    /// An empty buffer, reused if one is spare.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Take back a buffer (a packet the device has written, or scratch space) for
+    /// reuse; beyond [`MAX_SPARE`] buffers, or a huge one, it is simply freed.
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE && buffer.capacity() <= MAX_SPARE_CAPACITY {
+            buffer.clear();
+            self.spare.push(buffer);
+        }
     }
 
     /// Wrap `payload` in IPv4 from our address to `dst` and queue it, fragmenting it
@@ -77,7 +100,8 @@ impl IpOutput {
     }
 
     fn push(&mut self, repr: &Ipv4Repr, offset: usize, more: bool, piece: &[u8], counters: &mut Counters) {
-        let mut packet = Vec::with_capacity(MIN_HEADER_LEN + piece.len());
+        let mut packet = self.buffer();
+        packet.reserve(MIN_HEADER_LEN + piece.len());
         // Sizes were checked above, so emit cannot refuse; if it ever did, the
         // packet is counted as too big rather than sent malformed.
         if ipv4::emit(&mut packet, repr, offset, more, piece).is_some() {
@@ -85,6 +109,7 @@ impl IpOutput {
             self.queue.push_back(packet);
         } else {
             counters.ip_tx_too_big += 1;
+            self.recycle(packet);
         }
     }
 
@@ -119,6 +144,22 @@ mod tests {
         assert_eq!(ids.len(), 3);
         assert!(ids.windows(2).all(|w| w[0] == w[1]));
         assert_eq!((counters.ip_tx_fragmented, counters.ip_tx_fragments, counters.ip_tx_packets), (1, 3, 3));
+    }
+
+    #[test]
+    fn a_recycled_packet_buffer_is_reused_for_the_next_packet() {
+        let config = StackConfig::default();
+        let mut counters = Counters::default();
+        let mut out = IpOutput::new(1);
+        let dst = Ipv4Addr::new(198, 18, 0, 1);
+        out.send(&config, &mut counters, dst, 17, &[1; 100]).expect("queued");
+        let first = out.pop().expect("a packet");
+        let at = first.as_ptr();
+        out.recycle(first);
+        out.send(&config, &mut counters, dst, 17, &[2; 100]).expect("queued");
+        let second = out.pop().expect("a packet");
+        assert_eq!(second.as_ptr(), at, "built in the recycled buffer");
+        assert_eq!(ipv4::parse(&second).expect("valid").payload, &[2; 100][..]);
     }
 
     #[test]

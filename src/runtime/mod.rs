@@ -186,6 +186,9 @@ impl Inner {
         if let Err(e) = self.device.send_batch(&batch) {
             warn!(error = %e, packets = batch.len(), "device send failed");
         }
+        for packet in batch {
+            stack.recycle(packet);
+        }
     }
 
     fn poke(&self) {

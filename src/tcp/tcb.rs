@@ -376,16 +376,16 @@ impl Tcb {
 
 /// Write a segment to the IP layer and count it.
 pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: std::net::Ipv4Addr, dst: std::net::Ipv4Addr, segment: &Segment<'_>) {
-    let mut bytes = Vec::with_capacity(60 + segment.payload.len());
-    if wire::emit(&mut bytes, src, dst, segment).is_none() {
-        return;
-    }
-    if ctx.out.send(ctx.config, ctx.counters, dst, PROTO_TCP, &bytes).is_ok() {
+    let mut bytes = ctx.out.buffer();
+    if wire::emit(&mut bytes, src, dst, segment).is_some()
+        && ctx.out.send(ctx.config, ctx.counters, dst, PROTO_TCP, &bytes).is_ok()
+    {
         ctx.counters.tcp_tx_segments += 1;
         if segment.flags.rst {
             ctx.counters.tcp_tx_rst += 1;
         }
     }
+    ctx.out.recycle(bytes);
 }
 
 /// RFC 9293 §3.10.7.1: the answer to a segment for no connection: a RST that the

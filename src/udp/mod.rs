@@ -218,11 +218,14 @@ impl Stack {
             return Err(icmp_error(kind));
         }
         let src_port = socket.local_port;
-        let mut segment = Vec::with_capacity(udp::HEADER_LEN + payload.len());
+        let mut segment = self.out.buffer();
         if udp::emit(&mut segment, src, *dst.ip(), src_port, dst.port(), payload).is_none() {
+            self.out.recycle(segment);
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large"));
         }
-        match self.out.send(&self.config, &mut self.counters, *dst.ip(), crate::ip::PROTO_UDP, &segment) {
+        let sent = self.out.send(&self.config, &mut self.counters, *dst.ip(), crate::ip::PROTO_UDP, &segment);
+        self.out.recycle(segment);
+        match sent {
             Ok(()) => {
                 self.counters.udp_tx += 1;
                 Ok(payload.len())
