@@ -8,6 +8,7 @@ use bytes::Bytes;
 use tracing::{debug, trace};
 
 use super::assembler::InsertOutcome;
+use super::receiver::AckDue;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::{reset_for, Ctx, Tcb};
@@ -381,9 +382,16 @@ impl Tcb {
             let segments = (payload.len() / self.rcv.peer_mss.max(1)).max(1);
             self.rcv.unacked_segments = self.rcv.unacked_segments.saturating_add(segments as u32);
             // RFC 1122 4.2.3.2 / RFC 5681 §4.2: ACK at least every second full-sized
-            // segment, and at once when a hole was filled.
-            let immediate = filled_hole || self.rcv.unacked_segments >= 2;
-            self.rcv.schedule_ack(ctx.now, ctx.tcp().delayed_ack, immediate);
+            // segment (once for all those in one input batch), and at once when a
+            // hole was filled.
+            let due = if filled_hole {
+                AckDue::Now
+            } else if self.rcv.unacked_segments >= 2 {
+                AckDue::EndOfBatch
+            } else {
+                AckDue::Delayed
+            };
+            self.rcv.schedule_ack(ctx.now, ctx.tcp().delayed_ack, due);
             self.notify(ctx);
         } else {
             // Out of order: hold it (bounded), and send an immediate duplicate ACK

@@ -16,6 +16,18 @@ pub enum AckState {
     Delayed { until: Instant },
     /// Send an ACK with the next segment out, now.
     Now,
+    /// Due now, but sent when the host next runs the timers — which it does right
+    /// after the batch of packets it is feeding in — so that one ACK covers every
+    /// segment of the connection in that batch. See [`Receiver::schedule_ack`].
+    EndOfBatch,
+}
+
+/// How soon in-order data must be acknowledged ([`Receiver::schedule_ack`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckDue {
+    Now,
+    EndOfBatch,
+    Delayed,
 }
 
 /// Receive sequence variables and buffers.
@@ -162,14 +174,27 @@ impl Receiver {
         had_ooo
     }
 
-    /// Schedule an ACK: at once, or delayed by `delay` unless one is already due.
-    pub fn schedule_ack(&mut self, now: Instant, delay: std::time::Duration, immediate: bool) {
-        if immediate || delay.is_zero() {
-            self.ack = AckState::Now;
-            return;
-        }
-        if self.ack == AckState::Idle {
-            self.ack = AckState::Delayed { until: now + delay };
+    /// Schedule an ACK for in-order data: at once, at the end of the input batch,
+    /// or delayed by `delay` unless one is already due sooner.
+    ///
+    /// RFC 1122 4.2.3.2 / RFC 5681 §4.2 ask for an ACK at least every second
+    /// full-sized segment. Segments that arrive together — the runtime reads up to
+    /// a few hundred packets from the TUN before it runs the timers — get one ACK
+    /// for all of them, as Linux's receive path does for a GRO batch: the
+    /// `EndOfBatch` ACK goes out when the timers run, right after the batch.
+    /// Out-of-order segments, filled holes and everything else that must be heard
+    /// at once still go out at once (`Now`).
+    pub fn schedule_ack(&mut self, now: Instant, delay: std::time::Duration, due: AckDue) {
+        match due {
+            AckDue::Now => self.ack = AckState::Now,
+            AckDue::EndOfBatch if self.ack != AckState::Now => self.ack = AckState::EndOfBatch,
+            AckDue::EndOfBatch => {}
+            AckDue::Delayed if delay.is_zero() => self.ack = AckState::Now,
+            AckDue::Delayed => {
+                if self.ack == AckState::Idle {
+                    self.ack = AckState::Delayed { until: now + delay };
+                }
+            }
         }
     }
 }

@@ -357,7 +357,7 @@ impl Tcb {
         }
         let ack = match self.rcv.ack {
             AckState::Delayed { until } => Some(until),
-            AckState::Now => Some(Instant::ZERO),
+            AckState::Now | AckState::EndOfBatch => Some(Instant::ZERO),
             AckState::Idle => None,
         };
         let time_wait = match self.state {

@@ -26,10 +26,10 @@ impl Tcb {
             self.set_state(ctx, State::Closed, "FIN-WAIT-2 timeout");
             return;
         }
-        if let AckState::Delayed { until } = self.rcv.ack {
-            if now >= until {
-                self.rcv.ack = AckState::Now;
-            }
+        match self.rcv.ack {
+            AckState::Delayed { until } if now >= until => self.rcv.ack = AckState::Now,
+            AckState::EndOfBatch => self.rcv.ack = AckState::Now,
+            _ => {}
         }
         if self.timers.retransmit.is_some_and(|t| now >= t) {
             self.timers.retransmit = None;

@@ -14,10 +14,12 @@
 //! * `reset.rs` — RST in and out (RFC 5961), closed ports, abort;
 //! * `window.rs` — segments outside the receive window;
 //! * `acceptance.rs` — overlapping data, PAWS, an ACK of data never sent;
+//! * `acks.rs` — when in-order data is acknowledged (delayed, per batch, at once);
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
 //! * `listen.rs` — the listener's queues and its answers to stray segments.
 
 mod acceptance;
+mod acks;
 mod close;
 mod handshake;
 mod harness;
