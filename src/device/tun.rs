@@ -5,7 +5,7 @@
 //! Two ways to open it: plain (with `tun-tap`), one packet per read and write; or
 //! with offloads ([`TunConfig::offload`]), where a virtio-net header travels with
 //! every packet, the kernel hands us TCP segments of up to 64 KiB and we hand it
-//! runs of segments glued into one ([`super::vnet`], [`super::tun_vnet`]).
+//! runs of segments glued into one ([`super::vnet`], `device/tun_vnet.rs`).
 
 use std::io;
 use std::net::Ipv4Addr;

@@ -6,7 +6,7 @@
 //! nothing happens. Socket calls from other threads lock the stack, do their work,
 //! write any packets they produced straight to the device, and poke the eventfd when
 //! they moved a deadline earlier. A call the core answers with "not yet" sleeps on
-//! its socket's condition variable ([`wakers`]) until an event names that socket.
+//! its socket's condition variable (`runtime/wakers.rs`) until an event names that socket.
 
 mod wakers;
 
