@@ -11,7 +11,8 @@
 //! * [`runtime`] — the one thread that moves packets between a device and a stack;
 //! * [`socket`] — the blocking, `std::net`-shaped API programs use;
 //! * [`services`] — the classic small servers (echo, discard, daytime, chargen);
-//! * [`sim`] — two stacks over a simulated faulty link, in virtual time;
+//! * [`sim`] — two stacks over a simulated faulty link, in virtual time, with
+//!   the [`invariants`] checked after every step;
 //! * [`script`] — packetdrill scripts run against the core in virtual time.
 //!
 //! See `DESIGN.md` for one packet's path through them.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod counters;
 pub mod device;
 pub mod icmp;
+pub mod invariants;
 pub mod ip;
 pub mod ports;
 pub mod rng;

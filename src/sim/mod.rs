@@ -91,6 +91,8 @@ pub struct Sim {
     link: Link,
     now: Instant,
     trace: Option<Vec<TraceEntry>>,
+    /// Run [`Stack::check_invariants`] on both hosts around every step.
+    invariants: bool,
 }
 
 impl Sim {
@@ -103,7 +105,14 @@ impl Sim {
 
     /// Two hosts configured by the caller (their addresses are taken as given).
     pub fn with_hosts(a: StackConfig, b: StackConfig, link: LinkConfig) -> Self {
-        Sim { a: Stack::new(a), b: Stack::new(b), link: Link::new(link), now: Instant::ZERO, trace: None }
+        Sim {
+            a: Stack::new(a),
+            b: Stack::new(b),
+            link: Link::new(link),
+            now: Instant::ZERO,
+            trace: None,
+            invariants: false,
+        }
     }
 
     /// Keep a [`TraceEntry`] for every packet from now on.
@@ -114,6 +123,15 @@ impl Sim {
     /// The packets recorded so far (empty unless [`record`](Sim::record) was called).
     pub fn trace(&self) -> &[TraceEntry] {
         self.trace.as_deref().unwrap_or_default()
+    }
+
+    /// Check both stacks' [invariants](crate::invariants) before and after every
+    /// step from now on (`true`), or stop checking (`false`). A broken invariant
+    /// panics with the link's seed, the host, the virtual time and the rule, so the
+    /// failing run can be replayed; a property test reports the panic as its
+    /// failure.
+    pub fn check_invariants(&mut self, on: bool) {
+        self.invariants = on;
     }
 
     /// The virtual clock.
@@ -130,6 +148,7 @@ impl Sim {
     /// `false`, leaving the clock at `limit`, when nothing is due by then — with no
     /// timer armed and no packet in flight, nothing will ever happen again.
     pub fn step(&mut self, limit: Instant) -> bool {
+        self.verify("before the step");
         self.transmit();
         let next =
             [self.a.poll_deadline(), self.b.poll_deadline(), self.link.next_delivery()].into_iter().flatten().min();
@@ -152,6 +171,7 @@ impl Sim {
             }
         }
         self.transmit();
+        self.verify("after the step");
         true
     }
 
@@ -175,6 +195,22 @@ impl Sim {
             last = self.now;
             if steps_here > MAX_STEPS_AT_ONE_INSTANT {
                 return false;
+            }
+        }
+    }
+
+    /// Panic if checking is on and either stack breaks an invariant.
+    fn verify(&self, when: &str) {
+        if !self.invariants {
+            return;
+        }
+        for (host, stack) in [("A", &self.a), ("B", &self.b)] {
+            if let Err(broken) = stack.check_invariants() {
+                panic!(
+                    "seed {:#x}: host {host} broke an invariant at {:?} ({when}): {broken}",
+                    self.link.config().seed,
+                    self.now
+                );
             }
         }
     }

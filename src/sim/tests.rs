@@ -182,6 +182,7 @@ fn faulty(seed: u64) -> LinkConfig {
 
 fn traced_run(seed: u64) -> Vec<TraceEntry> {
     let mut sim = Sim::new(faulty(seed));
+    sim.check_invariants(true);
     sim.record();
     let done = transfer(&mut sim, bytes(20_000, 1), Vec::new(), Duration::from_secs(600)).expect("no socket error");
     assert!(done.finished, "seed {seed}: the transfer finished");
@@ -209,6 +210,7 @@ fn minutes_of_virtual_time_pass_without_waiting() {
     // A lost peer: every packet dropped, so A retransmits its SYN with backoff until
     // `connect` fails, about two minutes of virtual time.
     let mut sim = Sim::new(LinkConfig { loss: 1.0, ..LinkConfig::default() });
+    sim.check_invariants(true);
     let started = std::time::Instant::now();
     let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
     let h = sim.a.tcp_connect(sim.now(), server).expect("connect starts");
@@ -253,7 +255,9 @@ fn patient_hosts(link: LinkConfig) -> Sim {
         config.tcp.syn_retries = 12;
         config
     };
-    Sim::with_hosts(host(ADDR_A, 0xA), host(ADDR_B, 0xB), link)
+    let mut sim = Sim::with_hosts(host(ADDR_A, 0xA), host(ADDR_B, 0xB), link);
+    sim.check_invariants(true);
+    sim
 }
 
 fn check_stream(link: LinkConfig, to_b: Vec<u8>, to_a: Vec<u8>) -> Result<(), TestCaseError> {
@@ -363,6 +367,7 @@ proptest! {
     fn udp_datagrams_arrive_whole_or_not_at_all(link in any_faulty_link(0.0), sizes in proptest::collection::vec(0usize..3000, 1..60)) {
         let seed = link.seed;
         let mut sim = Sim::new(link);
+        sim.check_invariants(true);
         let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, 9));
         let rx = sim.b.udp_bind(to).expect("port 9 is free");
         let tx = sim.a.udp_bind(SocketAddr::V4(SocketAddrV4::new(ADDR_A, 0))).expect("an ephemeral port");
