@@ -90,6 +90,15 @@ impl Default for LinkConfig {
     }
 }
 
+impl LinkConfig {
+    /// The longest a packet that is delivered can spend on the link: latency
+    /// plus the largest jitter. Termination bounds add it for the packets still in
+    /// flight when something stops.
+    pub fn max_delay(&self) -> Duration {
+        self.latency + self.jitter
+    }
+}
+
 /// What the link did in one direction. Every packet sent is counted once in `sent`
 /// and ends as exactly one of: dropped (`dropped_mtu`, `dropped_queue`, `lost`),
 /// delivered, or still in flight — plus one more delivery per `duplicated`.

@@ -63,6 +63,24 @@ pub const ADDR_B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 /// stays due however often it runs would otherwise spin without time moving.
 const MAX_STEPS_AT_ONE_INSTANT: u32 = 100_000;
 
+/// One of the simulator's two hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// `198.18.0.1`.
+    A,
+    /// `198.18.0.2`.
+    B,
+}
+
+impl Host {
+    fn index(self) -> usize {
+        match self {
+            Host::A => 0,
+            Host::B => 1,
+        }
+    }
+}
+
 /// Whether a traced packet was entering the link or leaving it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TraceKind {
@@ -93,6 +111,8 @@ pub struct Sim {
     trace: Option<Vec<TraceEntry>>,
     /// Run [`Stack::check_invariants`] on both hosts around every step.
     invariants: bool,
+    /// Hosts stopped by [`halt`](Sim::halt), by [`Host::index`].
+    halted: [bool; 2],
 }
 
 impl Sim {
@@ -112,6 +132,7 @@ impl Sim {
             now: Instant::ZERO,
             trace: None,
             invariants: false,
+            halted: [false; 2],
         }
     }
 
@@ -134,6 +155,20 @@ impl Sim {
         self.invariants = on;
     }
 
+    /// Stop `host` for good, as if it crashed or lost power: from now on it takes
+    /// in no packet, runs no timer and sends nothing, and packets it had queued
+    /// for the link are never sent. Its [`Stack`] stays as it was, for inspection.
+    /// The other host sees a peer that went silent — the "one side dead" of the
+    /// termination properties.
+    pub fn halt(&mut self, host: Host) {
+        self.halted[host.index()] = true;
+    }
+
+    /// Whether [`halt`](Sim::halt) stopped `host`.
+    pub fn is_halted(&self, host: Host) -> bool {
+        self.halted[host.index()]
+    }
+
     /// The virtual clock.
     pub fn now(&self) -> Instant {
         self.now
@@ -150,8 +185,9 @@ impl Sim {
     pub fn step(&mut self, limit: Instant) -> bool {
         self.verify("before the step");
         self.transmit();
+        let deadline = |sim: &Sim, host: Host| if sim.is_halted(host) { None } else { sim.stack(host).poll_deadline() };
         let next =
-            [self.a.poll_deadline(), self.b.poll_deadline(), self.link.next_delivery()].into_iter().flatten().min();
+            [deadline(self, Host::A), deadline(self, Host::B), self.link.next_delivery()].into_iter().flatten().min();
         let Some(next) = next.filter(|&t| t <= limit) else {
             self.now = self.now.max(limit);
             return false;
@@ -159,15 +195,20 @@ impl Sim {
         self.now = self.now.max(next);
         while let Some((direction, packet)) = self.link.poll_delivery(self.now) {
             self.note(direction, TraceKind::Delivered, &packet);
-            match direction {
-                // Drop reasons are in the receiving stack's counters.
-                Direction::AToB => self.b.input(self.now, &packet),
-                Direction::BToA => self.a.input(self.now, &packet),
+            let to = match direction {
+                Direction::AToB => Host::B,
+                Direction::BToA => Host::A,
             };
+            if !self.is_halted(to) {
+                // Drop reasons are in the receiving stack's counters.
+                let now = self.now;
+                self.stack_mut(to).input(now, &packet);
+            }
         }
-        for stack in [&mut self.a, &mut self.b] {
-            if stack.poll_deadline().is_some_and(|t| t <= self.now) {
-                stack.handle_timeout(self.now);
+        for host in [Host::A, Host::B] {
+            let now = self.now;
+            if deadline(self, host).is_some_and(|t| t <= now) {
+                self.stack_mut(host).handle_timeout(now);
             }
         }
         self.transmit();
@@ -215,15 +256,30 @@ impl Sim {
         }
     }
 
-    /// Move every packet the stacks want to send onto the link.
+    /// Move every packet the live stacks want to send onto the link.
     fn transmit(&mut self) {
-        while let Some(packet) = self.a.poll_transmit() {
-            self.note(Direction::AToB, TraceKind::Sent, &packet);
-            self.link.send(self.now, Direction::AToB, packet);
+        for (host, direction) in [(Host::A, Direction::AToB), (Host::B, Direction::BToA)] {
+            if self.is_halted(host) {
+                continue;
+            }
+            while let Some(packet) = self.stack_mut(host).poll_transmit() {
+                self.note(direction, TraceKind::Sent, &packet);
+                self.link.send(self.now, direction, packet);
+            }
         }
-        while let Some(packet) = self.b.poll_transmit() {
-            self.note(Direction::BToA, TraceKind::Sent, &packet);
-            self.link.send(self.now, Direction::BToA, packet);
+    }
+
+    pub fn stack(&self, host: Host) -> &Stack {
+        match host {
+            Host::A => &self.a,
+            Host::B => &self.b,
+        }
+    }
+
+    pub fn stack_mut(&mut self, host: Host) -> &mut Stack {
+        match host {
+            Host::A => &mut self.a,
+            Host::B => &mut self.b,
         }
     }
 

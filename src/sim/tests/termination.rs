@@ -1,0 +1,167 @@
+//! Termination: every connection ends, and within a bound computed from the
+//! configuration — never "eventually".
+//!
+//! * **Both close.** Once both programs have closed and both connections are in
+//!   TIME-WAIT or CLOSED, only TIME-WAIT remains, and it lasts 2·MSL after the
+//!   last FIN it received (RFC 9293 §3.10.7.4 restarts it for a retransmitted
+//!   FIN). The peer is in TIME-WAIT or CLOSED too, so it sends no new FIN; the last
+//!   one is at most the link's longest delay away. Hence everything is freed
+//!   within 2·MSL plus that delay, and no port stays bound
+//!   ([`check_freed_after_close`], run after every stream property).
+//! * **One side dead.** A host whose peer halts with data unacknowledged gives up
+//!   with `TimedOut` at its retry limit ([`give_up_bound`]).
+
+use super::*;
+use crate::config::TcpConfig;
+
+/// After a finished transfer, run until both hosts have freed every connection:
+/// within 2·MSL plus the link's longest delay, passing through TIME-WAIT, and
+/// leaving no TCP port bound but B's listener.
+pub(super) fn check_freed_after_close(sim: &mut Sim, seed: u64) -> Result<(), TestCaseError> {
+    let msl = sim.a.config().tcp.msl.max(sim.b.config().tcp.msl);
+    let bound = msl * 2 + sim.link().config().max_delay();
+    let mut saw_time_wait = false;
+    let freed = sim.run_until(bound, |sim| {
+        saw_time_wait |= [&sim.a, &sim.b]
+            .iter()
+            .any(|s| s.tcp_sockets().iter().any(|c| c.state == State::TimeWait { until: Instant::ZERO }.name()));
+        sim.a.tcp_connection_count() == 0 && sim.b.tcp_connection_count() == 0
+    });
+    prop_assert!(
+        freed,
+        "seed {:#x}: connections left {:?} after both closed: A {:?}, B {:?}",
+        seed,
+        bound,
+        sim.a.tcp_sockets(),
+        sim.b.tcp_sockets()
+    );
+    prop_assert!(saw_time_wait, "seed {:#x}: neither side went through TIME-WAIT", seed);
+    prop_assert_eq!(sim.a.tcp_ports().len(), 0, "seed {:#x}: A's ephemeral port is still bound", seed);
+    prop_assert_eq!(sim.b.tcp_ports().len(), 1, "seed {:#x}: B has more bound than its listener", seed);
+    Ok(())
+}
+
+/// The longest a host keeps trying after its peer went silent, before the
+/// connection fails with `TimedOut`:
+///
+/// * packets the peer sent before it died may still arrive (up to `max_delay`
+///   of the link) and acknowledge data, which resets the retry count;
+/// * a tail loss probe pending then may fire and re-arm the retransmission timer
+///   (at most one RTO later, RFC 8985 §7.2);
+/// * then each retransmission timeout waits at most `rto.max` (RFC 6298 §5.5:
+///   back off, capped), and the connection fails at the first timeout past its
+///   limit: `syn_retries` during the handshake, `max_retries` after it (RFC 9293
+///   §3.8.3's R2). Unanswered zero-window probes give up after as many tries,
+///   each at most `rto.max` apart.
+fn give_up_bound(config: &TcpConfig, max_delay: Duration) -> Duration {
+    let timeouts = config.max_retries.max(config.syn_retries) + 1;
+    max_delay + config.rto.max * (timeouts + 1)
+}
+
+/// Both hosts send (so the survivor always has data for the dead one); `victim`
+/// halts after `deliveries` packets reached it, fewer than its peer's data
+/// needs, so the survivor is left with data unacknowledged. The survivor must
+/// end within [`give_up_bound`] of the death: its program sees `TimedOut` (or,
+/// if the connection was never accepted, the half-open connection is freed), the
+/// connection failed at exactly its retry limit, and its port is released.
+fn check_peer_death(
+    link: LinkConfig,
+    victim: Host,
+    deliveries: u64,
+    to_b: Vec<u8>,
+    to_a: Vec<u8>,
+) -> Result<(), TestCaseError> {
+    let seed = link.seed;
+    let mut sim = patient_hosts(link);
+    let (survivor, towards_victim) = match victim {
+        Host::A => (Host::B, Direction::BToA),
+        Host::B => (Host::A, Direction::AToB),
+    };
+    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let listener = sim.b.tcp_listen(server, 8).map_err(|e| TestCaseError::fail(format!("listen: {e}")))?;
+    let mut a = Program::new(to_b);
+    let mut b = Program::new(to_a);
+    a.handle = Some(sim.a.tcp_connect(sim.now(), server).map_err(|e| TestCaseError::fail(format!("connect: {e}")))?);
+    let config = sim.stack(survivor).config().tcp.clone();
+    let bound = give_up_bound(&config, sim.link().config().max_delay());
+    let mut died_at = None;
+    let mut outcome: Option<io::Result<()>> = None;
+    sim.run_until(TCP_BOUND + bound, |sim| {
+        let now = sim.now();
+        if died_at.is_none() && sim.link().stats(towards_victim).delivered >= deliveries {
+            sim.halt(victim);
+            died_at = Some(now);
+        }
+        if b.handle.is_none() && !sim.is_halted(Host::B) {
+            b.handle = sim.b.tcp_accept(listener).ok().map(|(h, _)| h);
+        }
+        for (host, program) in [(Host::A, &mut a), (Host::B, &mut b)] {
+            if sim.is_halted(host) {
+                continue;
+            }
+            if let Err(e) = program.turn(sim.stack_mut(host), now) {
+                outcome = Some(if host == survivor { Err(e) } else { Ok(()) });
+            }
+        }
+        let never_accepted = survivor == Host::B && b.handle.is_none() && sim.b.tcp_connection_count() == 0;
+        if died_at.is_some() && never_accepted {
+            outcome = Some(Ok(()));
+        }
+        outcome.is_some()
+    });
+    let died_at = died_at.ok_or_else(|| {
+        TestCaseError::fail(format!("seed {seed:#x}: {victim:?} never received {deliveries} packets"))
+    })?;
+    let took = sim.now() - died_at;
+    match outcome {
+        Some(Err(e)) => prop_assert_eq!(e.kind(), io::ErrorKind::TimedOut, "seed {:#x}: {}", seed, e),
+        Some(Ok(())) => {}
+        None => prop_assert!(false, "seed {:#x}: {:?} still trying {:?} after {:?} died", seed, survivor, took, victim),
+    }
+    prop_assert!(took <= bound, "seed {:#x}: gave up {:?} after the death, bound {:?}", seed, took, bound);
+    let program = if survivor == Host::A { &a } else { &b };
+    if let Some(h) = program.handle {
+        let stack = sim.stack_mut(survivor);
+        let tcb = stack.tcp.conns.get(&h).expect("a failed connection is kept until its program lets go");
+        let retries = tcb.snd.retries;
+        let limits = [config.max_retries + 1, config.syn_retries + 1];
+        prop_assert!(
+            limits.contains(&retries),
+            "seed {:#x}: gave up after {} timeouts, limits {:?}",
+            seed,
+            retries,
+            limits
+        );
+        stack.tcp_close(died_at + took, h);
+        prop_assert_eq!(stack.tcp_connection_count(), 0, "seed {:#x}: the failed connection is freed on close", seed);
+    }
+    let own_ports = usize::from(survivor == Host::B);
+    prop_assert_eq!(sim.stack(survivor).tcp_ports().len(), own_ports, "seed {:#x}: a port leaked", seed);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(crate::testutil::proptest_cases(64))]
+
+    /// Either host dies mid-transfer; the other gives up in bounded time.
+    #[test]
+    fn tcp_survivor_gives_up_when_the_peer_dies(
+        link in any_faulty_link(0.10),
+        victim_is_a in any::<bool>(),
+        deliveries in 1u64..20,
+        ab in 30_000usize..=100_000,
+        ba in 30_000usize..=100_000,
+        content in any::<u64>(),
+    ) {
+        let victim = if victim_is_a { Host::A } else { Host::B };
+        check_peer_death(link, victim, deliveries, bytes(ab, content), bytes(ba, !content))?;
+    }
+}
+
+/// The bound's arithmetic on the defaults: 15 retries of at most 120 s each,
+/// plus one for a loss probe, plus the link's delay.
+#[test]
+fn give_up_bound_follows_the_rto_config() {
+    let bound = give_up_bound(&TcpConfig::default(), ms(30));
+    assert_eq!(bound, Duration::from_secs(120 * 17) + ms(30));
+}
