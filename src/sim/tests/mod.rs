@@ -51,6 +51,8 @@ struct Program {
     received: Vec<u8>,
     eof: bool,
     closed: bool,
+    /// The connection was seen in TIME-WAIT.
+    saw_time_wait: bool,
 }
 
 impl Program {
@@ -62,6 +64,7 @@ impl Program {
     fn turn(&mut self, stack: &mut Stack, now: Instant) -> io::Result<()> {
         while stack.poll_event().is_some() {}
         let Some(h) = self.handle else { return Ok(()) };
+        self.saw_time_wait |= matches!(stack.tcp_state(h), Some(State::TimeWait { .. }));
         if self.closed || matches!(stack.tcp_state(h), Some(State::SynSent | State::SynReceived)) {
             return Ok(());
         }

@@ -51,7 +51,7 @@ fn check_stream_with(
         run.a.received.len(),
         to_a.len()
     );
-    termination::check_freed_after_close(&mut sim, seed)
+    termination::check_freed_after_close(&mut sim, seed, run.a.saw_time_wait || run.b.saw_time_wait)
 }
 
 proptest! {
@@ -102,4 +102,26 @@ fn sack_regression_data_segments_fit_the_mtu() {
     };
     let content = 4_239_448_402_780_695_270;
     check_stream(link, bytes(8688, content), bytes(2892, !content)).expect("both streams intact, no fragments");
+}
+
+/// Found by the both-ways property once it checked termination (seed
+/// 0x164e36b2a8b04c79): B entered TIME-WAIT at 2.3 s, but every ACK of A's last
+/// retransmitted segment was lost or corrupted and A's retransmissions backed off
+/// to 5.7, 12.5, 26.1, 53.3 and 107.7 s — past B's 2·MSL (60 s). The last one found
+/// no connection and drew a RST (RFC 9293 §3.10.7.1), which closed A in CLOSING.
+/// Correct TCP; the property's check for TIME-WAIT used to look only after the
+/// transfer, when B's had already ended.
+#[test]
+fn time_wait_may_end_before_the_peers_backed_off_retransmission() {
+    let link = LinkConfig {
+        latency: ms(8),
+        jitter: ms(3),
+        loss: 0.108_444_282_896_216_49,
+        duplicate: 0.035_494_491_677_506_956,
+        reorder: 0.045_232_927_130_745_41,
+        corrupt: 0.060_469_042_574_360_11,
+        seed: 0x164e_36b2_a8b0_4c79,
+        ..LinkConfig::default()
+    };
+    check_stream(link, bytes(24545, 0), bytes(24413, !0)).expect("both streams intact, both connections end");
 }

@@ -15,18 +15,17 @@ use super::*;
 use crate::config::TcpConfig;
 
 /// After a finished transfer, run until both hosts have freed every connection:
-/// within 2·MSL plus the link's longest delay, passing through TIME-WAIT, and
-/// leaving no TCP port bound but B's listener.
-pub(super) fn check_freed_after_close(sim: &mut Sim, seed: u64) -> Result<(), TestCaseError> {
+/// within 2·MSL plus the link's longest delay, and leaving no TCP port bound but
+/// B's listener. One side must have gone through TIME-WAIT (`saw_time_wait`, as
+/// seen by the programs during the transfer): RFC 9293's close always takes the
+/// side whose FIN is acknowledged last there, unless a connection gave up
+/// retransmitting. That TIME-WAIT may have ended already: a peer whose
+/// retransmissions backed off beyond 2·MSL finds no connection and is answered
+/// with RST (RFC 9293 §3.10.7.1), which closes it.
+pub(super) fn check_freed_after_close(sim: &mut Sim, seed: u64, saw_time_wait: bool) -> Result<(), TestCaseError> {
     let msl = sim.a.config().tcp.msl.max(sim.b.config().tcp.msl);
     let bound = msl * 2 + sim.link().config().max_delay();
-    let mut saw_time_wait = false;
-    let freed = sim.run_until(bound, |sim| {
-        saw_time_wait |= [&sim.a, &sim.b]
-            .iter()
-            .any(|s| s.tcp_sockets().iter().any(|c| c.state == State::TimeWait { until: Instant::ZERO }.name()));
-        sim.a.tcp_connection_count() == 0 && sim.b.tcp_connection_count() == 0
-    });
+    let freed = sim.run_until(bound, |sim| sim.a.tcp_connection_count() == 0 && sim.b.tcp_connection_count() == 0);
     prop_assert!(
         freed,
         "seed {:#x}: connections left {:?} after both closed: A {:?}, B {:?}",
@@ -35,7 +34,8 @@ pub(super) fn check_freed_after_close(sim: &mut Sim, seed: u64) -> Result<(), Te
         sim.a.tcp_sockets(),
         sim.b.tcp_sockets()
     );
-    prop_assert!(saw_time_wait, "seed {:#x}: neither side went through TIME-WAIT", seed);
+    let gave_up = sim.a.counters().tcp_timeouts + sim.b.counters().tcp_timeouts > 0;
+    prop_assert!(saw_time_wait || gave_up, "seed {:#x}: neither side went through TIME-WAIT", seed);
     prop_assert_eq!(sim.a.tcp_ports().len(), 0, "seed {:#x}: A's ephemeral port is still bound", seed);
     prop_assert_eq!(sim.b.tcp_ports().len(), 1, "seed {:#x}: B has more bound than its listener", seed);
     Ok(())
