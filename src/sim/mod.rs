@@ -41,14 +41,18 @@
 //! # }
 //! ```
 
+mod burst;
 pub mod link;
+mod partition;
 #[cfg(test)]
 mod tests;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+pub use burst::BurstLoss;
 pub use link::{Direction, Link, LinkConfig, LinkStats};
+pub use partition::Partition;
 
 use crate::config::StackConfig;
 use crate::stack::Stack;
@@ -177,6 +181,12 @@ impl Sim {
     /// The link, for its configuration and statistics.
     pub fn link(&self) -> &Link {
         &self.link
+    }
+
+    /// The link, to partition it while the simulation runs
+    /// ([`Link::partition`], [`Link::cut`]).
+    pub fn link_mut(&mut self) -> &mut Link {
+        &mut self.link
     }
 
     /// Advance to the next event if it is due by `limit`, and handle it. Returns
