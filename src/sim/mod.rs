@@ -46,6 +46,7 @@ pub mod link;
 mod partition;
 #[cfg(test)]
 mod tests;
+mod trace;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -53,10 +54,12 @@ use std::time::Duration;
 pub use burst::BurstLoss;
 pub use link::{Direction, Link, LinkConfig, LinkStats};
 pub use partition::Partition;
+pub use trace::{TraceEntry, TraceKind};
 
 use crate::config::StackConfig;
 use crate::stack::Stack;
 use crate::time::Instant;
+use trace::Recorder;
 
 /// Host A's address.
 pub const ADDR_A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -85,24 +88,6 @@ impl Host {
     }
 }
 
-/// Whether a traced packet was entering the link or leaving it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TraceKind {
-    /// A stack transmitted it (before the link's faults).
-    Sent,
-    /// The link delivered it to the other stack (after them).
-    Delivered,
-}
-
-/// One packet seen by the simulator.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TraceEntry {
-    pub at: Instant,
-    pub direction: Direction,
-    pub kind: TraceKind,
-    pub packet: Vec<u8>,
-}
-
 /// Two stacks, a link and a virtual clock. See the module documentation.
 #[derive(Debug)]
 pub struct Sim {
@@ -112,7 +97,7 @@ pub struct Sim {
     pub b: Stack,
     link: Link,
     now: Instant,
-    trace: Option<Vec<TraceEntry>>,
+    recorder: Recorder,
     /// Run [`Stack::check_invariants`] on both hosts around every step.
     invariants: bool,
     /// Hosts stopped by [`halt`](Sim::halt), by [`Host::index`].
@@ -134,7 +119,7 @@ impl Sim {
             b: Stack::new(b),
             link: Link::new(link),
             now: Instant::ZERO,
-            trace: None,
+            recorder: Recorder::default(),
             invariants: false,
             halted: [false; 2],
         }
@@ -142,12 +127,27 @@ impl Sim {
 
     /// Keep a [`TraceEntry`] for every packet from now on.
     pub fn record(&mut self) {
-        self.trace.get_or_insert_with(Vec::new);
+        self.recorder.record();
     }
 
     /// The packets recorded so far (empty unless [`record`](Sim::record) was called).
     pub fn trace(&self) -> &[TraceEntry] {
-        self.trace.as_deref().unwrap_or_default()
+        self.recorder.trace()
+    }
+
+    /// Write every packet from now on to a pcapng file at `path`: one interface
+    /// per host, each packet as it left one host and as it reached the other,
+    /// virtual timestamps, the receiver's drop reason as a comment (see
+    /// `sim/trace.rs`). The same seed writes the same file, byte for byte.
+    pub fn capture(&mut self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        self.recorder.capture(path.as_ref())
+    }
+
+    /// Push the capture's buffered packets to its file, and report the first
+    /// write that failed since the last call. (Dropping the `Sim` flushes too,
+    /// silently.)
+    pub fn flush_capture(&mut self) -> std::io::Result<()> {
+        self.recorder.flush()
     }
 
     /// Check both stacks' [invariants](crate::invariants) before and after every
@@ -204,16 +204,13 @@ impl Sim {
         };
         self.now = self.now.max(next);
         while let Some((direction, packet)) = self.link.poll_delivery(self.now) {
-            self.note(direction, TraceKind::Delivered, &packet);
             let to = match direction {
                 Direction::AToB => Host::B,
                 Direction::BToA => Host::A,
             };
-            if !self.is_halted(to) {
-                // Drop reasons are in the receiving stack's counters.
-                let now = self.now;
-                self.stack_mut(to).input(now, &packet);
-            }
+            let (now, halted) = (self.now, self.is_halted(to));
+            let dropped = if halted { None } else { self.stack_mut(to).input(now, &packet) };
+            self.recorder.note(now, direction, TraceKind::Delivered, &packet, dropped, halted);
         }
         for host in [Host::A, Host::B] {
             let now = self.now;
@@ -273,7 +270,7 @@ impl Sim {
                 continue;
             }
             while let Some(packet) = self.stack_mut(host).poll_transmit() {
-                self.note(direction, TraceKind::Sent, &packet);
+                self.recorder.note(self.now, direction, TraceKind::Sent, &packet, None, false);
                 self.link.send(self.now, direction, packet);
             }
         }
@@ -290,12 +287,6 @@ impl Sim {
         match host {
             Host::A => &mut self.a,
             Host::B => &mut self.b,
-        }
-    }
-
-    fn note(&mut self, direction: Direction, kind: TraceKind, packet: &[u8]) {
-        if let Some(trace) = &mut self.trace {
-            trace.push(TraceEntry { at: self.now, direction, kind, packet: packet.to_vec() });
         }
     }
 }

@@ -14,6 +14,8 @@ mod udp;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -182,4 +184,56 @@ fn patient_hosts(link: LinkConfig) -> Sim {
     let mut sim = Sim::with_hosts(host(ADDR_A, 0xA), host(ADDR_B, 0xB), link);
     sim.check_invariants(true);
     sim
+}
+
+/// The environment variable that makes the properties write their packets.
+const PCAP_ENV: &str = "TUNSTACK_SIM_PCAP";
+
+/// Run one case of property `name` on `sim`. With `TUNSTACK_SIM_PCAP=dir` set,
+/// its packets go to `dir/name.pcapng` (after a run: the last case), and a
+/// failing case's are copied to `dir/name-failing.pcapng`, named in the failure
+/// message — while shrinking, proptest's last failing case is the one it reports,
+/// so that file matches the reported seed. A panic (a broken invariant) is
+/// caught long enough to save the file, then resumed.
+fn run_case<T>(
+    name: &str,
+    sim: &mut Sim,
+    case: impl FnOnce(&mut Sim) -> Result<T, TestCaseError>,
+) -> Result<T, TestCaseError> {
+    run_case_in(std::env::var_os(PCAP_ENV).map(PathBuf::from), name, sim, case)
+}
+
+/// [`run_case`] with the capture directory given (`None`: no capture).
+fn run_case_in<T>(
+    dir: Option<PathBuf>,
+    name: &str,
+    sim: &mut Sim,
+    case: impl FnOnce(&mut Sim) -> Result<T, TestCaseError>,
+) -> Result<T, TestCaseError> {
+    let Some(dir) = dir else {
+        return case(sim);
+    };
+    let last = dir.join(format!("{name}.pcapng"));
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| sim.capture(&last)) {
+        return Err(TestCaseError::fail(format!("{PCAP_ENV}: {e}")));
+    }
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| case(sim)));
+    let written = sim.flush_capture();
+    let failure = match outcome {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(error)) => Ok(error),
+        Err(panicked) => Err(panicked),
+    };
+    let failing = dir.join(format!("{name}-failing.pcapng"));
+    let saved = written.and_then(|()| std::fs::copy(&last, &failing));
+    let note = match saved {
+        Ok(_) => format!("packets in {}", failing.display()),
+        Err(e) => format!("packets not saved: {e}"),
+    };
+    eprintln!("{name}: {note}");
+    match failure {
+        Ok(TestCaseError::Fail(reason)) => Err(TestCaseError::fail(format!("{}; {note}", reason.message()))),
+        Ok(reject) => Err(reject),
+        Err(panicked) => panic::resume_unwind(panicked),
+    }
 }

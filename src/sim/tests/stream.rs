@@ -3,15 +3,17 @@
 
 use super::*;
 
-fn check_stream(link: LinkConfig, to_b: Vec<u8>, to_a: Vec<u8>) -> Result<(), TestCaseError> {
-    check_stream_with(link, to_b, to_a, false)
+fn check_stream(name: &str, link: LinkConfig, to_b: Vec<u8>, to_a: Vec<u8>) -> Result<(), TestCaseError> {
+    check_stream_with(name, link, to_b, to_a, false)
 }
 
 /// A sends `to_b`, B sends `to_a` (after reading all of A's when
 /// `reply_after_eof`); each reads the other's stream to the end and closes. Both
 /// read exactly what the other wrote, and then both connections end
-/// ([`termination::check_freed_after_close`]).
+/// ([`termination::check_freed_after_close`]). `name` names the capture file
+/// ([`run_case`]).
 fn check_stream_with(
+    name: &str,
     link: LinkConfig,
     to_b: Vec<u8>,
     to_a: Vec<u8>,
@@ -19,7 +21,17 @@ fn check_stream_with(
 ) -> Result<(), TestCaseError> {
     let seed = link.seed;
     let mut sim = patient_hosts(link);
-    let run = transfer(&mut sim, to_b.clone(), to_a.clone(), reply_after_eof, TCP_BOUND)
+    run_case(name, &mut sim, |sim| check_transfer(sim, seed, to_b, to_a, reply_after_eof))
+}
+
+fn check_transfer(
+    sim: &mut Sim,
+    seed: u64,
+    to_b: Vec<u8>,
+    to_a: Vec<u8>,
+    reply_after_eof: bool,
+) -> Result<(), TestCaseError> {
+    let run = transfer(sim, to_b.clone(), to_a.clone(), reply_after_eof, TCP_BOUND)
         .map_err(|e| TestCaseError::fail(format!("seed {seed:#x}: {e}")))?;
     prop_assert!(
         run.finished,
@@ -51,7 +63,7 @@ fn check_stream_with(
         run.a.received.len(),
         to_a.len()
     );
-    termination::check_freed_after_close(&mut sim, seed, run.a.saw_time_wait || run.b.saw_time_wait)
+    termination::check_freed_after_close(sim, seed, run.a.saw_time_wait || run.b.saw_time_wait)
 }
 
 proptest! {
@@ -62,14 +74,14 @@ proptest! {
     /// reading in FIN-WAIT-2 and gets all of it.
     #[test]
     fn tcp_half_close_then_the_answer_arrives_intact(link in any_faulty_link(0.10), ab in 0usize..=32_768, ba in 1usize..=32_768, content in any::<u64>()) {
-        check_stream_with(link, bytes(ab, content), bytes(ba, !content), true)?;
+        check_stream_with("half_close", link, bytes(ab, content), bytes(ba, !content), true)?;
     }
 
     /// A sends any bytes to B over any faulty link and shuts down writing; B reads to
     /// end of stream and closes. B got exactly what A wrote, and both are closed.
     #[test]
     fn tcp_stream_arrives_intact_and_closes(link in any_faulty_link(0.10), len in 0usize..=65_536, content in any::<u64>()) {
-        check_stream(link, bytes(len, content), Vec::new())?;
+        check_stream("one_way", link, bytes(len, content), Vec::new())?;
     }
 
     /// Both directions at once: each side writes its own stream, shuts down writing,
@@ -81,7 +93,7 @@ proptest! {
     /// TCP checksum cannot see.
     #[test]
     fn tcp_streams_both_ways_arrive_intact(link in any_faulty_link(0.10), ab in 0usize..=32_768, ba in 0usize..=32_768, content in any::<u64>()) {
-        check_stream(link, bytes(ab, content), bytes(ba, !content))?;
+        check_stream("both_ways", link, bytes(ab, content), bytes(ba, !content))?;
     }
 }
 
@@ -101,7 +113,8 @@ fn sack_regression_data_segments_fit_the_mtu() {
         ..LinkConfig::default()
     };
     let content = 4_239_448_402_780_695_270;
-    check_stream(link, bytes(8688, content), bytes(2892, !content)).expect("both streams intact, no fragments");
+    check_stream("sack_regression", link, bytes(8688, content), bytes(2892, !content))
+        .expect("both streams intact, no fragments");
 }
 
 /// Found by the both-ways property once it checked termination (seed
@@ -123,5 +136,6 @@ fn time_wait_may_end_before_the_peers_backed_off_retransmission() {
         seed: 0x164e_36b2_a8b0_4c79,
         ..LinkConfig::default()
     };
-    check_stream(link, bytes(24545, 0), bytes(24413, !0)).expect("both streams intact, both connections end");
+    check_stream("time_wait_regression", link, bytes(24545, 0), bytes(24413, !0))
+        .expect("both streams intact, both connections end");
 }

@@ -73,6 +73,17 @@ fn check_peer_death(
 ) -> Result<(), TestCaseError> {
     let seed = link.seed;
     let mut sim = patient_hosts(link);
+    run_case("peer_death", &mut sim, |sim| peer_death(sim, seed, victim, deliveries, to_b, to_a))
+}
+
+fn peer_death(
+    sim: &mut Sim,
+    seed: u64,
+    victim: Host,
+    deliveries: u64,
+    to_b: Vec<u8>,
+    to_a: Vec<u8>,
+) -> Result<(), TestCaseError> {
     let (survivor, towards_victim) = match victim {
         Host::A => (Host::B, Direction::BToA),
         Host::B => (Host::A, Direction::AToB),

@@ -28,24 +28,31 @@ proptest! {
         let seed = link.seed;
         let mut sim = Sim::new(link);
         sim.check_invariants(true);
-        let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, 9));
-        let rx = sim.b.udp_bind(to).expect("port 9 is free");
-        let tx = sim.a.udp_bind(SocketAddr::V4(SocketAddrV4::new(ADDR_A, 0))).expect("an ephemeral port");
-        let sent: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &n)| datagram(i as u32, n)).collect();
-        for d in &sent {
-            sim.a.udp_send_to(tx, d, to).expect("the transmit queue has room");
-        }
-        let mut received = Vec::new();
-        sim.run_until(Duration::from_secs(60), |sim| {
-            while let Ok(d) = sim.b.udp_recv(rx) {
-                received.push(d.data.to_vec());
-            }
-            false
-        });
-        for got in &received {
-            let index = got.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
-            let want = index.and_then(|i| sent.get(i));
-            prop_assert!(want == Some(got), "seed {:#x}: a {}-byte datagram is not one that was sent", seed, got.len());
-        }
+        run_case("udp", &mut sim, |sim| check_datagrams(sim, seed, &sizes))?;
     }
+}
+
+/// A sends datagrams of `sizes` bytes to B at once; whatever B receives is a
+/// datagram A sent, whole.
+fn check_datagrams(sim: &mut Sim, seed: u64, sizes: &[usize]) -> Result<(), TestCaseError> {
+    let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, 9));
+    let rx = sim.b.udp_bind(to).expect("port 9 is free");
+    let tx = sim.a.udp_bind(SocketAddr::V4(SocketAddrV4::new(ADDR_A, 0))).expect("an ephemeral port");
+    let sent: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &n)| datagram(i as u32, n)).collect();
+    for d in &sent {
+        sim.a.udp_send_to(tx, d, to).expect("the transmit queue has room");
+    }
+    let mut received = Vec::new();
+    sim.run_until(Duration::from_secs(60), |sim| {
+        while let Ok(d) = sim.b.udp_recv(rx) {
+            received.push(d.data.to_vec());
+        }
+        false
+    });
+    for got in &received {
+        let index = got.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        let want = index.and_then(|i| sent.get(i));
+        prop_assert!(want == Some(got), "seed {:#x}: a {}-byte datagram is not one that was sent", seed, got.len());
+    }
+    Ok(())
 }
