@@ -24,7 +24,8 @@
 //!    without a bandwidth it takes no time and nothing ever queues;
 //! 4. with probability `loss`: lost on the wire (`lost`); then, with a
 //!    [`LinkConfig::burst`] model, lost if the direction's Gilbert–Elliott chain
-//!    says so (`burst_lost`) — a lost packet still used the transmitter;
+//!    (good and bad spells in time) says so at the instant it was sent
+//!    (`burst_lost`) — a lost packet still used the transmitter;
 //! 5. with probability `corrupt`: one random bit flipped (`corrupted`) — the IP, TCP
 //!    and UDP checksums must catch it;
 //! 6. it arrives `latency` plus a uniform `0..=jitter` after its transmission
@@ -253,7 +254,7 @@ impl Link {
             return;
         }
         if let Some(model) = &self.config.burst {
-            if self.ports[d].channel.lose(model, &mut self.rng) {
+            if self.ports[d].channel.lose(model, now, &mut self.rng) {
                 self.stats[d].burst_lost += 1;
                 return;
             }

@@ -102,6 +102,8 @@ pub struct Sim {
     invariants: bool,
     /// Hosts stopped by [`halt`](Sim::halt), by [`Host::index`].
     halted: [bool; 2],
+    /// Packets each host still takes in before it halts ([`halt_after`](Sim::halt_after)).
+    halt_countdown: [Option<u64>; 2],
 }
 
 impl Sim {
@@ -122,6 +124,7 @@ impl Sim {
             recorder: Recorder::default(),
             invariants: false,
             halted: [false; 2],
+            halt_countdown: [None; 2],
         }
     }
 
@@ -168,6 +171,18 @@ impl Sim {
         self.halted[host.index()] = true;
     }
 
+    /// Halt `host` right after it has taken in `packets` more packets (at once,
+    /// for 0): a crash at an exact point of a conversation. It processes that last
+    /// packet but sends nothing in answer; packets due at the same instant after
+    /// it find it halted.
+    pub fn halt_after(&mut self, host: Host, packets: u64) {
+        if packets == 0 {
+            self.halt(host);
+        } else {
+            self.halt_countdown[host.index()] = Some(packets);
+        }
+    }
+
     /// Whether [`halt`](Sim::halt) stopped `host`.
     pub fn is_halted(&self, host: Host) -> bool {
         self.halted[host.index()]
@@ -211,6 +226,9 @@ impl Sim {
             let (now, halted) = (self.now, self.is_halted(to));
             let dropped = if halted { None } else { self.stack_mut(to).input(now, &packet) };
             self.recorder.note(now, direction, TraceKind::Delivered, &packet, dropped, halted);
+            if !halted {
+                self.count_down(to);
+            }
         }
         for host in [Host::A, Host::B] {
             let now = self.now;
@@ -259,6 +277,18 @@ impl Sim {
                     self.link.config().seed,
                     self.now
                 );
+            }
+        }
+    }
+
+    /// `host` took in a packet: halt it if that was the last one it was to take.
+    fn count_down(&mut self, host: Host) {
+        let countdown = &mut self.halt_countdown[host.index()];
+        if let Some(left) = countdown {
+            *left -= 1;
+            if *left == 0 {
+                *countdown = None;
+                self.halt(host);
             }
         }
     }

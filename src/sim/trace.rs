@@ -43,6 +43,33 @@ pub struct TraceEntry {
     pub dropped: Option<DropReason>,
 }
 
+/// One line per packet, tcpdump-like with packetdrill's segment notation:
+/// `1.234567 A>B sent 49152>80 P. 1:1449(1448) ack 1 win 256 <…>`, and the
+/// receiver's drop reason after a delivered packet it dropped. Packets that do
+/// not parse as TCP say why (`bad TCP checksum`, `not TCP but IP protocol 17`).
+impl fmt::Display for TraceEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.at.micros();
+        let way = match self.direction {
+            Direction::AToB => "A>B",
+            Direction::BToA => "B>A",
+        };
+        let kind = match self.kind {
+            TraceKind::Sent => "sent",
+            TraceKind::Delivered => "delivered",
+        };
+        write!(f, "{}.{:06} {way} {kind} ", micros / 1_000_000, micros % 1_000_000)?;
+        match crate::script::packet::parse(&self.packet) {
+            Ok(p) => write!(f, "{}>{} {}", p.sport, p.dport, p.seg)?,
+            Err(why) => write!(f, "({} bytes: {why})", self.packet.len())?,
+        }
+        match self.dropped {
+            Some(reason) => write!(f, " [dropped: {reason}]"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The trace and the capture, each kept only once asked for.
 #[derive(Default)]
 pub(super) struct Recorder {

@@ -47,6 +47,9 @@ struct Program {
     /// Write only after reading the peer's end of stream: the half-close pattern of
     /// a server that answers once the request is complete.
     reply_after_eof: bool,
+    /// Shut down writing once everything is written even if that is nothing (a
+    /// client whose request is empty), instead of being a pure reader.
+    always_shut: bool,
     handle: Option<TcpHandle>,
     written: usize,
     shut: bool,
@@ -86,7 +89,7 @@ impl Program {
                 Err(e) => return Err(e),
             }
         }
-        if !self.shut && self.written == self.data.len() && (!self.data.is_empty() || self.eof) {
+        if !self.shut && self.written == self.data.len() && (!self.data.is_empty() || self.always_shut || self.eof) {
             stack.tcp_shutdown(now, h, Shutdown::Write)?;
             self.shut = true;
         }
@@ -125,7 +128,7 @@ fn transfer(
 ) -> Result<Transfer, String> {
     let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
     let listener = sim.b.tcp_listen(server, 8).map_err(|e| format!("listen: {e}"))?;
-    let mut a = Program::new(to_b);
+    let mut a = Program { always_shut: reply_after_eof, ..Program::new(to_b) };
     let mut b = Program { reply_after_eof, ..Program::new(to_a) };
     a.handle = Some(sim.a.tcp_connect(sim.now(), server).map_err(|e| format!("connect: {e}"))?);
     let mut error = None;
@@ -163,6 +166,32 @@ fn any_faulty_link(max_corrupt: f64) -> impl Strategy<Value = LinkConfig> {
             ..LinkConfig::default()
         },
     )
+}
+
+/// [`any_faulty_link`] made rougher, as the stream and termination properties
+/// use it: often burst loss (a Gilbert channel bad up to 10 % of the time, in
+/// spells of 1–500 ms on average), often a bottleneck (100 kB/s – 10 MB/s with a 4–200
+/// packet drop-tail queue), and up to three partitions starting in the first 5 s
+/// and lasting 1 ms – 20 s, every one of which heals — so packets always get
+/// through eventually.
+fn any_rough_link(max_corrupt: f64) -> impl Strategy<Value = LinkConfig> {
+    let burst = (0.0..0.10, 1u64..500).prop_map(|(loss, mean)| BurstLoss::gilbert(loss, ms(mean)));
+    let bottleneck = (100_000u64..10_000_000, 4usize..200);
+    let partition = (0u64..5_000, 1u64..20_000)
+        .prop_map(|(from, length)| Partition::healing(Instant::from_millis(from), Instant::from_millis(from + length)));
+    (
+        any_faulty_link(max_corrupt),
+        proptest::option::weighted(0.6, burst),
+        proptest::option::weighted(0.4, bottleneck),
+        proptest::collection::vec(partition, 0..=3),
+    )
+        .prop_map(|(link, burst, bottleneck, partitions)| LinkConfig {
+            burst,
+            bandwidth: bottleneck.map(|(rate, _)| rate),
+            queue_limit: bottleneck.map_or(link.queue_limit, |(_, queue)| queue),
+            partitions,
+            ..link
+        })
 }
 
 /// Both sides must be done within this much virtual time: enough for a segment to

@@ -15,7 +15,7 @@ fn faulty(seed: u64) -> LinkConfig {
         latency: ms(20),
         jitter: ms(5),
         loss: 0.05,
-        burst: Some(BurstLoss::gilbert(0.03, 3.0)),
+        burst: Some(BurstLoss::gilbert(0.03, ms(30))),
         duplicate: 0.02,
         reorder: 0.1,
         corrupt: 0.02,
