@@ -48,6 +48,7 @@ mod partition;
 mod tests;
 mod trace;
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -104,6 +105,8 @@ pub struct Sim {
     halted: [bool; 2],
     /// Packets each host still takes in before it halts ([`halt_after`](Sim::halt_after)).
     halt_countdown: [Option<u64>; 2],
+    /// Times the program asked to run at ([`wake_at`](Sim::wake_at)).
+    wakeups: BTreeSet<Instant>,
 }
 
 impl Sim {
@@ -125,6 +128,7 @@ impl Sim {
             invariants: false,
             halted: [false; 2],
             halt_countdown: [None; 2],
+            wakeups: BTreeSet::new(),
         }
     }
 
@@ -183,6 +187,16 @@ impl Sim {
         }
     }
 
+    /// Make sure a step happens at `at`, so the program passed to
+    /// [`run_until`](Sim::run_until) gets a turn then even if neither stack nor
+    /// link has anything to do — a program's own timer (a slow reader, a
+    /// periodic sender). A time already past is ignored.
+    pub fn wake_at(&mut self, at: Instant) {
+        if at > self.now {
+            self.wakeups.insert(at);
+        }
+    }
+
     /// Whether [`halt`](Sim::halt) stopped `host`.
     pub fn is_halted(&self, host: Host) -> bool {
         self.halted[host.index()]
@@ -211,13 +225,19 @@ impl Sim {
         self.verify("before the step");
         self.transmit();
         let deadline = |sim: &Sim, host: Host| if sim.is_halted(host) { None } else { sim.stack(host).poll_deadline() };
-        let next =
-            [deadline(self, Host::A), deadline(self, Host::B), self.link.next_delivery()].into_iter().flatten().min();
+        let wakeup = self.wakeups.first().copied();
+        let next = [deadline(self, Host::A), deadline(self, Host::B), self.link.next_delivery(), wakeup]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(next) = next.filter(|&t| t <= limit) else {
             self.now = self.now.max(limit);
             return false;
         };
         self.now = self.now.max(next);
+        while self.wakeups.first().is_some_and(|&t| t <= self.now) {
+            self.wakeups.pop_first();
+        }
         while let Some((direction, packet)) = self.link.poll_delivery(self.now) {
             let to = match direction {
                 Direction::AToB => Host::B,

@@ -6,6 +6,7 @@
 //! `mod.rs` holds what the properties share: the hosts' [`Program`], a
 //! [`transfer`] between them, the fault strategies.
 
+mod config;
 mod link;
 mod replay;
 mod stream;
@@ -50,6 +51,10 @@ struct Program {
     /// Shut down writing once everything is written even if that is nothing (a
     /// client whose request is empty), instead of being a pure reader.
     always_shut: bool,
+    /// A slow reader: at most this many bytes per read, and one read per this
+    /// much time (`None`: read everything at every turn).
+    slow: Option<(usize, Duration)>,
+    next_read: Instant,
     handle: Option<TcpHandle>,
     written: usize,
     shut: bool,
@@ -81,10 +86,22 @@ impl Program {
             }
         }
         let mut buf = [0u8; 4096];
-        while !self.eof {
-            match stack.tcp_recv(now, h, &mut buf) {
+        let mut budget = match self.slow {
+            Some(_) if now < self.next_read => 0,
+            Some((chunk, every)) => {
+                self.next_read = now + every;
+                chunk.max(1)
+            }
+            None => usize::MAX,
+        };
+        while !self.eof && budget > 0 {
+            let want = budget.min(buf.len());
+            match stack.tcp_recv(now, h, &mut buf[..want]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.received.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    self.received.extend_from_slice(&buf[..n]);
+                    budget -= n;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             }
@@ -126,10 +143,16 @@ fn transfer(
     reply_after_eof: bool,
     max: Duration,
 ) -> Result<Transfer, String> {
+    let a = Program { always_shut: reply_after_eof, ..Program::new(to_b) };
+    let b = Program { reply_after_eof, ..Program::new(to_a) };
+    run_programs(sim, a, b, max)
+}
+
+/// A connects to B, then each runs its program until both are finished or `max`
+/// of virtual time has passed.
+fn run_programs(sim: &mut Sim, mut a: Program, mut b: Program, max: Duration) -> Result<Transfer, String> {
     let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
     let listener = sim.b.tcp_listen(server, 8).map_err(|e| format!("listen: {e}"))?;
-    let mut a = Program { always_shut: reply_after_eof, ..Program::new(to_b) };
-    let mut b = Program { reply_after_eof, ..Program::new(to_a) };
     a.handle = Some(sim.a.tcp_connect(sim.now(), server).map_err(|e| format!("connect: {e}"))?);
     let mut error = None;
     let finished = sim.run_until(max, |sim| {
@@ -142,6 +165,11 @@ fn transfer(
         }
         if let Err(e) = b.turn(&mut sim.b, now) {
             error = Some(format!("host B at {now:?}: {e}"));
+        }
+        for program in [&a, &b] {
+            if program.slow.is_some() && !program.eof {
+                sim.wake_at(program.next_read);
+            }
         }
         error.is_some() || (a.finished(&sim.a) && b.finished(&sim.b))
     });

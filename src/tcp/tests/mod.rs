@@ -14,6 +14,7 @@
 //! * `reset.rs` — RST in and out (RFC 5961), closed ports, abort;
 //! * `window.rs` — segments outside the receive window;
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
+//! * `rtt.rs` — RTT samples from timestamps and the timer they set;
 //! * `listen.rs` — the listener's queues and its answers to stray segments.
 
 mod close;
@@ -22,6 +23,7 @@ mod harness;
 mod listen;
 mod reset;
 mod retransmit;
+mod rtt;
 mod segment;
 mod time_wait;
 mod window;
