@@ -81,6 +81,10 @@ impl Tcb {
 
     /// RFC 9293 §3.10.7.4: every state after SYN-SENT.
     fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        if self.state == State::SynReceived && self.is_repeated_syn(seg) {
+            self.answer_repeated_syn(ctx, seg);
+            return;
+        }
         // Simultaneous open (RFC 9293 §3.5, figure 8): in SYN-RECEIVED the peer's
         // SYN,ACK repeats the SYN we already have (SEQ = RCV.NXT − 1) and acknowledges
         // ours. Read literally, §3.10.7.4 finds it outside the window and drops it, and
@@ -228,6 +232,31 @@ impl Tcb {
                 self.receive_fin(ctx);
             }
         }
+    }
+
+    /// Whether `seg` is the peer's SYN again: SYN without ACK or RST, at IRS.
+    fn is_repeated_syn(&self, seg: &Segment<'_>) -> bool {
+        seg.flags.syn && !seg.flags.ack && !seg.flags.rst && SeqNumber(seg.seq) == self.rcv.irs
+    }
+
+    /// SYN-RECEIVED and the peer sent its SYN again: our SYN,ACK was lost or is
+    /// late. Read literally, RFC 9293 §3.10.7.4 finds the SYN outside the window
+    /// and answers `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`, which the peer in
+    /// SYN-SENT must drop (it carries no SYN, §3.10.7.3), leaving the handshake to
+    /// our retransmission timer — whose back-off runs in step with the peer's, so
+    /// after a partition both sides keep missing each other (found by the
+    /// simulator: a handshake that took 31 s after a 7 s partition). Like Linux
+    /// (`tcp_check_req`), answer with the SYN,ACK itself, echoing the repeated
+    /// SYN's timestamp so the peer measures a true round trip. Our own timer is
+    /// left as it was.
+    fn answer_repeated_syn(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        if let (Some(_), Some((tsval, _))) = (self.negotiated.timestamps, seg.options.timestamp) {
+            if (tsval.wrapping_sub(self.rcv.ts_recent) as i32) >= 0 {
+                self.rcv.ts_recent = tsval;
+                self.peer_syn_options.timestamp = seg.options.timestamp;
+            }
+        }
+        self.retransmit_syn(ctx, "duplicate SYN");
     }
 
     /// RFC 9293 §3.10.7.4's four-case acceptability test against the window we
