@@ -48,7 +48,7 @@ impl Knobs {
         tcp.timestamps = self.timestamps;
         tcp.window_scaling = self.window_scaling;
         tcp.delayed_ack = self.delayed_ack;
-        tcp.syn_retries = 12;
+        patient(&mut config);
         config
     }
 }

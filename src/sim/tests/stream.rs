@@ -139,3 +139,31 @@ fn time_wait_may_end_before_the_peers_backed_off_retransmission() {
     check_stream("time_wait_regression", link, bytes(24545, 0), bytes(24413, !0))
         .expect("both streams intact, both connections end");
 }
+
+/// The case behind [`PATIENT_RETRIES`] (seed 0xc0947c7da813e88a): a one-way
+/// partition and unlucky ACKs after it, survived with 30 retries.
+#[test]
+fn a_stalled_ack_path_is_survived_by_a_patient_sender() {
+    let link = LinkConfig {
+        latency: ms(33),
+        jitter: ms(7),
+        loss: 0.136_190_887_008_083_8,
+        burst: Some(BurstLoss {
+            mean_good: Duration::from_nanos(10_042_001),
+            mean_bad: ms(1),
+            loss_good: 0.0,
+            loss_bad: 1.0,
+        }),
+        duplicate: 0.149_258_923_952_895_1,
+        reorder: 0.006_712_040_805_043_498,
+        corrupt: 0.036_116_994_428_468_066,
+        partitions: vec![Partition {
+            from: Instant::from_millis(306),
+            until: Some(Instant::from_millis(12_884)),
+            direction: Some(Direction::BToA),
+        }],
+        seed: 0xc094_7c7d_a813_e88a,
+        ..LinkConfig::default()
+    };
+    check_stream("ack_path_regression", link, bytes(46_337, 0), Vec::new()).expect("intact, after a long stall");
+}
