@@ -25,8 +25,10 @@
 //! retransmission per RTO, a ten-packet burst on the path of its ACKs lasts ten
 //! RTOs — many minutes, an outage no real burst resembles, and every such run
 //! ended in an honest `TimedOut` that tested nothing. (The stream properties
-//! found this with the per-packet chain: runs in which every ACK for the last
-//! segment was lost for 15 retries.) So here each state lasts a random *time*,
+//! found this with the per-packet chain, e.g. seed 0xbc1984eb313fc49e both ways:
+//! A held all of B's stream but its last byte and FIN, and each of its 14
+//! answers to B's retransmissions met the bad state, so B's SND.UNA never moved
+//! and B gave up.) So here each state lasts a random *time*,
 //! exponentially distributed with mean `mean_good` or `mean_bad` — the
 //! continuous-time two-state Markov chain. The chain spends
 //! mean_bad / (mean_good + mean_bad) of the time bad, whatever the traffic, and

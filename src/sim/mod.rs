@@ -14,11 +14,16 @@
 //! Given the same seeds and the same calls, a run is the same run, packet for packet:
 //! the link draws from its own seeded generator and each stack from its own
 //! [`StackConfig::seed`]. [`Sim::record`] keeps a [`TraceEntry`] for every packet, so
-//! two runs can be compared whole.
+//! two runs can be compared whole, and [`Sim::capture`] writes them to a pcapng
+//! file. [`Sim::check_invariants`] checks both stacks'
+//! [invariants](crate::invariants) around every step. A host can crash
+//! ([`Sim::halt`], [`Sim::halt_after`]) and the link can go down
+//! ([`Link::partition`], [`Link::cut`]) while the run goes on.
 //!
 //! The program on each host is the caller: between steps it calls the stacks' socket
 //! API directly (`sim.a.tcp_connect(sim.now(), …)`). [`Sim::run_until`] takes that
-//! program as a closure, called after every step:
+//! program as a closure, called after every step ([`Sim::wake_at`] asks for a step
+//! when nothing else would happen, for a program's own timers):
 //!
 //! ```
 //! # use std::net::SocketAddr;
@@ -218,7 +223,8 @@ impl Sim {
         &mut self.link
     }
 
-    /// Advance to the next event if it is due by `limit`, and handle it. Returns
+    /// Advance to the next event — a stack's timer, a packet due off the link, a
+    /// [`wake_at`](Sim::wake_at) — if it is due by `limit`, and handle it. Returns
     /// `false`, leaving the clock at `limit`, when nothing is due by then — with no
     /// timer armed and no packet in flight, nothing will ever happen again.
     pub fn step(&mut self, limit: Instant) -> bool {
