@@ -13,7 +13,8 @@
 //! * [`control`] — the control socket of a running stack: its socket table and
 //!   counters for `tunstack ss` and `tunstack stats`;
 //! * [`services`] — the classic small servers (echo, discard, daytime, chargen);
-//! * [`sim`] — two stacks over a simulated faulty link, in virtual time;
+//! * [`sim`] — two stacks over a simulated faulty link, in virtual time, with
+//!   the [`invariants`] checked after every step;
 //! * [`script`] — packetdrill scripts run against the core in virtual time.
 //!
 //! See `DESIGN.md` for one packet's path through them.
@@ -25,6 +26,7 @@ pub mod counters;
 pub mod device;
 mod events;
 pub mod icmp;
+pub mod invariants;
 pub mod ip;
 pub mod ports;
 pub mod rng;

@@ -11,7 +11,9 @@
 //!   dropped with the reason as its comment.
 //!
 //! The file holds one interface of link type `LINKTYPE_RAW` (101: each packet
-//! starts with its IPv4 header, as on a TUN) with nanosecond timestamps. Each
+//! starts with its IPv4 header, as on a TUN) with nanosecond timestamps — or
+//! several ([`Capture::with_interfaces`], e.g. one per simulated host, like
+//! running tcpdump on each; Wireshark's `frame.interface_id` tells them apart). Each
 //! packet is an Enhanced Packet Block whose `epb_flags` say inbound (to the stack)
 //! or outbound (from it); Wireshark shows them in the "Direction" column of
 //! `frame.packet_flags_direction`. A dropped packet carries an `opt_comment` such as
@@ -89,6 +91,12 @@ impl Capture {
     /// packets follow as they are recorded. `interface` names the interface in the
     /// file (`if_name`), e.g. the TUN's name.
     pub fn new(out: impl Write + Send + 'static, interface: &str) -> io::Result<Capture> {
+        Capture::with_interfaces(out, &[interface])
+    }
+
+    /// Like [`new`](Capture::new), with one interface per name, numbered from 0 in
+    /// that order for [`record_on`](Capture::record_on).
+    pub fn with_interfaces(out: impl Write + Send + 'static, interfaces: &[&str]) -> io::Result<Capture> {
         let section = SectionHeaderBlock {
             endianness: Endianness::native(),
             options: vec![SectionHeaderOption::UserApplication(Cow::Borrowed(concat!(
@@ -99,15 +107,17 @@ impl Capture {
         };
         let out: Box<dyn Write + Send> = Box::new(out);
         let mut writer = PcapNgWriter::with_section_header(out, section).map_err(to_io)?;
-        let interface = InterfaceDescriptionBlock {
-            linktype: DataLink::RAW,
-            snaplen: SNAPLEN,
-            options: vec![
-                InterfaceDescriptionOption::IfName(Cow::Owned(interface.to_string())),
-                InterfaceDescriptionOption::IfTsResol(TSRESOL_NANOS),
-            ],
-        };
-        writer.write_pcapng_block(interface).map_err(to_io)?;
+        for name in interfaces {
+            let interface = InterfaceDescriptionBlock {
+                linktype: DataLink::RAW,
+                snaplen: SNAPLEN,
+                options: vec![
+                    InterfaceDescriptionOption::IfName(Cow::Owned(name.to_string())),
+                    InterfaceDescriptionOption::IfTsResol(TSRESOL_NANOS),
+                ],
+            };
+            writer.write_pcapng_block(interface).map_err(to_io)?;
+        }
         Ok(Capture { writer: Mutex::new(writer) })
     }
 
@@ -121,15 +131,28 @@ impl Capture {
         packet: &[u8],
         comment: Option<&str>,
     ) -> io::Result<()> {
+        self.record_on(0, timestamp, direction, packet, comment)
+    }
+
+    /// [`record`](Capture::record) on interface number `interface` (see
+    /// [`with_interfaces`](Capture::with_interfaces)).
+    pub fn record_on(
+        &self,
+        interface: u32,
+        timestamp: Duration,
+        direction: Direction,
+        packet: &[u8],
+        comment: Option<&str>,
+    ) -> io::Result<()> {
         let mut writer = self.writer.lock();
-        write_packet(&mut writer, timestamp, direction, packet, comment)
+        write_packet(&mut writer, interface, timestamp, direction, packet, comment)
     }
 
     /// Write one packet stamped with the wall clock, read under the writer's lock so
     /// records from several threads appear in time order.
     pub fn record_now(&self, direction: Direction, packet: &[u8], comment: Option<&str>) -> io::Result<()> {
         let mut writer = self.writer.lock();
-        write_packet(&mut writer, wall_clock(), direction, packet, comment)
+        write_packet(&mut writer, 0, wall_clock(), direction, packet, comment)
     }
 
     /// Push buffered records to the file.
@@ -140,6 +163,7 @@ impl Capture {
 
 fn write_packet(
     writer: &mut PcapNgWriter<Box<dyn Write + Send>>,
+    interface_id: u32,
     timestamp: Duration,
     direction: Direction,
     packet: &[u8],
@@ -151,7 +175,7 @@ fn write_packet(
     }
     let packet = &packet[..packet.len().min(SNAPLEN as usize)];
     let block = EnhancedPacketBlock {
-        interface_id: 0,
+        interface_id,
         timestamp,
         original_len: u32::try_from(packet.len()).unwrap_or(u32::MAX),
         data: Cow::Borrowed(packet),

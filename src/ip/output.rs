@@ -113,6 +113,11 @@ impl IpOutput {
         }
     }
 
+    /// Packets waiting for the device.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// The next packet for the device.
     pub fn pop(&mut self) -> Option<Vec<u8>> {
         self.queue.pop_front()

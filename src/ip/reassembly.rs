@@ -316,6 +316,11 @@ impl Reassembler {
         self.datagrams.values().map(|d| d.first_arrival + self.config.timeout).min()
     }
 
+    /// The bounds it was created with.
+    pub fn config(&self) -> &ReassemblyConfig {
+        &self.config
+    }
+
     /// Datagrams in progress.
     pub fn in_progress(&self) -> usize {
         self.datagrams.len()

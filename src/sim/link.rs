@@ -10,27 +10,44 @@
 //! Every random decision comes from one [`SplitMix64`] seeded by
 //! [`LinkConfig::seed`], so the same sends at the same times give the same deliveries.
 //!
-//! What happens to one packet, in order:
+//! Each direction is a router's output port and a wire. What happens to one
+//! packet, in order:
 //!
 //! 1. larger than [`LinkConfig::mtu`]: dropped (`dropped_mtu`);
-//! 2. more than [`LinkConfig::queue_limit`] packets already in flight in its
-//!    direction: dropped (`dropped_queue`) — a router's full tail-drop queue;
-//! 3. with probability `loss`: dropped (`lost`);
-//! 4. with probability `corrupt`: one random bit flipped (`corrupted`) — the IP, TCP
+//! 2. the link is partitioned at this instant ([`Partition`]): dropped
+//!    (`partitioned`);
+//! 3. with a [`LinkConfig::bandwidth`], the packet waits for the transmitter
+//!    behind the packets queued before it; if [`LinkConfig::queue_limit`]
+//!    packets are already queued (the one being transmitted included), it is
+//!    dropped instead (`dropped_queue`) — drop-tail, as a full router buffer
+//!    does. Its transmission then takes `len / bandwidth` (serialisation delay);
+//!    without a bandwidth it takes no time and nothing ever queues;
+//! 4. with probability `loss`: lost on the wire (`lost`); then, with a
+//!    [`LinkConfig::burst`] model, lost if the direction's Gilbert–Elliott chain
+//!    (good and bad spells in time) says so at the instant it was sent
+//!    (`burst_lost`) — a lost packet still used the transmitter;
+//! 5. with probability `corrupt`: one random bit flipped (`corrupted`) — the IP, TCP
 //!    and UDP checksums must catch it;
-//! 5. its delivery time is `latency` plus a uniform `0..=jitter`, except that with
-//!    probability `reorder` it skips the wait and is due at once (`reordered`),
-//!    overtaking the packets ahead of it, as netem's `reorder` does;
-//! 6. with probability `duplicate`: a second copy is delivered at the same time
-//!    (`duplicated`).
+//! 6. it arrives `latency` plus a uniform `0..=jitter` after its transmission
+//!    ends, except that with probability `reorder` it skips that wait and is due
+//!    at once (`reordered`), overtaking the packets ahead of it, as netem's
+//!    `reorder` does;
+//! 7. with probability `duplicate`: a second copy arrives at the same time
+//!    (`duplicated`);
+//! 8. a copy due while a partition cuts its direction is dropped on arrival
+//!    (`partitioned`).
 //!
 //! Jitter alone reorders too: two packets sent 1 ms apart with 5 ms of jitter may
-//! arrive in either order.
+//! arrive in either order. Features left at zero draw nothing from the
+//! generator, so adding one to a configuration never changes what the others do
+//! with the same seed.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
+use super::burst::{BurstLoss, Channel};
+use super::partition::Partition;
 use crate::rng::SplitMix64;
 use crate::time::Instant;
 
@@ -55,11 +72,15 @@ impl Direction {
 /// The link's behaviour; both directions behave alike. Probabilities are 0.0–1.0.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkConfig {
-    /// One-way delay of every packet that is not reordered.
+    /// One-way delay of every packet that is not reordered, after its
+    /// transmission ends.
     pub latency: Duration,
     /// Extra delay, uniform in `0..=jitter`, added to `latency`.
     pub jitter: Duration,
+    /// Chance that a packet is lost, independently of every other.
     pub loss: f64,
+    /// Losses in bursts (Gilbert–Elliott), on top of `loss`.
+    pub burst: Option<BurstLoss>,
     pub duplicate: f64,
     /// Chance that a packet skips `latency` and `jitter` (needs a latency to matter).
     pub reorder: f64,
@@ -67,39 +88,76 @@ pub struct LinkConfig {
     pub corrupt: f64,
     /// Largest packet the link carries, in bytes.
     pub mtu: usize,
-    /// Most packets in flight per direction; a packet sent when this many are
-    /// already on the wire is dropped (its duplicate, if any, may take it one over).
+    /// Bytes per second each direction transmits; `None`: unlimited (packets
+    /// take no time to send and never queue).
+    pub bandwidth: Option<u64>,
+    /// Most packets queued per direction for the transmitter, the one being
+    /// transmitted included; a packet that finds the queue full is dropped
+    /// (drop-tail). Only a `bandwidth` makes packets queue.
     pub queue_limit: usize,
+    /// When the link is down (see [`Partition`]); more can be added while it
+    /// runs with [`Link::partition`].
+    pub partitions: Vec<Partition>,
     pub seed: u64,
 }
 
 impl Default for LinkConfig {
-    /// A perfect 1500-byte link with 1 ms of latency.
+    /// A perfect 1500-byte link with 1 ms of latency and unlimited bandwidth.
     fn default() -> Self {
         LinkConfig {
             latency: Duration::from_millis(1),
             jitter: Duration::ZERO,
             loss: 0.0,
+            burst: None,
             duplicate: 0.0,
             reorder: 0.0,
             corrupt: 0.0,
             mtu: 1500,
+            bandwidth: None,
             queue_limit: 1000,
+            partitions: Vec::new(),
             seed: 0,
         }
     }
 }
 
-/// What the link did in one direction. Every packet sent is counted once in `sent`
-/// and ends as exactly one of: dropped (`dropped_mtu`, `dropped_queue`, `lost`),
-/// delivered, or still in flight — plus one more delivery per `duplicated`.
+impl LinkConfig {
+    /// How long `bytes` take to transmit at the configured bandwidth (rounded up
+    /// to the microsecond); zero without one.
+    pub fn serialisation(&self, bytes: usize) -> Duration {
+        match self.bandwidth {
+            Some(rate) if rate > 0 => Duration::from_micros((bytes as u64 * 1_000_000).div_ceil(rate)),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// The longest a packet that is delivered can spend on the link: a full
+    /// queue of MTU-sized packets ahead of it and its own transmission, then
+    /// latency plus the largest jitter. Termination bounds add it for the
+    /// packets still in flight when something stops.
+    pub fn max_delay(&self) -> Duration {
+        let queueing = if self.bandwidth.is_some() { self.queue_limit.max(1) } else { 0 };
+        self.serialisation(self.mtu) * u32::try_from(queueing).unwrap_or(u32::MAX) + self.latency + self.jitter
+    }
+}
+
+/// What the link did in one direction. Every packet sent, and every duplicate
+/// the link made, ends as exactly one of: dropped (`dropped_mtu`,
+/// `partitioned`, `dropped_queue`, `lost`, `burst_lost`), delivered, or still in
+/// flight ([`Link::in_flight`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkStats {
     pub sent: u64,
     pub delivered: u64,
     pub dropped_mtu: u64,
+    /// Sent while the direction was cut, or due to arrive while it was.
+    pub partitioned: u64,
+    /// Found the transmit queue full (drop-tail).
     pub dropped_queue: u64,
+    /// Lost at random (`loss`).
     pub lost: u64,
+    /// Lost by the Gilbert–Elliott chain (`burst`).
+    pub burst_lost: u64,
     pub duplicated: u64,
     pub reordered: u64,
     pub corrupted: u64,
@@ -109,6 +167,18 @@ pub struct LinkStats {
 /// same instant leave in the order they were sent), then the packet.
 type InFlight = Reverse<(Instant, u64, Direction, Vec<u8>)>;
 
+/// The sending side of one direction: the transmitter and its queue.
+#[derive(Debug, Default)]
+struct Port {
+    /// When each queued packet's transmission ends, oldest first; a packet
+    /// leaves the queue when its transmission ends.
+    queue: VecDeque<Instant>,
+    /// The burst-loss chain of this direction.
+    channel: Channel,
+    /// Packets on the wire (or due), this direction.
+    in_flight: usize,
+}
+
 /// A seeded, two-way link model. See the module documentation.
 #[derive(Debug)]
 pub struct Link {
@@ -116,7 +186,7 @@ pub struct Link {
     rng: SplitMix64,
     wire: BinaryHeap<InFlight>,
     next_order: u64,
-    in_flight: [usize; 2],
+    ports: [Port; 2],
     stats: [LinkStats; 2],
 }
 
@@ -127,7 +197,7 @@ impl Link {
             config,
             wire: BinaryHeap::new(),
             next_order: 0,
-            in_flight: [0; 2],
+            ports: Default::default(),
             stats: [LinkStats::default(); 2],
         }
     }
@@ -141,6 +211,27 @@ impl Link {
         &self.stats[direction.index()]
     }
 
+    /// Packets travelling `direction` that are on the wire: sent, not yet
+    /// delivered or dropped.
+    pub fn in_flight(&self, direction: Direction) -> usize {
+        self.ports[direction.index()].in_flight
+    }
+
+    /// Take the link down in both directions during `[from, until)`.
+    pub fn partition(&mut self, from: Instant, until: Instant) {
+        self.config.partitions.push(Partition::healing(from, until));
+    }
+
+    /// Take the link down in both directions from `from` on, for good.
+    pub fn cut(&mut self, from: Instant) {
+        self.config.partitions.push(Partition::forever(from));
+    }
+
+    /// Whether the link is down for packets travelling `direction` at `at`.
+    pub fn is_partitioned(&self, at: Instant, direction: Direction) -> bool {
+        self.config.partitions.iter().any(|p| p.cuts(at, direction))
+    }
+
     /// Put `packet` on the link at `now`; it comes out of
     /// [`poll_delivery`](Link::poll_delivery) later, altered, twice, or never.
     pub fn send(&mut self, now: Instant, direction: Direction, mut packet: Vec<u8>) {
@@ -150,13 +241,23 @@ impl Link {
             self.stats[d].dropped_mtu += 1;
             return;
         }
-        if self.in_flight[d] >= self.config.queue_limit {
-            self.stats[d].dropped_queue += 1;
+        if self.is_partitioned(now, direction) {
+            self.stats[d].partitioned += 1;
             return;
         }
+        let Some(sent) = self.transmit(now, direction, packet.len()) else {
+            self.stats[d].dropped_queue += 1;
+            return;
+        };
         if self.rng.chance(self.config.loss) {
             self.stats[d].lost += 1;
             return;
+        }
+        if let Some(model) = &self.config.burst {
+            if self.ports[d].channel.lose(model, now, &mut self.rng) {
+                self.stats[d].burst_lost += 1;
+                return;
+            }
         }
         if self.rng.chance(self.config.corrupt) && !packet.is_empty() {
             let bit = self.rng.next_u64() % (packet.len() as u64 * 8);
@@ -165,9 +266,9 @@ impl Link {
         }
         let due = if self.rng.chance(self.config.reorder) {
             self.stats[d].reordered += 1;
-            now
+            sent
         } else {
-            now + self.config.latency + self.jitter()
+            sent + self.config.latency + self.jitter()
         };
         if self.rng.chance(self.config.duplicate) {
             self.stats[d].duplicated += 1;
@@ -182,15 +283,42 @@ impl Link {
     }
 
     /// The next packet due at or before `now`, and which way it was going.
+    /// Packets due while their direction is partitioned are dropped on the way.
     pub fn poll_delivery(&mut self, now: Instant) -> Option<(Direction, Vec<u8>)> {
-        if self.next_delivery()? > now {
+        loop {
+            if self.next_delivery()? > now {
+                return None;
+            }
+            let Reverse((due, _, direction, packet)) = self.wire.pop()?;
+            let d = direction.index();
+            self.ports[d].in_flight -= 1;
+            if self.is_partitioned(due, direction) {
+                self.stats[d].partitioned += 1;
+                continue;
+            }
+            self.stats[d].delivered += 1;
+            return Some((direction, packet));
+        }
+    }
+
+    /// Queue `len` bytes for the transmitter of `direction` at `now`: when their
+    /// transmission ends, or `None` if the queue is full.
+    fn transmit(&mut self, now: Instant, direction: Direction, len: usize) -> Option<Instant> {
+        let serialisation = self.config.serialisation(len);
+        let port = &mut self.ports[direction.index()];
+        while port.queue.front().is_some_and(|&done| done <= now) {
+            port.queue.pop_front();
+        }
+        if self.config.bandwidth.is_none() {
+            return Some(now);
+        }
+        if port.queue.len() >= self.config.queue_limit {
             return None;
         }
-        let Reverse((_, _, direction, packet)) = self.wire.pop()?;
-        let d = direction.index();
-        self.in_flight[d] -= 1;
-        self.stats[d].delivered += 1;
-        Some((direction, packet))
+        let start = port.queue.back().map_or(now, |&busy| busy.max(now));
+        let done = start + serialisation;
+        port.queue.push_back(done);
+        Some(done)
     }
 
     /// A uniform extra delay in `0..=jitter`, at microsecond resolution.
@@ -203,7 +331,7 @@ impl Link {
     }
 
     fn push(&mut self, due: Instant, direction: Direction, packet: Vec<u8>) {
-        self.in_flight[direction.index()] += 1;
+        self.ports[direction.index()].in_flight += 1;
         self.next_order += 1;
         self.wire.push(Reverse((due, self.next_order, direction, packet)));
     }

@@ -14,11 +14,16 @@
 //! Given the same seeds and the same calls, a run is the same run, packet for packet:
 //! the link draws from its own seeded generator and each stack from its own
 //! [`StackConfig::seed`]. [`Sim::record`] keeps a [`TraceEntry`] for every packet, so
-//! two runs can be compared whole.
+//! two runs can be compared whole, and [`Sim::capture`] writes them to a pcapng
+//! file. [`Sim::check_invariants`] checks both stacks'
+//! [invariants](crate::invariants) around every step. A host can crash
+//! ([`Sim::halt`], [`Sim::halt_after`]) and the link can go down
+//! ([`Link::partition`], [`Link::cut`]) while the run goes on.
 //!
 //! The program on each host is the caller: between steps it calls the stacks' socket
 //! API directly (`sim.a.tcp_connect(sim.now(), …)`). [`Sim::run_until`] takes that
-//! program as a closure, called after every step:
+//! program as a closure, called after every step ([`Sim::wake_at`] asks for a step
+//! when nothing else would happen, for a program's own timers):
 //!
 //! ```
 //! # use std::net::SocketAddr;
@@ -41,18 +46,26 @@
 //! # }
 //! ```
 
+mod burst;
 pub mod link;
+mod partition;
 #[cfg(test)]
 mod tests;
+mod trace;
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+pub use burst::BurstLoss;
 pub use link::{Direction, Link, LinkConfig, LinkStats};
+pub use partition::Partition;
+pub use trace::{TraceEntry, TraceKind};
 
 use crate::config::StackConfig;
 use crate::stack::Stack;
 use crate::time::Instant;
+use trace::Recorder;
 
 /// Host A's address.
 pub const ADDR_A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -63,22 +76,22 @@ pub const ADDR_B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 /// stays due however often it runs would otherwise spin without time moving.
 const MAX_STEPS_AT_ONE_INSTANT: u32 = 100_000;
 
-/// Whether a traced packet was entering the link or leaving it.
+/// One of the simulator's two hosts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TraceKind {
-    /// A stack transmitted it (before the link's faults).
-    Sent,
-    /// The link delivered it to the other stack (after them).
-    Delivered,
+pub enum Host {
+    /// `198.18.0.1`.
+    A,
+    /// `198.18.0.2`.
+    B,
 }
 
-/// One packet seen by the simulator.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TraceEntry {
-    pub at: Instant,
-    pub direction: Direction,
-    pub kind: TraceKind,
-    pub packet: Vec<u8>,
+impl Host {
+    fn index(self) -> usize {
+        match self {
+            Host::A => 0,
+            Host::B => 1,
+        }
+    }
 }
 
 /// Two stacks, a link and a virtual clock. See the module documentation.
@@ -90,7 +103,15 @@ pub struct Sim {
     pub b: Stack,
     link: Link,
     now: Instant,
-    trace: Option<Vec<TraceEntry>>,
+    recorder: Recorder,
+    /// Run [`Stack::check_invariants`] on both hosts around every step.
+    invariants: bool,
+    /// Hosts stopped by [`halt`](Sim::halt), by [`Host::index`].
+    halted: [bool; 2],
+    /// Packets each host still takes in before it halts ([`halt_after`](Sim::halt_after)).
+    halt_countdown: [Option<u64>; 2],
+    /// Times the program asked to run at ([`wake_at`](Sim::wake_at)).
+    wakeups: BTreeSet<Instant>,
 }
 
 impl Sim {
@@ -103,17 +124,87 @@ impl Sim {
 
     /// Two hosts configured by the caller (their addresses are taken as given).
     pub fn with_hosts(a: StackConfig, b: StackConfig, link: LinkConfig) -> Self {
-        Sim { a: Stack::new(a), b: Stack::new(b), link: Link::new(link), now: Instant::ZERO, trace: None }
+        Sim {
+            a: Stack::new(a),
+            b: Stack::new(b),
+            link: Link::new(link),
+            now: Instant::ZERO,
+            recorder: Recorder::default(),
+            invariants: false,
+            halted: [false; 2],
+            halt_countdown: [None; 2],
+            wakeups: BTreeSet::new(),
+        }
     }
 
     /// Keep a [`TraceEntry`] for every packet from now on.
     pub fn record(&mut self) {
-        self.trace.get_or_insert_with(Vec::new);
+        self.recorder.record();
     }
 
     /// The packets recorded so far (empty unless [`record`](Sim::record) was called).
     pub fn trace(&self) -> &[TraceEntry] {
-        self.trace.as_deref().unwrap_or_default()
+        self.recorder.trace()
+    }
+
+    /// Write every packet from now on to a pcapng file at `path`: one interface
+    /// per host, each packet as it left one host and as it reached the other,
+    /// virtual timestamps, the receiver's drop reason as a comment (see
+    /// `sim/trace.rs`). The same seed writes the same file, byte for byte.
+    pub fn capture(&mut self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        self.recorder.capture(path.as_ref())
+    }
+
+    /// Push the capture's buffered packets to its file, and report the first
+    /// write that failed since the last call. (Dropping the `Sim` flushes too,
+    /// silently.)
+    pub fn flush_capture(&mut self) -> std::io::Result<()> {
+        self.recorder.flush()
+    }
+
+    /// Check both stacks' [invariants](crate::invariants) before and after every
+    /// step from now on (`true`), or stop checking (`false`). A broken invariant
+    /// panics with the link's seed, the host, the virtual time and the rule, so the
+    /// failing run can be replayed; a property test reports the panic as its
+    /// failure.
+    pub fn check_invariants(&mut self, on: bool) {
+        self.invariants = on;
+    }
+
+    /// Stop `host` for good, as if it crashed or lost power: from now on it takes
+    /// in no packet, runs no timer and sends nothing, and packets it had queued
+    /// for the link are never sent. Its [`Stack`] stays as it was, for inspection.
+    /// The other host sees a peer that went silent — the "one side dead" of the
+    /// termination properties.
+    pub fn halt(&mut self, host: Host) {
+        self.halted[host.index()] = true;
+    }
+
+    /// Halt `host` right after it has taken in `packets` more packets (at once,
+    /// for 0): a crash at an exact point of a conversation. It processes that last
+    /// packet but sends nothing in answer; packets due at the same instant after
+    /// it find it halted.
+    pub fn halt_after(&mut self, host: Host, packets: u64) {
+        if packets == 0 {
+            self.halt(host);
+        } else {
+            self.halt_countdown[host.index()] = Some(packets);
+        }
+    }
+
+    /// Make sure a step happens at `at`, so the program passed to
+    /// [`run_until`](Sim::run_until) gets a turn then even if neither stack nor
+    /// link has anything to do — a program's own timer (a slow reader, a
+    /// periodic sender). A time already past is ignored.
+    pub fn wake_at(&mut self, at: Instant) {
+        if at > self.now {
+            self.wakeups.insert(at);
+        }
+    }
+
+    /// Whether [`halt`](Sim::halt) stopped `host`.
+    pub fn is_halted(&self, host: Host) -> bool {
+        self.halted[host.index()]
     }
 
     /// The virtual clock.
@@ -126,32 +217,53 @@ impl Sim {
         &self.link
     }
 
-    /// Advance to the next event if it is due by `limit`, and handle it. Returns
+    /// The link, to partition it while the simulation runs
+    /// ([`Link::partition`], [`Link::cut`]).
+    pub fn link_mut(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    /// Advance to the next event — a stack's timer, a packet due off the link, a
+    /// [`wake_at`](Sim::wake_at) — if it is due by `limit`, and handle it. Returns
     /// `false`, leaving the clock at `limit`, when nothing is due by then — with no
     /// timer armed and no packet in flight, nothing will ever happen again.
     pub fn step(&mut self, limit: Instant) -> bool {
+        self.verify("before the step");
         self.transmit();
-        let next =
-            [self.a.poll_deadline(), self.b.poll_deadline(), self.link.next_delivery()].into_iter().flatten().min();
+        let deadline = |sim: &Sim, host: Host| if sim.is_halted(host) { None } else { sim.stack(host).poll_deadline() };
+        let wakeup = self.wakeups.first().copied();
+        let next = [deadline(self, Host::A), deadline(self, Host::B), self.link.next_delivery(), wakeup]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(next) = next.filter(|&t| t <= limit) else {
             self.now = self.now.max(limit);
             return false;
         };
         self.now = self.now.max(next);
-        while let Some((direction, packet)) = self.link.poll_delivery(self.now) {
-            self.note(direction, TraceKind::Delivered, &packet);
-            match direction {
-                // Drop reasons are in the receiving stack's counters.
-                Direction::AToB => self.b.input(self.now, &packet),
-                Direction::BToA => self.a.input(self.now, &packet),
-            };
+        while self.wakeups.first().is_some_and(|&t| t <= self.now) {
+            self.wakeups.pop_first();
         }
-        for stack in [&mut self.a, &mut self.b] {
-            if stack.poll_deadline().is_some_and(|t| t <= self.now) {
-                stack.handle_timeout(self.now);
+        while let Some((direction, packet)) = self.link.poll_delivery(self.now) {
+            let to = match direction {
+                Direction::AToB => Host::B,
+                Direction::BToA => Host::A,
+            };
+            let (now, halted) = (self.now, self.is_halted(to));
+            let dropped = if halted { None } else { self.stack_mut(to).input(now, &packet) };
+            self.recorder.note(now, direction, TraceKind::Delivered, &packet, dropped, halted);
+            if !halted {
+                self.count_down(to);
+            }
+        }
+        for host in [Host::A, Host::B] {
+            let now = self.now;
+            if deadline(self, host).is_some_and(|t| t <= now) {
+                self.stack_mut(host).handle_timeout(now);
             }
         }
         self.transmit();
+        self.verify("after the step");
         true
     }
 
@@ -179,21 +291,58 @@ impl Sim {
         }
     }
 
-    /// Move every packet the stacks want to send onto the link.
-    fn transmit(&mut self) {
-        while let Some(packet) = self.a.poll_transmit() {
-            self.note(Direction::AToB, TraceKind::Sent, &packet);
-            self.link.send(self.now, Direction::AToB, packet);
+    /// Panic if checking is on and either stack breaks an invariant.
+    fn verify(&self, when: &str) {
+        if !self.invariants {
+            return;
         }
-        while let Some(packet) = self.b.poll_transmit() {
-            self.note(Direction::BToA, TraceKind::Sent, &packet);
-            self.link.send(self.now, Direction::BToA, packet);
+        for (host, stack) in [("A", &self.a), ("B", &self.b)] {
+            if let Err(broken) = stack.check_invariants() {
+                panic!(
+                    "seed {:#x}: host {host} broke an invariant at {:?} ({when}): {broken}",
+                    self.link.config().seed,
+                    self.now
+                );
+            }
         }
     }
 
-    fn note(&mut self, direction: Direction, kind: TraceKind, packet: &[u8]) {
-        if let Some(trace) = &mut self.trace {
-            trace.push(TraceEntry { at: self.now, direction, kind, packet: packet.to_vec() });
+    /// `host` took in a packet: halt it if that was the last one it was to take.
+    fn count_down(&mut self, host: Host) {
+        let countdown = &mut self.halt_countdown[host.index()];
+        if let Some(left) = countdown {
+            *left -= 1;
+            if *left == 0 {
+                *countdown = None;
+                self.halt(host);
+            }
+        }
+    }
+
+    /// Move every packet the live stacks want to send onto the link.
+    fn transmit(&mut self) {
+        for (host, direction) in [(Host::A, Direction::AToB), (Host::B, Direction::BToA)] {
+            if self.is_halted(host) {
+                continue;
+            }
+            while let Some(packet) = self.stack_mut(host).poll_transmit() {
+                self.recorder.note(self.now, direction, TraceKind::Sent, &packet, None, false);
+                self.link.send(self.now, direction, packet);
+            }
+        }
+    }
+
+    pub fn stack(&self, host: Host) -> &Stack {
+        match host {
+            Host::A => &self.a,
+            Host::B => &self.b,
+        }
+    }
+
+    pub fn stack_mut(&mut self, host: Host) -> &mut Stack {
+        match host {
+            Host::A => &mut self.a,
+            Host::B => &mut self.b,
         }
     }
 }

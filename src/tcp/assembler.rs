@@ -198,6 +198,11 @@ impl Assembler {
         self.bytes_held
     }
 
+    /// The bounds given to [`new`](Self::new): `(max_bytes, max_ranges)`.
+    pub fn limits(&self) -> (usize, usize) {
+        (self.max_bytes, self.max_ranges)
+    }
+
     /// Number of discontiguous ranges held (= SACK blocks available).
     pub fn ranges(&self) -> usize {
         self.ranges.len()

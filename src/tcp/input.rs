@@ -13,6 +13,7 @@ use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::{reset_for, Ctx, Tcb};
 use crate::stack::note_drop;
+use crate::time::Instant;
 use crate::wire::tcp::{Flags, Segment};
 use std::io;
 
@@ -58,10 +59,11 @@ impl Tcb {
         if seg.flags.ack {
             // Our SYN is acknowledged: the handshake is done (two of three steps
             // from our side; our ACK completes it).
+            let oldest = self.oldest_in_flight();
             self.snd.snd_una = ack;
             self.snd.snd_nxt = self.snd.snd_nxt.max(ack);
             self.update_window(seq, ack, seg.window, true);
-            self.take_rtt_sample(ctx, seg, ack);
+            self.take_rtt_sample(ctx, seg, ack, oldest);
             self.timers.retransmit = None;
             self.snd.retries = 0;
             self.set_state(ctx, State::Established, "rcvd SYN,ACK");
@@ -80,6 +82,10 @@ impl Tcb {
 
     /// RFC 9293 §3.10.7.4: every state after SYN-SENT.
     fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        if self.state == State::SynReceived && self.is_repeated_syn(seg) {
+            self.answer_repeated_syn(ctx, seg);
+            return;
+        }
         // Simultaneous open (RFC 9293 §3.5, figure 8): in SYN-RECEIVED the peer's
         // SYN,ACK repeats the SYN we already have (SEQ = RCV.NXT − 1) and acknowledges
         // ours. Read literally, §3.10.7.4 finds it outside the window and drops it, and
@@ -229,6 +235,31 @@ impl Tcb {
         }
     }
 
+    /// Whether `seg` is the peer's SYN again: SYN without ACK or RST, at IRS.
+    fn is_repeated_syn(&self, seg: &Segment<'_>) -> bool {
+        seg.flags.syn && !seg.flags.ack && !seg.flags.rst && SeqNumber(seg.seq) == self.rcv.irs
+    }
+
+    /// SYN-RECEIVED and the peer sent its SYN again: our SYN,ACK was lost or is
+    /// late. Read literally, RFC 9293 §3.10.7.4 finds the SYN outside the window
+    /// and answers `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`, which the peer in
+    /// SYN-SENT must drop (it carries no SYN, §3.10.7.3), leaving the handshake to
+    /// our retransmission timer — whose back-off runs in step with the peer's, so
+    /// after a partition both sides keep missing each other (found by the
+    /// simulator: a handshake that took 31 s after a 7 s partition). Like Linux
+    /// (`tcp_check_req`), answer with the SYN,ACK itself, echoing the repeated
+    /// SYN's timestamp so the peer measures a true round trip. Our own timer is
+    /// left as it was.
+    fn answer_repeated_syn(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        if let (Some(_), Some((tsval, _))) = (self.negotiated.timestamps, seg.options.timestamp) {
+            if (tsval.wrapping_sub(self.rcv.ts_recent) as i32) >= 0 {
+                self.rcv.ts_recent = tsval;
+                self.peer_syn_options.timestamp = seg.options.timestamp;
+            }
+        }
+        self.retransmit_syn(ctx, "duplicate SYN");
+    }
+
     /// RFC 9293 §3.10.7.4's four-case acceptability test against the window we
     /// advertised.
     fn acceptable(&self, seq: SeqNumber, seg_len: usize) -> bool {
@@ -293,17 +324,52 @@ impl Tcb {
         changed
     }
 
-    fn take_rtt_sample(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, ack: SeqNumber) {
+    /// An ACK of new data: take the RTT sample it carries, if it is a valid one.
+    /// `oldest` is what [`oldest_in_flight`](Tcb::oldest_in_flight) said before
+    /// this ACK moved SND.UNA.
+    fn take_rtt_sample(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &Segment<'_>,
+        ack: SeqNumber,
+        oldest: Option<(Instant, bool)>,
+    ) {
         // RFC 7323 §4.1: with timestamps every ACK of new data carries a sample
         // (Karn's problem disappears: the echo says which transmission it answers).
         let sample = match seg.options.timestamp {
-            Some((_, tsecr)) if self.negotiated.timestamps.is_some() => self.ts_rtt(ctx.now, tsecr),
+            Some((_, tsecr)) if self.negotiated.timestamps.is_some() && !self.echoes_an_earlier_copy(tsecr, oldest) => {
+                self.ts_rtt(ctx.now, tsecr)
+            }
             _ => None,
         };
         let sample = sample.or_else(|| self.snd.sampler.on_ack(ack, ctx.now));
         if let Some(rtt) = sample {
             self.snd.rtt.on_sample(rtt);
         }
+    }
+
+    /// The oldest thing in flight — our SYN while it is unacknowledged, else the
+    /// first segment of the retransmission queue: when it was last sent, and
+    /// whether it had been sent before.
+    fn oldest_in_flight(&self) -> Option<(Instant, bool)> {
+        if self.snd.snd_una == self.snd.iss {
+            return Some((self.snd.syn_sent_at, self.snd.retries > 0));
+        }
+        self.snd.sent.iter().next().map(|s| (s.sent_at, s.retransmitted))
+    }
+
+    /// Whether `tsecr` echoes an earlier copy of the oldest segment this ACK
+    /// acknowledges (`oldest`), one sent before its latest retransmission. The
+    /// peer then got that copy long ago and the ACKs it sent for it were lost;
+    /// later ACKs keep echoing its TSval, because a duplicate outside the window
+    /// does not update TS.Recent (RFC 7323 §5.3). `now − TSecr` then measures the
+    /// lost ACKs, not the path, and one such sample after a few backed-off
+    /// timeouts pins SRTT and the RTO near their maximum for hundreds of round
+    /// trips. Karn's rule (RFC 6298 §3) applied to timestamps: such an echo is
+    /// ambiguous and is not sampled. An echo of the latest copy (a retransmission
+    /// that filled a hole, RFC 7323 §4.3 case (c)) is a true round trip and is.
+    fn echoes_an_earlier_copy(&self, tsecr: u32, oldest: Option<(Instant, bool)>) -> bool {
+        oldest.is_some_and(|(sent_at, resent)| resent && self.echo_predates(tsecr, sent_at))
     }
 
     /// The ACK field (RFC 9293 §3.10.7.4 "fifth"), with loss detection and
@@ -317,13 +383,14 @@ impl Tcb {
             delivered += self.on_sack_option(ctx, seg, ack);
         }
         if self.snd.acks_new_data(ack) {
+            let oldest = self.oldest_in_flight();
             let acked = ack.since(self.snd.snd_una);
             let data_acked = ack.since(self.snd.buf_seq).min(self.snd.buffer.len());
             self.snd.buffer.ack(data_acked);
             self.snd.buf_seq += data_acked;
             self.snd.snd_una = ack;
             self.snd.retries = 0;
-            self.take_rtt_sample(ctx, seg, ack);
+            self.take_rtt_sample(ctx, seg, ack, oldest);
             delivered += self.on_cumulative_ack(ctx, ack, acked);
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             let in_flight = self.snd.in_flight();

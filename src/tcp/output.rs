@@ -160,12 +160,13 @@ impl Tcb {
         }
     }
 
-    /// Resend our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) after a timeout.
-    pub(crate) fn retransmit_syn(&mut self, ctx: &mut Ctx<'_>) {
+    /// Resend our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED); `cause` says why
+    /// (`RTO`, or `duplicate SYN` when the peer repeated its SYN).
+    pub(crate) fn retransmit_syn(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
         ctx.counters.tcp_tx_retransmits += 1;
         debug!(
             target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = self.snd.iss.0,
-            syn = true, cause = "RTO", rto_ms = self.snd.rtt.rto().as_millis() as u64, "tcp retransmit"
+            syn = true, cause, rto_ms = self.snd.rtt.rto().as_millis() as u64, "tcp retransmit"
         );
         self.snd.sampler.on_retransmit();
         let (flags, peer) = match self.state {
@@ -174,7 +175,6 @@ impl Tcb {
         };
         let options = self.syn_options(ctx.config, ctx.now, peer);
         self.emit(ctx, self.snd.iss, flags, &[], Some(options));
-        self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
     }
 
     /// A zero-window probe: a segment one byte below SND.UNA, which the peer must

@@ -9,6 +9,7 @@ use super::scoreboard::Scoreboard;
 use super::send_buffer::SendBuffer;
 use super::sent_queue::SentQueue;
 use super::seq::SeqNumber;
+use crate::time::Instant;
 
 /// One fast recovery episode.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub struct Recovery {
 pub struct Sender {
     /// Initial send sequence number (RFC 6528).
     pub iss: SeqNumber,
+    /// When our SYN (or SYN,ACK) was last sent, for RTT sampling.
+    pub syn_sent_at: Instant,
     /// SND.UNA: oldest unacknowledged sequence number.
     pub snd_una: SeqNumber,
     /// SND.NXT: next sequence number to send. It never goes back: lost data is

@@ -160,6 +160,7 @@ impl Tcb {
             state,
             snd: Sender {
                 iss,
+                syn_sent_at: Instant::ZERO,
                 snd_una: iss,
                 snd_nxt: iss,
                 snd_wnd: 0,
@@ -241,6 +242,12 @@ impl Tcb {
         (tsecr != 0 && ms < 1 << 30).then(|| Duration::from_millis(u64::from(ms)))
     }
 
+    /// Whether `tsecr` echoes a TSval we sent before `at` (at the timestamp clock's
+    /// millisecond resolution).
+    pub(crate) fn echo_predates(&self, tsecr: u32, at: Instant) -> bool {
+        self.ts_val(at).is_some_and(|then| (tsecr.wrapping_sub(then) as i32) < 0)
+    }
+
     /// Options for our SYN or SYN,ACK. On a SYN,ACK only what the peer offered.
     pub(crate) fn syn_options(&self, config: &StackConfig, now: Instant, peer: Option<&Options>) -> Options {
         let tcp = &config.tcp;
@@ -301,6 +308,7 @@ impl Tcb {
         };
         if flags.syn {
             self.rcv.rcv_adv = self.rcv.rcv_nxt + usize::from(window);
+            self.snd.syn_sent_at = ctx.now;
         }
         if flags.ack {
             self.rcv.ack = AckState::Idle;

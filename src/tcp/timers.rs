@@ -84,7 +84,8 @@ impl Tcb {
         if matches!(self.state, State::SynSent | State::SynReceived) {
             // RFC 6298 §5.7: after a lost SYN the RTO for data starts at 3 s; the
             // backed-off estimator already exceeds it after the first timeout.
-            self.retransmit_syn(ctx);
+            self.retransmit_syn(ctx, "RTO");
+            self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
             return;
         }
         let snd = &mut self.snd;

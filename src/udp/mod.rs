@@ -49,8 +49,8 @@ pub struct UdpSocketInfo {
 #[derive(Debug)]
 pub(crate) struct UdpTable {
     pub ports: PortTable,
-    sockets: HashMap<UdpHandle, UdpSocketState>,
-    by_port: HashMap<u16, UdpHandle>,
+    pub(crate) sockets: HashMap<UdpHandle, UdpSocketState>,
+    pub(crate) by_port: HashMap<u16, UdpHandle>,
     next_handle: u64,
 }
 

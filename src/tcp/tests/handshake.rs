@@ -236,3 +236,23 @@ fn syn_received_from_a_listener_is_forgotten_on_rst() {
     h.send(seg("S", PEER_ISS + 5000).win(PEER_WIN).opts([mss(1460)]));
     h.expect(seg("S.", 0).ack(PEER_ISS + 5001).win(WIN).opts([mss(OUR_MSS)]));
 }
+
+/// SYN-RECEIVED, and the peer repeats its SYN (our SYN,ACK was lost): it gets the
+/// SYN,ACK again at once — same ISS, echoing the new SYN's TSval — rather than
+/// RFC 9293's bare ACK, which a host in SYN-SENT must drop. Our retransmission
+/// timer keeps its schedule. (Found by the simulator: after a partition, both
+/// sides' back-offs ran in step and the handshake took 31 s.)
+#[test]
+fn a_repeated_syn_in_syn_received_gets_the_syn_ack_again() {
+    let mut h = Harness::new();
+    h.listen(8);
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460), ts(5000, 0)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS), ts(h.clock(), 5000)]));
+    h.advance(std::time::Duration::from_millis(300));
+    h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460), ts(5300, 0)]));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS), ts(h.clock(), 5300)]));
+    assert_eq!(h.state(), Some(State::SynReceived));
+    assert_eq!(h.next_timer(), Some(std::time::Duration::from_millis(700)), "the RTO still fires 1 s after the first");
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN).opts([ts(5301, h.clock())]));
+    assert_eq!(h.state(), Some(State::Established));
+}

@@ -16,6 +16,7 @@
 //! * `acceptance.rs` — overlapping data, PAWS, an ACK of data never sent;
 //! * `acks.rs` — when in-order data is acknowledged (delayed, per batch, at once);
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
+//! * `rtt.rs` — RTT samples from timestamps and the timer they set;
 //! * `listen.rs` — the listener's queues and its answers to stray segments.
 
 mod acceptance;
@@ -26,6 +27,7 @@ mod harness;
 mod listen;
 mod reset;
 mod retransmit;
+mod rtt;
 mod segment;
 mod time_wait;
 mod window;

@@ -1,0 +1,200 @@
+//! Termination: every connection ends, and within a bound computed from the
+//! configuration — never "eventually".
+//!
+//! * **Both close.** Once both programs have closed and both connections are in
+//!   TIME-WAIT or CLOSED, only TIME-WAIT remains, and it lasts 2·MSL after the
+//!   last FIN it received (RFC 9293 §3.10.7.4 restarts it for a retransmitted
+//!   FIN). The peer is in TIME-WAIT or CLOSED too, so it sends no new FIN; the last
+//!   one is at most the link's longest delay away. Hence everything is freed
+//!   within 2·MSL plus that delay, and no port stays bound
+//!   ([`check_freed_after_close`], run after every stream property).
+//! * **One side dead.** A host whose peer halts with data unacknowledged gives up
+//!   with `TimedOut` at its retry limit ([`give_up_bound`]).
+
+use super::*;
+use crate::config::TcpConfig;
+
+/// After a finished transfer, run until both hosts have freed every connection:
+/// within 2·MSL plus the link's longest delay, and leaving no TCP port bound but
+/// B's listener. One side must have gone through TIME-WAIT (`saw_time_wait`, as
+/// seen by the programs during the transfer): RFC 9293's close always takes the
+/// side whose FIN is acknowledged last there, unless a connection gave up
+/// retransmitting. That TIME-WAIT may have ended already: a peer whose
+/// retransmissions backed off beyond 2·MSL finds no connection and is answered
+/// with RST (RFC 9293 §3.10.7.1), which closes it.
+pub(super) fn check_freed_after_close(sim: &mut Sim, seed: u64, saw_time_wait: bool) -> Result<(), TestCaseError> {
+    let msl = sim.a.config().tcp.msl.max(sim.b.config().tcp.msl);
+    let bound = msl * 2 + sim.link().config().max_delay();
+    let freed = sim.run_until(bound, |sim| sim.a.tcp_connection_count() == 0 && sim.b.tcp_connection_count() == 0);
+    prop_assert!(
+        freed,
+        "seed {:#x}: connections left {:?} after both closed: A {:?}, B {:?}",
+        seed,
+        bound,
+        sim.a.tcp_sockets(),
+        sim.b.tcp_sockets()
+    );
+    let gave_up = sim.a.counters().tcp_timeouts + sim.b.counters().tcp_timeouts > 0;
+    prop_assert!(saw_time_wait || gave_up, "seed {:#x}: neither side went through TIME-WAIT", seed);
+    prop_assert_eq!(sim.a.tcp_ports().len(), 0, "seed {:#x}: A's ephemeral port is still bound", seed);
+    prop_assert_eq!(sim.b.tcp_ports().len(), 1, "seed {:#x}: B has more bound than its listener", seed);
+    Ok(())
+}
+
+/// The longest a host keeps trying after its peer went silent, before the
+/// connection fails with `TimedOut`:
+///
+/// * packets the peer sent before it died may still arrive (up to `max_delay`
+///   of the link) and acknowledge data, which resets the retry count;
+/// * a tail loss probe pending then may fire and re-arm the retransmission timer
+///   (at most one RTO later, RFC 8985 §7.2);
+/// * then each retransmission timeout waits at most `rto.max` (RFC 6298 §5.5:
+///   back off, capped), and the connection fails at the first timeout past its
+///   limit: `syn_retries` during the handshake, `max_retries` after it (RFC 9293
+///   §3.8.3's R2). Unanswered zero-window probes give up after as many tries,
+///   each at most `rto.max` apart.
+fn give_up_bound(config: &TcpConfig, max_delay: Duration) -> Duration {
+    let timeouts = config.max_retries.max(config.syn_retries) + 1;
+    max_delay + config.rto.max * (timeouts + 1)
+}
+
+/// Both hosts send (so the survivor always has data for the dead one); `victim`
+/// halts after `deliveries` packets reached it, fewer than its peer's data
+/// needs, so the survivor is left with data unacknowledged. The survivor must
+/// end within [`give_up_bound`] of the death, at exactly its retry limit: its
+/// program sees `TimedOut`, or — when no program holds the connection any more
+/// (never accepted, or already closed by its program) — the stack frees it
+/// after counting a timeout. Its port is released.
+fn check_peer_death(
+    link: LinkConfig,
+    victim: Host,
+    deliveries: u64,
+    to_b: Vec<u8>,
+    to_a: Vec<u8>,
+) -> Result<(), TestCaseError> {
+    let seed = link.seed;
+    let mut sim = patient_hosts(link);
+    run_case("peer_death", &mut sim, |sim| peer_death(sim, seed, victim, deliveries, to_b, to_a))
+}
+
+fn peer_death(
+    sim: &mut Sim,
+    seed: u64,
+    victim: Host,
+    deliveries: u64,
+    to_b: Vec<u8>,
+    to_a: Vec<u8>,
+) -> Result<(), TestCaseError> {
+    let survivor = match victim {
+        Host::A => Host::B,
+        Host::B => Host::A,
+    };
+    sim.halt_after(victim, deliveries);
+    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let listener = sim.b.tcp_listen(server, 8).map_err(|e| TestCaseError::fail(format!("listen: {e}")))?;
+    let mut a = Program::new(to_b);
+    let mut b = Program::new(to_a);
+    a.handle = Some(sim.a.tcp_connect(sim.now(), server).map_err(|e| TestCaseError::fail(format!("connect: {e}")))?);
+    let config = sim.stack(survivor).config().tcp.clone();
+    let bound = give_up_bound(&config, sim.link().config().max_delay());
+    let mut died_at = None;
+    // `Err`: the survivor's program saw this error; `Ok`: the connection is gone
+    // (never accepted, or closed by its program and then freed by the stack).
+    let mut outcome: Option<io::Result<()>> = None;
+    sim.run_until(TCP_BOUND + bound, |sim| {
+        let now = sim.now();
+        if died_at.is_none() && sim.is_halted(victim) {
+            died_at = Some(now);
+        }
+        if b.handle.is_none() && !sim.is_halted(Host::B) {
+            b.handle = sim.b.tcp_accept(listener).ok().map(|(h, _)| h);
+        }
+        for (host, program) in [(Host::A, &mut a), (Host::B, &mut b)] {
+            if sim.is_halted(host) {
+                continue;
+            }
+            if let Err(e) = program.turn(sim.stack_mut(host), now) {
+                let who = if host == survivor { "" } else { " (the victim, before it died)" };
+                outcome = Some(Err(io::Error::new(e.kind(), format!("{host:?}{who}: {e}"))));
+            }
+        }
+        if died_at.is_some() && sim.stack(survivor).tcp_connection_count() == 0 {
+            outcome = outcome.take().or(Some(Ok(())));
+        }
+        outcome.is_some()
+    });
+    let died_at = died_at.ok_or_else(|| {
+        TestCaseError::fail(format!("seed {seed:#x}: {victim:?} never received {deliveries} packets"))
+    })?;
+    let took = sim.now() - died_at;
+    match outcome {
+        Some(Err(e)) => prop_assert_eq!(e.kind(), io::ErrorKind::TimedOut, "seed {:#x}: {}", seed, e),
+        // Freed without a program to tell: it must have timed out, not finished.
+        Some(Ok(())) => prop_assert!(sim.stack(survivor).counters().tcp_timeouts > 0, "seed {:#x}: freed", seed),
+        None => prop_assert!(false, "seed {:#x}: {:?} still trying {:?} after {:?} died", seed, survivor, took, victim),
+    }
+    prop_assert!(took <= bound, "seed {:#x}: gave up {:?} after the death, bound {:?}", seed, took, bound);
+    let program = if survivor == Host::A { &a } else { &b };
+    if let Some(tcb) = program.handle.and_then(|h| sim.stack(survivor).tcp.conns.get(&h)) {
+        let h = tcb.handle;
+        let retries = tcb.snd.retries;
+        let limits = [config.max_retries + 1, config.syn_retries + 1];
+        prop_assert!(
+            limits.contains(&retries),
+            "seed {:#x}: gave up after {} timeouts, limits {:?}",
+            seed,
+            retries,
+            limits
+        );
+        let stack = sim.stack_mut(survivor);
+        stack.tcp_close(died_at + took, h);
+        prop_assert_eq!(stack.tcp_connection_count(), 0, "seed {:#x}: the failed connection is freed on close", seed);
+    }
+    let own_ports = usize::from(survivor == Host::B);
+    prop_assert_eq!(sim.stack(survivor).tcp_ports().len(), own_ports, "seed {:#x}: a port leaked", seed);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(crate::testutil::proptest_cases(64))]
+
+    /// Either host dies mid-transfer; the other gives up in bounded time.
+    #[test]
+    fn tcp_survivor_gives_up_when_the_peer_dies(
+        link in any_rough_link(0.10),
+        victim_is_a in any::<bool>(),
+        deliveries in 1u64..20,
+        ab in 30_000usize..=100_000,
+        ba in 30_000usize..=100_000,
+        content in any::<u64>(),
+    ) {
+        let victim = if victim_is_a { Host::A } else { Host::B };
+        check_peer_death(link, victim, deliveries, bytes(ab, content), bytes(ba, !content))?;
+    }
+}
+
+/// The bound's arithmetic on the defaults: 15 retries of at most 120 s each,
+/// plus one for a loss probe, plus the link's delay.
+#[test]
+fn give_up_bound_follows_the_rto_config() {
+    let bound = give_up_bound(&TcpConfig::default(), ms(30));
+    assert_eq!(bound, Duration::from_secs(120 * 17) + ms(30));
+}
+
+/// `halt_after` crashes a host right after the packet it names: B takes in the
+/// SYN (a half-open connection exists) but never answers it.
+#[test]
+fn halt_after_stops_a_host_right_after_that_packet() {
+    let mut sim = Sim::new(LinkConfig::default());
+    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    sim.b.tcp_listen(server, 8).expect("port 80 is free");
+    sim.halt_after(Host::B, 1);
+    let a = sim.a.tcp_connect(sim.now(), server).expect("connect starts");
+    sim.run_until(Duration::from_secs(5), |sim| sim.is_halted(Host::B));
+    assert!(sim.is_halted(Host::B));
+    assert_eq!(sim.b.tcp_connection_count(), 1, "B processed the SYN");
+    sim.run_until(Duration::from_secs(30), |_| false);
+    assert_eq!(sim.link().stats(Direction::BToA).sent, 0, "and never answered");
+    assert!(sim.link().stats(Direction::AToB).delivered > 1, "A kept retrying");
+    assert_eq!(sim.a.tcp_state(a), Some(State::SynSent));
+}
