@@ -126,6 +126,11 @@ impl Sim {
         &self.link
     }
 
+    /// The link, to [`reconfigure`](Link::reconfigure) it between steps.
+    pub fn link_mut(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
     /// Advance to the next event if it is due by `limit`, and handle it. Returns
     /// `false`, leaving the clock at `limit`, when nothing is due by then — with no
     /// timer armed and no packet in flight, nothing will ever happen again.

@@ -58,6 +58,20 @@ fn link_counts_oversize_and_queue_overflow_drops_per_direction() {
 }
 
 #[test]
+fn link_reconfigure_applies_to_later_packets_only() {
+    let mut link = Link::new(LinkConfig { latency: ms(10), ..LinkConfig::default() });
+    let t0 = Instant::ZERO;
+    link.send(t0, Direction::AToB, vec![1]);
+    link.reconfigure(LinkConfig { loss: 1.0, ..LinkConfig::default() });
+    link.send(t0, Direction::AToB, vec![2]);
+    assert_eq!(link.stats(Direction::AToB).lost, 1, "the partition drops the packet sent after it began");
+    assert_eq!(link.poll_delivery(t0 + ms(10)), Some((Direction::AToB, vec![1])), "in flight before: still due");
+    link.reconfigure(LinkConfig::default());
+    link.send(t0 + ms(10), Direction::AToB, vec![3]);
+    assert_eq!(link.poll_delivery(t0 + ms(11)), Some((Direction::AToB, vec![3])), "healed");
+}
+
+#[test]
 fn link_corruption_flips_exactly_one_bit() {
     let mut link = Link::new(LinkConfig { corrupt: 1.0, seed: 3, ..LinkConfig::default() });
     let packet = bytes(64, 1);
