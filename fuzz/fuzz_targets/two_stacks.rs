@@ -47,7 +47,7 @@ use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use tunstack::sim::{Direction, LinkConfig, Sim, TraceKind, ADDR_A, ADDR_B};
 use tunstack::tcp::TcpHandle;
@@ -177,9 +177,12 @@ impl Faults {
 enum Op {
     /// Run the simulator for this many milliseconds of virtual time.
     Run(u16),
+    /// Listen; with `auto_accept` every connection is accepted as soon as it is
+    /// established (after each action), otherwise only by [`Op::Accept`].
     Listen {
         side: Side,
         port: u8,
+        auto_accept: bool,
     },
     Connect {
         side: Side,
@@ -248,7 +251,7 @@ enum Op {
     Inject {
         side: Side,
         fix: u8,
-        bytes: Vec<u8>,
+        packet: Packet,
     },
     /// A packet sent towards `side` earlier (the `back`-th latest), again, with the
     /// byte at `at` XORed with `xor` and the checksums repaired if `fix`.
@@ -262,6 +265,33 @@ enum Op {
     Faults(Faults),
 }
 
+/// The bytes of an injected packet: a 16-bit little-endian length, then that many
+/// bytes (fewer if the input ends first). `Vec<u8>` would do, but `arbitrary` takes
+/// its length from the end of the input; read from the front, an input is simple to
+/// write from outside, as `scripts/lib/pcap_to_seeds.py` does for the seeds.
+struct Packet(Vec<u8>);
+
+impl<'a> Arbitrary<'a> for Packet {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let len = usize::from(u16::arbitrary(u)?).min(u.len());
+        Ok(Packet(u.bytes(len)?.to_vec()))
+    }
+}
+
+impl std::fmt::Debug for Packet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Packet(")?;
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A whole input: the setup, then the actions. Every field but the last is read in
+/// order, with `arbitrary`'s fixed encodings (integers little-endian, `bool` and an
+/// `Option`'s tag one byte, an enum's variant a `u32` scaled to the variant count);
+/// then each action is preceded by a byte whose low bit says another follows.
 #[derive(Arbitrary, Debug)]
 struct Input {
     seed: u64,
@@ -298,6 +328,8 @@ struct Conn {
 struct Host {
     conns: Vec<Conn>,
     listeners: Vec<TcpHandle>,
+    /// The listeners whose connections are accepted at once.
+    auto_accept: Vec<TcpHandle>,
     udp: Vec<(UdpHandle, SocketAddr)>,
     /// (local port, remote port) of connections into which a forged segment went.
     forged_tuples: HashSet<(u16, u16)>,
@@ -374,10 +406,14 @@ impl World {
         let now = self.sim.now();
         match op {
             Op::Run(ms) => self.run(Duration::from_millis(u64::from(ms))),
-            Op::Listen { side, port } => {
+            Op::Listen { side, port, auto_accept } => {
                 let port = LISTEN_PORTS[usize::from(port) % LISTEN_PORTS.len()];
                 if let Ok(h) = side.stack(&mut self.sim).tcp_listen(sa(side.addr(), port), 4) {
-                    self.hosts[side.index()].listeners.push(h);
+                    let host = &mut self.hosts[side.index()];
+                    host.listeners.push(h);
+                    if auto_accept {
+                        host.auto_accept.push(h);
+                    }
                 }
             }
             Op::Connect { side, port } => {
@@ -457,8 +493,7 @@ impl World {
                 let (h, _) = host.udp[usize::from(sock) % host.udp.len()];
                 side.stack(&mut self.sim).udp_close(h);
             }
-            Op::Inject { side, fix, mut bytes } => {
-                bytes.truncate(2000);
+            Op::Inject { side, fix, packet: Packet(mut bytes) } => {
                 if header_len(&bytes).is_some() {
                     if fix & 1 != 0 {
                         bytes[16..20].copy_from_slice(&side.addr().octets());
@@ -504,6 +539,18 @@ impl World {
             Op::Faults(faults) => self.sim.link_mut().reconfigure(faults.config()),
         }
         self.drain_events();
+        self.accept_all();
+    }
+
+    /// Accept every established connection waiting on an `auto_accept` listener.
+    fn accept_all(&mut self) {
+        for side in [Side::A, Side::B] {
+            for l in self.hosts[side.index()].auto_accept.clone() {
+                while let Ok((h, _)) = side.stack(&mut self.sim).tcp_accept(l) {
+                    self.add_conn(side, h);
+                }
+            }
+        }
     }
 
     /// Run the simulator for `duration`; it must not spin at one instant.
