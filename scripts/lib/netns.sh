@@ -4,7 +4,8 @@
 # Nothing here opens a TUN or sends a packet: it prints, installs missing
 # Debian packages, and removes network namespaces that earlier runs of this
 # project left behind (tunstack-t-<pid>-* from the Rust tests,
-# tunstack-demo-<pid> from the demo) once the process that made them is gone.
+# tunstack-demo-<pid> from the demo, tunstack-seeds-<pid> from fuzz_seeds.sh)
+# once the process that made them is gone.
 
 if [ -t 1 ]; then
     TS_BOLD=$'\033[1m' TS_RED=$'\033[31m' TS_YELLOW=$'\033[33m' TS_GREEN=$'\033[32m' TS_RESET=$'\033[0m'
@@ -84,7 +85,7 @@ ts_delete_netns() {
     ip netns del "$ns" 2>/dev/null || true
 }
 
-# Removes tunstack-t-<pid>-* and tunstack-demo-<pid> namespaces whose creating
+# Removes tunstack-t-<pid>-*, tunstack-demo-<pid> and tunstack-seeds-<pid> namespaces whose creating
 # process <pid> no longer exists (a concurrent run's namespaces are left alone).
 ts_cleanup_stale_namespaces() {
     command -v ip >/dev/null 2>&1 || return 0
@@ -94,6 +95,7 @@ ts_cleanup_stale_namespaces() {
         case "$ns" in
             tunstack-t-*) owner=${ns#tunstack-t-}; owner=${owner%%-*} ;;
             tunstack-demo-*) owner=${ns#tunstack-demo-} ;;
+            tunstack-seeds-*) owner=${ns#tunstack-seeds-} ;;
             *) continue ;;
         esac
         if [[ "$owner" =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null; then
