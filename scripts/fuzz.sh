@@ -6,7 +6,8 @@
 # Installs cargo-fuzz (from crates.io) if it is missing, builds the targets with
 # AddressSanitizer (falling back to no sanitizer if that build fails), then runs
 # each one starting from fuzz/corpus/<target> (kept between runs, not committed)
-# and the committed seeds in fuzz/seeds/<target>. A crash leaves its input in
+# and the committed seeds in fuzz/seeds/<target> (made from real packets by
+# scripts/fuzz_seeds.sh). A crash leaves its input in
 # fuzz/artifacts/<target>/ and makes the script exit non-zero; reproduce it with
 #   cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run <target> artifacts/<target>/<file>
 #

@@ -136,6 +136,11 @@ pub struct TcpConfig {
     pub fin_wait2_timeout: Duration,
     /// Challenge ACKs per second, stack-wide (RFC 5961 §7).
     pub challenge_acks_per_sec: u32,
+    /// Shortest time between two ACKs one connection sends in answer to segments
+    /// without data that it cannot use (outside the window, or acknowledging data
+    /// never sent). Two ends that disagree about the sequence numbers would otherwise
+    /// trade such ACKs forever. Linux's `tcp_invalid_ratelimit`: 500 ms.
+    pub unusable_ack_interval: Duration,
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 §3).
@@ -162,6 +167,7 @@ impl Default for TcpConfig {
             delayed_ack: Duration::from_millis(40),
             fin_wait2_timeout: Duration::from_secs(60),
             challenge_acks_per_sec: 1000,
+            unusable_ack_interval: Duration::from_millis(500),
             window_scaling: true,
             timestamps: true,
             sack: true,

@@ -150,6 +150,9 @@ counters! {
     tcp_challenge_acks,
     /// Challenge ACKs suppressed by the rate limit (RFC 5961 §7).
     tcp_challenge_acks_limited,
+    /// ACKs not sent in answer to an unusable segment without data (outside the
+    /// window, or acknowledging data never sent): `tcp.unusable_ack_interval`.
+    tcp_unusable_acks_limited,
     /// SYNs dropped because a listener's backlog was full, and handshake-completing
     /// ACKs dropped because its accept queue was full.
     tcp_listen_overflow,

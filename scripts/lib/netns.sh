@@ -4,7 +4,8 @@
 # Nothing here opens a TUN or sends a packet: it prints, installs missing
 # Debian packages, and removes network namespaces that earlier runs of this
 # project left behind (tunstack-t-<pid>-* from the Rust tests,
-# tunstack-demo-<pid> from the demo, tunstack-bench-<pid>-* from the benchmark)
+# tunstack-demo-<pid> from the demo, tunstack-bench-<pid>-* from the benchmark,
+# tunstack-seeds-<pid> from fuzz_seeds.sh)
 # once the process that made them is gone.
 
 if [ -t 1 ]; then
@@ -85,7 +86,8 @@ ts_delete_netns() {
     ip netns del "$ns" 2>/dev/null || true
 }
 
-# Removes tunstack-t-<pid>-*, tunstack-demo-<pid> and tunstack-bench-<pid>-* namespaces whose creating
+# Removes tunstack-t-<pid>-*, tunstack-demo-<pid>, tunstack-bench-<pid>-* and
+# tunstack-seeds-<pid> namespaces whose creating
 # process <pid> no longer exists (a concurrent run's namespaces are left alone).
 ts_cleanup_stale_namespaces() {
     command -v ip >/dev/null 2>&1 || return 0
@@ -96,6 +98,7 @@ ts_cleanup_stale_namespaces() {
             tunstack-t-*) owner=${ns#tunstack-t-}; owner=${owner%%-*} ;;
             tunstack-demo-*) owner=${ns#tunstack-demo-} ;;
             tunstack-bench-*) owner=${ns#tunstack-bench-}; owner=${owner%%-*} ;;
+            tunstack-seeds-*) owner=${ns#tunstack-seeds-} ;;
             *) continue ;;
         esac
         if [[ "$owner" =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null; then

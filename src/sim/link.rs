@@ -206,6 +206,14 @@ impl Link {
         &self.config
     }
 
+    /// Change the link's behaviour from now on — start or end a partition
+    /// (`loss: 1.0`), a burst of corruption, a slower path. Packets already in flight
+    /// keep their due times; the random generator carries on (the new config's `seed`
+    /// is ignored), so a run that reconfigures at the same moments stays reproducible.
+    pub fn reconfigure(&mut self, config: LinkConfig) {
+        self.config = LinkConfig { seed: self.config.seed, ..config };
+    }
+
     /// What the link did to packets travelling `direction`.
     pub fn stats(&self, direction: Direction) -> &LinkStats {
         &self.stats[direction.index()]

@@ -217,8 +217,8 @@ impl Sim {
         &self.link
     }
 
-    /// The link, to partition it while the simulation runs
-    /// ([`Link::partition`], [`Link::cut`]).
+    /// The link, to partition it ([`Link::partition`], [`Link::cut`]) or
+    /// [`reconfigure`](Link::reconfigure) it while the simulation runs.
     pub fn link_mut(&mut self) -> &mut Link {
         &mut self.link
     }

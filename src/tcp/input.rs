@@ -114,7 +114,7 @@ impl Tcb {
             if !seg.flags.rst && seg_len > 0 && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
                 ctx.counters.tcp_rx_paws_rejected += 1;
                 self.discard(ctx, "tcp PAWS rejected");
-                self.rcv.ack = super::receiver::AckState::Now;
+                self.ack_unusable(ctx, seg);
                 return;
             }
         }
@@ -136,7 +136,7 @@ impl Tcb {
                         self.state = State::TimeWait { until: ctx.now + ctx.tcp().msl * 2 };
                     }
                 }
-                self.rcv.ack = super::receiver::AckState::Now;
+                self.ack_unusable(ctx, seg);
             }
             return;
         }
@@ -184,7 +184,7 @@ impl Tcb {
         }
         // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA − MAX.SND.WND, SND.NXT].
         if ack > self.snd.snd_nxt {
-            self.rcv.ack = super::receiver::AckState::Now;
+            self.ack_unusable(ctx, seg);
             return;
         }
         let oldest = self.snd.snd_una - self.snd.max_snd_wnd.max(1);
@@ -274,6 +274,28 @@ impl Tcb {
             (_, 0) => seq == rcv_nxt,
             (len, _) => seq.in_window(rcv_nxt, end) || (seq + (len - 1)).in_window(rcv_nxt, end),
         }
+    }
+
+    /// Answer a segment we cannot use — outside the window, PAWS-rejected, or
+    /// acknowledging data we never sent — with an ACK that tells the peer where we
+    /// are (RFC 9293 §3.10.7.4, RFC 5961 §5.2). A segment without data gets such an
+    /// answer at most once per `tcp.unusable_ack_interval`: two ends that disagree
+    /// about the sequence numbers (after a forged segment, or a middlebox that
+    /// rewrites them) each find the other's ACKs unusable, and without a limit they
+    /// trade them as fast as the path carries them, forever — an ACK loop. Data (and
+    /// a FIN) is always answered: a retransmission needs its duplicate ACK. Linux
+    /// does the same (`tcp_oow_rate_limited`, sysctl `tcp_invalid_ratelimit`).
+    fn ack_unusable(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        let carries_data = seg.seg_len() > 0 && !seg.flags.syn;
+        if !carries_data {
+            let interval = ctx.tcp().unusable_ack_interval;
+            if self.rcv.last_unusable_ack.is_some_and(|last| ctx.now < last + interval) {
+                ctx.counters.tcp_unusable_acks_limited += 1;
+                return;
+            }
+            self.rcv.last_unusable_ack = Some(ctx.now);
+        }
+        self.rcv.ack = super::receiver::AckState::Now;
     }
 
     /// RFC 5961 §7: a challenge ACK, rate-limited stack-wide.

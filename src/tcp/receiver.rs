@@ -69,6 +69,9 @@ pub struct Receiver {
     /// The program read since we last advertised a window: only then may a
     /// window update be due.
     pub read_since_advertised: bool,
+    /// When we last answered a segment without data that we could not use (see
+    /// `Tcb::ack_unusable`): such answers are rate-limited to break ACK loops.
+    pub last_unusable_ack: Option<Instant>,
 }
 
 impl Receiver {
@@ -91,6 +94,7 @@ impl Receiver {
             peer_mss: 536,
             dsack: None,
             read_since_advertised: false,
+            last_unusable_ack: None,
         }
     }
 

@@ -126,9 +126,14 @@ pub struct Tcb {
     pub dropped: u64,
 }
 
-/// Our MSS: what fits in the MTU after IPv4 and TCP headers.
+/// Our MSS: what fits in the MTU after the 20-byte IPv4 and TCP headers (RFC 9293
+/// §3.7.1; RFC 6691: options are not counted, the sender leaves room for them).
+/// On a link below 576 bytes this is less than the 536 a peer without an MSS
+/// option is assumed to take: we never send segments our own link cannot carry
+/// whole. (It once was raised to 536, and an MTU of 296 fragmented every full
+/// segment; found by the `two_stacks` fuzz target.)
 pub(crate) fn our_mss(config: &StackConfig) -> u16 {
-    u16::try_from(config.mtu.saturating_sub(40).max(DEFAULT_MSS)).unwrap_or(u16::MAX)
+    u16::try_from(config.mtu.saturating_sub(40).max(1)).unwrap_or(u16::MAX)
 }
 
 /// The smallest window-scale shift that lets `buffer` be advertised (RFC 7323 §2.3,
@@ -224,7 +229,7 @@ impl Tcb {
         let peer_mss = theirs.mss.map_or(DEFAULT_MSS, usize::from).max(64);
         self.rcv.peer_mss = peer_mss;
         let overhead = if self.negotiated.timestamps.is_some() { TS_OPTION_LEN } else { 0 };
-        let mss = peer_mss.min(usize::from(our_mss(config))).saturating_sub(overhead).max(32);
+        let mss = peer_mss.min(usize::from(our_mss(config))).saturating_sub(overhead).max(1);
         self.snd.mss = mss;
         self.snd.cc = tcp.congestion.build(mss);
         let _ = now;

@@ -230,3 +230,17 @@ fn features_left_at_zero_do_not_change_what_a_seed_does() {
     let extended = LinkConfig { bandwidth: Some(10_000_000), partitions: vec![later_cut], ..plain.clone() };
     assert_eq!(survivors(plain, 500), survivors(extended, 500));
 }
+
+#[test]
+fn link_reconfigure_applies_to_later_packets_only() {
+    let mut link = Link::new(LinkConfig { latency: ms(10), ..LinkConfig::default() });
+    let t0 = Instant::ZERO;
+    link.send(t0, Direction::AToB, vec![1]);
+    link.reconfigure(LinkConfig { loss: 1.0, ..LinkConfig::default() });
+    link.send(t0, Direction::AToB, vec![2]);
+    assert_eq!(link.stats(Direction::AToB).lost, 1, "the partition drops the packet sent after it began");
+    assert_eq!(link.poll_delivery(t0 + ms(10)), Some((Direction::AToB, vec![1])), "in flight before: still due");
+    link.reconfigure(LinkConfig::default());
+    link.send(t0 + ms(10), Direction::AToB, vec![3]);
+    assert_eq!(link.poll_delivery(t0 + ms(11)), Some((Direction::AToB, vec![3])), "healed");
+}

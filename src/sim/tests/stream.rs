@@ -167,3 +167,46 @@ fn a_stalled_ack_path_is_survived_by_a_patient_sender() {
     };
     check_stream("ack_path_regression", link, bytes(46_337, 0), Vec::new()).expect("intact, after a long stall");
 }
+
+/// The `two_stacks` fuzz target's first find, reduced: a forged data segment that B
+/// takes as A's leaves the two disagreeing about A's sequence numbers. A's ACKs are
+/// now below B's window and B's acknowledge data A never sent; each answers the
+/// other's with one more ACK (RFC 9293 §3.10.7.4, RFC 5961 §5.2). Without a rate
+/// limit on those answers the pair traded ACKs every round trip for as long as the
+/// connection lived — a quarter of an hour of retransmitted FINs after a close.
+#[test]
+fn a_desynchronized_pair_does_not_ack_loop() {
+    use crate::wire::{ipv4, tcp};
+    let mut sim = Sim::new(LinkConfig::default());
+    sim.record();
+    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let listener = sim.b.tcp_listen(server, 8).expect("port 80 is free");
+    let conn = sim.a.tcp_connect(sim.now(), server).expect("connect starts");
+    let mut accepted = None;
+    let up = sim.run_until(ms(100), |sim| {
+        accepted = accepted.or_else(|| sim.b.tcp_accept(listener).ok());
+        accepted.is_some() && sim.a.tcp_state(conn) == Some(State::Established)
+    });
+    assert!(up, "connected");
+    sim.run_until(ms(100), |_| false);
+
+    // A's last segment (the handshake's ACK) gives A's SND.NXT and B's.
+    let last = sim.trace().iter().rev().find(|e| e.direction == Direction::AToB).expect("A sent");
+    let ip = ipv4::parse(&last.packet).expect("valid IPv4");
+    let a_seg = tcp::parse(ip.src, ip.dst, ip.payload).expect("valid TCP");
+    let flags = tcp::Flags { ack: true, psh: true, ..tcp::Flags::default() };
+    let forged = tcp::Segment { flags, payload: &[0x66; 100], options: tcp::Options::default(), ..a_seg };
+    let mut body = Vec::new();
+    tcp::emit(&mut body, ADDR_A, ADDR_B, &forged).expect("fits");
+    let repr = ipv4::Ipv4Repr { src: ADDR_A, dst: ADDR_B, protocol: 6, ttl: 64, id: 9, dont_fragment: true };
+    let mut packet = Vec::new();
+    ipv4::emit(&mut packet, &repr, 0, false, &body).expect("fits");
+    sim.b.input(sim.now(), &packet);
+
+    let before = sim.link().stats(Direction::AToB).sent + sim.link().stats(Direction::BToA).sent;
+    sim.run_until(Duration::from_secs(10), |_| false);
+    let after = sim.link().stats(Direction::AToB).sent + sim.link().stats(Direction::BToA).sent;
+    // At 1 ms a hop, a loop would send about 10,000 packets in these 10 seconds.
+    assert!(after - before < 10, "{} packets in 10 s of an idle connection", after - before);
+    assert!(sim.a.counters().tcp_unusable_acks_limited + sim.b.counters().tcp_unusable_acks_limited > 0);
+}

@@ -45,6 +45,26 @@ fn passive_open_negotiates_every_option_the_peer_offers() {
     assert_eq!((c.tcp_passive_opens, c.tcp_established), (1, 1));
 }
 
+/// On a link below 576 bytes the MSS follows the MTU, even though a peer without
+/// an MSS option is assumed to take 536 (RFC 9293 §3.7.1): the stack once raised
+/// its own MSS to 536, and on a 296-byte MTU every full segment left in two
+/// fragments. Found by the `two_stacks` fuzz target.
+#[test]
+fn a_small_mtu_gives_a_small_mss_and_unfragmented_segments() {
+    let config = crate::config::StackConfig { mtu: 296, ..crate::config::StackConfig::default() };
+    let mut h = Harness::with_config(config);
+    let listener = h.listen(8);
+    h.send(seg("S", PEER_ISS).win(PEER_WIN));
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(296 - 40)]));
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    let (conn, _) = h.stack.tcp_accept(listener).expect("established");
+    h.stack.tcp_send(h.now, conn, &[7; 512]).expect("room");
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN).data(&[7; 256]));
+    h.expect(seg("P.", 257).ack(PEER_ISS + 1).win(WIN).data(&[7; 256]));
+    h.expect_nothing();
+    assert_eq!(h.stack.counters().ip_tx_fragmented, 0, "nothing fragmented");
+}
+
 #[test]
 fn passive_open_without_options_sends_none_back() {
     let mut h = Harness::new();

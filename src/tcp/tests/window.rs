@@ -103,3 +103,37 @@ fn a_small_window_is_used_when_the_persist_timer_fires() {
     h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN).data(&[7; 37]));
     h.expect_nothing();
 }
+
+/// Unusable segments without data — outside the window, or acknowledging data never
+/// sent — are answered at most once per `tcp.unusable_ack_interval` (500 ms), data
+/// always. Found by the `two_stacks` fuzz target: after a forged segment made two
+/// stacks disagree about the sequence numbers, each answered the other's ACKs with
+/// one more, a packet per round trip for as long as the connection lived.
+#[test]
+fn unusable_segments_without_data_are_answered_at_most_twice_a_second() {
+    let mut h = Harness::new();
+    let conn = h.established_passive();
+    let beyond = PEER_ISS + 1 + u32::from(WIN) + 10;
+    h.send(seg(".", beyond).ack(1).win(PEER_WIN));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    // At once: a pure ACK below the window, and one acknowledging 999 bytes we never
+    // sent (RFC 5961 §5.2). Neither is answered.
+    h.send(seg(".", PEER_ISS - 10).ack(1).win(PEER_WIN));
+    h.send(seg(".", PEER_ISS + 1).ack(1000).win(PEER_WIN));
+    h.expect_nothing();
+    assert_eq!(h.stack.counters().tcp_unusable_acks_limited, 2);
+    // Data outside the window, and a FIN, still are: a retransmission needs its ACK.
+    h.send(seg("P.", beyond).ack(1).win(PEER_WIN).data(b"x"));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    h.send(seg("F.", PEER_ISS - 10).ack(1).win(PEER_WIN));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    // Half a second after the last answered pure ACK, the next one is answered.
+    h.advance(std::time::Duration::from_millis(499));
+    h.send(seg(".", beyond).ack(1).win(PEER_WIN));
+    h.expect_nothing();
+    h.advance(std::time::Duration::from_millis(1));
+    h.send(seg(".", beyond).ack(1).win(PEER_WIN));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    assert_eq!(h.stack.counters().tcp_unusable_acks_limited, 3);
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Established));
+}
