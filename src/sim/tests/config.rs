@@ -73,21 +73,7 @@ fn check_configured(link: LinkConfig, a: Knobs, b: Knobs, to_b: Vec<u8>, to_a: V
             run.b.received.len(),
             to_b.len()
         );
-        prop_assert!(
-            run.b.received == to_b,
-            "seed {:#x}: B read {} bytes, not the {} A wrote",
-            seed,
-            run.b.received.len(),
-            to_b.len()
-        );
-        prop_assert!(
-            run.a.received == to_a,
-            "seed {:#x}: A read {} bytes, not the {} B wrote",
-            seed,
-            run.a.received.len(),
-            to_a.len()
-        );
-        termination::check_freed_after_close(sim, seed, run.a.saw_time_wait || run.b.saw_time_wait)
+        check_delivered_and_freed(sim, seed, &run, &to_a, &to_b)
     })
 }
 

@@ -150,6 +150,32 @@ fn transfer(
 
 /// A connects to B, then each runs its program until both are finished or `max`
 /// of virtual time has passed.
+/// What each side read is exactly what the other wrote, and after both closed
+/// every connection and port was freed in time (`termination`).
+fn check_delivered_and_freed(
+    sim: &mut Sim,
+    seed: u64,
+    run: &Transfer,
+    to_a: &[u8],
+    to_b: &[u8],
+) -> Result<(), TestCaseError> {
+    prop_assert!(
+        run.b.received == to_b,
+        "seed {:#x}: B read {} bytes, not the {} A wrote",
+        seed,
+        run.b.received.len(),
+        to_b.len()
+    );
+    prop_assert!(
+        run.a.received == to_a,
+        "seed {:#x}: A read {} bytes, not the {} B wrote",
+        seed,
+        run.a.received.len(),
+        to_a.len()
+    );
+    termination::check_freed_after_close(sim, seed, run.a.saw_time_wait || run.b.saw_time_wait)
+}
+
 fn run_programs(sim: &mut Sim, mut a: Program, mut b: Program, max: Duration) -> Result<Transfer, String> {
     let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
     let listener = sim.b.tcp_listen(server, 8).map_err(|e| format!("listen: {e}"))?;

@@ -49,21 +49,7 @@ fn check_transfer(
     );
     // TCP sizes its segments to fit the path (RFC 6691): IP never fragments them.
     prop_assert_eq!(sim.a.counters().ip_tx_fragmented + sim.b.counters().ip_tx_fragmented, 0, "seed {:#x}", seed);
-    prop_assert!(
-        run.b.received == to_b,
-        "seed {:#x}: B read {} bytes, not the {} A wrote",
-        seed,
-        run.b.received.len(),
-        to_b.len()
-    );
-    prop_assert!(
-        run.a.received == to_a,
-        "seed {:#x}: A read {} bytes, not the {} B wrote",
-        seed,
-        run.a.received.len(),
-        to_a.len()
-    );
-    termination::check_freed_after_close(sim, seed, run.a.saw_time_wait || run.b.saw_time_wait)
+    check_delivered_and_freed(sim, seed, &run, &to_a, &to_b)
 }
 
 proptest! {
