@@ -89,10 +89,11 @@ impl StackConfig {
     /// (`tcp_fin_timeout`). What changes is the address: packetdrill's local host
     /// is 192.168.0.1.
     ///
-    /// What does not match Linux, and scripts must allow for: the window. Linux's
-    /// receive window grows with autotuning and its scale comes from `tcp_rmem`
-    /// (usually `wscale 7`); ours is the whole receive buffer from the start, with the
-    /// smallest scale that fits it (3 for 256 KiB).
+    /// What does not match Linux, and scripts must allow for: the window values.
+    /// Both offer `wscale 7` (ours fits the 4 MiB `recv_buffer_max`, Linux's comes
+    /// from `tcp_rmem`) and both grow the window by auto-tuning, but Linux starts
+    /// from a smaller window that it opens segment by segment, while ours offers the
+    /// whole 256 KiB initial buffer at once.
     pub fn linux_profile() -> Self {
         StackConfig { addr: Ipv4Addr::new(192, 168, 0, 1), ..StackConfig::default() }
     }
@@ -106,10 +107,19 @@ impl StackConfig {
 /// TCP settings and bounds.
 #[derive(Clone, Debug)]
 pub struct TcpConfig {
-    /// Receive buffer of a new connection: the largest window it offers.
+    /// Receive buffer of a new connection: the window it offers at first.
     pub recv_buffer: usize,
-    /// Send buffer of a new connection.
+    /// Receive-buffer auto-tuning grows a connection's buffer up to this when the
+    /// program reads fast enough that the window limits the flow
+    /// ([`crate::tcp::autotune`]); equal to `recv_buffer`, tuning is off. Our
+    /// window scale (RFC 7323 §2.2) is chosen so that this much can be offered.
+    pub recv_buffer_max: usize,
+    /// Send buffer of a new connection, at first.
     pub send_buffer: usize,
+    /// Send-buffer auto-tuning grows it up to this, to twice what the congestion
+    /// and peer windows allow in flight (`SendBuffer::grow_toward`); equal to
+    /// `send_buffer`, tuning is off.
+    pub send_buffer_max: usize,
     /// Out-of-order segments held per connection: at most this many separate ranges
     /// (their bytes are bounded by the receive window).
     pub max_ooo_ranges: usize,
@@ -155,7 +165,9 @@ impl Default for TcpConfig {
     fn default() -> Self {
         TcpConfig {
             recv_buffer: 256 * 1024,
+            recv_buffer_max: 4 * 1024 * 1024,
             send_buffer: 256 * 1024,
+            send_buffer_max: 4 * 1024 * 1024,
             max_ooo_ranges: 64,
             syn_backlog: 256,
             accept_backlog: 128,

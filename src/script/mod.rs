@@ -11,7 +11,7 @@
 //! +0  bind(3, ..., ...) = 0
 //! +0  listen(3, 1) = 0
 //! +0  < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
-//! +0  > S. 0:0(0) ack 1 <mss 1460,nop,wscale 3>
+//! +0  > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>
 //! +.1 < . 1:1(0) ack 1 win 257
 //! +0  accept(3, ..., ...) = 4
 //! ```

@@ -10,7 +10,7 @@
 //! comparison reads like a line of a capture:
 //!
 //! ```text
-//! S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 7,nop,wscale 3>
+//! S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 7,nop,wscale 7>
 //! ```
 //!
 //! The flag letters are tcpdump's: `S` SYN, `F` FIN, `R` RST, `P` PSH, `U` URG and

@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 
+use super::autotune::AutoTune;
 use super::listener::Listener;
 use super::state::State;
 use super::tcb::Tcb;
@@ -127,6 +128,9 @@ impl Stack {
     pub fn tcp_recv(&mut self, now: Instant, handle: TcpHandle, buf: &mut [u8]) -> io::Result<usize> {
         self.tcp_with(now, handle, |tcb, ctx| {
             let result = tcb.user_recv(buf);
+            if let Ok(n) = result {
+                tcb.rcv.after_read(ctx.now, n, tcb.snd.rtt.srtt());
+            }
             tcb.output(ctx);
             result
         })
@@ -211,6 +215,8 @@ impl Stack {
         let tcb = self.tcp.conns.get_mut(&handle).ok_or_else(closed)?;
         let promised = tcb.rcv.rcv_wnd() + tcb.rcv.buffer.len();
         tcb.rcv.capacity = bytes.max(promised).max(1);
+        // A size the program chose is kept: no auto-tuning (like SO_RCVBUF).
+        tcb.rcv.tune = AutoTune::new(tcb.rcv.capacity);
         Ok(())
     }
 

@@ -198,6 +198,11 @@ impl Assembler {
         self.bytes_held
     }
 
+    /// Allow up to `max_bytes` (never lowers the bound).
+    pub fn raise_max_bytes(&mut self, max_bytes: usize) {
+        self.max_bytes = self.max_bytes.max(max_bytes);
+    }
+
     /// The bounds given to [`new`](Self::new): `(max_bytes, max_ranges)`.
     pub fn limits(&self) -> (usize, usize) {
         (self.max_bytes, self.max_ranges)

@@ -419,6 +419,8 @@ impl Tcb {
             self.timers.retransmit = (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto());
             self.schedule_loss_probe(ctx);
             self.on_fin_acked(ctx);
+            let windows = self.snd.cwnd().min(self.snd.snd_wnd);
+            self.snd.buffer.grow_toward(windows.saturating_mul(2));
             self.notify(ctx);
         } else if ack == self.snd.snd_una
             && seg.payload.is_empty()

@@ -16,6 +16,7 @@
 
 mod api;
 pub mod assembler;
+pub mod autotune;
 pub mod congestion;
 mod demux;
 mod input;

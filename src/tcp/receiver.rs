@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use super::assembler::Assembler;
+use super::autotune::AutoTune;
 use super::seq::SeqNumber;
 use crate::time::Instant;
 
@@ -44,8 +45,10 @@ pub struct Receiver {
     pub rcv_wscale: u8,
     /// In-order bytes the program has not read yet, bounded by `capacity`.
     pub buffer: VecDeque<u8>,
-    /// The socket's receive-buffer size: the largest window we offer.
+    /// The socket's receive-buffer size: the largest window we offer now.
     pub capacity: usize,
+    /// Grows `capacity` when the window limits the flow (`tcp::autotune`).
+    pub tune: AutoTune,
     /// Out-of-order segments waiting for the gap before them to fill.
     pub assembler: Assembler,
     /// The sequence number of the peer's FIN once seen (possibly ahead of RCV.NXT).
@@ -75,15 +78,18 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub fn new(irs: SeqNumber, capacity: usize, rcv_wscale: u8, assembler: Assembler) -> Self {
+    /// A receiver whose buffer starts at `capacity` and may be auto-tuned up to
+    /// `max` (no tuning when `max <= capacity`).
+    pub fn new(irs: SeqNumber, capacity: usize, max: usize, assembler: Assembler) -> Self {
         let rcv_nxt = irs + 1;
         Receiver {
             irs,
             rcv_nxt,
             rcv_adv: rcv_nxt,
-            rcv_wscale,
+            rcv_wscale: 0,
             buffer: VecDeque::new(),
             capacity,
+            tune: AutoTune::new(max.max(capacity)),
             assembler,
             fin_seq: None,
             fin_received: false,
@@ -156,6 +162,15 @@ impl Receiver {
         buf[from_front..n].copy_from_slice(&back[..n - from_front]);
         self.buffer.drain(..n);
         n
+    }
+
+    /// The program read `n` bytes: let the auto-tuner grow the buffer (and the
+    /// out-of-order bound with it) if the window was what limited the flow.
+    pub fn after_read(&mut self, now: Instant, n: usize, rtt: Option<std::time::Duration>) {
+        if let Some(grown) = self.tune.on_read(now, n, rtt, self.capacity) {
+            self.capacity = grown;
+            self.assembler.raise_max_bytes(grown);
+        }
     }
 
     /// Append in-order bytes and pull whatever the assembler now has contiguous.

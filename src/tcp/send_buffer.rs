@@ -44,13 +44,32 @@ use std::collections::VecDeque;
 pub struct SendBuffer {
     buf: VecDeque<u8>,
     capacity: usize,
+    /// How far [`grow_toward`](Self::grow_toward) may raise `capacity`.
+    max: usize,
 }
 
 impl SendBuffer {
     /// An empty buffer that will hold at most `capacity` bytes. Nothing is
     /// allocated until the first write.
     pub fn new(capacity: usize) -> Self {
-        SendBuffer { buf: VecDeque::new(), capacity }
+        SendBuffer { buf: VecDeque::new(), capacity, max: capacity }
+    }
+
+    /// Let [`grow_toward`](Self::grow_toward) raise the bound up to `max`.
+    pub fn with_max(mut self, max: usize) -> Self {
+        self.max = max.max(self.capacity);
+        self
+    }
+
+    /// Send-buffer auto-tuning: the buffer must hold what the windows let be in
+    /// flight plus as much again to send as ACKs free room (Linux's
+    /// `tcp_sndbuf_expand` keeps about twice the congestion window), or the
+    /// program, not the path, limits the flow. Raises the bound toward `want`,
+    /// never past the configured maximum, never down.
+    pub fn grow_toward(&mut self, want: usize) {
+        if want > self.capacity {
+            self.capacity = want.min(self.max).max(self.capacity);
+        }
     }
 
     /// The configured bound, in bytes.
@@ -65,6 +84,7 @@ impl SendBuffer {
     /// bound is released.
     pub fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity;
+        self.max = capacity;
         if self.buf.capacity() > capacity {
             // Keeps at least `len` bytes of storage; rare, so a reallocation is fine.
             self.buf.shrink_to(capacity);
@@ -159,6 +179,20 @@ mod tests {
         let n = b.read_at(offset, len, &mut out);
         assert_eq!(n, out.len());
         out
+    }
+
+    #[test]
+    fn grows_toward_what_the_windows_allow_within_its_maximum() {
+        let mut b = SendBuffer::new(100).with_max(300);
+        b.grow_toward(50);
+        assert_eq!(b.capacity(), 100, "never down");
+        b.grow_toward(250);
+        assert_eq!(b.capacity(), 250);
+        b.grow_toward(1000);
+        assert_eq!(b.capacity(), 300, "bounded");
+        b.set_capacity(120);
+        b.grow_toward(1000);
+        assert_eq!(b.capacity(), 120, "a size the program chose is kept");
     }
 
     #[test]

@@ -174,7 +174,7 @@ impl Tcb {
                 max_snd_wnd: 0,
                 snd_wscale: 0,
                 mss: DEFAULT_MSS,
-                buffer: SendBuffer::new(config.send_buffer),
+                buffer: SendBuffer::new(config.send_buffer).with_max(config.send_buffer_max),
                 buf_seq: iss + 1,
                 fin_queued: false,
                 rtt: RttEstimator::new(config.rto.clone()),
@@ -189,7 +189,12 @@ impl Tcb {
                 rack: Rack::new(iss + 1),
                 retries: 0,
             },
-            rcv: Receiver::new(irs, config.recv_buffer, 0, Assembler::new(config.recv_buffer, config.max_ooo_ranges)),
+            rcv: Receiver::new(
+                irs,
+                config.recv_buffer,
+                config.recv_buffer_max,
+                Assembler::new(config.recv_buffer, config.max_ooo_ranges),
+            ),
             negotiated: Negotiated::default(),
             peer_syn_options: Options::default(),
             timers: Timers::default(),
@@ -219,7 +224,7 @@ impl Tcb {
         if let (true, Some(shift)) = (tcp.window_scaling, theirs.window_scale) {
             // RFC 7323 §2.3: a shift above 14 is treated as 14.
             self.snd.snd_wscale = shift.min(14);
-            self.rcv.rcv_wscale = wscale_for(self.rcv.capacity);
+            self.rcv.rcv_wscale = wscale_for(self.rcv.tune.max.max(self.rcv.capacity));
         }
         if let (true, Some((tsval, _))) = (tcp.timestamps, theirs.timestamp) {
             self.negotiated.timestamps = Some(self.snd.iss.0);
@@ -261,7 +266,7 @@ impl Tcb {
         Options {
             mss: Some(our_mss(config)),
             window_scale: offered(tcp.window_scaling, peer.is_some_and(|p| p.window_scale.is_some()))
-                .then(|| wscale_for(self.rcv.capacity)),
+                .then(|| wscale_for(self.rcv.tune.max.max(self.rcv.capacity))),
             sack_permitted: offered(tcp.sack, peer.is_some_and(|p| p.sack_permitted)),
             timestamp: ts.then(|| {
                 let val = ((now.micros() / 1000) as u32).wrapping_add(self.snd.iss.0);

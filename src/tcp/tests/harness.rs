@@ -39,10 +39,11 @@ pub const PEER_WIN: u16 = 64240;
 /// what 16 bits can say. Also the window of every SYN it sends (RFC 7323 §2.2: a
 /// SYN's window is never scaled).
 pub const WIN: u16 = 65535;
-/// The stack's window-scale shift: the smallest that fits 256 KiB in 16 bits.
-pub const OUR_WS: u8 = 3;
-/// The stack's window field with scaling on: 256 KiB >> 3.
-pub const WIN_SCALED: u16 = 32768;
+/// The stack's window-scale shift: the smallest that fits the 4 MiB its receive
+/// buffer may grow to (`recv_buffer_max`) in 16 bits — 7, as Linux usually offers.
+pub const OUR_WS: u8 = 7;
+/// The stack's window field with scaling on: 256 KiB >> 7.
+pub const WIN_SCALED: u16 = 2048;
 /// Our MSS for a 1500-byte MTU: 1500 − 20 (IPv4) − 20 (TCP).
 pub const OUR_MSS: u16 = 1460;
 
