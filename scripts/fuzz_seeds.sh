@@ -11,6 +11,7 @@
 # packets the kernel sent into seed files with scripts/lib/pcap_to_seeds.py:
 #
 #   fuzz/seeds/ip_input/kernel_*     one packet each, in ip_input's layout
+#   fuzz/seeds/wire_parse/kernel_*   one packet of each kind, and TCP segments alone
 #   fuzz/seeds/tcp_conn/kernel_*     the kernel's TCP segments as tcp_conn actions
 #   fuzz/seeds/two_stacks/kernel_*   the packets injected into host B, plus a few
 #                                    two-host programs (connect, write, read, close)

@@ -16,7 +16,8 @@
 //! Checked throughout:
 //!
 //! * **no panic**, and every packet either stack sends parses as valid IPv4 from its
-//!   address, within its MTU, with a valid TCP or UDP checksum;
+//!   address, within its MTU, with a valid TCP or UDP checksum, and no TCP segment
+//!   is sent in fragments;
 //! * **no spinning**: time always moves on — a stack whose timer stays due however
 //!   often it runs makes [`Sim::run_until`] give up before its deadline;
 //! * **stream integrity**: each connection writes bytes that are a function of a
@@ -32,7 +33,11 @@
 //! packet. Such a TCP segment turns the check off for its 4-tuple on the receiving
 //! host (a forged segment at the right sequence number is data the stack must
 //! accept); a forged UDP datagram simply counts as sent; a forged IP fragment turns
-//! the checks off for the whole receiving host.
+//! the checks off for the whole receiving host. Nor is UDP checked once the link
+//! has corrupted packets while fragments crossed it (see [`World::udp_recv`]).
+//!
+//! Reproduce a crash with `cargo fuzz run two_stacks <file>`; `cargo fuzz fmt
+//! two_stacks <file>` prints its setup and actions.
 //!
 //! And at the end, **termination**: the link heals, both programs close everything,
 //! and within bounded virtual time every timer stops, the link empties, and both

@@ -13,6 +13,10 @@ tshark), keeps the inbound IPv4 packets, and writes under SEEDS_DIR:
                                 in ip_input's layout: a flags byte (0: send the
                                 packet as it is), a 32-bit little-endian time in
                                 milliseconds, the packet;
+  wire_parse/kernel_<kind>      one packet of each kind as it is, and its TCP
+                                segment alone (wire_parse checks a TCP segment's
+                                checksum with the same addresses, 198.18.0.1 to
+                                198.18.0.2, so these reach the emit round trip);
   tcp_conn/kernel_<flow>        each TCP connection's segments after the SYN, as
                                 tcp_conn `Op::Segment`s (flags, window, options
                                 and payload length as the kernel sent them; sequence
@@ -472,6 +476,15 @@ def main():
             per_kind[kind] = n + 1
             ip_seeds[f"kernel_{kind}_{n}"] = u8(0) + u32(1000) + ip.raw
 
+    # wire_parse: one packet of each kind, and each TCP segment kind alone.
+    wire_seeds = {}
+    for name, data in ip_seeds.items():
+        if name.endswith("_0"):
+            ip = Ip(data[5:])
+            wire_seeds[name[:-2]] = ip.raw
+            if ip.proto == 6 and not ip.is_fragment():
+                wire_seeds[name[:-2] + "_segment"] = ip.payload
+
     # Flows, in both directions (tcp_conn needs what the stack sent, too); a
     # fragment after the first belongs to the flow of the packet before it.
     flows, last = {}, None
@@ -500,6 +513,7 @@ def main():
             two_seeds[f"kernel_{name}"] = kernel_flow_seed(flow_in)
 
     write_seeds(os.path.join(out, "ip_input"), ip_seeds)
+    write_seeds(os.path.join(out, "wire_parse"), wire_seeds)
     write_seeds(os.path.join(out, "tcp_conn"), tcp_seeds)
     write_seeds(os.path.join(out, "two_stacks"), two_seeds)
 
