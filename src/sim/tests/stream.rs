@@ -252,3 +252,11 @@ fn a_fast_reader_grows_its_window_to_fill_a_long_fat_path() {
     assert!(fixed >= Duration::from_millis(1200), "fixed window: {fixed:?}");
     assert!(tuned < fixed * 2 / 3, "tuned {tuned:?} vs fixed {fixed:?}");
 }
+
+/// Two empty streams still end: A shuts down writing at once, B after reading
+/// A's end of stream (soak.sh found the harness waiting forever here).
+#[test]
+fn two_empty_streams_still_close() {
+    let link = LinkConfig { latency: ms(1), seed: 0, ..LinkConfig::default() };
+    check_stream("empty", link, Vec::new(), Vec::new()).expect("both close");
+}
