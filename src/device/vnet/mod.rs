@@ -129,10 +129,12 @@ pub const PLAIN: VnetHeader =
 /// except the last, which may be shorter, and fit in one IPv4 datagram together.
 /// Those are exactly the segments `tcp_gso_segment` produces from the merged one.
 pub fn coalesce(batch: &[Vec<u8>]) -> Vec<Write<'_>> {
+    // Each packet is looked at once; a run is then a slice of views.
+    let views: Vec<Option<TcpView<'_>>> = batch.iter().map(|p| TcpView::of(p)).collect();
     let mut writes = Vec::new();
     let mut i = 0;
     while i < batch.len() {
-        let Some(first) = TcpView::of(&batch[i]) else {
+        let Some(first) = views[i] else {
             writes.push(Write::Single(&batch[i]));
             i += 1;
             continue;
@@ -140,7 +142,7 @@ pub fn coalesce(batch: &[Vec<u8>]) -> Vec<Write<'_>> {
         let mut end = i + 1;
         let mut total = batch[i].len();
         let mut last = first;
-        while let Some(next) = batch.get(end).and_then(|p| TcpView::of(p)) {
+        while let Some(next) = views.get(end).copied().flatten() {
             if !first.can_follow(&last, &next) || total + next.payload.len() > MAX_DATAGRAM {
                 break;
             }
@@ -151,7 +153,8 @@ pub fn coalesce(batch: &[Vec<u8>]) -> Vec<Write<'_>> {
         if end - i == 1 {
             writes.push(Write::Single(&batch[i]));
         } else {
-            writes.push(merge(&batch[i..end], first));
+            let run: Vec<TcpView<'_>> = views[i..end].iter().flatten().copied().collect();
+            writes.push(merge(&run, total));
         }
         i = end;
     }
@@ -212,19 +215,18 @@ fn same_except(a: &[u8], b: &[u8], skip: &[usize]) -> bool {
     a.len() == b.len() && a.iter().zip(b).enumerate().all(|(i, (x, y))| x == y || skip.contains(&i))
 }
 
-/// The super-segment for `run` (at least two packets): the first packet's headers
-/// with the last one's flags, the total length, a fresh IPv4 checksum and a TCP
-/// checksum seeded with the pseudo-header only, as the kernel's own TSO expects.
-fn merge(run: &[Vec<u8>], first: TcpView<'_>) -> Write<'static> {
-    let last_flags = run.last().and_then(|p| TcpView::of(p)).map_or(ACK, |v| v.tcp[13]);
+/// The super-segment for `run` (at least two segments, `total` bytes together):
+/// the first one's headers with the last one's flags, the total length, a fresh
+/// IPv4 checksum and a TCP checksum seeded with the pseudo-header only, as the
+/// kernel's own TSO expects.
+fn merge(run: &[TcpView<'_>], total: usize) -> Write<'static> {
+    let (first, last_flags) = (run[0], run[run.len() - 1].tcp[13]);
     let headers = first.ip.len() + first.tcp.len();
-    let mut packet = Vec::with_capacity(MAX_DATAGRAM);
+    let mut packet = Vec::with_capacity(total);
     packet.extend_from_slice(first.ip);
     packet.extend_from_slice(first.tcp);
-    for p in run {
-        if let Some(view) = TcpView::of(p) {
-            packet.extend_from_slice(view.payload);
-        }
+    for view in run {
+        packet.extend_from_slice(view.payload);
     }
     let total = packet.len() as u16;
     packet[2..4].copy_from_slice(&total.to_be_bytes());
