@@ -13,7 +13,8 @@ use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Type};
 
 use crate::config::StackConfig;
 use crate::counters::Counters;
-use crate::stack::{Event, Stack};
+use crate::shared::Event;
+use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::ipv4::{self, Ipv4Repr, MIN_HEADER_LEN};
 use crate::wire::{icmp, udp};

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::snapshot::SocketRow;
+use crate::stack::SocketRow;
 use crate::counters::Counters;
 
 const HEADER: [&str; 8] =

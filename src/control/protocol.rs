@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::snapshot::SocketRow;
+use crate::stack::SocketRow;
 use crate::counters::Counters;
 
 /// Longest request line the server reads, newline excluded.

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::stack::{Event, Stack};
+use crate::shared::Event;
+use crate::stack::Stack;
 use crate::testutil::*;
 
 /// Feed `packet` to a fresh stack with a socket on UDP port 7 and return which

@@ -68,7 +68,7 @@ use super::error::{Result, ScriptError};
 use super::packet::{self, flag_letters, Seg, Sent};
 use super::Profile;
 use crate::stack::Stack;
-use crate::tcp::TcpHandle;
+use crate::shared::TcpHandle;
 use crate::time::Instant;
 
 /// Where script time 0 sits on the stack's clock.

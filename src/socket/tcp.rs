@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{first_addr, wait_for};
 use crate::runtime::Runtime;
 use crate::runtime::WaitOn;
-use crate::tcp::TcpHandle;
+use crate::shared::TcpHandle;
 
 /// A listening TCP socket. Dropping it stops listening and closes connections not
 /// yet accepted.

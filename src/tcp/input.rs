@@ -12,7 +12,7 @@ use super::receiver::AckDue;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::{reset_for, Ctx, Tcb};
-use crate::stack::note_drop;
+use crate::shared::DropReason;
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, Segment};
 use std::io;
@@ -66,16 +66,16 @@ impl Tcb {
             self.take_rtt_sample(ctx, seg, ack, oldest);
             self.timers.retransmit = None;
             self.snd.retries = 0;
-            self.set_state(ctx, State::Established, "rcvd SYN,ACK");
+            self.set_state(State::Established, "rcvd SYN,ACK");
             ctx.counters.tcp_established += 1;
             self.rcv.ack = super::receiver::AckState::Now;
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 7): answer SYN,ACK with our
             // original ISN.
-            self.set_state(ctx, State::SynReceived, "rcvd SYN (simultaneous open)");
+            self.set_state(State::SynReceived, "rcvd SYN (simultaneous open)");
             self.update_window(seq, self.snd.iss, seg.window, true);
-            let options = self.syn_options(ctx.config, ctx.now, Some(&seg.options));
-            self.emit(ctx, self.snd.iss, Flags { syn: true, ack: true, ..Flags::default() }, &[], Some(options));
+            self.peer_syn_options = seg.options;
+            self.emit_syn(ctx);
         }
         self.notify(ctx);
     }
@@ -112,8 +112,7 @@ impl Tcb {
         // ACK still carries SACK blocks and window updates, and it cannot corrupt data.
         if let (Some(_), Some((tsval, _))) = (self.negotiated.timestamps, seg.options.timestamp) {
             if !seg.flags.rst && seg_len > 0 && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
-                ctx.counters.tcp_rx_paws_rejected += 1;
-                self.discard(ctx, "tcp PAWS rejected");
+                self.discard(ctx, DropReason::TcpPawsRejected);
                 self.ack_unusable(ctx, seg);
                 return;
             }
@@ -121,9 +120,8 @@ impl Tcb {
 
         // First: is any of the segment inside the receive window?
         if !self.acceptable(seq, seg_len) {
-            ctx.counters.tcp_rx_out_of_window += 1;
             trace!(seq = seq.0, len = seg_len, rcv_nxt = self.rcv.rcv_nxt.0, "segment outside the window");
-            self.discard(ctx, "tcp out of window");
+            self.discard(ctx, DropReason::TcpOutOfWindow);
             if !seg.flags.rst {
                 let end = seq + seg.payload.len();
                 if self.negotiated.sack && !seg.payload.is_empty() && end <= self.rcv.rcv_nxt {
@@ -178,7 +176,7 @@ impl Tcb {
                 return;
             }
             self.update_window(seq, ack, seg.window, true);
-            self.set_state(ctx, State::Established, "rcvd ACK of SYN");
+            self.set_state(State::Established, "rcvd ACK of SYN");
             ctx.counters.tcp_established += 1;
             self.notify(ctx);
         }
@@ -204,8 +202,7 @@ impl Tcb {
                 // Data after the peer's FIN: ignored (RFC 9293 §3.10.7.4).
             } else if !self.attached {
                 // Nobody will ever read this: tell the peer (RFC 1122 4.2.2.13).
-                ctx.counters.tcp_rx_data_after_close += 1;
-                self.discard(ctx, "tcp data after close");
+                self.discard(ctx, DropReason::TcpDataAfterClose);
                 self.abort(ctx, "data after close");
                 return;
             } else {
@@ -300,7 +297,8 @@ impl Tcb {
 
     /// RFC 5961 §7: a challenge ACK, rate-limited stack-wide.
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
-        if ctx.challenge.try_take(ctx.now) {
+        let now = ctx.now;
+        if ctx.challenge.try_take(now) {
             ctx.counters.tcp_challenge_acks += 1;
             self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, &[], None);
         } else {
@@ -313,13 +311,13 @@ impl Tcb {
         ctx.counters.tcp_resets += 1;
         match self.state {
             // A passive open that was reset just ends; the listener carries on.
-            State::SynReceived if self.listener.is_some() => self.set_state(ctx, State::Closed, "rcvd RST"),
+            State::SynReceived if self.listener.is_some() => self.set_state(State::Closed, "rcvd RST"),
             State::SynReceived | State::SynSent => self.fail(ctx, io::ErrorKind::ConnectionRefused, "rcvd RST"),
             State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
                 self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd RST")
             }
             State::Closing | State::LastAck | State::TimeWait { .. } | State::Closed => {
-                self.set_state(ctx, State::Closed, "rcvd RST")
+                self.set_state(State::Closed, "rcvd RST")
             }
         }
         self.notify(ctx);
@@ -445,16 +443,16 @@ impl Tcb {
         }
         match self.state {
             State::FinWait1 => {
-                self.set_state(ctx, State::FinWait2, "rcvd ACK of FIN");
+                self.set_state(State::FinWait2, "rcvd ACK of FIN");
                 if !self.attached {
                     self.timers.linger = Some(ctx.now + ctx.tcp().fin_wait2_timeout);
                 }
             }
             State::Closing => {
                 let until = ctx.now + ctx.tcp().msl * 2;
-                self.set_state(ctx, State::TimeWait { until }, "rcvd ACK of FIN");
+                self.set_state(State::TimeWait { until }, "rcvd ACK of FIN");
             }
-            State::LastAck => self.set_state(ctx, State::Closed, "rcvd ACK of FIN"),
+            State::LastAck => self.set_state(State::Closed, "rcvd ACK of FIN"),
             _ => {}
         }
     }
@@ -491,11 +489,10 @@ impl Tcb {
             let data = Bytes::copy_from_slice(&payload[..room]);
             match self.rcv.assembler.insert(self.rcv.rcv_nxt, seq, data) {
                 InsertOutcome::NoRoom => {
-                    ctx.counters.tcp_rx_ooo_no_room += 1;
                     self.dropped += 1;
-                    let limit = ctx.tcp().max_ooo_ranges;
-                    debug!(target: "tunstack::queue", queue = "tcp out-of-order", reason = "out-of-order queue full", local = %self.local, remote = %self.remote, limit, "queue overflow");
-                    note_drop(ctx.rx_drop, "out-of-order queue full");
+                    let (len, limit) = (self.rcv.assembler.ranges(), ctx.tcp().max_ooo_ranges);
+                    let detail = format_args!("local={} remote={}", self.local, self.remote);
+                    ctx.overflow(DropReason::TcpOutOfOrderFull, len, limit, detail);
                 }
                 _ => ctx.counters.tcp_rx_out_of_order += 1,
             }
@@ -509,33 +506,37 @@ impl Tcb {
         self.rcv.fin_received = true;
         self.rcv.ack = super::receiver::AckState::Now;
         match self.state {
-            State::SynReceived | State::Established => self.set_state(ctx, State::CloseWait, "rcvd FIN"),
+            State::SynReceived | State::Established => self.set_state(State::CloseWait, "rcvd FIN"),
             State::FinWait1 => {
                 if self.snd.fin_acked() {
                     let until = ctx.now + ctx.tcp().msl * 2;
-                    self.set_state(ctx, State::TimeWait { until }, "rcvd FIN");
+                    self.set_state(State::TimeWait { until }, "rcvd FIN");
                 } else {
-                    self.set_state(ctx, State::Closing, "rcvd FIN (simultaneous close)");
+                    self.set_state(State::Closing, "rcvd FIN (simultaneous close)");
                 }
             }
             State::FinWait2 => {
                 let until = ctx.now + ctx.tcp().msl * 2;
                 self.timers.linger = None;
-                self.set_state(ctx, State::TimeWait { until }, "rcvd FIN");
+                self.set_state(State::TimeWait { until }, "rcvd FIN");
             }
             _ => {}
         }
         self.notify(ctx);
     }
 
-    /// Enter `state`, with a trace event naming the cause.
-    pub(crate) fn set_state(&mut self, _ctx: &mut Ctx<'_>, state: State, cause: &'static str) {
+    /// Enter `state`, with a trace event naming the cause: the only way a
+    /// connection's state changes.
+    pub(crate) fn set_state(&mut self, state: State, cause: &'static str) {
         if self.state != state {
+            // A passive open is born CLOSED, but it is its listener's SYN that
+            // moves it: say LISTEN, as RFC 9293's diagram does.
+            let from = if self.state == State::Closed && self.listener.is_some() { "LISTEN" } else { self.state.name() };
             debug!(
                 target: "tunstack::tcp::state",
                 local = %self.local,
                 remote = %self.remote,
-                from = self.state.name(),
+                from,
                 to = state.name(),
                 cause,
                 "tcp state"
@@ -548,7 +549,7 @@ impl Tcb {
     pub(crate) fn fail(&mut self, ctx: &mut Ctx<'_>, kind: io::ErrorKind, cause: &'static str) {
         self.error = Some(kind);
         self.timers = Default::default();
-        self.set_state(ctx, State::Closed, cause);
+        self.set_state(State::Closed, cause);
         self.notify(ctx);
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
-use super::TcpHandle;
+use crate::shared::TcpHandle;
 
 /// One listening socket.
 #[derive(Debug)]

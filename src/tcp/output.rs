@@ -169,6 +169,24 @@ impl Tcb {
             syn = true, cause, rto_ms = self.snd.rtt.rto().as_millis() as u64, "tcp retransmit"
         );
         self.snd.sampler.on_retransmit();
+        self.emit_syn(ctx);
+    }
+
+    /// Begin the handshake (RFC 9293 §3.5): enter `state` (SYN-SENT for an
+    /// active open, SYN-RECEIVED for a passive one), send the SYN or SYN,ACK and
+    /// start the retransmission timer. The one place a handshake starts.
+    pub(crate) fn open(&mut self, ctx: &mut Ctx<'_>, state: State, cause: &'static str) {
+        self.set_state(state, cause);
+        self.emit_syn(ctx);
+        let iss = self.snd.iss;
+        self.snd.snd_nxt = iss + 1;
+        self.snd.sampler.on_send(iss + 1, ctx.now, false);
+        self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+    }
+
+    /// Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), with the options we offer —
+    /// on a SYN,ACK only those the peer's SYN offered (RFC 7323 §1.3, RFC 2018 §2).
+    pub(crate) fn emit_syn(&mut self, ctx: &mut Ctx<'_>) {
         let (flags, peer) = match self.state {
             State::SynReceived => (Flags { syn: true, ack: true, ..Flags::default() }, Some(&self.peer_syn_options)),
             _ => (Flags { syn: true, ..Flags::default() }, None),

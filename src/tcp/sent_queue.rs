@@ -48,9 +48,6 @@ impl SentSegment {
         self.end.since(self.start)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
 }
 
 /// The segments in `[SND.UNA, SND.NXT)` in sequence order. See the
@@ -69,10 +66,6 @@ pub struct SentQueue {
 impl SentQueue {
     pub fn new() -> Self {
         SentQueue::default()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.segments.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -97,12 +90,6 @@ impl SentQueue {
 
     pub fn lost_bytes(&self) -> usize {
         self.lost_bytes
-    }
-
-    /// The most recently sent new segment, the one a tail loss probe resends
-    /// (RFC 8985 §7.3).
-    pub fn last(&self) -> Option<&SentSegment> {
-        self.segments.back()
     }
 
     /// A new segment `[start, end)` went out for the first time at `now`.

@@ -1,7 +1,6 @@
 //! The transmission control block (RFC 9293 §3.3.1): everything the stack knows
 //! about one connection, and the helpers that write its segments.
 
-use crate::events::EventQueue;
 use std::io;
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -16,45 +15,54 @@ use super::sender::Sender;
 use super::sent_queue::SentQueue;
 use super::seq::SeqNumber;
 use super::state::State;
-use super::TcpHandle;
-use crate::config::{StackConfig, TcpConfig};
-use crate::counters::Counters;
-use crate::icmp::TokenBucket;
-use crate::ip::IpOutput;
-use crate::stack::{note_drop, DropReason, Event};
+use super::{TcpConfig, TcpParams};
+use crate::ip::{IpOutput, PROTO_TCP};
+use crate::shared::{Context, DropReason, Event, TcpHandle, TokenBucket};
 use crate::time::Instant;
 use crate::wire::tcp::{self as wire, Flags, Options, Segment};
 
-/// IP protocol number of TCP.
-pub(crate) const PROTO_TCP: u8 = 6;
 /// The MSS assumed when the peer sends none (RFC 9293 §3.7.1).
 pub(crate) const DEFAULT_MSS: usize = 536;
 /// Option bytes a timestamp adds to every segment (10, padded to 12).
 const TS_OPTION_LEN: usize = 12;
 
-/// What a TCB needs from the rest of the stack while it processes one event.
+/// What a TCB needs from the rest of the stack while it processes one event:
+/// the stack's [`Context`] (time, counters, events, the drop verdict — reached
+/// through `Deref`, so `ctx.now` and `ctx.counters` read as before), plus IP
+/// output, the TCP settings and the stack-wide challenge-ACK budget.
 pub(crate) struct Ctx<'a> {
-    pub now: Instant,
-    pub config: &'a StackConfig,
-    pub counters: &'a mut Counters,
+    base: Context<'a>,
     pub out: &'a mut IpOutput,
-    pub events: &'a mut EventQueue,
+    pub config: &'a TcpParams,
     /// Stack-wide challenge-ACK budget (RFC 5961 §7).
     pub challenge: &'a mut TokenBucket,
-    /// Where a segment being input is marked dropped (see [`Stack::input`](crate::Stack::input)).
-    pub rx_drop: &'a mut Option<DropReason>,
 }
 
-impl Ctx<'_> {
-    /// The segment being processed goes no further, for `reason`: a `tunstack::drop`
-    /// event, and the verdict [`Stack::input`](crate::Stack::input) returns.
-    pub fn drop_segment(&mut self, local: SocketAddrV4, remote: SocketAddrV4, reason: &'static str) {
-        tracing::debug!(target: "tunstack::drop", reason, %local, %remote, "tcp drop");
-        note_drop(self.rx_drop, reason);
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        base: Context<'a>,
+        out: &'a mut IpOutput,
+        config: &'a TcpParams,
+        challenge: &'a mut TokenBucket,
+    ) -> Self {
+        Ctx { base, out, config, challenge }
     }
 
     pub fn tcp(&self) -> &TcpConfig {
         &self.config.tcp
+    }
+}
+
+impl<'a> std::ops::Deref for Ctx<'a> {
+    type Target = Context<'a>;
+    fn deref(&self) -> &Context<'a> {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Ctx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
     }
 }
 
@@ -132,7 +140,7 @@ pub struct Tcb {
 /// option is assumed to take: we never send segments our own link cannot carry
 /// whole. (It once was raised to 536, and an MTU of 296 fragmented every full
 /// segment; found by the `two_stacks` fuzz target.)
-pub(crate) fn our_mss(config: &StackConfig) -> u16 {
+pub(crate) fn our_mss(config: &TcpParams) -> u16 {
     u16::try_from(config.mtu.saturating_sub(40).max(1)).unwrap_or(u16::MAX)
 }
 
@@ -147,12 +155,12 @@ pub(crate) fn wscale_for(buffer: usize) -> u8 {
 }
 
 impl Tcb {
-    /// A fresh TCB in `state`, with our ISN chosen and nothing agreed yet.
+    /// A fresh TCB, CLOSED, with our ISN chosen and nothing agreed yet; the
+    /// handshake begins with [`open`](Tcb::open).
     pub(crate) fn new(
         handle: TcpHandle,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        state: State,
         iss: SeqNumber,
         irs: SeqNumber,
         config: &TcpConfig,
@@ -162,7 +170,7 @@ impl Tcb {
             handle,
             local,
             remote,
-            state,
+            state: State::Closed,
             snd: Sender {
                 iss,
                 syn_sent_at: Instant::ZERO,
@@ -212,14 +220,14 @@ impl Tcb {
 
     /// Discard the segment being processed for `reason`: counted on this
     /// connection, and reported through `ctx` like every drop.
-    pub(crate) fn discard(&mut self, ctx: &mut Ctx<'_>, reason: &'static str) {
+    pub(crate) fn discard(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) {
         self.dropped += 1;
-        ctx.drop_segment(self.local, self.remote, reason);
+        ctx.drop(reason, format_args!("local={} remote={}", self.local, self.remote));
     }
 
     /// Adopt the peer's SYN options (RFC 9293 §3.7.1 MSS, RFC 7323 §2.2/§3.2,
     /// RFC 2018 §2): each extension is used only if both sides offered it.
-    pub(crate) fn negotiate(&mut self, config: &StackConfig, theirs: &Options, now: Instant) {
+    pub(crate) fn negotiate(&mut self, config: &TcpParams, theirs: &Options, now: Instant) {
         let tcp = &config.tcp;
         if let (true, Some(shift)) = (tcp.window_scaling, theirs.window_scale) {
             // RFC 7323 §2.3: a shift above 14 is treated as 14.
@@ -259,7 +267,7 @@ impl Tcb {
     }
 
     /// Options for our SYN or SYN,ACK. On a SYN,ACK only what the peer offered.
-    pub(crate) fn syn_options(&self, config: &StackConfig, now: Instant, peer: Option<&Options>) -> Options {
+    pub(crate) fn syn_options(&self, config: &TcpParams, now: Instant, peer: Option<&Options>) -> Options {
         let tcp = &config.tcp;
         let offered = |ours: bool, theirs: bool| ours && peer.is_none_or(|_| theirs);
         let ts = offered(tcp.timestamps, peer.is_some_and(|p| p.timestamp.is_some()));
@@ -388,22 +396,21 @@ impl Tcb {
 
     /// Tell a program waiting on this connection that something changed.
     pub(crate) fn notify(&self, ctx: &mut Ctx<'_>) {
-        ctx.events.push(Event::Tcp(self.handle));
+        ctx.notify(Event::Tcp(self.handle));
     }
 }
 
 /// Write a segment to the IP layer and count it.
 pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: std::net::Ipv4Addr, dst: std::net::Ipv4Addr, segment: &Segment<'_>) {
-    let mut bytes = ctx.out.buffer();
-    if wire::emit(&mut bytes, src, dst, segment).is_some()
-        && ctx.out.send(ctx.config, ctx.counters, dst, PROTO_TCP, &bytes).is_ok()
-    {
-        ctx.counters.tcp_tx_segments += 1;
+    let Ctx { base, out, .. } = ctx;
+    let mut bytes = out.buffer();
+    if wire::emit(&mut bytes, src, dst, segment).is_some() && out.send(base.counters, dst, PROTO_TCP, &bytes).is_ok() {
+        base.counters.tcp_tx_segments += 1;
         if segment.flags.rst {
-            ctx.counters.tcp_tx_rst += 1;
+            base.counters.tcp_tx_rst += 1;
         }
     }
-    ctx.out.recycle(bytes);
+    out.recycle(bytes);
 }
 
 /// RFC 9293 §3.10.7.1: the answer to a segment for no connection: a RST that the

@@ -16,14 +16,14 @@ impl Tcb {
         let now = ctx.now;
         if let State::TimeWait { until } = self.state {
             if now >= until {
-                self.set_state(ctx, State::Closed, "2MSL timer");
+                self.set_state(State::Closed, "2MSL timer");
                 self.notify(ctx);
                 return;
             }
         }
         if self.timers.linger.is_some_and(|t| now >= t) {
             self.timers.linger = None;
-            self.set_state(ctx, State::Closed, "FIN-WAIT-2 timeout");
+            self.set_state(State::Closed, "FIN-WAIT-2 timeout");
             return;
         }
         match self.rcv.ack {

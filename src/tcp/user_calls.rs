@@ -44,19 +44,19 @@ impl Tcb {
 
     /// CLOSE for the sending direction (RFC 9293 §3.10.4): a FIN follows the data
     /// already queued.
-    pub(crate) fn user_shutdown_write(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn user_shutdown_write(&mut self) {
         if self.snd.fin_queued {
             return;
         }
         match self.state {
-            State::SynSent => self.set_state(ctx, State::Closed, "close in SYN-SENT"),
+            State::SynSent => self.set_state(State::Closed, "close in SYN-SENT"),
             State::SynReceived | State::Established => {
                 self.snd.fin_queued = true;
-                self.set_state(ctx, State::FinWait1, "close");
+                self.set_state(State::FinWait1, "close");
             }
             State::CloseWait => {
                 self.snd.fin_queued = true;
-                self.set_state(ctx, State::LastAck, "close");
+                self.set_state(State::LastAck, "close");
             }
             _ => {}
         }
@@ -72,7 +72,7 @@ impl Tcb {
             self.abort(ctx, "closed with unread data");
             return;
         }
-        self.user_shutdown_write(ctx);
+        self.user_shutdown_write();
         if self.state == State::FinWait2 {
             self.timers.linger = Some(ctx.now + ctx.tcp().fin_wait2_timeout);
         }
@@ -87,7 +87,7 @@ impl Tcb {
             ctx.counters.tcp_resets += 1;
         }
         self.timers = Default::default();
-        self.set_state(ctx, State::Closed, cause);
+        self.set_state(State::Closed, cause);
         self.notify(ctx);
     }
 }

@@ -7,6 +7,11 @@ use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type};
 /// ICMP header length (type, code, checksum, 4 type-specific bytes).
 pub const HEADER_LEN: usize = 8;
 
+/// Destination-unreachable codes (RFC 792).
+pub const CODE_NET_UNREACHABLE: u8 = 0;
+pub const CODE_HOST_UNREACHABLE: u8 = 1;
+pub const CODE_PORT_UNREACHABLE: u8 = 3;
+
 /// Why an ICMP message was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IcmpError {

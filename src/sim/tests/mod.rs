@@ -24,8 +24,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::config::StackConfig;
 use crate::rng::SplitMix64;
-use crate::tcp::state::State;
-use crate::tcp::TcpHandle;
+use crate::tcp::State;
+use crate::shared::TcpHandle;
 
 const PORT: u16 = 80;
 

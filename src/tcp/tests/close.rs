@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::harness::*;
 use super::segment::{mss, sack_perm, seg, ts, ws};
 use crate::config::StackConfig;
-use crate::tcp::state::State;
+use crate::tcp::State;
 
 /// A stack whose TIME-WAIT lasts 2 × 1 s.
 fn short_msl() -> Harness {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::harness::*;
 use super::segment::{mss, seg};
 use crate::config::StackConfig;
-use crate::tcp::state::State;
+use crate::tcp::State;
 
 /// The peer's SYN from `peer_port` and the stack's SYN,ACK to it.
 fn syn_and_syn_ack(h: &mut Harness, peer_port: u16) {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::harness::*;
 use super::segment::{mss, seg};
 use crate::config::StackConfig;
-use crate::tcp::state::State;
-use crate::tcp::TcpHandle;
+use crate::tcp::State;
+use crate::shared::TcpHandle;
 
 /// A server-side connection (from a listener on [`PORT`]) that closed first and now
 /// sits in TIME-WAIT, with 2MSL = 2 s. The stack's SND.NXT is 2, its RCV.NXT 1002.
