@@ -46,7 +46,5 @@
 
 //! The rules live beside the tables they are about (`src/udp/invariants.rs`,
 //! `src/tcp/invariants.rs`, IP's bounds in `src/stack/mod.rs`); this module is
-//! their overview and their tests.
-
-#[cfg(test)]
-mod tests;
+//! their overview. Their tests, each breaking one rule on purpose, are in
+//! `src/tcp/tests/invariants.rs`.

@@ -225,7 +225,7 @@ impl TcpTable {
     /// Whether `read` would not block: data, end of stream, or an error.
     pub fn can_recv(&self, handle: TcpHandle) -> bool {
         self.conns.get(&handle).is_none_or(|t| {
-            !t.rcv.buffer.is_empty() || t.rcv.fin_received || t.error.is_some() || t.state == State::Closed
+            !t.rcv.buffer.is_empty() || t.state.fin_received() || t.error.is_some() || t.state == State::Closed
         })
     }
 

@@ -12,6 +12,7 @@ use super::receiver::AckDue;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::{reset_for, Ctx, Tcb};
+use super::timer_table::Timer;
 use crate::shared::DropReason;
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, Segment};
@@ -64,7 +65,7 @@ impl Tcb {
             self.snd.snd_nxt = self.snd.snd_nxt.max(ack);
             self.update_window(seq, ack, seg.window, true);
             self.take_rtt_sample(ctx, seg, ack, oldest);
-            self.timers.retransmit = None;
+            self.timers.stop(Timer::Retransmit);
             self.snd.retries = 0;
             self.set_state(State::Established, "rcvd SYN,ACK");
             ctx.counters.tcp_established += 1;
@@ -128,11 +129,10 @@ impl Tcb {
                     // Data we already have: say so with a D-SACK (RFC 2883 §4).
                     self.rcv.dsack = Some((seq, end));
                 }
-                // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait.
-                if seg.flags.fin {
-                    if let State::TimeWait { .. } = self.state {
-                        self.state = State::TimeWait { until: ctx.now + ctx.tcp().msl * 2 };
-                    }
+                // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait
+                // (RFC 9293 §3.10.7.4).
+                if seg.flags.fin && self.state == State::TimeWait {
+                    self.timers.set(Timer::TimeWait, ctx.now + ctx.tcp().msl * 2);
                 }
                 self.ack_unusable(ctx, seg);
             }
@@ -226,7 +226,7 @@ impl Tcb {
             self.rcv.fin_seq = Some(SeqNumber(seg.seq) + seg.payload.len());
         }
         if let Some(fin) = self.rcv.fin_seq {
-            if !self.rcv.fin_received && fin == self.rcv.rcv_nxt {
+            if !self.state.fin_received() && fin == self.rcv.rcv_nxt {
                 self.receive_fin(ctx);
             }
         }
@@ -338,8 +338,8 @@ impl Tcb {
         snd.snd_wl2 = ack;
         snd.max_snd_wnd = snd.max_snd_wnd.max(wnd);
         if wnd > 0 {
-            self.timers.persist = None;
-            self.timers.persist_backoff = 0;
+            self.timers.stop(Timer::Persist);
+            self.persist_backoff = 0;
         }
         changed
     }
@@ -396,7 +396,7 @@ impl Tcb {
     /// congestion control riding on it (see `recovery.rs`).
     fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
         // The peer is alive, whatever its window says (see timers.rs).
-        self.timers.probes_unanswered = 0;
+        self.probes_unanswered = 0;
         let window_changed = self.update_window(seq, ack, seg.window, false);
         let mut delivered = 0;
         if self.negotiated.sack {
@@ -414,7 +414,7 @@ impl Tcb {
             delivered += self.on_cumulative_ack(ctx, ack, acked);
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             let in_flight = self.snd.in_flight();
-            self.timers.retransmit = (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto());
+            self.timers.set_to(Timer::Retransmit, (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto()));
             self.schedule_loss_probe(ctx);
             self.on_fin_acked(ctx);
             let windows = self.snd.cwnd().min(self.snd.snd_wnd);
@@ -438,20 +438,17 @@ impl Tcb {
 
     /// Our FIN was acknowledged: the closing states move on (RFC 9293 §3.10.7.4).
     fn on_fin_acked(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.snd.fin_acked() {
+        if !self.fin_acked() {
             return;
         }
         match self.state {
             State::FinWait1 => {
                 self.set_state(State::FinWait2, "rcvd ACK of FIN");
                 if !self.attached {
-                    self.timers.linger = Some(ctx.now + ctx.tcp().fin_wait2_timeout);
+                    self.timers.set(Timer::Linger, ctx.now + ctx.tcp().fin_wait2_timeout);
                 }
             }
-            State::Closing => {
-                let until = ctx.now + ctx.tcp().msl * 2;
-                self.set_state(State::TimeWait { until }, "rcvd ACK of FIN");
-            }
+            State::Closing => self.enter_time_wait(ctx, "rcvd ACK of FIN"),
             State::LastAck => self.set_state(State::Closed, "rcvd ACK of FIN"),
             _ => {}
         }
@@ -480,7 +477,9 @@ impl Tcb {
             } else {
                 AckDue::Delayed
             };
-            self.rcv.schedule_ack(ctx.now, ctx.tcp().delayed_ack, due);
+            if let Some(at) = self.rcv.schedule_ack(ctx.now, ctx.tcp().delayed_ack, due) {
+                self.timers.set(Timer::DelayedAck, at);
+            }
             self.notify(ctx);
         } else {
             // Out of order: hold it (bounded), and send an immediate duplicate ACK
@@ -503,22 +502,19 @@ impl Tcb {
     /// The peer's FIN is next in sequence (RFC 9293 §3.10.7.4 "eighth").
     fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
         self.rcv.rcv_nxt += 1;
-        self.rcv.fin_received = true;
         self.rcv.ack = super::receiver::AckState::Now;
         match self.state {
             State::SynReceived | State::Established => self.set_state(State::CloseWait, "rcvd FIN"),
             State::FinWait1 => {
-                if self.snd.fin_acked() {
-                    let until = ctx.now + ctx.tcp().msl * 2;
-                    self.set_state(State::TimeWait { until }, "rcvd FIN");
+                if self.fin_acked() {
+                    self.enter_time_wait(ctx, "rcvd FIN");
                 } else {
                     self.set_state(State::Closing, "rcvd FIN (simultaneous close)");
                 }
             }
             State::FinWait2 => {
-                let until = ctx.now + ctx.tcp().msl * 2;
-                self.timers.linger = None;
-                self.set_state(State::TimeWait { until }, "rcvd FIN");
+                self.timers.stop(Timer::Linger);
+                self.enter_time_wait(ctx, "rcvd FIN");
             }
             _ => {}
         }
@@ -545,10 +541,16 @@ impl Tcb {
         }
     }
 
+    /// Both FINs are acknowledged: linger 2×MSL in TIME-WAIT (RFC 9293 §3.4.2).
+    fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
+        self.timers.set(Timer::TimeWait, ctx.now + ctx.tcp().msl * 2);
+        self.set_state(State::TimeWait, cause);
+    }
+
     /// The connection failed: the program's next call returns `kind`.
     pub(crate) fn fail(&mut self, ctx: &mut Ctx<'_>, kind: io::ErrorKind, cause: &'static str) {
         self.error = Some(kind);
-        self.timers = Default::default();
+        self.stop_timers();
         self.set_state(State::Closed, cause);
         self.notify(ctx);
     }

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use super::state::State;
+use super::timer_table::Timer;
+use super::receiver::AckState;
 use super::tcb::Tcb;
 use super::TcpTable;
 use crate::shared::ensure;
@@ -141,10 +143,10 @@ impl TcpTable {
 ///   (the window is a promise of room, RFC 9293 §3.8.6.2.2), and in-order plus
 ///   out-of-order bytes never exceed it either; the out-of-order queue is within
 ///   its own byte and range bounds;
-/// * the state agrees with the FIN bookkeeping: our FIN is queued exactly in the
-///   states after CLOSE, acknowledged exactly in FIN-WAIT-2 and TIME-WAIT, and
-///   the peer's FIN received exactly in CLOSE-WAIT, CLOSING, LAST-ACK and
-///   TIME-WAIT.
+/// * the sequence numbers agree with the state: our FIN (which the states after
+///   CLOSE imply) is acknowledged exactly in FIN-WAIT-2 and TIME-WAIT;
+/// * the timers agree with the state: the 2MSL timer runs exactly in TIME-WAIT,
+///   and a delayed ACK has its timer running.
 pub(crate) fn check_connection(tcb: &Tcb) -> Result<(), String> {
     if tcb.state == State::Closed {
         return Ok(());
@@ -160,7 +162,7 @@ fn check_sender(tcb: &Tcb) -> Result<(), String> {
     ensure!(una <= nxt, "SND.UNA {una:?} is after SND.NXT {nxt:?}");
     let flight = snd.in_flight();
     let syn_unacked = una == snd.iss;
-    let fin_in_flight = snd.fin_seq().is_some_and(|fin| nxt > fin && una <= fin);
+    let fin_in_flight = tcb.fin_seq().is_some_and(|fin| nxt > fin && una <= fin);
     let allowed = snd.max_snd_wnd + usize::from(syn_unacked) + usize::from(fin_in_flight);
     ensure!(
         flight <= allowed,
@@ -198,20 +200,20 @@ fn check_sender(tcb: &Tcb) -> Result<(), String> {
     // The send buffer holds [buf_seq, buf_seq + len), and the FIN follows it.
     let expected_buf_seq = if syn_unacked {
         una + 1
-    } else if snd.fin_acked() {
+    } else if tcb.fin_acked() {
         una - 1
     } else {
         una
     };
     ensure!(snd.buf_seq == expected_buf_seq, "send buffer starts at {:?}, SND.UNA is {una:?}", snd.buf_seq);
-    let end = snd.buf_seq + snd.buffer.len() + usize::from(snd.fin_queued);
+    let end = snd.buf_seq + snd.buffer.len() + usize::from(tcb.fin_seq().is_some());
     ensure!(nxt <= end.max(data_start), "SND.NXT {nxt:?} beyond the buffered data and FIN ({end:?})");
 
     // Liveness: something will send what is waiting.
     let time_wait = matches!(tcb.state, State::TimeWait { .. });
-    ensure!(flight == 0 || tcb.timers.retransmit.is_some(), "{flight} bytes in flight and no retransmission timer");
+    ensure!(flight == 0 || tcb.timers.is_armed(Timer::Retransmit), "{flight} bytes in flight and no retransmission timer");
     if tcb.state.is_synchronized() && !time_wait && flight == 0 && snd.unsent() > 0 {
-        ensure!(tcb.timers.persist.is_some(), "{} bytes waiting, nothing in flight, no persist timer", snd.unsent());
+        ensure!(tcb.timers.is_armed(Timer::Persist), "{} bytes waiting, nothing in flight, no persist timer", snd.unsent());
     }
     Ok(())
 }
@@ -242,10 +244,13 @@ fn check_state(tcb: &Tcb) -> Result<(), String> {
         ensure!(snd.snd_nxt == snd.iss + 1 && snd.snd_una == snd.iss, "SYN-SENT with more than the SYN sent");
         return Ok(());
     }
-    ensure!(state.fin_sent() == snd.fin_queued, "our FIN queued: {}", snd.fin_queued);
-    let fin_acked = matches!(state, State::FinWait2 | State::TimeWait { .. });
-    ensure!(snd.fin_acked() == fin_acked, "our FIN acknowledged: {}", snd.fin_acked());
-    ensure!(state.fin_received() == tcb.rcv.fin_received, "the peer's FIN received: {}", tcb.rcv.fin_received);
+    let fin_acked = matches!(state, State::FinWait2 | State::TimeWait);
+    ensure!(tcb.fin_acked() == fin_acked, "our FIN acknowledged: {}", tcb.fin_acked());
+    let time_wait = tcb.timers.is_armed(Timer::TimeWait);
+    ensure!(time_wait == (state == State::TimeWait), "the 2MSL timer runs: {time_wait}");
+    if tcb.rcv.ack == AckState::Delayed {
+        ensure!(tcb.timers.is_armed(Timer::DelayedAck), "an ACK is delayed but the delayed-ACK timer is stopped");
+    }
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 //! * `state.rs` — the eleven states; `tcb.rs` — the control block of one connection;
 //! * `input.rs` — what a segment does to a connection (RFC 9293 §3.10.7);
 //! * `output.rs` — what a connection sends (data, FIN, ACKs, window updates);
-//! * `timers.rs` — retransmission, loss probe, persist, delayed ACK, TIME-WAIT;
+//! * `timer_table.rs` — every timer of a connection in one table; `timers.rs` —
+//!   what each does when it fires (retransmission, loss probe, persist, delayed
+//!   ACK, TIME-WAIT, FIN-WAIT-2 linger);
 //! * `recovery.rs` — loss detection and recovery on each ACK: SACK, RACK
 //!   (RFC 8985), fast recovery (RFC 6675, RFC 6937 PRR);
 //! * `user_calls.rs` — SEND, RECEIVE, CLOSE, ABORT from the program;
@@ -45,14 +47,13 @@ mod table;
 pub(crate) mod tcb;
 #[cfg(test)]
 mod tests;
+mod timer_table;
 mod timers;
 mod user_calls;
 
 pub use api::TcpSocketInfo;
 pub use config::TcpConfig;
 pub use state::State;
-#[cfg(test)]
-pub(crate) use invariants::check_connection;
 pub(crate) use table::TcpTable;
 
 use std::net::Ipv4Addr;

@@ -7,6 +7,7 @@ use tracing::debug;
 use super::receiver::AckState;
 use super::seq::SeqNumber;
 use super::state::State;
+use super::timer_table::Timer;
 use super::tcb::{Ctx, Tcb};
 use crate::wire::tcp::Flags;
 
@@ -65,11 +66,11 @@ impl Tcb {
         // timeout of §3.8.6.2.1).
         let waiting = self.snd.unsent() > 0;
         if waiting && self.snd.in_flight() == 0 {
-            if self.timers.persist.is_none() {
-                self.timers.persist = Some(ctx.now + self.snd.rtt.rto());
+            if !self.timers.is_armed(Timer::Persist) {
+                self.timers.set(Timer::Persist, ctx.now + self.snd.rtt.rto());
             }
         } else {
-            self.timers.persist = None;
+            self.timers.stop(Timer::Persist);
         }
         sent || sent_new
     }
@@ -90,10 +91,11 @@ impl Tcb {
     /// window, `room` and — unless `force` — the SWS and Nagle rules allow.
     /// Returns whether one went (after the FIN nothing more can).
     fn send_new_segment(&mut self, ctx: &mut Ctx<'_>, room: usize, force: bool) -> bool {
+        let fin_seq = self.fin_seq();
         let snd = &self.snd;
         let offset = snd.offset_of(snd.snd_nxt);
         let unsent = snd.buffer.len().saturating_sub(offset);
-        let fin_due = snd.fin_seq().is_some_and(|fin| snd.snd_nxt <= fin);
+        let fin_due = fin_seq.is_some_and(|fin| snd.snd_nxt <= fin);
         if unsent == 0 && !fin_due {
             return false;
         }
@@ -130,8 +132,8 @@ impl Tcb {
         self.snd.sent.push(seq, end, ctx.now);
         self.snd.on_transmit(end.since(seq));
         self.snd.snd_nxt = end;
-        if self.timers.retransmit.is_none() {
-            self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
         }
         true
     }
@@ -142,7 +144,7 @@ impl Tcb {
         let Some(seg) = self.snd.sent.get(index).copied() else {
             return;
         };
-        let fin = self.snd.fin_seq().is_some_and(|f| f + 1 == seg.end);
+        let fin = self.fin_seq().is_some_and(|f| f + 1 == seg.end);
         let len = seg.len() - usize::from(fin);
         debug!(
             target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = seg.start.0, len,
@@ -155,8 +157,8 @@ impl Tcb {
         self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
         self.snd.sent.on_retransmit(index, ctx.now);
         self.snd.on_transmit(seg.len());
-        if self.timers.retransmit.is_none() {
-            self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
         }
     }
 
@@ -181,7 +183,7 @@ impl Tcb {
         let iss = self.snd.iss;
         self.snd.snd_nxt = iss + 1;
         self.snd.sampler.on_send(iss + 1, ctx.now, false);
-        self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+        self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
     }
 
     /// Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), with the options we offer —

@@ -25,18 +25,18 @@ use crate::time::Instant;
 /// Every TCP connection and listener, and the TCP port namespace.
 #[derive(Debug)]
 pub(crate) struct TcpTable {
-    pub(crate) config: TcpParams,
-    pub(crate) ports: PortTable,
-    pub(crate) conns: HashMap<TcpHandle, Tcb>,
+    pub(super) config: TcpParams,
+    pub(super) ports: PortTable,
+    pub(super) conns: HashMap<TcpHandle, Tcb>,
     /// (local port, remote address) → connection: O(1) demultiplexing.
-    pub(crate) by_tuple: HashMap<(u16, SocketAddrV4), TcpHandle>,
-    pub(crate) listeners: HashMap<TcpHandle, Listener>,
-    pub(crate) listener_by_port: HashMap<u16, TcpHandle>,
+    pub(super) by_tuple: HashMap<(u16, SocketAddrV4), TcpHandle>,
+    pub(super) listeners: HashMap<TcpHandle, Listener>,
+    pub(super) listener_by_port: HashMap<u16, TcpHandle>,
     /// Every connection's next deadline, earliest first (see `schedule.rs`).
-    pub(crate) timers: BTreeSet<(Instant, TcpHandle)>,
-    pub(crate) isn: IsnGenerator,
+    pub(super) timers: BTreeSet<(Instant, TcpHandle)>,
+    pub(super) isn: IsnGenerator,
     /// Stack-wide challenge-ACK budget (RFC 5961 §7).
-    pub(crate) challenge: TokenBucket,
+    pub(super) challenge: TokenBucket,
     next_handle: u64,
 }
 
@@ -66,6 +66,13 @@ impl TcpTable {
     /// The TCP port namespace.
     pub fn ports(&self) -> &PortTable {
         &self.ports
+    }
+
+    /// Consecutive retransmission timeouts of a connection, for tests of the
+    /// retry limits.
+    #[cfg(test)]
+    pub(crate) fn retries(&self, handle: TcpHandle) -> Option<u32> {
+        self.conns.get(&handle).map(|tcb| tcb.snd.retries)
     }
 
     /// Run `f` on one connection with the context it needs, then do the

@@ -15,6 +15,7 @@ use super::sender::Sender;
 use super::sent_queue::SentQueue;
 use super::seq::SeqNumber;
 use super::state::State;
+use super::timer_table::{Timer, TimerTable};
 use super::{TcpConfig, TcpParams};
 use crate::ip::{IpOutput, PROTO_TCP};
 use crate::shared::{Context, DropReason, Event, TcpHandle, TokenBucket};
@@ -75,63 +76,49 @@ pub struct Negotiated {
     pub sack: bool,
 }
 
-/// Per-connection timers other than delayed ACK (in the receiver) and TIME-WAIT
-/// (in the state).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Timers {
-    /// Retransmission timer (RFC 6298 §5).
-    pub retransmit: Option<Instant>,
-    /// Tail loss probe timer (RFC 8985 §7.2), earlier than the RTO.
-    pub loss_probe: Option<Instant>,
-    /// RACK reordering timer: when a segment not yet overdue becomes so (RFC 8985 §6.2).
-    pub reorder: Option<Instant>,
-    /// Persist timer: probe a zero window (RFC 9293 §3.8.6.1).
-    pub persist: Option<Instant>,
-    /// Zero-window probes sent since the window closed: each doubles the interval
-    /// to the next (reset when the window opens).
-    pub persist_backoff: u32,
-    /// Probes sent since the peer last acknowledged anything: past the retry limit
-    /// the peer is taken for gone (reset by any ACK).
-    pub probes_unanswered: u32,
-    /// FIN-WAIT-2 of a connection nobody holds any more.
-    pub linger: Option<Instant>,
-}
-
 /// One connection.
 #[derive(Debug)]
-pub struct Tcb {
-    pub handle: TcpHandle,
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
-    pub state: State,
-    pub snd: Sender,
-    pub rcv: Receiver,
-    pub negotiated: Negotiated,
+pub(crate) struct Tcb {
+    pub(super) handle: TcpHandle,
+    pub(super) local: SocketAddrV4,
+    pub(super) remote: SocketAddrV4,
+    pub(super) state: State,
+    pub(super) snd: Sender,
+    pub(super) rcv: Receiver,
+    pub(super) negotiated: Negotiated,
     /// The options of the peer's SYN, to repeat our SYN,ACK's answer exactly.
-    pub peer_syn_options: Options,
-    pub timers: Timers,
+    pub(super) peer_syn_options: Options,
+    /// Every timer of this connection (retransmission, loss probe, reordering,
+    /// persist, delayed ACK, TIME-WAIT, FIN-WAIT-2 linger).
+    pub(super) timers: TimerTable,
+    /// Zero-window probes sent since the window closed: each doubles the interval
+    /// to the next (reset when the window opens).
+    pub(super) persist_backoff: u32,
+    /// Probes sent since the peer last acknowledged anything: past the retry limit
+    /// the peer is taken for gone (reset by any ACK).
+    pub(super) probes_unanswered: u32,
     /// Nagle's algorithm off (`set_nodelay(true)`).
-    pub nodelay: bool,
+    pub(super) nodelay: bool,
     /// A program holds this connection (accepted, or connecting). When it lets go
     /// the connection closes on its own and is freed when done.
-    pub attached: bool,
+    pub(super) attached: bool,
     /// The listener this connection came from, until it is accepted.
-    pub listener: Option<TcpHandle>,
+    pub(super) listener: Option<TcpHandle>,
     /// The error the program will see next (reset, refused, timed out).
-    pub error: Option<io::ErrorKind>,
+    pub(super) error: Option<io::ErrorKind>,
     /// The program shut down reading: new data is answered with RST.
-    pub read_closed: bool,
+    pub(super) read_closed: bool,
     /// The local port was taken from the ephemeral range for this connection and is
     /// released with it.
-    pub owns_port: bool,
+    pub(super) owns_port: bool,
     /// Time of the last segment sent, for the idle restart of RFC 5681 §4.1.
-    pub last_send: Instant,
+    pub(super) last_send: Instant,
     /// The deadline under which the connection sits in the stack's timer set.
-    pub(crate) scheduled: Option<Instant>,
+    pub(super) scheduled: Option<Instant>,
     /// Segments of this connection discarded on arrival: PAWS, out of window,
     /// data after close, out-of-order queue full (the `Drops` column of
     /// `tunstack ss`; each is also in its stack-wide counter).
-    pub dropped: u64,
+    pub(super) dropped: u64,
 }
 
 /// Our MSS: what fits in the MTU after the 20-byte IPv4 and TCP headers (RFC 9293
@@ -184,7 +171,6 @@ impl Tcb {
                 mss: DEFAULT_MSS,
                 buffer: SendBuffer::new(config.send_buffer).with_max(config.send_buffer_max),
                 buf_seq: iss + 1,
-                fin_queued: false,
                 rtt: RttEstimator::new(config.rto.clone()),
                 sampler: RttSampler::new(),
                 cc,
@@ -205,7 +191,9 @@ impl Tcb {
             ),
             negotiated: Negotiated::default(),
             peer_syn_options: Options::default(),
-            timers: Timers::default(),
+            timers: TimerTable::default(),
+            persist_backoff: 0,
+            probes_unanswered: 0,
             nodelay: false,
             attached: true,
             listener: None,
@@ -330,6 +318,7 @@ impl Tcb {
         }
         if flags.ack {
             self.rcv.ack = AckState::Idle;
+            self.timers.stop(Timer::DelayedAck);
             self.rcv.unacked_segments = 0;
             self.rcv.last_ack_sent = self.rcv.rcv_nxt;
         }
@@ -381,17 +370,28 @@ impl Tcb {
             // when a RST closed the connection kept the timer loop spinning).
             return None;
         }
-        let ack = match self.rcv.ack {
-            AckState::Delayed { until } => Some(until),
-            AckState::Now | AckState::EndOfBatch => Some(Instant::ZERO),
-            AckState::Idle => None,
-        };
-        let time_wait = match self.state {
-            State::TimeWait { until } => Some(until),
-            _ => None,
-        };
-        let t = &self.timers;
-        [t.retransmit, t.loss_probe, t.reorder, t.persist, t.linger, ack, time_wait].into_iter().flatten().min()
+        // An ACK due now (not merely delayed) makes the connection due at once.
+        let ack_now = matches!(self.rcv.ack, AckState::Now | AckState::EndOfBatch).then_some(Instant::ZERO);
+        [self.timers.next(), ack_now].into_iter().flatten().min()
+    }
+
+    /// Stop every timer (the connection failed or was aborted).
+    pub(crate) fn stop_timers(&mut self) {
+        self.timers.stop_all();
+        self.persist_backoff = 0;
+        self.probes_unanswered = 0;
+    }
+
+    /// Sequence number of our FIN, once the program has shut down writing: it
+    /// follows the last byte written. Known from the state alone (RFC 9293
+    /// §3.3.2: the states after CLOSE have sent or will send a FIN).
+    pub(crate) fn fin_seq(&self) -> Option<SeqNumber> {
+        self.state.fin_sent().then(|| self.snd.buf_seq + self.snd.buffer.len())
+    }
+
+    /// Whether our FIN has been acknowledged.
+    pub(crate) fn fin_acked(&self) -> bool {
+        self.fin_seq().is_some_and(|fin| self.snd.snd_una > fin)
     }
 
     /// Tell a program waiting on this connection that something changed.

@@ -9,45 +9,40 @@ use tracing::debug;
 use super::receiver::AckState;
 use super::state::State;
 use super::tcb::{Ctx, Tcb};
+use super::timer_table::Timer;
 
 impl Tcb {
     /// Run whatever timers of this connection are due at `ctx.now`.
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
-        if let State::TimeWait { until } = self.state {
-            if now >= until {
-                self.set_state(State::Closed, "2MSL timer");
-                self.notify(ctx);
-                return;
-            }
+        if self.timers.expire(Timer::TimeWait, now) {
+            self.set_state(State::Closed, "2MSL timer");
+            self.notify(ctx);
+            return;
         }
-        if self.timers.linger.is_some_and(|t| now >= t) {
-            self.timers.linger = None;
+        if self.timers.expire(Timer::Linger, now) {
             self.set_state(State::Closed, "FIN-WAIT-2 timeout");
             return;
         }
         match self.rcv.ack {
-            AckState::Delayed { until } if now >= until => self.rcv.ack = AckState::Now,
+            AckState::Delayed if self.timers.expire(Timer::DelayedAck, now) => self.rcv.ack = AckState::Now,
             AckState::EndOfBatch => self.rcv.ack = AckState::Now,
             _ => {}
         }
-        if self.timers.retransmit.is_some_and(|t| now >= t) {
-            self.timers.retransmit = None;
+        if self.timers.expire(Timer::Retransmit, now) {
             self.on_retransmit_timeout(ctx);
             if self.state == State::Closed {
                 return;
             }
         }
-        if self.timers.reorder.is_some_and(|t| now >= t) {
-            self.timers.reorder = None;
+        if self.timers.expire(Timer::Reorder, now) {
             self.detect_losses(ctx);
         }
-        if self.timers.loss_probe.is_some_and(|t| now >= t) {
-            self.timers.loss_probe = None;
+        if self.timers.expire(Timer::LossProbe, now) {
             self.on_loss_probe(ctx);
         }
-        if self.timers.persist.is_some_and(|t| now >= t) {
-            if self.timers.probes_unanswered >= ctx.tcp().max_retries {
+        if self.timers.expire(Timer::Persist, now) {
+            if self.probes_unanswered >= ctx.tcp().max_retries {
                 // RFC 9293 §3.8.6.1 keeps probing a zero window for as long as the
                 // receiver answers; one that stopped answering altogether is gone
                 // (Linux's tcp_probe_timer gives up the same way).
@@ -58,10 +53,10 @@ impl Tcb {
             if self.snd.rwnd_room() == 0 || !self.send_into_small_window(ctx) {
                 self.send_window_probe(ctx);
             }
-            self.timers.persist_backoff = self.timers.persist_backoff.saturating_add(1);
-            self.timers.probes_unanswered = self.timers.probes_unanswered.saturating_add(1);
-            let backoff = self.snd.rtt.rto().saturating_mul(1 << self.timers.persist_backoff.min(6));
-            self.timers.persist = Some(now + backoff.min(ctx.tcp().rto.max));
+            self.persist_backoff = self.persist_backoff.saturating_add(1);
+            self.probes_unanswered = self.probes_unanswered.saturating_add(1);
+            let backoff = self.snd.rtt.rto().saturating_mul(1 << self.persist_backoff.min(6));
+            self.timers.set(Timer::Persist, now + backoff.min(ctx.tcp().rto.max));
         }
     }
 
@@ -85,7 +80,7 @@ impl Tcb {
             // RFC 6298 §5.7: after a lost SYN the RTO for data starts at 3 s; the
             // backed-off estimator already exceeds it after the first timeout.
             self.retransmit_syn(ctx, "RTO");
-            self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+            self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
             return;
         }
         let snd = &mut self.snd;
@@ -112,9 +107,9 @@ impl Tcb {
         // SND.UNA as the collapsed window reopens (slow start).
         snd.sent.mark_all_lost();
         snd.sampler.on_retransmit();
-        self.timers.loss_probe = None;
-        self.timers.reorder = None;
+        self.timers.stop(Timer::LossProbe);
+        self.timers.stop(Timer::Reorder);
         self.output(ctx);
-        self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+        self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
     }
 }

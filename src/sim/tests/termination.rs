@@ -135,9 +135,8 @@ fn peer_death(
     }
     prop_assert!(took <= bound, "seed {:#x}: gave up {:?} after the death, bound {:?}", seed, took, bound);
     let program = if survivor == Host::A { &a } else { &b };
-    if let Some(tcb) = program.handle.and_then(|h| sim.stack(survivor).tcp_table().conns.get(&h)) {
-        let h = tcb.handle;
-        let retries = tcb.snd.retries;
+    let held = program.handle.and_then(|h| Some((h, sim.stack(survivor).tcp_table().retries(h)?)));
+    if let Some((h, retries)) = held {
         let limits = [config.max_retries + 1, config.syn_retries + 1];
         prop_assert!(
             limits.contains(&retries),

@@ -17,13 +17,15 @@
 //! * `acks.rs` — when in-order data is acknowledged (delayed, per batch, at once);
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
 //! * `rtt.rs` — RTT samples from timestamps and the timer they set;
-//! * `listen.rs` — the listener's queues and its answers to stray segments.
+//! * `listen.rs` — the listener's queues and its answers to stray segments;
+//! * `invariants.rs` — each invariant of the stack reported when broken on purpose.
 
 mod acceptance;
 mod acks;
 mod close;
 mod handshake;
 mod harness;
+mod invariants;
 mod listen;
 mod reset;
 mod retransmit;

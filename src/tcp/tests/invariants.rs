@@ -1,12 +1,14 @@
-//! Each invariant holds for a healthy stack and is reported when broken on purpose.
+//! Each invariant of the stack (see [`crate::invariants`]) holds for a healthy
+//! stack and is reported when broken on purpose.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::tcp::check_connection;
-use crate::sim::{LinkConfig, Sim, ADDR_A, ADDR_B};
-use crate::tcp::State;
 use crate::shared::TcpHandle;
+use crate::sim::{LinkConfig, Sim, ADDR_A, ADDR_B};
+use crate::tcp::invariants::check_connection;
+use crate::tcp::timer_table::Timer;
+use crate::tcp::State;
 
 /// Two hosts with an established connection A → B:80 (and B's listener).
 fn connected() -> (Sim, TcpHandle, TcpHandle) {
@@ -95,8 +97,8 @@ fn data_in_flight_without_a_retransmission_timer_is_reported() {
     let now = sim.now();
     sim.a.tcp_send(now, a, &[1; 1000]).expect("buffered");
     let tcb = sim.a.tcp_table_mut().conns.get_mut(&a).expect("live");
-    tcb.timers.retransmit = None;
-    tcb.timers.loss_probe = None;
+    tcb.timers.stop(Timer::Retransmit);
+    tcb.timers.stop(Timer::LossProbe);
     let err = check_connection(tcb).expect_err("nothing would resend the data");
     assert!(err.contains("1000 bytes in flight and no retransmission timer"), "{err}");
 }
@@ -109,11 +111,23 @@ fn a_window_larger_than_the_free_buffer_is_reported() {
     assert!(broken(&sim).contains("window of"), "{}", broken(&sim));
 }
 
+/// Our FIN is a fact of the state alone (FIN-WAIT-2 says it was sent and
+/// acknowledged), so what can disagree is the state and the sequence numbers.
 #[test]
-fn a_fin_the_state_does_not_know_about_is_reported() {
+fn a_state_the_sequence_numbers_contradict_is_reported() {
     let (mut sim, a, _) = connected();
-    sim.a.tcp_table_mut().conns.get_mut(&a).expect("live").snd.fin_queued = true;
-    assert!(broken(&sim).contains("in ESTABLISHED: our FIN queued: true"), "{}", broken(&sim));
+    sim.a.tcp_table_mut().conns.get_mut(&a).expect("live").set_state(State::FinWait2, "planted");
+    assert!(broken(&sim).contains("in FIN-WAIT-2: our FIN acknowledged: false"), "{}", broken(&sim));
+}
+
+#[test]
+fn a_2msl_timer_outside_time_wait_is_reported() {
+    let (mut sim, a, _) = connected();
+    let now = sim.now();
+    let tcb = sim.a.tcp_table_mut().conns.get_mut(&a).expect("live");
+    tcb.timers.set(Timer::TimeWait, now);
+    let err = check_connection(tcb).expect_err("a 2MSL timer outside TIME-WAIT");
+    assert!(err.contains("the 2MSL timer runs: true"), "{err}");
 }
 
 #[test]
@@ -138,6 +152,6 @@ fn a_wrong_half_open_count_is_reported() {
 #[should_panic(expected = "host A broke an invariant")]
 fn the_simulator_panics_at_the_first_broken_invariant() {
     let (mut sim, a, _) = connected();
-    sim.a.tcp_table_mut().conns.get_mut(&a).expect("live").snd.fin_queued = true;
+    sim.a.tcp_table_mut().conns.get_mut(&a).expect("live").rcv.capacity = 1000;
     sim.step(sim.now() + Duration::from_secs(1));
 }
