@@ -22,8 +22,8 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use etherparse::{PacketBuilder, PacketBuilderStep, SlicedPacket, TcpHeader, TcpOptionElement, TransportSlice};
 
-use tunstack::internals::reassembly::{Fragment, FragmentKey, Reassembler, ReassemblyConfig};
 use tunstack::internals::assembler::Assembler;
+use tunstack::internals::reassembly::{Fragment, FragmentKey, Reassembler, ReassemblyConfig};
 use tunstack::internals::send_buffer::SendBuffer;
 use tunstack::internals::seq::SeqNumber;
 use tunstack::wire::tcp::{self as wire_tcp, Flags, Options, Segment};

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 pub use crate::ip::reassembly::ReassemblyConfig;
 pub use crate::ports::PortConfig;
-pub use crate::tcp::rtt::RtoConfig;
 pub use crate::shared::QueueLimit;
+pub use crate::tcp::rtt::RtoConfig;
 pub use crate::tcp::TcpConfig;
 
 /// Configuration of one [`Stack`](crate::Stack).
@@ -89,4 +89,3 @@ impl StackConfig {
         Duration::from_micros(1_000_000 / u64::from(self.icmp_errors_per_sec.max(1)))
     }
 }
-

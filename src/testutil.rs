@@ -26,8 +26,8 @@ pub const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 /// A third host on the peer's side.
 pub const OTHER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 9);
 
-pub const PROTO_ICMP: u8 = 1;
-pub const PROTO_UDP: u8 = 17;
+pub use crate::wire::ip_protocol::ICMP as PROTO_ICMP;
+pub use crate::wire::ip_protocol::UDP as PROTO_UDP;
 
 /// A time `ms` milliseconds after the epoch.
 pub fn ms(ms: u64) -> Instant {

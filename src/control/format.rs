@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::stack::SocketRow;
 use crate::counters::Counters;
+use crate::stack::SocketRow;
 
 const HEADER: [&str; 8] =
     ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Service", "Drops"];

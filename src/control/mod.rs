@@ -35,9 +35,9 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
+pub use crate::stack::SocketRow;
 pub use protocol::{Reply, Request};
 pub use server::ControlServer;
-pub use crate::stack::SocketRow;
 
 use crate::runtime::Runtime;
 

@@ -12,12 +12,12 @@ use std::time::Duration;
 use super::format;
 use super::protocol::{Reply, Request, MAX_REQUEST};
 use super::server::{allowed, ControlServer};
-use crate::stack::SocketRow;
 use crate::config::QueueLimit;
 use crate::counters::Counters;
 use crate::ports::Protocol;
-use crate::sim::{LinkConfig, Sim, ADDR_A, ADDR_B};
 use crate::shared::TcpHandle;
+use crate::sim::{LinkConfig, Sim, ADDR_A, ADDR_B};
+use crate::stack::SocketRow;
 
 const MINUTE: Duration = Duration::from_secs(60);
 

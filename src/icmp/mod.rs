@@ -8,14 +8,14 @@
 #[cfg(test)]
 mod tests;
 
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use tracing::trace;
 
-use crate::ip::{Datagram, IpOutput, PROTO_ICMP};
+use crate::ip::{Datagram, IpOutput};
 use crate::shared::{Context, DropReason, TokenBucket};
 use crate::wire::icmp::{self, IcmpError, IcmpMessage};
+use crate::wire::ip_protocol::ICMP as PROTO_ICMP;
 use crate::wire::ipv4::{self, Ipv4Repr, MIN_HEADER_LEN};
 
 /// RFC 1812 4.3.2.3: an ICMP error quotes as much of the offending datagram as fits
@@ -90,7 +90,13 @@ impl Icmp {
     /// RFC 1122 3.2.2: never in answer to an ICMP error (here: any ICMP), which keeps
     /// two hosts from trading errors forever; the source was already checked to be a
     /// unicast host by IP input.
-    pub fn send_dest_unreachable(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, code: u8, datagram: &Datagram<'_>) {
+    pub fn send_dest_unreachable(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        code: u8,
+        datagram: &Datagram<'_>,
+    ) {
         if datagram.protocol == PROTO_ICMP {
             return;
         }
@@ -116,7 +122,9 @@ impl Icmp {
                     return;
                 }
                 let total = u16::try_from(MIN_HEADER_LEN + datagram.payload.len()).unwrap_or(u16::MAX);
-                patch_total_len(&mut quoted, total);
+                if ipv4::set_total_len(&mut quoted, total).is_err() {
+                    return;
+                }
             }
         }
         let room = MAX_ERROR_LEN - MIN_HEADER_LEN - icmp::HEADER_LEN;
@@ -128,46 +136,4 @@ impl Icmp {
             ctx.counters.icmp_tx_dest_unreachable += 1;
         }
     }
-}
-
-/// Set the total-length field of a rebuilt header and fix its checksum.
-fn patch_total_len(header: &mut [u8], total: u16) {
-    if header.len() < MIN_HEADER_LEN {
-        return;
-    }
-    header[2..4].copy_from_slice(&total.to_be_bytes());
-    header[10..12].copy_from_slice(&[0, 0]);
-    let sum = etherparse::checksum::Sum16BitWords::new().add_slice(&header[..MIN_HEADER_LEN]).ones_complement();
-    // `Sum16BitWords` adds the words in native byte order, so its result goes back
-    // in native order too (as etherparse's own header checksum does).
-    header[10..12].copy_from_slice(&sum.to_ne_bytes());
-}
-
-/// The addresses and ports of a UDP datagram we sent, as quoted in an ICMP error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct QuotedUdp {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    pub src_port: u16,
-    pub dst_port: u16,
-}
-
-/// Read the quoted IP header + first 8 bytes of an ICMP error, if they describe UDP.
-pub(crate) fn quoted_udp(quoted: &[u8]) -> Option<QuotedUdp> {
-    let first = *quoted.first()?;
-    let header_len = usize::from(first & 0x0f) * 4;
-    if first >> 4 != 4 || header_len < MIN_HEADER_LEN || quoted.get(9) != Some(&17) {
-        return None;
-    }
-    let addr = |at: usize| -> Option<Ipv4Addr> {
-        let b = quoted.get(at..at + 4)?;
-        Some(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
-    };
-    let ports = quoted.get(header_len..header_len + 4)?;
-    Some(QuotedUdp {
-        src: addr(12)?,
-        dst: addr(16)?,
-        src_port: u16::from_be_bytes([ports[0], ports[1]]),
-        dst_port: u16::from_be_bytes([ports[2], ports[3]]),
-    })
 }

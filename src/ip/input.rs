@@ -118,7 +118,12 @@ impl IpInput {
         match dropped {
             Some(DropReason::ReassemblyFull) => {
                 let limit = self.reassembly.config().max_datagrams;
-                ctx.overflow(DropReason::ReassemblyFull, self.reassembly.in_progress(), limit, format_args!("id={}", ip.id));
+                ctx.overflow(
+                    DropReason::ReassemblyFull,
+                    self.reassembly.in_progress(),
+                    limit,
+                    format_args!("id={}", ip.id),
+                );
             }
             Some(reason) => ctx.drop(reason, format_args!("id={}", ip.id)),
             None => {}

@@ -15,8 +15,3 @@ mod tests;
 pub(crate) use input::{Datagram, IpInput};
 pub(crate) use output::{IpOutput, OutputConfig, OutputError};
 pub(crate) use reassembly::Reassembler;
-
-/// IANA protocol numbers the stack demultiplexes on.
-pub(crate) const PROTO_ICMP: u8 = 1;
-pub(crate) const PROTO_TCP: u8 = 6;
-pub(crate) const PROTO_UDP: u8 = 17;

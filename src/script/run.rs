@@ -67,8 +67,8 @@ use super::ast::*;
 use super::error::{Result, ScriptError};
 use super::packet::{self, flag_letters, Seg, Sent};
 use super::Profile;
-use crate::stack::Stack;
 use crate::shared::TcpHandle;
+use crate::stack::Stack;
 use crate::time::Instant;
 
 /// Where script time 0 sits on the stack's clock.

@@ -72,7 +72,13 @@ impl<'a> Context<'a> {
     /// A bounded queue refused a packet: [`drop`](Context::drop) for a reason
     /// that is a queue's overflow, traced on `tunstack::queue` with the queue's
     /// length and bound.
-    pub(crate) fn overflow(&mut self, reason: DropReason, len: usize, limit: impl fmt::Display, detail: fmt::Arguments<'_>) {
+    pub(crate) fn overflow(
+        &mut self,
+        reason: DropReason,
+        len: usize,
+        limit: impl fmt::Display,
+        detail: fmt::Arguments<'_>,
+    ) {
         *reason.counter(self.counters) += 1;
         let queue = reason.queue().unwrap_or("unnamed");
         tracing::debug!(target: "tunstack::queue", queue, reason = reason.as_str(), len, %limit, %detail, "queue overflow");

@@ -27,14 +27,15 @@ use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 
 use crate::config::StackConfig;
 use crate::counters::Counters;
-use crate::icmp::{quoted_udp, Icmp, Unreachable};
-use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::icmp::{Icmp, Unreachable};
+use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
 use crate::shared::{Context, DropReason, Event, EventQueue, QueueLimit, TcpHandle, UdpHandle};
 use crate::tcp::{State, TcpParams, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
-use crate::wire::icmp::CODE_PORT_UNREACHABLE;
+use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE};
+use crate::wire::ip_protocol;
 
 /// A user-space IPv4 host: IP, ICMP, UDP and TCP.
 #[derive(Debug)]
@@ -66,7 +67,8 @@ struct Parts<'a> {
 
 impl Stack {
     pub fn new(config: StackConfig) -> Self {
-        let output = OutputConfig { addr: config.addr, mtu: config.mtu, ttl: config.ttl, max_tx_queue: config.max_tx_queue };
+        let output =
+            OutputConfig { addr: config.addr, mtu: config.mtu, ttl: config.ttl, max_tx_queue: config.max_tx_queue };
         let udp = UdpConfig {
             addr: config.addr,
             max_sockets: config.max_udp_sockets,
@@ -399,20 +401,20 @@ impl Parts<'_> {
     /// protocol asks of another: an ICMP error to send, an ICMP error received.
     fn deliver(&mut self, datagram: &Datagram<'_>) {
         match datagram.protocol {
-            PROTO_ICMP => {
+            ip_protocol::ICMP => {
                 self.ctx.counters.ip_rx_delivered += 1;
                 if let Some(error) = self.icmp.input(&mut self.ctx, self.out, datagram) {
                     self.icmp_error(error);
                 }
             }
-            PROTO_UDP => {
+            ip_protocol::UDP => {
                 self.ctx.counters.ip_rx_delivered += 1;
                 if self.udp.input(&mut self.ctx, datagram) == Delivery::PortUnreachable {
                     // RFC 1122 4.1.3.1: no one listens → ICMP port unreachable.
                     self.icmp.send_dest_unreachable(&mut self.ctx, self.out, CODE_PORT_UNREACHABLE, datagram);
                 }
             }
-            PROTO_TCP => {
+            ip_protocol::TCP => {
                 self.ctx.counters.ip_rx_delivered += 1;
                 self.tcp.input(&mut self.ctx, self.out, datagram);
             }
@@ -423,7 +425,9 @@ impl Parts<'_> {
     /// A destination unreachable arrived: give it to the socket that sent what it
     /// quotes (UDP only so far).
     fn icmp_error(&mut self, error: Unreachable<'_>) {
-        let Some(q) = quoted_udp(error.quoted) else { return };
+        let Some(q) = parse_quoted(error.quoted).filter(|q| q.protocol == ip_protocol::UDP) else {
+            return;
+        };
         let peer = SocketAddrV4::new(q.dst, q.dst_port);
         self.udp.dest_unreachable(&mut self.ctx, error.code, q.src, q.src_port, peer);
     }

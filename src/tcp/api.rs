@@ -117,7 +117,13 @@ impl TcpTable {
     }
 
     /// Queue bytes to send; returns how many were taken.
-    pub fn send(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, handle: TcpHandle, data: &[u8]) -> io::Result<usize> {
+    pub fn send(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        data: &[u8],
+    ) -> io::Result<usize> {
         self.with(ctx, out, handle, |tcb, ctx| {
             let result = tcb.user_send(data);
             tcb.output(ctx);
@@ -127,7 +133,13 @@ impl TcpTable {
     }
 
     /// Read received bytes; `Ok(0)` at end of stream.
-    pub fn recv(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, handle: TcpHandle, buf: &mut [u8]) -> io::Result<usize> {
+    pub fn recv(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
         self.with(ctx, out, handle, |tcb, ctx| {
             let result = tcb.user_recv(buf);
             if let Ok(n) = result {
@@ -140,7 +152,13 @@ impl TcpTable {
     }
 
     /// Shut down reading, writing or both (writing sends FIN after queued data).
-    pub fn shutdown(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, handle: TcpHandle, how: Shutdown) -> io::Result<()> {
+    pub fn shutdown(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        how: Shutdown,
+    ) -> io::Result<()> {
         self.with(ctx, out, handle, |tcb, ctx| {
             if tcb.state == State::Closed {
                 return Err(closed());

@@ -59,7 +59,7 @@ impl TcpTable {
         let Some(tcb) = self.conns.get_mut(&handle) else {
             return false;
         };
-        let reusable = matches!(tcb.state, State::TimeWait { .. })
+        let reusable = matches!(tcb.state, State::TimeWait)
             && seg.flags.syn
             && !seg.flags.ack
             && SeqNumber(seg.seq) > tcb.rcv.rcv_nxt
@@ -169,7 +169,7 @@ mod tests {
     use crate::testutil::{drain, drain_parsed, ip_packet, ms, sa, stack, PEER, US};
     use crate::wire::tcp::{self as wire, Flags, Options, Segment};
 
-    const PROTO_TCP: u8 = 6;
+    use crate::wire::ip_protocol::TCP as PROTO_TCP;
     const SYN: Flags = Flags { syn: true, ack: false, fin: false, rst: false, psh: false, urg: false };
     const ACK: Flags = Flags { syn: false, ack: true, fin: false, rst: false, psh: false, urg: false };
 

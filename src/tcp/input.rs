@@ -316,7 +316,7 @@ impl Tcb {
             State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
                 self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd RST")
             }
-            State::Closing | State::LastAck | State::TimeWait { .. } | State::Closed => {
+            State::Closing | State::LastAck | State::TimeWait | State::Closed => {
                 self.set_state(State::Closed, "rcvd RST")
             }
         }
@@ -527,7 +527,8 @@ impl Tcb {
         if self.state != state {
             // A passive open is born CLOSED, but it is its listener's SYN that
             // moves it: say LISTEN, as RFC 9293's diagram does.
-            let from = if self.state == State::Closed && self.listener.is_some() { "LISTEN" } else { self.state.name() };
+            let from =
+                if self.state == State::Closed && self.listener.is_some() { "LISTEN" } else { self.state.name() };
             debug!(
                 target: "tunstack::tcp::state",
                 local = %self.local,

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::state::State;
-use super::timer_table::Timer;
 use super::receiver::AckState;
+use super::state::State;
 use super::tcb::Tcb;
+use super::timer_table::Timer;
 use super::TcpTable;
 use crate::shared::ensure;
 
@@ -210,10 +210,17 @@ fn check_sender(tcb: &Tcb) -> Result<(), String> {
     ensure!(nxt <= end.max(data_start), "SND.NXT {nxt:?} beyond the buffered data and FIN ({end:?})");
 
     // Liveness: something will send what is waiting.
-    let time_wait = matches!(tcb.state, State::TimeWait { .. });
-    ensure!(flight == 0 || tcb.timers.is_armed(Timer::Retransmit), "{flight} bytes in flight and no retransmission timer");
+    let time_wait = matches!(tcb.state, State::TimeWait);
+    ensure!(
+        flight == 0 || tcb.timers.is_armed(Timer::Retransmit),
+        "{flight} bytes in flight and no retransmission timer"
+    );
     if tcb.state.is_synchronized() && !time_wait && flight == 0 && snd.unsent() > 0 {
-        ensure!(tcb.timers.is_armed(Timer::Persist), "{} bytes waiting, nothing in flight, no persist timer", snd.unsent());
+        ensure!(
+            tcb.timers.is_armed(Timer::Persist),
+            "{} bytes waiting, nothing in flight, no persist timer",
+            snd.unsent()
+        );
     }
     Ok(())
 }
@@ -253,4 +260,3 @@ fn check_state(tcb: &Tcb) -> Result<(), String> {
     }
     Ok(())
 }
-

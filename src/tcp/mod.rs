@@ -23,8 +23,8 @@
 mod api;
 pub mod assembler;
 pub(crate) mod autotune;
-pub mod congestion;
 mod config;
+pub mod congestion;
 mod demux;
 mod input;
 mod invariants;

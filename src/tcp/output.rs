@@ -7,15 +7,15 @@ use tracing::debug;
 use super::receiver::AckState;
 use super::seq::SeqNumber;
 use super::state::State;
-use super::timer_table::Timer;
 use super::tcb::{Ctx, Tcb};
+use super::timer_table::Timer;
 use crate::wire::tcp::Flags;
 
 impl Tcb {
     /// Send everything that is due now. Called after every event on the connection.
     pub(crate) fn output(&mut self, ctx: &mut Ctx<'_>) {
         let mut sent_ack = false;
-        if self.state.is_synchronized() && !matches!(self.state, State::TimeWait { .. }) {
+        if self.state.is_synchronized() && !matches!(self.state, State::TimeWait) {
             sent_ack = self.send_data(ctx);
         }
         if self.state == State::Closed {

@@ -29,8 +29,8 @@ use super::prr::Prr;
 use super::scoreboard::DUP_THRESH;
 use super::sender::{Recovery, Sender};
 use super::seq::SeqNumber;
-use super::timer_table::Timer;
 use super::tcb::{Ctx, Tcb};
+use super::timer_table::Timer;
 use crate::wire::tcp::Segment;
 
 /// RFC 8985 §7.2 WCDelAckT: the longest a peer may delay the ACK of a lone

@@ -176,7 +176,6 @@ impl RttEstimator {
     pub fn backoffs(&self) -> u32 {
         self.backoff
     }
-
 }
 
 /// Classic RTT sampling with Karn's algorithm (Karn & Partridge 1987; RFC 6298 §3).

@@ -47,7 +47,6 @@ impl SentSegment {
     pub fn len(&self) -> usize {
         self.end.since(self.start)
     }
-
 }
 
 /// The segments in `[SND.UNA, SND.NXT)` in sequence order. See the

@@ -52,7 +52,6 @@
 
 use std::fmt;
 
-
 /// The state of one connection (RFC 9293 §3.3.2). Variants carry what only makes
 /// sense in that state, so e.g. a TIME-WAIT without its expiry cannot exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

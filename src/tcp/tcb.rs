@@ -17,9 +17,10 @@ use super::seq::SeqNumber;
 use super::state::State;
 use super::timer_table::{Timer, TimerTable};
 use super::{TcpConfig, TcpParams};
-use crate::ip::{IpOutput, PROTO_TCP};
+use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason, Event, TcpHandle, TokenBucket};
 use crate::time::Instant;
+use crate::wire::ip_protocol::TCP as PROTO_TCP;
 use crate::wire::tcp::{self as wire, Flags, Options, Segment};
 
 /// The MSS assumed when the peer sends none (RFC 9293 §3.7.1).

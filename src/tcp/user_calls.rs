@@ -4,8 +4,8 @@
 use std::io;
 
 use super::state::State;
-use super::timer_table::Timer;
 use super::tcb::{Ctx, Tcb};
+use super::timer_table::Timer;
 use crate::wire::tcp::Flags;
 
 impl Tcb {

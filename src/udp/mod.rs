@@ -19,10 +19,11 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use bytes::Bytes;
 
-use crate::ip::{Datagram, IpOutput, OutputError, PROTO_UDP};
+use crate::ip::{Datagram, IpOutput, OutputError};
 use crate::ports::{PortConfig, PortTable, Protocol};
 use crate::shared::{Context, DropReason, Event, QueueLimit, UdpHandle};
 use crate::wire::icmp::{CODE_HOST_UNREACHABLE, CODE_NET_UNREACHABLE, CODE_PORT_UNREACHABLE};
+use crate::wire::ip_protocol::UDP as PROTO_UDP;
 use crate::wire::udp::{self, UdpError, MAX_PAYLOAD_V4};
 
 /// A UDP socket as listed by [`Stack::udp_sockets`](crate::Stack::udp_sockets).
@@ -197,8 +198,12 @@ impl UdpTable {
         let port = self.ports.bind(addr.port())?;
         let handle = UdpHandle(self.next_handle);
         self.next_handle += 1;
-        let socket =
-            UdpSocketState { local_port: port, peer: None, queue: RecvQueue::new(self.config.recv_queue), pending_error: None };
+        let socket = UdpSocketState {
+            local_port: port,
+            peer: None,
+            queue: RecvQueue::new(self.config.recv_queue),
+            pending_error: None,
+        };
         self.sockets.insert(handle, socket);
         self.by_port.insert(port, handle);
         Ok(handle)

@@ -20,7 +20,7 @@ fn short_msl() -> Harness {
 
 /// Whether the connection is in TIME-WAIT.
 fn in_time_wait(h: &Harness) -> bool {
-    matches!(h.state(), Some(State::TimeWait { .. }))
+    matches!(h.state(), Some(State::TimeWait))
 }
 
 #[test]

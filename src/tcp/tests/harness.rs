@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use super::segment::{mss, parse, sack_perm, seg, to_packet, ts, ws, Seg};
 use crate::config::StackConfig;
+use crate::shared::TcpHandle;
 use crate::shared::{DropReason, Event};
 use crate::stack::Stack;
 use crate::tcp::State;
-use crate::shared::TcpHandle;
 use crate::testutil::{ms, sa, PEER, US};
 use crate::time::Instant;
 
