@@ -60,6 +60,17 @@ pub use tcp::{State, TcpConfig, TcpSocketInfo};
 pub use time::Instant;
 pub use udp::{ReceivedDatagram, UdpSocketInfo};
 
+/// The README's Rust examples, compiled and run as doctests so they cannot go
+/// stale (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
+
+/// DESIGN.md's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../DESIGN.md")]
+pub struct DesignExamples;
+
 /// Building blocks of the core that the benchmarks (`benches/hot_paths.rs`) and
 /// the fuzz targets measure or drive one by one. Not an API: they change with
 /// the core.
