@@ -13,7 +13,7 @@ pub struct TcpConfig {
     pub recv_buffer: usize,
     /// Receive-buffer auto-tuning grows a connection's buffer up to this when the
     /// program reads fast enough that the window limits the flow
-    /// ([`crate::tcp::autotune`]); equal to `recv_buffer`, tuning is off. Our
+    /// (`src/tcp/autotune.rs`); equal to `recv_buffer`, tuning is off. Our
     /// window scale (RFC 7323 §2.2) is chosen so that this much can be offered.
     pub recv_buffer_max: usize,
     /// Send buffer of a new connection, at first.
