@@ -126,6 +126,11 @@ drop_reasons! {
     TcpOutOfWindow => tcp_rx_out_of_window, rx, "tcp out of window";
     /// Data for a connection nobody holds any more (answered with RST).
     TcpDataAfterClose => tcp_rx_data_after_close, rx, "tcp data after close";
+    /// An ICMP error quoting a segment of no connection of ours.
+    TcpIcmpUnmatched => tcp_rx_icmp_unmatched, rx, "tcp icmp for no connection";
+    /// An ICMP error quoting a sequence number we have not sent or that was
+    /// acknowledged already (RFC 5927 §4.1).
+    TcpIcmpOutOfWindow => tcp_rx_icmp_out_of_window, rx, "tcp icmp out of window";
     /// The out-of-order queue holds as many ranges as it may.
     TcpOutOfOrderFull => tcp_rx_ooo_no_room, rx, "out-of-order queue full", queue "tcp out-of-order";
 }

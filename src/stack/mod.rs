@@ -34,7 +34,7 @@ use crate::shared::{Context, DropReason, Event, EventQueue, QueueLimit, TcpHandl
 use crate::tcp::{State, TcpParams, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
-use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE};
+use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
 use crate::wire::ip_protocol;
 
 /// A user-space IPv4 host: IP, ICMP, UDP and TCP.
@@ -418,17 +418,26 @@ impl Parts<'_> {
                 self.ctx.counters.ip_rx_delivered += 1;
                 self.tcp.input(&mut self.ctx, self.out, datagram);
             }
-            other => self.ctx.drop(DropReason::IpUnknownProtocol, format_args!("protocol={other}")),
+            other => {
+                // RFC 1122 3.2.2.1: a host SHOULD answer a protocol it does not
+                // speak with protocol unreachable (rate-limited like every error).
+                self.ctx.drop(DropReason::IpUnknownProtocol, format_args!("protocol={other}"));
+                self.icmp.send_dest_unreachable(&mut self.ctx, self.out, CODE_PROTOCOL_UNREACHABLE, datagram);
+            }
         }
     }
 
-    /// A destination unreachable arrived: give it to the socket that sent what it
-    /// quotes (UDP only so far).
+    /// A destination unreachable arrived: give it to the transport whose datagram
+    /// it quotes.
     fn icmp_error(&mut self, error: Unreachable<'_>) {
-        let Some(q) = parse_quoted(error.quoted).filter(|q| q.protocol == ip_protocol::UDP) else {
-            return;
-        };
-        let peer = SocketAddrV4::new(q.dst, q.dst_port);
-        self.udp.dest_unreachable(&mut self.ctx, error.code, q.src, q.src_port, peer);
+        let Some(q) = parse_quoted(error.quoted) else { return };
+        match q.protocol {
+            ip_protocol::UDP => {
+                let peer = SocketAddrV4::new(q.dst, q.dst_port);
+                self.udp.dest_unreachable(&mut self.ctx, error.code, q.src, q.src_port, peer);
+            }
+            ip_protocol::TCP => self.tcp.dest_unreachable(&mut self.ctx, self.out, error.code, &q),
+            _ => {}
+        }
     }
 }

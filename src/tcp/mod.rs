@@ -26,6 +26,7 @@ pub(crate) mod autotune;
 mod config;
 pub mod congestion;
 mod demux;
+mod icmp_errors;
 mod input;
 mod invariants;
 pub(crate) mod isn;

@@ -107,6 +107,9 @@ pub(crate) struct Tcb {
     pub(super) listener: Option<TcpHandle>,
     /// The error the program will see next (reset, refused, timed out).
     pub(super) error: Option<io::ErrorKind>,
+    /// The last ICMP soft error (RFC 1122 4.2.3.9), told to the program instead of
+    /// `TimedOut` if the connection times out.
+    pub(super) soft_error: Option<io::ErrorKind>,
     /// The program shut down reading: new data is answered with RST.
     pub(super) read_closed: bool,
     /// The local port was taken from the ephemeral range for this connection and is
@@ -199,6 +202,7 @@ impl Tcb {
             attached: true,
             listener: None,
             error: None,
+            soft_error: None,
             read_closed: false,
             owns_port: false,
             last_send: Instant::ZERO,

@@ -47,7 +47,7 @@ impl Tcb {
                 // receiver answers; one that stopped answering altogether is gone
                 // (Linux's tcp_probe_timer gives up the same way).
                 ctx.counters.tcp_timeouts += 1;
-                self.fail(ctx, io::ErrorKind::TimedOut, "zero-window probes unanswered");
+                self.time_out(ctx, "zero-window probes unanswered");
                 return;
             }
             if self.snd.rwnd_room() == 0 || !self.send_into_small_window(ctx) {
@@ -72,7 +72,7 @@ impl Tcb {
         if self.snd.retries > limit {
             ctx.counters.tcp_timeouts += 1;
             debug!(local = %self.local, remote = %self.remote, retries = limit, "tcp retransmission limit reached");
-            self.fail(ctx, io::ErrorKind::TimedOut, "retransmission limit");
+            self.time_out(ctx, "retransmission limit");
             return;
         }
         self.snd.rtt.on_timeout();
@@ -111,5 +111,12 @@ impl Tcb {
         self.timers.stop(Timer::Reorder);
         self.output(ctx);
         self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
+    }
+
+    /// The peer is taken for gone: the program hears `TimedOut`, or the ICMP soft
+    /// error that probably explains the silence (as Linux reports `sk_err_soft`).
+    fn time_out(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
+        let kind = self.soft_error.take().unwrap_or(io::ErrorKind::TimedOut);
+        self.fail(ctx, kind, cause);
     }
 }

@@ -6,7 +6,8 @@ use etherparse::checksum::Sum16BitWords;
 use etherparse::icmpv4::DestUnreachableHeader;
 use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type, Ipv4HeaderSlice};
 
-use super::{field::read_u16, ip_protocol, tcp, udp};
+use super::field::{read_u16, read_u32};
+use super::{ip_protocol, tcp, udp};
 
 /// Where each field of the ICMP header sits (RFC 792).
 pub mod field {
@@ -29,10 +30,15 @@ pub mod field {
 /// ICMP header length (type, code, checksum, 4 type-specific bytes).
 pub const HEADER_LEN: usize = 8;
 
-/// Destination-unreachable codes (RFC 792).
+/// Destination-unreachable codes (RFC 792, RFC 1812 §5.2.7.1).
 pub const CODE_NET_UNREACHABLE: u8 = 0;
 pub const CODE_HOST_UNREACHABLE: u8 = 1;
+pub const CODE_PROTOCOL_UNREACHABLE: u8 = 2;
 pub const CODE_PORT_UNREACHABLE: u8 = 3;
+pub const CODE_FRAGMENTATION_NEEDED: u8 = 4;
+pub const CODE_NET_PROHIBITED: u8 = 9;
+pub const CODE_HOST_PROHIBITED: u8 = 10;
+pub const CODE_ADMIN_PROHIBITED: u8 = 13;
 
 /// Why an ICMP message was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +103,9 @@ pub struct Quoted {
     pub protocol: u8,
     pub src_port: u16,
     pub dst_port: u16,
+    /// TCP only: the quoted segment's sequence number (inside the 8 bytes RFC 792
+    /// guarantees), which RFC 5927 §4.1 checks against the connection's window.
+    pub seq: Option<u32>,
 }
 
 /// Read the quoted IP header and the ports that follow it, for a UDP or TCP
@@ -123,6 +132,7 @@ pub fn parse_quoted(quoted: &[u8]) -> Option<Quoted> {
         protocol,
         src_port: read_u16(data, src_port)?,
         dst_port: read_u16(data, dst_port)?,
+        seq: if protocol == ip_protocol::TCP { read_u32(data, tcp::field::SEQ_NUM) } else { None },
     })
 }
 
@@ -197,7 +207,8 @@ mod tests {
         for protocol in [ip_protocol::UDP, ip_protocol::TCP] {
             for options in [0, 1, 10] {
                 let q = parse_quoted(&quote(protocol, options));
-                assert_eq!(q, Some(Quoted { src: A, dst: B, protocol, src_port: 4000, dst_port: 53 }));
+                let seq = (protocol == ip_protocol::TCP).then_some(1);
+                assert_eq!(q, Some(Quoted { src: A, dst: B, protocol, src_port: 4000, dst_port: 53, seq }));
             }
         }
     }

@@ -15,6 +15,7 @@
 //! * `window.rs` — segments outside the receive window;
 //! * `acceptance.rs` — overlapping data, PAWS, an ACK of data never sent;
 //! * `acks.rs` — when in-order data is acknowledged (delayed, per batch, at once);
+//! * `icmp.rs` — ICMP errors quoting our segments (RFC 5461, RFC 5927);
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
 //! * `rtt.rs` — RTT samples from timestamps and the timer they set;
 //! * `listen.rs` — the listener's queues and its answers to stray segments;
@@ -25,6 +26,7 @@ mod acks;
 mod close;
 mod handshake;
 mod harness;
+mod icmp;
 mod invariants;
 mod listen;
 mod reset;
