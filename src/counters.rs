@@ -125,6 +125,8 @@ counters! {
     tcp_rx_rst,
     /// Data arriving for a connection the program already closed (answered with RST).
     tcp_rx_data_after_close,
+    /// Keepalive probes sent (RFC 1122 4.2.3.6).
+    tcp_keepalive_probes,
     /// Dropped: an ICMP error quoting a TCP segment of no connection of ours.
     tcp_rx_icmp_unmatched,
     /// Dropped: an ICMP error quoting a sequence number outside [SND.UNA, SND.NXT)

@@ -24,6 +24,7 @@ pub use socket_table::SocketRow;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::time::Duration;
 
 use crate::config::StackConfig;
 use crate::counters::Counters;
@@ -31,7 +32,7 @@ use crate::icmp::{Icmp, Unreachable};
 use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
 use crate::shared::{Context, DropReason, Event, EventQueue, QueueLimit, TcpHandle, UdpHandle};
-use crate::tcp::{State, TcpParams, TcpSocketInfo, TcpTable};
+use crate::tcp::{Keepalive, State, TcpParams, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
 use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
@@ -290,6 +291,25 @@ impl Stack {
     pub fn tcp_close_listener(&mut self, now: Instant, listener: TcpHandle) {
         let mut p = self.parts(now);
         p.tcp.close_listener(&mut p.ctx, p.out, listener);
+    }
+
+    /// Keepalive on or off, and its times, for one connection (RFC 1122 4.2.3.6,
+    /// `SO_KEEPALIVE` and Linux's `TCP_KEEPIDLE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT`).
+    pub fn tcp_set_keepalive(&mut self, now: Instant, handle: TcpHandle, keepalive: Keepalive) -> io::Result<()> {
+        let mut p = self.parts(now);
+        p.tcp.set_keepalive(&mut p.ctx, p.out, handle, keepalive)
+    }
+
+    /// A connection's keepalive settings.
+    pub fn tcp_keepalive(&self, handle: TcpHandle) -> io::Result<Keepalive> {
+        self.tcp.keepalive(handle)
+    }
+
+    /// A connection's user timeout (RFC 5482, Linux's `TCP_USER_TIMEOUT`): give up
+    /// when sent data stays unacknowledged this long; `None` clears it.
+    pub fn tcp_set_user_timeout(&mut self, now: Instant, handle: TcpHandle, limit: Option<Duration>) -> io::Result<()> {
+        let mut p = self.parts(now);
+        p.tcp.set_user_timeout(&mut p.ctx, p.out, handle, limit)
     }
 
     /// Nagle's algorithm off (`true`) or on.

@@ -5,13 +5,15 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::time::Duration;
 
 use super::autotune::AutoTune;
 use super::listener::Listener;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::Tcb;
-use super::TcpTable;
+use super::timer_table::Timer;
+use super::{Keepalive, TcpTable};
 use crate::ip::IpOutput;
 use crate::shared::{Context, Event, TcpHandle};
 
@@ -212,6 +214,44 @@ impl TcpTable {
                 tcb.output(ctx);
             });
         }
+    }
+
+    /// Turn keepalive on or off and set its times for one connection (RFC 1122
+    /// 4.2.3.6); the idle time counts from now.
+    pub fn set_keepalive(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        keepalive: Keepalive,
+    ) -> io::Result<()> {
+        self.with(ctx, out, handle, |tcb, ctx| {
+            tcb.keepalive = keepalive;
+            let next = keepalive.enabled.then(|| ctx.now + keepalive.idle);
+            tcb.timers.set_to(Timer::Keepalive, next);
+        })
+        .ok_or_else(closed)
+    }
+
+    /// A connection's keepalive settings.
+    pub fn keepalive(&self, handle: TcpHandle) -> io::Result<Keepalive> {
+        self.conns.get(&handle).map(|t| t.keepalive).ok_or_else(closed)
+    }
+
+    /// Set or clear a connection's user timeout (RFC 5482): with data in flight it
+    /// counts from now.
+    pub fn set_user_timeout(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        limit: Option<Duration>,
+    ) -> io::Result<()> {
+        self.with(ctx, out, handle, |tcb, ctx| {
+            tcb.user_timeout = limit;
+            tcb.restart_user_timeout(ctx.now);
+        })
+        .ok_or_else(closed)
     }
 
     /// Nagle's algorithm off (`true`) or on.

@@ -61,6 +61,36 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
+    /// Keepalive of new connections (off unless `enabled`, like `SO_KEEPALIVE`);
+    /// a program changes it per connection.
+    pub keepalive: Keepalive,
+    /// User timeout of new connections (RFC 5482, Linux's `TCP_USER_TIMEOUT`):
+    /// give up when sent data stays unacknowledged this long. `None`: only the
+    /// retry limit applies.
+    pub user_timeout: Option<Duration>,
+}
+
+/// TCP keepalive (RFC 1122 4.2.3.6), with Linux's meanings: after `idle` without
+/// hearing from the peer, an idle connection sends a probe every `interval`;
+/// `probes` unanswered in a row and the peer is taken for gone (`TimedOut`). A dead
+/// peer is so noticed `idle + probes × interval` after it last spoke. RFC 1122 asks
+/// that keepalives be off by default and the idle time no less than two hours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Probe at all (`SO_KEEPALIVE`).
+    pub enabled: bool,
+    /// Silence before the first probe (`tcp_keepalive_time`: 7200 s).
+    pub idle: Duration,
+    /// Between probes (`tcp_keepalive_intvl`: 75 s).
+    pub interval: Duration,
+    /// Unanswered probes before giving up (`tcp_keepalive_probes`: 9).
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive { enabled: false, idle: Duration::from_secs(7200), interval: Duration::from_secs(75), probes: 9 }
+    }
 }
 
 impl Default for TcpConfig {
@@ -86,6 +116,8 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             congestion: CongestionAlgorithm::default(),
+            keepalive: Keepalive::default(),
+            user_timeout: None,
         }
     }
 }

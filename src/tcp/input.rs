@@ -396,7 +396,7 @@ impl Tcb {
     /// congestion control riding on it (see `recovery.rs`).
     fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
         // The peer is alive, whatever its window says (see timers.rs).
-        self.probes_unanswered = 0;
+        self.heard_from_peer(ctx.now);
         let window_changed = self.update_window(seq, ack, seg.window, false);
         let mut delivered = 0;
         if self.negotiated.sack {
@@ -415,6 +415,7 @@ impl Tcb {
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             let in_flight = self.snd.in_flight();
             self.timers.set_to(Timer::Retransmit, (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto()));
+            self.restart_user_timeout(ctx.now);
             self.schedule_loss_probe(ctx);
             self.on_fin_acked(ctx);
             let windows = self.snd.cwnd().min(self.snd.snd_wnd);

@@ -53,7 +53,7 @@ mod timers;
 mod user_calls;
 
 pub use api::TcpSocketInfo;
-pub use config::TcpConfig;
+pub use config::{Keepalive, TcpConfig};
 pub use state::State;
 pub(crate) use table::TcpTable;
 

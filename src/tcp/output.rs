@@ -135,6 +135,7 @@ impl Tcb {
         if !self.timers.is_armed(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
         }
+        self.start_user_timeout(ctx.now);
         true
     }
 

@@ -16,7 +16,7 @@ use super::sent_queue::SentQueue;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::timer_table::{Timer, TimerTable};
-use super::{TcpConfig, TcpParams};
+use super::{Keepalive, TcpConfig, TcpParams};
 use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason, Event, TcpHandle, TokenBucket};
 use crate::time::Instant;
@@ -107,6 +107,10 @@ pub(crate) struct Tcb {
     pub(super) listener: Option<TcpHandle>,
     /// The error the program will see next (reset, refused, timed out).
     pub(super) error: Option<io::ErrorKind>,
+    /// Keepalive of this connection (from `TcpConfig::keepalive`, then the program's).
+    pub(super) keepalive: Keepalive,
+    /// User timeout of this connection (RFC 5482).
+    pub(super) user_timeout: Option<Duration>,
     /// The last ICMP soft error (RFC 1122 4.2.3.9), told to the program instead of
     /// `TimedOut` if the connection times out.
     pub(super) soft_error: Option<io::ErrorKind>,
@@ -202,6 +206,8 @@ impl Tcb {
             attached: true,
             listener: None,
             error: None,
+            keepalive: config.keepalive,
+            user_timeout: config.user_timeout,
             soft_error: None,
             read_closed: false,
             owns_port: false,

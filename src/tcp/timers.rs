@@ -10,6 +10,8 @@ use super::receiver::AckState;
 use super::state::State;
 use super::tcb::{Ctx, Tcb};
 use super::timer_table::Timer;
+use crate::time::Instant;
+use crate::wire::tcp::Flags;
 
 impl Tcb {
     /// Run whatever timers of this connection are due at `ctx.now`.
@@ -19,6 +21,18 @@ impl Tcb {
             self.set_state(State::Closed, "2MSL timer");
             self.notify(ctx);
             return;
+        }
+        if self.timers.expire(Timer::UserTimeout, now) {
+            // RFC 5482: data has stayed unacknowledged longer than the program allows.
+            ctx.counters.tcp_timeouts += 1;
+            self.time_out(ctx, "user timeout");
+            return;
+        }
+        if self.timers.expire(Timer::Keepalive, now) {
+            self.on_keepalive_timer(ctx);
+            if self.state == State::Closed {
+                return;
+            }
         }
         if self.timers.expire(Timer::Linger, now) {
             self.set_state(State::Closed, "FIN-WAIT-2 timeout");
@@ -118,5 +132,60 @@ impl Tcb {
     fn time_out(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
         let kind = self.soft_error.take().unwrap_or(io::ErrorKind::TimedOut);
         self.fail(ctx, kind, cause);
+    }
+
+    /// RFC 1122 4.2.3.6: an idle connection that has not heard from its peer for
+    /// the idle time sends a probe — a segment one byte below SND.UNA, which the
+    /// peer must answer with an ACK — and another every interval; past the probe
+    /// count it gives up. A busy connection needs no probe: the retransmission and
+    /// persist timers already notice a dead peer.
+    fn on_keepalive_timer(&mut self, ctx: &mut Ctx<'_>) {
+        let ka = self.keepalive;
+        if !ka.enabled || !matches!(self.state, State::Established | State::CloseWait) {
+            return;
+        }
+        if self.snd.in_flight() > 0 || self.snd.unsent() > 0 {
+            self.timers.set(Timer::Keepalive, ctx.now + ka.idle);
+            return;
+        }
+        if self.probes_unanswered >= ka.probes {
+            // As Linux: tell the peer, in case only our probes were lost, then fail.
+            let seq = self.snd.snd_nxt;
+            self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, &[], None);
+            ctx.counters.tcp_timeouts += 1;
+            self.time_out(ctx, "keepalive probes unanswered");
+            return;
+        }
+        ctx.counters.tcp_keepalive_probes += 1;
+        self.probes_unanswered += 1;
+        let seq = self.snd.snd_una - 1;
+        self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, &[], None);
+        self.timers.set(Timer::Keepalive, ctx.now + ka.interval);
+    }
+
+    /// The peer spoke (an acceptable segment with an ACK): its keepalive silence
+    /// starts again.
+    pub(crate) fn heard_from_peer(&mut self, now: Instant) {
+        self.probes_unanswered = 0;
+        if self.keepalive.enabled {
+            self.timers.set(Timer::Keepalive, now + self.keepalive.idle);
+        }
+    }
+
+    /// Data went out with nothing else unacknowledged: the user timeout (RFC 5482)
+    /// starts, if the program set one.
+    pub(crate) fn start_user_timeout(&mut self, now: Instant) {
+        if let Some(limit) = self.user_timeout {
+            if !self.timers.is_armed(Timer::UserTimeout) {
+                self.timers.set(Timer::UserTimeout, now + limit);
+            }
+        }
+    }
+
+    /// An ACK acknowledged new data: the user timeout counts again from now while
+    /// data is still in flight, and stops when all is acknowledged.
+    pub(crate) fn restart_user_timeout(&mut self, now: Instant) {
+        let running = self.user_timeout.filter(|_| self.snd.in_flight() > 0);
+        self.timers.set_to(Timer::UserTimeout, running.map(|limit| now + limit));
     }
 }

@@ -19,6 +19,7 @@
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
 //! * `rtt.rs` — RTT samples from timestamps and the timer they set;
 //! * `listen.rs` — the listener's queues and its answers to stray segments;
+//! * `keepalive.rs` — keepalive probes and the user timeout (RFC 1122 4.2.3.6, RFC 5482);
 //! * `invariants.rs` — each invariant of the stack reported when broken on purpose.
 
 mod acceptance;
@@ -28,6 +29,7 @@ mod handshake;
 mod harness;
 mod icmp;
 mod invariants;
+mod keepalive;
 mod listen;
 mod reset;
 mod retransmit;
