@@ -125,6 +125,13 @@ counters! {
     tcp_rx_rst,
     /// Data arriving for a connection the program already closed (answered with RST).
     tcp_rx_data_after_close,
+    /// SYN,ACKs sent with a SYN cookie instead of a half-open connection (RFC 4987).
+    tcp_syncookies_sent,
+    /// Connections built from a valid SYN cookie returned in an ACK.
+    tcp_syncookies_recv_ok,
+    /// ACKs to a listener that sent cookies recently whose cookie did not check
+    /// (forged, or older than two minutes): answered with RST.
+    tcp_syncookies_recv_failed,
     /// Keepalive probes sent (RFC 1122 4.2.3.6).
     tcp_keepalive_probes,
     /// Dropped: an ICMP error quoting a TCP segment of no connection of ours.

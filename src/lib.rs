@@ -56,7 +56,7 @@ pub use shared::{DropReason, Event, QueueLimit, TcpHandle, UdpHandle};
 pub use socket::{TcpListener, TcpStream, UdpSocket};
 pub use stack::{SocketRow, Stack};
 pub use tcp::congestion;
-pub use tcp::{Keepalive, State, TcpConfig, TcpSocketInfo};
+pub use tcp::{Keepalive, State, SynCookies, TcpConfig, TcpSocketInfo};
 pub use time::Instant;
 pub use udp::{ReceivedDatagram, UdpSocketInfo};
 

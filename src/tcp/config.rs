@@ -61,6 +61,10 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
+    /// SYN cookies (RFC 4987 §3.6): answer SYNs without keeping state when the
+    /// half-open queue is full (the default, like Linux's `tcp_syncookies = 1`),
+    /// always, or never.
+    pub syn_cookies: SynCookies,
     /// Keepalive of new connections (off unless `enabled`, like `SO_KEEPALIVE`);
     /// a program changes it per connection.
     pub keepalive: Keepalive,
@@ -68,6 +72,18 @@ pub struct TcpConfig {
     /// give up when sent data stays unacknowledged this long. `None`: only the
     /// retry limit applies.
     pub user_timeout: Option<Duration>,
+}
+
+/// When a listener answers a SYN with a cookie instead of a half-open connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SynCookies {
+    /// Never: a SYN that finds the half-open queue full is dropped.
+    Off,
+    /// When the half-open queue (`syn_backlog`) is full.
+    #[default]
+    WhenFull,
+    /// For every SYN: no half-open state at all.
+    Always,
 }
 
 /// TCP keepalive (RFC 1122 4.2.3.6), with Linux's meanings: after `idle` without
@@ -116,6 +132,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             congestion: CongestionAlgorithm::default(),
+            syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),
             user_timeout: None,
         }

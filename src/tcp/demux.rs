@@ -8,11 +8,13 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::seq::SeqNumber;
 use super::state::State;
-use super::tcb::{reset_for, Ctx, Tcb};
-use super::TcpTable;
+use super::syncookie::{self, decode_ts, encode_ts, TsOptions};
+use super::tcb::{our_mss, reset_for, send_segment, wscale_for, Ctx, Tcb, DEFAULT_MSS};
+use super::{SynCookies, TcpTable};
 use crate::ip::{Datagram, IpOutput};
 use crate::shared::{Context, DropReason, TcpHandle};
-use crate::wire::tcp::{self as wire, Segment, TcpError};
+use crate::time::Instant;
+use crate::wire::tcp::{self as wire, Flags, Options, Segment, TcpError};
 
 impl TcpTable {
     /// A TCP segment for us.
@@ -111,17 +113,38 @@ impl TcpTable {
         }
         let local = SocketAddrV4::new(self.config.addr, seg.dst_port);
         if seg.flags.ack {
+            // The ACK of a SYN,ACK we sent with a cookie, if we sent any lately.
+            if !seg.flags.syn && self.cookie_expected(listener, ctx.now) {
+                if self.accept_cookie(ctx, out, listener, local, remote, seg) {
+                    return;
+                }
+                ctx.counters.tcp_syncookies_recv_failed += 1;
+            }
             self.reset_for(ctx, out, seg, *local.ip(), *remote.ip());
             return;
         }
         if !seg.flags.syn {
             return;
         }
-        let syn_backlog = self.config.tcp.syn_backlog;
+        let (syn_backlog, cookies) = (self.config.tcp.syn_backlog, self.config.tcp.syn_cookies);
         let Some(l) = self.listeners.get_mut(&listener) else {
             return;
         };
-        if !l.has_room(syn_backlog) {
+        // Like Linux, a full accept queue refuses even a cookie: the program is
+        // not keeping up, and a cookie connection would only wait there too.
+        if l.accept_queue.len() >= l.backlog {
+            l.overflows += 1;
+            let (len, limit) = (l.accept_queue.len(), l.backlog);
+            ctx.overflow(DropReason::TcpAcceptQueueFull, len, limit, format_args!("port={} (SYN)", seg.dst_port));
+            return;
+        }
+        let full = l.half_open >= syn_backlog;
+        if cookies == SynCookies::Always || (full && cookies == SynCookies::WhenFull) {
+            l.cookie_sent_at = Some(ctx.now);
+            self.send_cookie(ctx, out, local, remote, seg);
+            return;
+        }
+        if full {
             l.overflows += 1;
             let len = l.half_open;
             ctx.overflow(DropReason::TcpSynBacklogFull, len, syn_backlog, format_args!("port={}", seg.dst_port));
@@ -147,6 +170,121 @@ impl TcpTable {
             tcb.update_window(irs, iss, seg.window, true);
             tcb.open(ctx, State::SynReceived, "rcvd SYN");
         });
+    }
+
+    /// Whether an ACK to `listener` may be returning a cookie: it sent one within
+    /// the last two cookie periods (a cookie's life), or sends them always.
+    fn cookie_expected(&self, listener: TcpHandle, now: Instant) -> bool {
+        let sent = self.listeners.get(&listener).and_then(|l| l.cookie_sent_at);
+        self.config.tcp.syn_cookies == SynCookies::Always
+            || sent.is_some_and(|at| now.saturating_duration_since(at) < syncookie::PERIOD * 2)
+    }
+
+    /// RFC 4987 §3.6: answer a SYN with a SYN,ACK whose ISN is a cookie, keeping
+    /// nothing. Window scale and SACK-permitted ride in the TSval's low bits, so
+    /// they are offered only when the peer offered timestamps.
+    fn send_cookie(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) {
+        let tcp = &self.config.tcp;
+        let peer_isn = SeqNumber(seg.seq);
+        let iss = self.cookies.make(ctx.now, local, remote, peer_isn, seg.options.mss.unwrap_or(DEFAULT_MSS as u16));
+        let carried = TsOptions {
+            window_scale: (tcp.window_scaling && seg.options.window_scale.is_some())
+                .then(|| wscale_for(tcp.recv_buffer_max.max(tcp.recv_buffer))),
+            sack_permitted: tcp.sack && seg.options.sack_permitted,
+        };
+        let timestamp = seg.options.timestamp.filter(|_| tcp.timestamps).map(|(tsval, _)| {
+            // Our clock, offset by the ISS as every connection's is (tcb.rs).
+            let clock = ((ctx.now.micros() / 1000) as u32).wrapping_add(iss.0);
+            (encode_ts(clock, carried), tsval)
+        });
+        let carried =
+            if timestamp.is_some() { carried } else { TsOptions { window_scale: None, sack_permitted: false } };
+        let reply = Segment {
+            src_port: local.port(),
+            dst_port: remote.port(),
+            seq: iss.0,
+            ack: (peer_isn + 1).0,
+            flags: Flags { syn: true, ack: true, ..Flags::default() },
+            // What a new connection's SYN,ACK offers: its whole buffer, unscaled.
+            window: u16::try_from(tcp.recv_buffer).unwrap_or(u16::MAX),
+            options: Options {
+                mss: Some(our_mss(&self.config)),
+                window_scale: carried.window_scale,
+                sack_permitted: carried.sack_permitted,
+                timestamp,
+                sack_blocks: [None; 4],
+            },
+            payload: &[],
+        };
+        ctx.counters.tcp_syncookies_sent += 1;
+        let mut tcb_ctx = Ctx::new(ctx.reborrow(), out, &self.config, &mut self.challenge);
+        send_segment(&mut tcb_ctx, *local.ip(), *remote.ip(), &reply);
+    }
+
+    /// An ACK that may return a cookie: if it checks, build the connection the
+    /// SYN would have made — in SYN-RECEIVED with the options the cookie kept —
+    /// and let the ACK complete it the usual way. Returns whether the cookie was
+    /// valid (the ACK then went no further here).
+    fn accept_cookie(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        listener: TcpHandle,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) -> bool {
+        let peer_isn = SeqNumber(seg.seq) - 1;
+        let iss = SeqNumber(seg.ack) - 1;
+        let Some(cookie) = self.cookies.check(ctx.now, local, remote, peer_isn, iss) else {
+            return false;
+        };
+        let conn_limit = self.config.tcp.max_connections;
+        let conns = self.conns.len();
+        let Some(l) = self.listeners.get_mut(&listener) else {
+            return false;
+        };
+        if l.accept_queue.len() >= l.backlog || conns >= conn_limit {
+            l.overflows += 1;
+            let (len, limit) = (l.accept_queue.len(), l.backlog);
+            ctx.overflow(DropReason::TcpAcceptQueueFull, len, limit, format_args!("port={} (cookie)", seg.dst_port));
+            return true;
+        }
+        let carried = seg.options.timestamp.map(|(_, tsecr)| decode_ts(tsecr));
+        let options = Options {
+            mss: Some(cookie.mss),
+            window_scale: carried.and_then(|c| c.window_scale),
+            sack_permitted: carried.is_some_and(|c| c.sack_permitted),
+            timestamp: seg.options.timestamp.map(|(tsval, _)| (tsval, 0)),
+            sack_blocks: [None; 4],
+        };
+        l.half_open += 1;
+        ctx.counters.tcp_syncookies_recv_ok += 1;
+        ctx.counters.tcp_passive_opens += 1;
+        let handle = self.new_handle();
+        let mut tcb = Tcb::new(handle, local, remote, iss, peer_isn, &self.config.tcp);
+        tcb.listener = Some(listener);
+        tcb.peer_syn_options = options;
+        self.by_tuple.insert((local.port(), remote), handle);
+        self.conns.insert(handle, tcb);
+        self.with(ctx, out, handle, |tcb, ctx| {
+            tcb.negotiate(ctx.config, &options, ctx.now);
+            tcb.resume_from_cookie(ctx);
+        });
+        // A second event, so that the bookkeeping after it sees SYN-RECEIVED left
+        // for ESTABLISHED and hands the connection to the accept queue.
+        self.with(ctx, out, handle, |tcb, ctx| {
+            tcb.on_segment(ctx, seg);
+            tcb.output(ctx);
+        });
+        true
     }
 
     /// Answer a segment that has no connection with a RST.

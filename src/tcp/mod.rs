@@ -11,7 +11,8 @@
 //!   (RFC 8985), fast recovery (RFC 6675, RFC 6937 PRR);
 //! * `user_calls.rs` — SEND, RECEIVE, CLOSE, ABORT from the program;
 //! * `sender.rs` / `receiver.rs` — the two halves' sequence variables and buffers;
-//! * `listener.rs` — LISTEN and the backlog; `demux.rs` — finding the connection
+//! * `listener.rs` — LISTEN and the backlog; `syncookie.rs` — SYN cookies for a
+//!   full backlog (RFC 4987); `demux.rs` — finding the connection
 //!   for a segment, passive opens; `table.rs` — the table of connections and
 //!   listeners, running an event on one connection and the bookkeeping after it;
 //!   `schedule.rs` — the table's timer set and its expiry loop; `api.rs` — the
@@ -44,6 +45,7 @@ pub(crate) mod sender;
 pub(crate) mod sent_queue;
 pub mod seq;
 mod state;
+mod syncookie;
 mod table;
 pub(crate) mod tcb;
 #[cfg(test)]
@@ -53,7 +55,7 @@ mod timers;
 mod user_calls;
 
 pub use api::TcpSocketInfo;
-pub use config::{Keepalive, TcpConfig};
+pub use config::{Keepalive, SynCookies, TcpConfig};
 pub use state::State;
 pub(crate) use table::TcpTable;
 

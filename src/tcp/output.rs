@@ -187,6 +187,20 @@ impl Tcb {
         self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
     }
 
+    /// A passive open rebuilt from a SYN cookie (`syncookie.rs`): SYN-RECEIVED as
+    /// if our SYN,ACK had left from this connection, so the returning ACK
+    /// completes it the usual way. Nothing is sent and no timer runs: there is
+    /// nothing to retransmit.
+    pub(crate) fn resume_from_cookie(&mut self, ctx: &mut Ctx<'_>) {
+        self.set_state(State::SynReceived, "rcvd ACK with a valid SYN cookie");
+        let iss = self.snd.iss;
+        self.snd.snd_nxt = iss + 1;
+        self.snd.syn_sent_at = ctx.now;
+        // The window our cookie SYN,ACK offered, unscaled (RFC 7323 §2.2).
+        let offered = self.rcv.free().min(usize::from(u16::MAX));
+        self.rcv.rcv_adv = self.rcv.rcv_nxt + offered;
+    }
+
     /// Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), with the options we offer —
     /// on a SYN,ACK only those the peer's SYN offered (RFC 7323 §1.3, RFC 2018 §2).
     pub(crate) fn emit_syn(&mut self, ctx: &mut Ctx<'_>) {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::isn::IsnGenerator;
 use super::listener::Listener;
 use super::state::State;
+use super::syncookie::CookieJar;
 use super::tcb::{Ctx, Tcb};
 use super::TcpParams;
 use crate::ip::IpOutput;
@@ -35,6 +36,8 @@ pub(crate) struct TcpTable {
     /// Every connection's next deadline, earliest first (see `schedule.rs`).
     pub(super) timers: BTreeSet<(Instant, TcpHandle)>,
     pub(super) isn: IsnGenerator,
+    /// The secret SYN cookies are made with (RFC 4987 §3.6).
+    pub(super) cookies: CookieJar,
     /// Stack-wide challenge-ACK budget (RFC 5961 §7).
     pub(super) challenge: TokenBucket,
     next_handle: u64,
@@ -51,6 +54,7 @@ impl TcpTable {
             listener_by_port: HashMap::new(),
             timers: BTreeSet::new(),
             isn: IsnGenerator::new(seed.rotate_left(29) ^ 0x6528),
+            cookies: CookieJar::new(seed.rotate_left(41) ^ 0x4987),
             challenge: TokenBucket::new(per_sec, Duration::from_micros(1_000_000 / u64::from(per_sec))),
             next_handle: 1,
             config,

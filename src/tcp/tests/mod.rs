@@ -19,6 +19,7 @@
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
 //! * `rtt.rs` — RTT samples from timestamps and the timer they set;
 //! * `listen.rs` — the listener's queues and its answers to stray segments;
+//! * `syncookies.rs` — SYN cookies for a full half-open queue (RFC 4987);
 //! * `keepalive.rs` — keepalive probes and the user timeout (RFC 1122 4.2.3.6, RFC 5482);
 //! * `invariants.rs` — each invariant of the stack reported when broken on purpose.
 
@@ -35,5 +36,6 @@ mod reset;
 mod retransmit;
 mod rtt;
 mod segment;
+mod syncookies;
 mod time_wait;
 mod window;
