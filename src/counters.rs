@@ -125,6 +125,11 @@ counters! {
     tcp_rx_rst,
     /// Data arriving for a connection the program already closed (answered with RST).
     tcp_rx_data_after_close,
+    /// Connections whose path MTU an ICMP "fragmentation needed" lowered (RFC 1191).
+    tcp_pmtu_reductions,
+    /// Path MTU reductions after repeated timeouts of full-sized segments (black
+    /// hole detection, for paths that filter ICMP).
+    tcp_pmtu_blackholes,
     /// SYN,ACKs sent with a SYN cookie instead of a half-open connection (RFC 4987).
     tcp_syncookies_sent,
     /// Connections built from a valid SYN cookie returned in an ACK.

@@ -27,6 +27,8 @@ const MAX_ERROR_LEN: usize = 576;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Unreachable<'a> {
     pub code: u8,
+    /// For "fragmentation needed": the MTU the router could not exceed (RFC 1191).
+    pub next_hop_mtu: u16,
     pub quoted: &'a [u8],
 }
 
@@ -73,9 +75,9 @@ impl Icmp {
                 }
                 None
             }
-            IcmpMessage::DestUnreachable { code, quoted } => {
+            IcmpMessage::DestUnreachable { code, next_hop_mtu, quoted } => {
                 ctx.counters.icmp_rx_dest_unreachable += 1;
-                Some(Unreachable { code, quoted })
+                Some(Unreachable { code, next_hop_mtu, quoted })
             }
             IcmpMessage::Other { icmp_type, code } => {
                 ctx.counters.icmp_rx_ignored += 1;

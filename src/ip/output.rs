@@ -71,6 +71,24 @@ impl IpOutput {
         }
     }
 
+    /// [`send`](IpOutput::send) with the Don't Fragment flag set, for path MTU
+    /// discovery (RFC 1191 §3): a router that cannot forward it whole drops it and
+    /// says so with an ICMP "fragmentation needed". Larger than our own MTU, it is
+    /// refused as too big rather than fragmented.
+    pub fn send_dont_fragment(
+        &mut self,
+        counters: &mut Counters,
+        dst: Ipv4Addr,
+        protocol: u8,
+        payload: &[u8],
+    ) -> Result<(), OutputError> {
+        if MIN_HEADER_LEN + payload.len() > self.config.mtu {
+            counters.ip_tx_too_big += 1;
+            return Err(OutputError::TooBig);
+        }
+        self.send_with(counters, dst, protocol, payload, true)
+    }
+
     /// Wrap `payload` in IPv4 from our address to `dst` and queue it, fragmenting it
     /// when it is larger than the MTU (RFC 791 §2.3: every fragment but the last
     /// carries a multiple of 8 payload bytes and the More-Fragments flag).
@@ -80,6 +98,17 @@ impl IpOutput {
         dst: Ipv4Addr,
         protocol: u8,
         payload: &[u8],
+    ) -> Result<(), OutputError> {
+        self.send_with(counters, dst, protocol, payload, false)
+    }
+
+    fn send_with(
+        &mut self,
+        counters: &mut Counters,
+        dst: Ipv4Addr,
+        protocol: u8,
+        payload: &[u8],
+        dont_fragment: bool,
     ) -> Result<(), OutputError> {
         let config = self.config;
         let total = MIN_HEADER_LEN + payload.len();
@@ -101,8 +130,7 @@ impl IpOutput {
         }
         // RFC 6864 §4: the ID only has to be unique among fragmented datagrams in
         // flight; a per-stack counter is enough.
-        let repr =
-            Ipv4Repr { src: config.addr, dst, protocol, ttl: config.ttl, id: self.next_id, dont_fragment: false };
+        let repr = Ipv4Repr { src: config.addr, dst, protocol, ttl: config.ttl, id: self.next_id, dont_fragment };
         self.next_id = self.next_id.wrapping_add(1);
         if fragments == 1 {
             self.push(&repr, 0, false, payload, counters);

@@ -456,7 +456,7 @@ impl Parts<'_> {
                 let peer = SocketAddrV4::new(q.dst, q.dst_port);
                 self.udp.dest_unreachable(&mut self.ctx, error.code, q.src, q.src_port, peer);
             }
-            ip_protocol::TCP => self.tcp.dest_unreachable(&mut self.ctx, self.out, error.code, &q),
+            ip_protocol::TCP => self.tcp.dest_unreachable(&mut self.ctx, self.out, error.code, error.next_hop_mtu, &q),
             _ => {}
         }
     }

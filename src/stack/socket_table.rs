@@ -61,6 +61,10 @@ pub struct SocketRow {
     /// Listener only: connections in SYN-RECEIVED (bounded by the SYN backlog).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub half_open: Option<usize>,
+    /// TCP connection only: the path MTU it knows (RFC 1191; the link MTU unless
+    /// an ICMP error or black-hole detection lowered it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_mtu: Option<usize>,
 }
 
 /// The name of `local`'s port, else of `peer`'s: an incoming connection is
@@ -95,6 +99,7 @@ pub(super) fn rows(tcp: Vec<TcpSocketInfo>, udp: Vec<UdpSocketInfo>) -> Vec<Sock
             drops: t.drops,
             datagrams: None,
             half_open: t.half_open,
+            path_mtu: t.path_mtu,
         })
         .collect();
     tcp.sort_by_key(order);
@@ -113,6 +118,7 @@ pub(super) fn rows(tcp: Vec<TcpSocketInfo>, udp: Vec<UdpSocketInfo>) -> Vec<Sock
             drops: u.dropped,
             datagrams: Some((u.queued_datagrams, u.limit.datagrams)),
             half_open: None,
+            path_mtu: None,
         })
         .collect();
     udp.sort_by_key(order);

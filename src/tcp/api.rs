@@ -37,6 +37,8 @@ pub struct TcpSocketInfo {
     pub drops: u64,
     /// Listener only: connections in SYN-RECEIVED.
     pub half_open: Option<usize>,
+    /// Connection only: the path MTU it knows (RFC 1191).
+    pub path_mtu: Option<usize>,
 }
 
 fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
@@ -98,7 +100,7 @@ impl TcpTable {
         let local = SocketAddrV4::new(self.config.addr, port);
         let handle = self.new_handle();
         let iss = self.isn.isn(ctx.now, local, remote);
-        let mut tcb = Tcb::new(handle, local, remote, iss, SeqNumber(0), &self.config.tcp);
+        let mut tcb = Tcb::new(handle, local, remote, iss, SeqNumber(0), &self.config);
         tcb.owns_port = true;
         ctx.counters.tcp_active_opens += 1;
         self.by_tuple.insert((port, remote), handle);
@@ -320,6 +322,7 @@ impl TcpTable {
                 send_queue_max: 0,
                 drops: l.overflows,
                 half_open: Some(l.half_open),
+                path_mtu: None,
             })
             .collect();
         let mut conns: Vec<TcpSocketInfo> = self
@@ -336,6 +339,7 @@ impl TcpTable {
                 send_queue_max: t.snd.buffer.capacity(),
                 drops: t.dropped,
                 half_open: None,
+                path_mtu: Some(t.pmtu),
             })
             .collect();
         list.sort_by_key(|i| i.local.port());

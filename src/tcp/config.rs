@@ -61,6 +61,13 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
+    /// Path MTU discovery (RFC 1191): segments carry Don't Fragment, and an ICMP
+    /// "fragmentation needed" that quotes one of them lowers the connection's
+    /// MSS. With it, black-hole detection (RFC 4821's idea, Linux's
+    /// `tcp_mtu_probing = 1`): two retransmission timeouts in a row of full-sized
+    /// segments step the path MTU down (1280, 1024, then 576), for paths where
+    /// that ICMP is filtered.
+    pub path_mtu_discovery: bool,
     /// SYN cookies (RFC 4987 §3.6): answer SYNs without keeping state when the
     /// half-open queue is full (the default, like Linux's `tcp_syncookies = 1`),
     /// always, or never.
@@ -132,6 +139,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             congestion: CongestionAlgorithm::default(),
+            path_mtu_discovery: true,
             syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),
             user_timeout: None,

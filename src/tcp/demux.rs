@@ -159,7 +159,7 @@ impl TcpTable {
         let handle = self.new_handle();
         let iss = self.isn.isn(ctx.now, local, remote);
         let irs = SeqNumber(seg.seq);
-        let mut tcb = Tcb::new(handle, local, remote, iss, irs, &self.config.tcp);
+        let mut tcb = Tcb::new(handle, local, remote, iss, irs, &self.config);
         tcb.listener = Some(listener);
         tcb.peer_syn_options = seg.options;
         ctx.counters.tcp_passive_opens += 1;
@@ -269,7 +269,7 @@ impl TcpTable {
         ctx.counters.tcp_syncookies_recv_ok += 1;
         ctx.counters.tcp_passive_opens += 1;
         let handle = self.new_handle();
-        let mut tcb = Tcb::new(handle, local, remote, iss, peer_isn, &self.config.tcp);
+        let mut tcb = Tcb::new(handle, local, remote, iss, peer_isn, &self.config);
         tcb.listener = Some(listener);
         tcb.peer_syn_options = options;
         self.by_tuple.insert((local.port(), remote), handle);

@@ -17,8 +17,8 @@
 //!   errors so, since a forged one would otherwise reset a connection; Linux does
 //!   the same): it is remembered, and if the connection later times out the program
 //!   is told that error instead of a bare `TimedOut` (as Linux's `sk_err_soft`).
-//! * **Fragmentation needed** is path MTU discovery's signal (RFC 1191); the stack
-//!   does not act on it yet.
+//! * **Fragmentation needed** is path MTU discovery's signal (RFC 1191): it lowers
+//!   the connection's MSS (`pmtu.rs`).
 
 use std::io;
 use std::net::SocketAddrV4;
@@ -37,8 +37,8 @@ enum Severity {
     Hard(io::ErrorKind),
     /// A router could not deliver now; it may later.
     Soft(io::ErrorKind),
-    /// Not an error of the connection (fragmentation needed: the path MTU).
-    None,
+    /// Not an error of the connection: the path MTU is smaller (RFC 1191).
+    PacketTooBig,
 }
 
 fn severity(code: u8) -> Severity {
@@ -49,15 +49,23 @@ fn severity(code: u8) -> Severity {
         icmp::CODE_NET_PROHIBITED | icmp::CODE_HOST_PROHIBITED | icmp::CODE_ADMIN_PROHIBITED => {
             Severity::Hard(io::ErrorKind::HostUnreachable)
         }
-        icmp::CODE_FRAGMENTATION_NEEDED => Severity::None,
+        icmp::CODE_FRAGMENTATION_NEEDED => Severity::PacketTooBig,
         icmp::CODE_NET_UNREACHABLE | 6 | 11 => Severity::Soft(io::ErrorKind::NetworkUnreachable),
         _ => Severity::Soft(io::ErrorKind::HostUnreachable),
     }
 }
 
 impl TcpTable {
-    /// An ICMP destination unreachable with `code` quoting a TCP segment.
-    pub fn dest_unreachable(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, code: u8, quoted: &Quoted) {
+    /// An ICMP destination unreachable with `code` (and, for "fragmentation
+    /// needed", `next_hop_mtu`) quoting a TCP segment.
+    pub fn dest_unreachable(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        code: u8,
+        next_hop_mtu: u16,
+        quoted: &Quoted,
+    ) {
         let remote = SocketAddrV4::new(quoted.dst, quoted.dst_port);
         let found = (quoted.src == self.config.addr)
             .then(|| self.by_tuple.get(&(quoted.src_port, remote)).copied())
@@ -75,7 +83,10 @@ impl TcpTable {
                 return;
             }
             match (severity(code), tcb.state) {
-                (Severity::None, _) => {}
+                (Severity::PacketTooBig, _) if ctx.tcp().path_mtu_discovery => {
+                    tcb.on_packet_too_big(ctx, next_hop_mtu, quoted.total_len);
+                }
+                (Severity::PacketTooBig, _) => {}
                 (Severity::Hard(kind) | Severity::Soft(kind), State::SynSent) => {
                     ctx.counters.tcp_icmp_aborts += 1;
                     tcb.fail(ctx, kind, "ICMP destination unreachable");
@@ -100,6 +111,6 @@ mod tests {
         assert_eq!(severity(13), Severity::Hard(io::ErrorKind::HostUnreachable));
         assert_eq!(severity(0), Severity::Soft(io::ErrorKind::NetworkUnreachable));
         assert_eq!(severity(1), Severity::Soft(io::ErrorKind::HostUnreachable));
-        assert_eq!(severity(4), Severity::None);
+        assert_eq!(severity(4), Severity::PacketTooBig);
     }
 }

@@ -7,6 +7,7 @@
 //! * `timer_table.rs` — every timer of a connection in one table; `timers.rs` —
 //!   what each does when it fires (retransmission, loss probe, persist, delayed
 //!   ACK, TIME-WAIT, FIN-WAIT-2 linger);
+//! * `pmtu.rs` — path MTU discovery (RFC 1191) and black-hole detection;
 //! * `recovery.rs` — loss detection and recovery on each ACK: SACK, RACK
 //!   (RFC 8985), fast recovery (RFC 6675, RFC 6937 PRR);
 //! * `user_calls.rs` — SEND, RECEIVE, CLOSE, ABORT from the program;
@@ -33,6 +34,7 @@ mod invariants;
 pub(crate) mod isn;
 pub(crate) mod listener;
 mod output;
+mod pmtu;
 pub(crate) mod prr;
 pub(crate) mod rack;
 pub(crate) mod receiver;

@@ -107,6 +107,9 @@ pub(crate) struct Tcb {
     pub(super) listener: Option<TcpHandle>,
     /// The error the program will see next (reset, refused, timed out).
     pub(super) error: Option<io::ErrorKind>,
+    /// The path MTU as this connection knows it (RFC 1191): the link MTU at
+    /// first, lowered by ICMP "fragmentation needed" or black-hole detection.
+    pub(super) pmtu: usize,
     /// Keepalive of this connection (from `TcpConfig::keepalive`, then the program's).
     pub(super) keepalive: Keepalive,
     /// User timeout of this connection (RFC 5482).
@@ -158,8 +161,9 @@ impl Tcb {
         remote: SocketAddrV4,
         iss: SeqNumber,
         irs: SeqNumber,
-        config: &TcpConfig,
+        params: &TcpParams,
     ) -> Self {
+        let config = &params.tcp;
         let cc = config.congestion.build(DEFAULT_MSS);
         Tcb {
             handle,
@@ -208,6 +212,7 @@ impl Tcb {
             error: None,
             keepalive: config.keepalive,
             user_timeout: config.user_timeout,
+            pmtu: params.mtu,
             soft_error: None,
             read_closed: false,
             owns_port: false,
@@ -240,11 +245,19 @@ impl Tcb {
         self.negotiated.sack = tcp.sack && theirs.sack_permitted;
         let peer_mss = theirs.mss.map_or(DEFAULT_MSS, usize::from).max(64);
         self.rcv.peer_mss = peer_mss;
-        let overhead = if self.negotiated.timestamps.is_some() { TS_OPTION_LEN } else { 0 };
-        let mss = peer_mss.min(usize::from(our_mss(config))).saturating_sub(overhead).max(1);
+        let mss = self.send_mss();
         self.snd.mss = mss;
         self.snd.cc = tcp.congestion.build(mss);
         let _ = now;
+    }
+
+    /// The most data one segment may carry: what the peer accepts (its MSS
+    /// option) and the path carries (the path MTU less the 20-byte IPv4 and TCP
+    /// headers, RFC 9293 §3.7.1), less the timestamp option every segment then
+    /// carries (RFC 6691).
+    pub(crate) fn send_mss(&self) -> usize {
+        let overhead = if self.negotiated.timestamps.is_some() { TS_OPTION_LEN } else { 0 };
+        self.rcv.peer_mss.min(self.pmtu.saturating_sub(40)).saturating_sub(overhead).max(1)
     }
 
     /// Our timestamp clock: milliseconds, offset per connection (RFC 7323 §5.4).
@@ -413,9 +426,16 @@ impl Tcb {
 
 /// Write a segment to the IP layer and count it.
 pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: std::net::Ipv4Addr, dst: std::net::Ipv4Addr, segment: &Segment<'_>) {
-    let Ctx { base, out, .. } = ctx;
+    let Ctx { base, out, config, .. } = ctx;
     let mut bytes = out.buffer();
-    if wire::emit(&mut bytes, src, dst, segment).is_some() && out.send(base.counters, dst, PROTO_TCP, &bytes).is_ok() {
+    // RFC 1191 §3: with path MTU discovery every segment carries Don't Fragment.
+    let sent = wire::emit(&mut bytes, src, dst, segment).is_some()
+        && if config.tcp.path_mtu_discovery {
+            out.send_dont_fragment(base.counters, dst, PROTO_TCP, &bytes).is_ok()
+        } else {
+            out.send(base.counters, dst, PROTO_TCP, &bytes).is_ok()
+        };
+    if sent {
         base.counters.tcp_tx_segments += 1;
         if segment.flags.rst {
             base.counters.tcp_tx_rst += 1;

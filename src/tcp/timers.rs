@@ -97,6 +97,7 @@ impl Tcb {
             self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
             return;
         }
+        self.detect_black_hole(ctx);
         let snd = &mut self.snd;
         debug!(
             target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, flight = snd.in_flight(), segments = snd.sent.len(),

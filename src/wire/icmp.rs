@@ -55,7 +55,9 @@ pub enum IcmpMessage<'a> {
     /// Type 8: echo request, answered by an echo reply with the same id, seq and data.
     EchoRequest { id: u16, seq: u16, data: &'a [u8] },
     /// Type 3: destination unreachable; `quoted` is the offending IP header + data.
-    DestUnreachable { code: u8, quoted: &'a [u8] },
+    /// For code 4 (fragmentation needed) `next_hop_mtu` is the MTU of the link that
+    /// refused it (RFC 1191 §4; 0 from a router older than that RFC).
+    DestUnreachable { code: u8, next_hop_mtu: u16, quoted: &'a [u8] },
     /// Anything else: read, counted, ignored.
     Other { icmp_type: u8, code: u8 },
 }
@@ -68,8 +70,12 @@ pub fn parse(buf: &[u8]) -> Result<IcmpMessage<'_>, IcmpError> {
     }
     Ok(match slice.icmp_type() {
         Icmpv4Type::EchoRequest(echo) => IcmpMessage::EchoRequest { id: echo.id, seq: echo.seq, data: slice.payload() },
-        Icmpv4Type::DestinationUnreachable(_) => {
-            IcmpMessage::DestUnreachable { code: slice.code_u8(), quoted: slice.payload() }
+        Icmpv4Type::DestinationUnreachable(kind) => {
+            let next_hop_mtu = match kind {
+                DestUnreachableHeader::FragmentationNeeded { next_hop_mtu } => next_hop_mtu,
+                _ => 0,
+            };
+            IcmpMessage::DestUnreachable { code: slice.code_u8(), next_hop_mtu, quoted: slice.payload() }
         }
         _ => IcmpMessage::Other { icmp_type: slice.type_u8(), code: slice.code_u8() },
     })
@@ -85,7 +91,13 @@ pub fn emit_echo_reply(out: &mut Vec<u8>, id: u16, seq: u16, data: &[u8]) {
 /// Append a destination-unreachable message (type 3) with `code` (3 = port
 /// unreachable) quoting `quoted` — the original IP header and leading data bytes.
 pub fn emit_dest_unreachable(out: &mut Vec<u8>, code: u8, quoted: &[u8]) {
-    let kind = DestUnreachableHeader::from_values(code, 0).unwrap_or(DestUnreachableHeader::Port);
+    emit_dest_unreachable_mtu(out, code, 0, quoted);
+}
+
+/// A destination unreachable with a next-hop MTU (code 4, RFC 1191 §4), as a
+/// router sends it.
+pub fn emit_dest_unreachable_mtu(out: &mut Vec<u8>, code: u8, next_hop_mtu: u16, quoted: &[u8]) {
+    let kind = DestUnreachableHeader::from_values(code, next_hop_mtu).unwrap_or(DestUnreachableHeader::Port);
     let header = Icmpv4Header::with_checksum(Icmpv4Type::DestinationUnreachable(kind), quoted);
     out.extend_from_slice(&header.to_bytes());
     out.extend_from_slice(quoted);
@@ -103,6 +115,9 @@ pub struct Quoted {
     pub protocol: u8,
     pub src_port: u16,
     pub dst_port: u16,
+    /// The quoted datagram's total length, as its header says (RFC 1191 §5 uses
+    /// it when a router sends no next-hop MTU).
+    pub total_len: u16,
     /// TCP only: the quoted segment's sequence number (inside the 8 bytes RFC 792
     /// guarantees), which RFC 5927 §4.1 checks against the connection's window.
     pub seq: Option<u32>,
@@ -132,6 +147,7 @@ pub fn parse_quoted(quoted: &[u8]) -> Option<Quoted> {
         protocol,
         src_port: read_u16(data, src_port)?,
         dst_port: read_u16(data, dst_port)?,
+        total_len: header.total_len(),
         seq: if protocol == ip_protocol::TCP { read_u32(data, tcp::field::SEQ_NUM) } else { None },
     })
 }
@@ -166,7 +182,13 @@ mod tests {
         assert_eq!(buf[field::TYPE], 3);
         assert_eq!(buf[field::CODE], 3);
         assert_eq!(&buf[field::DATA..], b"quoted header bytes");
-        assert_eq!(parse(&buf), Ok(IcmpMessage::DestUnreachable { code: 3, quoted: b"quoted header bytes" }));
+        assert_eq!(
+            parse(&buf),
+            Ok(IcmpMessage::DestUnreachable { code: 3, next_hop_mtu: 0, quoted: b"quoted header bytes" })
+        );
+        let mut frag = Vec::new();
+        emit_dest_unreachable_mtu(&mut frag, CODE_FRAGMENTATION_NEEDED, 1280, b"quoted");
+        assert_eq!(parse(&frag), Ok(IcmpMessage::DestUnreachable { code: 4, next_hop_mtu: 1280, quoted: b"quoted" }));
     }
 
     const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -208,7 +230,10 @@ mod tests {
             for options in [0, 1, 10] {
                 let q = parse_quoted(&quote(protocol, options));
                 let seq = (protocol == ip_protocol::TCP).then_some(1);
-                assert_eq!(q, Some(Quoted { src: A, dst: B, protocol, src_port: 4000, dst_port: 53, seq }));
+                // The total length as the (unpatched) quoted header says.
+                let total_len = q.map_or(0, |q| q.total_len);
+                assert!(total_len > 20, "{total_len}");
+                assert_eq!(q, Some(Quoted { src: A, dst: B, protocol, src_port: 4000, dst_port: 53, total_len, seq }));
             }
         }
     }

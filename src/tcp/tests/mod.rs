@@ -21,6 +21,7 @@
 //! * `listen.rs` — the listener's queues and its answers to stray segments;
 //! * `syncookies.rs` — SYN cookies for a full half-open queue (RFC 4987);
 //! * `keepalive.rs` — keepalive probes and the user timeout (RFC 1122 4.2.3.6, RFC 5482);
+//! * `pmtu.rs` — path MTU discovery and black-hole detection (RFC 1191, RFC 4821);
 //! * `invariants.rs` — each invariant of the stack reported when broken on purpose.
 
 mod acceptance;
@@ -32,6 +33,7 @@ mod icmp;
 mod invariants;
 mod keepalive;
 mod listen;
+mod pmtu;
 mod reset;
 mod retransmit;
 mod rtt;
