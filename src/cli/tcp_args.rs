@@ -77,7 +77,10 @@ mod tests {
     #[test]
     fn keepalive_takes_three_positive_numbers() {
         let k = parse_keepalive("2,1,3").expect("valid");
-        assert_eq!((k.enabled, k.idle, k.interval, k.probes), (true, Duration::from_secs(2), Duration::from_secs(1), 3));
+        assert_eq!(
+            (k.enabled, k.idle, k.interval, k.probes),
+            (true, Duration::from_secs(2), Duration::from_secs(1), 3)
+        );
         for bad in ["2,1", "2,1,3,4", "0,1,3", "2,x,3", "2,1,0", ""] {
             assert!(parse_keepalive(bad).is_err(), "{bad:?}");
         }
