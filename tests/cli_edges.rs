@@ -1,8 +1,8 @@
 //! The rough edges a newcomer hits with the `tunstack` command (issue 16), each
 //! pinned by a test that failed before its fix:
 //!
-//! * a closed pipe never makes a command panic: `script`, `ss`, `stats` and
-//!   `--help` stop quietly, `serve` keeps serving;
+//! * a closed pipe never makes a command panic: `script`, `ss`, `stats`,
+//!   `connect` and `--help` stop quietly, `serve` keeps serving;
 //! * usage errors exit 2 with a message that says what is wrong: `--tun` names
 //!   over 15 bytes, `--addr` equal to the kernel's or outside `--peer`'s subnet,
 //!   port 0 for `--no-accept`/`--udp-no-read`, a `--control` path whose directory
@@ -211,6 +211,41 @@ fn serve_keeps_serving_when_its_output_is_closed() {
     let stderr = stderr.join().expect("stderr reader");
     assert_no_panic("serve with its output closed", status, &stderr);
     assert_eq!(status.code(), Some(0), "serve exits 0 on SIGTERM:\n{stderr}");
+}
+
+/// `tunstack connect … --stats | head -0` with standard error closed as well:
+/// the peer's bytes have nowhere to go, which ends the command, quietly.
+#[test]
+fn connect_into_a_closed_pipe_stops_quietly() {
+    if !common::require_e2e(&["python3"]) {
+        return;
+    }
+    let ns = Netns::new("connect-closed");
+    // The kernel serves one line on tcp/5000 to whoever connects.
+    let serve_one_line = "import socket\n\
+        s = socket.socket()\n\
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+        s.bind(('0.0.0.0', 5000))\n\
+        s.listen(1)\n\
+        c, _ = s.accept()\n\
+        c.sendall(b'hello\\n')\n\
+        c.close()\n";
+    let mut server = ns.spawn("python3", &["-c", serve_one_line]);
+    ns.wait_tcp_listening(5000, Duration::from_secs(10));
+    let pipe = closed_pipe();
+    let out = ns
+        .command("timeout")
+        .args(["-k", "2", "30", &common::tunstack_bin(), "connect", common::KERNEL_ADDR, "5000", "--stats"])
+        .args(["--tun", TUN, "--addr", STACK_ADDR, "--peer", KERNEL_CIDR])
+        .stdin(Stdio::null())
+        .stderr(pipe.try_clone().expect("clone pipe"))
+        .stdout(pipe)
+        .output()
+        .expect("run tunstack connect");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_no_panic("`tunstack connect --stats 2>&1 | head -0`", out.status, "");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
 
 // ------------------------------------------------------------------ a busy TUN
