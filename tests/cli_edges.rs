@@ -67,12 +67,27 @@ fn pkt_files() -> Vec<String> {
     files
 }
 
-/// A scratch directory of this test run under the target directory.
-fn scratch(tag: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-edges-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    dir
+/// A scratch directory of this test run under the target directory, removed
+/// on drop (also when the test fails).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-edges-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        Scratch(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn assert_no_panic(what: &str, status: ExitStatus, stderr: &str) {
@@ -97,7 +112,7 @@ fn script_into_a_closed_pipe_stops_quietly() {
 
 #[test]
 fn script_failing_into_closed_stdout_and_stderr_exits_1() {
-    let dir = scratch("failing");
+    let dir = Scratch::new("failing");
     let bad = dir.join("bad.pkt");
     std::fs::write(&bad, "0 `echo not modelled`\n").expect("write bad.pkt");
     let pipe = closed_pipe();
@@ -109,7 +124,6 @@ fn script_failing_into_closed_stdout_and_stderr_exits_1() {
         .expect("run tunstack script");
     assert_no_panic("`tunstack script bad.pkt ok.pkt 2>&1 | head -0`", out.status, "");
     assert_eq!(out.status.code(), Some(1), "a script failed before the pipe closed: exit 1");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A stand-in for `serve`'s control socket that answers `n` requests.
@@ -134,7 +148,7 @@ fn fake_control(path: &Path, n: usize) -> thread::JoinHandle<()> {
 
 #[test]
 fn ss_and_stats_into_a_closed_pipe_stop_quietly() {
-    let dir = scratch("control");
+    let dir = Scratch::new("control");
     let socket = dir.join("fake.sock");
     let cases: [&[&str]; 4] = [&["ss"], &["ss", "--json"], &["stats"], &["stats", "--json"]];
     let server = fake_control(&socket, cases.len());
@@ -150,7 +164,6 @@ fn ss_and_stats_into_a_closed_pipe_stop_quietly() {
         assert_eq!(stderr, "", "{what}: a closed pipe is not worth a message");
     }
     server.join().expect("fake control server");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -323,12 +336,11 @@ fn port_0_is_refused_for_ports_that_would_be_printed() {
 
 #[test]
 fn control_path_in_a_missing_directory_is_refused_not_created() {
-    let dir = scratch("nodir");
+    let dir = Scratch::new("nodir");
     let missing = dir.join("nonexistent");
     let path = missing.join("x.sock").display().to_string();
     usage_error("ctl-nodir", &["serve", "--control", &path], "does not exist");
     assert!(!missing.exists(), "{} was created", missing.display());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -339,7 +351,7 @@ fn negative_numbers_are_values_refused_by_range() {
 
 #[test]
 fn trace_json_only_where_it_does_something() {
-    let dir = scratch("trace");
+    let dir = Scratch::new("trace");
     let file = dir.join("trace.json");
     let path = file.display().to_string();
     let path = path.as_str();
@@ -361,7 +373,6 @@ fn trace_json_only_where_it_does_something() {
     assert!(out.status.success(), "{}", describe(&out));
     let trace = std::fs::read_to_string(&file).expect("trace written");
     assert!(trace.contains("\"target\":\"tunstack::tcp::state\""), "{trace}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ----------------------------------------------------------------------- help
@@ -400,7 +411,7 @@ fn queue_overflow_trace_in_a_file_is_plain_and_readable() {
         return;
     }
     let ns = Netns::new("qtrace");
-    let dir = scratch("qtrace");
+    let dir = Scratch::new("qtrace");
     let log = dir.join("serve.log");
     let bin = common::tunstack_bin();
     let mut child = ns
@@ -446,5 +457,4 @@ fn queue_overflow_trace_in_a_file_is_plain_and_readable() {
     let line = trace.lines().find(|l| l.contains("queue overflow")).unwrap_or_default();
     assert!(line.contains("limit=2 datagrams / "), "the bound in words:\n{line}");
     assert!(!line.contains("QueueLimit"), "Rust debug format in a trace:\n{line}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
