@@ -5,12 +5,16 @@
 //! virtual time. To the protocol code both are the same, which is what makes runs
 //! reproducible.
 
+use std::fmt;
 use std::ops::{Add, Sub};
 use std::time::Duration;
 
 /// A point on the stack's monotonic clock, in microseconds since an epoch the caller
 /// chooses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+///
+/// It prints (`{}` and `{:?}` alike) as seconds since the epoch with all six
+/// digits of microseconds: `Instant::from_micros(60_040_000)` is `60.040000s`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Instant(u64);
 
 impl Instant {
@@ -35,6 +39,19 @@ impl Instant {
     /// Time elapsed from `earlier` to `self`, zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_micros(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = format!("{}.{:06}s", self.0 / 1_000_000, self.0 % 1_000_000);
+        f.pad(&text)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -63,5 +80,17 @@ mod tests {
         assert_eq!((t + Duration::from_millis(2)).micros(), 7_000);
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
         assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
+    }
+
+    #[test]
+    fn prints_as_seconds() {
+        let t = Instant::from_micros(60_040_000);
+        assert_eq!(t.to_string(), "60.040000s");
+        assert_eq!(format!("{t:?}"), "60.040000s");
+        assert_eq!(format!("{:?}", Some(Instant::ZERO)), "Some(0.000000s)");
+        assert_eq!(Instant::from_micros(1).to_string(), "0.000001s");
+        assert_eq!(Instant::from_millis(1_500).to_string(), "1.500000s");
+        assert_eq!(Instant::from_micros(u64::MAX).to_string(), "18446744073709.551615s");
+        assert_eq!(format!("[{:>12}]", Instant::from_millis(2)), "[   0.002000s]");
     }
 }

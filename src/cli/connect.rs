@@ -9,27 +9,39 @@ use std::time::Duration;
 use clap::Args;
 
 use super::link::LinkArgs;
+use super::{output_closed, TraceArgs};
 use tunstack::{Runtime, TcpStream, UdpSocket};
 
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
     /// The peer's address (usually the kernel side, e.g. 198.18.0.1).
     host: Ipv4Addr,
+    /// The peer's port (TCP, or UDP with `--udp`), 1–65535.
+    #[arg(value_parser = clap::value_parser!(u16).range(1..), allow_negative_numbers = true)]
     port: u16,
     /// UDP instead of TCP: each read of stdin becomes one datagram.
     #[arg(long)]
     udp: bool,
     /// Give up connecting after this many seconds (TCP).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     timeout: u64,
     /// UDP: after stdin ends, wait this long for replies before exiting.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
     linger_ms: u64,
     /// Print the stack's counters to stderr on exit.
     #[arg(long)]
     stats: bool,
     #[command(flatten)]
     link: LinkArgs,
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+impl ConnectArgs {
+    /// See [`Cli::check`](super::Cli::check).
+    pub fn check(&self) -> Result<(), String> {
+        self.link.check()
+    }
 }
 
 pub fn run(args: ConnectArgs) -> io::Result<()> {
@@ -37,8 +49,10 @@ pub fn run(args: ConnectArgs) -> io::Result<()> {
     let peer = SocketAddr::from((args.host, args.port));
     let result = if args.udp { udp(&link.runtime, peer, &args) } else { tcp(&link.runtime, peer, &args) };
     if args.stats {
+        let mut stderr = io::stderr().lock();
         for (name, value) in link.runtime.counters().iter().filter(|(_, v)| *v > 0) {
-            eprintln!("{name} {value}");
+            // Standard error may be closed: the counters are a courtesy, not the job.
+            let _ = writeln!(stderr, "{name} {value}");
         }
     }
     let flushed = link.shutdown();
@@ -70,9 +84,9 @@ fn tcp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()
         if n == 0 {
             break;
         }
-        stdout.write_all(&buf[..n])?;
+        stdout.write_all(&buf[..n]).map_err(output_closed)?;
     }
-    stdout.flush()?;
+    stdout.flush().map_err(output_closed)?;
     writer.join().map_err(|_| io::Error::other("stdin thread panicked"))?
 }
 
@@ -93,10 +107,10 @@ fn udp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()
     let mut reply = vec![0u8; 65_536];
     loop {
         match socket.recv(&mut reply) {
-            Ok(n) => stdout.write_all(&reply[..n])?,
+            Ok(n) => stdout.write_all(&reply[..n]).map_err(output_closed)?,
             Err(e) if e.kind() == io::ErrorKind::TimedOut => break,
             Err(e) => return Err(io::Error::new(e.kind(), format!("{peer}: {e}"))),
         }
     }
-    stdout.flush()
+    stdout.flush().map_err(output_closed)
 }

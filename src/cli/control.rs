@@ -13,7 +13,7 @@ use tunstack::control::{client, default_path, format, Reply, Request};
 #[derive(Args, Debug)]
 pub struct ControlArgs {
     /// The TUN of the `serve` to ask: it picks the default control socket path.
-    #[arg(long, default_value = "tun0")]
+    #[arg(long, default_value = "tun0", value_parser = super::interface_name)]
     tun: String,
     /// The control socket, when `serve` was given `--control PATH`.
     #[arg(long, value_name = "PATH")]
@@ -54,6 +54,12 @@ fn json_line(value: &impl Serialize) -> io::Result<String> {
     Ok(json)
 }
 
+/// All of `text` to standard output; a reader that went away is [`super::OutputClosed`].
+fn print(text: &str) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).map_err(super::output_closed)
+}
+
 fn unexpected(reply: &Reply) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("unexpected reply: {reply:?}"))
 }
@@ -65,7 +71,7 @@ pub fn run_ss(args: ControlArgs) -> io::Result<()> {
         return Err(unexpected(&reply));
     };
     let text = if args.json { json_line(&Sockets { sockets })? } else { format::socket_table(sockets) };
-    io::stdout().lock().write_all(text.as_bytes())
+    print(&text)
 }
 
 /// `tunstack stats`: every counter, grouped by layer.
@@ -75,5 +81,5 @@ pub fn run_stats(args: ControlArgs) -> io::Result<()> {
         return Err(unexpected(&reply));
     };
     let text = if args.json { json_line(&Stats { counters })? } else { format::stats(counters) };
-    io::stdout().lock().write_all(text.as_bytes())
+    print(&text)
 }

@@ -18,38 +18,38 @@ use super::tcp_args::TcpArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct LinkArgs {
-    /// Name of the TUN interface to create.
-    #[arg(long, default_value = "tun0")]
+    /// Name of the TUN interface to create (at most 15 bytes).
+    #[arg(long, default_value = "tun0", value_parser = super::interface_name)]
     pub tun: String,
-    /// The stack's own IPv4 address.
+    /// The stack's own IPv4 address: on `--peer`'s subnet, not the kernel's own.
     #[arg(long, default_value = "198.18.0.2")]
     pub addr: Ipv4Addr,
     /// The kernel side's address and prefix on the TUN.
     #[arg(long, default_value = "198.18.0.1/24", value_parser = parse_cidr)]
     pub peer: (Ipv4Addr, u8),
     /// Link MTU.
-    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(68..))]
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(68..), allow_negative_numbers = true)]
     pub mtu: u16,
     /// TCP maximum segment lifetime in milliseconds (TIME-WAIT lasts twice this).
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = 30_000, allow_negative_numbers = true)]
     pub msl_ms: u64,
     /// Drop this fraction of packets, each direction (0.0–1.0).
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub loss: f64,
     /// Duplicate this fraction of packets.
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub duplicate: f64,
     /// Send this fraction of packets at once while the rest wait `--delay`.
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub reorder: f64,
     /// Flip one bit in this fraction of packets.
-    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub corrupt: f64,
     /// Delay every packet by this many milliseconds, each direction.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub delay: u64,
     /// Seed of the fault injector (and of the stack's own random choices).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub seed: u64,
     /// Write every packet the stack sends and receives to FILE as pcapng (raw IPv4,
     /// direction flags; dropped packets carry the reason as a comment). Captured
@@ -105,6 +105,38 @@ impl Link {
 }
 
 impl LinkArgs {
+    /// The addresses make sense together: the stack's is on the kernel's subnet
+    /// (or the kernel would not route it into the TUN), is not the kernel's own,
+    /// and is not the subnet's network or broadcast address.
+    pub fn check(&self) -> Result<(), String> {
+        let (kernel, prefix) = self.peer;
+        let addr = self.addr;
+        if addr == kernel {
+            return Err(format!(
+                "--addr {addr} is the kernel's address (--peer {kernel}/{prefix}): the stack needs an address \
+                 of its own on that subnet"
+            ));
+        }
+        let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        let network = u32::from(kernel) & mask;
+        if u32::from(addr) & mask != network {
+            return Err(format!(
+                "--addr {addr} is outside --peer's subnet {}/{prefix}: the kernel would not route it into \
+                 the TUN",
+                Ipv4Addr::from(network)
+            ));
+        }
+        let broadcast = network | !mask;
+        if prefix <= 30 && (u32::from(addr) == network || u32::from(addr) == broadcast) {
+            let which = if u32::from(addr) == network { "network" } else { "broadcast" };
+            return Err(format!(
+                "--addr {addr} is the {which} address of --peer's subnet {}/{prefix}",
+                Ipv4Addr::from(network)
+            ));
+        }
+        Ok(())
+    }
+
     /// Create and configure the TUN, and start the stack on it.
     pub fn start(&self) -> io::Result<Link> {
         let tun = TunDevice::create(&TunConfig {
@@ -139,5 +171,54 @@ impl LinkArgs {
             None => (Runtime::spawn(Arc::clone(&device), config)?, None),
         };
         Ok(Link { runtime, device, tun_name, capture })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Link {
+        #[command(flatten)]
+        link: LinkArgs,
+    }
+
+    fn check(args: &[&str]) -> Result<(), String> {
+        let parsed =
+            Link::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        parsed.link.check()
+    }
+
+    #[test]
+    fn addresses_are_checked_together() {
+        assert_eq!(check(&[]), Ok(()));
+        assert_eq!(check(&["--addr", "198.18.0.254"]), Ok(()));
+        assert_eq!(check(&["--addr", "10.1.2.3", "--peer", "10.0.0.1/8"]), Ok(()));
+        let refused = |args: &[&str], why: &str| {
+            let e = check(args).expect_err("accepted");
+            assert!(e.contains(why), "{args:?}: {e}");
+        };
+        refused(&["--addr", "198.18.0.1"], "kernel's address");
+        refused(&["--addr", "198.18.1.2"], "outside --peer's subnet 198.18.0.0/24");
+        refused(&["--addr", "10.0.0.2", "--peer", "10.0.0.1/32"], "outside");
+        refused(&["--addr", "198.18.0.0"], "network address");
+        refused(&["--addr", "198.18.0.255"], "broadcast address");
+        assert_eq!(check(&["--addr", "10.0.0.0", "--peer", "10.0.0.1/31"]), Ok(()));
+    }
+
+    #[test]
+    fn negative_numbers_are_values_then_refused() {
+        let e = check(&["--loss", "-0.5"]).expect_err("accepted");
+        assert!(e.contains("not a probability"), "{e}");
+        let e = check(&["--delay", "-5"]).expect_err("accepted");
+        assert!(e.contains("invalid value '-5'"), "{e}");
+    }
+
+    #[test]
+    fn long_tun_names_are_refused() {
+        let e = check(&["--tun", "abcdefghijklmnop"]).expect_err("accepted");
+        assert!(e.contains("at most 15"), "{e}");
     }
 }

@@ -11,9 +11,12 @@
 //! `/run/tunstack/<tun>.<netns>.sock`, see [`tunstack::control`]) answers
 //! `tunstack ss` and `tunstack stats`; its path is printed as `control PATH`
 //! before `ready`.
+//!
+//! Its standard output is only a report: when nobody reads it any more (a closed
+//! pipe), it keeps serving and stops printing.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
@@ -21,6 +24,7 @@ use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use super::link::LinkArgs;
+use super::{warn, TraceArgs};
 use tunstack::control::{self, ControlServer};
 use tunstack::ports::{services::service_name, Protocol};
 use tunstack::services::{recv_queue_bytes, spawn_tcp, spawn_udp, TcpService, UdpService};
@@ -32,33 +36,66 @@ pub struct ServeArgs {
     #[command(flatten)]
     link: LinkArgs,
     /// Receive-queue bound of each UDP service socket, in datagrams.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, allow_negative_numbers = true)]
     udp_queue: usize,
     /// Also listen on this TCP port (repeatable) and never accept: it exists to show
     /// backlog overflow. Connections fill the listen backlog (256 half-open, 128
     /// waiting for accept); later SYNs are dropped and counted in
     /// `tcp_listen_overflow`, so memory stays bounded however many clients come.
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = port, allow_negative_numbers = true)]
     no_accept: Vec<u16>,
     /// Also bind this UDP port (repeatable) and never read from it: datagrams fill
     /// its receive queue (`--udp-queue`) and the rest are dropped and counted, per
     /// socket (`tunstack ss`) and in `udp_rx_queue_full`.
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = port, allow_negative_numbers = true)]
     udp_no_read: Vec<u16>,
     /// Serve only these services (comma-separated: echo, discard, daytime, chargen,
     /// http), on TCP and on UDP where the service has both. Default: all of them.
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     services: Vec<String>,
     /// Where the control socket for `tunstack ss` and `tunstack stats` goes
-    /// (mode 0600). Default: /run/tunstack/<tun>.<netns inode>.sock.
+    /// (mode 0600), in a directory that exists. Default:
+    /// /run/tunstack/<tun>.<netns inode>.sock (the directory is created).
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
     /// Run without a control socket.
     #[arg(long, conflicts_with = "control")]
     no_control: bool,
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+/// A port to bind as it is: 0 would ask for an ephemeral one instead.
+fn port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(0) => Err("port 0 is not a port to listen on (it would bind a random ephemeral port)".into()),
+        Ok(port) => Ok(port),
+        Err(e) => Err(format!("{s}: {e} (a port is 1–65535)")),
+    }
 }
 
 impl ServeArgs {
+    /// See [`Cli::check`](super::Cli::check): the link's addresses, and an
+    /// explicit `--control` path's directory (only the default one is created).
+    pub fn check(&self) -> Result<(), String> {
+        self.link.check()?;
+        if let Some(path) = &self.control {
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            if !dir.is_dir() {
+                return Err(format!(
+                    "--control {}: the directory {} does not exist (create it, or leave --control out \
+                     for the default path)",
+                    path.display(),
+                    dir.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `name` was asked for with `--services` (or none were named). An
     /// unknown name is an error, so a typo does not silently serve nothing.
     fn wants(&self, name: &str) -> bool {
@@ -97,7 +134,7 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
     let link = args.link.start()?;
     let runtime = &link.runtime;
-    let mut out = io::stdout().lock();
+    let mut out = report();
     let l = &args.link;
     let offload = if l.offload { ", offloads on" } else { "" };
     writeln!(
@@ -143,7 +180,7 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
         }
         let (counters, tcp, ports) =
             runtime.with_stack(|stack, _| (stack.counters().clone(), stack.tcp_sockets(), ephemeral_in_use(stack)));
-        let mut out = io::stdout().lock();
+        let mut out = report();
         write_counters(&mut out, &counters)?;
         write_tcp_gauges(&mut out, &tcp, ports)?;
         writeln!(out, "snapshot done")?;
@@ -157,14 +194,14 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     });
     drop(unread);
     if let Err(e) = link.shutdown() {
-        eprintln!("tunstack: writing the capture: {e}");
+        warn(format_args!("writing the capture: {e}"));
     }
     for service in services {
         if service.thread.join().is_err() {
-            eprintln!("tunstack: the {} service thread panicked", service.label);
+            warn(format_args!("the {} service thread panicked", service.label));
         }
     }
-    let mut out = io::stdout().lock();
+    let mut out = report();
     write_counters(&mut out, &counters)?;
     let faults = link.device.stats();
     writeln!(out, "faults:")?;
@@ -180,6 +217,31 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
         writeln!(out, "  udp/{} {name} received={} dropped={}", socket.local.port(), socket.received, socket.dropped)?;
     }
     out.flush()
+}
+
+/// `serve`'s standard output: a report for whoever reads it. A reader that goes
+/// away (`serve | head -3`) does not stop the stack: it serves on, and what it
+/// would have printed is dropped.
+struct Report(io::StdoutLock<'static>);
+
+fn report() -> Report {
+    Report(io::stdout().lock())
+}
+
+impl Write for Report {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(buf.len()),
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.0.flush() {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
 }
 
 fn write_counters(out: &mut impl Write, counters: &Counters) -> io::Result<()> {

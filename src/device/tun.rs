@@ -56,7 +56,13 @@ impl TunDevice {
     /// Needs `CAP_NET_ADMIN`.
     pub fn create(config: &TunConfig) -> io::Result<Self> {
         let cannot = |e: io::Error| {
-            io::Error::new(e.kind(), format!("cannot create TUN {}: {e} (needs root and /dev/net/tun)", config.name))
+            io::Error::new(
+                e.kind(),
+                match why_not(&config.name, &e) {
+                    Some(why) => format!("cannot create TUN {}: {e} ({why})", config.name),
+                    None => format!("cannot create TUN {}: {e}", config.name),
+                },
+            )
         };
         let (fd, name) = if config.offload {
             let (fd, name) = tun_vnet::open(&config.name).map_err(cannot)?;
@@ -92,6 +98,23 @@ impl TunDevice {
             }
         }
     }
+}
+
+/// What to do about `e`, the failure to open the TUN `name`: the kernel's own
+/// words (`Device or resource busy`) name the symptom, not the cause.
+fn why_not(name: &str, e: &io::Error) -> Option<String> {
+    let why = match e.raw_os_error()? {
+        libc::EBUSY => {
+            format!("{name} is already in use: another process, maybe another tunstack, has it open; stop it or choose another --tun")
+        }
+        libc::EPERM | libc::EACCES => "opening a TUN needs root (CAP_NET_ADMIN)".into(),
+        libc::ENOENT | libc::ENODEV | libc::ENXIO => {
+            "/dev/net/tun is missing: load the tun module (modprobe tun) or create the device node".into()
+        }
+        libc::EINVAL => format!("an interface named {name} exists and is not a TUN; choose another --tun"),
+        _ => "needs root and /dev/net/tun".into(),
+    };
+    Some(why)
 }
 
 fn ip(args: &[&str]) -> io::Result<()> {
