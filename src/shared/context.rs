@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use super::drop::DropLog;
 use super::{DropReason, Event, EventQueue};
 use crate::counters::Counters;
 use crate::time::Instant;
@@ -21,6 +22,8 @@ pub struct Context<'a> {
     events: &'a mut EventQueue,
     /// Why the packet being input was dropped, if it was.
     verdict: &'a mut Option<DropReason>,
+    /// How often each drop reason was traced lately.
+    log: &'a mut DropLog,
 }
 
 impl<'a> Context<'a> {
@@ -29,14 +32,15 @@ impl<'a> Context<'a> {
         counters: &'a mut Counters,
         events: &'a mut EventQueue,
         verdict: &'a mut Option<DropReason>,
+        log: &'a mut DropLog,
     ) -> Self {
-        Context { now, counters, events, verdict }
+        Context { now, counters, events, verdict, log }
     }
 
     /// The same context for a shorter borrow (to lend it on to a callee that
     /// keeps it in a struct).
     pub(crate) fn reborrow(&mut self) -> Context<'_> {
-        Context { now: self.now, counters: self.counters, events: self.events, verdict: self.verdict }
+        Context { now: self.now, counters: self.counters, events: self.events, verdict: self.verdict, log: self.log }
     }
 
     /// Tell a program waiting on a socket that something changed.
@@ -53,10 +57,11 @@ impl<'a> Context<'a> {
     }
 
     /// The one drop path: count `reason`, trace it with `detail` (the addresses,
-    /// ports or ids that say which packet), and — for a reason about the packet
-    /// being input — make it the verdict [`Stack::input`](crate::Stack::input)
-    /// returns. The first verdict wins: a packet is discarded once, and later code
-    /// only sees its consequences.
+    /// ports or ids that say which packet; at most a line a second per reason,
+    /// see [`DropLog`]), and — for a reason about the packet being input — make it
+    /// the verdict [`Stack::input`](crate::Stack::input) returns. The first
+    /// verdict wins: a packet is discarded once, and later code only sees its
+    /// consequences.
     pub(crate) fn drop(&mut self, reason: DropReason, detail: fmt::Arguments<'_>) {
         self.drop_many(reason, 1, detail);
     }
@@ -65,7 +70,9 @@ impl<'a> Context<'a> {
     /// reassembly timed out together).
     pub(crate) fn drop_many(&mut self, reason: DropReason, n: u64, detail: fmt::Arguments<'_>) {
         *reason.counter(self.counters) += n;
-        tracing::debug!(target: "tunstack::drop", reason = reason.as_str(), counter = reason.counter_name(), n, %detail, "drop");
+        if let Some(repeated) = self.log.admit(reason, self.now, n) {
+            tracing::debug!(target: "tunstack::drop", reason = reason.as_str(), counter = reason.counter_name(), n, repeated, %detail, "drop");
+        }
         self.note(reason);
     }
 
@@ -80,8 +87,10 @@ impl<'a> Context<'a> {
         detail: fmt::Arguments<'_>,
     ) {
         *reason.counter(self.counters) += 1;
-        let queue = reason.queue().unwrap_or("unnamed");
-        tracing::debug!(target: "tunstack::queue", queue, reason = reason.as_str(), len, %limit, %detail, "queue overflow");
+        if let Some(repeated) = self.log.admit(reason, self.now, 1) {
+            let queue = reason.queue().unwrap_or("unnamed");
+            tracing::debug!(target: "tunstack::queue", queue, reason = reason.as_str(), len, %limit, repeated, %detail, "queue overflow");
+        }
         self.note(reason);
     }
 

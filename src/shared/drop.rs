@@ -13,7 +13,10 @@
 //! [`Counters`]), its text, and whether it judges the packet being input (`rx`) or
 //! something else (`local`: a timeout, an error we chose not to send).
 
+use std::time::Duration;
+
 use crate::counters::Counters;
+use crate::time::Instant;
 
 macro_rules! drop_reasons {
     ($( $(#[doc = $doc:literal])* $variant:ident => $counter:ident, $kind:ident, $text:literal $(, queue $queue:literal)? ; )*) => {
@@ -33,6 +36,9 @@ macro_rules! drop_reasons {
         impl DropReason {
             /// Every reason, in declaration order (grouped by layer).
             pub const ALL: &'static [DropReason] = &[$(DropReason::$variant),*];
+
+            /// How many reasons there are.
+            pub(crate) const COUNT: usize = [$(DropReason::$variant),*].len();
 
             /// The reason in words, as traces and captures show it.
             pub fn as_str(self) -> &'static str {
@@ -135,6 +141,39 @@ drop_reasons! {
     TcpOutOfOrderFull => tcp_rx_ooo_no_room, rx, "out-of-order queue full", queue "tcp out-of-order";
 }
 
+/// How often each reason is traced: at most one line per reason per
+/// [`TRACE_INTERVAL`]; the drops in between are only counted, and the next line
+/// says how many there were (`repeated`). A flood of 10,000 datagrams to a closed
+/// port so costs a line a second, not 10,000 — and the counters stay exact.
+#[derive(Debug)]
+pub struct DropLog {
+    last: [Option<Instant>; DropReason::COUNT],
+    repeated: [u64; DropReason::COUNT],
+}
+
+/// The shortest time between two trace lines of one drop reason.
+pub const TRACE_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Default for DropLog {
+    fn default() -> Self {
+        DropLog { last: [None; DropReason::COUNT], repeated: [0; DropReason::COUNT] }
+    }
+}
+
+impl DropLog {
+    /// Whether `reason` may be traced at `now`; if so, how many drops of it went
+    /// untraced since its last line.
+    pub(crate) fn admit(&mut self, reason: DropReason, now: Instant, n: u64) -> Option<u64> {
+        let i = reason as usize;
+        if self.last[i].is_some_and(|t| now.saturating_duration_since(t) < TRACE_INTERVAL) {
+            self.repeated[i] += n;
+            return None;
+        }
+        self.last[i] = Some(now);
+        Some(std::mem::take(&mut self.repeated[i]))
+    }
+}
+
 impl std::fmt::Display for DropReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -146,6 +185,19 @@ mod tests {
     use super::*;
 
     /// Every reason's counter is a real counter, and each text is told apart.
+    #[test]
+    fn a_reason_is_traced_once_a_second_and_the_rest_counted() {
+        let mut log = DropLog::default();
+        let t = Instant::from_millis(10_000);
+        assert_eq!(log.admit(DropReason::UdpNoPort, t, 1), Some(0));
+        for ms in 1..1000 {
+            assert_eq!(log.admit(DropReason::UdpNoPort, t + Duration::from_millis(ms), 1), None);
+        }
+        assert_eq!(log.admit(DropReason::UdpQueueFull, t, 1), Some(0), "each reason on its own");
+        assert_eq!(log.admit(DropReason::UdpNoPort, t + TRACE_INTERVAL, 1), Some(999), "the next line says how many");
+        assert_eq!(log.admit(DropReason::UdpNoPort, t + TRACE_INTERVAL * 2, 1), Some(0));
+    }
+
     #[test]
     fn every_reason_names_a_counter_and_its_own_words() {
         let names: Vec<&str> = Counters::default().iter().map(|(n, _)| n).collect();

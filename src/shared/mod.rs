@@ -35,7 +35,7 @@ mod handles;
 mod rate_limit;
 
 pub use context::Context;
-pub use drop::DropReason;
+pub use drop::{DropLog, DropReason};
 pub use events::{Event, EventQueue};
 pub use handles::{TcpHandle, UdpHandle};
 pub use rate_limit::TokenBucket;

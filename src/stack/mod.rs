@@ -31,7 +31,7 @@ use crate::counters::Counters;
 use crate::icmp::{Icmp, Unreachable};
 use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
-use crate::shared::{Context, DropReason, Event, EventQueue, QueueLimit, TcpHandle, UdpHandle};
+use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, TcpHandle, UdpHandle};
 use crate::tcp::{Keepalive, State, TcpParams, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
@@ -52,6 +52,8 @@ pub struct Stack {
     events: EventQueue,
     /// Why the packet [`input`](Stack::input) is processing was dropped, if it was.
     verdict: Option<DropReason>,
+    /// When each drop reason was last traced (one line a second each).
+    drop_log: DropLog,
 }
 
 /// The stack's parts, borrowed apart for one call: the shared [`Context`] and
@@ -87,13 +89,14 @@ impl Stack {
             tcp: TcpTable::new(tcp, config.ports.clone(), config.seed),
             events: EventQueue::default(),
             verdict: None,
+            drop_log: DropLog::default(),
             config,
         }
     }
 
     fn parts(&mut self, now: Instant) -> Parts<'_> {
-        let Stack { counters, ip, out, icmp, udp, tcp, events, verdict, .. } = self;
-        Parts { ctx: Context::new(now, counters, events, verdict), out, ip, icmp, udp, tcp }
+        let Stack { counters, ip, out, icmp, udp, tcp, events, verdict, drop_log, .. } = self;
+        Parts { ctx: Context::new(now, counters, events, verdict, drop_log), out, ip, icmp, udp, tcp }
     }
 
     /// The configuration the stack runs with.

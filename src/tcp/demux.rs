@@ -246,12 +246,19 @@ impl TcpTable {
         let Some(cookie) = self.cookies.check(ctx.now, local, remote, peer_isn, iss) else {
             return false;
         };
-        let conn_limit = self.config.tcp.max_connections;
+        let (conn_limit, syn_backlog) = (self.config.tcp.max_connections, self.config.tcp.syn_backlog);
         let conns = self.conns.len();
         let Some(l) = self.listeners.get_mut(&listener) else {
             return false;
         };
-        if l.accept_queue.len() >= l.backlog || conns >= conn_limit {
+        // A full accept queue: the peer has proven its address (it returned our
+        // cookie), so it may wait in SYN-RECEIVED like any half-open connection —
+        // our SYN,ACK retransmissions make it repeat the ACK once `accept` made
+        // room. Dropping the ACK alone would leave a peer that waits for us to
+        // speak (daytime, SMTP) hanging forever, since no state of ours would
+        // retry. Those waiting peers are bounded by the accept backlog.
+        let queue_full = l.accept_queue.len() >= l.backlog;
+        if conns >= conn_limit || (queue_full && l.half_open >= syn_backlog + l.backlog) {
             l.overflows += 1;
             let (len, limit) = (l.accept_queue.len(), l.backlog);
             ctx.overflow(DropReason::TcpAcceptQueueFull, len, limit, format_args!("port={} (cookie)", seg.dst_port));
@@ -276,8 +283,21 @@ impl TcpTable {
         self.conns.insert(handle, tcb);
         self.with(ctx, out, handle, |tcb, ctx| {
             tcb.negotiate(ctx.config, &options, ctx.now);
-            tcb.resume_from_cookie(ctx);
+            tcb.resume_from_cookie(ctx, queue_full);
         });
+        if queue_full {
+            if let Some(l) = self.listeners.get_mut(&listener) {
+                l.overflows += 1;
+                let (len, limit) = (l.accept_queue.len(), l.backlog);
+                ctx.overflow(
+                    DropReason::TcpAcceptQueueFull,
+                    len,
+                    limit,
+                    format_args!("port={} (cookie)", seg.dst_port),
+                );
+            }
+            return true;
+        }
         // A second event, so that the bookkeeping after it sees SYN-RECEIVED left
         // for ESTABLISHED and hands the connection to the accept queue.
         self.with(ctx, out, handle, |tcb, ctx| {

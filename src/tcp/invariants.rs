@@ -105,7 +105,10 @@ impl TcpTable {
             let half_open =
                 tcp.conns.values().filter(|t| t.listener == Some(*handle) && t.state == State::SynReceived).count();
             ensure!(l.half_open == half_open, "listener {handle:?} counts {} half-open, has {half_open}", l.half_open);
-            ensure!(half_open <= config.syn_backlog, "{half_open} half-open connections, bound {}", config.syn_backlog);
+            // SYNs fill at most the SYN backlog; peers whose valid cookie found
+            // the accept queue full wait here too, at most a backlog's worth.
+            let bound = config.syn_backlog + l.backlog;
+            ensure!(half_open <= bound, "{half_open} half-open connections, bound {bound}");
             ensure!(
                 l.accept_queue.len() <= l.backlog,
                 "accept queue of {} holds {}, bound {}",

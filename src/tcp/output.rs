@@ -189,9 +189,10 @@ impl Tcb {
 
     /// A passive open rebuilt from a SYN cookie (`syncookie.rs`): SYN-RECEIVED as
     /// if our SYN,ACK had left from this connection, so the returning ACK
-    /// completes it the usual way. Nothing is sent and no timer runs: there is
-    /// nothing to retransmit.
-    pub(crate) fn resume_from_cookie(&mut self, ctx: &mut Ctx<'_>) {
+    /// completes it the usual way. Nothing is sent; the SYN,ACK's retransmission
+    /// timer runs only if the connection must `wait` (its ACK found the accept
+    /// queue full and is dropped: a retransmission makes the peer repeat it).
+    pub(crate) fn resume_from_cookie(&mut self, ctx: &mut Ctx<'_>, wait: bool) {
         self.set_state(State::SynReceived, "rcvd ACK with a valid SYN cookie");
         let iss = self.snd.iss;
         self.snd.snd_nxt = iss + 1;
@@ -199,6 +200,9 @@ impl Tcb {
         // The window our cookie SYN,ACK offered, unscaled (RFC 7323 §2.2).
         let offered = self.rcv.free().min(usize::from(u16::MAX));
         self.rcv.rcv_adv = self.rcv.rcv_nxt + offered;
+        if wait {
+            self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
+        }
     }
 
     /// Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), with the options we offer —

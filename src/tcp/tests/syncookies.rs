@@ -106,3 +106,35 @@ fn with_cookies_always_a_listener_keeps_no_half_open_state() {
     assert!(h.stack.tcp_accept(listener).is_ok());
     assert_eq!(h.stack.tcp_accept(listener).expect_err("one").kind(), ErrorKind::WouldBlock);
 }
+
+/// A valid cookie whose ACK finds the accept queue full: the peer proved its
+/// address, so it waits in SYN-RECEIVED like any half-open connection — our
+/// SYN,ACK is retransmitted, the peer repeats its ACK, and once `accept` made
+/// room the connection is established. (Dropping the ACK alone would strand a
+/// peer that waits for us to speak first.)
+#[test]
+fn a_cookie_that_finds_the_accept_queue_full_waits_half_open_instead_of_vanishing() {
+    let mut config = StackConfig::default();
+    config.tcp.syn_cookies = SynCookies::Always;
+    let mut h = Harness::with_config(config);
+    let listener = h.listen(1);
+    // Two SYNs while the accept queue has room: two cookies.
+    for port in [40001, 40002] {
+        h.peer_port = port;
+        h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460)]));
+        h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS)]));
+    }
+    h.peer_port = 40001;
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    assert_eq!(h.state(), Some(State::Established), "the first fills the accept queue");
+    h.peer_port = 40002;
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    assert_eq!(h.dropped.map(|r| r.as_str()), Some("accept queue full"));
+    assert_eq!(h.state(), Some(State::SynReceived), "kept, waiting for room");
+    h.stack.tcp_accept(listener).expect("the first");
+    h.run_next_timer();
+    h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([mss(OUR_MSS)]));
+    h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN));
+    assert_eq!(h.state(), Some(State::Established));
+    assert!(h.stack.tcp_accept(listener).is_ok(), "the second, accepted");
+}
