@@ -40,7 +40,8 @@ from pathlib import Path
 #    drop reasons, handles, the per-call context) and may use time and counters.
 #  * wire turns bytes into headers and back and uses nothing of the crate.
 #  * ports (the port tables) needs rng for ephemeral ports.
-#  * ip sits on wire; icmp, udp and tcp sit on ip and never import each other
+#  * ip sits on wire; icmp, udp, tcp and raw (IP protocol sockets) sit on ip and
+#    never import each other
 #    (an ICMP error is handed back to stack as a value and routed from there),
 #    nor config or stack.
 #  * config knows the protocol modules' settings; stack owns them all;
@@ -61,7 +62,7 @@ from pathlib import Path
 # Test code inside a module (`#[cfg(test)]` items, inline modules and files) is not
 # checked unless --include-tests: a tcp test may drive a whole Stack through testutil
 # without tcp depending on either.
-_CORE = ["config", "ip", "icmp", "udp", "tcp", "ports", "wire", "shared", "counters", "time", "rng"]
+_CORE = ["config", "ip", "icmp", "udp", "tcp", "raw", "ports", "wire", "shared", "counters", "time", "rng"]
 # What a tool sees of the core: its face, not the protocol modules behind it.
 _FACE = ["invariants", "stack", "config", "ports", "wire", "shared", "counters", "time", "rng"]
 _BELOW_TOOLS = ["device", "capture", *_FACE]
@@ -76,7 +77,8 @@ LAYERS: dict[str, list[str]] = {
     "icmp": ["ip", "wire", "ports", "shared", "counters", "time", "rng"],
     "udp": ["ip", "wire", "ports", "shared", "counters", "time", "rng"],
     "tcp": ["ip", "wire", "ports", "shared", "counters", "time", "rng"],
-    "config": ["ip", "ports", "udp", "tcp", "icmp", "shared", "time"],
+    "raw": ["ip", "wire", "shared", "counters", "time"],
+    "config": ["ip", "ports", "udp", "tcp", "icmp", "raw", "shared", "time"],
     "stack": _CORE,
     "invariants": ["stack", *_CORE],
     # Tools.
@@ -92,7 +94,7 @@ LAYERS: dict[str, list[str]] = {
     # The binary's command line (`mod cli;` in main.rs): anything the library
     # exports (the compiler keeps it to the public API; `tunstack::TcpSocketInfo`
     # resolves to tcp through lib.rs's re-exports).
-    "cli": ["services", "control", "socket", "runtime", "sim", "script", "tcp", "udp", *_BELOW_TOOLS],
+    "cli": ["services", "control", "socket", "runtime", "sim", "script", "tcp", "udp", "raw", *_BELOW_TOOLS],
 }
 
 DEFAULT_CRATE = "tunstack"

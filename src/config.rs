@@ -30,6 +30,10 @@ pub struct StackConfig {
     pub udp_recv_queue: QueueLimit,
     /// Most UDP sockets open at once.
     pub max_udp_sockets: usize,
+    /// Default capacity of a new raw IP protocol socket's receive queue.
+    pub raw_recv_queue: QueueLimit,
+    /// Most raw IP protocol sockets open at once.
+    pub max_raw_sockets: usize,
     /// ICMP error rate limit: a token bucket of this many messages…
     pub icmp_error_burst: u32,
     /// …refilled at this many per second (RFC 1812 4.3.2.8, RFC 1122 3.2.2).
@@ -53,6 +57,8 @@ impl Default for StackConfig {
             ports: PortConfig::default(),
             udp_recv_queue: QueueLimit::default(),
             max_udp_sockets: 4096,
+            raw_recv_queue: QueueLimit::default(),
+            max_raw_sockets: 64,
             icmp_error_burst: 50,
             icmp_errors_per_sec: 100,
             max_tx_queue: 4096,

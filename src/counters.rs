@@ -103,6 +103,12 @@ counters! {
     udp_rx_delivered,
     /// Datagrams sent.
     udp_tx,
+    /// Datagrams queued on raw IP protocol sockets (a copy per socket).
+    raw_rx_delivered,
+    /// Dropped: a raw socket's receive queue was full (or shrunk).
+    raw_rx_queue_full,
+    /// Datagrams sent from raw sockets.
+    raw_tx,
     /// TCP segments that passed validation.
     tcp_rx_segments,
     /// Dropped: TCP header malformed (short, data offset out of range).

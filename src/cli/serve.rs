@@ -27,9 +27,9 @@ use super::link::LinkArgs;
 use super::{warn, TraceArgs};
 use tunstack::control::{self, ControlServer};
 use tunstack::ports::{services::service_name, Protocol};
-use tunstack::services::{recv_queue_bytes, spawn_tcp, spawn_udp, TcpService, UdpService};
+use tunstack::services::{recv_queue_bytes, spawn_raw_echo, spawn_tcp, spawn_udp, TcpService, UdpService};
 use tunstack::TcpSocketInfo;
-use tunstack::{Counters, Runtime, Stack, TcpListener, UdpSocket};
+use tunstack::{Counters, RawSocket, Runtime, Stack, TcpListener, UdpSocket};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -49,6 +49,16 @@ pub struct ServeArgs {
     /// socket (`tunstack ss`) and in `udp_rx_queue_full`.
     #[arg(long, value_name = "PORT", value_parser = port, allow_negative_numbers = true)]
     udp_no_read: Vec<u16>,
+    /// Serve echo on this IP protocol number (repeatable; e.g. 253, RFC 3692's
+    /// experimental): every datagram of it comes back to its sender. A protocol
+    /// nobody serves is answered with ICMP protocol unreachable.
+    #[arg(long, value_name = "PROTO", value_parser = raw_protocol)]
+    raw_echo: Vec<u8>,
+    /// Also open a raw socket for this IP protocol (repeatable) and never read
+    /// from it: datagrams fill its receive queue (`--udp-queue` datagrams) and the
+    /// rest are dropped and counted in `raw_rx_queue_full`.
+    #[arg(long, value_name = "PROTO", value_parser = raw_protocol)]
+    raw_no_read: Vec<u8>,
     /// Serve only these services (comma-separated: echo, discard, daytime, chargen,
     /// http), on TCP and on UDP where the service has both. Default: all of them.
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
@@ -71,6 +81,18 @@ fn port(s: &str) -> Result<u16, String> {
         Ok(0) => Err("port 0 is not a port to listen on (it would bind a random ephemeral port)".into()),
         Ok(port) => Ok(port),
         Err(e) => Err(format!("{s}: {e} (a port is 1–65535)")),
+    }
+}
+
+/// An IP protocol number a raw socket may take: not ICMP (1), TCP (6) or UDP
+/// (17), which the stack speaks itself, nor the reserved 0 and 255.
+fn raw_protocol(s: &str) -> Result<u8, String> {
+    match s.parse::<u8>() {
+        Ok(p @ (0 | 1 | 6 | 17 | 255)) => {
+            Err(format!("IP protocol {p} cannot be served raw (reserved, or the stack's own ICMP/TCP/UDP)"))
+        }
+        Ok(p) => Ok(p),
+        Err(e) => Err(format!("{s}: {e} (an IP protocol number is 0–255)")),
     }
 }
 
@@ -149,8 +171,18 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     for service in UdpService::ALL.into_iter().filter(|s| args.wants(s.name())) {
         services.push(spawn_udp(runtime, service, args.udp_queue)?);
     }
+    for &protocol in &args.raw_echo {
+        services.push(spawn_raw_echo(runtime, protocol, args.udp_queue)?);
+    }
     for service in &services {
         writeln!(out, "listening {}", service.label)?;
+    }
+    let mut raw_unread = Vec::new();
+    for &protocol in &args.raw_no_read {
+        let socket = RawSocket::bind(runtime, protocol, std::net::Ipv4Addr::UNSPECIFIED)?;
+        socket.set_recv_queue_capacity(args.udp_queue, recv_queue_bytes(args.udp_queue))?;
+        raw_unread.push(socket);
+        writeln!(out, "listening raw/{protocol} no-read")?;
     }
     // Held until exit and never accepted from: only the backlog bounds them.
     let mut idle_listeners = Vec::new();
@@ -193,6 +225,7 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
         (stack.counters().clone(), stack.udp_sockets(), stack.tcp_sockets(), ephemeral_in_use(stack))
     });
     drop(unread);
+    drop(raw_unread);
     if let Err(e) = link.shutdown() {
         warn(format_args!("writing the capture: {e}"));
     }

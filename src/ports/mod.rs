@@ -80,6 +80,9 @@ pub enum Protocol {
     Tcp,
     /// User Datagram Protocol (IP protocol number 17).
     Udp,
+    /// Raw IP protocol sockets: no ports — a socket's "port" in the socket table
+    /// is the IP protocol number it speaks, as Linux's `ss` shows it.
+    Raw,
 }
 
 impl fmt::Display for Protocol {
@@ -88,6 +91,7 @@ impl fmt::Display for Protocol {
         f.write_str(match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
+            Protocol::Raw => "raw",
         })
     }
 }

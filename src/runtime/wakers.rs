@@ -11,9 +11,7 @@
 
 use parking_lot::Condvar;
 
-use crate::shared::Event;
-use crate::shared::TcpHandle;
-use crate::shared::UdpHandle;
+use crate::shared::{Event, RawHandle, TcpHandle, UdpHandle};
 
 /// Condition variables the sockets are spread over (8 bytes each).
 const SHARDS: usize = 256;
@@ -23,6 +21,7 @@ const SHARDS: usize = 256;
 pub(crate) enum WaitOn {
     Tcp(TcpHandle),
     Udp(UdpHandle),
+    Raw(RawHandle),
 }
 
 impl WaitOn {
@@ -31,6 +30,7 @@ impl WaitOn {
         let id = match self {
             WaitOn::Tcp(h) => h.0,
             WaitOn::Udp(h) => h.0,
+            WaitOn::Raw(h) => h.0,
         };
         (id % SHARDS as u64) as usize
     }
@@ -41,6 +41,7 @@ impl From<&Event> for WaitOn {
         match *event {
             Event::Tcp(h) => WaitOn::Tcp(h),
             Event::UdpReadable(h) | Event::UdpError(h) => WaitOn::Udp(h),
+            Event::RawReadable(h) => WaitOn::Raw(h),
         }
     }
 }

@@ -13,6 +13,7 @@
 mod chargen;
 mod daytime;
 mod http;
+mod raw;
 mod tcp;
 mod udp;
 
@@ -20,6 +21,7 @@ use std::thread::JoinHandle;
 
 pub use chargen::chargen_line;
 pub use daytime::daytime_string;
+pub use raw::spawn_raw_echo;
 pub use tcp::{spawn_tcp, TcpService};
 pub use udp::{recv_queue_bytes, spawn_udp, UdpService};
 

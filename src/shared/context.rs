@@ -53,6 +53,7 @@ impl<'a> Context<'a> {
         match event {
             Event::Tcp(handle) => self.events.forget_tcp(handle),
             Event::UdpReadable(handle) | Event::UdpError(handle) => self.events.forget_udp(handle),
+            Event::RawReadable(handle) => self.events.forget_raw(handle),
         }
     }
 

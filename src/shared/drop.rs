@@ -114,6 +114,8 @@ drop_reasons! {
     UdpNoPort => udp_rx_no_port, rx, "udp no port";
     /// The socket's receive queue is at its bound.
     UdpQueueFull => udp_rx_queue_full, rx, "udp queue full", queue "udp receive";
+    /// A raw socket's receive queue is at its bound.
+    RawQueueFull => raw_rx_queue_full, rx, "raw queue full", queue "raw receive";
     /// TCP header malformed.
     TcpBadHeader => tcp_rx_bad_header, rx, "tcp bad header";
     /// TCP checksum wrong.

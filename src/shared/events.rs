@@ -10,7 +10,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::{TcpHandle, UdpHandle};
+use super::{RawHandle, TcpHandle, UdpHandle};
 
 /// Something a program waiting on a socket should hear about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,6 +22,8 @@ pub enum Event {
     /// A TCP connection or listener changed: data, window, state, or a connection
     /// waiting for `accept`.
     Tcp(TcpHandle),
+    /// A datagram was queued on this raw IP protocol socket.
+    RawReadable(RawHandle),
 }
 
 /// Pending socket events, in the order they first happened.
@@ -88,6 +90,12 @@ impl EventQueue {
     pub(crate) fn forget_udp(&mut self, handle: UdpHandle) {
         self.pending.remove(&Event::UdpReadable(handle));
         self.pending.remove(&Event::UdpError(handle));
+        self.compact();
+    }
+
+    /// A raw socket was closed.
+    pub(crate) fn forget_raw(&mut self, handle: RawHandle) {
+        self.pending.remove(&Event::RawReadable(handle));
         self.compact();
     }
 

@@ -12,3 +12,7 @@ pub struct TcpHandle(pub(crate) u64);
 /// Names one UDP socket of a [`Stack`](crate::Stack). Never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UdpHandle(pub(crate) u64);
+
+/// Names one raw IP protocol socket of a [`Stack`](crate::Stack). Never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RawHandle(pub(crate) u64);

@@ -1,7 +1,7 @@
 //! The types every layer of the core shares, and nothing else: the leaf of the
 //! import graph (it uses only [`crate::time`] and [`crate::counters`]).
 //!
-//! * [`TcpHandle`], [`UdpHandle`] — names of sockets, never reused;
+//! * [`TcpHandle`], [`UdpHandle`], [`RawHandle`] — names of sockets, never reused;
 //! * [`Event`] and the bounded [`EventQueue`] — "look at this socket again";
 //! * [`DropReason`] — why a packet was discarded, each reason tied to the one
 //!   counter it increments (declared once, in `drop.rs`);
@@ -9,7 +9,8 @@
 //!   the time, the counters, the event queue and the verdict on the packet being
 //!   input; [`Context::drop`] is the one path every drop takes;
 //! * [`TokenBucket`] — the rate limiter ICMP errors and challenge ACKs use;
-//! * [`QueueLimit`] — the bound of a datagram queue.
+//! * [`QueueLimit`] and [`RecvQueue`] — a datagram socket's bounded receive
+//!   queue (UDP ports and raw IP protocol sockets both have one).
 //!
 //! Keeping these here, below `ip`, `icmp`, `udp` and `tcp`, is what lets the
 //! imports of the core point one way (DESIGN.md, "Layers"): a protocol module
@@ -29,15 +30,17 @@ macro_rules! ensure {
 pub(crate) use ensure;
 
 mod context;
+mod datagram_queue;
 mod drop;
 mod events;
 mod handles;
 mod rate_limit;
 
 pub use context::Context;
+pub use datagram_queue::{ReceivedDatagram, RecvQueue};
 pub use drop::{DropLog, DropReason};
 pub use events::{Event, EventQueue};
-pub use handles::{TcpHandle, UdpHandle};
+pub use handles::{RawHandle, TcpHandle, UdpHandle};
 pub use rate_limit::TokenBucket;
 
 /// The bound of a datagram receive queue: both counts apply.

@@ -5,9 +5,11 @@
 //! socket is blocking — waits until the core reports an event for that socket or
 //! the socket's timeout passes.
 
+mod raw;
 mod tcp;
 mod udp;
 
+pub use raw::RawSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 

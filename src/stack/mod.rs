@@ -23,7 +23,7 @@ mod socket_table;
 pub use socket_table::SocketRow;
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use crate::config::StackConfig;
@@ -31,7 +31,8 @@ use crate::counters::Counters;
 use crate::icmp::{Icmp, Unreachable};
 use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
-use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, TcpHandle, UdpHandle};
+use crate::raw::{RawConfig, RawDelivery, RawSocketInfo, RawTable};
+use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, RawHandle, TcpHandle, UdpHandle};
 use crate::tcp::{Keepalive, State, TcpParams, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
@@ -49,6 +50,8 @@ pub struct Stack {
     udp: UdpTable,
     /// TCP connections, listeners, and the TCP port namespace (independent of UDP's).
     tcp: TcpTable,
+    /// Raw IP protocol sockets.
+    raw: RawTable,
     events: EventQueue,
     /// Why the packet [`input`](Stack::input) is processing was dropped, if it was.
     verdict: Option<DropReason>,
@@ -66,6 +69,7 @@ struct Parts<'a> {
     icmp: &'a mut Icmp,
     udp: &'a mut UdpTable,
     tcp: &'a mut TcpTable,
+    raw: &'a mut RawTable,
 }
 
 impl Stack {
@@ -80,6 +84,8 @@ impl Stack {
             seed: config.seed,
         };
         let tcp = TcpParams { tcp: config.tcp.clone(), addr: config.addr, mtu: config.mtu };
+        let raw =
+            RawConfig { addr: config.addr, max_sockets: config.max_raw_sockets, recv_queue: config.raw_recv_queue };
         Stack {
             counters: Counters::default(),
             ip: IpInput::new(config.addr, config.reassembly.clone()),
@@ -87,6 +93,7 @@ impl Stack {
             icmp: Icmp::new(config.icmp_error_burst, config.icmp_refill_interval()),
             udp: UdpTable::new(udp),
             tcp: TcpTable::new(tcp, config.ports.clone(), config.seed),
+            raw: RawTable::new(raw),
             events: EventQueue::default(),
             verdict: None,
             drop_log: DropLog::default(),
@@ -95,8 +102,8 @@ impl Stack {
     }
 
     fn parts(&mut self, now: Instant) -> Parts<'_> {
-        let Stack { counters, ip, out, icmp, udp, tcp, events, verdict, drop_log, .. } = self;
-        Parts { ctx: Context::new(now, counters, events, verdict, drop_log), out, ip, icmp, udp, tcp }
+        let Stack { counters, ip, out, icmp, udp, tcp, raw, events, verdict, drop_log, .. } = self;
+        Parts { ctx: Context::new(now, counters, events, verdict, drop_log), out, ip, icmp, udp, tcp, raw }
     }
 
     /// The configuration the stack runs with.
@@ -365,12 +372,67 @@ impl Stack {
         self.tcp.ports()
     }
 
+    // ----- Raw IP protocol sockets ---------------------------------------------------
+
+    /// Open a raw socket for IP protocol `protocol` (not ICMP, TCP or UDP, which
+    /// the stack speaks itself), receiving datagrams to `local` (ours, or
+    /// 0.0.0.0 for any); Linux's `socket(AF_INET, SOCK_RAW, protocol)`.
+    pub fn raw_bind(&mut self, protocol: u8, local: Ipv4Addr) -> io::Result<RawHandle> {
+        self.raw.bind(protocol, local)
+    }
+
+    /// Receive only from `peer`, and send there when no destination is given.
+    pub fn raw_connect(&mut self, handle: RawHandle, peer: Ipv4Addr) -> io::Result<()> {
+        self.raw.connect(handle, peer)
+    }
+
+    /// Whether reads include the IP header (`IP_HDRINCL`'s receive side).
+    pub fn raw_set_header_included(&mut self, handle: RawHandle, included: bool) -> io::Result<()> {
+        self.raw.set_header_included(handle, included)
+    }
+
+    /// Send `payload` as one datagram of the socket's protocol to `dst` (or the
+    /// connected peer), through IP output: fragmented to the MTU.
+    pub fn raw_send_to(&mut self, handle: RawHandle, payload: &[u8], dst: Option<Ipv4Addr>) -> io::Result<usize> {
+        let mut p = self.parts(Instant::ZERO);
+        p.raw.send_to(&mut p.ctx, p.out, handle, payload, dst)
+    }
+
+    /// Take the oldest datagram (`from` carries port 0); `WouldBlock` if none.
+    pub fn raw_recv(&mut self, handle: RawHandle) -> io::Result<ReceivedDatagram> {
+        self.raw.recv(handle)
+    }
+
+    /// Whether a datagram is waiting.
+    pub fn raw_can_recv(&self, handle: RawHandle) -> bool {
+        self.raw.can_recv(handle)
+    }
+
+    /// Change the receive queue's bounds; datagrams beyond a smaller bound are
+    /// dropped and counted.
+    pub fn raw_set_recv_queue(&mut self, handle: RawHandle, limit: QueueLimit) -> io::Result<()> {
+        let mut p = self.parts(Instant::ZERO);
+        p.raw.set_recv_queue(&mut p.ctx, handle, limit)
+    }
+
+    /// Close a raw socket; datagrams still queued are discarded.
+    pub fn raw_close(&mut self, handle: RawHandle) {
+        if self.raw.close(handle) {
+            self.events.forget_raw(handle);
+        }
+    }
+
+    /// Every raw socket, by protocol.
+    pub fn raw_sockets(&self) -> Vec<RawSocketInfo> {
+        self.raw.sockets()
+    }
+
     // ----- Looking inside --------------------------------------------------------
 
     /// Every TCP and UDP socket, TCP first; within each, by local port and then
     /// peer (a listener before its connections).
     pub fn socket_table(&self) -> Vec<SocketRow> {
-        socket_table::rows(self.tcp.sockets(), self.udp.sockets())
+        socket_table::rows(self.tcp.sockets(), self.udp.sockets(), self.raw.sockets())
     }
 
     /// Check every invariant of this stack (see [`crate::invariants`]); `Err`
@@ -379,6 +441,7 @@ impl Stack {
     pub fn check_invariants(&self) -> Result<(), String> {
         self.check_ip().map_err(|e| format!("IP: {e}"))?;
         self.udp.check_invariants().map_err(|e| format!("UDP: {e}"))?;
+        self.raw.check_invariants().map_err(|e| format!("raw: {e}"))?;
         self.tcp.check_invariants()
     }
 
@@ -442,8 +505,12 @@ impl Parts<'_> {
                 self.tcp.input(&mut self.ctx, self.out, datagram);
             }
             other => {
-                // RFC 1122 3.2.2.1: a host SHOULD answer a protocol it does not
-                // speak with protocol unreachable (rate-limited like every error).
+                if self.raw.input(&mut self.ctx, datagram) == RawDelivery::Taken {
+                    self.ctx.counters.ip_rx_delivered += 1;
+                    return;
+                }
+                // RFC 1122 3.2.2.1: a host SHOULD answer a protocol nobody here
+                // speaks with protocol unreachable (rate-limited like every error).
                 self.ctx.drop(DropReason::IpUnknownProtocol, format_args!("protocol={other}"));
                 self.icmp.send_dest_unreachable(&mut self.ctx, self.out, CODE_PROTOCOL_UNREACHABLE, datagram);
             }

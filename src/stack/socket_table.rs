@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::services::service_name;
 use crate::ports::Protocol;
+use crate::raw::RawSocketInfo;
 use crate::tcp::TcpSocketInfo;
 use crate::udp::UdpSocketInfo;
 
@@ -83,7 +84,7 @@ fn order(row: &SocketRow) -> (u16, Option<(u32, u16)>) {
 /// The rows of the socket table from the TCP and UDP tables' own listings:
 /// TCP first, then UDP; within each, by local port and then peer (a listener
 /// before its connections).
-pub(super) fn rows(tcp: Vec<TcpSocketInfo>, udp: Vec<UdpSocketInfo>) -> Vec<SocketRow> {
+pub(super) fn rows(tcp: Vec<TcpSocketInfo>, udp: Vec<UdpSocketInfo>, raw: Vec<RawSocketInfo>) -> Vec<SocketRow> {
     let mut tcp: Vec<SocketRow> = tcp
         .into_iter()
         .map(|t| SocketRow {
@@ -122,6 +123,24 @@ pub(super) fn rows(tcp: Vec<TcpSocketInfo>, udp: Vec<UdpSocketInfo>) -> Vec<Sock
         })
         .collect();
     udp.sort_by_key(order);
+    // Raw sockets have no port: like Linux's `ss -w`, the protocol number stands
+    // in its place.
+    let raw = raw.into_iter().map(|r| SocketRow {
+        netid: Protocol::Raw,
+        state: if r.peer.is_some() { "ESTAB" } else { "UNCONN" }.to_string(),
+        recv_q: r.queued_bytes,
+        recv_q_max: r.limit.bytes,
+        send_q: 0,
+        send_q_max: 0,
+        local: SocketAddrV4::new(r.local, u16::from(r.protocol)),
+        peer: r.peer.map(|p| SocketAddrV4::new(p, u16::from(r.protocol))),
+        service: None,
+        drops: r.dropped,
+        datagrams: Some((r.queued_datagrams, r.limit.datagrams)),
+        half_open: None,
+        path_mtu: None,
+    });
     tcp.extend(udp);
+    tcp.extend(raw);
     tcp
 }

@@ -5,12 +5,11 @@
 //! ports (see [`crate::ports`]).
 
 mod invariants;
-mod queue;
 mod socket;
 #[cfg(test)]
 mod tests;
 
-pub use queue::{ReceivedDatagram, RecvQueue};
+pub use crate::shared::{ReceivedDatagram, RecvQueue};
 pub use socket::UdpSocketState;
 
 use std::collections::HashMap;

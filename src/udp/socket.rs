@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddrV4;
 
-use super::queue::RecvQueue;
+use crate::shared::RecvQueue;
 
 /// What the core knows of one UDP socket: its port, an optional connected peer, its
 /// bounded receive queue and an error reported by ICMP and not yet seen by the

@@ -1,6 +1,7 @@
 //! A socket's bounded receive queue: the "port as a queue" of the classic texts.
 //!
-//! Datagrams for a port wait here until the program reads them. The queue has two
+//! Datagrams for a UDP port (or a raw IP protocol socket) wait here until the
+//! program reads them. The queue has two
 //! bounds — datagrams and payload bytes — and a datagram that would exceed either is
 //! refused whole and counted; the queue never grows past its bound.
 
@@ -9,7 +10,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 
-use crate::shared::QueueLimit;
+use super::QueueLimit;
 
 /// One received datagram and who sent it.
 #[derive(Clone, Debug, PartialEq, Eq)]

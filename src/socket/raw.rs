@@ -1,0 +1,118 @@
+//! `RawSocket`: whole IP datagrams of one protocol number through the user-space
+//! stack, as Linux's `socket(AF_INET, SOCK_RAW, protocol)` — for prototyping a
+//! protocol of your own on IP (RFC 3692's 253 and 254 are for experiments).
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::wait_for;
+use crate::config::QueueLimit;
+use crate::runtime::{Runtime, WaitOn};
+use crate::shared::RawHandle;
+
+/// A raw socket of one IP protocol. Dropping it closes the socket.
+///
+/// ```no_run
+/// # fn main() -> std::io::Result<()> {
+/// # let runtime: tunstack::Runtime = unimplemented!();
+/// let socket = tunstack::RawSocket::bind(&runtime, 253, "0.0.0.0".parse().unwrap())?;
+/// let mut buf = [0u8; 65_536];
+/// let (n, from) = socket.recv_from(&mut buf)?;
+/// socket.send_to(&buf[..n], from)?; // an echo of protocol 253
+/// # Ok(()) }
+/// ```
+pub struct RawSocket {
+    runtime: Runtime,
+    handle: RawHandle,
+    read_timeout: Option<Duration>,
+    nonblocking: bool,
+}
+
+impl RawSocket {
+    /// Open a socket for IP protocol `protocol` receiving datagrams to `local`
+    /// (the stack's address, or 0.0.0.0). Errors: `AddrInUse` for ICMP, TCP and
+    /// UDP (the stack speaks those itself), `InvalidInput` for 0 and 255.
+    pub fn bind(runtime: &Runtime, protocol: u8, local: Ipv4Addr) -> io::Result<RawSocket> {
+        let handle = runtime.with_stack(|stack, _| stack.raw_bind(protocol, local))?;
+        Ok(RawSocket { runtime: runtime.clone(), handle, read_timeout: None, nonblocking: false })
+    }
+
+    /// Receive only from `peer`; `send` goes there.
+    pub fn connect(&self, peer: Ipv4Addr) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.raw_connect(self.handle, peer))
+    }
+
+    /// Reads include the IP header (as Linux's raw IPv4 sockets always do).
+    pub fn set_header_included(&self, included: bool) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.raw_set_header_included(self.handle, included))
+    }
+
+    /// Send one datagram to `dst`; larger than the MTU, it is fragmented.
+    pub fn send_to(&self, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+        self.send_with(Some(dst), buf)
+    }
+
+    /// Send one datagram to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.send_with(None, buf)
+    }
+
+    /// As `UdpSocket::send_with`: a blocking socket retries a full transmit queue
+    /// (each call through the runtime ends by writing that queue out).
+    fn send_with(&self, dst: Option<Ipv4Addr>, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.runtime.with_stack(|stack, _| stack.raw_send_to(self.handle, buf, dst)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Receive one datagram and its source; bytes beyond `buf` are discarded.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Ipv4Addr)> {
+        let datagram =
+            wait_for(&self.runtime, WaitOn::Raw(self.handle), self.nonblocking, self.read_timeout, |stack, _| {
+                stack.raw_recv(self.handle)
+            })?;
+        let n = datagram.data.len().min(buf.len());
+        buf[..n].copy_from_slice(&datagram.data[..n]);
+        let from = match datagram.from {
+            std::net::SocketAddr::V4(a) => *a.ip(),
+            std::net::SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        Ok((n, from))
+    }
+
+    /// `None` blocks forever; a zero duration is refused as std does.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero read timeout is not allowed"));
+        }
+        self.read_timeout = timeout;
+        Ok(())
+    }
+
+    /// In non-blocking mode calls that would wait return `WouldBlock` instead.
+    pub fn set_nonblocking(&mut self, nonblocking: bool) {
+        self.nonblocking = nonblocking;
+    }
+
+    /// Bound this socket's receive queue (datagrams and bytes); more are dropped
+    /// and counted.
+    pub fn set_recv_queue_capacity(&self, datagrams: usize, bytes: usize) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.raw_set_recv_queue(self.handle, QueueLimit { datagrams, bytes }))
+    }
+}
+
+impl Drop for RawSocket {
+    fn drop(&mut self) {
+        self.runtime.with_stack(|stack, _| stack.raw_close(self.handle));
+    }
+}
+
+impl std::fmt::Debug for RawSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSocket").field("handle", &self.handle).finish()
+    }
+}
