@@ -10,7 +10,7 @@ pub use crate::ip::reassembly::ReassemblyConfig;
 pub use crate::ports::PortConfig;
 pub use crate::shared::QueueLimit;
 pub use crate::tcp::rtt::RtoConfig;
-pub use crate::tcp::{Keepalive, SynCookies, TcpConfig};
+pub use crate::tcp::{Keepalive, OptionLayout, SynCookies, TcpConfig};
 
 /// Configuration of one [`Stack`](crate::Stack).
 #[derive(Clone, Debug)]

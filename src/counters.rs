@@ -145,6 +145,10 @@ counters! {
     tcp_syncookies_recv_failed,
     /// Keepalive probes sent (RFC 1122 4.2.3.6).
     tcp_keepalive_probes,
+    /// Dropped: a segment with both SYN and FIN (with `drop_syn_fin`).
+    tcp_rx_syn_fin,
+    /// Dropped: a SYN,ACK to a listener (with `rst_syn_ack_to_listener` off).
+    tcp_rx_syn_ack_to_listener,
     /// Dropped: an ICMP error quoting a TCP segment of no connection of ours.
     tcp_rx_icmp_unmatched,
     /// Dropped: an ICMP error quoting a sequence number outside [SND.UNA, SND.NXT)

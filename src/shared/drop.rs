@@ -120,6 +120,10 @@ drop_reasons! {
     TcpBadHeader => tcp_rx_bad_header, rx, "tcp bad header";
     /// TCP checksum wrong.
     TcpBadChecksum => tcp_rx_bad_checksum, rx, "tcp bad checksum";
+    /// A segment with both SYN and FIN, refused (`drop_syn_fin`).
+    TcpSynFin => tcp_rx_syn_fin, rx, "tcp SYN and FIN";
+    /// A SYN,ACK reaching a listener, dropped without RST (`rst_syn_ack_to_listener` off).
+    TcpSynAckToListener => tcp_rx_syn_ack_to_listener, rx, "tcp SYN,ACK to a listener";
     /// No connection or listener (answered with RST).
     TcpNoSocket => tcp_rx_no_socket, rx, "tcp no socket";
     /// The ACK completing a handshake found the accept queue full.

@@ -209,11 +209,19 @@ impl TcpTable {
         self.ports.release(l.local.port());
         let pending: Vec<TcpHandle> =
             self.conns.iter().filter(|(_, t)| t.listener == Some(listener)).map(|(&h, _)| h).collect();
+        // As Linux (inet_csk_listen_stop) and FreeBSD: a connection nobody
+        // accepted is reset — no program will ever read or close it — and a
+        // half-open one is forgotten.
         for handle in pending {
             self.with(ctx, out, handle, |tcb, ctx| {
                 tcb.listener = None;
-                tcb.user_close(ctx);
-                tcb.output(ctx);
+                tcb.attached = false;
+                if tcb.state == State::SynReceived {
+                    tcb.stop_timers();
+                    tcb.set_state(State::Closed, "listener closed");
+                } else {
+                    tcb.abort(ctx, "listener closed");
+                }
             });
         }
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::congestion::CongestionAlgorithm;
 use super::rtt::RtoConfig;
+pub use crate::wire::tcp::OptionLayout;
 
 /// TCP settings and bounds.
 #[derive(Clone, Debug)]
@@ -61,6 +62,21 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
+    /// RFC 5961 §3: an in-window RST that is not exactly at RCV.NXT draws a
+    /// challenge ACK. Off (FreeBSD's `insecure_rst = 1`): RFC 793's rule, any
+    /// in-window RST resets the connection.
+    pub rfc5961_rst: bool,
+    /// RFC 5961 §4: a SYN in a synchronized state draws a challenge ACK. Off
+    /// (FreeBSD's `insecure_syn = 1`): RFC 793's rule, an in-window SYN is answered
+    /// with RST and resets the connection.
+    pub rfc5961_syn: bool,
+    /// Drop segments carrying both SYN and FIN (FreeBSD's `drop_synfin`).
+    pub drop_syn_fin: bool,
+    /// Answer a SYN,ACK that reaches a listener with RST (RFC 9293 §3.10.7.2, as
+    /// Linux). Off: drop it silently, as FreeBSD does.
+    pub rst_syn_ack_to_listener: bool,
+    /// The layout of our TCP options (order and padding; Linux's or FreeBSD's).
+    pub option_layout: OptionLayout,
     /// Path MTU discovery (RFC 1191): segments carry Don't Fragment, and an ICMP
     /// "fragmentation needed" that quotes one of them lowers the connection's
     /// MSS. With it, black-hole detection (RFC 4821's idea, Linux's
@@ -139,6 +155,11 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             congestion: CongestionAlgorithm::default(),
+            rfc5961_rst: true,
+            rfc5961_syn: true,
+            drop_syn_fin: false,
+            rst_syn_ack_to_listener: true,
+            option_layout: OptionLayout::Linux,
             path_mtu_discovery: true,
             syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),

@@ -31,6 +31,10 @@ impl TcpTable {
             }
         };
         ctx.counters.tcp_rx_segments += 1;
+        if seg.flags.syn && seg.flags.fin && self.config.tcp.drop_syn_fin {
+            ctx.drop(DropReason::TcpSynFin, format_args!("src={}", ip.src));
+            return;
+        }
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
         if let Some(&handle) = self.by_tuple.get(&(seg.dst_port, remote)) {
             if self.accept_queue_full_for(ctx, handle, &seg) {
@@ -112,6 +116,10 @@ impl TcpTable {
             return;
         }
         let local = SocketAddrV4::new(self.config.addr, seg.dst_port);
+        if seg.flags.ack && seg.flags.syn && !self.config.tcp.rst_syn_ack_to_listener {
+            ctx.drop(DropReason::TcpSynAckToListener, format_args!("port={}", seg.dst_port));
+            return;
+        }
         if seg.flags.ack {
             // The ACK of a SYN,ACK we sent with a cookie, if we sent any lately.
             if !seg.flags.syn && self.cookie_expected(listener, ctx.now) {

@@ -147,9 +147,10 @@ impl Tcb {
         }
 
         // Second: RST. RFC 5961 §3.2: only an exact match resets; any other RST
-        // in the window gets a challenge ACK, so a blind attacker must guess exactly.
+        // in the window gets a challenge ACK, so a blind attacker must guess exactly
+        // (unless `rfc5961_rst` is off: RFC 793's any in-window RST).
         if seg.flags.rst {
-            if seq == self.rcv.rcv_nxt {
+            if seq == self.rcv.rcv_nxt || !ctx.tcp().rfc5961_rst {
                 ctx.counters.tcp_rx_rst += 1;
                 self.on_reset(ctx);
             } else {
@@ -160,8 +161,16 @@ impl Tcb {
 
         // Fourth: SYN. RFC 5961 §4.2: a SYN in a synchronized state is answered with
         // a challenge ACK; a legitimate peer that lost its state will then send RST.
+        // With `rfc5961_syn` off, RFC 793's rule: the SYN (in the window, as this
+        // segment is) is an error — answer RST and reset the connection.
         if seg.flags.syn {
-            self.challenge_ack(ctx);
+            if ctx.tcp().rfc5961_syn {
+                self.challenge_ack(ctx);
+            } else {
+                reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg);
+                ctx.counters.tcp_resets += 1;
+                self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd SYN in the window");
+            }
             return;
         }
 

@@ -57,7 +57,7 @@ mod timers;
 mod user_calls;
 
 pub use api::TcpSocketInfo;
-pub use config::{Keepalive, SynCookies, TcpConfig};
+pub use config::{Keepalive, OptionLayout, SynCookies, TcpConfig};
 pub use state::State;
 pub(crate) use table::TcpTable;
 

@@ -429,7 +429,7 @@ pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: std::net::Ipv4Addr, dst: std:
     let Ctx { base, out, config, .. } = ctx;
     let mut bytes = out.buffer();
     // RFC 1191 §3: with path MTU discovery every segment carries Don't Fragment.
-    let sent = wire::emit(&mut bytes, src, dst, segment).is_some()
+    let sent = wire::emit_with(&mut bytes, src, dst, segment, config.tcp.option_layout).is_some()
         && if config.tcp.path_mtu_discovery {
             out.send_dont_fragment(base.counters, dst, PROTO_TCP, &bytes).is_ok()
         } else {

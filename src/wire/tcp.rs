@@ -166,11 +166,35 @@ pub fn parse_options(mut bytes: &[u8]) -> Options {
     options
 }
 
-/// Append `segment` (header, options, payload, checksum for `src` → `dst`) to `out`.
-///
-/// Options are written in Linux's order — MSS, SACK-permitted, timestamps, NOP,
-/// window scale — padded with NOPs to 32-bit words, so captures read as usual.
+/// How a stack lays out its TCP options: which order, and how it pads them to
+/// 32-bit words. RFC 9293 §3.2 allows any; peers do not care, but a packetdrill
+/// script written against one kernel compares them byte for byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OptionLayout {
+    /// Linux's: MSS, SACK-permitted, timestamps, NOP + window scale, each 4-byte
+    /// field aligned with NOPs (`<mss,sackOK,TS,nop,wscale>`).
+    #[default]
+    Linux,
+    /// FreeBSD's (`tcp_addoptions`): MSS, window scale, SACK-permitted,
+    /// timestamps, SACK blocks, each aligned with NOPs as its own rule says, the
+    /// whole padded with end-of-list bytes (`<mss,sackOK,eol,eol>`).
+    FreeBsd,
+}
+
+/// Append `segment` (header, options, payload, checksum for `src` → `dst`) to `out`,
+/// its options in Linux's layout ([`OptionLayout::Linux`]).
 pub fn emit(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, segment: &Segment<'_>) -> Option<()> {
+    emit_with(out, src, dst, segment, OptionLayout::Linux)
+}
+
+/// [`emit`] with the options in `layout`.
+pub fn emit_with(
+    out: &mut Vec<u8>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    segment: &Segment<'_>,
+    layout: OptionLayout,
+) -> Option<()> {
     let mut header = TcpHeader::new(segment.src_port, segment.dst_port, segment.seq, segment.window);
     header.acknowledgment_number = segment.ack;
     header.syn = segment.flags.syn;
@@ -179,8 +203,34 @@ pub fn emit(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, segment: &Segment<'
     header.rst = segment.flags.rst;
     header.psh = segment.flags.psh;
     header.urg = segment.flags.urg;
+    let elements = match layout {
+        OptionLayout::Linux => linux_options(&segment.options),
+        OptionLayout::FreeBsd => freebsd_options(&segment.options),
+    };
+    header.set_options(&elements).ok()?;
+    header.checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), segment.payload).ok()?;
+    out.extend_from_slice(&header.to_bytes());
+    out.extend_from_slice(segment.payload);
+    Some(())
+}
+
+/// The SACK blocks that fit beside the other options: 40 option bytes hold four
+/// blocks, three beside timestamps (RFC 2018 §3).
+fn sack_option(o: &Options) -> Option<TcpOptionElement> {
+    let mut blocks = o.sacks();
+    let first = blocks.next()?;
+    let rest = [blocks.next(), blocks.next(), blocks.next()];
+    let room = if o.timestamp.is_some() { 2 } else { 3 };
+    let mut trimmed = [None; 3];
+    for (slot, block) in trimmed.iter_mut().zip(rest.into_iter().take(room)) {
+        *slot = block;
+    }
+    Some(TcpOptionElement::SelectiveAcknowledgement(first, trimmed))
+}
+
+/// Linux's layout (see [`OptionLayout::Linux`]).
+fn linux_options(o: &Options) -> Vec<TcpOptionElement> {
     let mut elements: Vec<TcpOptionElement> = Vec::with_capacity(8);
-    let o = &segment.options;
     if let Some(mss) = o.mss {
         elements.push(TcpOptionElement::MaximumSegmentSize(mss));
     }
@@ -205,24 +255,50 @@ pub fn emit(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, segment: &Segment<'
         elements.push(TcpOptionElement::Noop);
         elements.push(TcpOptionElement::WindowScale(shift));
     }
-    let mut blocks = o.sacks();
-    if let Some(first) = blocks.next() {
-        let rest = [blocks.next(), blocks.next(), blocks.next()];
-        // Room is 40 option bytes: with timestamps (12) at most 3 blocks fit.
-        let room = if o.timestamp.is_some() { 2 } else { 3 };
-        let mut trimmed = [None; 3];
-        for (slot, block) in trimmed.iter_mut().zip(rest.into_iter().take(room)) {
-            *slot = block;
-        }
+    if let Some(sack) = sack_option(o) {
         elements.push(TcpOptionElement::Noop);
         elements.push(TcpOptionElement::Noop);
-        elements.push(TcpOptionElement::SelectiveAcknowledgement(first, trimmed));
+        elements.push(sack);
     }
-    header.set_options(&elements).ok()?;
-    header.checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), segment.payload).ok()?;
-    out.extend_from_slice(&header.to_bytes());
-    out.extend_from_slice(segment.payload);
-    Some(())
+    elements
+}
+
+/// FreeBSD's layout (see [`OptionLayout::FreeBsd`]): each option is preceded by
+/// NOPs until the running length meets its alignment rule; etherparse pads the
+/// end with zero bytes, which are end-of-list options.
+fn freebsd_options(o: &Options) -> Vec<TcpOptionElement> {
+    let mut elements: Vec<TcpOptionElement> = Vec::with_capacity(10);
+    let mut len = 0usize;
+    fn align(elements: &mut Vec<TcpOptionElement>, len: &mut usize, done: &dyn Fn(usize) -> bool) {
+        while !done(*len) {
+            elements.push(TcpOptionElement::Noop);
+            *len += 1;
+        }
+    }
+    if let Some(mss) = o.mss {
+        elements.push(TcpOptionElement::MaximumSegmentSize(mss));
+        len += 4;
+    }
+    if let Some(shift) = o.window_scale {
+        align(&mut elements, &mut len, &|l| l != 0 && l % 2 == 1);
+        elements.push(TcpOptionElement::WindowScale(shift));
+        len += 3;
+    }
+    if o.sack_permitted {
+        align(&mut elements, &mut len, &|l| l % 2 == 0);
+        elements.push(TcpOptionElement::SelectiveAcknowledgementPermitted);
+        len += 2;
+    }
+    if let Some((val, ecr)) = o.timestamp {
+        align(&mut elements, &mut len, &|l| l != 0 && l % 4 == 2);
+        elements.push(TcpOptionElement::Timestamp(val, ecr));
+        len += 10;
+    }
+    if let Some(sack) = sack_option(o) {
+        align(&mut elements, &mut len, &|l| l % 4 == 2);
+        elements.push(sack);
+    }
+    elements
 }
 
 /// An IPv4 packet carrying a TCP segment, cut into its headers and payload, for code
@@ -342,6 +418,58 @@ mod tests {
                 ..Options::default()
             },
             payload: b"",
+        }
+    }
+
+    /// FreeBSD's SYN,ACK to a SYN offering MSS and SACK: `<mss 1460,sackOK,eol,eol>`;
+    /// with every option: `<mss,nop,wscale,sackOK,TS>`; timestamps alone on data:
+    /// `<nop,nop,TS>` as Linux.
+    #[test]
+    fn the_freebsd_layout_aligns_and_pads_as_freebsd_does() {
+        let src = Ipv4Addr::new(198, 18, 0, 2);
+        let dst = Ipv4Addr::new(198, 18, 0, 1);
+        let opts = |o: Options| {
+            let seg = Segment {
+                src_port: 1,
+                dst_port: 2,
+                seq: 0,
+                ack: 0,
+                flags: Flags { syn: true, ack: true, ..Flags::default() },
+                window: 65535,
+                options: o,
+                payload: &[],
+            };
+            let mut out = Vec::new();
+            emit_with(&mut out, src, dst, &seg, OptionLayout::FreeBsd).expect("fits");
+            out[MIN_HEADER_LEN..].to_vec()
+        };
+        let mss_sack = Options { mss: Some(1460), sack_permitted: true, ..Options::default() };
+        assert_eq!(opts(mss_sack), [2, 4, 5, 180, 4, 2, 0, 0]);
+        let all = Options {
+            mss: Some(1460),
+            window_scale: Some(6),
+            sack_permitted: true,
+            timestamp: Some((1, 2)),
+            ..Options::default()
+        };
+        assert_eq!(opts(all), [2, 4, 5, 180, 1, 3, 3, 6, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        let ts = Options { timestamp: Some((1, 2)), ..Options::default() };
+        assert_eq!(opts(ts), [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        // Every layout parses back to the same options.
+        for o in [mss_sack, all, ts] {
+            let mut out = Vec::new();
+            let seg = Segment {
+                src_port: 1,
+                dst_port: 2,
+                seq: 0,
+                ack: 0,
+                flags: Flags::default(),
+                window: 1,
+                options: o,
+                payload: &[],
+            };
+            emit_with(&mut out, src, dst, &seg, OptionLayout::FreeBsd).expect("fits");
+            assert_eq!(parse(src, dst, &out).expect("valid").options, o);
         }
     }
 

@@ -16,6 +16,7 @@
 //! * `acceptance.rs` — overlapping data, PAWS, an ACK of data never sent;
 //! * `acks.rs` — when in-order data is acknowledged (delayed, per batch, at once);
 //! * `icmp.rs` — ICMP errors quoting our segments (RFC 5461, RFC 5927);
+//! * `rfc793.rs` — the RFC 793 / FreeBSD knobs, the option layout, a closing listener;
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
 //! * `rtt.rs` — RTT samples from timestamps and the timer they set;
 //! * `listen.rs` — the listener's queues and its answers to stray segments;
@@ -36,6 +37,7 @@ mod listen;
 mod pmtu;
 mod reset;
 mod retransmit;
+mod rfc793;
 mod rtt;
 mod segment;
 mod syncookies;
