@@ -17,19 +17,28 @@
 //! ```
 //!
 //! This module reads such scripts ([`parser`], via [`lexer`], into the [`ast`]) and
-//! runs them ([`run`]) against a [`Stack`](crate::Stack) with no TUN and no threads:
-//! the runner owns the clock. See [`run`] for the model of time, blocking calls,
-//! sequence numbers and timestamps, and [`parser`] for the grammar subset. From the
-//! command line: `tunstack script FILE.pkt`.
+//! runs them ([`run`], the event loop) against a [`Stack`](crate::Stack) with no
+//! TUN and no threads: the runner owns the clock. The model is documented where it
+//! is implemented: `clock` (virtual time, tolerance), `calls` (the socket-call
+//! model, blocking calls), `matching` (the connection under test, relative
+//! sequence numbers, timestamps), `errno` and `args` (how results and arguments
+//! are numbers); [`parser`] gives the grammar subset. From the command line:
+//! `tunstack script FILE.pkt`.
 //!
 //! A script runs with a [`Profile`]: the stack's settings and the addresses
 //! and ports of the test. [`Profile::linux`], the default, makes the stack look
 //! like the Linux host packetdrill scripts are written for, as far as our settings
 //! go.
 
+mod args;
 pub mod ast;
+mod calls;
+mod clock;
+mod display;
+mod errno;
 mod error;
 pub mod lexer;
+mod matching;
 pub mod packet;
 pub mod parser;
 pub mod run;
