@@ -113,7 +113,7 @@ fn unsupported_constructs_are_refused_with_their_line() {
         let e = fails(body);
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, line), "{body}: {e}");
         let text = e.to_string();
-        assert!(text.contains(&format!("unsupported construct at line {line}")), "{text}");
+        assert!(text.contains(&format!("bad.pkt:{line}: unsupported: ")), "{text}");
         assert!(text.contains(what), "{body}: {text}");
     }
     let e = run_str("v6.pkt", "--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", &Profile::linux())
@@ -126,4 +126,18 @@ fn syntax_errors_carry_the_line() {
     let e = fails("+0 < . 1:1(0) ack 1\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Parse, 8));
     assert!(e.to_string().contains("needs a window"), "{e}");
+}
+
+#[test]
+fn packetdrill_header_options_are_accepted() {
+    let header = "--ip_version=ipv4\n--tolerance_usecs=50000\n--mss=1000\n--bind_port=9000\n--connect_port=9001\n";
+    let report =
+        run_str("header.pkt", &format!("{header}{OPEN}"), &Profile::linux()).expect("the options are accepted");
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert_eq!(report.notes[0].0, 3);
+    assert!(report.notes[0].1.starts_with("ignored `--mss=1000`"), "{:?}", report.notes);
+    let options = ["--bind_port=0".to_string()];
+    let e = tunstack::script::run_str_with("cli.pkt", OPEN, &Profile::linux(), &options).expect_err("a bad port");
+    assert_eq!((e.kind, e.line), (ErrorKind::Parse, 0));
+    assert!(e.to_string().contains("on the command line: bad --bind_port `0`"), "{e}");
 }

@@ -1,5 +1,6 @@
 //! A parsed script: a list of timed events.
 
+pub use super::options::Settings;
 use crate::wire::tcp::Flags;
 
 /// A whole script.
@@ -8,6 +9,9 @@ pub struct Script {
     /// How far from its scripted time an event may happen, in microseconds
     /// (`--tolerance_usecs=`; packetdrill's default is 4000).
     pub tolerance_us: u64,
+    /// What the other header options (`--bind_port=`, …) change, and notes on
+    /// those accepted without effect.
+    pub settings: Settings,
     pub events: Vec<Event>,
 }
 

@@ -59,7 +59,7 @@ impl fmt::Display for ScriptError {
         match self.kind {
             ErrorKind::Parse => write!(f, "{file}:{}: syntax error: {}", self.line, self.message),
             ErrorKind::Unsupported => {
-                write!(f, "{file}:{}: unsupported construct at line {}: {}", self.line, self.line, self.message)
+                write!(f, "{file}:{}: unsupported: {}", self.line, self.message)
             }
             ErrorKind::Mismatch => write!(f, "{file}:{}: {}", self.line, self.message),
         }

@@ -39,6 +39,7 @@ mod errno;
 mod error;
 pub mod lexer;
 mod matching;
+pub mod options;
 pub mod packet;
 pub mod parser;
 pub mod run;
@@ -88,16 +89,40 @@ impl Default for Profile {
     }
 }
 
+/// What a script that passed has to say: the options and settings it used that
+/// had no effect here, as `(line, note)` (line 0: the command line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub notes: Vec<(usize, String)>,
+}
+
 /// Parse and run script text; `name` is used in error messages.
-pub fn run_str(name: &str, text: &str, profile: &Profile) -> Result<()> {
-    let script = parser::parse(text).map_err(|e| e.in_file(name))?;
+pub fn run_str(name: &str, text: &str, profile: &Profile) -> Result<Report> {
+    run_str_with(name, text, profile, &[])
+}
+
+/// Parse and run script text with packetdrill command-line options (`--bind_port=9000`),
+/// which override the script's own.
+pub fn run_str_with(name: &str, text: &str, profile: &Profile, options: &[String]) -> Result<Report> {
+    let mut script = parser::parse(text).map_err(|e| e.in_file(name))?;
+    for option in options {
+        options::apply(&mut script, 0, option).map_err(|mut e| {
+            e.message = format!("on the command line: {}", e.message);
+            e.in_file(name)
+        })?;
+    }
     run::run(&script, profile).map_err(|e| e.in_file(name))
 }
 
 /// Read, parse and run a `.pkt` file.
-pub fn run_file(path: &Path, profile: &Profile) -> Result<()> {
+pub fn run_file(path: &Path, profile: &Profile) -> Result<Report> {
+    run_file_with(path, profile, &[])
+}
+
+/// Read, parse and run a `.pkt` file with packetdrill command-line options.
+pub fn run_file_with(path: &Path, profile: &Profile, options: &[String]) -> Result<Report> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScriptError::new(ErrorKind::Parse, 0, format!("cannot read the script: {e}")).in_file(&name))?;
-    run_str(&name, &text, profile)
+    run_str_with(&name, &text, profile, options)
 }

@@ -1,7 +1,7 @@
 //! Tokens → [`Script`]: packetdrill's grammar, the subset this runner models.
 //!
 //! ```text
-//! script   := { option-line | event }*
+//! script   := { option-line | event }*                           (options: see `options.rs`)
 //! event    := time ( packet | call )
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
@@ -18,6 +18,7 @@
 use super::ast::*;
 use super::error::{Result, ScriptError};
 use super::lexer::{lex, Tok, Token};
+use super::options;
 use crate::wire::tcp::Flags;
 
 /// packetdrill's default tolerance: 4 ms.
@@ -26,7 +27,7 @@ pub const DEFAULT_TOLERANCE_US: u64 = 4_000;
 /// Parse a whole script.
 pub fn parse(text: &str) -> Result<Script> {
     let tokens = lex(text);
-    let mut script = Script { tolerance_us: DEFAULT_TOLERANCE_US, events: Vec::new() };
+    let mut script = Script { tolerance_us: DEFAULT_TOLERANCE_US, settings: Settings::default(), events: Vec::new() };
     for statement in tokens.split(|t| t.tok == Tok::Newline).filter(|s| !s.is_empty()) {
         let mut p = Parser { toks: statement, pos: 0, line: statement[0].line };
         match &statement[0].tok {
@@ -130,14 +131,9 @@ impl Parser<'_> {
         }
     }
 
-    /// `--tolerance_usecs=N`; any other option changes what packetdrill does in ways
-    /// this runner does not model.
+    /// A `--name=value` line: see [`options`](super::options).
     fn option(&mut self, option: &str, script: &mut Script) -> Result<()> {
-        if let Some(value) = option.strip_prefix("--tolerance_usecs=") {
-            script.tolerance_us = value.trim().parse().map_err(|_| self.err(format!("bad tolerance in `{option}`")))?;
-            return Ok(());
-        }
-        Err(self.unsupported(format!("command-line option `{option}` (only --tolerance_usecs is understood)")))
+        options::apply(script, self.line, option)
     }
 
     fn event(&mut self) -> Result<Event> {

@@ -43,7 +43,7 @@ use super::clock::{fmt_time, Clock, Window};
 use super::error::{Result, ScriptError};
 use super::matching::{Matcher, Tuple};
 use super::packet::{self, Sent};
-use super::Profile;
+use super::{Profile, Report};
 use crate::stack::Stack;
 
 /// Stack timers run while looking for one packet before the runner gives up (a
@@ -52,12 +52,13 @@ const MAX_TIMER_STEPS: usize = 100_000;
 
 /// Run a parsed script with `profile`; `Ok` if the stack did everything the script
 /// says and nothing else.
-pub fn run(script: &Script, profile: &Profile) -> Result<()> {
-    let mut runner = Runner::new(script, profile.clone());
+pub fn run(script: &Script, profile: &Profile) -> Result<Report> {
+    let mut runner = Runner::new(script, script.settings.apply_to(profile));
     for event in &script.events {
         runner.event(event)?;
     }
-    runner.finish(script.events.last().map_or(0, |e| e.line))
+    runner.finish(script.events.last().map_or(0, |e| e.line))?;
+    Ok(Report { notes: script.settings.notes.clone() })
 }
 
 /// The runner's whole state: the stack under test, the clock, what it knows of the
