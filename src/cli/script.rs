@@ -1,17 +1,22 @@
-//! `tunstack script FILE.pkt… [--packetdrill_option=value…]`: run packetdrill scripts
-//! against the sans-IO core in virtual time (no TUN, no root). Prints `ok`/`FAIL`
-//! per script and exits non-zero if any failed; a failure names the file and line,
-//! and shows the expected and the actual packet or result. packetdrill's own
-//! options (`--tolerance_usecs=…`, `--bind_port=…`, …) may be given among the
-//! files; they apply to every script and override the script's header. Options a
-//! script used without effect are printed as `note:` lines.
+//! `tunstack script [OPTIONS] FILE.pkt… [--packetdrill_option=value…]`: run
+//! packetdrill scripts against the sans-IO core in virtual time (no TUN, no root).
+//!
+//! Prints one verdict per script on standard output — `ok`, `FAIL` (a mismatch),
+//! `INVALID` (unreadable or not valid packetdrill) or `UNSUPPORTED` — and the reason
+//! on standard error, as `file:line: …`. Options a script used without effect are
+//! printed as `note:` lines. packetdrill's own options (`--tolerance_usecs=…`,
+//! `--bind_port=…`, …) may be given among the files; they apply to every script and
+//! override the script's header.
+//!
+//! Exit code: 0 when every script passed; otherwise 2 if any was unreadable or
+//! invalid, else 1 if any mismatched, else 3 (some were unsupported).
 
 use std::io;
 use std::path::Path;
 
 use clap::Args;
 
-use tunstack::script::{self, Profile};
+use tunstack::script::{self, ErrorKind, Profile};
 
 #[derive(Args, Debug)]
 pub struct ScriptArgs {
@@ -30,7 +35,11 @@ pub fn run(args: ScriptArgs) -> io::Result<()> {
     let profile = Profile::linux();
     let (options, files): (Vec<String>, Vec<String>) =
         args.args.into_iter().partition(|a| a.starts_with('-') && a.len() > 1);
-    let mut failed = 0;
+    if files.is_empty() {
+        eprintln!("tunstack script: no script given (options alone: {})", options.join(" "));
+        std::process::exit(ErrorKind::Parse.exit_code());
+    }
+    let (mut invalid, mut mismatch, mut unsupported) = (0, 0, 0);
     for file in &files {
         match script::run_file_with(Path::new(file), &profile, &options) {
             Ok(report) => {
@@ -43,14 +52,32 @@ pub fn run(args: ScriptArgs) -> io::Result<()> {
                 }
             }
             Err(e) => {
-                failed += 1;
-                println!("FAIL  {file}");
+                let (word, count) = match e.kind {
+                    ErrorKind::Mismatch => ("FAIL", &mut mismatch),
+                    ErrorKind::Unsupported => ("UNSUPPORTED", &mut unsupported),
+                    ErrorKind::Parse | ErrorKind::Unreadable => ("INVALID", &mut invalid),
+                };
+                *count += 1;
+                println!("{word:<5} {file}");
                 eprintln!("{e}");
             }
         }
     }
-    if failed > 0 {
-        return Err(io::Error::other(format!("{failed} of {} scripts failed", files.len())));
+    let code = if invalid > 0 {
+        ErrorKind::Parse.exit_code()
+    } else if mismatch > 0 {
+        ErrorKind::Mismatch.exit_code()
+    } else if unsupported > 0 {
+        ErrorKind::Unsupported.exit_code()
+    } else {
+        return Ok(());
+    };
+    if files.len() > 1 {
+        eprintln!(
+            "tunstack script: {} of {} scripts did not pass ({mismatch} failed, {invalid} invalid, {unsupported} unsupported)",
+            mismatch + invalid + unsupported,
+            files.len()
+        );
     }
-    Ok(())
+    std::process::exit(code);
 }

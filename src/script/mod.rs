@@ -104,12 +104,20 @@ pub fn run_str(name: &str, text: &str, profile: &Profile) -> Result<Report> {
 /// Parse and run script text with packetdrill command-line options (`--bind_port=9000`),
 /// which override the script's own.
 pub fn run_str_with(name: &str, text: &str, profile: &Profile, options: &[String]) -> Result<Report> {
+    if text.trim().is_empty() {
+        return Err(ScriptError::new(ErrorKind::Parse, 0, "the script is empty").in_file(name));
+    }
     let mut script = parser::parse(text).map_err(|e| e.in_file(name))?;
     for option in options {
         options::apply(&mut script, 0, option).map_err(|mut e| {
             e.message = format!("on the command line: {}", e.message);
             e.in_file(name)
         })?;
+    }
+    if script.events.is_empty() {
+        return Err(
+            ScriptError::new(ErrorKind::Parse, 0, "the script has no events (only comments and options)").in_file(name)
+        );
     }
     run::run(&script, profile).map_err(|e| e.in_file(name))
 }
@@ -122,7 +130,21 @@ pub fn run_file(path: &Path, profile: &Profile) -> Result<Report> {
 /// Read, parse and run a `.pkt` file with packetdrill command-line options.
 pub fn run_file_with(path: &Path, profile: &Profile, options: &[String]) -> Result<Report> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScriptError::new(ErrorKind::Parse, 0, format!("cannot read the script: {e}")).in_file(&name))?;
+    let text = read_script(path).map_err(|e| e.in_file(&name))?;
     run_str_with(&name, &text, profile, options)
+}
+
+/// The script's text, or why there is none: a missing file, a directory, not UTF-8.
+fn read_script(path: &Path) -> Result<String> {
+    if path.is_dir() {
+        return Err(ScriptError::unreadable("is a directory, not a script"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ScriptError::unreadable("no such file"),
+        _ => ScriptError::unreadable(format!("cannot read the script: {e}")),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        ScriptError::new(ErrorKind::Unreadable, line, "not a text file (invalid UTF-8)")
+    })
 }
