@@ -101,7 +101,9 @@ fn unsupported_constructs_are_refused_with_their_line() {
         ("+0 poll([{fd=4, events=POLLIN}], 1, 0) = 0\n", 8, "struct"),
         ("\n+0 epoll_create(1) = 5\n", 9, "system call `epoll_create`"),
         ("%{\nprint('hi')\n}%\n", 8, "python"),
-        ("+0 `sysctl -q net.ipv4.tcp_sack=0`\n", 8, "shell command"),
+        ("+0 `sysctl -q net.ipv4.tcp_sack=0`\n", 8, "changing `net.ipv4.tcp_sack` after the first call"),
+        ("+0 `sockstat -4 -P tcp -s | grep -c TIME_WAIT | grep 1`\n", 8, "shell command `sockstat"),
+        ("+0 `sysctl -q net.ipv4.tcp_early_retrans=3`\n", 8, "net.ipv4.tcp_early_retrans"),
         (
             "+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 5\n+0 socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP) = 6\n",
             9,
@@ -140,4 +142,47 @@ fn packetdrill_header_options_are_accepted() {
     let e = tunstack::script::run_str_with("cli.pkt", OPEN, &Profile::linux(), &options).expect_err("a bad port");
     assert_eq!((e.kind, e.line), (ErrorKind::Parse, 0));
     assert!(e.to_string().contains("on the command line: bad --bind_port `0`"), "{e}");
+}
+
+/// A SYN offering SACK, and the passive open answering it, after `sysctl`.
+fn sack_open(sysctl: &str, syn_ack_options: &str) -> String {
+    format!(
+        "0 `{sysctl}`\n\
+         +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+         +0 bind(3, ..., ...) = 0\n\
+         +0 listen(3, 1) = 0\n\
+         +0 < S 0:0(0) win 65535 <mss 1000,sackOK,nop,nop>\n\
+         +0 > S. 0:0(0) ack 1 win 65535 <{syn_ack_options}>\n\
+         +.1 < . 1:1(0) ack 1 win 65535\n\
+         +0 accept(3, ..., ...) = 4\n"
+    )
+}
+
+#[test]
+fn sysctls_before_the_first_call_configure_the_stack() {
+    let p = Profile::linux();
+    run_str("linux.pkt", &sack_open("sysctl -q net.ipv4.tcp_sack=0", "mss 1460"), &p).expect("SACK is off");
+    run_str("freebsd.pkt", &sack_open("sysctl -w net.inet.tcp.sack.enable=0", "mss 1460"), &p).expect("SACK is off");
+    let e = run_str("on.pkt", &sack_open("sysctl -q net.ipv4.tcp_sack=1", "mss 1460"), &p).expect_err("SACK is on");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 6));
+    run_str("on.pkt", &sack_open("sysctl -q net.ipv4.tcp_sack=1", "mss 1460,nop,nop,sackOK"), &p).expect("SACK is on");
+    // A multi-line block with several commands.
+    let block = "sysctl -q net.ipv4.tcp_timestamps=1\n sysctl -q net.ipv4.tcp_sack=0; sysctl -q net.ipv4.tcp_ecn=0";
+    let text = sack_open(block, "mss 1460").replace("+0 socket", "\n+0 socket");
+    let report = run_str("block.pkt", &text, &p).expect("SACK is off");
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(report.notes[0].1.contains("net.ipv4.tcp_ecn=0` changes nothing here"), "{:?}", report.notes);
+}
+
+#[test]
+fn sysctls_at_their_default_are_noted() {
+    let text = sack_open("sysctl -w net.inet.tcp.insecure_rst=0", "mss 1460,nop,nop,sackOK");
+    let report = run_str("notes.pkt", &text, &Profile::linux()).expect("passes");
+    assert_eq!(report.notes.len(), 1);
+    assert_eq!(report.notes[0].0, 1);
+    assert!(report.notes[0].1.contains("RFC 5961"), "{:?}", report.notes);
+    let e = run_str("insecure.pkt", &sack_open("sysctl -w net.inet.tcp.insecure_rst=1", "mss 1460"), &Profile::linux())
+        .expect_err("no knob");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+    assert!(e.to_string().contains("unsupported: RFC 5961 §3 RST checks off (insecure_rst)"), "{e}");
 }

@@ -1,6 +1,7 @@
 //! A parsed script: a list of timed events.
 
 pub use super::options::Settings;
+pub use super::shell::Sysctl;
 use crate::wire::tcp::Flags;
 
 /// A whole script.
@@ -51,6 +52,8 @@ pub enum Point {
 pub enum Action {
     Packet(PacketSpec),
     Call(Call),
+    /// `` `sysctl -w net.inet.tcp.sack.enable=1` ``, as read (never run).
+    Shell(Vec<Sysctl>),
 }
 
 /// `<` the script's peer sends; `>` the stack must send.

@@ -43,6 +43,7 @@ pub mod options;
 pub mod packet;
 pub mod parser;
 pub mod run;
+pub mod shell;
 
 use std::net::Ipv4Addr;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! script   := { option-line | event }*                           (options: see `options.rs`)
-//! event    := time ( packet | call )
+//! event    := time ( packet | call | '`' shell '`' )               (shell: see `shell.rs`)
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
 //! packet   := ('<' | '>') flags start ':' end '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
@@ -18,7 +18,7 @@
 use super::ast::*;
 use super::error::{Result, ScriptError};
 use super::lexer::{lex, Tok, Token};
-use super::options;
+use super::{options, shell};
 use crate::wire::tcp::Flags;
 
 /// packetdrill's default tolerance: 4 ms.
@@ -78,7 +78,7 @@ impl Parser<'_> {
             Some(Tok::Str(s)) => format!("\"{s}\""),
             Some(Tok::Ellipsis) => "`...`".into(),
             Some(Tok::Punct(c)) => format!("`{c}`"),
-            Some(Tok::Shell) => "a shell command".into(),
+            Some(Tok::Shell(_)) => "a shell command".into(),
             Some(Tok::Python) => "a python block".into(),
             Some(Tok::Option(o)) => format!("`{o}`"),
         }
@@ -152,11 +152,16 @@ impl Parser<'_> {
             Some(Tok::Punct('<')) => Action::Packet(self.packet(Direction::Inbound)?),
             Some(Tok::Punct('>')) => Action::Packet(self.packet(Direction::Outbound)?),
             Some(Tok::Word(_)) => Action::Call(self.call()?),
+            Some(Tok::Shell(text)) => {
+                let action = Action::Shell(shell::interpret(self.here(), text)?);
+                self.pos += 1;
+                action
+            }
             other => {
                 return Err(self.err(format!("expected a packet or a system call, found {}", Self::describe(other))))
             }
         };
-        if end.is_some() && matches!(action, Action::Packet(_)) {
+        if end.is_some() && !matches!(action, Action::Call(_)) {
             return Err(self.err("only a system call can block (`start...end`)"));
         }
         if !self.at_end() {
@@ -165,11 +170,9 @@ impl Parser<'_> {
         Ok(Event { line: self.line, time, end, action })
     }
 
-    /// Shell commands and python blocks are packetdrill features this runner has no
-    /// equivalent for.
+    /// Python blocks are a packetdrill feature this runner has no equivalent for.
     fn refuse_foreign(&self) -> Result<()> {
         match self.peek() {
-            Some(Tok::Shell) => Err(self.unsupported("shell command in backticks")),
             Some(Tok::Python) => Err(self.unsupported("`%{ python }%` block")),
             _ => Ok(()),
         }
@@ -521,8 +524,10 @@ mod tests {
         assert_eq!((e.kind, e.line), (ErrorKind::Parse, 3));
         let e = parse("// c\n0 sendmsg(4, {msg_name(...)=...}, 0) = 10\n").expect_err("struct");
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 2));
-        let e = parse("`sysctl -q net.ipv4.tcp_sack=0`\n").expect_err("shell");
+        let e = parse("0 `sockstat -4`\n").expect_err("shell");
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+        let e = parse("0 `sysctl -q net.ipv4.tcp_sack=0\n").expect_err("unterminated");
+        assert_eq!((e.kind, e.line), (ErrorKind::Parse, 1));
         let e = parse("--ip_version=ipv6\n").expect_err("option");
         assert_eq!(e.kind, ErrorKind::Unsupported);
         let e = parse("0 > S 0:10(5)\n").expect_err("bad length");

@@ -58,7 +58,9 @@ pub fn run(script: &Script, profile: &Profile) -> Result<Report> {
         runner.event(event)?;
     }
     runner.finish(script.events.last().map_or(0, |e| e.line))?;
-    Ok(Report { notes: script.settings.notes.clone() })
+    let mut notes = script.settings.notes.clone();
+    notes.append(&mut runner.notes);
+    Ok(Report { notes })
 }
 
 /// The runner's whole state: the stack under test, the clock, what it knows of the
@@ -72,6 +74,11 @@ pub(super) struct Runner {
     sent: VecDeque<(u64, std::result::Result<Sent, String>)>,
     pub(super) fds: BTreeMap<i64, Fd>,
     pub(super) pending: Option<Pending>,
+    /// Whether a call or an inbound packet has happened: from then on the stack's
+    /// settings are fixed.
+    started: bool,
+    /// Shell commands accepted without effect, and why.
+    notes: Vec<(usize, String)>,
 }
 
 impl Runner {
@@ -91,6 +98,8 @@ impl Runner {
             sent: VecDeque::new(),
             fds: BTreeMap::new(),
             pending: None,
+            started: false,
+            notes: Vec::new(),
         }
     }
 
@@ -101,12 +110,19 @@ impl Runner {
             Action::Packet(spec) => {
                 self.advance_to(w.at)?;
                 self.no_unclaimed(ev.line)?;
+                self.started = true;
                 self.inbound(ev.line, spec)?;
             }
             Action::Call(call) => {
                 self.advance_to(w.at)?;
                 self.no_unclaimed(ev.line)?;
+                self.started = true;
                 self.call(ev, call, w.at)?;
+            }
+            Action::Shell(sysctls) => {
+                self.advance_to(w.at)?;
+                self.no_unclaimed(ev.line)?;
+                self.shell(ev.line, sysctls)?;
             }
         }
         self.clock.done(ev.time, w.at);
@@ -223,6 +239,38 @@ impl Runner {
                     fmt_time(t)
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// A backticked shell command, as read by `shell.rs`: settings change the
+    /// profile's configuration and the stack is built afresh with it — only
+    /// before the first call or packet, while the stack is still untouched.
+    fn shell(&mut self, line: usize, sysctls: &[Sysctl]) -> Result<()> {
+        let mut changed = false;
+        for s in sysctls {
+            if let Some(why) = &s.no_effect {
+                self.notes.push((line, format!("`sysctl {}={}` changes nothing here: {why}", s.name, s.value)));
+            }
+            if s.settings.is_empty() {
+                continue;
+            }
+            if self.started {
+                return Err(ScriptError::unsupported(
+                    line,
+                    format!(
+                        "changing `{}` after the first call or packet (settings are fixed once the stack runs)",
+                        s.name
+                    ),
+                ));
+            }
+            for setting in &s.settings {
+                setting.apply(&mut self.profile.config.tcp);
+            }
+            changed = true;
+        }
+        if changed {
+            self.stack = Stack::new(self.profile.config.clone());
         }
         Ok(())
     }
