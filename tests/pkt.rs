@@ -186,3 +186,23 @@ fn sysctls_at_their_default_are_noted() {
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
     assert!(e.to_string().contains("unsupported: RFC 5961 §3 RST checks off (insecure_rst)"), "{e}");
 }
+
+#[test]
+fn getsockopt_reads_the_buffer_sizes_a_new_connection_gets() {
+    let p = Profile::linux();
+    let text = "0 `sysctl -w net.inet.tcp.recvspace=65536`\n\
+                +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                +0 getsockopt(3, SOL_SOCKET, SO_RCVBUF, [65536], [4]) = 0\n\
+                +0 setsockopt(3, SOL_SOCKET, SO_SNDBUF, [10000], 4) = 0\n\
+                +0 getsockopt(3, SOL_SOCKET, SO_SNDBUF, [10000], [4]) = 0\n\
+                +0 bind(3, ..., ...) = 0\n\
+                +0 listen(3, 1) = 0\n\
+                +0 getsockopt(3, SOL_SOCKET, SO_RCVBUF, [65536], [4]) = 0\n";
+    run_str("rcvbuf.pkt", text, &p).expect("the configured sizes");
+    let e = run_str("rcvbuf.pkt", &text.replace("[65536]", "[65700]"), &p).expect_err("another size");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 3));
+    assert!(e.to_string().contains("getsockopt SO_RCVBUF is 65536 instead of 65700"), "{e}");
+    let e = fails("+0 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [65536], [4]) = 0\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+    assert!(e.to_string().contains("SO_RCVBUF of a connection"), "{e}");
+}

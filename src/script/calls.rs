@@ -453,28 +453,48 @@ impl Runner {
         done(result.map(|()| 0).map_err(|e| errno_of(&e)))
     }
 
-    /// `getsockopt(fd, SOL_SOCKET, SO_ERROR, [expected], [4])`: the pending error.
+    /// `getsockopt(fd, SOL_SOCKET, SO_ERROR | SO_RCVBUF | SO_SNDBUF, [expected], [4])`:
+    /// the value is compared with the script's. `SO_ERROR` is the pending error; the
+    /// buffer sizes are what a new connection of a fresh socket or a listener gets
+    /// (the configuration, or `SO_SNDBUF` as set). A connection's own buffer sizes
+    /// have no getter in the stack: unsupported.
     fn getsockopt(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
         expect_args(line, call, 5)?;
         let level = arg_int(line, call, 1)?;
         let opt = arg_int(line, call, 2)?;
-        if (level, opt) != (i64::from(libc::SOL_SOCKET), i64::from(libc::SO_ERROR)) {
-            return Err(ScriptError::unsupported(line, "getsockopt other than SOL_SOCKET/SO_ERROR"));
-        }
+        let sol = i64::from(libc::SOL_SOCKET);
+        let option = match (level, opt) {
+            (l, o) if l == sol && o == i64::from(libc::SO_ERROR) => "SO_ERROR",
+            (l, o) if l == sol && o == i64::from(libc::SO_RCVBUF) => "SO_RCVBUF",
+            (l, o) if l == sol && o == i64::from(libc::SO_SNDBUF) => "SO_SNDBUF",
+            _ => return Err(ScriptError::unsupported(line, format!("getsockopt option {level}/{opt}"))),
+        };
         let want = arg_int(line, call, 3)?;
         let Some(f) = self.fds.get(&fd) else { return done(Err(libc::EBADF)) };
-        let error = match f.sock {
-            Sock::Conn(c) => match self.stack.tcp_connect_status(c) {
-                Ok(()) => 0,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) => errno_of(&e),
-            },
-            _ => 0,
+        let tcp = &self.profile.config.tcp;
+        let (got, show): (i64, fn(i64) -> String) = match (option, f.sock) {
+            ("SO_ERROR", Sock::Conn(c)) => {
+                let error = match self.stack.tcp_connect_status(c) {
+                    Ok(()) => 0,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                    Err(e) => errno_of(&e),
+                };
+                (i64::from(error), |v| errno_name(i32::try_from(v).unwrap_or(i32::MAX)))
+            }
+            ("SO_ERROR", _) => (0, |v| errno_name(i32::try_from(v).unwrap_or(i32::MAX))),
+            (_, Sock::Conn(_)) => {
+                return Err(ScriptError::unsupported(
+                    line,
+                    format!("getsockopt {option} of a connection (the stack has no getter for its buffer sizes)"),
+                ))
+            }
+            ("SO_RCVBUF", _) => (tcp.recv_buffer as i64, |v| v.to_string()),
+            _ => (f.send_buffer.unwrap_or(tcp.send_buffer) as i64, |v| v.to_string()),
         };
-        if i64::from(error) != want {
+        if got != want {
             return Err(ScriptError::mismatch(
                 line,
-                format!("getsockopt SO_ERROR is {} instead of {}", errno_name(error), errno_name(want as i32)),
+                format!("getsockopt {option} is {} instead of {}", show(got), show(want)),
             ));
         }
         done(Ok(0))

@@ -37,7 +37,8 @@
 //! # Comparing
 //!
 //! [`Matcher::compare`] checks, in order, the tuple, flags, sequence number,
-//! payload length, ACK number (when the script gives one), window (ditto) and the
+//! payload length, ACK number (when the script gives one and the ACK flag is
+//! set), window (when the script gives one) and the
 //! options one by one in wire order, and reports the *first* difference as a
 //! [`Mismatch`] naming the field. Payload bytes are not compared (scripts give
 //! only lengths).
@@ -152,7 +153,8 @@ impl Matcher {
                 format!("payload length {} instead of {}", seg.data.len(), spec.len),
             ));
         }
-        if let Some(ack) = spec.ack {
+        // Without the ACK flag the field means nothing (RFC 9293 §3.1): not compared.
+        if let Some(ack) = spec.ack.filter(|_| spec.flags.ack) {
             if seg.ack != ack {
                 return Err(Mismatch::new(Field::Ack, format!("ack {} instead of {ack}", seg.ack)));
             }
@@ -358,6 +360,15 @@ mod tests {
         let e = m.compare(&s, &sent(data(&m, 1, 10))).expect_err("ack differs");
         assert_eq!(e.field, Field::Ack);
         assert_eq!(e.to_string(), "ack 1 instead of 2");
+    }
+
+    #[test]
+    fn the_ack_field_is_not_compared_without_the_ack_flag() {
+        let mut m = after_syn_ack();
+        let rst = Seg::new(Flags { rst: true, ..Flags::default() }, ISN.wrapping_add(1)).ack(77);
+        let mut s = spec(Flags { rst: true, ..Flags::default() }, 1, 0);
+        s.ack = Some(1);
+        assert_eq!(m.compare(&s, &sent(rst)), Ok(()));
     }
 
     #[test]

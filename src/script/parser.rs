@@ -268,9 +268,9 @@ impl Parser<'_> {
                 return Err(self.err("an inbound packet with the ACK flag needs `ack N`"));
             }
         }
-        if spec.ack.is_some() && !flags.ack {
-            return Err(self.err("`ack N` on a packet without the ACK flag (`.`)"));
-        }
+        // `ack N` without the ACK flag is allowed, as in packetdrill: an inbound
+        // segment carries N in its (meaningless) acknowledgment field; on an
+        // outbound one it is not compared (see `matching.rs`).
         Ok(spec)
     }
 
@@ -530,6 +530,9 @@ mod tests {
         assert_eq!((e.kind, e.line), (ErrorKind::Parse, 1));
         let e = parse("--ip_version=ipv6\n").expect_err("option");
         assert_eq!(e.kind, ErrorKind::Unsupported);
+        let s = parse("0 < F 17:20(3) ack 34 win 32767\n").expect("ack without the ACK flag");
+        let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
+        assert_eq!((p.flags.ack, p.ack), (false, Some(34)));
         let e = parse("0 > S 0:10(5)\n").expect_err("bad length");
         assert_eq!(e.kind, ErrorKind::Parse);
     }
