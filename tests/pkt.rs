@@ -206,3 +206,11 @@ fn getsockopt_reads_the_buffer_sizes_a_new_connection_gets() {
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
     assert!(e.to_string().contains("SO_RCVBUF of a connection"), "{e}");
 }
+
+#[test]
+fn end_of_list_options_are_accepted() {
+    // FreeBSD's scripts pad with `eol`; the stack reads the options before it.
+    let text = sack_open("sysctl -q net.ipv4.tcp_sack=1", "mss 1460,nop,nop,sackOK,eol")
+        .replace("<mss 1000,sackOK,nop,nop>", "<mss 1000,sackOK,eol,eol>");
+    run_str("eol.pkt", &text, &Profile::linux()).expect("eol is padding");
+}

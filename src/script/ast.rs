@@ -85,6 +85,8 @@ pub struct PacketSpec {
 /// A TCP option as written between `<` and `>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OptSpec {
+    /// End of option list (kind 0): what follows is padding.
+    Eol,
     Nop,
     Mss(u16),
     SackOk,

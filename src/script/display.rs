@@ -14,6 +14,7 @@ use super::packet::flag_letters;
 impl fmt::Display for OptSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            OptSpec::Eol => f.write_str("eol"),
             OptSpec::Nop => f.write_str("nop"),
             OptSpec::Mss(m) => write!(f, "mss {m}"),
             OptSpec::SackOk => f.write_str("sackOK"),
@@ -68,6 +69,7 @@ mod tests {
             "< P. 1:1001(1000) ack 1 win 257",
             "> . 1:1(0) ack 1001",
             "< . 1:1(0) ack 1 win 257 <nop,nop,sack 1001:2001 3001:4001>",
+            "< S 0:0(0) win 32767 <mss 1460,sackOK,eol,eol>",
             "> F. 4294967295:4294967295(0) ack 0",
         ] {
             assert_eq!(packet(line).to_string(), line);

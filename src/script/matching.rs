@@ -39,7 +39,8 @@
 //! [`Matcher::compare`] checks, in order, the tuple, flags, sequence number,
 //! payload length, ACK number (when the script gives one and the ACK flag is
 //! set), window (when the script gives one) and the
-//! options one by one in wire order, and reports the *first* difference as a
+//! options one by one in wire order (up to an `eol`: what follows it is
+//! padding, and the parsed options stop there too), and reports the *first* difference as a
 //! [`Mismatch`] naming the field. Payload bytes are not compared (scripts give
 //! only lengths).
 //!
@@ -56,7 +57,7 @@ use std::net::Ipv4Addr;
 use etherparse::TcpOptionElement;
 
 use super::ast::{OptSpec, PacketSpec};
-use super::packet::{flag_letters, option_text, Seg, Sent};
+use super::packet::{flag_letters, option_bytes, option_text, Seg, Sent};
 
 /// Remembered (script TSval, actual TSval) pairs.
 pub(super) const TS_MEMORY: usize = 64;
@@ -164,11 +165,14 @@ impl Matcher {
                 return Err(Mismatch::new(Field::Win, format!("window {} instead of {win}", seg.win)));
             }
         }
-        if seg.opts.len() != spec.options.len() {
+        // The parsed options stop at an end-of-list, and so does the comparison.
+        let wanted =
+            &spec.options[..spec.options.iter().position(|o| *o == OptSpec::Eol).unwrap_or(spec.options.len())];
+        if seg.opts.len() != wanted.len() {
             return Err(Mismatch::new(Field::Options, "different TCP options"));
         }
         let mut learned = Vec::new();
-        for (got, want) in seg.opts.iter().zip(&spec.options) {
+        for (got, want) in seg.opts.iter().zip(wanted) {
             if !option_matches(got, want, &mut learned) {
                 return Err(Mismatch::new(
                     Field::Options,
@@ -217,46 +221,63 @@ impl Matcher {
         self.ts_map.back().map_or(ecr, |(script, actual)| ecr.wrapping_add(actual.wrapping_sub(*script)))
     }
 
+    /// One inbound option as it goes on the wire: SACK blocks made absolute, TS
+    /// ecr rewritten; `None` for an end-of-list.
+    fn inbound_option(&self, o: &OptSpec) -> Option<TcpOptionElement> {
+        let isn = self.isn.unwrap_or(0);
+        Some(match o {
+            OptSpec::Eol => return None,
+            OptSpec::Nop => TcpOptionElement::Noop,
+            OptSpec::Mss(m) => TcpOptionElement::MaximumSegmentSize(*m),
+            OptSpec::SackOk => TcpOptionElement::SelectiveAcknowledgementPermitted,
+            OptSpec::Wscale(s) => TcpOptionElement::WindowScale(*s),
+            OptSpec::Ts { val, ecr } => TcpOptionElement::Timestamp(*val, self.map_ecr(*ecr)),
+            OptSpec::Sack(blocks) => {
+                let rel = |(l, r): (u32, u32)| (l.wrapping_add(isn), r.wrapping_add(isn));
+                let mut rest = [None; 3];
+                for (slot, b) in rest.iter_mut().zip(blocks.iter().skip(1)) {
+                    *slot = Some(rel(*b));
+                }
+                // The parser allows 1..=4 blocks; etherparse holds at most 4.
+                let first = blocks.first().copied().map(rel).unwrap_or_default();
+                TcpOptionElement::SelectiveAcknowledgement(first, rest)
+            }
+        })
+    }
+
     /// The segment an inbound `spec` puts on the wire: ACK number and SACK blocks
-    /// made absolute, TS ecr rewritten, a payload of zeros.
+    /// made absolute, TS ecr rewritten, a payload of zeros. End-of-list options
+    /// are left out (see [`Matcher::inbound_packet`]).
     pub fn inbound(&self, spec: &PacketSpec) -> Seg {
         let isn = self.isn.unwrap_or(0);
-        let opts = spec
-            .options
-            .iter()
-            .map(|o| match o {
-                OptSpec::Nop => TcpOptionElement::Noop,
-                OptSpec::Mss(m) => TcpOptionElement::MaximumSegmentSize(*m),
-                OptSpec::SackOk => TcpOptionElement::SelectiveAcknowledgementPermitted,
-                OptSpec::Wscale(s) => TcpOptionElement::WindowScale(*s),
-                OptSpec::Ts { val, ecr } => TcpOptionElement::Timestamp(*val, self.map_ecr(*ecr)),
-                OptSpec::Sack(blocks) => {
-                    let rel = |(l, r): (u32, u32)| (l.wrapping_add(isn), r.wrapping_add(isn));
-                    let mut rest = [None; 3];
-                    for (slot, b) in rest.iter_mut().zip(blocks.iter().skip(1)) {
-                        *slot = Some(rel(*b));
-                    }
-                    // The parser allows 1..=4 blocks; etherparse holds at most 4.
-                    let first = blocks.first().copied().map(rel).unwrap_or_default();
-                    TcpOptionElement::SelectiveAcknowledgement(first, rest)
-                }
-            })
-            .collect();
         Seg {
             flags: spec.flags,
             seq: spec.start,
             ack: spec.ack.map_or(0, |a| a.wrapping_add(isn)),
             win: spec.win.unwrap_or(0),
-            opts,
+            opts: spec.options.iter().filter_map(|o| self.inbound_option(o)).collect(),
             data: vec![0; spec.len as usize],
         }
     }
 
     /// The whole IPv4 packet for an inbound `spec`, from the remote end of the
-    /// tuple to the stack; `Err` when its options do not fit in a TCP header.
+    /// tuple to the stack; `Err` when its options do not fit in a TCP header. With
+    /// an `eol`, the options are written byte by byte, each `eol` a zero where the
+    /// script put it.
     pub fn inbound_packet(&self, spec: &PacketSpec) -> Result<Vec<u8>, String> {
         let t = self.tuple;
-        self.inbound(spec).to_packet(t.remote, t.remote_port, t.local, t.local_port)
+        let seg = self.inbound(spec);
+        if !spec.options.contains(&OptSpec::Eol) {
+            return seg.to_packet(t.remote, t.remote_port, t.local, t.local_port);
+        }
+        let mut raw = Vec::new();
+        for o in &spec.options {
+            match self.inbound_option(o) {
+                Some(element) => raw.extend(option_bytes(&[element])),
+                None => raw.push(0),
+            }
+        }
+        seg.to_packet_with_raw_options(&raw, t.remote, t.remote_port, t.local, t.local_port)
     }
 }
 
@@ -423,6 +444,23 @@ mod tests {
         // No options written means none allowed.
         let seg = data(&m, 1, 0).opts([TcpOptionElement::Noop]);
         assert_eq!(m.compare(&data_spec(1, 0), &sent(seg)).map_err(|e| e.field), Err(Field::Options));
+    }
+
+    #[test]
+    fn an_end_of_list_ends_the_comparison_and_goes_on_the_wire() {
+        let mut m = after_syn_ack();
+        let seg = data(&m, 1, 0).opts([TcpOptionElement::MaximumSegmentSize(1460)]);
+        let mut s = data_spec(1, 0);
+        s.options = vec![OptSpec::Mss(1460), OptSpec::Eol, OptSpec::Eol];
+        assert_eq!(m.compare(&s, &sent(seg)), Ok(()));
+        s.dir = Direction::Inbound;
+        s.options = vec![OptSpec::Nop, OptSpec::Eol, OptSpec::Mss(1000)];
+        let packet = m.inbound_packet(&s).expect("fits");
+        // 20 bytes of IPv4, 20 of TCP, then the options as written, zero-padded.
+        assert_eq!(&packet[40..48], &[1, 0, 2, 4, 0x03, 0xe8, 0, 0]);
+        assert_eq!(packet[32] >> 4, 7, "a 28-byte TCP header");
+        let back = crate::script::packet::parse(&packet).expect("valid");
+        assert_eq!(back.seg.opts, vec![TcpOptionElement::Noop], "parsing stops at the end of the list");
     }
 
     #[test]

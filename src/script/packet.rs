@@ -84,6 +84,28 @@ impl Seg {
     /// `dst:dport`, checksums computed by etherparse. Fails only when the options
     /// do not fit in the 40 bytes a TCP header has room for.
     pub fn to_packet(&self, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Result<Vec<u8>, String> {
+        let mut header = self.header(sport, dport);
+        header.set_options(&self.opts).map_err(|e| format!("TCP options do not fit: {e}"))?;
+        self.build(header, src, dst)
+    }
+
+    /// As [`Seg::to_packet`], with the options given as bytes instead of
+    /// `self.opts` (zero-padded to a multiple of 4): for what etherparse's option
+    /// list cannot hold, such as an end-of-list option (kind 0) before the end.
+    pub fn to_packet_with_raw_options(
+        &self,
+        options: &[u8],
+        src: Ipv4Addr,
+        sport: u16,
+        dst: Ipv4Addr,
+        dport: u16,
+    ) -> Result<Vec<u8>, String> {
+        let mut header = self.header(sport, dport);
+        header.set_options_raw(options).map_err(|e| format!("TCP options do not fit: {e}"))?;
+        self.build(header, src, dst)
+    }
+
+    fn header(&self, sport: u16, dport: u16) -> TcpHeader {
         let mut header = TcpHeader::new(sport, dport, self.seq, self.win);
         header.acknowledgment_number = self.ack;
         header.syn = self.flags.syn;
@@ -92,12 +114,45 @@ impl Seg {
         header.rst = self.flags.rst;
         header.psh = self.flags.psh;
         header.urg = self.flags.urg;
-        header.set_options(&self.opts).map_err(|e| format!("TCP options do not fit: {e}"))?;
+        header
+    }
+
+    fn build(&self, header: TcpHeader, src: Ipv4Addr, dst: Ipv4Addr) -> Result<Vec<u8>, String> {
         let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).tcp_header(header);
         let mut packet = Vec::with_capacity(builder.size(self.data.len()));
         builder.write(&mut packet, &self.data).map_err(|e| format!("cannot build the packet: {e}"))?;
         Ok(packet)
     }
+}
+
+/// Options in wire format (RFC 9293 §3.2, RFC 7323, RFC 2018), unpadded.
+pub fn option_bytes(opts: &[TcpOptionElement]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for o in opts {
+        match *o {
+            TcpOptionElement::Noop => out.push(1),
+            TcpOptionElement::MaximumSegmentSize(m) => {
+                out.extend([2, 4]);
+                out.extend(m.to_be_bytes());
+            }
+            TcpOptionElement::WindowScale(s) => out.extend([3, 3, s]),
+            TcpOptionElement::SelectiveAcknowledgementPermitted => out.extend([4, 2]),
+            TcpOptionElement::SelectiveAcknowledgement(first, rest) => {
+                let blocks: Vec<(u32, u32)> = std::iter::once(first).chain(rest.iter().flatten().copied()).collect();
+                out.extend([5, (2 + 8 * blocks.len()) as u8]);
+                for (l, r) in blocks {
+                    out.extend(l.to_be_bytes());
+                    out.extend(r.to_be_bytes());
+                }
+            }
+            TcpOptionElement::Timestamp(v, e) => {
+                out.extend([8, 10]);
+                out.extend(v.to_be_bytes());
+                out.extend(e.to_be_bytes());
+            }
+        }
+    }
+    out
 }
 
 /// A TCP/IPv4 packet the stack sent, taken apart and checked: addresses, ports and
@@ -217,6 +272,25 @@ mod tests {
         assert_eq!((sent.src, sent.sport, sent.dst, sent.dport), (a, 1, b, 2));
         assert_eq!(sent.seg, seg);
         assert_eq!(seg.to_string(), "S. 7:10(3) ack 1001 win 65535 <mss 1460,sackOK,TS val 5 ecr 9,nop,wscale 7>");
+    }
+
+    #[test]
+    fn option_bytes_are_what_etherparse_writes() {
+        let opts = [
+            TcpOptionElement::MaximumSegmentSize(1460),
+            TcpOptionElement::SelectiveAcknowledgementPermitted,
+            TcpOptionElement::Timestamp(5, 9),
+            TcpOptionElement::Noop,
+            TcpOptionElement::WindowScale(7),
+            TcpOptionElement::Noop,
+            TcpOptionElement::Noop,
+            TcpOptionElement::SelectiveAcknowledgement((1, 2), [Some((3, 4)), None, None]),
+        ];
+        let seg = Seg::new(Flags::default(), 1).opts(opts.clone());
+        let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
+        let via_list = seg.to_packet(a, 1, b, 2).expect("fits");
+        let via_bytes = seg.to_packet_with_raw_options(&option_bytes(&opts), a, 1, b, 2).expect("fits");
+        assert_eq!(via_list, via_bytes);
     }
 
     #[test]

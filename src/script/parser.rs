@@ -6,7 +6,7 @@
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
 //! packet   := ('<' | '>') flags start ':' end '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
-//! option   := nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
+//! option   := eol | nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
 //! call     := name '(' arg,* ')' '=' int [ ERRNO [ '(' text ')' ] ]
 //! arg      := '...' | int | NAME { '|' NAME } | '[' arg,* ']' | "string"
 //! ```
@@ -312,6 +312,7 @@ impl Parser<'_> {
             };
             let opt = match name.as_str() {
                 "nop" => OptSpec::Nop,
+                "eol" => OptSpec::Eol,
                 "mss" => OptSpec::Mss(self.int("MSS")?),
                 "sackOK" => OptSpec::SackOk,
                 "wscale" => OptSpec::Wscale(self.int("window scale")?),
@@ -333,7 +334,7 @@ impl Parser<'_> {
                     }
                     OptSpec::Sack(blocks)
                 }
-                "eol" | "FO" | "md5" | "exp" | "FOEXP" | "mptcp" | "tfo" => {
+                "FO" | "md5" | "exp" | "FOEXP" | "mptcp" | "tfo" => {
                     self.pos -= 1;
                     return Err(self.unsupported(format!("TCP option `{name}`")));
                 }
