@@ -2,6 +2,7 @@
 # Run a packetdrill suite through `tunstack script` and summarise the verdicts.
 #
 #   scripts/conformance.sh SUITE_DIR [--profile P] [--json FILE] [--name GLOB] [--bin PATH]
+#                          [-- TUNSTACK_SCRIPT_OPTIONS...]
 #
 # Runs every .pkt under SUITE_DIR (sorted; only those whose file name matches
 # GLOB with --name, e.g. '*ipv4*'), one `tunstack script` process each, in
@@ -10,6 +11,8 @@
 #   - the reasons grouped (numbers folded to N), most frequent first,
 #   - totals; and writes everything as JSON (default: conformance.json in the
 #     current directory), one record per script with its verdict and reason.
+# Words after `--` go to every `tunstack script` run: packetdrill options such as
+# `-D FreeBSD` (for the scripts' #ifdef blocks) or `--tolerance_usecs=10000`.
 #
 # Verdicts follow `tunstack script`'s exit codes: 0 pass, 1 fail (a mismatch),
 # 2 invalid (unreadable or not valid packetdrill), 3 unsupported; anything else
@@ -20,7 +23,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -31,6 +34,7 @@ json="conformance.json"
 name_glob="*.pkt"
 bin="${TUNSTACK_BIN:-$repo/target/debug/tunstack}"
 timeout_s="${TIMEOUT:-60}"
+extra=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
         --name=*) name_glob="${1#*=}"; shift ;;
         --bin) [ $# -ge 2 ] || usage; bin="$2"; shift 2 ;;
         --bin=*) bin="${1#*=}"; shift ;;
+        --) shift; extra=("$@"); break ;;
         -h | --help) usage ;;
         -*) echo "conformance.sh: unknown option $1" >&2; usage ;;
         *) [ -z "$suite" ] || usage; suite="$1"; shift ;;
@@ -65,7 +70,7 @@ count=0
 while IFS= read -r -d '' file; do
     count=$((count + 1))
     code=0
-    timeout "$timeout_s" "$bin" script --profile "$profile" "$file" >/dev/null 2>"$errout" || code=$?
+    timeout "$timeout_s" "$bin" script --profile "$profile" "$file" ${extra[@]+"${extra[@]}"} >/dev/null 2>"$errout" || code=$?
     # The reason: the first line of the message that is not a note, without its
     # `file:line:` prefix; the line number separately.
     first="$(grep -v '^note: ' "$errout" | head -n 1 || true)"

@@ -172,3 +172,22 @@ fn several_scripts_exit_with_the_worst_verdict() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("2 of 3 scripts did not pass (0 failed, 1 invalid, 1 unsupported)"), "{err}");
 }
+
+#[test]
+fn ifdef_blocks_follow_the_symbols_defined_on_the_command_line() {
+    let dir = scratch("ifdef");
+    let text =
+        format!("{OPEN}#ifdef STRICT\n+0 close(4) = -1 EBADF\n#else\n+0 close(4) = 0\n+0 > F. 1:1(0) ack 1\n#endif\n");
+    let f = write(&dir, "ifdef.pkt", &text);
+    let (code, out, err) = script(&[path(&f)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = script(&["-D", "STRICT", path(&f)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("{}:9: `close` returned 0", path(&f))), "{err}");
+    let (code, _, _) = script(&[path(&f), "--define=STRICT"]);
+    assert_eq!(code, 1);
+    let f = write(&dir, "open.pkt", &format!("{OPEN}#ifdef STRICT\n"));
+    let (code, _, err) = script(&[path(&f)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{}:8: syntax error: `#ifdef` without `#endif`", path(&f))), "{err}");
+}

@@ -6,7 +6,8 @@
 //! on standard error, as `file:line: …`. Options a script used without effect are
 //! printed as `note:` lines. packetdrill's own options (`--tolerance_usecs=…`,
 //! `--bind_port=…`, …) may be given among the files; they apply to every script and
-//! override the script's header.
+//! override the script's header. `-D SYMBOL` keeps the script's `#ifdef SYMBOL`
+//! blocks.
 //!
 //! Exit code: 0 when every script passed; otherwise 2 if any was unreadable or
 //! invalid, else 1 if any mismatched, else 3 (some were unsupported).
@@ -33,8 +34,18 @@ pub fn run(args: ScriptArgs) -> io::Result<()> {
     // clap accepts only the names listed in `value_parser`.
     debug_assert_eq!(args.profile, "linux");
     let profile = Profile::linux();
-    let (options, files): (Vec<String>, Vec<String>) =
-        args.args.into_iter().partition(|a| a.starts_with('-') && a.len() > 1);
+    let (mut options, mut files) = (Vec::new(), Vec::new());
+    let mut args = args.args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "-D" || arg == "--define" {
+            // `-D SYMBOL`: the symbol is the next word, not a file.
+            options.push(format!("--define={}", args.next().unwrap_or_default()));
+        } else if arg.starts_with('-') && arg.len() > 1 {
+            options.push(arg);
+        } else {
+            files.push(arg);
+        }
+    }
     if files.is_empty() {
         eprintln!("tunstack script: no script given (options alone: {})", options.join(" "));
         std::process::exit(ErrorKind::Parse.exit_code());

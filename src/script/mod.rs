@@ -42,6 +42,7 @@ mod matching;
 pub mod options;
 pub mod packet;
 pub mod parser;
+mod preprocess;
 pub mod run;
 pub mod shell;
 
@@ -108,7 +109,9 @@ pub fn run_str_with(name: &str, text: &str, profile: &Profile, options: &[String
     if text.trim().is_empty() {
         return Err(ScriptError::new(ErrorKind::Parse, 0, "the script is empty").in_file(name));
     }
-    let mut script = parser::parse(text).map_err(|e| e.in_file(name))?;
+    let defines: Vec<String> = options.iter().filter_map(|o| options::define_of(o)).collect();
+    let text = preprocess::preprocess(text, &defines).map_err(|e| e.in_file(name))?;
+    let mut script = parser::parse(&text).map_err(|e| e.in_file(name))?;
     for option in options {
         options::apply(&mut script, 0, option).map_err(|mut e| {
             e.message = format!("on the command line: {}", e.message);

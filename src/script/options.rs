@@ -7,8 +7,9 @@
 //! each falls in one of three groups:
 //!
 //! - **applied** — it changes the run: `--tolerance_usecs`, `--bind_port`,
-//!   `--connect_port`, `--local_ip`, `--remote_ip` (IPv4), `--mtu`, and
-//!   `--ip_version=ipv4`;
+//!   `--connect_port`, `--local_ip`, `--remote_ip` (IPv4), `--mtu`,
+//!   `--ip_version=ipv4`, and `-D`/`--define` on the command line (symbols for
+//!   `#ifdef`, see `preprocess.rs`);
 //! - **ignored, and said so** — it tunes packetdrill itself or its live
 //!   mode and has no meaning in virtual time (`--wire_*`, `--speed`, `--debug`,
 //!   `--verbose`, …), or it relaxes a check the runner does not make
@@ -103,19 +104,20 @@ const IGNORED: &[(&str, &str)] = &[
     ("is_anyip", "there is no AnyIP routing here"),
     ("send_omit_free", "no shared-object stack"),
     ("debug", "use RUST_LOG for the stack's trace"),
-    ("define", "symbols are not substituted"),
     ("verbose", "not yet: the runner prints only failures"),
 ];
 
-/// Apply one option (`--name=value`, `--name`, or `-v`) found on `line` (0: the
+/// Apply one option (`--name=value`, `--name`, `-v` or `-DSYMBOL`) found on `line` (0: the
 /// command line) to `script`.
 pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
     let option = option.trim();
     let err = |message: String| ScriptError::parse(line, message);
+    if let Some(symbol) = option.strip_prefix("-D") {
+        return apply(script, line, &format!("--define={symbol}"));
+    }
     let body = match option.strip_prefix("--") {
         Some(body) => body,
         None if option == "-v" => "verbose",
-        None if option.starts_with("-D") => "define",
         None => return Err(err(format!("`{option}` is not an option (`--name=value`)"))),
     };
     let (name, value) = match body.split_once('=') {
@@ -143,6 +145,12 @@ pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
             }
             settings.mtu = Some(mtu);
         }
+        "define" => {
+            needs()?;
+            if line > 0 {
+                settings.notes.push((line, format!("ignored `{option}`: #ifdef symbols come from the command line")));
+            }
+        }
         "local_ip" => settings.local_ip = Some(ipv4(line, name, needs()?)?),
         "remote_ip" => settings.remote_ip = Some(ipv4(line, name, needs()?)?),
         _ => match IGNORED.iter().find(|(n, _)| *n == name) {
@@ -151,6 +159,14 @@ pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
         },
     }
     Ok(())
+}
+
+/// The symbol a `--define=SYMBOL[=VALUE]` or `-DSYMBOL` option defines for `#ifdef`.
+pub fn define_of(option: &str) -> Option<String> {
+    let option = option.trim();
+    let value = option.strip_prefix("--define=").or_else(|| option.strip_prefix("-D"))?;
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 fn number<T: FromStr>(name: &str, value: &str) -> std::result::Result<T, String> {
@@ -220,6 +236,20 @@ mod tests {
         assert_eq!(lines, [1, 2, 3, 4, 5]);
         assert!(s.settings.notes[0].1.starts_with("ignored `--mss=1000`: "), "{:?}", s.settings.notes);
         assert_eq!(s.settings.apply_to(&Profile::linux()).config.mtu, Profile::linux().config.mtu);
+    }
+
+    #[test]
+    fn defines_are_for_the_command_line() {
+        assert_eq!(define_of("-DFreeBSD"), Some("FreeBSD".into()));
+        assert_eq!(define_of("--define=STANDARD=1"), Some("STANDARD=1".into()));
+        assert_eq!(define_of("--define="), None);
+        assert_eq!(define_of("--mss=1"), None);
+        let s = applied(&["--define=A"]).expect("accepted");
+        assert_eq!(s.settings.notes.len(), 1, "too late in the header for #ifdef");
+        let mut s = script();
+        apply(&mut s, 0, "-DA").expect("accepted");
+        assert!(s.settings.notes.is_empty());
+        assert!(applied(&["--define"]).is_err());
     }
 
     #[test]
