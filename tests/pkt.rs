@@ -102,7 +102,7 @@ fn unsupported_constructs_are_refused_with_their_line() {
         ("\n+0 epoll_create(1) = 5\n", 9, "system call `epoll_create`"),
         ("%{\nprint('hi')\n}%\n", 8, "python"),
         ("+0 `sysctl -q net.ipv4.tcp_sack=0`\n", 8, "changing `net.ipv4.tcp_sack` after the first call"),
-        ("+0 `sockstat -4 -P tcp -s | grep -c TIME_WAIT | grep 1`\n", 8, "shell command `sockstat"),
+        ("+0 `sockstat -4 -P udp -s | grep -c TIME_WAIT | grep 1`\n", 8, "shell command `sockstat"),
         ("+0 `sysctl -q net.ipv4.tcp_early_retrans=3`\n", 8, "net.ipv4.tcp_early_retrans"),
         (
             "+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 5\n+0 socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP) = 6\n",
@@ -213,4 +213,33 @@ fn end_of_list_options_are_accepted() {
     let text = sack_open("sysctl -q net.ipv4.tcp_sack=1", "mss 1460,nop,nop,sackOK,eol")
         .replace("<mss 1000,sackOK,nop,nop>", "<mss 1000,sackOK,eol,eol>");
     run_str("eol.pkt", &text, &Profile::linux()).expect("eol is padding");
+}
+
+#[test]
+fn sockstat_and_tcpdrop_ask_the_stack() {
+    // Our FIN, theirs, our ACK: TIME-WAIT, and the descriptor still open.
+    let time_wait = "+0 shutdown(4, SHUT_WR) = 0\n\
+                     +0 > F. 1:1(0) ack 1\n\
+                     +.1 < F. 1:1(0) ack 2 win 65535\n\
+                     +0 > . 2:2(0) ack 2\n";
+    let count =
+        |state: &str, n: usize| format!("+0 `sockstat -4 -P tcp -s | grep packetdril | grep -c {state} | grep {n}`\n");
+    let p = Profile::linux();
+    let text = format!("{OPEN}{time_wait}{}{}{}", count("TIME_WAIT", 1), count("LISTEN", 1), count("SYN_RCVD", 0));
+    run_str("tw.pkt", &text, &p).expect("one connection in TIME-WAIT");
+    let e = run_str("tw.pkt", &format!("{OPEN}{time_wait}{}", count("TIME_WAIT", 0)), &p).expect_err("there is one");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 12));
+    assert!(e.to_string().contains("1 sockets in TIME_WAIT, the script expects 0"), "{e}");
+    // Half-open connections have no descriptor: counted without the user filter.
+    let syn_rcvd = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                    +0 bind(3, ..., ...) = 0\n\
+                    +0 listen(3, 1) = 0\n\
+                    +0 < S 0:0(0) win 65535 <mss 1000>\n\
+                    +0 > S. 0:0(0) ack 1 win 65535 <mss 1460>\n\
+                    +0 `sockstat -4 -P tcp -p 8080 -s | grep -c SYN_RCVD | grep 1`\n\
+                    +0 `sockstat -4 -P tcp -s | grep packetdril | grep -c SYN_RCVD | grep 0`\n";
+    run_str("syn_rcvd.pkt", syn_rcvd, &p).expect("one half-open connection, not ours");
+    // tcpdrop aborts: a RST from an established connection.
+    let drop = format!("{OPEN}+0 `tcpdrop -s ESTABLISHED`\n+0 > R. 1:1(0) ack 1\n{}", count("ESTABLISHED", 0));
+    run_str("drop.pkt", &drop, &p).expect("dropped");
 }

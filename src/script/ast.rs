@@ -1,7 +1,7 @@
 //! A parsed script: a list of timed events.
 
 pub use super::options::Settings;
-pub use super::shell::Sysctl;
+pub use super::shell::Command;
 use crate::wire::tcp::Flags;
 
 /// A whole script.
@@ -53,7 +53,7 @@ pub enum Action {
     Packet(PacketSpec),
     Call(Call),
     /// `` `sysctl -w net.inet.tcp.sack.enable=1` ``, as read (never run).
-    Shell(Vec<Sysctl>),
+    Shell(Vec<Command>),
 }
 
 /// `<` the script's peer sends; `>` the stack must send.

@@ -43,6 +43,7 @@ use super::clock::{fmt_time, Clock};
 use super::errno::{errno_name, errno_of, errno_value};
 use super::error::{Result, ScriptError};
 use super::run::Runner;
+use super::shell;
 use crate::tcp::TcpHandle;
 
 /// One file descriptor of the scripted program.
@@ -220,6 +221,45 @@ impl Runner {
             },
         };
         (result, op)
+    }
+
+    /// The TCP sockets as `sockstat -s` lists them, by FreeBSD state name: with
+    /// `own`, those the script holds a descriptor for (a fresh one, or one whose
+    /// connection is gone, is `CLOSED`); else also every listener and connection of
+    /// the stack without one. With `port`, only those whose local or
+    /// remote port it is.
+    pub(super) fn socket_states(&self, port: Option<u16>, own: bool) -> Vec<&'static str> {
+        let sockets = self.stack.tcp_sockets();
+        let on_port = |local: u16, peer: Option<u16>| port.is_none_or(|p| local == p || peer == Some(p));
+        let mut out = Vec::new();
+        for f in self.fds.values() {
+            let handle = match f.sock {
+                Sock::Fresh => {
+                    if port.is_none() {
+                        out.push("CLOSED");
+                    }
+                    continue;
+                }
+                Sock::Listener(h) | Sock::Conn(h) => h,
+            };
+            match sockets.iter().find(|s| s.handle == handle) {
+                Some(s) if on_port(s.local.port(), s.peer.map(|p| p.port())) => {
+                    out.push(shell::freebsd_state(s.state));
+                }
+                Some(_) => {}
+                None if port.is_none() => out.push("CLOSED"),
+                None => {}
+            }
+        }
+        if !own {
+            let held = |h| self.fds.values().any(|f| matches!(f.sock, Sock::Listener(x) | Sock::Conn(x) if x == h));
+            for s in &sockets {
+                if !held(s.handle) && on_port(s.local.port(), s.peer.map(|p| p.port())) {
+                    out.push(shell::freebsd_state(s.state));
+                }
+            }
+        }
+        out
     }
 
     /// The lowest free descriptor, from 3, now holding `sock`.

@@ -43,6 +43,7 @@ use super::clock::{fmt_time, Clock, Window};
 use super::error::{Result, ScriptError};
 use super::matching::{Matcher, Tuple};
 use super::packet::{self, Sent};
+use super::shell::{freebsd_state, Sysctl};
 use super::{Profile, Report};
 use crate::stack::Stack;
 
@@ -119,10 +120,10 @@ impl Runner {
                 self.started = true;
                 self.call(ev, call, w.at)?;
             }
-            Action::Shell(sysctls) => {
+            Action::Shell(commands) => {
                 self.advance_to(w.at)?;
                 self.no_unclaimed(ev.line)?;
-                self.shell(ev.line, sysctls)?;
+                self.shell(ev.line, commands)?;
             }
         }
         self.clock.done(ev.time, w.at);
@@ -245,34 +246,66 @@ impl Runner {
 
     /// A backticked shell command, as read by `shell.rs`: settings change the
     /// profile's configuration and the stack is built afresh with it — only
-    /// before the first call or packet, while the stack is still untouched.
-    fn shell(&mut self, line: usize, sysctls: &[Sysctl]) -> Result<()> {
+    /// before the first call or packet, while the stack is still untouched;
+    /// socket-table commands ask the stack.
+    fn shell(&mut self, line: usize, commands: &[Command]) -> Result<()> {
         let mut changed = false;
-        for s in sysctls {
-            if let Some(why) = &s.no_effect {
-                self.notes.push((line, format!("`sysctl {}={}` changes nothing here: {why}", s.name, s.value)));
+        for command in commands {
+            match command {
+                Command::Sysctl(s) => changed |= self.sysctl(line, s)?,
+                Command::CountSockets { text, port, own, state, expect } => {
+                    let states = self.socket_states(*port, *own);
+                    let count = states.iter().filter(|s| s.contains(state)).count();
+                    // `grep N` succeeds when the count's line contains N.
+                    if !count.to_string().contains(expect.as_str()) {
+                        return Err(ScriptError::mismatch(
+                            line,
+                            format!(
+                                "`{text}` failed: {count} sockets in {state}, the script expects {expect} \
+                                 (the sockets: {})",
+                                if states.is_empty() { "none".to_string() } else { states.join(", ") }
+                            ),
+                        ));
+                    }
+                }
+                Command::Drop { state, .. } => {
+                    let now = self.clock.instant();
+                    for socket in self.stack.tcp_sockets() {
+                        if socket.peer.is_some() && freebsd_state(socket.state) == *state {
+                            self.stack.tcp_abort(now, socket.handle);
+                        }
+                    }
+                    self.collect();
+                }
             }
-            if s.settings.is_empty() {
-                continue;
-            }
-            if self.started {
-                return Err(ScriptError::unsupported(
-                    line,
-                    format!(
-                        "changing `{}` after the first call or packet (settings are fixed once the stack runs)",
-                        s.name
-                    ),
-                ));
-            }
-            for setting in &s.settings {
-                setting.apply(&mut self.profile.config.tcp);
-            }
-            changed = true;
         }
         if changed {
             self.stack = Stack::new(self.profile.config.clone());
         }
         Ok(())
+    }
+
+    /// Apply one `sysctl`; `true` if it changed the configuration.
+    fn sysctl(&mut self, line: usize, s: &Sysctl) -> Result<bool> {
+        if let Some(why) = &s.no_effect {
+            self.notes.push((line, format!("`sysctl {}={}` changes nothing here: {why}", s.name, s.value)));
+        }
+        if s.settings.is_empty() {
+            return Ok(false);
+        }
+        if self.started {
+            return Err(ScriptError::unsupported(
+                line,
+                format!(
+                    "changing `{}` after the first call or packet (settings are fixed once the stack runs)",
+                    s.name
+                ),
+            ));
+        }
+        for setting in &s.settings {
+            setting.apply(&mut self.profile.config.tcp);
+        }
+        Ok(true)
     }
 
     /// A `<` line: the remote host's segment goes into the stack now.

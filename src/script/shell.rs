@@ -12,14 +12,22 @@
 //!   switches at their secure default, `blackhole=0`, ECN in server mode, which
 //!   only answers ECN the peer asks for and the parser refuses ECN flags) is
 //!   accepted with a note saying why it changes nothing;
-//! - anything else — another value, another setting, another command
-//!   (`sockstat`, `tcpdrop`, `ip`, `tc`, …) — makes the script unsupported, with
-//!   the setting or command named. Never a silent pass.
+//! - the FreeBSD suite's assertions on the socket table become questions to the
+//!   stack: `sockstat -4 -P tcp [-p PORT] -s | [grep packetdrill |] grep -c STATE
+//!   | grep N` counts the sockets in STATE (FreeBSD's names: `SYN_RCVD`,
+//!   `TIME_WAIT`, …) — with the `grep packetdrill` stage only those the script
+//!   holds a descriptor for, as `sockstat`'s user column would — and fails the
+//!   script unless the count contains N (what `grep N` checks); `tcpdrop -s
+//!   STATE` aborts every connection in STATE ([`Command`]);
+//! - anything else — another value, another setting, another command (`ip`,
+//!   `tc`, another `sockstat` form, …) — makes the script unsupported, with the
+//!   setting or command named. Never a silent pass.
 //!
-//! The table is [`sysctl`]'s `match`; each setting costs one string comparison
+//! The table is `sysctl`'s `match`; each setting costs one string comparison
 //! chain. A backtick block may hold several commands separated by `;`, `&&` or
 //! newlines; each must be a `sysctl NAME=VALUE` (with `-w`, `-q`, `-n` flags
-//! in any combination, the value optionally quoted).
+//! in any combination, the value optionally quoted), or one of the socket-table
+//! commands above.
 
 use std::time::Duration;
 
@@ -100,10 +108,79 @@ pub struct Sysctl {
     pub no_effect: Option<String>,
 }
 
+/// One command of a backtick block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Sysctl(Sysctl),
+    /// `sockstat … | grep -c STATE | grep N`: the number of sockets in `state`
+    /// (FreeBSD's name), on `port` if given, only the script's own if `own`, must
+    /// contain `expect` as `grep` reads it.
+    CountSockets {
+        text: String,
+        port: Option<u16>,
+        own: bool,
+        state: &'static str,
+        expect: String,
+    },
+    /// `tcpdrop -s STATE`: abort every connection in `state`.
+    Drop {
+        text: String,
+        state: &'static str,
+    },
+}
+
+/// FreeBSD's names of the TCP states, as `sockstat -s` prints them and
+/// `tcpdrop -s` takes them.
+const FREEBSD_STATES: &[&str] = &[
+    "CLOSED",
+    "LISTEN",
+    "SYN_SENT",
+    "SYN_RCVD",
+    "ESTABLISHED",
+    "CLOSE_WAIT",
+    "FIN_WAIT_1",
+    "CLOSING",
+    "LAST_ACK",
+    "FIN_WAIT_2",
+    "TIME_WAIT",
+];
+
+/// FreeBSD's name for one of the stack's state names (RFC 9293's: `SYN-RECEIVED`).
+pub fn freebsd_state(rfc_name: &str) -> &'static str {
+    match rfc_name {
+        "LISTEN" => "LISTEN",
+        "SYN-SENT" => "SYN_SENT",
+        "SYN-RECEIVED" => "SYN_RCVD",
+        "ESTABLISHED" => "ESTABLISHED",
+        "FIN-WAIT-1" => "FIN_WAIT_1",
+        "FIN-WAIT-2" => "FIN_WAIT_2",
+        "CLOSE-WAIT" => "CLOSE_WAIT",
+        "CLOSING" => "CLOSING",
+        "LAST-ACK" => "LAST_ACK",
+        "TIME-WAIT" => "TIME_WAIT",
+        _ => "CLOSED",
+    }
+}
+
+fn state_named(line: usize, name: &str, command: &str) -> Result<&'static str> {
+    FREEBSD_STATES.iter().find(|s| **s == name).copied().ok_or_else(|| {
+        ScriptError::unsupported(line, format!("TCP state `{name}` (in `{command}`; FreeBSD's names: SYN_RCVD, …)"))
+    })
+}
+
 /// Interpret the text between backticks on `line`.
-pub fn interpret(line: usize, text: &str) -> Result<Vec<Sysctl>> {
+pub fn interpret(line: usize, text: &str) -> Result<Vec<Command>> {
     let mut out = Vec::new();
     for command in split_commands(text) {
+        let program = command.split_whitespace().next().unwrap_or_default();
+        if program == "sockstat" {
+            out.push(sockstat(line, &command)?);
+            continue;
+        }
+        if program == "tcpdrop" {
+            out.push(tcpdrop(line, &command)?);
+            continue;
+        }
         let words = words(line, &command)?;
         let Some((program, args)) = words.split_first() else { continue };
         if program != "sysctl" {
@@ -128,13 +205,61 @@ pub fn interpret(line: usize, text: &str) -> Result<Vec<Sysctl>> {
             return Err(ScriptError::unsupported(line, format!("shell command `{}`", command.trim())));
         }
         for (name, value) in assignments {
-            out.push(sysctl(line, name, value)?);
+            out.push(Command::Sysctl(sysctl(line, name, value)?));
         }
     }
     if out.is_empty() {
         return Err(ScriptError::parse(line, "an empty shell command"));
     }
     Ok(out)
+}
+
+/// `sockstat -4 -P tcp [-p PORT] -s | [grep USER |] grep -c STATE | grep N`.
+fn sockstat(line: usize, command: &str) -> Result<Command> {
+    let text = command.trim().to_string();
+    let unsupported = || ScriptError::unsupported(line, format!("shell command `{text}`"));
+    let stages: Vec<Vec<&str>> = text.split('|').map(|s| s.split_whitespace().collect()).collect();
+    let (first, greps) = stages.split_first().ok_or_else(unsupported)?;
+    let mut port = None;
+    let (mut tcp, mut states) = (false, false);
+    let mut args = first.iter().skip(1);
+    while let Some(arg) = args.next() {
+        match *arg {
+            "-4" => {}
+            "-s" => states = true,
+            "-P" => tcp = args.next() == Some(&"tcp"),
+            "-p" => port = Some(args.next().and_then(|p| p.parse::<u16>().ok()).ok_or_else(unsupported)?),
+            _ => return Err(unsupported()),
+        }
+    }
+    if !tcp || !states {
+        return Err(unsupported());
+    }
+    let (own, count, expect) = match greps.iter().map(Vec::as_slice).collect::<Vec<_>>().as_slice() {
+        [["grep", user], ["grep", "-c", state], ["grep", n]] if "packetdrill".starts_with(user) && !user.is_empty() => {
+            (true, *state, *n)
+        }
+        [["grep", "-c", state], ["grep", n]] => (false, *state, *n),
+        _ => return Err(unsupported()),
+    };
+    if !expect.chars().all(|c| c.is_ascii_digit()) {
+        return Err(unsupported());
+    }
+    let state = state_named(line, count, &text)?;
+    Ok(Command::CountSockets { port, own, state, expect: expect.to_string(), text })
+}
+
+/// `tcpdrop -s STATE`.
+fn tcpdrop(line: usize, command: &str) -> Result<Command> {
+    let text = command.trim().to_string();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        ["tcpdrop", "-s", state] => {
+            let state = state_named(line, state, &text)?;
+            Ok(Command::Drop { state, text })
+        }
+        _ => Err(ScriptError::unsupported(line, format!("shell command `{text}`"))),
+    }
 }
 
 /// The table: what `name=value` means for the stack.
@@ -300,8 +425,19 @@ mod tests {
     use super::*;
     use crate::script::ErrorKind;
 
+    fn sysctls(text: &str) -> Vec<Sysctl> {
+        interpret(1, text)
+            .expect("interpreted")
+            .into_iter()
+            .map(|c| match c {
+                Command::Sysctl(s) => s,
+                other => panic!("not a sysctl: {other:?}"),
+            })
+            .collect()
+    }
+
     fn settings(text: &str) -> Vec<Setting> {
-        interpret(1, text).expect("interpreted").into_iter().flat_map(|s| s.settings).collect()
+        sysctls(text).into_iter().flat_map(|s| s.settings).collect()
     }
 
     #[test]
@@ -355,7 +491,7 @@ mod tests {
             "sysctl -w net.inet.tcp.ecn.enable=2",
             "sysctl -w net.inet.tcp.hostcache.purgenow=1",
         ] {
-            let s = interpret(1, text).expect(text);
+            let s = sysctls(text);
             assert!(s[0].settings.is_empty() && s[0].no_effect.is_some(), "{text}");
         }
     }
@@ -369,8 +505,11 @@ mod tests {
             ("sysctl -q net.ipv4.tcp_fastopen=3", "Fast Open"),
             ("sysctl -q net.ipv4.tcp_early_retrans=3", "net.ipv4.tcp_early_retrans"),
             ("sysctl -q net.ipv4.tcp_congestion_control=cubic", "cubic"),
-            ("sockstat -4 -P tcp -s | grep -c TIME_WAIT | grep 1", "shell command `sockstat"),
-            ("tcpdrop -s TIME_WAIT", "shell command `tcpdrop -s TIME_WAIT`"),
+            ("sockstat -4 -P udp -s | grep -c TIME_WAIT | grep 1", "shell command `sockstat"),
+            ("sockstat -4 -P tcp -s | grep -c TIME_WAIT", "shell command `sockstat"),
+            ("sockstat -4 -P tcp -s | grep foo | grep -c TIME_WAIT | grep 1", "shell command `sockstat"),
+            ("sockstat -4 -P tcp -s | grep -c TIME-WAIT | grep 1", "TCP state `TIME-WAIT`"),
+            ("tcpdrop 192.0.2.1 8080 192.168.0.1 1234", "shell command `tcpdrop"),
             ("sysctl -w net.inet.tcp.sack.enable=1; tc qdisc add dev tun0 root netem", "shell command `tc"),
             ("sysctl -n net.inet.tcp.sack.enable", "reading a setting"),
             ("sysctl -x a=1", "`sysctl` option `-x`"),
@@ -379,6 +518,29 @@ mod tests {
             assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 4), "{text}: {e}");
             assert!(e.message.contains(what), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn socket_table_commands() {
+        let c = interpret(1, "sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1").expect("known");
+        assert_eq!(
+            c,
+            [Command::CountSockets {
+                text: "sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1".into(),
+                port: None,
+                own: true,
+                state: "TIME_WAIT",
+                expect: "1".into()
+            }]
+        );
+        let c = interpret(1, "sockstat -4 -P tcp -s -p 8080 | grep -c SYN_RCVD | grep 0").expect("known");
+        assert!(
+            matches!(&c[0], Command::CountSockets { port: Some(8080), own: false, state: "SYN_RCVD", expect, .. } if expect == "0")
+        );
+        let c = interpret(1, "tcpdrop -s TIME_WAIT").expect("known");
+        assert_eq!(c, [Command::Drop { text: "tcpdrop -s TIME_WAIT".into(), state: "TIME_WAIT" }]);
+        assert_eq!(freebsd_state("SYN-RECEIVED"), "SYN_RCVD");
+        assert_eq!(freebsd_state("FIN-WAIT-2"), "FIN_WAIT_2");
     }
 
     #[test]
