@@ -243,3 +243,25 @@ fn sockstat_and_tcpdrop_ask_the_stack() {
     let drop = format!("{OPEN}+0 `tcpdrop -s ESTABLISHED`\n+0 > R. 1:1(0) ack 1\n{}", count("ESTABLISHED", 0));
     run_str("drop.pkt", &drop, &p).expect("dropped");
 }
+
+#[test]
+fn tcpi_state_assertions_see_the_connection_under_test() {
+    let p = Profile::linux();
+    let text = format!(
+        "{OPEN}+0 %{{ assert tcpi_state == TCPI_ESTABLISHED }}%\n\
+         +0 close(4) = 0\n\
+         +0 > F. 1:1(0) ack 1\n\
+         +0 %{{ assert tcpi_state == TCP_FIN_WAIT1, tcpi_state }}%\n"
+    );
+    run_str("state.pkt", &text, &p).expect("ESTABLISHED, then FIN-WAIT-1");
+    let e = run_str("state.pkt", &format!("{OPEN}+0 %{{ assert tcpi_state == TCPI_SYN_RECEIVED }}%\n"), &p)
+        .expect_err("established");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
+    assert!(
+        e.to_string()
+            .contains("assertion failed: `assert tcpi_state == TCPI_SYN_RECEIVED` (tcpi_state is ESTABLISHED)"),
+        "{e}"
+    );
+    let e = fails("+0 %{ assert tcpi_snd_cwnd == 10 }%\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+}

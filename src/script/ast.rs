@@ -1,5 +1,6 @@
 //! A parsed script: a list of timed events.
 
+pub use super::code::Assertion;
 pub use super::options::Settings;
 pub use super::shell::Command;
 use crate::wire::tcp::Flags;
@@ -54,6 +55,8 @@ pub enum Action {
     Call(Call),
     /// `` `sysctl -w net.inet.tcp.sack.enable=1` ``, as read (never run).
     Shell(Vec<Command>),
+    /// `%{ assert tcpi_state == TCPI_ESTABLISHED }%`, as read.
+    Code(Vec<Assertion>),
 }
 
 /// `<` the script's peer sends; `>` the stack must send.

@@ -262,6 +262,22 @@ impl Runner {
         out
     }
 
+    /// The state (FreeBSD's name) of the connection under test, packetdrill's
+    /// "socket under test": the stack's connection on the matcher's tuple, else a
+    /// listener on its local port (`LISTEN`), else `CLOSED`.
+    pub(super) fn state_under_test(&self) -> &'static str {
+        let t = self.matcher.tuple;
+        let sockets = self.stack.tcp_sockets();
+        let conn = sockets.iter().find(|s| {
+            s.local.port() == t.local_port && s.peer.is_some_and(|p| *p.ip() == t.remote && p.port() == t.remote_port)
+        });
+        match conn {
+            Some(s) => shell::freebsd_state(s.state),
+            None if sockets.iter().any(|s| s.peer.is_none() && s.local.port() == t.local_port) => "LISTEN",
+            None => "CLOSED",
+        }
+    }
+
     /// The lowest free descriptor, from 3, now holding `sock`.
     fn new_fd(&mut self, sock: Sock) -> i64 {
         let fd = (3..).find(|fd| !self.fds.contains_key(fd)).unwrap_or(3);

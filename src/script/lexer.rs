@@ -4,7 +4,7 @@
 //! [`Tok::Newline`] at the end of each line — except inside `(…)`, `[…]` and `{…}`,
 //! so a long system call may be wrapped. Comments are C++ (`// …`) and C (`/* … */`)
 //! style. Shell commands in backticks (which the runner interprets, see
-//! `shell.rs`), `%{ python }%` blocks (which it refuses) and `--option` lines come
+//! `shell.rs`), `%{ python }%` blocks (see `code.rs`) and `--option` lines come
 //! out as whole tokens of their own.
 //!
 //! Lexing never fails: a character with no meaning becomes [`Tok::Punct`] and the
@@ -26,8 +26,8 @@ pub enum Tok {
     Punct(char),
     /// `` `shell command` ``: the text between the backticks (it may span lines).
     Shell(String),
-    /// `%{ python }%`.
-    Python,
+    /// `%{ python }%`: the text between the braces.
+    Python(String),
     /// A line starting with `--`: a command-line option (`--tolerance_usecs=10000`).
     Option(String),
     /// End of a statement.
@@ -110,14 +110,16 @@ pub fn lex(text: &str) -> Vec<Token> {
             },
             ('%', Some('{')) => {
                 i += 2;
+                let begin = i;
                 while i < chars.len() && !(chars[i] == '}' && chars.get(i + 1) == Some(&'%')) {
                     if chars[i] == '\n' {
                         line += 1;
                     }
                     i += 1;
                 }
+                let code: String = chars[begin..i.min(chars.len())].iter().collect();
                 i += 2;
-                push(&mut out, Tok::Python, start_line);
+                push(&mut out, Tok::Python(code), start_line);
             }
             ('"', _) => {
                 i += 1;

@@ -34,6 +34,7 @@ mod args;
 pub mod ast;
 mod calls;
 mod clock;
+mod code;
 mod display;
 mod errno;
 mod error;

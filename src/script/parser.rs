@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! script   := { option-line | event }*                           (options: see `options.rs`)
-//! event    := time ( packet | call | '`' shell '`' )               (shell: see `shell.rs`)
+//! event    := time ( packet | call | '`' shell '`' | '%{' code '}%' )   (see `shell.rs`, `code.rs`)
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
 //! packet   := ('<' | '>') flags start ':' end '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
@@ -18,7 +18,7 @@
 use super::ast::*;
 use super::error::{Result, ScriptError};
 use super::lexer::{lex, Tok, Token};
-use super::{options, shell};
+use super::{code, options, shell};
 use crate::wire::tcp::Flags;
 
 /// packetdrill's default tolerance: 4 ms.
@@ -79,7 +79,7 @@ impl Parser<'_> {
             Some(Tok::Ellipsis) => "`...`".into(),
             Some(Tok::Punct(c)) => format!("`{c}`"),
             Some(Tok::Shell(_)) => "a shell command".into(),
-            Some(Tok::Python) => "a python block".into(),
+            Some(Tok::Python(_)) => "a python block".into(),
             Some(Tok::Option(o)) => format!("`{o}`"),
         }
     }
@@ -147,13 +147,17 @@ impl Parser<'_> {
             }
             end = Some(self.point()?);
         }
-        self.refuse_foreign()?;
         let action = match self.peek() {
             Some(Tok::Punct('<')) => Action::Packet(self.packet(Direction::Inbound)?),
             Some(Tok::Punct('>')) => Action::Packet(self.packet(Direction::Outbound)?),
             Some(Tok::Word(_)) => Action::Call(self.call()?),
             Some(Tok::Shell(text)) => {
                 let action = Action::Shell(shell::interpret(self.here(), text)?);
+                self.pos += 1;
+                action
+            }
+            Some(Tok::Python(text)) => {
+                let action = Action::Code(code::parse(self.here(), text)?);
                 self.pos += 1;
                 action
             }
@@ -170,10 +174,10 @@ impl Parser<'_> {
         Ok(Event { line: self.line, time, end, action })
     }
 
-    /// Python blocks are a packetdrill feature this runner has no equivalent for.
+    /// A Python block needs a time, as every event does.
     fn refuse_foreign(&self) -> Result<()> {
         match self.peek() {
-            Some(Tok::Python) => Err(self.unsupported("`%{ python }%` block")),
+            Some(Tok::Python(_)) => Err(self.unsupported("`%{ python }%` block without a time")),
             _ => Ok(()),
         }
     }
@@ -523,6 +527,8 @@ mod tests {
     fn errors_carry_the_line() {
         let e = parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\n+0 < S 0:0(0)\n").expect_err("no win");
         assert_eq!((e.kind, e.line), (ErrorKind::Parse, 3));
+        let e = parse("0 %{ assert tcpi_snd_cwnd == 10 }%\n").expect_err("python");
+        assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
         let e = parse("// c\n0 sendmsg(4, {msg_name(...)=...}, 0) = 10\n").expect_err("struct");
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 2));
         let e = parse("0 `sockstat -4`\n").expect_err("shell");

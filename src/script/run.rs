@@ -125,6 +125,17 @@ impl Runner {
                 self.no_unclaimed(ev.line)?;
                 self.shell(ev.line, commands)?;
             }
+            Action::Code(assertions) => {
+                self.advance_to(w.at)?;
+                self.no_unclaimed(ev.line)?;
+                let state = self.state_under_test();
+                if let Some(failed) = assertions.iter().find(|a| !a.holds(state)) {
+                    return Err(ScriptError::mismatch(
+                        ev.line,
+                        format!("assertion failed: `{}` (tcpi_state is {state})", failed.text),
+                    ));
+                }
+            }
         }
         self.clock.done(ev.time, w.at);
         Ok(())
