@@ -152,9 +152,9 @@ fn command_line_options_override_the_header() {
     let (code, _, err) = script(&[path(&f)]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("timing error"), "{err}");
-    let (code, out, err) = script(&[path(&f), "--tolerance_usecs=10000", "-v"]);
+    let (code, out, err) = script(&[path(&f), "--tolerance_usecs=10000", "--debug"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(err.contains("note: ") && err.contains("ignored `-v`"), "{err}");
+    assert!(err.contains("note: ") && err.contains("ignored `--debug`"), "{err}");
     let (code, _, err) = script(&["--no_such_option=1", path(&f)]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("syntax error: on the command line: unknown option `--no_such_option`"), "{err}");
@@ -190,4 +190,21 @@ fn ifdef_blocks_follow_the_symbols_defined_on_the_command_line() {
     let (code, _, err) = script(&[path(&f)]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&format!("{}:8: syntax error: `#ifdef` without `#endif`", path(&f))), "{err}");
+}
+
+#[test]
+fn verbose_traces_every_event_and_shows_a_mismatch_field_by_field() {
+    let dir = scratch("verbose");
+    let f = write(&dir, "open.pkt", OPEN);
+    let (code, out, err) = script(&["-v", path(&f)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0.000 line 4: < S 0:0(0) win 65535 <mss 1000>"), "{out}");
+    assert!(out.contains("0.000 line 5: > S. 0:0(0) ack 1 win 65535 <mss 1460>"), "{out}");
+    assert!(out.contains("0.100 line 7: accept(3, ..., ...) = 4"), "{out}");
+    let bad = write(&dir, "bad.pkt", &format!("{OPEN}+0 write(4, ..., 10) = 10\n+0 > P. 1:11(10) ack 2 win 65535\n"));
+    let (code, out, err) = script(&[path(&bad), "--verbose"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("line 9: > P. 1:11(10) ack 1 win 65535"), "{out}");
+    assert!(err.contains("* ack      2"), "{err}");
+    assert!(err.contains("  flags    P."), "{err}");
 }

@@ -7,7 +7,8 @@
 //! printed as `note:` lines. packetdrill's own options (`--tolerance_usecs=…`,
 //! `--bind_port=…`, …) may be given among the files; they apply to every script and
 //! override the script's header. `-D SYMBOL` keeps the script's `#ifdef SYMBOL`
-//! blocks.
+//! blocks; `-v` prints every event as it runs (on standard output, before the
+//! verdict) and a mismatched packet field by field.
 //!
 //! Exit code: 0 when every script passed; otherwise 2 if any was unreadable or
 //! invalid, else 1 if any mismatched, else 3 (some were unsupported).
@@ -52,7 +53,8 @@ pub fn run(args: ScriptArgs) -> io::Result<()> {
     }
     let (mut invalid, mut mismatch, mut unsupported) = (0, 0, 0);
     for file in &files {
-        match script::run_file_with(Path::new(file), &profile, &options) {
+        let mut trace = |line: &str| println!("{line}");
+        match script::run_file_traced(Path::new(file), &profile, &options, &mut trace) {
             Ok(report) => {
                 println!("ok    {file}");
                 for (line, note) in report.notes {

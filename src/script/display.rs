@@ -1,6 +1,7 @@
-//! Printing the [`ast`](super::ast) back in packetdrill's notation, for messages:
-//! a failed comparison shows the script's packet beside the one the stack sent
-//! (which [`Seg`](super::packet::Seg) prints in the same notation).
+//! Printing the [`ast`](super::ast) back in packetdrill's notation, for messages
+//! and the `-v` trace: a failed comparison shows the script's packet beside the
+//! one the stack sent (which [`Seg`](super::packet::Seg) prints in the same
+//! notation).
 //!
 //! The output is what the parser reads: `parse(print(p)) == p` for every packet
 //! the parser accepts (the event's time and line aside).
@@ -8,7 +9,7 @@
 
 use std::fmt;
 
-use super::ast::{Direction, OptSpec, PacketSpec};
+use super::ast::{Call, Direction, Expr, OptSpec, PacketSpec};
 use super::packet::flag_letters;
 
 impl fmt::Display for OptSpec {
@@ -49,6 +50,37 @@ impl fmt::Display for PacketSpec {
     }
 }
 
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Ellipsis => f.write_str("..."),
+            Expr::Int(v) => write!(f, "{v}"),
+            Expr::Name(n) => f.write_str(n),
+            Expr::Or(parts) => {
+                let p: Vec<String> = parts.iter().map(ToString::to_string).collect();
+                f.write_str(&p.join("|"))
+            }
+            Expr::List(items) => {
+                let i: Vec<String> = items.iter().map(ToString::to_string).collect();
+                write!(f, "[{}]", i.join(", "))
+            }
+            Expr::Str(s) => write!(f, "\"{s}\""),
+        }
+    }
+}
+
+/// A call as the script wrote it: `read(4, ..., 10) = -1 EAGAIN`.
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let args: Vec<String> = self.args.iter().map(ToString::to_string).collect();
+        write!(f, "{}({}) = {}", self.name, args.join(", "), self.ret)?;
+        if let Some(errno) = &self.errno {
+            write!(f, " {errno}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::script::ast::{Action, PacketSpec};
@@ -80,6 +112,21 @@ mod tests {
     fn printing_round_trips_through_the_parser() {
         let p = packet("< R. 7:17(10) ack 3 win 0 <mss 536>");
         assert_eq!(packet(&p.to_string()), p);
+    }
+
+    #[test]
+    fn calls_print_as_written() {
+        for line in [
+            "fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0",
+            "getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0",
+            "read(4, ..., -1) = -1 EAGAIN",
+        ] {
+            let script = parse(&format!("0 {line}\n")).expect("valid");
+            match &script.events[0].action {
+                crate::script::ast::Action::Call(c) => assert_eq!(c.to_string(), line),
+                other => panic!("not a call: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -210,6 +210,32 @@ impl Matcher {
         format!("> {seg}{ports}")
     }
 
+    /// `spec` and `sent` side by side, one field a line (for `-v`), the sequence
+    /// number relative as in the script.
+    pub fn fields(&self, spec: &PacketSpec, sent: &Sent) -> String {
+        let seg = &sent.seg;
+        let isn = if seg.flags.syn { seg.seq } else { self.isn.unwrap_or(0) };
+        let opts = |o: Vec<String>| if o.is_empty() { "-".to_string() } else { o.join(",") };
+        let rows = [
+            ("flags", flag_letters(spec.flags), flag_letters(seg.flags)),
+            ("seq", spec.start.to_string(), seg.seq.wrapping_sub(isn).to_string()),
+            ("len", spec.len.to_string(), seg.data.len().to_string()),
+            ("ack", spec.ack.map_or("(any)".into(), |a| a.to_string()), seg.ack.to_string()),
+            ("win", spec.win.map_or("(any)".into(), |w| w.to_string()), seg.win.to_string()),
+            (
+                "options",
+                opts(spec.options.iter().map(ToString::to_string).collect()),
+                opts(seg.opts.iter().map(option_text).collect()),
+            ),
+        ];
+        let mut out = format!("  {:<8} {:<30} {}", "field", "script", "actual");
+        for (name, want, got) in rows {
+            let mark = if want == got || want == "(any)" { ' ' } else { '*' };
+            out.push_str(&format!("\n{mark} {name:<8} {want:<30} {got}"));
+        }
+        out
+    }
+
     /// The actual TSval the stack sent where the script wrote `ecr` (0 stays 0).
     pub fn map_ecr(&self, ecr: u32) -> u32 {
         if ecr == 0 {
@@ -390,6 +416,16 @@ mod tests {
         let mut s = spec(Flags { rst: true, ..Flags::default() }, 1, 0);
         s.ack = Some(1);
         assert_eq!(m.compare(&s, &sent(rst)), Ok(()));
+    }
+
+    #[test]
+    fn fields_side_by_side_mark_the_differences() {
+        let m = after_syn_ack();
+        let mut s = data_spec(1, 10);
+        s.ack = Some(2);
+        let table = m.fields(&s, &sent(data(&m, 1, 10)));
+        assert!(table.contains("* ack      2"), "{table}");
+        assert!(table.contains("  seq      1"), "{table}");
     }
 
     #[test]

@@ -107,6 +107,18 @@ pub fn run_str(name: &str, text: &str, profile: &Profile) -> Result<Report> {
 /// Parse and run script text with packetdrill command-line options (`--bind_port=9000`),
 /// which override the script's own.
 pub fn run_str_with(name: &str, text: &str, profile: &Profile, options: &[String]) -> Result<Report> {
+    run_str_traced(name, text, profile, options, &mut |_| {})
+}
+
+/// [`run_str_with`], handing `trace` one line per event when the options or the
+/// script ask for `-v`.
+pub fn run_str_traced(
+    name: &str,
+    text: &str,
+    profile: &Profile,
+    options: &[String],
+    trace: &mut dyn FnMut(&str),
+) -> Result<Report> {
     if text.trim().is_empty() {
         return Err(ScriptError::new(ErrorKind::Parse, 0, "the script is empty").in_file(name));
     }
@@ -124,7 +136,7 @@ pub fn run_str_with(name: &str, text: &str, profile: &Profile, options: &[String
             ScriptError::new(ErrorKind::Parse, 0, "the script has no events (only comments and options)").in_file(name)
         );
     }
-    run::run(&script, profile).map_err(|e| e.in_file(name))
+    run::run_traced(&script, profile, trace).map_err(|e| e.in_file(name))
 }
 
 /// Read, parse and run a `.pkt` file.
@@ -134,9 +146,19 @@ pub fn run_file(path: &Path, profile: &Profile) -> Result<Report> {
 
 /// Read, parse and run a `.pkt` file with packetdrill command-line options.
 pub fn run_file_with(path: &Path, profile: &Profile, options: &[String]) -> Result<Report> {
+    run_file_traced(path, profile, options, &mut |_| {})
+}
+
+/// [`run_file_with`] with a trace of every event for `-v`.
+pub fn run_file_traced(
+    path: &Path,
+    profile: &Profile,
+    options: &[String],
+    trace: &mut dyn FnMut(&str),
+) -> Result<Report> {
     let name = path.display().to_string();
     let text = read_script(path).map_err(|e| e.in_file(&name))?;
-    run_str_with(&name, &text, profile, options)
+    run_str_traced(&name, &text, profile, options, trace)
 }
 
 /// The script's text, or why there is none: a missing file, a directory, not UTF-8.

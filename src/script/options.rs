@@ -8,11 +8,12 @@
 //!
 //! - **applied** — it changes the run: `--tolerance_usecs`, `--bind_port`,
 //!   `--connect_port`, `--local_ip`, `--remote_ip` (IPv4), `--mtu`,
-//!   `--ip_version=ipv4`, and `-D`/`--define` on the command line (symbols for
-//!   `#ifdef`, see `preprocess.rs`);
+//!   `--ip_version=ipv4`, `-v`/`--verbose` (trace every event, and show a
+//!   mismatched packet field by field), and `-D`/`--define` on the command line
+//!   (symbols for `#ifdef`, see `preprocess.rs`);
 //! - **ignored, and said so** — it tunes packetdrill itself or its live
 //!   mode and has no meaning in virtual time (`--wire_*`, `--speed`, `--debug`,
-//!   `--verbose`, …), or it relaxes a check the runner does not make
+//!   …), or it relaxes a check the runner does not make
 //!   (`--tcp_ts_tick_usecs`: outbound TSvals are never compared). Each one becomes
 //!   a note in the [`Report`](super::Report), never silence;
 //! - **unsupported** — it asks for something the stack does not have:
@@ -48,6 +49,8 @@ pub struct Settings {
     pub remote_ip: Option<Ipv4Addr>,
     /// `--mtu`: the link MTU (and so the MSS the stack offers).
     pub mtu: Option<usize>,
+    /// `-v` / `--verbose`: trace every event as it runs.
+    pub verbose: bool,
     /// Options accepted without effect, and why: `(line, note)`; line 0 for the
     /// command line.
     pub notes: Vec<(usize, String)>,
@@ -104,7 +107,6 @@ const IGNORED: &[(&str, &str)] = &[
     ("is_anyip", "there is no AnyIP routing here"),
     ("send_omit_free", "no shared-object stack"),
     ("debug", "use RUST_LOG for the stack's trace"),
-    ("verbose", "not yet: the runner prints only failures"),
 ];
 
 /// Apply one option (`--name=value`, `--name`, `-v` or `-DSYMBOL`) found on `line` (0: the
@@ -151,6 +153,7 @@ pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
                 settings.notes.push((line, format!("ignored `{option}`: #ifdef symbols come from the command line")));
             }
         }
+        "verbose" => settings.verbose = true,
         "local_ip" => settings.local_ip = Some(ipv4(line, name, needs()?)?),
         "remote_ip" => settings.remote_ip = Some(ipv4(line, name, needs()?)?),
         _ => match IGNORED.iter().find(|(n, _)| *n == name) {
@@ -218,8 +221,10 @@ mod tests {
             "--local_ip=10.0.0.1",
             "--remote_ip=10.0.0.2/24",
             "--mtu=1280",
+            "-v",
         ])
         .expect("valid");
+        assert!(s.settings.verbose);
         assert_eq!(s.tolerance_us, 50_000);
         let p = s.settings.apply_to(&Profile::linux());
         assert_eq!((p.local_port, p.connect_port), (9000, 9001));
@@ -230,7 +235,7 @@ mod tests {
 
     #[test]
     fn options_without_effect_are_noted_with_their_line() {
-        let s = applied(&["--mss=1000", "--tcp_ts_tick_usecs=1000", "--strict_segments", "-v", "--wire_server"])
+        let s = applied(&["--mss=1000", "--tcp_ts_tick_usecs=1000", "--strict_segments", "--debug", "--wire_server"])
             .expect("accepted");
         let lines: Vec<usize> = s.settings.notes.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [1, 2, 3, 4, 5]);

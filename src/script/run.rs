@@ -54,9 +54,19 @@ const MAX_TIMER_STEPS: usize = 100_000;
 /// Run a parsed script with `profile`; `Ok` if the stack did everything the script
 /// says and nothing else.
 pub fn run(script: &Script, profile: &Profile) -> Result<Report> {
+    run_traced(script, profile, &mut |_| {})
+}
+
+/// [`run`], and with `-v` (`Settings::verbose`) each event as it happens goes to
+/// `trace`, one line each, before the verdict.
+pub fn run_traced(script: &Script, profile: &Profile, trace: &mut dyn FnMut(&str)) -> Result<Report> {
     let mut runner = Runner::new(script, script.settings.apply_to(profile));
     for event in &script.events {
-        runner.event(event)?;
+        let result = runner.event(event);
+        for line in runner.trace.drain(..) {
+            trace(&line);
+        }
+        result?;
     }
     runner.finish(script.events.last().map_or(0, |e| e.line))?;
     let mut notes = script.settings.notes.clone();
@@ -80,6 +90,9 @@ pub(super) struct Runner {
     started: bool,
     /// Shell commands accepted without effect, and why.
     notes: Vec<(usize, String)>,
+    /// `-v`: trace lines not yet handed out.
+    verbose: bool,
+    trace: Vec<String>,
 }
 
 impl Runner {
@@ -101,11 +114,28 @@ impl Runner {
             pending: None,
             started: false,
             notes: Vec::new(),
+            verbose: script.settings.verbose,
+            trace: Vec::new(),
         }
     }
 
     fn event(&mut self, ev: &Event) -> Result<()> {
         let w = self.clock.window(ev.time).map_err(|e| ScriptError::parse(ev.line, e))?;
+        if self.verbose && !matches!(&ev.action, Action::Packet(p) if p.dir == Direction::Outbound) {
+            let what = match &ev.action {
+                Action::Packet(spec) => spec.to_string(),
+                Action::Call(call) => call.to_string(),
+                Action::Shell(commands) => {
+                    let c: Vec<String> = commands.iter().map(ToString::to_string).collect();
+                    format!("`{}`", c.join("; "))
+                }
+                Action::Code(assertions) => {
+                    let a: Vec<&str> = assertions.iter().map(|a| a.text.as_str()).collect();
+                    format!("%{{ {} }}%", a.join("; "))
+                }
+            };
+            self.trace.push(format!("{:>10} line {}: {what}", fmt_time(w.at.max(self.clock.now)), ev.line));
+        }
         match &ev.action {
             Action::Packet(spec) if spec.dir == Direction::Outbound => self.outbound(ev, spec, w)?,
             Action::Packet(spec) => {
@@ -235,10 +265,17 @@ impl Runner {
         let sent = sent.map_err(|e| ScriptError::mismatch(ev.line, format!("the stack sent a bad packet: {e}")))?;
         let problem = self.matcher.compare(spec, &sent);
         let actual = self.matcher.show(&sent);
+        if self.verbose {
+            self.trace.push(format!("{:>10} line {}: {actual}", fmt_time(t), ev.line));
+        }
         if let Err(problem) = problem {
+            let fields = if self.verbose { format!("\n{}", self.matcher.fields(spec, &sent)) } else { String::new() };
             return Err(ScriptError::mismatch(
                 ev.line,
-                format!("outbound packet mismatch: {problem}\n  script: {spec}\n  actual: {actual} at {}", fmt_time(t)),
+                format!(
+                    "outbound packet mismatch: {problem}\n  script: {spec}\n  actual: {actual} at {}{fields}",
+                    fmt_time(t)
+                ),
             ));
         }
         if t < w.lo || t > w.hi {

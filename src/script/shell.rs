@@ -129,6 +129,15 @@ pub enum Command {
     },
 }
 
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Sysctl(s) => write!(f, "sysctl {}={}", s.name, s.value),
+            Command::CountSockets { text, .. } | Command::Drop { text, .. } => f.write_str(text),
+        }
+    }
+}
+
 /// FreeBSD's names of the TCP states, as `sockstat -s` prints them and
 /// `tcpdrop -s` takes them.
 const FREEBSD_STATES: &[&str] = &[
