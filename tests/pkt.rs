@@ -98,7 +98,7 @@ fn a_blocking_call_returns_when_data_arrives() {
 fn unsupported_constructs_are_refused_with_their_line() {
     for (body, line, what) in [
         ("+0 sendmsg(4, {msg_name(...)=...}, 0) = 10\n", 8, "struct"),
-        ("+0 poll([{fd=4, events=POLLIN}], 1, 0) = 0\n", 8, "struct"),
+        ("+0 poll([{fd=4, events=POLLIN}], 1, 0) = 0\n", 8, "system call `poll`"),
         ("\n+0 epoll_create(1) = 5\n", 9, "system call `epoll_create`"),
         ("%{\nprint('hi')\n}%\n", 8, "python"),
         ("+0 `sysctl -q net.ipv4.tcp_sack=0`\n", 8, "changing `net.ipv4.tcp_sack` after the first call"),
@@ -263,5 +263,20 @@ fn tcpi_state_assertions_see_the_connection_under_test() {
         "{e}"
     );
     let e = fails("+0 %{ assert tcpi_snd_cwnd == 10 }%\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+}
+
+#[test]
+fn so_linger_zero_makes_close_reset() {
+    let p = Profile::linux();
+    let linger = |onoff: u8| {
+        format!(
+            "{OPEN}+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {{l_onoff={onoff}, l_linger=0}}, 8) = 0\n+0 close(4) = 0\n"
+        )
+    };
+    // RFC 9293 §3.10.4/§3.10.5: ABORT sends RST; a graceful close sends FIN.
+    run_str("linger.pkt", &format!("{}+0 > R. 1:1(0) ack 1\n", linger(1)), &p).expect("RST");
+    run_str("linger.pkt", &format!("{}+0 > F. 1:1(0) ack 1\n", linger(0)), &p).expect("FIN");
+    let e = fails("+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, 8) = 0\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
 }

@@ -71,6 +71,7 @@ pub(super) fn eval(line: usize, expr: &Expr) -> Result<Option<i64>> {
             _ => return Err(ScriptError::unsupported(line, "arrays of more than one value")),
         },
         Expr::Str(_) => return Err(ScriptError::unsupported(line, "string arguments")),
+        Expr::Struct(_) => return Err(ScriptError::unsupported(line, format!("struct argument `{expr}` here"))),
     }))
 }
 
@@ -88,6 +89,7 @@ pub(super) fn constant(name: &str) -> Option<i64> {
         "SO_ERROR" => libc::SO_ERROR,
         "SO_SNDBUF" => libc::SO_SNDBUF,
         "SO_RCVBUF" => libc::SO_RCVBUF,
+        "SO_LINGER" => libc::SO_LINGER,
         "TCP_NODELAY" => libc::TCP_NODELAY,
         "SHUT_RD" => libc::SHUT_RD,
         "SHUT_WR" => libc::SHUT_WR,
@@ -142,6 +144,7 @@ mod tests {
             Expr::List(vec![Expr::Int(1), Expr::Int(2)]),
             Expr::List(vec![]),
             Expr::Str("x".into()),
+            Expr::Struct(vec![("l_onoff".into(), Expr::Int(1))]),
         ] {
             let e = eval(7, &expr).expect_err("unsupported");
             assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 7), "{expr:?}");

@@ -126,4 +126,6 @@ pub enum Expr {
     /// `[1]`: a value passed by pointer.
     List(Vec<Expr>),
     Str(String),
+    /// `{l_onoff=1, l_linger=0}`: a struct, its fields in order.
+    Struct(Vec<(String, Expr)>),
 }

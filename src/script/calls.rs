@@ -11,7 +11,9 @@
 //!
 //! One function per family of calls: `socket`; `bind`/`listen`/`accept`;
 //! `connect`; `read`/`recv`/`write`/`send`; `close`/`shutdown`; `fcntl`;
-//! `setsockopt`/`getsockopt`. Any other call is unsupported, with its name.
+//! `setsockopt` (`SO_REUSEADDR`, `SO_SNDBUF`, `SO_RCVBUF` on a connection,
+//! `TCP_NODELAY`, `SO_LINGER` off or 0) and `getsockopt` (`SO_ERROR`, the buffer
+//! sizes). Any other call is unsupported, with its name.
 //! Addresses are always the profile's: `bind(3, ..., ...)` and
 //! `connect(3, ..., ...)`; an explicit address is unsupported.
 //!
@@ -37,8 +39,8 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 
-use super::args::{arg_int, arg_value, expect_args, require_ellipsis};
-use super::ast::{Call, Event};
+use super::args::{arg_int, arg_value, eval, expect_args, require_ellipsis};
+use super::ast::{Call, Event, Expr};
 use super::clock::{fmt_time, Clock};
 use super::errno::{errno_name, errno_of, errno_value};
 use super::error::{Result, ScriptError};
@@ -54,6 +56,8 @@ pub(super) struct Fd {
     nodelay: bool,
     /// `SO_SNDBUF` set before `connect`.
     send_buffer: Option<usize>,
+    /// `SO_LINGER` with `l_onoff=1, l_linger=0`: `close` resets the connection.
+    linger_zero: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -281,7 +285,7 @@ impl Runner {
     /// The lowest free descriptor, from 3, now holding `sock`.
     fn new_fd(&mut self, sock: Sock) -> i64 {
         let fd = (3..).find(|fd| !self.fds.contains_key(fd)).unwrap_or(3);
-        self.fds.insert(fd, Fd { sock, nonblocking: false, nodelay: false, send_buffer: None });
+        self.fds.insert(fd, Fd { sock, nonblocking: false, nodelay: false, send_buffer: None, linger_zero: false });
         fd
     }
 
@@ -426,7 +430,8 @@ impl Runner {
         })
     }
 
-    /// `close(fd)`: the descriptor goes; a connection closes (FIN), a listener stops.
+    /// `close(fd)`: the descriptor goes; a connection closes (FIN, or RST after
+    /// `SO_LINGER` 0), a listener stops.
     fn close(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
         expect_args(line, call, 1)?;
         let now = self.clock.instant();
@@ -434,6 +439,8 @@ impl Runner {
             match f.sock {
                 Sock::Fresh => {}
                 Sock::Listener(l) => self.stack.tcp_close_listener(now, l),
+                // SO_LINGER 0: an abortive close, RST (RFC 9293 §3.10.5 ABORT).
+                Sock::Conn(c) if f.linger_zero => self.stack.tcp_abort(now, c),
                 Sock::Conn(c) => self.stack.tcp_close(now, c),
             }
         }
@@ -477,6 +484,9 @@ impl Runner {
         expect_args(line, call, 5)?;
         let level = arg_int(line, call, 1)?;
         let opt = arg_int(line, call, 2)?;
+        if (level, opt) == (i64::from(libc::SOL_SOCKET), i64::from(libc::SO_LINGER)) {
+            return self.set_linger(line, call, fd);
+        }
         let value = arg_int(line, call, 3)?;
         let Some(f) = self.fds.get_mut(&fd) else { return done(Err(libc::EBADF)) };
         let conn = match f.sock {
@@ -507,6 +517,29 @@ impl Runner {
             return Err(ScriptError::unsupported(line, format!("setsockopt option {level}/{opt}")));
         };
         done(result.map(|()| 0).map_err(|e| errno_of(&e)))
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_LINGER, {l_onoff=N, l_linger=M}, len)`: off,
+    /// or on with 0 s (close resets). A linger time the stack would have to wait
+    /// out is unsupported.
+    fn set_linger(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
+        let Some(Expr::Struct(fields)) = call.args.get(3) else {
+            return Err(ScriptError::parse(line, "SO_LINGER takes `{l_onoff=N, l_linger=M}`"));
+        };
+        let field = |name: &str| -> Result<i64> {
+            let (_, value) = fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| ScriptError::parse(line, format!("SO_LINGER needs `{name}`")))?;
+            eval(line, value)?.ok_or_else(|| ScriptError::parse(line, format!("`{name}` needs a value")))
+        };
+        let (onoff, linger) = (field("l_onoff")?, field("l_linger")?);
+        if onoff != 0 && linger != 0 {
+            return Err(ScriptError::unsupported(line, "SO_LINGER with a time other than 0 (close would block)"));
+        }
+        let Some(f) = self.fds.get_mut(&fd) else { return done(Err(libc::EBADF)) };
+        f.linger_zero = onoff != 0;
+        done(Ok(0))
     }
 
     /// `getsockopt(fd, SOL_SOCKET, SO_ERROR | SO_RCVBUF | SO_SNDBUF, [expected], [4])`:

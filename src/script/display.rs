@@ -65,6 +65,10 @@ impl fmt::Display for Expr {
                 write!(f, "[{}]", i.join(", "))
             }
             Expr::Str(s) => write!(f, "\"{s}\""),
+            Expr::Struct(fields) => {
+                let s: Vec<String> = fields.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                write!(f, "{{{}}}", s.join(", "))
+            }
         }
     }
 }

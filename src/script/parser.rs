@@ -8,7 +8,7 @@
 //! packet   := ('<' | '>') flags start ':' end '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
 //! option   := eol | nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
 //! call     := name '(' arg,* ')' '=' int [ ERRNO [ '(' text ')' ] ]
-//! arg      := '...' | int | NAME { '|' NAME } | '[' arg,* ']' | "string"
+//! arg      := '...' | int | NAME { '|' NAME } | '[' arg,* ']' | "string" | '{' NAME '=' arg,* '}'
 //! ```
 //!
 //! Anything packetdrill accepts beyond this is refused with
@@ -463,7 +463,32 @@ impl Parser<'_> {
                 self.expect_punct(']')?;
                 Ok(Expr::List(items))
             }
-            Some(Tok::Punct('{')) => Err(self.unsupported("struct arguments `{...}`")),
+            Some(Tok::Punct('{')) => {
+                self.pos += 1;
+                let mut fields = Vec::new();
+                while !self.at_punct('}') {
+                    let name = match self.next() {
+                        Some(Tok::Word(w)) => w.clone(),
+                        other => {
+                            let found = Self::describe(other);
+                            self.pos -= 1;
+                            return Err(self.err(format!("expected a struct field name, found {found}")));
+                        }
+                    };
+                    if self.at_punct('(') {
+                        return Err(self.unsupported(format!("struct field `{name}(...)`")));
+                    }
+                    self.expect_punct('=')?;
+                    fields.push((name, self.expr()?));
+                    if self.at_punct(',') {
+                        self.pos += 1;
+                    } else {
+                        break;
+                    }
+                }
+                self.expect_punct('}')?;
+                Ok(Expr::Struct(fields))
+            }
             other => Err(self.err(format!("expected an argument, found {}", Self::describe(other)))),
         }
     }
@@ -529,6 +554,9 @@ mod tests {
         assert_eq!((e.kind, e.line), (ErrorKind::Parse, 3));
         let e = parse("0 %{ assert tcpi_snd_cwnd == 10 }%\n").expect_err("python");
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+        let s = parse("0 setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0\n").expect("struct");
+        let Action::Call(c) = &s.events[0].action else { panic!("a call") };
+        assert_eq!(c.args[3], Expr::Struct(vec![("l_onoff".into(), Expr::Int(1)), ("l_linger".into(), Expr::Int(0))]));
         let e = parse("// c\n0 sendmsg(4, {msg_name(...)=...}, 0) = 10\n").expect_err("struct");
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 2));
         let e = parse("0 `sockstat -4`\n").expect_err("shell");
