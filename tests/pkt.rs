@@ -15,7 +15,7 @@ fn every_script_in_tests_pkt_passes() {
         .filter(|p| p.extension().is_some_and(|e| e == "pkt"))
         .collect();
     scripts.sort();
-    assert!(scripts.len() >= 9, "the scripts are there");
+    assert!(scripts.len() >= 20, "the scripts are there");
     let failures: Vec<String> =
         scripts.iter().filter_map(|p| run_file(p, &Profile::linux()).err()).map(|e| e.to_string()).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -279,4 +279,37 @@ fn so_linger_zero_makes_close_reset() {
     run_str("linger.pkt", &format!("{}+0 > F. 1:1(0) ack 1\n", linger(0)), &p).expect("FIN");
     let e = fails("+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, 8) = 0\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+}
+
+/// Every script checks what it says: changing the ACK number of any one outbound
+/// packet that gives one makes it fail, on that line.
+#[test]
+fn altering_an_expected_ack_number_makes_every_script_fail() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pkt");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("tests/pkt exists") {
+        let path = entry.expect("readable directory").path();
+        if path.extension().is_none_or(|e| e != "pkt") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable script");
+        let lines: Vec<&str> = text.lines().collect();
+        let Some((i, line)) = lines.iter().enumerate().find(|(_, l)| {
+            let l = l.trim_start_matches(|c: char| c.is_ascii_digit() || "+.*~ ".contains(c));
+            l.starts_with('>') && l.contains(" ack ")
+        }) else {
+            continue;
+        };
+        let (before, after) = line.split_once(" ack ").expect("has an ack");
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        let ack: u32 = digits.parse().expect("an ACK number");
+        let altered_line = format!("{before} ack {}{}", ack.wrapping_add(1), &after[digits.len()..]);
+        let mut altered = lines.clone();
+        altered[i] = &altered_line;
+        let name = path.display().to_string();
+        let e = run_str(&name, &altered.join("\n"), &Profile::linux()).expect_err(&name);
+        assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, i + 1), "{name}: {e}");
+        checked += 1;
+    }
+    assert!(checked >= 18, "only {checked} scripts have an outbound ACK number");
 }
