@@ -313,3 +313,23 @@ fn altering_an_expected_ack_number_makes_every_script_fail() {
     }
     assert!(checked >= 18, "only {checked} scripts have an outbound ACK number");
 }
+
+#[test]
+fn sendto_recvfrom_writev_and_readv_move_bytes_like_write_and_read() {
+    let p = Profile::linux();
+    let text = format!(
+        "{OPEN}+0 sendto(4, ..., 100, 0, ..., ...) = 100\n\
+         +0 > P. 1:101(100) ack 1\n\
+         +.1 < . 1:1(0) ack 101 win 65535\n\
+         +0 writev(4, [{{iov_base=..., iov_len=50}}, {{iov_base=..., iov_len=150}}], 2) = 200\n\
+         +0 > P. 101:301(200) ack 1\n\
+         +.1 < P. 1:301(300) ack 301 win 65535\n\
+         +0 recvfrom(4, ..., 100, 0, ..., ...) = 100\n\
+         +0 readv(4, [{{iov_base=..., iov_len=150}}, {{iov_base=..., iov_len=100}}], 2) = 200\n"
+    );
+    run_str("vectors.pkt", &text, &p).expect("the same bytes as write and read");
+    let e = fails("+0 writev(4, [{iov_base=..., iov_len=50}], 2) = 50\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Parse, 8));
+    let e = fails("+0 sendto(4, ..., 100, 0, {sa_family=AF_INET}, 16) = 100\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+}

@@ -10,7 +10,8 @@
 //! compared as numbers: a value, or -1 and an errno ([`super::errno`]).
 //!
 //! One function per family of calls: `socket`; `bind`/`listen`/`accept`;
-//! `connect`; `read`/`recv`/`write`/`send`; `close`/`shutdown`; `fcntl`;
+//! `connect`; `read`/`recv`/`recvfrom`/`readv` and their writing twins;
+//! `close`/`shutdown`; `fcntl`;
 //! `setsockopt` (`SO_REUSEADDR`, `SO_SNDBUF`, `SO_RCVBUF` on a connection,
 //! `TCP_NODELAY`, `SO_LINGER` off or 0) and `getsockopt` (`SO_ERROR`, the buffer
 //! sizes). Any other call is unsupported, with its name.
@@ -106,8 +107,12 @@ const FD_CALLS: &[&str] = &[
     "connect",
     "read",
     "recv",
+    "recvfrom",
+    "readv",
     "write",
     "send",
+    "sendto",
+    "writev",
     "close",
     "shutdown",
     "setsockopt",
@@ -305,7 +310,9 @@ impl Runner {
             "listen" => self.listen(line, call, fd, &f),
             "accept" => self.accept(line, call, &f),
             "connect" => self.connect(line, call, fd, &f),
-            "read" | "recv" | "write" | "send" => self.transfer(line, call, &f),
+            "read" | "recv" | "recvfrom" | "readv" | "write" | "send" | "sendto" | "writev" => {
+                self.transfer(line, call, &f)
+            }
             "close" => self.close(line, call, fd),
             "shutdown" => self.shutdown(line, call, &f),
             "setsockopt" => self.setsockopt(line, call, fd),
@@ -404,25 +411,43 @@ impl Runner {
         })
     }
 
-    /// `read`/`recv`/`write`/`send(fd, ..., count[, 0])`; may block. A
+    /// `read`/`write(fd, ..., count)`, `recv`/`send(fd, ..., count[, 0])`,
+    /// `recvfrom`/`sendto(fd, ..., count, 0, ..., ...)` and
+    /// `readv`/`writev(fd, [{iov_base=..., iov_len=N}, …], count)`; may block. A
     /// non-blocking write that fits only partly returns what it wrote.
     fn transfer(&mut self, line: usize, call: &Call, f: &Fd) -> Result<Outcome> {
         let name = call.name.as_str();
-        let socket_call = matches!(name, "recv" | "send");
-        if !(call.args.len() == 3 || (call.args.len() == 4 && socket_call)) {
-            return Err(ScriptError::parse(
-                line,
-                format!("`{name}` takes (fd, ..., count{})", if socket_call { "[, flags]" } else { "" }),
-            ));
-        }
-        if call.args.len() == 4 && arg_value(line, call, 3)? != Some(0) {
-            return Err(ScriptError::unsupported(line, format!("`{name}` flags other than 0")));
-        }
-        let len = usize::try_from(arg_int(line, call, 2)?)
-            .map_err(|_| ScriptError::parse(line, "a byte count cannot be negative"))?;
+        let len = match name {
+            "readv" | "writev" => io_vector_len(line, call)?,
+            _ => {
+                let (usage, flags_at) = match name {
+                    "recv" | "send" => ("(fd, ..., count[, flags])", (call.args.len() == 4).then_some(3)),
+                    "recvfrom" | "sendto" => ("(fd, ..., count, flags, ..., ...)", Some(3)),
+                    _ => ("(fd, ..., count)", None),
+                };
+                let arity_ok = match name {
+                    "recv" | "send" => matches!(call.args.len(), 3 | 4),
+                    "recvfrom" | "sendto" => call.args.len() == 6,
+                    _ => call.args.len() == 3,
+                };
+                if !arity_ok {
+                    return Err(ScriptError::parse(line, format!("`{name}` takes {usage}")));
+                }
+                if let Some(i) = flags_at {
+                    if arg_value(line, call, i)? != Some(0) {
+                        return Err(ScriptError::unsupported(line, format!("`{name}` flags other than 0")));
+                    }
+                }
+                if matches!(name, "recvfrom" | "sendto") {
+                    require_ellipsis(line, call, 4, "explicit socket addresses (`...` is the connection's peer)")?;
+                }
+                usize::try_from(arg_int(line, call, 2)?)
+                    .map_err(|_| ScriptError::parse(line, "a byte count cannot be negative"))?
+            }
+        };
         let Sock::Conn(conn) = f.sock else { return done(Err(libc::ENOTCONN)) };
-        let op =
-            if matches!(name, "read" | "recv") { Op::Read { conn, len } } else { Op::Write { conn, len, done: 0 } };
+        let reading = matches!(name, "read" | "recv" | "recvfrom" | "readv");
+        let op = if reading { Op::Read { conn, len } } else { Op::Write { conn, len, done: 0 } };
         Ok(match self.try_op(op) {
             (Some(r), _) => Outcome::Done(r),
             (None, Op::Write { done, .. }) if f.nonblocking && done > 0 => Outcome::Done(Ok(done as i64)),
@@ -595,6 +620,35 @@ fn bind(line: usize, call: &Call, f: &Fd) -> Result<Outcome> {
     expect_args(line, call, 3)?;
     require_ellipsis(line, call, 1, "explicit socket addresses (`...` binds the profile's local address)")?;
     done(if matches!(f.sock, Sock::Fresh) { Ok(0) } else { Err(libc::EINVAL) })
+}
+
+/// The total of `readv`/`writev`'s `[{iov_base=..., iov_len=N}, …]`, checked
+/// against its count argument.
+fn io_vector_len(line: usize, call: &Call) -> Result<usize> {
+    expect_args(line, call, 3)?;
+    let Some(Expr::List(items)) = call.args.get(1) else {
+        return Err(ScriptError::parse(
+            line,
+            format!("`{}` takes (fd, [{{iov_base=..., iov_len=N}}, …], count)", call.name),
+        ));
+    };
+    let mut total = 0usize;
+    for item in items {
+        let Expr::Struct(fields) = item else {
+            return Err(ScriptError::parse(line, "an I/O vector entry is `{iov_base=..., iov_len=N}`"));
+        };
+        let len = fields
+            .iter()
+            .find(|(name, _)| name == "iov_len")
+            .ok_or_else(|| ScriptError::parse(line, "an I/O vector entry needs `iov_len`"))?;
+        let len = eval(line, &len.1)?.ok_or_else(|| ScriptError::parse(line, "`iov_len` needs a value"))?;
+        let len = usize::try_from(len).map_err(|_| ScriptError::parse(line, "a byte count cannot be negative"))?;
+        total = total.saturating_add(len);
+    }
+    if usize::try_from(arg_int(line, call, 2)?).ok() != Some(items.len()) {
+        return Err(ScriptError::parse(line, format!("`{}`'s count is not the number of entries", call.name)));
+    }
+    Ok(total)
 }
 
 /// `None` for "would block", else the call's errno.
