@@ -73,6 +73,9 @@ pub struct PacketSpec {
     pub flags: Flags,
     /// Sequence number (relative to the stack's ISN on outbound packets).
     pub start: u32,
+    /// `...(len)` instead of `start:end(len)` on an outbound packet: any sequence
+    /// number (a new connection's ISN the script cannot know); `start` is 0.
+    pub any_seq: bool,
     /// Payload length.
     pub len: u32,
     /// ACK number (relative to the stack's ISN on inbound packets). Outbound: `None`

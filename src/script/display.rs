@@ -35,7 +35,11 @@ impl fmt::Display for PacketSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dir = if self.dir == Direction::Inbound { '<' } else { '>' };
         let end = self.start.wrapping_add(self.len);
-        write!(f, "{dir} {} {}:{}({})", flag_letters(self.flags), self.start, end, self.len)?;
+        if self.any_seq {
+            write!(f, "{dir} {} ...({})", flag_letters(self.flags), self.len)?;
+        } else {
+            write!(f, "{dir} {} {}:{}({})", flag_letters(self.flags), self.start, end, self.len)?;
+        }
         if let Some(ack) = self.ack {
             write!(f, " ack {ack}")?;
         }
@@ -107,6 +111,7 @@ mod tests {
             "< . 1:1(0) ack 1 win 257 <nop,nop,sack 1001:2001 3001:4001>",
             "< S 0:0(0) win 32767 <mss 1460,sackOK,eol,eol>",
             "> F. 4294967295:4294967295(0) ack 0",
+            "> S. ...(0) ack 65538 win 65535 <mss 1460,sackOK,eol,eol>",
         ] {
             assert_eq!(packet(line).to_string(), line);
         }

@@ -36,7 +36,8 @@
 //!
 //! # Comparing
 //!
-//! [`Matcher::compare`] checks, in order, the tuple, flags, sequence number,
+//! [`Matcher::compare`] checks, in order, the tuple, flags, sequence number
+//! (unless written `...(len)`),
 //! payload length, ACK number (when the script gives one and the ACK flag is
 //! set), window (when the script gives one) and the
 //! options one by one in wire order (up to an `eol`: what follows it is
@@ -145,7 +146,7 @@ impl Matcher {
             ));
         }
         let seq = seg.seq.wrapping_sub(self.isn.unwrap_or(0));
-        if seq != spec.start {
+        if !spec.any_seq && seq != spec.start {
             return Err(Mismatch::new(Field::Seq, format!("sequence number {seq} instead of {}", spec.start)));
         }
         if seg.data.len() != spec.len as usize {
@@ -218,7 +219,11 @@ impl Matcher {
         let opts = |o: Vec<String>| if o.is_empty() { "-".to_string() } else { o.join(",") };
         let rows = [
             ("flags", flag_letters(spec.flags), flag_letters(seg.flags)),
-            ("seq", spec.start.to_string(), seg.seq.wrapping_sub(isn).to_string()),
+            (
+                "seq",
+                if spec.any_seq { "(any)".into() } else { spec.start.to_string() },
+                seg.seq.wrapping_sub(isn).to_string(),
+            ),
             ("len", spec.len.to_string(), seg.data.len().to_string()),
             ("ack", spec.ack.map_or("(any)".into(), |a| a.to_string()), seg.ack.to_string()),
             ("win", spec.win.map_or("(any)".into(), |w| w.to_string()), seg.win.to_string()),
@@ -351,7 +356,16 @@ mod tests {
     }
 
     fn spec(flags: Flags, start: u32, len: u32) -> PacketSpec {
-        PacketSpec { dir: Direction::Outbound, flags, start, len, ack: None, win: None, options: Vec::new() }
+        PacketSpec {
+            dir: Direction::Outbound,
+            flags,
+            start,
+            any_seq: false,
+            len,
+            ack: None,
+            win: None,
+            options: Vec::new(),
+        }
     }
 
     /// A matcher that has seen the stack's SYN,ACK with ISN `ISN` and TSval 5000
@@ -526,6 +540,16 @@ mod tests {
         s.ack = Some(1);
         assert_eq!(m.compare(&s, &sent(seg.clone())), Ok(()));
         assert_eq!(m.show(&sent(seg)), "> P. 17:27(10) ack 1 win 257");
+    }
+
+    #[test]
+    fn any_sequence_number_matches_when_the_script_says_so() {
+        let mut m = after_syn_ack();
+        let mut s = data_spec(0, 10);
+        s.any_seq = true;
+        assert_eq!(m.compare(&s, &sent(data(&m, 77, 10))), Ok(()));
+        s.len = 11;
+        assert_eq!(m.compare(&s, &sent(data(&m, 77, 10))).map_err(|e| e.field), Err(Field::Len));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! event    := time ( packet | call | '`' shell '`' | '%{' code '}%' )   (see `shell.rs`, `code.rs`)
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
-//! packet   := ('<' | '>') flags start ':' end '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
+//! packet   := ('<' | '>') flags ( start ':' end | '...' ) '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
 //! option   := eol | nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
 //! call     := name '(' arg,* ')' '=' int [ ERRNO [ '(' text ')' ] ]
 //! arg      := '...' | int | NAME { '|' NAME } | '[' arg,* ']' | "string" | '{' NAME '=' arg,* '}'
@@ -233,16 +233,26 @@ impl Parser<'_> {
         self.pos -= 1;
         let flags = self.flags(&flags)?;
         self.pos += 1;
-        let start: u32 = self.int("start sequence number")?;
-        self.expect_punct(':')?;
-        let end: u32 = self.int("end sequence number")?;
+        let any_seq = matches!(self.peek(), Some(Tok::Ellipsis));
+        let start: u32 = if any_seq {
+            if dir == Direction::Inbound {
+                return Err(self.err("an inbound packet needs its sequence number (`...` only on `>`)"));
+            }
+            self.pos += 1;
+            0
+        } else {
+            let start = self.int("start sequence number")?;
+            self.expect_punct(':')?;
+            start
+        };
+        let end: u32 = if any_seq { 0 } else { self.int("end sequence number")? };
         self.expect_punct('(')?;
         let len: u32 = self.int("payload length")?;
         self.expect_punct(')')?;
-        if end.wrapping_sub(start) != len {
+        if !any_seq && end.wrapping_sub(start) != len {
             return Err(self.err(format!("{start}:{end}({len}): end minus start must equal the length")));
         }
-        let mut spec = PacketSpec { dir, flags, start, len, ack: None, win: None, options: Vec::new() };
+        let mut spec = PacketSpec { dir, flags, start, any_seq, len, ack: None, win: None, options: Vec::new() };
         while !self.at_end() {
             match self.peek() {
                 Some(Tok::Word(w)) if w == "ack" => {
@@ -568,6 +578,10 @@ mod tests {
         let s = parse("0 < F 17:20(3) ack 34 win 32767\n").expect("ack without the ACK flag");
         let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
         assert_eq!((p.flags.ack, p.ack), (false, Some(34)));
+        let s = parse("0 > S. ...(0) ack 65538 win 65535\n").expect("any sequence number");
+        let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
+        assert!(p.any_seq);
+        assert_eq!(parse("0 < S ...(0) win 1\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
         let e = parse("0 > S 0:10(5)\n").expect_err("bad length");
         assert_eq!(e.kind, ErrorKind::Parse);
     }
