@@ -333,3 +333,25 @@ fn sendto_recvfrom_writev_and_readv_move_bytes_like_write_and_read() {
     let e = fails("+0 sendto(4, ..., 100, 0, {sa_family=AF_INET}, 16) = 100\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
 }
+
+#[test]
+fn a_datagram_to_a_closed_port_draws_an_icmp_error_the_script_sees() {
+    // RFC 1122 §4.1.3.1: port unreachable. The runner has no `> icmp` line yet,
+    // so the message shows up as a packet the script does not expect.
+    let text = "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n\
+                +0 bind(3, ..., ...) = 0\n\
+                +0 close(3) = 0\n\
+                +.1 < udp (10)\n\
+                +0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n";
+    let e = run_str("closed.pkt", text, &Profile::linux()).expect_err("an ICMP error");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 5));
+    assert!(e.to_string().contains("actual: > icmp type 3 code 3 (192.168.0.1 > 192.0.2.1)"), "{e}");
+    let e = run_str(
+        "udp.pkt",
+        "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n+0 listen(3, 1) = -1 EOPNOTSUPP\n+0 write(3, ..., 10) = 10\n",
+        &Profile::linux(),
+    )
+    .expect_err("not connected");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 3));
+    assert!(e.to_string().contains("returned -1 EDESTADDRREQ"), "{e}");
+}

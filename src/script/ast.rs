@@ -52,6 +52,8 @@ pub enum Point {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Packet(PacketSpec),
+    /// `< udp (100)`: a UDP datagram of that many bytes.
+    Datagram(DatagramSpec),
     Call(Call),
     /// `` `sysctl -w net.inet.tcp.sack.enable=1` ``, as read (never run).
     Shell(Vec<Command>),
@@ -86,6 +88,14 @@ pub struct PacketSpec {
     /// Options in wire order; empty when the line has none (and then the segment
     /// must have none).
     pub options: Vec<OptSpec>,
+}
+
+/// A UDP datagram as written: `> udp (100)`. The ports are the UDP socket's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatagramSpec {
+    pub dir: Direction,
+    /// Payload length.
+    pub len: u32,
 }
 
 /// A TCP option as written between `<` and `>`.

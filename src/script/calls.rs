@@ -48,6 +48,7 @@ use super::error::{Result, ScriptError};
 use super::run::Runner;
 use super::shell;
 use crate::tcp::TcpHandle;
+use crate::udp::UdpHandle;
 
 /// One file descriptor of the scripted program.
 #[derive(Clone, Copy)]
@@ -67,15 +68,32 @@ enum Sock {
     Fresh,
     Listener(TcpHandle),
     Conn(TcpHandle),
+    /// A UDP socket, once bound (by `bind`, or `connect` choosing a port).
+    Udp(Option<UdpHandle>),
 }
 
 /// A call that may have to wait.
 #[derive(Clone, Copy)]
 pub(super) enum Op {
-    Accept { listener: TcpHandle, nodelay: bool },
+    Accept {
+        listener: TcpHandle,
+        nodelay: bool,
+    },
     Connect(TcpHandle),
-    Read { conn: TcpHandle, len: usize },
-    Write { conn: TcpHandle, len: usize, done: usize },
+    Read {
+        conn: TcpHandle,
+        len: usize,
+    },
+    Write {
+        conn: TcpHandle,
+        len: usize,
+        done: usize,
+    },
+    /// A datagram for a buffer of `len` bytes (the rest of a longer one is lost).
+    UdpRecv {
+        socket: UdpHandle,
+        len: usize,
+    },
 }
 
 /// A blocking call waiting to complete.
@@ -222,6 +240,10 @@ impl Runner {
                     Err(e) => would_block(e),
                 }
             }
+            Op::UdpRecv { socket, len } => match self.stack.udp_recv(socket) {
+                Ok(datagram) => Some(Ok(datagram.data.len().min(len) as i64)),
+                Err(e) => would_block(e),
+            },
             Op::Write { conn, len, done } => match self.stack.tcp_send(now, conn, &vec![0; len - done]) {
                 Ok(n) if done + n == len => Some(Ok(len as i64)),
                 Ok(n) => return (None, Op::Write { conn, len, done: done + n }),
@@ -249,6 +271,7 @@ impl Runner {
                     }
                     continue;
                 }
+                Sock::Udp(_) => continue,
                 Sock::Listener(h) | Sock::Conn(h) => h,
             };
             match sockets.iter().find(|s| s.handle == handle) {
@@ -269,6 +292,79 @@ impl Runner {
             }
         }
         out
+    }
+
+    /// `bind(fd, ..., ...)` on a UDP socket: the profile's local address and port;
+    /// its datagrams come from the remote host's port.
+    fn udp_bind(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
+        expect_args(line, call, 3)?;
+        require_ellipsis(line, call, 1, "explicit socket addresses (`...` binds the profile's local address)")?;
+        let addr = SocketAddr::V4(SocketAddrV4::new(self.profile.config.addr, self.profile.local_port));
+        let socket = match self.stack.udp_bind(addr) {
+            Ok(socket) => socket,
+            Err(e) => return done(Err(errno_of(&e))),
+        };
+        self.matcher.tuple.local_port = self.profile.local_port;
+        self.matcher.tuple.remote_port = self.profile.remote_port;
+        if let Some(f) = self.fds.get_mut(&fd) {
+            f.sock = Sock::Udp(Some(socket));
+        }
+        done(Ok(0))
+    }
+
+    /// `connect(fd, ..., ...)` on a UDP socket: bound to an ephemeral port if it is
+    /// not yet, its peer fixed to the profile's remote host and `connect_port`.
+    fn udp_connect(&mut self, fd: i64, socket: Option<UdpHandle>) -> Result<Outcome> {
+        let socket = match socket {
+            Some(socket) => socket,
+            None => match self.stack.udp_bind(SocketAddr::V4(SocketAddrV4::new(self.profile.config.addr, 0))) {
+                Ok(socket) => socket,
+                Err(e) => return done(Err(errno_of(&e))),
+            },
+        };
+        if let Some(f) = self.fds.get_mut(&fd) {
+            f.sock = Sock::Udp(Some(socket));
+        }
+        let peer = SocketAddr::V4(SocketAddrV4::new(self.profile.remote, self.profile.connect_port));
+        if let Err(e) = self.stack.udp_connect(socket, peer) {
+            return done(Err(errno_of(&e)));
+        }
+        if let Ok(SocketAddr::V4(local)) = self.stack.udp_local_addr(socket) {
+            self.matcher.tuple.local_port = local.port();
+        }
+        self.matcher.tuple.remote_port = self.profile.connect_port;
+        done(Ok(0))
+    }
+
+    /// Reading or writing `len` bytes on a UDP socket: one datagram each. A write
+    /// goes to the connected peer, `sendto(..., ..., ...)` to the remote host of
+    /// the socket under test; a read takes the next datagram (may block).
+    fn udp_transfer(
+        &mut self,
+        socket: Option<UdpHandle>,
+        f: &Fd,
+        reading: bool,
+        sendto: bool,
+        len: usize,
+    ) -> Result<Outcome> {
+        let Some(socket) = socket else {
+            return done(Err(if reading { libc::EINVAL } else { libc::EDESTADDRREQ }));
+        };
+        if reading {
+            let op = Op::UdpRecv { socket, len };
+            return Ok(match self.try_op(op).0 {
+                Some(r) => Outcome::Done(r),
+                None => block_or(f, op, libc::EAGAIN),
+            });
+        }
+        let payload = vec![0; len];
+        let sent = if sendto {
+            let t = self.matcher.tuple;
+            self.stack.udp_send_to(socket, &payload, SocketAddr::V4(SocketAddrV4::new(t.remote, t.remote_port)))
+        } else {
+            self.stack.udp_send(socket, &payload)
+        };
+        done(sent.map(|n| n as i64).map_err(|e| errno_of(&e)))
     }
 
     /// The state (FreeBSD's name) of the connection under test, packetdrill's
@@ -306,6 +402,7 @@ impl Runner {
         let fd = arg_int(line, call, 0)?;
         let Some(&f) = self.fds.get(&fd) else { return done(Err(libc::EBADF)) };
         match name {
+            "bind" if matches!(f.sock, Sock::Udp(None)) => self.udp_bind(line, call, fd),
             "bind" => bind(line, call, &f),
             "listen" => self.listen(line, call, fd, &f),
             "accept" => self.accept(line, call, &f),
@@ -321,7 +418,7 @@ impl Runner {
         }
     }
 
-    /// `socket(AF_INET or ..., SOCK_STREAM, ...)`.
+    /// `socket(AF_INET or ..., SOCK_STREAM | SOCK_DGRAM, ...)`.
     fn socket(&mut self, line: usize, call: &Call) -> Result<Outcome> {
         expect_args(line, call, 3)?;
         let domain = arg_value(line, call, 0)?;
@@ -332,8 +429,11 @@ impl Runner {
         if domain.is_some_and(|d| d != i64::from(libc::AF_INET)) {
             return Err(ScriptError::unsupported(line, "socket domains other than AF_INET"));
         }
+        if kind == Some(i64::from(libc::SOCK_DGRAM)) {
+            return done(Ok(self.new_fd(Sock::Udp(None))));
+        }
         if kind != Some(i64::from(libc::SOCK_STREAM)) {
-            return Err(ScriptError::unsupported(line, "socket types other than SOCK_STREAM (TCP)"));
+            return Err(ScriptError::unsupported(line, "socket types other than SOCK_STREAM and SOCK_DGRAM"));
         }
         done(Ok(self.new_fd(Sock::Fresh)))
     }
@@ -342,6 +442,9 @@ impl Runner {
     fn listen(&mut self, line: usize, call: &Call, fd: i64, f: &Fd) -> Result<Outcome> {
         expect_args(line, call, 2)?;
         let backlog = arg_int(line, call, 1)?;
+        if matches!(f.sock, Sock::Udp(_)) {
+            return done(Err(libc::EOPNOTSUPP));
+        }
         if !matches!(f.sock, Sock::Fresh) {
             return done(Err(libc::EINVAL));
         }
@@ -362,6 +465,9 @@ impl Runner {
     /// `accept(fd, ..., ...)`: the next established connection; may block.
     fn accept(&mut self, line: usize, call: &Call, f: &Fd) -> Result<Outcome> {
         expect_args(line, call, 3)?;
+        if matches!(f.sock, Sock::Udp(_)) {
+            return done(Err(libc::EOPNOTSUPP));
+        }
         let Sock::Listener(listener) = f.sock else { return done(Err(libc::EINVAL)) };
         let op = Op::Accept { listener, nodelay: f.nodelay };
         Ok(match self.try_op(op).0 {
@@ -376,6 +482,7 @@ impl Runner {
         expect_args(line, call, 3)?;
         require_ellipsis(line, call, 1, "explicit socket addresses (`...` connects to the profile's remote host)")?;
         let conn = match f.sock {
+            Sock::Udp(socket) => return self.udp_connect(fd, socket),
             Sock::Listener(_) => return done(Err(libc::EINVAL)),
             Sock::Conn(conn) => {
                 return done(match self.stack.tcp_connect_status(conn) {
@@ -445,8 +552,11 @@ impl Runner {
                     .map_err(|_| ScriptError::parse(line, "a byte count cannot be negative"))?
             }
         };
-        let Sock::Conn(conn) = f.sock else { return done(Err(libc::ENOTCONN)) };
         let reading = matches!(name, "read" | "recv" | "recvfrom" | "readv");
+        if let Sock::Udp(socket) = f.sock {
+            return self.udp_transfer(socket, f, reading, name == "sendto", len);
+        }
+        let Sock::Conn(conn) = f.sock else { return done(Err(libc::ENOTCONN)) };
         let op = if reading { Op::Read { conn, len } } else { Op::Write { conn, len, done: 0 } };
         Ok(match self.try_op(op) {
             (Some(r), _) => Outcome::Done(r),
@@ -462,7 +572,8 @@ impl Runner {
         let now = self.clock.instant();
         if let Some(f) = self.fds.remove(&fd) {
             match f.sock {
-                Sock::Fresh => {}
+                Sock::Fresh | Sock::Udp(None) => {}
+                Sock::Udp(Some(u)) => self.stack.udp_close(u),
                 Sock::Listener(l) => self.stack.tcp_close_listener(now, l),
                 // SO_LINGER 0: an abortive close, RST (RFC 9293 §3.10.5 ABORT).
                 Sock::Conn(c) if f.linger_zero => self.stack.tcp_abort(now, c),
@@ -615,7 +726,8 @@ impl Runner {
     }
 }
 
-/// `bind(fd, ..., ...)`: to the profile's local address (the listen does the work).
+/// `bind(fd, ..., ...)`: to the profile's local address (for TCP the listen does
+/// the work).
 fn bind(line: usize, call: &Call, f: &Fd) -> Result<Outcome> {
     expect_args(line, call, 3)?;
     require_ellipsis(line, call, 1, "explicit socket addresses (`...` binds the profile's local address)")?;

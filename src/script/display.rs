@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::ast::{Call, Direction, Expr, OptSpec, PacketSpec};
+use super::ast::{Call, DatagramSpec, Direction, Expr, OptSpec, PacketSpec};
 use super::packet::flag_letters;
 
 impl fmt::Display for OptSpec {
@@ -51,6 +51,14 @@ impl fmt::Display for PacketSpec {
             write!(f, " <{}>", o.join(","))?;
         }
         Ok(())
+    }
+}
+
+/// `< udp (100)`.
+impl fmt::Display for DatagramSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dir = if self.dir == Direction::Inbound { '<' } else { '>' };
+        write!(f, "{dir} udp ({})", self.len)
     }
 }
 

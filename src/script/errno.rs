@@ -32,6 +32,8 @@ const ERRNOS: &[(&str, i32)] = &[
     ("EHOSTUNREACH", libc::EHOSTUNREACH),
     ("EALREADY", libc::EALREADY),
     ("EINPROGRESS", libc::EINPROGRESS),
+    ("EDESTADDRREQ", libc::EDESTADDRREQ),
+    ("EMSGSIZE", libc::EMSGSIZE),
 ];
 
 /// The number of an errno name; `None` for a name not in the table.

@@ -20,7 +20,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use etherparse::{Ipv4Slice, PacketBuilder, TcpHeader, TcpOptionElement, TcpSlice};
+use etherparse::{Ipv4Slice, PacketBuilder, TcpHeader, TcpOptionElement, TcpSlice, UdpSlice};
 
 use crate::wire::tcp::Flags;
 
@@ -198,6 +198,70 @@ pub fn parse(packet: &[u8]) -> Result<Sent, String> {
     Ok(Sent { src, dst, sport: tcp.source_port(), dport: tcp.destination_port(), seg })
 }
 
+/// The IP protocol numbers of UDP and ICMP.
+const PROTO_UDP: u8 = 17;
+const PROTO_ICMP: u8 = 1;
+
+/// A UDP datagram the stack sent, checked like a TCP segment.
+pub struct SentDatagram {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub len: usize,
+}
+
+/// Anything the stack sent: a TCP segment, a UDP datagram, or something the
+/// runner only describes (ICMP).
+pub enum Outbound {
+    Tcp(Sent),
+    Udp(SentDatagram),
+    /// An ICMP message or another protocol, in words.
+    Other(String),
+}
+
+/// Parse any IPv4 packet from `poll_transmit`: TCP as [`parse`] does, UDP with its
+/// checksum verified, ICMP described.
+pub fn parse_outbound(packet: &[u8]) -> Result<Outbound, String> {
+    let ip = Ipv4Slice::from_slice(packet).map_err(|e| format!("not a valid IPv4 packet: {e}"))?;
+    let header = ip.header();
+    let (src, dst) = (header.source_addr(), header.destination_addr());
+    match header.protocol().0 {
+        PROTO_TCP => parse(packet).map(Outbound::Tcp),
+        PROTO_UDP => {
+            let udp = UdpSlice::from_slice(ip.payload().payload).map_err(|e| format!("not a valid UDP header: {e}"))?;
+            let checksum = udp.to_header().calc_checksum_ipv4_raw(src.octets(), dst.octets(), udp.payload());
+            if udp.checksum() != 0 && checksum.ok() != Some(udp.checksum()) {
+                return Err("bad UDP checksum".into());
+            }
+            Ok(Outbound::Udp(SentDatagram {
+                src,
+                dst,
+                sport: udp.source_port(),
+                dport: udp.destination_port(),
+                len: udp.payload().len(),
+            }))
+        }
+        PROTO_ICMP => {
+            let icmp = ip.payload().payload;
+            match icmp {
+                [kind, code, ..] => Ok(Outbound::Other(format!("icmp type {kind} code {code} ({src} > {dst})"))),
+                _ => Err("a truncated ICMP message".into()),
+            }
+        }
+        other => Ok(Outbound::Other(format!("IP protocol {other} ({src} > {dst})"))),
+    }
+}
+
+/// The IPv4 packet (TTL 64) carrying a UDP datagram of `len` zero bytes.
+pub fn udp_packet(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, len: usize) -> Result<Vec<u8>, String> {
+    let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).udp(sport, dport);
+    let payload = vec![0; len];
+    let mut packet = Vec::with_capacity(builder.size(len));
+    builder.write(&mut packet, &payload).map_err(|e| format!("cannot build the datagram: {e}"))?;
+    Ok(packet)
+}
+
 /// The flag letters in tcpdump's order: `F S R P U`, then `.` for ACK.
 pub fn flag_letters(flags: Flags) -> String {
     let letters =
@@ -291,6 +355,19 @@ mod tests {
         let via_list = seg.to_packet(a, 1, b, 2).expect("fits");
         let via_bytes = seg.to_packet_with_raw_options(&option_bytes(&opts), a, 1, b, 2).expect("fits");
         assert_eq!(via_list, via_bytes);
+    }
+
+    #[test]
+    fn udp_datagrams_round_trip_and_are_checked() {
+        let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
+        let mut packet = udp_packet(a, 5, b, 6, 100).expect("fits");
+        match parse_outbound(&packet) {
+            Ok(Outbound::Udp(d)) => assert_eq!((d.src, d.sport, d.dst, d.dport, d.len), (a, 5, b, 6, 100)),
+            _ => panic!("a UDP datagram"),
+        }
+        let last = packet.len() - 1;
+        packet[last] ^= 1;
+        assert!(parse_outbound(&packet).is_err(), "bad checksum");
     }
 
     #[test]

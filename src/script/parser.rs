@@ -6,6 +6,7 @@
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
 //! packet   := ('<' | '>') flags ( start ':' end | '...' ) '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
+//!           | ('<' | '>') 'udp' '(' len ')'
 //! option   := eol | nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
 //! call     := name '(' arg,* ')' '=' int [ ERRNO [ '(' text ')' ] ]
 //! arg      := '...' | int | NAME { '|' NAME } | '[' arg,* ']' | "string" | '{' NAME '=' arg,* '}'
@@ -148,6 +149,11 @@ impl Parser<'_> {
             end = Some(self.point()?);
         }
         let action = match self.peek() {
+            Some(Tok::Punct('<' | '>')) if matches!(self.toks.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Word(w)) if w == "udp") =>
+            {
+                let dir = if self.at_punct('<') { Direction::Inbound } else { Direction::Outbound };
+                Action::Datagram(self.datagram(dir)?)
+            }
             Some(Tok::Punct('<')) => Action::Packet(self.packet(Direction::Inbound)?),
             Some(Tok::Punct('>')) => Action::Packet(self.packet(Direction::Outbound)?),
             Some(Tok::Word(_)) => Action::Call(self.call()?),
@@ -286,6 +292,21 @@ impl Parser<'_> {
         // segment carries N in its (meaningless) acknowledgment field; on an
         // outbound one it is not compared (see `matching.rs`).
         Ok(spec)
+    }
+
+    /// `< udp (len)` or `> udp (len)`.
+    fn datagram(&mut self, dir: Direction) -> Result<DatagramSpec> {
+        self.pos += 2; // '<' or '>', and `udp`
+        if !self.at_punct('(') {
+            return Err(self.unsupported(format!("UDP datagram fields ({})", Self::describe(self.peek()))));
+        }
+        self.pos += 1;
+        let len = self.int("datagram length")?;
+        self.expect_punct(')')?;
+        if !self.at_end() {
+            return Err(self.unsupported(format!("{} after a UDP datagram", Self::describe(self.peek()))));
+        }
+        Ok(DatagramSpec { dir, len })
     }
 
     fn flags(&self, word: &str) -> Result<Flags> {
@@ -582,6 +603,11 @@ mod tests {
         let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
         assert!(p.any_seq);
         assert_eq!(parse("0 < S ...(0) win 1\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
+        let s = parse("0 < udp (100)\n+0 > udp(5)\n").expect("datagrams");
+        assert_eq!(s.events[0].action, Action::Datagram(DatagramSpec { dir: Direction::Inbound, len: 100 }));
+        assert_eq!(s.events[1].action, Action::Datagram(DatagramSpec { dir: Direction::Outbound, len: 5 }));
+        let e = parse("0 > udp sum 0x3643 (1000)\n").expect_err("checksum");
+        assert_eq!(e.kind, ErrorKind::Unsupported);
         let e = parse("0 > S 0:10(5)\n").expect_err("bad length");
         assert_eq!(e.kind, ErrorKind::Parse);
     }

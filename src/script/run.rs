@@ -42,7 +42,7 @@ use super::calls::{Fd, Pending};
 use super::clock::{fmt_time, Clock, Window};
 use super::error::{Result, ScriptError};
 use super::matching::{Matcher, Tuple};
-use super::packet::{self, Sent};
+use super::packet::{self, Outbound};
 use super::shell::{freebsd_state, Sysctl};
 use super::{Profile, Report};
 use crate::stack::Stack;
@@ -82,7 +82,7 @@ pub(super) struct Runner {
     pub(super) stack: Stack,
     pub(super) matcher: Matcher,
     /// Packets the stack sent that no `>` has claimed yet, with when.
-    sent: VecDeque<(u64, std::result::Result<Sent, String>)>,
+    sent: VecDeque<(u64, std::result::Result<Outbound, String>)>,
     pub(super) fds: BTreeMap<i64, Fd>,
     pub(super) pending: Option<Pending>,
     /// Whether a call or an inbound packet has happened: from then on the stack's
@@ -121,9 +121,15 @@ impl Runner {
 
     fn event(&mut self, ev: &Event) -> Result<()> {
         let w = self.clock.window(ev.time).map_err(|e| ScriptError::parse(ev.line, e))?;
-        if self.verbose && !matches!(&ev.action, Action::Packet(p) if p.dir == Direction::Outbound) {
+        let outbound = match &ev.action {
+            Action::Packet(p) => p.dir == Direction::Outbound,
+            Action::Datagram(d) => d.dir == Direction::Outbound,
+            _ => false,
+        };
+        if self.verbose && !outbound {
             let what = match &ev.action {
                 Action::Packet(spec) => spec.to_string(),
+                Action::Datagram(spec) => spec.to_string(),
                 Action::Call(call) => call.to_string(),
                 Action::Shell(commands) => {
                     let c: Vec<String> = commands.iter().map(ToString::to_string).collect();
@@ -143,6 +149,18 @@ impl Runner {
                 self.no_unclaimed(ev.line)?;
                 self.started = true;
                 self.inbound(ev.line, spec)?;
+            }
+            Action::Datagram(spec) if spec.dir == Direction::Outbound => self.outbound_datagram(ev, spec, w)?,
+            Action::Datagram(spec) => {
+                self.advance_to(w.at)?;
+                self.no_unclaimed(ev.line)?;
+                self.started = true;
+                let t = self.matcher.tuple;
+                let bytes = packet::udp_packet(t.remote, t.remote_port, t.local, t.local_port, spec.len as usize)
+                    .map_err(|e| ScriptError::parse(ev.line, e))?;
+                self.stack.input(self.clock.instant(), &bytes);
+                self.collect();
+                self.retry_pending()?;
             }
             Action::Call(call) => {
                 self.advance_to(w.at)?;
@@ -221,7 +239,7 @@ impl Runner {
     /// Take everything the stack sent, stamped with the current time.
     pub(super) fn collect(&mut self) {
         while let Some(bytes) = self.stack.poll_transmit() {
-            self.sent.push_back((self.clock.now, packet::parse(&bytes)));
+            self.sent.push_back((self.clock.now, packet::parse_outbound(&bytes)));
         }
         while self.stack.poll_event().is_some() {}
     }
@@ -231,7 +249,7 @@ impl Runner {
         match self.sent.pop_front() {
             None => Ok(()),
             Some((t, Ok(sent))) => {
-                let actual = self.matcher.show(&sent);
+                let actual = self.show_outbound(&sent);
                 Err(ScriptError::mismatch(
                     line,
                     format!(
@@ -246,41 +264,41 @@ impl Runner {
         }
     }
 
-    /// A `>` line: the next packet the stack sends must match and be on time.
-    fn outbound(&mut self, ev: &Event, spec: &PacketSpec, w: Window) -> Result<()> {
+    /// The next packet the stack sends for the `>` line `line` (`script` as
+    /// written), waiting for timers up to the end of its window.
+    fn take_sent(&mut self, line: usize, script: &dyn std::fmt::Display, w: Window) -> Result<(u64, Outbound)> {
         if self.sent.is_empty() {
             self.run_timers(w.hi, true)?;
         }
         let Some((t, sent)) = self.sent.pop_front() else {
             self.clock.advance(w.hi.min(u64::MAX / 2));
             return Err(ScriptError::mismatch(
-                ev.line,
+                line,
                 format!(
-                    "expected an outbound packet at {} (tolerance {}), the stack sent nothing\n  script: {spec}",
+                    "expected an outbound packet at {} (tolerance {}), the stack sent nothing\n  script: {script}",
                     fmt_time(w.at),
                     fmt_time(self.clock.tolerance)
                 ),
             ));
         };
-        let sent = sent.map_err(|e| ScriptError::mismatch(ev.line, format!("the stack sent a bad packet: {e}")))?;
-        let problem = self.matcher.compare(spec, &sent);
-        let actual = self.matcher.show(&sent);
-        if self.verbose {
-            self.trace.push(format!("{:>10} line {}: {actual}", fmt_time(t), ev.line));
+        let sent = sent.map_err(|e| ScriptError::mismatch(line, format!("the stack sent a bad packet: {e}")))?;
+        Ok((t, sent))
+    }
+
+    /// Anything the stack sent, as a script line.
+    fn show_outbound(&self, out: &Outbound) -> String {
+        match out {
+            Outbound::Tcp(sent) => self.matcher.show(sent),
+            Outbound::Udp(d) => format!("> udp ({}) ({}:{} > {}:{})", d.len, d.src, d.sport, d.dst, d.dport),
+            Outbound::Other(what) => format!("> {what}"),
         }
-        if let Err(problem) = problem {
-            let fields = if self.verbose { format!("\n{}", self.matcher.fields(spec, &sent)) } else { String::new() };
-            return Err(ScriptError::mismatch(
-                ev.line,
-                format!(
-                    "outbound packet mismatch: {problem}\n  script: {spec}\n  actual: {actual} at {}{fields}",
-                    fmt_time(t)
-                ),
-            ));
-        }
+    }
+
+    /// A packet sent at `t` must be within the event's window.
+    fn check_time(&self, line: usize, t: u64, w: Window, actual: &str) -> Result<()> {
         if t < w.lo || t > w.hi {
             return Err(ScriptError::mismatch(
-                ev.line,
+                line,
                 format!(
                     "timing error: expected the packet at {} (tolerance {}), it was sent at {}\n  actual: {actual}",
                     fmt_time(w.at),
@@ -290,6 +308,69 @@ impl Runner {
             ));
         }
         Ok(())
+    }
+
+    /// A `>` line: the next packet the stack sends must match and be on time.
+    fn outbound(&mut self, ev: &Event, spec: &PacketSpec, w: Window) -> Result<()> {
+        let (t, out) = self.take_sent(ev.line, spec, w)?;
+        let actual = self.show_outbound(&out);
+        if self.verbose {
+            self.trace.push(format!("{:>10} line {}: {actual}", fmt_time(t), ev.line));
+        }
+        let Outbound::Tcp(sent) = out else {
+            return Err(ScriptError::mismatch(
+                ev.line,
+                format!(
+                    "outbound packet mismatch: not a TCP segment\n  script: {spec}\n  actual: {actual} at {}",
+                    fmt_time(t)
+                ),
+            ));
+        };
+        if let Err(problem) = self.matcher.compare(spec, &sent) {
+            let fields = if self.verbose { format!("\n{}", self.matcher.fields(spec, &sent)) } else { String::new() };
+            return Err(ScriptError::mismatch(
+                ev.line,
+                format!(
+                    "outbound packet mismatch: {problem}\n  script: {spec}\n  actual: {actual} at {}{fields}",
+                    fmt_time(t)
+                ),
+            ));
+        }
+        self.check_time(ev.line, t, w, &actual)
+    }
+
+    /// A `> udp (len)` line: the next packet must be a datagram of that length on
+    /// the UDP socket's tuple, on time.
+    fn outbound_datagram(&mut self, ev: &Event, spec: &DatagramSpec, w: Window) -> Result<()> {
+        let (t, out) = self.take_sent(ev.line, spec, w)?;
+        let actual = self.show_outbound(&out);
+        if self.verbose {
+            self.trace.push(format!("{:>10} line {}: {actual}", fmt_time(t), ev.line));
+        }
+        let tuple = self.matcher.tuple;
+        let problem = match &out {
+            Outbound::Udp(d)
+                if (d.src, d.sport, d.dst, d.dport)
+                    != (tuple.local, tuple.local_port, tuple.remote, tuple.remote_port) =>
+            {
+                Some(format!(
+                    "sent {}:{} > {}:{}, the socket under test is {}:{} > {}:{}",
+                    d.src, d.sport, d.dst, d.dport, tuple.local, tuple.local_port, tuple.remote, tuple.remote_port
+                ))
+            }
+            Outbound::Udp(d) if d.len != spec.len as usize => {
+                Some(format!("payload length {} instead of {}", d.len, spec.len))
+            }
+            Outbound::Udp(_) => None,
+            _ => Some("not a UDP datagram".to_string()),
+        };
+        if let Some(problem) = problem {
+            return Err(ScriptError::mismatch(
+                ev.line,
+                format!("outbound packet mismatch: {problem}\n  script: {spec}\n  actual: {actual} at {}", fmt_time(t)),
+            ));
+        }
+        self.check_time(ev.line, t, w, &actual)
     }
 
     /// A backticked shell command, as read by `shell.rs`: settings change the
