@@ -2,7 +2,7 @@
 # Run a packetdrill suite through `tunstack script` and summarise the verdicts.
 #
 #   scripts/conformance.sh SUITE_DIR [--profile P] [--json FILE] [--name GLOB] [--bin PATH]
-#                          [-- TUNSTACK_SCRIPT_OPTIONS...]
+#                          [--expect FILE | --write-expect FILE] [-- TUNSTACK_SCRIPT_OPTIONS...]
 #
 # Runs every .pkt under SUITE_DIR (sorted; only those whose file name matches
 # GLOB with --name, e.g. '*ipv4*'), one `tunstack script` process each, in
@@ -14,16 +14,24 @@
 # Words after `--` go to every `tunstack script` run: packetdrill options such as
 # `-D FreeBSD` (for the scripts' #ifdef blocks) or `--tolerance_usecs=10000`.
 #
+# Expectations: --write-expect FILE records every script that does not pass,
+# with its verdict and a reason (edit the reason to say why: runner gap,
+# profile difference, unsupported feature). --expect FILE compares the run with
+# it: a script that passes but is listed, or that does worse than listed (or
+# does not pass and is not listed), is reported; the latter are regressions and
+# make the exit status 1.
+#
 # Verdicts follow `tunstack script`'s exit codes: 0 pass, 1 fail (a mismatch),
 # 2 invalid (unreadable or not valid packetdrill), 3 unsupported; anything else
 # (a crash, or no verdict within TIMEOUT seconds, default 60) is "error".
 # The binary is target/debug/tunstack unless --bin or TUNSTACK_BIN says
 # otherwise; it is built first when missing. Exits 0 when every script ran to
-# a verdict (whatever it was), 1 on an error verdict, 2 on bad usage.
+# a verdict (whatever it was) and, with --expect, none did worse than expected;
+# 1 otherwise; 2 on bad usage.
 set -euo pipefail
 
 usage() {
-    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -35,6 +43,8 @@ name_glob="*.pkt"
 bin="${TUNSTACK_BIN:-$repo/target/debug/tunstack}"
 timeout_s="${TIMEOUT:-60}"
 extra=()
+expect=""
+write_expect=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -44,6 +54,10 @@ while [ $# -gt 0 ]; do
         --json=*) json="${1#*=}"; shift ;;
         --name) [ $# -ge 2 ] || usage; name_glob="$2"; shift 2 ;;
         --name=*) name_glob="${1#*=}"; shift ;;
+        --expect) [ $# -ge 2 ] || usage; expect="$2"; shift 2 ;;
+        --expect=*) expect="${1#*=}"; shift ;;
+        --write-expect) [ $# -ge 2 ] || usage; write_expect="$2"; shift 2 ;;
+        --write-expect=*) write_expect="${1#*=}"; shift ;;
         --bin) [ $# -ge 2 ] || usage; bin="$2"; shift 2 ;;
         --bin=*) bin="${1#*=}"; shift ;;
         --) shift; extra=("$@"); break ;;
@@ -94,4 +108,5 @@ if [ "$count" -eq 0 ]; then
     exit 2
 fi
 
-python3 "$repo/scripts/lib/conformance_report.py" "$results" "$suite" "$profile" "$json"
+python3 "$repo/scripts/lib/conformance_report.py" "$results" "$suite" "$profile" "$json" \
+    ${expect:+--expect "$expect"} ${write_expect:+--write-expect "$write_expect"}

@@ -3,10 +3,17 @@
 the reasons grouped, totals, and a JSON file.
 
 Usage: conformance_report.py RESULTS_TSV SUITE PROFILE JSON_OUT
+           [--expect FILE] [--write-expect FILE]
 
 RESULTS_TSV has one line per script: path (relative to SUITE), exit code, line
 of the verdict (may be empty), number of notes, reason (empty for a pass).
-Exits 1 if any script got no verdict (a crash or a timeout), else 0.
+Exits 1 if any script got no verdict (a crash or a timeout), or did worse than
+the expectations file says, else 0.
+
+An expectations file has one line per script that is not expected to pass:
+    path <TAB> verdict <TAB> reason
+('#' starts a comment). Verdicts rank pass > fail > unsupported > invalid >
+error: doing worse than listed, or not passing while unlisted, is a regression.
 """
 
 import json
@@ -24,11 +31,73 @@ def group_key(reason):
     return key if len(key) <= 140 else key[:137] + "..."
 
 
+RANK = {"pass": 4, "fail": 3, "unsupported": 2, "invalid": 1, "error": 0}
+
+
+def read_expectations(path):
+    """{script path: (verdict, reason)} from an expectations file."""
+    expected = {}
+    with open(path, encoding="utf-8") as f:
+        for number, row in enumerate(f, 1):
+            row = row.rstrip("\n")
+            if not row.strip() or row.lstrip().startswith("#"):
+                continue
+            fields = row.split("\t", 2)
+            if len(fields) < 2 or fields[1] not in RANK:
+                raise SystemExit(f"{path}:{number}: expected 'path<TAB>verdict<TAB>reason', got {row!r}")
+            expected[fields[0]] = (fields[1], fields[2] if len(fields) > 2 else "")
+    return expected
+
+
+def compare_expectations(scripts, expected):
+    """Print the differences; return the number of regressions."""
+    regressions, improvements = [], []
+    for s in scripts:
+        want, why = expected.get(s["path"], ("pass", ""))
+        if RANK[s["verdict"]] < RANK[want]:
+            regressions.append(f"  {s['path']}: {s['verdict']} (expected {want}{': ' + why if why else ''}): {s['reason']}")
+        elif RANK[s["verdict"]] > RANK[want]:
+            improvements.append(f"  {s['path']}: {s['verdict']} (listed as {want}) - update the expectations")
+    seen = {s["path"] for s in scripts}
+    missing = [p for p in expected if p not in seen]
+    print()
+    if regressions:
+        print(f"{len(regressions)} regressions against the expectations:")
+        print("\n".join(regressions))
+    if improvements:
+        print(f"{len(improvements)} scripts do better than expected:")
+        print("\n".join(improvements))
+    if missing:
+        print(f"{len(missing)} listed scripts were not run: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if not regressions and not improvements:
+        print("verdicts as expected")
+    return len(regressions)
+
+
+def write_expectations(path, scripts, suite, profile):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"# Expected verdicts of {suite} with the {profile} profile, from\n")
+        f.write("# scripts/conformance.sh --write-expect. Scripts not listed must pass.\n")
+        f.write("# path<TAB>verdict<TAB>reason (say why: runner gap, profile difference, unsupported feature)\n")
+        for s in sorted(scripts, key=lambda s: s["path"]):
+            if s["verdict"] != "pass":
+                f.write(f"{s['path']}\t{s['verdict']}\t{group_key(s['reason'])}\n")
+    print(f"expectations written: {path}")
+
+
 def main():
-    if len(sys.argv) != 5:
+    args = sys.argv[1:]
+    expect = write_expect = None
+    while len(args) > 4 and args[-2] in ("--expect", "--write-expect"):
+        if args[-2] == "--expect":
+            expect = args[-1]
+        else:
+            write_expect = args[-1]
+        args = args[:-2]
+    if len(args) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    results_path, suite, profile, json_out = sys.argv[1:]
+    results_path, suite, profile, json_out = args
     scripts = []
     with open(results_path, encoding="utf-8", errors="replace") as f:
         for row in f:
@@ -105,7 +174,12 @@ def main():
         json.dump(report, f, indent=1)
         f.write("\n")
     print(f"JSON: {json_out}")
-    return 1 if totals["error"] else 0
+    regressions = 0
+    if expect:
+        regressions = compare_expectations(scripts, read_expectations(expect))
+    if write_expect:
+        write_expectations(write_expect, scripts, suite, profile)
+    return 1 if totals["error"] or regressions else 0
 
 
 if __name__ == "__main__":
