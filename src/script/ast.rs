@@ -88,6 +88,8 @@ pub struct PacketSpec {
     /// Options in wire order; empty when the line has none (and then the segment
     /// must have none).
     pub options: Vec<OptSpec>,
+    /// `<...>` on an outbound packet: any options (`options` is empty).
+    pub any_options: bool,
 }
 
 /// A UDP datagram as written: `> udp (100)`. The ports are the UDP socket's.

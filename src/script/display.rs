@@ -46,7 +46,9 @@ impl fmt::Display for PacketSpec {
         if let Some(win) = self.win {
             write!(f, " win {win}")?;
         }
-        if !self.options.is_empty() {
+        if self.any_options {
+            f.write_str(" <...>")?;
+        } else if !self.options.is_empty() {
             let o: Vec<String> = self.options.iter().map(ToString::to_string).collect();
             write!(f, " <{}>", o.join(","))?;
         }
@@ -120,6 +122,7 @@ mod tests {
             "< S 0:0(0) win 32767 <mss 1460,sackOK,eol,eol>",
             "> F. 4294967295:4294967295(0) ack 0",
             "> S. ...(0) ack 65538 win 65535 <mss 1460,sackOK,eol,eol>",
+            "> S 0:0(0) <...>",
         ] {
             assert_eq!(packet(line).to_string(), line);
         }

@@ -40,7 +40,7 @@
 //! (unless written `...(len)`),
 //! payload length, ACK number (when the script gives one and the ACK flag is
 //! set), window (when the script gives one) and the
-//! options one by one in wire order (up to an `eol`: what follows it is
+//! options one by one in wire order (unless written `<...>`; up to an `eol`: what follows it is
 //! padding, and the parsed options stop there too), and reports the *first* difference as a
 //! [`Mismatch`] naming the field. Payload bytes are not compared (scripts give
 //! only lengths).
@@ -166,6 +166,9 @@ impl Matcher {
                 return Err(Mismatch::new(Field::Win, format!("window {} instead of {win}", seg.win)));
             }
         }
+        if spec.any_options {
+            return Ok(());
+        }
         // The parsed options stop at an end-of-list, and so does the comparison.
         let wanted =
             &spec.options[..spec.options.iter().position(|o| *o == OptSpec::Eol).unwrap_or(spec.options.len())];
@@ -229,7 +232,11 @@ impl Matcher {
             ("win", spec.win.map_or("(any)".into(), |w| w.to_string()), seg.win.to_string()),
             (
                 "options",
-                opts(spec.options.iter().map(ToString::to_string).collect()),
+                if spec.any_options {
+                    "(any)".into()
+                } else {
+                    opts(spec.options.iter().map(ToString::to_string).collect())
+                },
                 opts(seg.opts.iter().map(option_text).collect()),
             ),
         ];
@@ -361,6 +368,7 @@ mod tests {
             flags,
             start,
             any_seq: false,
+            any_options: false,
             len,
             ack: None,
             win: None,
@@ -550,6 +558,15 @@ mod tests {
         assert_eq!(m.compare(&s, &sent(data(&m, 77, 10))), Ok(()));
         s.len = 11;
         assert_eq!(m.compare(&s, &sent(data(&m, 77, 10))).map_err(|e| e.field), Err(Field::Len));
+    }
+
+    #[test]
+    fn any_options_match_when_the_script_says_so() {
+        let mut m = after_syn_ack();
+        let mut s = data_spec(1, 0);
+        s.any_options = true;
+        let seg = data(&m, 1, 0).opts([TcpOptionElement::Noop, TcpOptionElement::Timestamp(1, 2)]);
+        assert_eq!(m.compare(&s, &sent(seg)), Ok(()));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! event    := time ( packet | call | '`' shell '`' | '%{' code '}%' )   (see `shell.rs`, `code.rs`)
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
-//! packet   := ('<' | '>') flags ( start ':' end | '...' ) '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
+//! packet   := ('<' | '>') flags ( start ':' end | '...' ) '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' ( option,* | '...' ) '>' ]
 //!           | ('<' | '>') 'udp' '(' len ')'
 //! option   := eol | nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
 //! call     := name '(' arg,* ')' '=' int [ ERRNO [ '(' text ')' ] ]
@@ -258,7 +258,17 @@ impl Parser<'_> {
         if !any_seq && end.wrapping_sub(start) != len {
             return Err(self.err(format!("{start}:{end}({len}): end minus start must equal the length")));
         }
-        let mut spec = PacketSpec { dir, flags, start, any_seq, len, ack: None, win: None, options: Vec::new() };
+        let mut spec = PacketSpec {
+            dir,
+            flags,
+            start,
+            any_seq,
+            len,
+            ack: None,
+            win: None,
+            options: Vec::new(),
+            any_options: false,
+        };
         while !self.at_end() {
             match self.peek() {
                 Some(Tok::Word(w)) if w == "ack" => {
@@ -270,6 +280,14 @@ impl Parser<'_> {
                     spec.win = Some(self.int("window")?);
                 }
                 Some(Tok::Word(w)) if w == "urg" => return Err(self.unsupported("urgent pointer (`urg`)")),
+                Some(Tok::Punct('<')) if matches!(self.toks.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Ellipsis)) => {
+                    if dir == Direction::Inbound {
+                        return Err(self.err("an inbound packet needs its options (`<...>` only on `>`)"));
+                    }
+                    self.pos += 2;
+                    self.expect_punct('>')?;
+                    spec.any_options = true;
+                }
                 Some(Tok::Punct('<')) => {
                     self.pos += 1;
                     spec.options = self.options()?;
@@ -602,6 +620,10 @@ mod tests {
         let s = parse("0 > S. ...(0) ack 65538 win 65535\n").expect("any sequence number");
         let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
         assert!(p.any_seq);
+        let s = parse("0 > S 0:0(0) <...>\n").expect("any options");
+        let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
+        assert!(p.any_options && p.options.is_empty());
+        assert_eq!(parse("0 < S 0:0(0) win 1 <...>\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
         assert_eq!(parse("0 < S ...(0) win 1\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
         let s = parse("0 < udp (100)\n+0 > udp(5)\n").expect("datagrams");
         assert_eq!(s.events[0].action, Action::Datagram(DatagramSpec { dir: Direction::Inbound, len: 100 }));
