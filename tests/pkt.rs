@@ -100,7 +100,7 @@ fn unsupported_constructs_are_refused_with_their_line() {
         ("+0 sendmsg(4, {msg_name(...)=...}, 0) = 10\n", 8, "struct"),
         ("+0 poll([{fd=4, events=POLLIN}], 1, 0) = 0\n", 8, "system call `poll`"),
         ("\n+0 epoll_create(1) = 5\n", 9, "system call `epoll_create`"),
-        ("%{\nprint('hi')\n}%\n", 8, "python"),
+        ("%{\nprint('hi')\n}%\n", 8, "Python `print('hi')`"),
         ("+0 `sysctl -q net.ipv4.tcp_sack=0`\n", 8, "changing `net.ipv4.tcp_sack` after the first call"),
         ("+0 `sockstat -4 -P udp -s | grep -c TIME_WAIT | grep 1`\n", 8, "shell command `sockstat"),
         ("+0 `sysctl -q net.ipv4.tcp_early_retrans=3`\n", 8, "net.ipv4.tcp_early_retrans"),

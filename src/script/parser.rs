@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! script   := { option-line | event }*                           (options: see `options.rs`)
-//! event    := time ( packet | call | '`' shell '`' | '%{' code '}%' )   (see `shell.rs`, `code.rs`)
+//! event    := time ( packet | call ) | [ time ] ( '`' shell '`' | '%{' code '}%' )   (`shell.rs`, `code.rs`)
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
 //! packet   := ('<' | '>') flags ( start ':' end | '...' ) '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' ( option,* | '...' ) '>' ]
@@ -138,8 +138,12 @@ impl Parser<'_> {
     }
 
     fn event(&mut self) -> Result<Event> {
-        self.refuse_foreign()?;
-        let time = self.time()?;
+        // A shell command or a Python block may stand without a time, as at the
+        // top of upstream scripts: it happens right after the previous event.
+        let time = match self.peek() {
+            Some(Tok::Shell(_) | Tok::Python(_)) => Time::At(Point::Relative(0)),
+            _ => self.time()?,
+        };
         let mut end = None;
         if matches!(self.peek(), Some(Tok::Ellipsis)) {
             self.pos += 1;
@@ -178,14 +182,6 @@ impl Parser<'_> {
             return Err(self.err(format!("unexpected {} at the end of the event", Self::describe(self.peek()))));
         }
         Ok(Event { line: self.line, time, end, action })
-    }
-
-    /// A Python block needs a time, as every event does.
-    fn refuse_foreign(&self) -> Result<()> {
-        match self.peek() {
-            Some(Tok::Python(_)) => Err(self.unsupported("`%{ python }%` block without a time")),
-            _ => Ok(()),
-        }
     }
 
     fn time(&mut self) -> Result<Time> {
