@@ -148,7 +148,9 @@ pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
             settings.mtu = Some(mtu);
         }
         "define" => {
-            needs()?;
+            if needs()?.is_empty() {
+                return Err(err("`--define` needs a symbol (`-D SYMBOL`)".to_string()));
+            }
             if line > 0 {
                 settings.notes.push((line, format!("ignored `{option}`: #ifdef symbols come from the command line")));
             }
@@ -255,6 +257,8 @@ mod tests {
         apply(&mut s, 0, "-DA").expect("accepted");
         assert!(s.settings.notes.is_empty());
         assert!(applied(&["--define"]).is_err());
+        assert!(applied(&["--define="]).is_err());
+        assert!(applied(&["-D"]).is_err());
     }
 
     #[test]
