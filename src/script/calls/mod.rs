@@ -4,17 +4,17 @@
 //!
 //! Each call of the script becomes calls on the [`Stack`](crate::Stack)'s socket
 //! API. File descriptors are the runner's own ([`Fd`]): numbered from 3 like a
-//! process's, each a fresh socket, a listener or a connection, with the flags
+//! process's, each a fresh socket, a listener, a connection or a UDP socket
+//! (`udp.rs`), with the flags
 //! that live on a descriptor in a real kernel (`O_NONBLOCK`) and the socket
 //! options set before the connection exists (applied when it does). Results are
 //! compared as numbers: a value, or -1 and an errno ([`super::errno`]).
 //!
 //! One function per family of calls: `socket`; `bind`/`listen`/`accept`;
 //! `connect`; `read`/`recv`/`recvfrom`/`readv` and their writing twins;
-//! `close`/`shutdown`; `fcntl`;
-//! `setsockopt` (`SO_REUSEADDR`, `SO_SNDBUF`, `SO_RCVBUF` on a connection,
-//! `TCP_NODELAY`, `SO_LINGER` off or 0) and `getsockopt` (`SO_ERROR`, the buffer
-//! sizes). Any other call is unsupported, with its name.
+//! `close`/`shutdown`; `fcntl`; `setsockopt`/`getsockopt` (`sockopt.rs`). Any
+//! other call is unsupported, with its name. `table.rs` answers the questions
+//! `sockstat` and `%{ tcpi_state }%` ask.
 //! Addresses are always the profile's: `bind(3, ..., ...)` and
 //! `connect(3, ..., ...)`; an explicit address is unsupported.
 //!
@@ -37,6 +37,10 @@
 //! O(open descriptors). A `read` or `write` allocates a buffer of the size the
 //! script names (its bytes are zeros going out and ignored coming in).
 
+mod sockopt;
+mod table;
+mod udp;
+
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 
@@ -46,7 +50,6 @@ use super::clock::{fmt_time, Clock};
 use super::errno::{errno_name, errno_of, errno_value};
 use super::error::{Result, ScriptError};
 use super::run::Runner;
-use super::shell;
 use crate::tcp::TcpHandle;
 use crate::udp::UdpHandle;
 
@@ -252,135 +255,6 @@ impl Runner {
             },
         };
         (result, op)
-    }
-
-    /// The TCP sockets as `sockstat -s` lists them, by FreeBSD state name: with
-    /// `own`, those the script holds a descriptor for (a fresh one, or one whose
-    /// connection is gone, is `CLOSED`); else also every listener and connection of
-    /// the stack without one. With `port`, only those whose local or
-    /// remote port it is.
-    pub(super) fn socket_states(&self, port: Option<u16>, own: bool) -> Vec<&'static str> {
-        let sockets = self.stack.tcp_sockets();
-        let on_port = |local: u16, peer: Option<u16>| port.is_none_or(|p| local == p || peer == Some(p));
-        let mut out = Vec::new();
-        for f in self.fds.values() {
-            let handle = match f.sock {
-                Sock::Fresh => {
-                    if port.is_none() {
-                        out.push("CLOSED");
-                    }
-                    continue;
-                }
-                Sock::Udp(_) => continue,
-                Sock::Listener(h) | Sock::Conn(h) => h,
-            };
-            match sockets.iter().find(|s| s.handle == handle) {
-                Some(s) if on_port(s.local.port(), s.peer.map(|p| p.port())) => {
-                    out.push(shell::freebsd_state(s.state));
-                }
-                Some(_) => {}
-                None if port.is_none() => out.push("CLOSED"),
-                None => {}
-            }
-        }
-        if !own {
-            let held = |h| self.fds.values().any(|f| matches!(f.sock, Sock::Listener(x) | Sock::Conn(x) if x == h));
-            for s in &sockets {
-                if !held(s.handle) && on_port(s.local.port(), s.peer.map(|p| p.port())) {
-                    out.push(shell::freebsd_state(s.state));
-                }
-            }
-        }
-        out
-    }
-
-    /// `bind(fd, ..., ...)` on a UDP socket: the profile's local address and port;
-    /// its datagrams come from the remote host's port.
-    fn udp_bind(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
-        expect_args(line, call, 3)?;
-        require_ellipsis(line, call, 1, "explicit socket addresses (`...` binds the profile's local address)")?;
-        let addr = SocketAddr::V4(SocketAddrV4::new(self.profile.config.addr, self.profile.local_port));
-        let socket = match self.stack.udp_bind(addr) {
-            Ok(socket) => socket,
-            Err(e) => return done(Err(errno_of(&e))),
-        };
-        self.matcher.tuple.local_port = self.profile.local_port;
-        self.matcher.tuple.remote_port = self.profile.remote_port;
-        if let Some(f) = self.fds.get_mut(&fd) {
-            f.sock = Sock::Udp(Some(socket));
-        }
-        done(Ok(0))
-    }
-
-    /// `connect(fd, ..., ...)` on a UDP socket: bound to an ephemeral port if it is
-    /// not yet, its peer fixed to the profile's remote host and `connect_port`.
-    fn udp_connect(&mut self, fd: i64, socket: Option<UdpHandle>) -> Result<Outcome> {
-        let socket = match socket {
-            Some(socket) => socket,
-            None => match self.stack.udp_bind(SocketAddr::V4(SocketAddrV4::new(self.profile.config.addr, 0))) {
-                Ok(socket) => socket,
-                Err(e) => return done(Err(errno_of(&e))),
-            },
-        };
-        if let Some(f) = self.fds.get_mut(&fd) {
-            f.sock = Sock::Udp(Some(socket));
-        }
-        let peer = SocketAddr::V4(SocketAddrV4::new(self.profile.remote, self.profile.connect_port));
-        if let Err(e) = self.stack.udp_connect(socket, peer) {
-            return done(Err(errno_of(&e)));
-        }
-        if let Ok(SocketAddr::V4(local)) = self.stack.udp_local_addr(socket) {
-            self.matcher.tuple.local_port = local.port();
-        }
-        self.matcher.tuple.remote_port = self.profile.connect_port;
-        done(Ok(0))
-    }
-
-    /// Reading or writing `len` bytes on a UDP socket: one datagram each. A write
-    /// goes to the connected peer, `sendto(..., ..., ...)` to the remote host of
-    /// the socket under test; a read takes the next datagram (may block).
-    fn udp_transfer(
-        &mut self,
-        socket: Option<UdpHandle>,
-        f: &Fd,
-        reading: bool,
-        sendto: bool,
-        len: usize,
-    ) -> Result<Outcome> {
-        let Some(socket) = socket else {
-            return done(Err(if reading { libc::EINVAL } else { libc::EDESTADDRREQ }));
-        };
-        if reading {
-            let op = Op::UdpRecv { socket, len };
-            return Ok(match self.try_op(op).0 {
-                Some(r) => Outcome::Done(r),
-                None => block_or(f, op, libc::EAGAIN),
-            });
-        }
-        let payload = vec![0; len];
-        let sent = if sendto {
-            let t = self.matcher.tuple;
-            self.stack.udp_send_to(socket, &payload, SocketAddr::V4(SocketAddrV4::new(t.remote, t.remote_port)))
-        } else {
-            self.stack.udp_send(socket, &payload)
-        };
-        done(sent.map(|n| n as i64).map_err(|e| errno_of(&e)))
-    }
-
-    /// The state (FreeBSD's name) of the connection under test, packetdrill's
-    /// "socket under test": the stack's connection on the matcher's tuple, else a
-    /// listener on its local port (`LISTEN`), else `CLOSED`.
-    pub(super) fn state_under_test(&self) -> &'static str {
-        let t = self.matcher.tuple;
-        let sockets = self.stack.tcp_sockets();
-        let conn = sockets.iter().find(|s| {
-            s.local.port() == t.local_port && s.peer.is_some_and(|p| *p.ip() == t.remote && p.port() == t.remote_port)
-        });
-        match conn {
-            Some(s) => shell::freebsd_state(s.state),
-            None if sockets.iter().any(|s| s.peer.is_none() && s.local.port() == t.local_port) => "LISTEN",
-            None => "CLOSED",
-        }
     }
 
     /// The lowest free descriptor, from 3, now holding `sock`.
@@ -612,116 +486,6 @@ impl Runner {
         expect_args(line, call, 3)?;
         let flags = arg_int(line, call, 2)?;
         f.nonblocking = flags & i64::from(libc::O_NONBLOCK) != 0;
-        done(Ok(0))
-    }
-
-    /// `setsockopt(fd, level, name, [value], len)`.
-    fn setsockopt(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
-        expect_args(line, call, 5)?;
-        let level = arg_int(line, call, 1)?;
-        let opt = arg_int(line, call, 2)?;
-        if (level, opt) == (i64::from(libc::SOL_SOCKET), i64::from(libc::SO_LINGER)) {
-            return self.set_linger(line, call, fd);
-        }
-        let value = arg_int(line, call, 3)?;
-        let Some(f) = self.fds.get_mut(&fd) else { return done(Err(libc::EBADF)) };
-        let conn = match f.sock {
-            Sock::Conn(c) => Some(c),
-            _ => None,
-        };
-        let (sol, tcp) = (i64::from(libc::SOL_SOCKET), i64::from(libc::IPPROTO_TCP));
-        let result = if (level, opt) == (sol, i64::from(libc::SO_REUSEADDR)) {
-            // Our listen never fails because of TIME-WAIT connections on the port, so
-            // there is nothing to relax: accepted and ignored.
-            Ok(())
-        } else if (level, opt) == (tcp, i64::from(libc::TCP_NODELAY)) {
-            f.nodelay = value != 0;
-            conn.map_or(Ok(()), |c| self.stack.tcp_set_nodelay(c, value != 0))
-        } else if (level, opt) == (sol, i64::from(libc::SO_SNDBUF)) {
-            let bytes = usize::try_from(value).unwrap_or(0);
-            f.send_buffer = Some(bytes);
-            conn.map_or(Ok(()), |c| self.stack.tcp_set_send_buffer(c, bytes))
-        } else if (level, opt) == (sol, i64::from(libc::SO_RCVBUF)) {
-            let Some(c) = conn else {
-                return Err(ScriptError::unsupported(
-                    line,
-                    "SO_RCVBUF before the connection exists (the SYN's window comes from StackConfig)",
-                ));
-            };
-            self.stack.tcp_set_recv_buffer(c, usize::try_from(value).unwrap_or(0))
-        } else {
-            return Err(ScriptError::unsupported(line, format!("setsockopt option {level}/{opt}")));
-        };
-        done(result.map(|()| 0).map_err(|e| errno_of(&e)))
-    }
-
-    /// `setsockopt(fd, SOL_SOCKET, SO_LINGER, {l_onoff=N, l_linger=M}, len)`: off,
-    /// or on with 0 s (close resets). A linger time the stack would have to wait
-    /// out is unsupported.
-    fn set_linger(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
-        let Some(Expr::Struct(fields)) = call.args.get(3) else {
-            return Err(ScriptError::parse(line, "SO_LINGER takes `{l_onoff=N, l_linger=M}`"));
-        };
-        let field = |name: &str| -> Result<i64> {
-            let (_, value) = fields
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| ScriptError::parse(line, format!("SO_LINGER needs `{name}`")))?;
-            eval(line, value)?.ok_or_else(|| ScriptError::parse(line, format!("`{name}` needs a value")))
-        };
-        let (onoff, linger) = (field("l_onoff")?, field("l_linger")?);
-        if onoff != 0 && linger != 0 {
-            return Err(ScriptError::unsupported(line, "SO_LINGER with a time other than 0 (close would block)"));
-        }
-        let Some(f) = self.fds.get_mut(&fd) else { return done(Err(libc::EBADF)) };
-        f.linger_zero = onoff != 0;
-        done(Ok(0))
-    }
-
-    /// `getsockopt(fd, SOL_SOCKET, SO_ERROR | SO_RCVBUF | SO_SNDBUF, [expected], [4])`:
-    /// the value is compared with the script's. `SO_ERROR` is the pending error; the
-    /// buffer sizes are what a new connection of a fresh socket or a listener gets
-    /// (the configuration, or `SO_SNDBUF` as set). A connection's own buffer sizes
-    /// have no getter in the stack: unsupported.
-    fn getsockopt(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
-        expect_args(line, call, 5)?;
-        let level = arg_int(line, call, 1)?;
-        let opt = arg_int(line, call, 2)?;
-        let sol = i64::from(libc::SOL_SOCKET);
-        let option = match (level, opt) {
-            (l, o) if l == sol && o == i64::from(libc::SO_ERROR) => "SO_ERROR",
-            (l, o) if l == sol && o == i64::from(libc::SO_RCVBUF) => "SO_RCVBUF",
-            (l, o) if l == sol && o == i64::from(libc::SO_SNDBUF) => "SO_SNDBUF",
-            _ => return Err(ScriptError::unsupported(line, format!("getsockopt option {level}/{opt}"))),
-        };
-        let want = arg_int(line, call, 3)?;
-        let Some(f) = self.fds.get(&fd) else { return done(Err(libc::EBADF)) };
-        let tcp = &self.profile.config.tcp;
-        let (got, show): (i64, fn(i64) -> String) = match (option, f.sock) {
-            ("SO_ERROR", Sock::Conn(c)) => {
-                let error = match self.stack.tcp_connect_status(c) {
-                    Ok(()) => 0,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                    Err(e) => errno_of(&e),
-                };
-                (i64::from(error), |v| errno_name(i32::try_from(v).unwrap_or(i32::MAX)))
-            }
-            ("SO_ERROR", _) => (0, |v| errno_name(i32::try_from(v).unwrap_or(i32::MAX))),
-            (_, Sock::Conn(_)) => {
-                return Err(ScriptError::unsupported(
-                    line,
-                    format!("getsockopt {option} of a connection (the stack has no getter for its buffer sizes)"),
-                ))
-            }
-            ("SO_RCVBUF", _) => (tcp.recv_buffer as i64, |v| v.to_string()),
-            _ => (f.send_buffer.unwrap_or(tcp.send_buffer) as i64, |v| v.to_string()),
-        };
-        if got != want {
-            return Err(ScriptError::mismatch(
-                line,
-                format!("getsockopt {option} is {} instead of {}", show(got), show(want)),
-            ));
-        }
         done(Ok(0))
     }
 }
