@@ -22,10 +22,10 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use etherparse::{PacketBuilder, PacketBuilderStep, SlicedPacket, TcpHeader, TcpOptionElement, TransportSlice};
 
-use tunstack::ip::reassembly::{Fragment, FragmentKey, Reassembler, ReassemblyConfig};
-use tunstack::tcp::assembler::Assembler;
-use tunstack::tcp::send_buffer::SendBuffer;
-use tunstack::tcp::seq::SeqNumber;
+use tunstack::internals::assembler::Assembler;
+use tunstack::internals::reassembly::{Fragment, FragmentKey, Reassembler, ReassemblyConfig};
+use tunstack::internals::send_buffer::SendBuffer;
+use tunstack::internals::seq::SeqNumber;
 use tunstack::wire::tcp::{self as wire_tcp, Flags, Options, Segment};
 use tunstack::{Instant, Stack, StackConfig};
 

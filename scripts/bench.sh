@@ -35,6 +35,13 @@
 #   BENCH_MEM_RUNS=3     runs of the memory figure (each opens BENCH_CONNS)
 #   BENCH_MTUS="1500 65000"
 #   BENCH_ONLY="bulk rr connrate udp memory"   which groups to run
+#   BENCH_BASELINE=PATH  another tunstack binary (say, a release build of an older
+#                        commit) run as contender "baseline" beside this build's, in
+#                        the bulk (no offloads) and request/response rows: a same-run
+#                        A/B, printed as a table of its own (this build / baseline).
+#                        Build one with:
+#                          git worktree add /tmp/base REV && cargo build --release \
+#                            --manifest-path /tmp/base/Cargo.toml --bin tunstack
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,6 +55,12 @@ CONNS=${BENCH_CONNS:-2000}
 MEM_RUNS=${BENCH_MEM_RUNS:-3}
 MTUS=${BENCH_MTUS:-1500 65000}
 ONLY=${BENCH_ONLY:-bulk rr connrate udp memory}
+BASELINE=${BENCH_BASELINE:-}
+AB=()
+if [ -n "$BASELINE" ]; then
+    [ -x "$BASELINE" ] || { echo "BENCH_BASELINE=$BASELINE is not an executable" >&2; exit 2; }
+    AB=(baseline)
+fi
 OUT_DIR=target/bench
 RAW="$OUT_DIR/raw.jsonl"
 BENCH_PREFIX="tunstack-bench-$$"
@@ -101,6 +114,11 @@ for mtu in $MTUS; do
     bench_ns "to$mtu"
     bench_client_sysctls "to$mtu"
     bench_start "offload$mtu" "to$mtu" "$BIN" serve --tun tun0 --mtu "$mtu" --offload
+    if [ -n "$BASELINE" ]; then
+        bench_ns "bl$mtu"
+        bench_client_sysctls "bl$mtu"
+        bench_start "baseline$mtu" "bl$mtu" "$BASELINE" serve --tun tun0 --mtu "$mtu"
+    fi
     bench_ns "sm$mtu"
     bench_client_sysctls "sm$mtu"
     bench_start "smoltcp$mtu" "sm$mtu" "$EX/smoltcp_server" --tun tun0 --mtu "$mtu"
@@ -118,6 +136,7 @@ client_ns() {
     case $1 in
         tunstack) echo "ts$2" ;;
         offload) echo "to$2" ;;
+        baseline) echo "bl$2" ;;
         smoltcp) echo "sm$2" ;;
         kernel) echo "kc$2" ;;
     esac
@@ -130,7 +149,7 @@ if wants bulk; then
     ts_section "TCP bulk: $BULK_MIB MiB per run, one flow"
     for mtu in $MTUS; do
         for run in $(seq "$RUNS"); do
-            for c in tunstack offload smoltcp kernel; do
+            for c in tunstack "${AB[@]}" offload smoltcp kernel; do
                 bench_record bulk_k2s "$mtu" "$c" "$run" "$(client_ns "$c" "$mtu")" \
                     "$EX/bench_client" send "$STACK:9" --bytes "$BYTES"
                 bench_record bulk_s2k "$mtu" "$c" "$run" "$(client_ns "$c" "$mtu")" \
@@ -146,7 +165,7 @@ MTU0=${MTUS%% *}
 if wants rr; then
     ts_section "TCP request/response: 1-byte ping-pong, $SECS s per run (mtu $MTU0)"
     for run in $(seq "$RUNS"); do
-        for c in "${CONTENDERS[@]}"; do
+        for c in "${CONTENDERS[@]}" "${AB[@]}"; do
             bench_record rr "$MTU0" "$c" "$run" "$(client_ns "$c" "$MTU0")" \
                 "$EX/bench_client" rr "$STACK:7" --secs "$SECS"
         done

@@ -23,7 +23,7 @@ ts_section "prerequisites"
 ts_ensure_cargo_path
 ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping \
     ps:procps timeout:coreutils curl:curl nmap:nmap ss:iproute2 bash:bash iptables:iptables \
-    tshark:tshark ||
+    tshark:tshark hping3:hping3 ||
     ts_warn "some tools are missing; tests needing them will SKIP (or FAIL when CI=true)"
 command -v cargo >/dev/null 2>&1 || ts_die "cargo not found (install Rust with rustup)"
 cargo --version
@@ -35,6 +35,16 @@ trap 'ts_section "cleanup"; ts_cleanup_stale_namespaces' EXIT
 
 failed=()
 
+# The core's imports point one way (DESIGN.md, "Layers"): wire ← ip ← {icmp, udp,
+# tcp} ← stack, and tools see only the core's face. The check proves itself first
+# on a copy of src with an upward import planted in it.
+ts_section "layers: imports point down only"
+if python3 scripts/check_layers.py --self-test >/dev/null && python3 scripts/check_layers.py; then
+    ts_ok "layers"
+else
+    failed+=("layers")
+fi
+
 ts_section "cargo build --all-targets"
 if cargo build --all-targets; then
     ts_ok "build"
@@ -42,7 +52,7 @@ else
     failed+=("cargo build")
 fi
 
-if [ ${#failed[@]} -eq 0 ]; then
+if [ ${#failed[@]} -eq 0 ] || [ "${failed[*]}" = "layers" ]; then
     ts_section "cargo test --all-targets --no-fail-fast"
     if cargo test --all-targets --no-fail-fast; then
         ts_ok "tests"

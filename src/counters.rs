@@ -42,7 +42,8 @@ counters! {
     ip_rx_bad_source,
     /// Dropped: destination is not our address.
     ip_rx_not_for_us,
-    /// Dropped: protocol we do not speak (ICMP protocol unreachable is not sent).
+    /// Dropped: protocol we do not speak (answered with ICMP protocol unreachable,
+    /// RFC 1122 3.2.2.1).
     ip_rx_unknown_protocol,
     /// Accepted packets that carried IP options (skipped, RFC 1122 3.2.1.8).
     ip_rx_with_options,
@@ -124,6 +125,30 @@ counters! {
     tcp_rx_rst,
     /// Data arriving for a connection the program already closed (answered with RST).
     tcp_rx_data_after_close,
+    /// Connections whose path MTU an ICMP "fragmentation needed" lowered (RFC 1191).
+    tcp_pmtu_reductions,
+    /// Path MTU reductions after repeated timeouts of full-sized segments (black
+    /// hole detection, for paths that filter ICMP).
+    tcp_pmtu_blackholes,
+    /// SYN,ACKs sent with a SYN cookie instead of a half-open connection (RFC 4987).
+    tcp_syncookies_sent,
+    /// Connections built from a valid SYN cookie returned in an ACK.
+    tcp_syncookies_recv_ok,
+    /// ACKs to a listener that sent cookies recently whose cookie did not check
+    /// (forged, or older than two minutes): answered with RST.
+    tcp_syncookies_recv_failed,
+    /// Keepalive probes sent (RFC 1122 4.2.3.6).
+    tcp_keepalive_probes,
+    /// Dropped: an ICMP error quoting a TCP segment of no connection of ours.
+    tcp_rx_icmp_unmatched,
+    /// Dropped: an ICMP error quoting a sequence number outside [SND.UNA, SND.NXT)
+    /// (RFC 5927 §4.1: likely forged).
+    tcp_rx_icmp_out_of_window,
+    /// Connection attempts ended by an ICMP error (RFC 5461).
+    tcp_icmp_aborts,
+    /// ICMP errors kept as a connection's soft error (RFC 1122 4.2.3.9): reported
+    /// if the connection later times out.
+    tcp_icmp_soft_errors,
     /// TCP segments sent.
     tcp_tx_segments,
     /// Data bytes sent (first transmissions).

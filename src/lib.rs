@@ -4,8 +4,9 @@
 //! device. The layers, from the bottom:
 //!
 //! * [`wire`] — header parsing and writing (over `etherparse`);
-//! * [`ip`], [`icmp`], [`udp`], [`ports`] — the protocols, inside the sans-IO
-//!   [`Stack`] (packets and time in, packets and events out);
+//! * the sans-IO [`Stack`] (packets and time in, packets and events out): IPv4,
+//!   ICMP, UDP and TCP inside, with the [`ports`] namespaces; its settings are a
+//!   [`StackConfig`], its socket names [`TcpHandle`] and [`UdpHandle`];
 //! * [`device`] — where packets come from: a TUN, or an in-memory link for tests;
 //! * [`capture`] — every packet in and out, as a pcapng file for Wireshark;
 //! * [`runtime`] — the one thread that moves packets between a device and a stack;
@@ -17,35 +18,64 @@
 //!   the [`invariants`] checked after every step;
 //! * [`script`] — packetdrill scripts run against the core in virtual time.
 //!
-//! See `DESIGN.md` for one packet's path through them.
+//! * [`congestion`] — the congestion-control trait, for a controller of your own.
+//!
+//! See `DESIGN.md` for one packet's path through them. The protocol modules
+//! themselves (`ip`, `icmp`, `udp`, `tcp`) are the crate's own: read them in the
+//! source, where each module's documentation says what it does and which RFC it
+//! follows.
 
 pub mod capture;
 pub mod config;
 pub mod control;
-pub mod counters;
+mod counters;
 pub mod device;
-mod events;
-pub mod icmp;
+pub(crate) mod icmp;
 pub mod invariants;
-pub mod ip;
+pub(crate) mod ip;
 pub mod ports;
-pub mod rng;
+mod rng;
 pub mod runtime;
 pub mod script;
 pub mod services;
+pub(crate) mod shared;
 pub mod sim;
 pub mod socket;
-pub mod stack;
-pub mod tcp;
+mod stack;
+pub(crate) mod tcp;
 #[cfg(test)]
 pub(crate) mod testutil;
-pub mod time;
-pub mod udp;
+mod time;
+pub(crate) mod udp;
 pub mod wire;
 
-pub use config::{QueueLimit, StackConfig};
+pub use config::StackConfig;
 pub use counters::Counters;
 pub use runtime::Runtime;
+pub use shared::{DropReason, Event, QueueLimit, TcpHandle, UdpHandle};
 pub use socket::{TcpListener, TcpStream, UdpSocket};
-pub use stack::{DropReason, Event, Stack};
+pub use stack::{SocketRow, Stack};
+pub use tcp::congestion;
+pub use tcp::{Keepalive, State, SynCookies, TcpConfig, TcpSocketInfo};
 pub use time::Instant;
+pub use udp::{ReceivedDatagram, UdpSocketInfo};
+
+/// The README's Rust examples, compiled and run as doctests so they cannot go
+/// stale (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
+
+/// DESIGN.md's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../DESIGN.md")]
+pub struct DesignExamples;
+
+/// Building blocks of the core that the benchmarks (`benches/hot_paths.rs`) and
+/// the fuzz targets measure or drive one by one. Not an API: they change with
+/// the core.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::ip::reassembly;
+    pub use crate::tcp::{assembler, send_buffer, seq};
+}

@@ -13,7 +13,8 @@ use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Type};
 
 use crate::config::StackConfig;
 use crate::counters::Counters;
-use crate::stack::{Event, Stack};
+use crate::shared::Event;
+use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::ipv4::{self, Ipv4Repr, MIN_HEADER_LEN};
 use crate::wire::{icmp, udp};
@@ -25,8 +26,8 @@ pub const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 /// A third host on the peer's side.
 pub const OTHER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 9);
 
-pub const PROTO_ICMP: u8 = 1;
-pub const PROTO_UDP: u8 = 17;
+pub use crate::wire::ip_protocol::ICMP as PROTO_ICMP;
+pub use crate::wire::ip_protocol::UDP as PROTO_UDP;
 
 /// A time `ms` milliseconds after the epoch.
 pub fn ms(ms: u64) -> Instant {

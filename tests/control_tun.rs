@@ -60,6 +60,7 @@ fn row(netid: Protocol, state: &str, local: u16, peer: Option<SocketAddrV4>, ser
         drops: 0,
         datagrams: None,
         half_open: None,
+        path_mtu: None,
     }
 }
 
@@ -77,6 +78,7 @@ fn connection(port: u16, peer: u16, service: Option<&str>, unread: usize) -> Soc
         recv_q: unread,
         recv_q_max: TCP_BUFFER,
         send_q_max: TCP_BUFFER,
+        path_mtu: Some(1500),
         ..row(Protocol::Tcp, "ESTABLISHED", port, Some(kernel(peer)), service)
     }
 }
@@ -222,7 +224,8 @@ fn ss_lists_exactly_the_live_sockets_and_only_for_its_owner() {
         "198.18.0.2:5001",
         "0.0.0.0:*",
         "-",
-        "4"
+        "4",
+        "-"
     ])));
 
     // The counters agree with the traffic.

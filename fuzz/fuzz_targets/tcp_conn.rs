@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use tunstack::tcp::TcpHandle;
+use tunstack::TcpHandle;
 use tunstack::wire::ipv4::{self, Ipv4Repr};
 use tunstack::wire::tcp::{self, Flags, Options, Segment};
 use tunstack::{Instant, Stack, StackConfig};

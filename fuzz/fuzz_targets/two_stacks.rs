@@ -55,8 +55,8 @@ use std::time::Duration;
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use tunstack::sim::{Direction, LinkConfig, Sim, TraceKind, ADDR_A, ADDR_B};
-use tunstack::tcp::TcpHandle;
-use tunstack::udp::UdpHandle;
+use tunstack::TcpHandle;
+use tunstack::UdpHandle;
 use tunstack::wire::{ipv4, tcp, udp};
 use tunstack::{Stack, StackConfig};
 

@@ -151,6 +151,30 @@ def table(groups, mtus):
     return "\n".join(lines), rows_json
 
 
+def ab_table(groups, mtus):
+    """This build against BENCH_BASELINE's binary, measured in the same run: one row
+    per figure the baseline took part in. Empty when there was no baseline."""
+    lines = []
+    for test, metric, label, unit, digits, higher in ROWS:
+        for mtu in mtus:
+            if (test, mtu, "baseline") not in groups:
+                continue
+            now, base = median(groups, test, mtu, "tunstack", metric), median(groups, test, mtu, "baseline", metric)
+            name = f"{label}, MTU {mtu}" if test.startswith("bulk") else label
+            runs = lambda c: ", ".join(fmt(v, digits) for v in groups.get((test, mtu, c), {"values": {}})["values"].get(metric, []))
+            lines.append(
+                f"| {name} | {unit} | {fmt(base, digits)} ({runs('baseline')}) | {fmt(now, digits)} ({runs('tunstack')}) "
+                f"| {fmt_ratio(ratio(now, base, higher))} |"
+            )
+    if not lines:
+        return ""
+    head = [
+        "| figure | unit | baseline (runs) | this build (runs) | this build / baseline |",
+        "|---|---|---:|---:|---:|",
+    ]
+    return "\n".join(head + lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("raw")
@@ -183,6 +207,12 @@ def main():
     )
     print()
     print(text)
+    ab = ab_table(groups, mtus)
+    if ab:
+        print()
+        print("A/B, same run (BENCH_BASELINE), above 1× meaning this build does better:")
+        print()
+        print(ab)
     failed = [r for r in runs if "error" in r]
     if failed:
         print()
@@ -190,7 +220,7 @@ def main():
         for r in failed:
             print(f"  {r['test']} mtu {r['mtu']} {r['contender']} run {r['run']}: {r['error']}")
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump({**info, "rows": rows, "table_markdown": text}, f, indent=2, ensure_ascii=False)
+        json.dump({**info, "rows": rows, "table_markdown": text, "ab_markdown": ab}, f, indent=2, ensure_ascii=False)
         f.write("\n")
 
 

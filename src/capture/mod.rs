@@ -43,7 +43,7 @@ use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::{DataLink, Endianness, PcapError};
 
 use crate::device::Device;
-use crate::stack::DropReason;
+use crate::shared::DropReason;
 
 /// Which way a packet went, seen from the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

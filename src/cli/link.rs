@@ -14,6 +14,8 @@ use tunstack::device::faults::{FaultConfig, FaultyDevice};
 use tunstack::device::tun::{TunConfig, TunDevice};
 use tunstack::{Runtime, StackConfig};
 
+use super::tcp_args::TcpArgs;
+
 #[derive(Args, Debug, Clone)]
 pub struct LinkArgs {
     /// Name of the TUN interface to create.
@@ -59,6 +61,8 @@ pub struct LinkArgs {
     /// ours go out as one write for the kernel to cut (also: TUNSTACK_OFFLOAD=1).
     #[arg(long, env = "TUNSTACK_OFFLOAD", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub offload: bool,
+    #[command(flatten)]
+    pub tcp: TcpArgs,
 }
 
 fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
@@ -123,6 +127,7 @@ impl LinkArgs {
         let mut config =
             StackConfig { addr: self.addr, mtu: usize::from(self.mtu), seed: self.seed, ..StackConfig::default() };
         config.tcp.msl = Duration::from_millis(self.msl_ms);
+        self.tcp.apply(&mut config.tcp);
         // The capture wraps the fault injector: the stack talks to it directly, so
         // it records exactly what the stack sent and received.
         let (runtime, capture) = match &self.pcap {

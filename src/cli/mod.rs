@@ -5,6 +5,7 @@ mod control;
 mod link;
 mod script;
 mod serve;
+mod tcp_args;
 
 use std::io;
 use std::path::PathBuf;

@@ -24,7 +24,7 @@ use super::link::LinkArgs;
 use tunstack::control::{self, ControlServer};
 use tunstack::ports::{services::service_name, Protocol};
 use tunstack::services::{recv_queue_bytes, spawn_tcp, spawn_udp, TcpService, UdpService};
-use tunstack::tcp::TcpSocketInfo;
+use tunstack::TcpSocketInfo;
 use tunstack::{Counters, Runtime, Stack, TcpListener, UdpSocket};
 
 #[derive(Args, Debug)]

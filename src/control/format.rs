@@ -4,11 +4,11 @@
 
 use std::fmt::Write;
 
-use super::snapshot::SocketRow;
 use crate::counters::Counters;
+use crate::stack::SocketRow;
 
-const HEADER: [&str; 8] =
-    ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Service", "Drops"];
+const HEADER: [&str; 9] =
+    ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Service", "Drops", "PMTU"];
 
 /// `queued/bound`; UDP adds its datagram count and bound (`dg`).
 fn recv_cell(row: &SocketRow) -> String {
@@ -27,7 +27,7 @@ fn send_cell(row: &SocketRow) -> String {
     }
 }
 
-fn cells(row: &SocketRow) -> [String; 8] {
+fn cells(row: &SocketRow) -> [String; 9] {
     [
         row.netid.to_string(),
         row.state.clone(),
@@ -37,13 +37,14 @@ fn cells(row: &SocketRow) -> [String; 8] {
         row.peer.map_or_else(|| "0.0.0.0:*".to_string(), |p| p.to_string()),
         row.service.clone().unwrap_or_else(|| "-".to_string()),
         row.drops.to_string(),
+        row.path_mtu.map_or_else(|| "-".to_string(), |m| m.to_string()),
     ]
 }
 
 /// The table, one line per socket under a header, columns aligned.
 pub fn socket_table(rows: &[SocketRow]) -> String {
-    let lines: Vec<[String; 8]> = std::iter::once(HEADER.map(str::to_string)).chain(rows.iter().map(cells)).collect();
-    let mut widths = [0usize; 8];
+    let lines: Vec<[String; 9]> = std::iter::once(HEADER.map(str::to_string)).chain(rows.iter().map(cells)).collect();
+    let mut widths = [0usize; 9];
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(line) {
             *width = (*width).max(cell.chars().count());

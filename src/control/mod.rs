@@ -10,12 +10,12 @@
 //!                   answer(): Runtime::with_stack(Stack::socket_table)
 //!                                   │  (the one stack lock, held for one snapshot)
 //!                                   ▼
-//!                   snapshot.rs: a pure function of the sans-IO core
+//!                   Stack::socket_table: a pure function of the sans-IO core
 //! ```
 //!
 //! | file | job |
 //! |------|-----|
-//! | `snapshot.rs` | [`Stack::socket_table`](crate::Stack::socket_table): the rows, no IO |
+//! | (in the core) | [`Stack::socket_table`](crate::Stack::socket_table): the rows, no IO |
 //! | `protocol.rs` | requests and replies as JSON lines, with their bounds |
 //! | `server.rs` | the socket file, permissions, peer check, one thread per client |
 //! | `client.rs` | one request, one reply |
@@ -28,7 +28,6 @@ pub mod client;
 pub mod format;
 pub mod protocol;
 pub mod server;
-pub mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -36,9 +35,9 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
+pub use crate::stack::SocketRow;
 pub use protocol::{Reply, Request};
 pub use server::ControlServer;
-pub use snapshot::SocketRow;
 
 use crate::runtime::Runtime;
 

@@ -17,8 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::snapshot::SocketRow;
 use crate::counters::Counters;
+use crate::stack::SocketRow;
 
 /// Longest request line the server reads, newline excluded.
 pub const MAX_REQUEST: usize = 4096;

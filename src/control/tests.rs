@@ -12,12 +12,12 @@ use std::time::Duration;
 use super::format;
 use super::protocol::{Reply, Request, MAX_REQUEST};
 use super::server::{allowed, ControlServer};
-use super::snapshot::SocketRow;
 use crate::config::QueueLimit;
 use crate::counters::Counters;
 use crate::ports::Protocol;
+use crate::shared::TcpHandle;
 use crate::sim::{LinkConfig, Sim, ADDR_A, ADDR_B};
-use crate::tcp::TcpHandle;
+use crate::stack::SocketRow;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -43,6 +43,7 @@ fn row(netid: Protocol, state: &str, local: SocketAddrV4, peer: Option<SocketAdd
         drops: 0,
         datagrams: None,
         half_open: None,
+        path_mtu: None,
     }
 }
 
@@ -106,6 +107,7 @@ fn socket_table_shows_states_queues_bounds_and_drops() {
             recv_q_max: buffer,
             send_q_max: buffer,
             service: Some("echo".into()),
+            path_mtu: Some(1500),
             ..row(Protocol::Tcp, "ESTABLISHED", echo, Some(first_peer))
         },
         SocketRow {
@@ -113,6 +115,7 @@ fn socket_table_shows_states_queues_bounds_and_drops() {
             recv_q_max: buffer,
             send_q_max: buffer,
             service: Some("echo".into()),
+            path_mtu: Some(1500),
             ..row(Protocol::Tcp, "ESTABLISHED", echo, Some(second_peer))
         },
         SocketRow {
@@ -197,6 +200,7 @@ fn table_text_is_aligned_like_ss() {
             recv_q_max: 262144,
             send_q_max: 262144,
             service: Some("echo".into()),
+            path_mtu: Some(1280),
             ..row(Protocol::Tcp, "ESTABLISHED", local, Some(peer))
         },
         SocketRow {
@@ -209,10 +213,10 @@ fn table_text_is_aligned_like_ss() {
     ];
     let text = format::socket_table(&rows);
     let expected = "\
-Netid  State        Recv-Q                   Send-Q    Local Address:Port  Peer Address:Port  Service  Drops
-tcp    LISTEN       0/128                    -         198.18.0.2:7        0.0.0.0:*          echo     0
-tcp    ESTABLISHED  5/262144                 0/262144  198.18.0.2:7        198.18.0.1:40000   echo     0
-udp    UNCONN       1600/1048576 (16/16 dg)  -         198.18.0.2:5001     0.0.0.0:*          -        4
+Netid  State        Recv-Q                   Send-Q    Local Address:Port  Peer Address:Port  Service  Drops  PMTU
+tcp    LISTEN       0/128                    -         198.18.0.2:7        0.0.0.0:*          echo     0      -
+tcp    ESTABLISHED  5/262144                 0/262144  198.18.0.2:7        198.18.0.1:40000   echo     0      1280
+udp    UNCONN       1600/1048576 (16/16 dg)  -         198.18.0.2:5001     0.0.0.0:*          -        4      -
 ";
     assert_eq!(text, expected);
 }

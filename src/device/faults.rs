@@ -185,7 +185,7 @@ impl<D: Device> Device for FaultyDevice<D> {
         self.inner.readable_fd()
     }
 
-    fn processed(&self, packet: &[u8], dropped: Option<crate::stack::DropReason>) {
+    fn processed(&self, packet: &[u8], dropped: Option<crate::shared::DropReason>) {
         self.inner.processed(packet, dropped)
     }
 

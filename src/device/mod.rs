@@ -18,7 +18,7 @@ pub mod vnet;
 use std::io;
 use std::os::fd::RawFd;
 
-use crate::stack::DropReason;
+use crate::shared::DropReason;
 
 /// A packet device the [`Runtime`](crate::Runtime) can drive.
 ///

@@ -1,20 +1,21 @@
-//! IPv4 input: validate, reassemble, demultiplex by protocol.
+//! IPv4 input: validate, reassemble, and hand back the whole datagram.
+//!
+//! [`IpInput::input`] checks a packet in a fixed order (RFC 791 §3.1, RFC 1122
+//! 3.2.1), each failure dropped through [`Context::drop`] with its own reason, and
+//! returns the datagram for the stack to route to ICMP, UDP or TCP. It knows
+//! nothing of those protocols: which of them takes a datagram is the stack's call.
 
+use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
-use tracing::debug;
-
-use super::reassembly::{Fragment, FragmentKey, FragmentOutcome};
-use crate::stack::{DropReason, Stack};
+use super::reassembly::{Fragment, FragmentKey, FragmentOutcome, ReassemblyConfig};
+use super::Reassembler;
+use crate::shared::{Context, DropReason};
 use crate::time::Instant;
 use crate::wire::ipv4::{self, Ipv4Error};
 
-/// IANA protocol numbers the stack demultiplexes on.
-pub(crate) const PROTO_ICMP: u8 = 1;
-pub(crate) const PROTO_UDP: u8 = 17;
-pub(crate) const PROTO_TCP: u8 = 6;
-
-/// A whole IPv4 datagram, after reassembly if it arrived in fragments.
+/// A whole IPv4 datagram, after reassembly if it arrived in fragments: what the
+/// transport protocols read.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Datagram<'a> {
     pub src: Ipv4Addr,
@@ -28,134 +29,128 @@ pub(crate) struct Datagram<'a> {
     pub payload: &'a [u8],
 }
 
-impl Stack {
-    /// One IP packet in from the link, at time `now`.
-    ///
-    /// This is the entry point of the receive path: everything the packet causes
-    /// (replies, queued datagrams, socket events) is visible afterwards through
-    /// [`poll_transmit`](Stack::poll_transmit) and [`poll_event`](Stack::poll_event).
-    ///
-    /// Returns why the packet was discarded, or `None` when it was taken in. A
-    /// fragment that completes a datagram carries the verdict of the whole
-    /// datagram; one that only waits for the others returns `None`. A segment
-    /// answered with a RST or an ACK but otherwise discarded (no socket, out of
-    /// window) counts as dropped.
-    pub fn input(&mut self, now: Instant, packet: &[u8]) -> Option<DropReason> {
-        self.rx_drop = None;
-        self.input_packet(now, packet);
-        self.rx_drop.take()
+/// A datagram [`IpInput::input`] delivers: borrowed from the packet, or owned
+/// when reassembly built it.
+#[derive(Debug)]
+pub(crate) struct Delivered<'p> {
+    head: Datagram<'p>,
+    payload: Cow<'p, [u8]>,
+}
+
+impl Delivered<'_> {
+    /// The datagram, for the transport that takes it.
+    pub fn datagram(&self) -> Datagram<'_> {
+        Datagram { payload: &self.payload, ..self.head }
+    }
+}
+
+/// The receiving half of IPv4: our address and the reassembly buffer.
+#[derive(Debug)]
+pub(crate) struct IpInput {
+    addr: Ipv4Addr,
+    reassembly: Reassembler,
+}
+
+impl IpInput {
+    pub fn new(addr: Ipv4Addr, reassembly: ReassemblyConfig) -> Self {
+        IpInput { addr, reassembly: Reassembler::new(reassembly) }
     }
 
-    fn input_packet(&mut self, now: Instant, packet: &[u8]) {
-        self.counters.ip_rx_packets += 1;
+    /// One packet from the link. Returns the datagram to deliver, or `None` when
+    /// the packet was dropped (with its reason in `ctx`) or is a fragment waiting
+    /// for the others.
+    pub fn input<'p>(&mut self, ctx: &mut Context<'_>, packet: &'p [u8]) -> Option<Delivered<'p>> {
+        ctx.counters.ip_rx_packets += 1;
         let ip = match ipv4::parse(packet) {
             Ok(ip) => ip,
             Err(e) => {
-                let c = &mut self.counters;
-                let (counter, reason) = match e {
-                    Ipv4Error::Truncated => (&mut c.ip_rx_truncated, "truncated"),
-                    Ipv4Error::BadVersion(_) => (&mut c.ip_rx_bad_version, "not IPv4"),
-                    Ipv4Error::BadHeaderLen => (&mut c.ip_rx_bad_header_len, "IHL below 5"),
-                    Ipv4Error::BadTotalLen => (&mut c.ip_rx_bad_total_len, "bad total length"),
-                    Ipv4Error::BadChecksum => (&mut c.ip_rx_bad_checksum, "bad header checksum"),
+                let reason = match e {
+                    Ipv4Error::Truncated => DropReason::IpTruncated,
+                    Ipv4Error::BadVersion(_) => DropReason::IpBadVersion,
+                    Ipv4Error::BadHeaderLen => DropReason::IpBadHeaderLen,
+                    Ipv4Error::BadTotalLen => DropReason::IpBadTotalLen,
+                    Ipv4Error::BadChecksum => DropReason::IpBadChecksum,
                 };
-                *counter += 1;
-                debug!(target: "tunstack::drop", reason, len = packet.len(), "ip drop");
-                self.drop_input(reason);
-                return;
+                ctx.drop(reason, format_args!("len={}", packet.len()));
+                return None;
             }
         };
-        if ip.dst != self.config.addr {
-            self.counters.ip_rx_not_for_us += 1;
-            debug!(target: "tunstack::drop", reason = "not for us", dst = %ip.dst, "ip drop");
-            self.drop_input("not for us");
-            return;
+        if ip.dst != self.addr {
+            ctx.drop(DropReason::IpNotForUs, format_args!("dst={}", ip.dst));
+            return None;
         }
         // RFC 1122 3.2.1.3: a host discards datagrams whose source is not a unicast
         // address of another host, so it never answers a forged broadcast source.
-        if !is_acceptable_source(ip.src, self.config.addr) {
-            self.counters.ip_rx_bad_source += 1;
-            debug!(target: "tunstack::drop", reason = "bad source", src = %ip.src, "ip drop");
-            self.drop_input("bad source");
-            return;
+        if !is_acceptable_source(ip.src, self.addr) {
+            ctx.drop(DropReason::IpBadSource, format_args!("src={}", ip.src));
+            return None;
         }
         if ip.has_options() {
-            self.counters.ip_rx_with_options += 1;
+            ctx.counters.ip_rx_with_options += 1;
         }
+        let head = Datagram {
+            src: ip.src,
+            dst: ip.dst,
+            protocol: ip.protocol,
+            id: ip.id,
+            ttl: ip.ttl,
+            header: Some(ip.header),
+            payload: &[],
+        };
         if !ip.is_fragment() {
-            let datagram = Datagram {
-                src: ip.src,
-                dst: ip.dst,
-                protocol: ip.protocol,
-                id: ip.id,
-                ttl: ip.ttl,
-                header: Some(ip.header),
-                payload: ip.payload,
-            };
-            self.deliver(now, &datagram);
-            return;
+            return Some(Delivered { head, payload: Cow::Borrowed(ip.payload) });
         }
-        self.counters.ip_frag_rx += 1;
+        ctx.counters.ip_frag_rx += 1;
         let fragment = Fragment {
             key: FragmentKey { src: ip.src, dst: ip.dst, protocol: ip.protocol, id: ip.id },
             offset: ip.frag_offset,
             more_fragments: ip.more_fragments,
             payload: ip.payload,
         };
-        let (outcome, whole) = self.reassembly.insert(now, fragment);
-        let c = &mut self.counters;
+        let (outcome, whole) = self.reassembly.insert(ctx.now, fragment);
         let dropped = match outcome {
             FragmentOutcome::Pending | FragmentOutcome::Complete => None,
-            FragmentOutcome::Duplicate => Some((&mut c.ip_frag_duplicate, "duplicate fragment")),
-            FragmentOutcome::Overlap => Some((&mut c.ip_frag_overlap, "overlapping fragment")),
-            FragmentOutcome::Invalid => Some((&mut c.ip_frag_invalid, "invalid fragment")),
-            FragmentOutcome::NoRoom => Some((&mut c.ip_frag_no_room, "reassembly full")),
+            FragmentOutcome::Duplicate => Some(DropReason::FragmentDuplicate),
+            FragmentOutcome::Overlap => Some(DropReason::FragmentOverlap),
+            FragmentOutcome::Invalid => Some(DropReason::FragmentInvalid),
+            FragmentOutcome::NoRoom => Some(DropReason::ReassemblyFull),
         };
-        if let Some((counter, reason)) = dropped {
-            *counter += 1;
-            if outcome == FragmentOutcome::NoRoom {
-                debug!(target: "tunstack::queue", queue = "reassembly", reason, id = ip.id, "queue overflow");
-            } else {
-                debug!(target: "tunstack::drop", reason, id = ip.id, "ip fragment drop");
+        match dropped {
+            Some(DropReason::ReassemblyFull) => {
+                let limit = self.reassembly.config().max_datagrams;
+                ctx.overflow(
+                    DropReason::ReassemblyFull,
+                    self.reassembly.in_progress(),
+                    limit,
+                    format_args!("id={}", ip.id),
+                );
             }
-            self.drop_input(reason);
+            Some(reason) => ctx.drop(reason, format_args!("id={}", ip.id)),
+            None => {}
         }
-        if let Some(payload) = whole {
-            self.counters.ip_frag_reassembled += 1;
-            let datagram = Datagram {
-                src: ip.src,
-                dst: ip.dst,
-                protocol: ip.protocol,
-                id: ip.id,
-                ttl: ip.ttl,
-                header: None,
-                payload: &payload,
-            };
-            self.deliver(now, &datagram);
+        let payload = whole?;
+        ctx.counters.ip_frag_reassembled += 1;
+        Some(Delivered { head: Datagram { header: None, ..head }, payload: Cow::Owned(payload) })
+    }
+
+    /// When the oldest unfinished datagram times out.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.reassembly.next_deadline()
+    }
+
+    /// Give up on datagrams whose fragments did not all arrive in time.
+    pub fn expire(&mut self, ctx: &mut Context<'_>) {
+        let expired = self.reassembly.expire(ctx.now);
+        if expired > 0 {
+            // RFC 1122 3.3.2 allows a Time Exceeded reply here; like many stacks we
+            // only count the loss.
+            ctx.drop_many(DropReason::ReassemblyTimeout, expired as u64, format_args!("datagrams={expired}"));
         }
     }
 
-    /// Hand a whole datagram to its transport protocol.
-    fn deliver(&mut self, now: Instant, datagram: &Datagram<'_>) {
-        match datagram.protocol {
-            PROTO_ICMP => {
-                self.counters.ip_rx_delivered += 1;
-                self.icmp_input(now, datagram);
-            }
-            PROTO_UDP => {
-                self.counters.ip_rx_delivered += 1;
-                self.udp_input(now, datagram);
-            }
-            PROTO_TCP => {
-                self.counters.ip_rx_delivered += 1;
-                self.tcp_input(now, datagram);
-            }
-            other => {
-                self.counters.ip_rx_unknown_protocol += 1;
-                debug!(target: "tunstack::drop", reason = "unknown protocol", protocol = other, "ip drop");
-                self.drop_input("unknown protocol");
-            }
-        }
+    /// The reassembly buffer, for the invariants.
+    pub fn reassembly(&self) -> &Reassembler {
+        &self.reassembly
     }
 }
 

@@ -1,8 +1,8 @@
 //! IPv4: the layer that gets a packet from the link to the right transport.
 //!
-//! * [`input`](crate::Stack::input) (in `input.rs`) validates a packet (RFC 791 §3.1,
-//!   RFC 1122 3.2.1), reassembles fragments ([`reassembly`]) and hands the whole
-//!   datagram to ICMP, UDP or TCP.
+//! * `input.rs` ([`IpInput`]) validates a packet (RFC 791 §3.1, RFC 1122 3.2.1),
+//!   reassembles fragments ([`reassembly`]) and hands the whole datagram back to
+//!   the stack, which routes it to ICMP, UDP or TCP.
 //! * `output.rs` wraps a transport payload in an IPv4 header, fragmenting it when it
 //!   is larger than the link MTU (RFC 791 §2.3), and queues it for the device.
 
@@ -12,5 +12,6 @@ pub mod reassembly;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use input::{Datagram, PROTO_UDP};
-pub(crate) use output::{IpOutput, OutputError};
+pub(crate) use input::{Datagram, IpInput};
+pub(crate) use output::{IpOutput, OutputConfig, OutputError};
+pub(crate) use reassembly::Reassembler;

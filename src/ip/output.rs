@@ -3,7 +3,6 @@
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
-use crate::config::StackConfig;
 use crate::counters::Counters;
 use crate::wire::ipv4::{self, Ipv4Repr, MAX_DATAGRAM, MIN_HEADER_LEN};
 
@@ -28,15 +27,34 @@ const MAX_SPARE_CAPACITY: usize = 65_536 + 64;
 /// earlier packet used, so sending allocates nothing.
 #[derive(Debug)]
 pub struct IpOutput {
+    config: OutputConfig,
     queue: VecDeque<Vec<u8>>,
     next_id: u16,
     spare: Vec<Vec<u8>>,
 }
 
+/// What IPv4 output needs to know: the stack's side of every header it writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputConfig {
+    /// Our address, the source of every packet.
+    pub addr: Ipv4Addr,
+    /// The link MTU: larger datagrams are fragmented.
+    pub mtu: usize,
+    /// TTL of every packet we originate.
+    pub ttl: u8,
+    /// Most packets waiting for the device.
+    pub max_tx_queue: usize,
+}
+
 impl IpOutput {
-    pub fn new(seed: u64) -> Self {
+    pub fn new(config: OutputConfig, seed: u64) -> Self {
         // Only the low bits of the seed: a different seed gives a different sequence.
-        IpOutput { queue: VecDeque::new(), next_id: (seed ^ (seed >> 16)) as u16, spare: Vec::new() }
+        IpOutput { config, queue: VecDeque::new(), next_id: (seed ^ (seed >> 16)) as u16, spare: Vec::new() }
+    }
+
+    /// The headers' settings and the queue's bound.
+    pub fn config(&self) -> &OutputConfig {
+        &self.config
     }
 
     /// An empty buffer, reused if one is spare.
@@ -53,17 +71,46 @@ impl IpOutput {
         }
     }
 
-    /// Wrap `payload` in IPv4 from our address to `dst` and queue it, fragmenting it
-    /// when it is larger than the MTU (RFC 791 §2.3: every fragment but the last
-    /// carries a multiple of 8 payload bytes and the More-Fragments flag).
-    pub fn send(
+    /// [`send`](IpOutput::send) with the Don't Fragment flag set, for path MTU
+    /// discovery (RFC 1191 §3): a router that cannot forward it whole drops it and
+    /// says so with an ICMP "fragmentation needed". Larger than our own MTU, it is
+    /// refused as too big rather than fragmented.
+    pub fn send_dont_fragment(
         &mut self,
-        config: &StackConfig,
         counters: &mut Counters,
         dst: Ipv4Addr,
         protocol: u8,
         payload: &[u8],
     ) -> Result<(), OutputError> {
+        if MIN_HEADER_LEN + payload.len() > self.config.mtu {
+            counters.ip_tx_too_big += 1;
+            return Err(OutputError::TooBig);
+        }
+        self.send_with(counters, dst, protocol, payload, true)
+    }
+
+    /// Wrap `payload` in IPv4 from our address to `dst` and queue it, fragmenting it
+    /// when it is larger than the MTU (RFC 791 §2.3: every fragment but the last
+    /// carries a multiple of 8 payload bytes and the More-Fragments flag).
+    pub fn send(
+        &mut self,
+        counters: &mut Counters,
+        dst: Ipv4Addr,
+        protocol: u8,
+        payload: &[u8],
+    ) -> Result<(), OutputError> {
+        self.send_with(counters, dst, protocol, payload, false)
+    }
+
+    fn send_with(
+        &mut self,
+        counters: &mut Counters,
+        dst: Ipv4Addr,
+        protocol: u8,
+        payload: &[u8],
+        dont_fragment: bool,
+    ) -> Result<(), OutputError> {
+        let config = self.config;
         let total = MIN_HEADER_LEN + payload.len();
         let per_fragment = (config.mtu.saturating_sub(MIN_HEADER_LEN) / 8) * 8;
         if total > MAX_DATAGRAM || per_fragment == 0 {
@@ -83,8 +130,7 @@ impl IpOutput {
         }
         // RFC 6864 §4: the ID only has to be unique among fragmented datagrams in
         // flight; a per-stack counter is enough.
-        let repr =
-            Ipv4Repr { src: config.addr, dst, protocol, ttl: config.ttl, id: self.next_id, dont_fragment: false };
+        let repr = Ipv4Repr { src: config.addr, dst, protocol, ttl: config.ttl, id: self.next_id, dont_fragment };
         self.next_id = self.next_id.wrapping_add(1);
         if fragments == 1 {
             self.push(&repr, 0, false, payload, counters);
@@ -128,13 +174,17 @@ impl IpOutput {
 mod tests {
     use super::*;
 
+    fn test_config(max_tx_queue: usize) -> OutputConfig {
+        OutputConfig { addr: Ipv4Addr::new(198, 18, 0, 2), mtu: 1500, ttl: 64, max_tx_queue }
+    }
+
     #[test]
     fn fragments_cover_the_payload_in_eights() {
-        let config = StackConfig::default();
+        let config = test_config(4096);
         let mut counters = Counters::default();
-        let mut out = IpOutput::new(1);
+        let mut out = IpOutput::new(config, 1);
         let payload: Vec<u8> = (0..4008u32).map(|i| i as u8).collect();
-        out.send(&config, &mut counters, Ipv4Addr::new(198, 18, 0, 1), 17, &payload).expect("queued");
+        out.send(&mut counters, Ipv4Addr::new(198, 18, 0, 1), 17, &payload).expect("queued");
         let mut rebuilt = Vec::new();
         let mut ids = Vec::new();
         while let Some(p) = out.pop() {
@@ -153,15 +203,15 @@ mod tests {
 
     #[test]
     fn a_recycled_packet_buffer_is_reused_for_the_next_packet() {
-        let config = StackConfig::default();
+        let config = test_config(4096);
         let mut counters = Counters::default();
-        let mut out = IpOutput::new(1);
+        let mut out = IpOutput::new(config, 1);
         let dst = Ipv4Addr::new(198, 18, 0, 1);
-        out.send(&config, &mut counters, dst, 17, &[1; 100]).expect("queued");
+        out.send(&mut counters, dst, 17, &[1; 100]).expect("queued");
         let first = out.pop().expect("a packet");
         let at = first.as_ptr();
         out.recycle(first);
-        out.send(&config, &mut counters, dst, 17, &[2; 100]).expect("queued");
+        out.send(&mut counters, dst, 17, &[2; 100]).expect("queued");
         let second = out.pop().expect("a packet");
         assert_eq!(second.as_ptr(), at, "built in the recycled buffer");
         assert_eq!(ipv4::parse(&second).expect("valid").payload, &[2; 100][..]);
@@ -169,15 +219,14 @@ mod tests {
 
     #[test]
     fn too_big_and_queue_full_are_refused() {
-        let config = StackConfig { max_tx_queue: 2, ..StackConfig::default() };
         let mut counters = Counters::default();
-        let mut out = IpOutput::new(1);
+        let mut out = IpOutput::new(test_config(2), 1);
         let dst = Ipv4Addr::new(198, 18, 0, 1);
-        assert_eq!(out.send(&config, &mut counters, dst, 17, &vec![0; 65_516]), Err(OutputError::TooBig));
-        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 4000]), Err(OutputError::TooBig), "3 fragments");
-        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 100]), Ok(()));
-        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 2000]), Err(OutputError::QueueFull));
-        assert_eq!(out.send(&config, &mut counters, dst, 17, &[0; 100]), Ok(()));
+        assert_eq!(out.send(&mut counters, dst, 17, &vec![0; 65_516]), Err(OutputError::TooBig));
+        assert_eq!(out.send(&mut counters, dst, 17, &[0; 4000]), Err(OutputError::TooBig), "3 fragments");
+        assert_eq!(out.send(&mut counters, dst, 17, &[0; 100]), Ok(()));
+        assert_eq!(out.send(&mut counters, dst, 17, &[0; 2000]), Err(OutputError::QueueFull));
+        assert_eq!(out.send(&mut counters, dst, 17, &[0; 100]), Ok(()));
         assert_eq!(counters.ip_tx_too_big, 2);
     }
 }

@@ -114,7 +114,7 @@ struct Hole {
 
 /// State of one datagram being reassembled.
 #[derive(Debug)]
-struct Datagram {
+struct Partial {
     /// When the first fragment arrived; the timeout counts from here.
     first_arrival: Instant,
     /// Received bytes at their final positions; length = highest end so far.
@@ -127,9 +127,9 @@ struct Datagram {
     total_len: Option<usize>,
 }
 
-impl Datagram {
+impl Partial {
     fn new(now: Instant) -> Self {
-        Datagram {
+        Partial {
             first_arrival: now,
             buffer: Vec::new(),
             holes: vec![Hole { first: 0, last: INFINITY }],
@@ -221,7 +221,7 @@ impl Datagram {
 #[derive(Debug)]
 pub struct Reassembler {
     config: ReassemblyConfig,
-    datagrams: HashMap<FragmentKey, Datagram>,
+    datagrams: HashMap<FragmentKey, Partial>,
     /// Sum of `buffer.len()` over all datagrams in progress.
     bytes_held: usize,
 }
@@ -276,7 +276,7 @@ impl Reassembler {
         }
 
         // 5. Store, then hand the datagram over if no hole is left.
-        let dgram = self.datagrams.entry(key).or_insert_with(|| Datagram::new(now));
+        let dgram = self.datagrams.entry(key).or_insert_with(|| Partial::new(now));
         dgram.store(offset, end, more, payload);
         self.bytes_held = self.bytes_held.saturating_add(growth);
         if !dgram.is_complete() {

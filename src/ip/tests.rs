@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::stack::{Event, Stack};
+use crate::shared::Event;
+use crate::stack::Stack;
 use crate::testutil::*;
 
 /// Feed `packet` to a fresh stack with a socket on UDP port 7 and return which
@@ -80,14 +81,28 @@ fn each_malformed_kind_is_dropped_with_its_counter_and_no_output() {
         ("version 0", edit(&|p| p[0] = 0x05), "ip_rx_bad_version"),
         ("not for us", udp_packet(PEER, OTHER, 40000, 7, b"payload!"), "ip_rx_not_for_us"),
         ("broadcast destination", udp_packet(PEER, std::net::Ipv4Addr::BROADCAST, 40000, 7, b"x"), "ip_rx_not_for_us"),
-        // A host silently discards a protocol it does not implement here (no ICMP
-        // protocol unreachable is sent, see the counter's doc).
-        ("unknown protocol", ip_packet(PEER, US, 253, 1, b"experimental"), "ip_rx_unknown_protocol"),
     ];
     for (what, packet, counter) in cases {
         // Exactly one reason per dropped packet, besides the packet count.
         assert_eq!(drop_reason(&packet), [("ip_rx_packets", 1), (counter, 1)], "{what}");
     }
+}
+
+/// RFC 1122 3.2.2.1: a protocol we do not implement is dropped, counted and
+/// answered with ICMP protocol unreachable (type 3 code 2) quoting the datagram.
+#[test]
+fn an_unknown_protocol_is_answered_with_protocol_unreachable() {
+    let mut s = stack();
+    let packet = ip_packet(PEER, US, 253, 1, b"experimental");
+    assert_eq!(s.input(ms(0), &packet).map(|r| r.as_str()), Some("unknown protocol"));
+    let sent = drain_parsed(&mut s);
+    assert_eq!(sent.len(), 1, "one error: {sent:?}");
+    assert_eq!((sent[0].src, sent[0].dst), (US, PEER));
+    let icmp = sent[0].icmp();
+    assert_eq!((icmp.icmp_type, icmp.code), (3, 2));
+    assert_eq!(&icmp.data[..], &packet[..], "the whole (short) datagram is quoted");
+    let c = s.counters();
+    assert_eq!((c.ip_rx_unknown_protocol, c.icmp_tx_dest_unreachable), (1, 1));
 }
 
 #[test]

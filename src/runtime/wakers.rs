@@ -11,9 +11,9 @@
 
 use parking_lot::Condvar;
 
-use crate::stack::Event;
-use crate::tcp::TcpHandle;
-use crate::udp::UdpHandle;
+use crate::shared::Event;
+use crate::shared::TcpHandle;
+use crate::shared::UdpHandle;
 
 /// Condition variables the sockets are spread over (8 bytes each).
 const SHARDS: usize = 256;

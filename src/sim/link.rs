@@ -7,7 +7,7 @@
 //! thread and reads no clock. The caller hands it a packet with the virtual time it
 //! was sent ([`Link::send`]), asks when the next one is due
 //! ([`Link::next_delivery`]), and collects it at that time ([`Link::poll_delivery`]).
-//! Every random decision comes from one [`SplitMix64`] seeded by
+//! Every random decision comes from one `SplitMix64` generator seeded by
 //! [`LinkConfig::seed`], so the same sends at the same times give the same deliveries.
 //!
 //! Each direction is a router's output port and a wire. What happens to one

@@ -29,7 +29,7 @@
 //! # use std::net::SocketAddr;
 //! # use std::time::Duration;
 //! # use tunstack::sim::{LinkConfig, Sim, ADDR_B};
-//! # use tunstack::tcp::state::State;
+//! # use tunstack::State;
 //! # fn main() -> std::io::Result<()> {
 //! let link = LinkConfig { loss: 0.05, reorder: 0.1, latency: Duration::from_millis(20), seed: 7, ..LinkConfig::default() };
 //! let mut sim = Sim::new(link);

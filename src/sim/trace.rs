@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::link::Direction;
 use crate::capture::{self, drop_comment, Capture};
-use crate::stack::DropReason;
+use crate::shared::DropReason;
 use crate::time::Instant;
 
 /// Whether a traced packet was entering the link or leaving it.

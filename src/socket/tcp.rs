@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{first_addr, wait_for};
+use crate::config::Keepalive;
 use crate::runtime::Runtime;
 use crate::runtime::WaitOn;
-use crate::tcp::TcpHandle;
+use crate::shared::TcpHandle;
 
 /// A listening TCP socket. Dropping it stops listening and closes connections not
 /// yet accepted.
@@ -162,6 +163,44 @@ impl TcpStream {
     /// Turn Nagle's algorithm off (`true`): small writes go out at once.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.runtime.with_stack(|stack, _| stack.tcp_set_nodelay(self.handle, nodelay))
+    }
+
+    /// Keepalive on (`Some(idle)`: probe after that much silence, with the
+    /// stack's configured interval and count) or off (`None`) — `SO_KEEPALIVE`
+    /// with `TCP_KEEPIDLE`. For every knob see [`set_keepalive_params`](TcpStream::set_keepalive_params).
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        self.runtime.with_stack(|stack, now| {
+            let mut keepalive = stack.tcp_keepalive(self.handle)?;
+            keepalive.enabled = idle.is_some();
+            keepalive.idle = idle.unwrap_or(keepalive.idle);
+            stack.tcp_set_keepalive(now, self.handle, keepalive)
+        })
+    }
+
+    /// Keepalive's every knob: on or off, idle time, interval, probe count
+    /// (RFC 1122 4.2.3.6, Linux's `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`).
+    pub fn set_keepalive_params(&self, keepalive: Keepalive) -> io::Result<()> {
+        if keepalive.enabled && (keepalive.idle.is_zero() || keepalive.interval.is_zero() || keepalive.probes == 0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "keepalive needs an idle time, an interval and a probe count",
+            ));
+        }
+        self.runtime.with_stack(|stack, now| stack.tcp_set_keepalive(now, self.handle, keepalive))
+    }
+
+    /// The connection's keepalive settings.
+    pub fn keepalive(&self) -> io::Result<Keepalive> {
+        self.runtime.with_stack(|stack, _| stack.tcp_keepalive(self.handle))
+    }
+
+    /// Give up when sent data stays unacknowledged this long (RFC 5482, Linux's
+    /// `TCP_USER_TIMEOUT`); `None` leaves only the retry limit.
+    pub fn set_user_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero user timeout is not allowed (use None)"));
+        }
+        self.runtime.with_stack(|stack, now| stack.tcp_set_user_timeout(now, self.handle, timeout))
     }
 
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {

@@ -9,7 +9,7 @@ use super::{first_addr, wait_for};
 use crate::config::QueueLimit;
 use crate::runtime::Runtime;
 use crate::runtime::WaitOn;
-use crate::udp::UdpHandle;
+use crate::shared::UdpHandle;
 
 /// A UDP socket bound to a port of the stack's UDP namespace. Dropping it closes the
 /// socket and releases the port.

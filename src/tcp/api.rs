@@ -1,20 +1,23 @@
-//! The stack's TCP calls: what the socket layer (and any other driver of the
-//! sans-IO core) uses to listen, accept, connect, send, receive and close. Each
-//! returns at once; `WouldBlock` means "not yet — wait for an event".
+//! The TCP calls the stack offers programs: listen, accept, connect, send,
+//! receive, shut down, close — each [`Stack`](crate::Stack) method of the same
+//! name (`tcp_listen`, …) lends this table the context it needs and calls it.
+//! Each returns at once; `WouldBlock` means "not yet — wait for an event".
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::time::Duration;
 
 use super::autotune::AutoTune;
 use super::listener::Listener;
+use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::Tcb;
-use super::TcpHandle;
-use crate::stack::Stack;
-use crate::time::Instant;
-use crate::wire::tcp::Flags;
+use super::timer_table::Timer;
+use super::{Keepalive, TcpTable};
+use crate::ip::IpOutput;
+use crate::shared::{Context, Event, TcpHandle};
 
-/// A TCP socket as listed by [`Stack::tcp_sockets`] (like a row of `ss -tan`).
+/// A TCP socket as listed by [`Stack::tcp_sockets`](crate::Stack::tcp_sockets) (like a row of `ss -tan`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpSocketInfo {
     pub handle: TcpHandle,
@@ -26,6 +29,16 @@ pub struct TcpSocketInfo {
     pub recv_queue: usize,
     /// Bytes written and not acknowledged (for a listener: the backlog).
     pub send_queue: usize,
+    /// The bound of `recv_queue`: the receive buffer (for a listener: the backlog).
+    pub recv_queue_max: usize,
+    /// The bound of `send_queue`: the send buffer (0 for a listener).
+    pub send_queue_max: usize,
+    /// Packets this socket discarded on arrival (see `tunstack ss`).
+    pub drops: u64,
+    /// Listener only: connections in SYN-RECEIVED.
+    pub half_open: Option<usize>,
+    /// Connection only: the path MTU it knows (RFC 1191).
+    pub path_mtu: Option<usize>,
 }
 
 fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
@@ -39,10 +52,10 @@ fn closed() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "TCP socket is closed")
 }
 
-impl Stack {
+impl TcpTable {
     /// Passive open (RFC 9293 §3.10.1): listen on `addr` with at most `backlog`
     /// connections waiting for `accept` (capped by the configured accept backlog).
-    pub fn tcp_listen(&mut self, addr: SocketAddr, backlog: usize) -> io::Result<TcpHandle> {
+    pub fn listen(&mut self, addr: SocketAddr, backlog: usize) -> io::Result<TcpHandle> {
         let addr = v4(addr)?;
         if !addr.ip().is_unspecified() && *addr.ip() != self.config.addr {
             return Err(io::Error::new(
@@ -50,28 +63,28 @@ impl Stack {
                 format!("{} is not this stack's address", addr.ip()),
             ));
         }
-        let port = self.tcp.ports.bind(addr.port())?;
-        let handle = self.tcp.new_handle();
+        let port = self.ports.bind(addr.port())?;
+        let handle = self.new_handle();
         let backlog = backlog.clamp(1, self.config.tcp.accept_backlog.max(1));
         let local = SocketAddrV4::new(self.config.addr, port);
-        self.tcp.listeners.insert(handle, Listener::new(handle, local, backlog));
-        self.tcp.listener_by_port.insert(port, handle);
+        self.listeners.insert(handle, Listener::new(handle, local, backlog));
+        self.listener_by_port.insert(port, handle);
         Ok(handle)
     }
 
     /// Take the oldest established connection of a listener.
-    pub fn tcp_accept(&mut self, listener: TcpHandle) -> io::Result<(TcpHandle, SocketAddr)> {
-        let l = self.tcp.listeners.get_mut(&listener).ok_or_else(closed)?;
+    pub fn accept(&mut self, listener: TcpHandle) -> io::Result<(TcpHandle, SocketAddr)> {
+        let l = self.listeners.get_mut(&listener).ok_or_else(closed)?;
         let handle = l.accept_queue.pop_front().ok_or(io::ErrorKind::WouldBlock)?;
-        let tcb = self.tcp.conns.get_mut(&handle).ok_or(io::ErrorKind::WouldBlock)?;
+        let tcb = self.conns.get_mut(&handle).ok_or(io::ErrorKind::WouldBlock)?;
         tcb.listener = None;
         Ok((handle, SocketAddr::V4(tcb.remote)))
     }
 
     /// Active open (RFC 9293 §3.10.1): send a SYN from an ephemeral port. The
-    /// connection is usable once [`tcp_connect_status`](Stack::tcp_connect_status)
+    /// connection is usable once [`connect_status`](TcpTable::connect_status)
     /// says so.
-    pub fn tcp_connect(&mut self, now: Instant, remote: SocketAddr) -> io::Result<TcpHandle> {
+    pub fn connect(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, remote: SocketAddr) -> io::Result<TcpHandle> {
         let remote = v4(remote)?;
         if remote.port() == 0
             || remote.ip().is_unspecified()
@@ -80,33 +93,26 @@ impl Stack {
         {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot connect to that address"));
         }
-        if self.tcp.conns.len() >= self.config.tcp.max_connections {
+        if self.conns.len() >= self.config.tcp.max_connections {
             return Err(io::Error::new(io::ErrorKind::OutOfMemory, "TCP connection limit reached (max_connections)"));
         }
-        let port = self.tcp.ports.bind(0)?;
+        let port = self.ports.bind(0)?;
         let local = SocketAddrV4::new(self.config.addr, port);
-        let handle = self.tcp.new_handle();
-        let iss = self.tcp.isn.isn(now, local, remote);
-        let mut tcb = Tcb::new(handle, local, remote, State::SynSent, iss, super::seq::SeqNumber(0), &self.config.tcp);
+        let handle = self.new_handle();
+        let iss = self.isn.isn(ctx.now, local, remote);
+        let mut tcb = Tcb::new(handle, local, remote, iss, SeqNumber(0), &self.config);
         tcb.owns_port = true;
-        self.counters.tcp_active_opens += 1;
-        self.tcp.by_tuple.insert((port, remote), handle);
-        self.tcp.conns.insert(handle, tcb);
-        self.tcp_with(now, handle, |tcb, ctx| {
-            tracing::debug!(target: "tunstack::tcp::state", local = %tcb.local, remote = %tcb.remote, from = "CLOSED", to = "SYN-SENT", cause = "connect", "tcp state");
-            let options = tcb.syn_options(ctx.config, ctx.now, None);
-            tcb.emit(ctx, iss, Flags { syn: true, ..Flags::default() }, &[], Some(options));
-            tcb.snd.snd_nxt = iss + 1;
-            tcb.snd.sampler.on_send(iss + 1, ctx.now, false);
-            tcb.timers.retransmit = Some(ctx.now + tcb.snd.rtt.rto());
-        });
+        ctx.counters.tcp_active_opens += 1;
+        self.by_tuple.insert((port, remote), handle);
+        self.conns.insert(handle, tcb);
+        self.with(ctx, out, handle, |tcb, ctx| tcb.open(ctx, State::SynSent, "connect"));
         Ok(handle)
     }
 
     /// `Ok` once the handshake is done, `WouldBlock` while it runs, the error
     /// (`ConnectionRefused`, `TimedOut`) if it failed.
-    pub fn tcp_connect_status(&mut self, handle: TcpHandle) -> io::Result<()> {
-        let tcb = self.tcp.conns.get_mut(&handle).ok_or_else(closed)?;
+    pub fn connect_status(&mut self, handle: TcpHandle) -> io::Result<()> {
+        let tcb = self.conns.get_mut(&handle).ok_or_else(closed)?;
         match tcb.state {
             State::SynSent | State::SynReceived => Err(io::ErrorKind::WouldBlock.into()),
             State::Closed => Err(tcb.error.take().map_or_else(closed, io::Error::from)),
@@ -115,8 +121,14 @@ impl Stack {
     }
 
     /// Queue bytes to send; returns how many were taken.
-    pub fn tcp_send(&mut self, now: Instant, handle: TcpHandle, data: &[u8]) -> io::Result<usize> {
-        self.tcp_with(now, handle, |tcb, ctx| {
+    pub fn send(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        data: &[u8],
+    ) -> io::Result<usize> {
+        self.with(ctx, out, handle, |tcb, ctx| {
             let result = tcb.user_send(data);
             tcb.output(ctx);
             result
@@ -125,8 +137,14 @@ impl Stack {
     }
 
     /// Read received bytes; `Ok(0)` at end of stream.
-    pub fn tcp_recv(&mut self, now: Instant, handle: TcpHandle, buf: &mut [u8]) -> io::Result<usize> {
-        self.tcp_with(now, handle, |tcb, ctx| {
+    pub fn recv(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
+        self.with(ctx, out, handle, |tcb, ctx| {
             let result = tcb.user_recv(buf);
             if let Ok(n) = result {
                 tcb.rcv.after_read(ctx.now, n, tcb.snd.rtt.srtt());
@@ -138,8 +156,14 @@ impl Stack {
     }
 
     /// Shut down reading, writing or both (writing sends FIN after queued data).
-    pub fn tcp_shutdown(&mut self, now: Instant, handle: TcpHandle, how: Shutdown) -> io::Result<()> {
-        self.tcp_with(now, handle, |tcb, ctx| {
+    pub fn shutdown(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        how: Shutdown,
+    ) -> io::Result<()> {
+        self.with(ctx, out, handle, |tcb, ctx| {
             if tcb.state == State::Closed {
                 return Err(closed());
             }
@@ -148,7 +172,7 @@ impl Stack {
                 tcb.rcv.buffer.clear();
             }
             if matches!(how, Shutdown::Write | Shutdown::Both) {
-                tcb.user_shutdown_write(ctx);
+                tcb.user_shutdown_write();
             }
             tcb.output(ctx);
             Ok(())
@@ -158,35 +182,35 @@ impl Stack {
 
     /// The program let go of a connection: graceful close, or RST if it left
     /// received data unread.
-    pub fn tcp_close(&mut self, now: Instant, handle: TcpHandle) {
-        self.tcp_with(now, handle, |tcb, ctx| {
+    pub fn close(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, handle: TcpHandle) {
+        self.with(ctx, out, handle, |tcb, ctx| {
             tcb.user_close(ctx);
             tcb.output(ctx);
         });
     }
 
     /// Reset a connection at once (RFC 9293 §3.10.5 ABORT).
-    pub fn tcp_abort(&mut self, now: Instant, handle: TcpHandle) {
-        self.tcp_with(now, handle, |tcb, ctx| {
+    pub fn abort(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, handle: TcpHandle) {
+        self.with(ctx, out, handle, |tcb, ctx| {
             tcb.attached = false;
             tcb.abort(ctx, "abort");
         });
     }
 
     /// Stop listening; connections not yet accepted are closed.
-    pub fn tcp_close_listener(&mut self, now: Instant, listener: TcpHandle) {
-        let Some(l) = self.tcp.listeners.remove(&listener) else {
+    pub fn close_listener(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, listener: TcpHandle) {
+        let Some(l) = self.listeners.remove(&listener) else {
             return;
         };
-        self.events.forget_tcp(listener);
-        if self.tcp.listener_by_port.get(&l.local.port()) == Some(&listener) {
-            self.tcp.listener_by_port.remove(&l.local.port());
+        ctx.forget(Event::Tcp(listener));
+        if self.listener_by_port.get(&l.local.port()) == Some(&listener) {
+            self.listener_by_port.remove(&l.local.port());
         }
-        self.tcp.ports.release(l.local.port());
+        self.ports.release(l.local.port());
         let pending: Vec<TcpHandle> =
-            self.tcp.conns.iter().filter(|(_, t)| t.listener == Some(listener)).map(|(&h, _)| h).collect();
+            self.conns.iter().filter(|(_, t)| t.listener == Some(listener)).map(|(&h, _)| h).collect();
         for handle in pending {
-            self.tcp_with(now, handle, |tcb, ctx| {
+            self.with(ctx, out, handle, |tcb, ctx| {
                 tcb.listener = None;
                 tcb.user_close(ctx);
                 tcb.output(ctx);
@@ -194,25 +218,63 @@ impl Stack {
         }
     }
 
+    /// Turn keepalive on or off and set its times for one connection (RFC 1122
+    /// 4.2.3.6); the idle time counts from now.
+    pub fn set_keepalive(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        keepalive: Keepalive,
+    ) -> io::Result<()> {
+        self.with(ctx, out, handle, |tcb, ctx| {
+            tcb.keepalive = keepalive;
+            let next = keepalive.enabled.then(|| ctx.now + keepalive.idle);
+            tcb.timers.set_to(Timer::Keepalive, next);
+        })
+        .ok_or_else(closed)
+    }
+
+    /// A connection's keepalive settings.
+    pub fn keepalive(&self, handle: TcpHandle) -> io::Result<Keepalive> {
+        self.conns.get(&handle).map(|t| t.keepalive).ok_or_else(closed)
+    }
+
+    /// Set or clear a connection's user timeout (RFC 5482): with data in flight it
+    /// counts from now.
+    pub fn set_user_timeout(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        limit: Option<Duration>,
+    ) -> io::Result<()> {
+        self.with(ctx, out, handle, |tcb, ctx| {
+            tcb.user_timeout = limit;
+            tcb.restart_user_timeout(ctx.now);
+        })
+        .ok_or_else(closed)
+    }
+
     /// Nagle's algorithm off (`true`) or on.
-    pub fn tcp_set_nodelay(&mut self, handle: TcpHandle, nodelay: bool) -> io::Result<()> {
-        let tcb = self.tcp.conns.get_mut(&handle).ok_or_else(closed)?;
+    pub fn set_nodelay(&mut self, handle: TcpHandle, nodelay: bool) -> io::Result<()> {
+        let tcb = self.conns.get_mut(&handle).ok_or_else(closed)?;
         tcb.nodelay = nodelay;
         Ok(())
     }
 
     /// Resize the send buffer (a smaller size stops further writes until acked
     /// data frees room).
-    pub fn tcp_set_send_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
-        let tcb = self.tcp.conns.get_mut(&handle).ok_or_else(closed)?;
+    pub fn set_send_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
+        let tcb = self.conns.get_mut(&handle).ok_or_else(closed)?;
         tcb.snd.buffer.set_capacity(bytes.max(1));
         Ok(())
     }
 
     /// Resize the receive buffer: the window offered from now on (it never shrinks
     /// below what was already promised).
-    pub fn tcp_set_recv_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
-        let tcb = self.tcp.conns.get_mut(&handle).ok_or_else(closed)?;
+    pub fn set_recv_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
+        let tcb = self.conns.get_mut(&handle).ok_or_else(closed)?;
         let promised = tcb.rcv.rcv_wnd() + tcb.rcv.buffer.len();
         tcb.rcv.capacity = bytes.max(promised).max(1);
         // A size the program chose is kept: no auto-tuning (like SO_RCVBUF).
@@ -221,32 +283,32 @@ impl Stack {
     }
 
     /// Whether `read` would not block: data, end of stream, or an error.
-    pub fn tcp_can_recv(&self, handle: TcpHandle) -> bool {
-        self.tcp.conns.get(&handle).is_none_or(|t| {
-            !t.rcv.buffer.is_empty() || t.rcv.fin_received || t.error.is_some() || t.state == State::Closed
+    pub fn can_recv(&self, handle: TcpHandle) -> bool {
+        self.conns.get(&handle).is_none_or(|t| {
+            !t.rcv.buffer.is_empty() || t.state.fin_received() || t.error.is_some() || t.state == State::Closed
         })
     }
 
-    pub fn tcp_local_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
-        if let Some(l) = self.tcp.listeners.get(&handle) {
+    pub fn local_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
+        if let Some(l) = self.listeners.get(&handle) {
             return Ok(SocketAddr::V4(l.local));
         }
-        self.tcp.conns.get(&handle).map(|t| SocketAddr::V4(t.local)).ok_or_else(closed)
+        self.conns.get(&handle).map(|t| SocketAddr::V4(t.local)).ok_or_else(closed)
     }
 
-    pub fn tcp_peer_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
-        self.tcp.conns.get(&handle).map(|t| SocketAddr::V4(t.remote)).ok_or_else(closed)
+    pub fn peer_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
+        self.conns.get(&handle).map(|t| SocketAddr::V4(t.remote)).ok_or_else(closed)
     }
 
     /// The RFC 9293 state of a connection (`None` once freed).
-    pub fn tcp_state(&self, handle: TcpHandle) -> Option<State> {
-        self.tcp.conns.get(&handle).map(|t| t.state)
+    pub fn state(&self, handle: TcpHandle) -> Option<State> {
+        self.conns.get(&handle).map(|t| t.state)
     }
 
-    /// Every listener and connection, listeners first, then by local port.
-    pub fn tcp_sockets(&self) -> Vec<TcpSocketInfo> {
+    /// Every listener and connection, listeners first, then by local port (a
+    /// connection's peers in address order).
+    pub fn sockets(&self) -> Vec<TcpSocketInfo> {
         let mut list: Vec<TcpSocketInfo> = self
-            .tcp
             .listeners
             .values()
             .map(|l| TcpSocketInfo {
@@ -256,10 +318,14 @@ impl Stack {
                 peer: None,
                 recv_queue: l.accept_queue.len(),
                 send_queue: l.backlog,
+                recv_queue_max: l.backlog,
+                send_queue_max: 0,
+                drops: l.overflows,
+                half_open: Some(l.half_open),
+                path_mtu: None,
             })
             .collect();
         let mut conns: Vec<TcpSocketInfo> = self
-            .tcp
             .conns
             .values()
             .map(|t| TcpSocketInfo {
@@ -269,6 +335,11 @@ impl Stack {
                 peer: Some(t.remote),
                 recv_queue: t.rcv.buffer.len(),
                 send_queue: t.snd.buffer.len(),
+                recv_queue_max: t.rcv.capacity,
+                send_queue_max: t.snd.buffer.capacity(),
+                drops: t.dropped,
+                half_open: None,
+                path_mtu: Some(t.pmtu),
             })
             .collect();
         list.sort_by_key(|i| i.local.port());
@@ -278,7 +349,7 @@ impl Stack {
     }
 
     /// Connections in the table (every state).
-    pub fn tcp_connection_count(&self) -> usize {
-        self.tcp.conns.len()
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
     }
 }

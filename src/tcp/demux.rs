@@ -1,76 +1,74 @@
-//! Finding the connection for a segment, and the bookkeeping after a connection
-//! handled an event: passive opens from a listener, the accept queue, freeing
-//! closed connections, re-arming timers.
+//! Finding the connection for a segment (RFC 9293 §3.10.7): by its 4-tuple, else
+//! the listener of its port (a passive open), else nobody — answered with RST.
+//! Also the two cases where a segment for an existing connection goes elsewhere:
+//! a SYN that reuses a TIME-WAIT connection's 4-tuple, and the ACK that would
+//! complete a handshake while the accept queue is full.
 
-use std::net::SocketAddrV4;
-
-use tracing::debug;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::seq::SeqNumber;
 use super::state::State;
-use super::tcb::{reset_for, Ctx, Tcb};
-use super::TcpHandle;
-use crate::ip::Datagram;
-use crate::stack::{Event, Stack};
+use super::syncookie::{self, decode_ts, encode_ts, TsOptions};
+use super::tcb::{our_mss, reset_for, send_segment, wscale_for, Ctx, Tcb, DEFAULT_MSS};
+use super::{SynCookies, TcpTable};
+use crate::ip::{Datagram, IpOutput};
+use crate::shared::{Context, DropReason, TcpHandle};
 use crate::time::Instant;
-use crate::wire::tcp::{self as wire, Flags, Segment, TcpError};
+use crate::wire::tcp::{self as wire, Flags, Options, Segment, TcpError};
 
-impl Stack {
+impl TcpTable {
     /// A TCP segment for us.
-    pub(crate) fn tcp_input(&mut self, now: Instant, ip: &Datagram<'_>) {
+    pub fn input(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, ip: &Datagram<'_>) {
         let seg = match wire::parse(ip.src, ip.dst, ip.payload) {
             Ok(s) => s,
             Err(e) => {
-                let (counter, reason) = match e {
-                    TcpError::BadHeader => (&mut self.counters.tcp_rx_bad_header, "tcp bad header"),
-                    TcpError::BadChecksum => (&mut self.counters.tcp_rx_bad_checksum, "tcp bad checksum"),
+                let reason = match e {
+                    TcpError::BadHeader => DropReason::TcpBadHeader,
+                    TcpError::BadChecksum => DropReason::TcpBadChecksum,
                 };
-                *counter += 1;
-                debug!(target: "tunstack::drop", reason, src = %ip.src, "tcp drop");
-                self.drop_input(reason);
+                ctx.drop(reason, format_args!("src={}", ip.src));
                 return;
             }
         };
-        self.counters.tcp_rx_segments += 1;
+        ctx.counters.tcp_rx_segments += 1;
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
-        if let Some(&handle) = self.tcp.by_tuple.get(&(seg.dst_port, remote)) {
-            if self.accept_queue_full_for(handle, &seg) {
+        if let Some(&handle) = self.by_tuple.get(&(seg.dst_port, remote)) {
+            if self.accept_queue_full_for(ctx, handle, &seg) {
                 return;
             }
-            if !self.time_wait_reuse(handle, &seg) {
-                self.tcp_with(now, handle, |tcb, ctx| {
+            if !self.time_wait_reuse(ctx, handle, &seg) {
+                self.with(ctx, out, handle, |tcb, ctx| {
                     tcb.on_segment(ctx, &seg);
                     tcb.output(ctx);
                 });
                 return;
             }
         }
-        if let Some(&listener) = self.tcp.listener_by_port.get(&seg.dst_port) {
-            self.listen_input(now, listener, remote, &seg);
+        if let Some(&listener) = self.listener_by_port.get(&seg.dst_port) {
+            self.listen_input(ctx, out, listener, remote, &seg);
             return;
         }
         // RFC 9293 §3.10.7.1: nobody is here — answer with RST.
-        self.counters.tcp_rx_no_socket += 1;
-        debug!(target: "tunstack::drop", reason = "tcp no socket", port = seg.dst_port, "tcp drop");
-        self.drop_input("tcp no socket");
-        self.tcp_reset_for(now, &seg, ip.dst, ip.src);
+        ctx.drop(DropReason::TcpNoSocket, format_args!("port={}", seg.dst_port));
+        self.reset_for(ctx, out, &seg, ip.dst, ip.src);
     }
 
     /// RFC 9293 §3.10.7.4 (TIME-WAIT) and RFC 6191: a new SYN with a sequence
     /// number beyond the old connection's may reuse the 4-tuple at once. The old
     /// TCB is freed and the SYN goes to the listener.
-    fn time_wait_reuse(&mut self, handle: TcpHandle, seg: &Segment<'_>) -> bool {
-        let Some(tcb) = self.tcp.conns.get(&handle) else {
+    fn time_wait_reuse(&mut self, ctx: &mut Context<'_>, handle: TcpHandle, seg: &Segment<'_>) -> bool {
+        let listening = self.listener_by_port.contains_key(&seg.dst_port);
+        let Some(tcb) = self.conns.get_mut(&handle) else {
             return false;
         };
-        let reusable = matches!(tcb.state, State::TimeWait { .. })
+        let reusable = matches!(tcb.state, State::TimeWait)
             && seg.flags.syn
             && !seg.flags.ack
             && SeqNumber(seg.seq) > tcb.rcv.rcv_nxt
-            && self.tcp.listener_by_port.contains_key(&seg.dst_port);
+            && listening;
         if reusable {
-            debug!(target: "tunstack::tcp::state", local = %tcb.local, remote = %tcb.remote, from = "TIME-WAIT", to = "CLOSED", cause = "new SYN reuses the 4-tuple", "tcp state");
-            self.tcp_free(handle);
+            tcb.set_state(State::Closed, "new SYN reuses the 4-tuple");
+            self.free(ctx, handle);
         }
         reusable
     }
@@ -82,14 +80,14 @@ impl Stack {
     /// clients larger than the backlog is slowed down, not reset. RST and SYN
     /// still go through (RFC 9293 §3.10.7.4), so a half-open connection can be
     /// reset or its SYN,ACK repeated.
-    fn accept_queue_full_for(&mut self, handle: TcpHandle, seg: &Segment<'_>) -> bool {
-        let Some(tcb) = self.tcp.conns.get(&handle) else {
+    fn accept_queue_full_for(&mut self, ctx: &mut Context<'_>, handle: TcpHandle, seg: &Segment<'_>) -> bool {
+        let Some(tcb) = self.conns.get(&handle) else {
             return false;
         };
         if tcb.state != State::SynReceived || !seg.flags.ack || seg.flags.rst || seg.flags.syn {
             return false;
         }
-        let Some(listener) = tcb.listener.and_then(|l| self.tcp.listeners.get_mut(&l)) else {
+        let Some(listener) = tcb.listener.and_then(|l| self.listeners.get_mut(&l)) else {
             return false;
         };
         if listener.accept_queue.len() < listener.backlog {
@@ -97,212 +95,219 @@ impl Stack {
         }
         listener.overflows += 1;
         let (len, limit) = (listener.accept_queue.len(), listener.backlog);
-        self.counters.tcp_listen_overflow += 1;
-        debug!(target: "tunstack::queue", queue = "accept", reason = "accept queue full", port = seg.dst_port, len, limit, "queue overflow");
-        self.drop_input("accept queue full");
+        ctx.overflow(DropReason::TcpAcceptQueueFull, len, limit, format_args!("port={}", seg.dst_port));
         true
     }
 
     /// RFC 9293 §3.10.7.2: a segment for a listener.
-    fn listen_input(&mut self, now: Instant, listener: TcpHandle, remote: SocketAddrV4, seg: &Segment<'_>) {
+    fn listen_input(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        listener: TcpHandle,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) {
         if seg.flags.rst {
             return;
         }
         let local = SocketAddrV4::new(self.config.addr, seg.dst_port);
         if seg.flags.ack {
-            self.tcp_reset_for(now, seg, *local.ip(), *remote.ip());
+            // The ACK of a SYN,ACK we sent with a cookie, if we sent any lately.
+            if !seg.flags.syn && self.cookie_expected(listener, ctx.now) {
+                if self.accept_cookie(ctx, out, listener, local, remote, seg) {
+                    return;
+                }
+                ctx.counters.tcp_syncookies_recv_failed += 1;
+            }
+            self.reset_for(ctx, out, seg, *local.ip(), *remote.ip());
             return;
         }
         if !seg.flags.syn {
             return;
         }
-        let syn_backlog = self.config.tcp.syn_backlog;
-        let Some(l) = self.tcp.listeners.get_mut(&listener) else {
+        let (syn_backlog, cookies) = (self.config.tcp.syn_backlog, self.config.tcp.syn_cookies);
+        let Some(l) = self.listeners.get_mut(&listener) else {
             return;
         };
-        if !l.has_room(syn_backlog) {
+        // Like Linux, a full accept queue refuses even a cookie: the program is
+        // not keeping up, and a cookie connection would only wait there too.
+        if l.accept_queue.len() >= l.backlog {
             l.overflows += 1;
-            let len = l.half_open;
-            self.counters.tcp_listen_overflow += 1;
-            debug!(target: "tunstack::queue", queue = "syn backlog", reason = "listen backlog full", port = seg.dst_port, len, limit = syn_backlog, "queue overflow");
-            self.drop_input("listen backlog full");
+            let (len, limit) = (l.accept_queue.len(), l.backlog);
+            ctx.overflow(DropReason::TcpAcceptQueueFull, len, limit, format_args!("port={} (SYN)", seg.dst_port));
             return;
         }
-        if self.tcp.conns.len() >= self.config.tcp.max_connections {
-            self.counters.tcp_conn_limit += 1;
-            let limit = self.config.tcp.max_connections;
-            debug!(target: "tunstack::queue", queue = "connections", reason = "connection limit", port = seg.dst_port, limit, "queue overflow");
-            self.drop_input("connection limit");
+        let full = l.half_open >= syn_backlog;
+        if cookies == SynCookies::Always || (full && cookies == SynCookies::WhenFull) {
+            l.cookie_sent_at = Some(ctx.now);
+            self.send_cookie(ctx, out, local, remote, seg);
+            return;
+        }
+        if full {
+            l.overflows += 1;
+            let len = l.half_open;
+            ctx.overflow(DropReason::TcpSynBacklogFull, len, syn_backlog, format_args!("port={}", seg.dst_port));
+            return;
+        }
+        if self.conns.len() >= self.config.tcp.max_connections {
+            let (len, limit) = (self.conns.len(), self.config.tcp.max_connections);
+            ctx.overflow(DropReason::TcpConnectionLimit, len, limit, format_args!("port={}", seg.dst_port));
             return;
         }
         l.half_open += 1;
-        let handle = self.tcp.new_handle();
-        let iss = self.tcp.isn.isn(now, local, remote);
+        let handle = self.new_handle();
+        let iss = self.isn.isn(ctx.now, local, remote);
         let irs = SeqNumber(seg.seq);
-        let mut tcb = Tcb::new(handle, local, remote, State::SynReceived, iss, irs, &self.config.tcp);
+        let mut tcb = Tcb::new(handle, local, remote, iss, irs, &self.config);
         tcb.listener = Some(listener);
         tcb.peer_syn_options = seg.options;
-        self.counters.tcp_passive_opens += 1;
-        self.tcp.by_tuple.insert((local.port(), remote), handle);
-        self.tcp.conns.insert(handle, tcb);
-        self.tcp_with(now, handle, |tcb, ctx| {
+        ctx.counters.tcp_passive_opens += 1;
+        self.by_tuple.insert((local.port(), remote), handle);
+        self.conns.insert(handle, tcb);
+        self.with(ctx, out, handle, |tcb, ctx| {
             tcb.negotiate(ctx.config, &seg.options, ctx.now);
             tcb.update_window(irs, iss, seg.window, true);
-            tracing::debug!(target: "tunstack::tcp::state", local = %tcb.local, remote = %tcb.remote, from = "LISTEN", to = "SYN-RECEIVED", cause = "rcvd SYN", "tcp state");
-            let options = tcb.syn_options(ctx.config, ctx.now, Some(&seg.options));
-            tcb.emit(ctx, iss, Flags { syn: true, ack: true, ..Flags::default() }, &[], Some(options));
-            tcb.snd.snd_nxt = iss + 1;
-            tcb.snd.sampler.on_send(iss + 1, ctx.now, false);
-            tcb.timers.retransmit = Some(ctx.now + tcb.snd.rtt.rto());
+            tcb.open(ctx, State::SynReceived, "rcvd SYN");
         });
     }
 
-    /// Run `f` on one connection with a context borrowed from the stack, then do
-    /// the bookkeeping its state change calls for.
-    pub(crate) fn tcp_with<R>(
+    /// Whether an ACK to `listener` may be returning a cookie: it sent one within
+    /// the last two cookie periods (a cookie's life), or sends them always.
+    fn cookie_expected(&self, listener: TcpHandle, now: Instant) -> bool {
+        let sent = self.listeners.get(&listener).and_then(|l| l.cookie_sent_at);
+        self.config.tcp.syn_cookies == SynCookies::Always
+            || sent.is_some_and(|at| now.saturating_duration_since(at) < syncookie::PERIOD * 2)
+    }
+
+    /// RFC 4987 §3.6: answer a SYN with a SYN,ACK whose ISN is a cookie, keeping
+    /// nothing. Window scale and SACK-permitted ride in the TSval's low bits, so
+    /// they are offered only when the peer offered timestamps.
+    fn send_cookie(
         &mut self,
-        now: Instant,
-        handle: TcpHandle,
-        f: impl FnOnce(&mut Tcb, &mut Ctx<'_>) -> R,
-    ) -> Option<R> {
-        let Stack { config, counters, out, events, tcp, rx_drop, .. } = self;
-        let tcb = tcp.conns.get_mut(&handle)?;
-        let before = tcb.state;
-        let mut ctx = Ctx { now, config, counters, out, events, challenge: &mut tcp.challenge, rx_drop };
-        let result = f(tcb, &mut ctx);
-        self.tcp_after(now, handle, before);
-        Some(result)
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) {
+        let tcp = &self.config.tcp;
+        let peer_isn = SeqNumber(seg.seq);
+        let iss = self.cookies.make(ctx.now, local, remote, peer_isn, seg.options.mss.unwrap_or(DEFAULT_MSS as u16));
+        let carried = TsOptions {
+            window_scale: (tcp.window_scaling && seg.options.window_scale.is_some())
+                .then(|| wscale_for(tcp.recv_buffer_max.max(tcp.recv_buffer))),
+            sack_permitted: tcp.sack && seg.options.sack_permitted,
+        };
+        let timestamp = seg.options.timestamp.filter(|_| tcp.timestamps).map(|(tsval, _)| {
+            // Our clock, offset by the ISS as every connection's is (tcb.rs).
+            let clock = ((ctx.now.micros() / 1000) as u32).wrapping_add(iss.0);
+            (encode_ts(clock, carried), tsval)
+        });
+        let carried =
+            if timestamp.is_some() { carried } else { TsOptions { window_scale: None, sack_permitted: false } };
+        let reply = Segment {
+            src_port: local.port(),
+            dst_port: remote.port(),
+            seq: iss.0,
+            ack: (peer_isn + 1).0,
+            flags: Flags { syn: true, ack: true, ..Flags::default() },
+            // What a new connection's SYN,ACK offers: its whole buffer, unscaled.
+            window: u16::try_from(tcp.recv_buffer).unwrap_or(u16::MAX),
+            options: Options {
+                mss: Some(our_mss(&self.config)),
+                window_scale: carried.window_scale,
+                sack_permitted: carried.sack_permitted,
+                timestamp,
+                sack_blocks: [None; 4],
+            },
+            payload: &[],
+        };
+        ctx.counters.tcp_syncookies_sent += 1;
+        let mut tcb_ctx = Ctx::new(ctx.reborrow(), out, &self.config, &mut self.challenge);
+        send_segment(&mut tcb_ctx, *local.ip(), *remote.ip(), &reply);
+    }
+
+    /// An ACK that may return a cookie: if it checks, build the connection the
+    /// SYN would have made — in SYN-RECEIVED with the options the cookie kept —
+    /// and let the ACK complete it the usual way. Returns whether the cookie was
+    /// valid (the ACK then went no further here).
+    fn accept_cookie(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        listener: TcpHandle,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &Segment<'_>,
+    ) -> bool {
+        let peer_isn = SeqNumber(seg.seq) - 1;
+        let iss = SeqNumber(seg.ack) - 1;
+        let Some(cookie) = self.cookies.check(ctx.now, local, remote, peer_isn, iss) else {
+            return false;
+        };
+        let conn_limit = self.config.tcp.max_connections;
+        let conns = self.conns.len();
+        let Some(l) = self.listeners.get_mut(&listener) else {
+            return false;
+        };
+        if l.accept_queue.len() >= l.backlog || conns >= conn_limit {
+            l.overflows += 1;
+            let (len, limit) = (l.accept_queue.len(), l.backlog);
+            ctx.overflow(DropReason::TcpAcceptQueueFull, len, limit, format_args!("port={} (cookie)", seg.dst_port));
+            return true;
+        }
+        let carried = seg.options.timestamp.map(|(_, tsecr)| decode_ts(tsecr));
+        let options = Options {
+            mss: Some(cookie.mss),
+            window_scale: carried.and_then(|c| c.window_scale),
+            sack_permitted: carried.is_some_and(|c| c.sack_permitted),
+            timestamp: seg.options.timestamp.map(|(tsval, _)| (tsval, 0)),
+            sack_blocks: [None; 4],
+        };
+        l.half_open += 1;
+        ctx.counters.tcp_syncookies_recv_ok += 1;
+        ctx.counters.tcp_passive_opens += 1;
+        let handle = self.new_handle();
+        let mut tcb = Tcb::new(handle, local, remote, iss, peer_isn, &self.config);
+        tcb.listener = Some(listener);
+        tcb.peer_syn_options = options;
+        self.by_tuple.insert((local.port(), remote), handle);
+        self.conns.insert(handle, tcb);
+        self.with(ctx, out, handle, |tcb, ctx| {
+            tcb.negotiate(ctx.config, &options, ctx.now);
+            tcb.resume_from_cookie(ctx);
+        });
+        // A second event, so that the bookkeeping after it sees SYN-RECEIVED left
+        // for ESTABLISHED and hands the connection to the accept queue.
+        self.with(ctx, out, handle, |tcb, ctx| {
+            tcb.on_segment(ctx, seg);
+            tcb.output(ctx);
+        });
+        true
     }
 
     /// Answer a segment that has no connection with a RST.
-    pub(crate) fn tcp_reset_for(
+    pub(super) fn reset_for(
         &mut self,
-        now: Instant,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
         seg: &Segment<'_>,
-        local: std::net::Ipv4Addr,
-        remote: std::net::Ipv4Addr,
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
     ) {
-        let Stack { config, counters, out, events, tcp, rx_drop, .. } = self;
-        let mut ctx = Ctx { now, config, counters, out, events, challenge: &mut tcp.challenge, rx_drop };
-        reset_for(&mut ctx, local, remote, seg);
-    }
-
-    /// After a connection handled an event: hand a newly established passive open
-    /// to its listener's accept queue, free what is closed and unheld, re-arm
-    /// timers.
-    pub(crate) fn tcp_after(&mut self, now: Instant, handle: TcpHandle, before: State) {
-        let Some(tcb) = self.tcp.conns.get_mut(&handle) else {
-            return;
-        };
-        let state = tcb.state;
-        let mut overflowed = false;
-        if before == State::SynReceived && state != State::SynReceived {
-            if let Some(listener) = tcb.listener.and_then(|l| self.tcp.listeners.get_mut(&l)) {
-                listener.half_open = listener.half_open.saturating_sub(1);
-                if state.is_synchronized() {
-                    if listener.accept_queue.len() < listener.backlog {
-                        listener.accept_queue.push_back(handle);
-                        self.events.push(Event::Tcp(listener.handle));
-                    } else {
-                        // Not reached from segments (`accept_queue_full_for`
-                        // holds them back); kept as the bound of last resort.
-                        listener.overflows += 1;
-                        self.counters.tcp_listen_overflow += 1;
-                        tcb.listener = None;
-                        tcb.attached = false;
-                        overflowed = true;
-                    }
-                } else {
-                    // Reset or timed out before it was established: RFC 9293
-                    // §3.10.7.4 returns a passive open to LISTEN. No program ever
-                    // held it, so it is freed below.
-                    tcb.listener = None;
-                    tcb.attached = false;
-                }
-            } else {
-                // Its listener closed in the meantime: nobody will accept it.
-                tcb.listener = None;
-                tcb.attached = false;
-            }
-        }
-        if state == State::Closed {
-            let unheld = !tcb.attached;
-            if unheld {
-                self.tcp_free(handle);
-                return;
-            }
-            // Still held by a program, which will see the error or end-of-file;
-            // the 4-tuple is free for new connections already.
-            let key = (tcb.local.port(), tcb.remote);
-            if self.tcp.by_tuple.get(&key) == Some(&handle) {
-                self.tcp.by_tuple.remove(&key);
-            }
-        }
-        if overflowed {
-            // No room to wait for `accept`: reset rather than leave the peer hanging.
-            self.tcp_with(now, handle, |tcb, ctx| tcb.abort(ctx, "accept queue full"));
-            return;
-        }
-        self.tcp.reschedule(handle);
-    }
-
-    /// Forget a connection: its tuple, its timers, its ephemeral port.
-    pub(crate) fn tcp_free(&mut self, handle: TcpHandle) {
-        let Some(tcb) = self.tcp.conns.remove(&handle) else {
-            return;
-        };
-        self.events.forget_tcp(handle);
-        let key = (tcb.local.port(), tcb.remote);
-        if self.tcp.by_tuple.get(&key) == Some(&handle) {
-            self.tcp.by_tuple.remove(&key);
-        }
-        if let Some(t) = tcb.scheduled {
-            self.tcp.timers.remove(&(t, handle));
-        }
-        if tcb.owns_port {
-            self.tcp.ports.release(tcb.local.port());
-        }
-        if let Some(listener) = tcb.listener.and_then(|l| self.tcp.listeners.get_mut(&l)) {
-            if tcb.state == State::SynReceived {
-                listener.half_open = listener.half_open.saturating_sub(1);
-            }
-            listener.accept_queue.retain(|&h| h != handle);
-        }
-        self.counters.tcp_closed += 1;
-    }
-
-    /// Run every TCP timer due at `now`.
-    pub(crate) fn tcp_on_timeout(&mut self, now: Instant) {
-        // Take the due connections first and run each once: a connection that is
-        // somehow still due afterwards waits for the next call instead of
-        // spinning this one forever.
-        let mut due = Vec::new();
-        while let Some(&(deadline, handle)) = self.tcp.timers.first() {
-            if deadline > now {
-                break;
-            }
-            self.tcp.timers.pop_first();
-            if let Some(tcb) = self.tcp.conns.get_mut(&handle) {
-                tcb.scheduled = None;
-            }
-            due.push(handle);
-        }
-        for handle in due {
-            self.tcp_with(now, handle, |tcb, ctx| {
-                tcb.on_timer(ctx);
-                tcb.output(ctx);
-            });
-        }
+        let mut tcb_ctx = Ctx::new(ctx.reborrow(), out, &self.config, &mut self.challenge);
+        reset_for(&mut tcb_ctx, local, remote, seg);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::tcp::state::State;
+    use crate::tcp::State;
     use crate::testutil::{drain, drain_parsed, ip_packet, ms, sa, stack, PEER, US};
     use crate::wire::tcp::{self as wire, Flags, Options, Segment};
 
-    const PROTO_TCP: u8 = 6;
+    use crate::wire::ip_protocol::TCP as PROTO_TCP;
     const SYN: Flags = Flags { syn: true, ack: false, fin: false, rst: false, psh: false, urg: false };
     const ACK: Flags = Flags { syn: false, ack: true, fin: false, rst: false, psh: false, urg: false };
 
@@ -341,7 +346,7 @@ mod tests {
         assert_eq!(s.tcp_connection_count(), 1);
         s.input(ms(2), &from_peer(1001, 0, Flags { rst: true, ..Flags::default() }));
         assert_eq!(s.tcp_connection_count(), 0, "reset in SYN-RECEIVED frees the connection");
-        assert_eq!(s.tcp.listeners[&listener].half_open, 0);
+        assert_eq!(s.tcp_table().listeners[&listener].half_open, 0);
 
         // Same again, but the peer never answers: SYN,ACK retransmissions run out.
         s.input(ms(3), &from_peer(5000, 0, Flags { syn: true, ..Flags::default() }));
@@ -353,7 +358,7 @@ mod tests {
             drain(&mut s);
         }
         assert_eq!(s.tcp_connection_count(), 0, "a timed-out passive open is freed");
-        assert_eq!(s.tcp.listeners[&listener].half_open, 0);
+        assert_eq!(s.tcp_table().listeners[&listener].half_open, 0);
         assert!(s.tcp_ports().is_bound(7), "the listener carries on");
     }
 
@@ -380,14 +385,14 @@ mod tests {
         let iss_b = syn_ack_seq(&mut s);
 
         s.input(ms(2), &from_port(40001, 101, iss_a.wrapping_add(1), ACK));
-        assert_eq!(s.tcp.listeners[&listener].accept_queue.len(), 1);
+        assert_eq!(s.tcp_table().listeners[&listener].accept_queue.len(), 1);
         drain(&mut s); // what A's completion sends is not B's business
         s.input(ms(2), &from_port(40002, 201, iss_b.wrapping_add(1), ACK));
         let sent = drain_parsed(&mut s);
         assert!(sent.is_empty(), "no RST, nothing at all: {sent:?}");
         assert_eq!(s.counters().tcp_listen_overflow, 1);
         assert_eq!(s.counters().tcp_resets, 0);
-        let b = s.tcp.by_tuple[&(7, std::net::SocketAddrV4::new(PEER, 40002))];
+        let b = s.tcp_table().by_tuple[&(7, std::net::SocketAddrV4::new(PEER, 40002))];
         assert_eq!(s.tcp_state(b), Some(State::SynReceived));
 
         s.tcp_accept(listener).expect("the first connection");

@@ -12,7 +12,8 @@ use super::receiver::AckDue;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::{reset_for, Ctx, Tcb};
-use crate::stack::note_drop;
+use super::timer_table::Timer;
+use crate::shared::DropReason;
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, Segment};
 use std::io;
@@ -64,18 +65,18 @@ impl Tcb {
             self.snd.snd_nxt = self.snd.snd_nxt.max(ack);
             self.update_window(seq, ack, seg.window, true);
             self.take_rtt_sample(ctx, seg, ack, oldest);
-            self.timers.retransmit = None;
+            self.timers.stop(Timer::Retransmit);
             self.snd.retries = 0;
-            self.set_state(ctx, State::Established, "rcvd SYN,ACK");
+            self.set_state(State::Established, "rcvd SYN,ACK");
             ctx.counters.tcp_established += 1;
             self.rcv.ack = super::receiver::AckState::Now;
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 7): answer SYN,ACK with our
             // original ISN.
-            self.set_state(ctx, State::SynReceived, "rcvd SYN (simultaneous open)");
+            self.set_state(State::SynReceived, "rcvd SYN (simultaneous open)");
             self.update_window(seq, self.snd.iss, seg.window, true);
-            let options = self.syn_options(ctx.config, ctx.now, Some(&seg.options));
-            self.emit(ctx, self.snd.iss, Flags { syn: true, ack: true, ..Flags::default() }, &[], Some(options));
+            self.peer_syn_options = seg.options;
+            self.emit_syn(ctx);
         }
         self.notify(ctx);
     }
@@ -112,8 +113,7 @@ impl Tcb {
         // ACK still carries SACK blocks and window updates, and it cannot corrupt data.
         if let (Some(_), Some((tsval, _))) = (self.negotiated.timestamps, seg.options.timestamp) {
             if !seg.flags.rst && seg_len > 0 && (tsval.wrapping_sub(self.rcv.ts_recent) as i32) < 0 {
-                ctx.counters.tcp_rx_paws_rejected += 1;
-                self.discard(ctx, "tcp PAWS rejected");
+                self.discard(ctx, DropReason::TcpPawsRejected);
                 self.ack_unusable(ctx, seg);
                 return;
             }
@@ -121,20 +121,18 @@ impl Tcb {
 
         // First: is any of the segment inside the receive window?
         if !self.acceptable(seq, seg_len) {
-            ctx.counters.tcp_rx_out_of_window += 1;
             trace!(seq = seq.0, len = seg_len, rcv_nxt = self.rcv.rcv_nxt.0, "segment outside the window");
-            self.discard(ctx, "tcp out of window");
+            self.discard(ctx, DropReason::TcpOutOfWindow);
             if !seg.flags.rst {
                 let end = seq + seg.payload.len();
                 if self.negotiated.sack && !seg.payload.is_empty() && end <= self.rcv.rcv_nxt {
                     // Data we already have: say so with a D-SACK (RFC 2883 §4).
                     self.rcv.dsack = Some((seq, end));
                 }
-                // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait.
-                if seg.flags.fin {
-                    if let State::TimeWait { .. } = self.state {
-                        self.state = State::TimeWait { until: ctx.now + ctx.tcp().msl * 2 };
-                    }
+                // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait
+                // (RFC 9293 §3.10.7.4).
+                if seg.flags.fin && self.state == State::TimeWait {
+                    self.timers.set(Timer::TimeWait, ctx.now + ctx.tcp().msl * 2);
                 }
                 self.ack_unusable(ctx, seg);
             }
@@ -178,7 +176,7 @@ impl Tcb {
                 return;
             }
             self.update_window(seq, ack, seg.window, true);
-            self.set_state(ctx, State::Established, "rcvd ACK of SYN");
+            self.set_state(State::Established, "rcvd ACK of SYN");
             ctx.counters.tcp_established += 1;
             self.notify(ctx);
         }
@@ -204,8 +202,7 @@ impl Tcb {
                 // Data after the peer's FIN: ignored (RFC 9293 §3.10.7.4).
             } else if !self.attached {
                 // Nobody will ever read this: tell the peer (RFC 1122 4.2.2.13).
-                ctx.counters.tcp_rx_data_after_close += 1;
-                self.discard(ctx, "tcp data after close");
+                self.discard(ctx, DropReason::TcpDataAfterClose);
                 self.abort(ctx, "data after close");
                 return;
             } else {
@@ -229,7 +226,7 @@ impl Tcb {
             self.rcv.fin_seq = Some(SeqNumber(seg.seq) + seg.payload.len());
         }
         if let Some(fin) = self.rcv.fin_seq {
-            if !self.rcv.fin_received && fin == self.rcv.rcv_nxt {
+            if !self.state.fin_received() && fin == self.rcv.rcv_nxt {
                 self.receive_fin(ctx);
             }
         }
@@ -300,7 +297,8 @@ impl Tcb {
 
     /// RFC 5961 §7: a challenge ACK, rate-limited stack-wide.
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
-        if ctx.challenge.try_take(ctx.now) {
+        let now = ctx.now;
+        if ctx.challenge.try_take(now) {
             ctx.counters.tcp_challenge_acks += 1;
             self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, &[], None);
         } else {
@@ -313,13 +311,13 @@ impl Tcb {
         ctx.counters.tcp_resets += 1;
         match self.state {
             // A passive open that was reset just ends; the listener carries on.
-            State::SynReceived if self.listener.is_some() => self.set_state(ctx, State::Closed, "rcvd RST"),
+            State::SynReceived if self.listener.is_some() => self.set_state(State::Closed, "rcvd RST"),
             State::SynReceived | State::SynSent => self.fail(ctx, io::ErrorKind::ConnectionRefused, "rcvd RST"),
             State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
                 self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd RST")
             }
-            State::Closing | State::LastAck | State::TimeWait { .. } | State::Closed => {
-                self.set_state(ctx, State::Closed, "rcvd RST")
+            State::Closing | State::LastAck | State::TimeWait | State::Closed => {
+                self.set_state(State::Closed, "rcvd RST")
             }
         }
         self.notify(ctx);
@@ -340,8 +338,8 @@ impl Tcb {
         snd.snd_wl2 = ack;
         snd.max_snd_wnd = snd.max_snd_wnd.max(wnd);
         if wnd > 0 {
-            self.timers.persist = None;
-            self.timers.persist_backoff = 0;
+            self.timers.stop(Timer::Persist);
+            self.persist_backoff = 0;
         }
         changed
     }
@@ -398,7 +396,7 @@ impl Tcb {
     /// congestion control riding on it (see `recovery.rs`).
     fn process_ack(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>, seq: SeqNumber, ack: SeqNumber) {
         // The peer is alive, whatever its window says (see timers.rs).
-        self.timers.probes_unanswered = 0;
+        self.heard_from_peer(ctx.now);
         let window_changed = self.update_window(seq, ack, seg.window, false);
         let mut delivered = 0;
         if self.negotiated.sack {
@@ -416,7 +414,8 @@ impl Tcb {
             delivered += self.on_cumulative_ack(ctx, ack, acked);
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             let in_flight = self.snd.in_flight();
-            self.timers.retransmit = (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto());
+            self.timers.set_to(Timer::Retransmit, (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto()));
+            self.restart_user_timeout(ctx.now);
             self.schedule_loss_probe(ctx);
             self.on_fin_acked(ctx);
             let windows = self.snd.cwnd().min(self.snd.snd_wnd);
@@ -440,21 +439,18 @@ impl Tcb {
 
     /// Our FIN was acknowledged: the closing states move on (RFC 9293 §3.10.7.4).
     fn on_fin_acked(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.snd.fin_acked() {
+        if !self.fin_acked() {
             return;
         }
         match self.state {
             State::FinWait1 => {
-                self.set_state(ctx, State::FinWait2, "rcvd ACK of FIN");
+                self.set_state(State::FinWait2, "rcvd ACK of FIN");
                 if !self.attached {
-                    self.timers.linger = Some(ctx.now + ctx.tcp().fin_wait2_timeout);
+                    self.timers.set(Timer::Linger, ctx.now + ctx.tcp().fin_wait2_timeout);
                 }
             }
-            State::Closing => {
-                let until = ctx.now + ctx.tcp().msl * 2;
-                self.set_state(ctx, State::TimeWait { until }, "rcvd ACK of FIN");
-            }
-            State::LastAck => self.set_state(ctx, State::Closed, "rcvd ACK of FIN"),
+            State::Closing => self.enter_time_wait(ctx, "rcvd ACK of FIN"),
+            State::LastAck => self.set_state(State::Closed, "rcvd ACK of FIN"),
             _ => {}
         }
     }
@@ -482,7 +478,9 @@ impl Tcb {
             } else {
                 AckDue::Delayed
             };
-            self.rcv.schedule_ack(ctx.now, ctx.tcp().delayed_ack, due);
+            if let Some(at) = self.rcv.schedule_ack(ctx.now, ctx.tcp().delayed_ack, due) {
+                self.timers.set(Timer::DelayedAck, at);
+            }
             self.notify(ctx);
         } else {
             // Out of order: hold it (bounded), and send an immediate duplicate ACK
@@ -491,11 +489,10 @@ impl Tcb {
             let data = Bytes::copy_from_slice(&payload[..room]);
             match self.rcv.assembler.insert(self.rcv.rcv_nxt, seq, data) {
                 InsertOutcome::NoRoom => {
-                    ctx.counters.tcp_rx_ooo_no_room += 1;
                     self.dropped += 1;
-                    let limit = ctx.tcp().max_ooo_ranges;
-                    debug!(target: "tunstack::queue", queue = "tcp out-of-order", reason = "out-of-order queue full", local = %self.local, remote = %self.remote, limit, "queue overflow");
-                    note_drop(ctx.rx_drop, "out-of-order queue full");
+                    let (len, limit) = (self.rcv.assembler.ranges(), ctx.tcp().max_ooo_ranges);
+                    let detail = format_args!("local={} remote={}", self.local, self.remote);
+                    ctx.overflow(DropReason::TcpOutOfOrderFull, len, limit, detail);
                 }
                 _ => ctx.counters.tcp_rx_out_of_order += 1,
             }
@@ -506,36 +503,38 @@ impl Tcb {
     /// The peer's FIN is next in sequence (RFC 9293 §3.10.7.4 "eighth").
     fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
         self.rcv.rcv_nxt += 1;
-        self.rcv.fin_received = true;
         self.rcv.ack = super::receiver::AckState::Now;
         match self.state {
-            State::SynReceived | State::Established => self.set_state(ctx, State::CloseWait, "rcvd FIN"),
+            State::SynReceived | State::Established => self.set_state(State::CloseWait, "rcvd FIN"),
             State::FinWait1 => {
-                if self.snd.fin_acked() {
-                    let until = ctx.now + ctx.tcp().msl * 2;
-                    self.set_state(ctx, State::TimeWait { until }, "rcvd FIN");
+                if self.fin_acked() {
+                    self.enter_time_wait(ctx, "rcvd FIN");
                 } else {
-                    self.set_state(ctx, State::Closing, "rcvd FIN (simultaneous close)");
+                    self.set_state(State::Closing, "rcvd FIN (simultaneous close)");
                 }
             }
             State::FinWait2 => {
-                let until = ctx.now + ctx.tcp().msl * 2;
-                self.timers.linger = None;
-                self.set_state(ctx, State::TimeWait { until }, "rcvd FIN");
+                self.timers.stop(Timer::Linger);
+                self.enter_time_wait(ctx, "rcvd FIN");
             }
             _ => {}
         }
         self.notify(ctx);
     }
 
-    /// Enter `state`, with a trace event naming the cause.
-    pub(crate) fn set_state(&mut self, _ctx: &mut Ctx<'_>, state: State, cause: &'static str) {
+    /// Enter `state`, with a trace event naming the cause: the only way a
+    /// connection's state changes.
+    pub(crate) fn set_state(&mut self, state: State, cause: &'static str) {
         if self.state != state {
+            // A passive open is born CLOSED, but it is its listener's SYN that
+            // moves it: say LISTEN, as RFC 9293's diagram does.
+            let from =
+                if self.state == State::Closed && self.listener.is_some() { "LISTEN" } else { self.state.name() };
             debug!(
                 target: "tunstack::tcp::state",
                 local = %self.local,
                 remote = %self.remote,
-                from = self.state.name(),
+                from,
                 to = state.name(),
                 cause,
                 "tcp state"
@@ -544,11 +543,17 @@ impl Tcb {
         }
     }
 
+    /// Both FINs are acknowledged: linger 2×MSL in TIME-WAIT (RFC 9293 §3.4.2).
+    fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
+        self.timers.set(Timer::TimeWait, ctx.now + ctx.tcp().msl * 2);
+        self.set_state(State::TimeWait, cause);
+    }
+
     /// The connection failed: the program's next call returns `kind`.
     pub(crate) fn fail(&mut self, ctx: &mut Ctx<'_>, kind: io::ErrorKind, cause: &'static str) {
         self.error = Some(kind);
-        self.timers = Default::default();
-        self.set_state(ctx, State::Closed, cause);
+        self.stop_timers();
+        self.set_state(State::Closed, cause);
         self.notify(ctx);
     }
 }

@@ -3,14 +3,16 @@
 //!
 //! A listener owns two bounded queues, as in BSD and Linux: half-open connections
 //! (SYN-RECEIVED, bounded by `syn_backlog`) and established connections the program
-//! has not accepted yet (bounded by the `listen` backlog). A SYN that finds either
-//! full is dropped and counted — the client retransmits it later — so an
-//! application that never calls `accept` costs bounded memory.
+//! has not accepted yet (bounded by the `listen` backlog). A SYN that finds the
+//! accept queue full is dropped and counted — the client retransmits it later —
+//! so an application that never calls `accept` costs bounded memory; one that
+//! finds the half-open queue full is answered with a SYN cookie (`syncookie.rs`,
+//! unless they are off), which costs no memory at all.
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
-use super::TcpHandle;
+use crate::shared::TcpHandle;
 
 /// One listening socket.
 #[derive(Debug)]
@@ -26,16 +28,21 @@ pub struct Listener {
     pub accept_queue: VecDeque<TcpHandle>,
     /// SYNs dropped because a queue was full.
     pub overflows: u64,
+    /// When this listener last answered a SYN with a cookie: ACKs to it are
+    /// checked for cookies for two cookie periods after (as Linux does).
+    pub cookie_sent_at: Option<crate::time::Instant>,
 }
 
 impl Listener {
     pub fn new(handle: TcpHandle, local: SocketAddrV4, backlog: usize) -> Self {
-        Listener { handle, local, backlog, half_open: 0, accept_queue: VecDeque::new(), overflows: 0 }
-    }
-
-    /// Whether a new SYN may start a connection (RFC 9293 leaves the bound to the
-    /// implementation; like Linux we also refuse while the accept queue is full).
-    pub fn has_room(&self, syn_backlog: usize) -> bool {
-        self.half_open < syn_backlog && self.accept_queue.len() < self.backlog
+        Listener {
+            handle,
+            local,
+            backlog,
+            half_open: 0,
+            accept_queue: VecDeque::new(),
+            overflows: 0,
+            cookie_sent_at: None,
+        }
     }
 }

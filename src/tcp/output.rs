@@ -8,13 +8,14 @@ use super::receiver::AckState;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::{Ctx, Tcb};
+use super::timer_table::Timer;
 use crate::wire::tcp::Flags;
 
 impl Tcb {
     /// Send everything that is due now. Called after every event on the connection.
     pub(crate) fn output(&mut self, ctx: &mut Ctx<'_>) {
         let mut sent_ack = false;
-        if self.state.is_synchronized() && !matches!(self.state, State::TimeWait { .. }) {
+        if self.state.is_synchronized() && !matches!(self.state, State::TimeWait) {
             sent_ack = self.send_data(ctx);
         }
         if self.state == State::Closed {
@@ -65,11 +66,11 @@ impl Tcb {
         // timeout of §3.8.6.2.1).
         let waiting = self.snd.unsent() > 0;
         if waiting && self.snd.in_flight() == 0 {
-            if self.timers.persist.is_none() {
-                self.timers.persist = Some(ctx.now + self.snd.rtt.rto());
+            if !self.timers.is_armed(Timer::Persist) {
+                self.timers.set(Timer::Persist, ctx.now + self.snd.rtt.rto());
             }
         } else {
-            self.timers.persist = None;
+            self.timers.stop(Timer::Persist);
         }
         sent || sent_new
     }
@@ -90,10 +91,11 @@ impl Tcb {
     /// window, `room` and — unless `force` — the SWS and Nagle rules allow.
     /// Returns whether one went (after the FIN nothing more can).
     fn send_new_segment(&mut self, ctx: &mut Ctx<'_>, room: usize, force: bool) -> bool {
+        let fin_seq = self.fin_seq();
         let snd = &self.snd;
         let offset = snd.offset_of(snd.snd_nxt);
         let unsent = snd.buffer.len().saturating_sub(offset);
-        let fin_due = snd.fin_seq().is_some_and(|fin| snd.snd_nxt <= fin);
+        let fin_due = fin_seq.is_some_and(|fin| snd.snd_nxt <= fin);
         if unsent == 0 && !fin_due {
             return false;
         }
@@ -130,9 +132,10 @@ impl Tcb {
         self.snd.sent.push(seq, end, ctx.now);
         self.snd.on_transmit(end.since(seq));
         self.snd.snd_nxt = end;
-        if self.timers.retransmit.is_none() {
-            self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
         }
+        self.start_user_timeout(ctx.now);
         true
     }
 
@@ -142,7 +145,7 @@ impl Tcb {
         let Some(seg) = self.snd.sent.get(index).copied() else {
             return;
         };
-        let fin = self.snd.fin_seq().is_some_and(|f| f + 1 == seg.end);
+        let fin = self.fin_seq().is_some_and(|f| f + 1 == seg.end);
         let len = seg.len() - usize::from(fin);
         debug!(
             target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = seg.start.0, len,
@@ -155,8 +158,8 @@ impl Tcb {
         self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
         self.snd.sent.on_retransmit(index, ctx.now);
         self.snd.on_transmit(seg.len());
-        if self.timers.retransmit.is_none() {
-            self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
         }
     }
 
@@ -169,6 +172,38 @@ impl Tcb {
             syn = true, cause, rto_ms = self.snd.rtt.rto().as_millis() as u64, "tcp retransmit"
         );
         self.snd.sampler.on_retransmit();
+        self.emit_syn(ctx);
+    }
+
+    /// Begin the handshake (RFC 9293 §3.5): enter `state` (SYN-SENT for an
+    /// active open, SYN-RECEIVED for a passive one), send the SYN or SYN,ACK and
+    /// start the retransmission timer. The one place a handshake starts.
+    pub(crate) fn open(&mut self, ctx: &mut Ctx<'_>, state: State, cause: &'static str) {
+        self.set_state(state, cause);
+        self.emit_syn(ctx);
+        let iss = self.snd.iss;
+        self.snd.snd_nxt = iss + 1;
+        self.snd.sampler.on_send(iss + 1, ctx.now, false);
+        self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
+    }
+
+    /// A passive open rebuilt from a SYN cookie (`syncookie.rs`): SYN-RECEIVED as
+    /// if our SYN,ACK had left from this connection, so the returning ACK
+    /// completes it the usual way. Nothing is sent and no timer runs: there is
+    /// nothing to retransmit.
+    pub(crate) fn resume_from_cookie(&mut self, ctx: &mut Ctx<'_>) {
+        self.set_state(State::SynReceived, "rcvd ACK with a valid SYN cookie");
+        let iss = self.snd.iss;
+        self.snd.snd_nxt = iss + 1;
+        self.snd.syn_sent_at = ctx.now;
+        // The window our cookie SYN,ACK offered, unscaled (RFC 7323 §2.2).
+        let offered = self.rcv.free().min(usize::from(u16::MAX));
+        self.rcv.rcv_adv = self.rcv.rcv_nxt + offered;
+    }
+
+    /// Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), with the options we offer —
+    /// on a SYN,ACK only those the peer's SYN offered (RFC 7323 §1.3, RFC 2018 §2).
+    pub(crate) fn emit_syn(&mut self, ctx: &mut Ctx<'_>) {
         let (flags, peer) = match self.state {
             State::SynReceived => (Flags { syn: true, ack: true, ..Flags::default() }, Some(&self.peer_syn_options)),
             _ => (Flags { syn: true, ..Flags::default() }, None),

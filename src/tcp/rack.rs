@@ -76,10 +76,12 @@ impl Rack {
         }
     }
 
+    #[cfg(test)]
     pub fn reordering_seen(&self) -> bool {
         self.reordering_seen
     }
 
+    #[cfg(test)]
     pub fn reo_wnd_mult(&self) -> u32 {
         self.reo_wnd_mult
     }

@@ -13,8 +13,9 @@ use crate::time::Instant;
 pub enum AckState {
     /// Nothing to acknowledge.
     Idle,
-    /// Data arrived; an ACK may wait until this time (RFC 1122 4.2.3.2 delayed ACK).
-    Delayed { until: Instant },
+    /// Data arrived; an ACK may wait until the connection's delayed-ACK timer
+    /// fires (RFC 1122 4.2.3.2).
+    Delayed,
     /// Send an ACK with the next segment out, now.
     Now,
     /// Due now, but sent when the host next runs the timers — which it does right
@@ -53,9 +54,6 @@ pub struct Receiver {
     pub assembler: Assembler,
     /// The sequence number of the peer's FIN once seen (possibly ahead of RCV.NXT).
     pub fin_seq: Option<SeqNumber>,
-    /// The peer's FIN has been consumed: RCV.NXT covers it; reads return end-of-file
-    /// once the buffer is empty.
-    pub fin_received: bool,
     pub ack: AckState,
     /// Full-sized segments received since our last ACK (ACK at least every second
     /// one, RFC 1122 4.2.3.2 / RFC 5681 §4.2).
@@ -92,7 +90,6 @@ impl Receiver {
             tune: AutoTune::new(max.max(capacity)),
             assembler,
             fin_seq: None,
-            fin_received: false,
             ack: AckState::Idle,
             unacked_segments: 0,
             last_ack_sent: rcv_nxt,
@@ -194,7 +191,8 @@ impl Receiver {
     }
 
     /// Schedule an ACK for in-order data: at once, at the end of the input batch,
-    /// or delayed by `delay` unless one is already due sooner.
+    /// or delayed by `delay` unless one is already due sooner. Returns when the
+    /// delayed-ACK timer must fire, if this started the delay.
     ///
     /// RFC 1122 4.2.3.2 / RFC 5681 §4.2 ask for an ACK at least every second
     /// full-sized segment. Segments that arrive together — the runtime reads up to
@@ -203,7 +201,8 @@ impl Receiver {
     /// `EndOfBatch` ACK goes out when the timers run, right after the batch.
     /// Out-of-order segments, filled holes and everything else that must be heard
     /// at once still go out at once (`Now`).
-    pub fn schedule_ack(&mut self, now: Instant, delay: std::time::Duration, due: AckDue) {
+    #[must_use]
+    pub fn schedule_ack(&mut self, now: Instant, delay: std::time::Duration, due: AckDue) -> Option<Instant> {
         match due {
             AckDue::Now => self.ack = AckState::Now,
             AckDue::EndOfBatch if self.ack != AckState::Now => self.ack = AckState::EndOfBatch,
@@ -211,9 +210,11 @@ impl Receiver {
             AckDue::Delayed if delay.is_zero() => self.ack = AckState::Now,
             AckDue::Delayed => {
                 if self.ack == AckState::Idle {
-                    self.ack = AckState::Delayed { until: now + delay };
+                    self.ack = AckState::Delayed;
+                    return Some(now + delay);
                 }
             }
         }
+        None
     }
 }

@@ -30,6 +30,7 @@ use super::scoreboard::DUP_THRESH;
 use super::sender::{Recovery, Sender};
 use super::seq::SeqNumber;
 use super::tcb::{Ctx, Tcb};
+use super::timer_table::Timer;
 use crate::wire::tcp::Segment;
 
 /// RFC 8985 §7.2 WCDelAckT: the longest a peer may delay the ACK of a lone
@@ -149,13 +150,13 @@ impl Tcb {
         let reo_wnd = snd.rack.reo_wnd(snd.recovery.is_some(), snd.sent.sacked_segments(), snd.rtt.srtt());
         let (marked, recheck) = snd.rack.detect_loss(&mut snd.sent, ctx.now, reo_wnd);
         ctx.counters.tcp_segments_lost += marked as u64;
-        self.timers.reorder = recheck;
+        self.timers.set_to(Timer::Reorder, recheck);
         if snd.sent.lost_bytes() > 0 && snd.recovery.is_none() && snd.rto_recovery.is_none() {
             ctx.counters.tcp_fast_retransmits += 1;
             snd.cc.on_fast_retransmit(ctx.now, snd.in_flight());
             snd.recovery = Some(Recovery { point: snd.snd_nxt, prr: Prr::new(snd.in_flight()) });
             snd.tlp_end = None;
-            self.timers.loss_probe = None;
+            self.timers.stop(Timer::LossProbe);
             trace!(local = %self.local, cwnd = snd.cwnd(), reo_wnd = ?reo_wnd, "tcp fast recovery");
         }
     }
@@ -171,7 +172,7 @@ impl Tcb {
             && snd.rto_recovery.is_none()
             && snd.tlp_end.is_none();
         if !can_probe {
-            self.timers.loss_probe = None;
+            self.timers.stop(Timer::LossProbe);
             return;
         }
         let mut pto = snd.rtt.srtt().map_or(INITIAL_PTO, |srtt| srtt.saturating_mul(2));
@@ -180,7 +181,8 @@ impl Tcb {
         }
         let at = ctx.now + pto;
         // Never later than the retransmission timer itself.
-        self.timers.loss_probe = Some(self.timers.retransmit.map_or(at, |rto| at.min(rto)));
+        let due = self.timers.get(Timer::Retransmit).map_or(at, |rto| at.min(rto));
+        self.timers.set(Timer::LossProbe, due);
     }
 
     /// The probe timer fired (RFC 8985 §7.3): send one new segment if the
@@ -197,6 +199,6 @@ impl Tcb {
             self.retransmit_segment(ctx, last, "TLP");
         }
         self.snd.tlp_end = Some(self.snd.snd_nxt);
-        self.timers.retransmit = Some(ctx.now + self.snd.rtt.rto());
+        self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
     }
 }

@@ -166,18 +166,15 @@ impl RttEstimator {
     }
 
     /// The RTT variation (zero before the first sample).
+    #[cfg(test)]
     pub fn rttvar(&self) -> Duration {
         self.rttvar
     }
 
     /// Consecutive timer expirations since the last valid sample.
+    #[cfg(test)]
     pub fn backoffs(&self) -> u32 {
         self.backoff
-    }
-
-    /// The configuration this estimator was built with.
-    pub fn config(&self) -> &RtoConfig {
-        &self.config
     }
 }
 
@@ -250,6 +247,7 @@ impl RttSampler {
     }
 
     /// Whether a segment is being timed.
+    #[cfg(test)]
     pub fn is_timing(&self) -> bool {
         self.timed.is_some()
     }

@@ -81,12 +81,14 @@ impl Scoreboard {
     }
 
     /// Total SACKed bytes above SND.UNA.
+    #[cfg(test)]
     pub fn sacked_bytes(&self) -> usize {
         self.sacked
     }
 
     /// The end of the highest SACKed range — RFC 6675's "highest octet covered
     /// by any received SACK" plus one; `None` if nothing is SACKed.
+    #[cfg(test)]
     pub fn highest_sacked(&self) -> Option<SeqNumber> {
         self.ranges().last().map(|&(_, r)| r)
     }
@@ -178,6 +180,7 @@ impl Scoreboard {
     }
 
     /// Whether the byte at `seq` has been SACKed.
+    #[cfg(test)]
     pub fn is_sacked(&self, seq: SeqNumber) -> bool {
         self.ranges().iter().any(|&(l, r)| seq.in_window(l, r))
     }

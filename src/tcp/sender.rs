@@ -58,8 +58,6 @@ pub struct Sender {
     pub buffer: SendBuffer,
     /// Sequence number of the first byte in `buffer`.
     pub buf_seq: SeqNumber,
-    /// The program shut down writing: a FIN follows the buffered data.
-    pub fin_queued: bool,
     pub rtt: RttEstimator,
     pub sampler: RttSampler,
     pub cc: Box<dyn CongestionControl>,
@@ -85,16 +83,6 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Sequence number of our FIN, once the program has shut down writing.
-    pub fn fin_seq(&self) -> Option<SeqNumber> {
-        self.fin_queued.then(|| self.buf_seq + self.buffer.len())
-    }
-
-    /// Whether our FIN has been acknowledged.
-    pub fn fin_acked(&self) -> bool {
-        self.fin_seq().is_some_and(|fin| self.snd_una > fin)
-    }
-
     /// Bytes sent and not acknowledged (SYN and FIN count as one each): RFC 5681's
     /// FlightSize.
     pub fn in_flight(&self) -> usize {

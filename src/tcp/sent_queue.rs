@@ -47,10 +47,6 @@ impl SentSegment {
     pub fn len(&self) -> usize {
         self.end.since(self.start)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
 }
 
 /// The segments in `[SND.UNA, SND.NXT)` in sequence order. See the
@@ -69,10 +65,6 @@ pub struct SentQueue {
 impl SentQueue {
     pub fn new() -> Self {
         SentQueue::default()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.segments.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -97,12 +89,6 @@ impl SentQueue {
 
     pub fn lost_bytes(&self) -> usize {
         self.lost_bytes
-    }
-
-    /// The most recently sent new segment, the one a tail loss probe resends
-    /// (RFC 8985 §7.3).
-    pub fn last(&self) -> Option<&SentSegment> {
-        self.segments.back()
     }
 
     /// A new segment `[start, end)` went out for the first time at `now`.
@@ -157,6 +143,35 @@ impl SentQueue {
     /// §6.3, RFC 6675 §5.1). Returns how many were newly marked.
     pub fn mark_all_lost(&mut self) -> usize {
         (0..self.segments.len()).filter(|&i| self.mark_lost(i)).count()
+    }
+
+    /// The path MTU went down (`pmtu.rs`): cut every record longer than `mss`
+    /// into records of at most `mss`, each keeping its record's send time and
+    /// marks, and judge lost (unless SACKed) the pieces of those that were too
+    /// long — a router dropped them. Returns how many records were cut. O(n).
+    pub fn resegment(&mut self, mss: usize) -> usize {
+        let mss = mss.max(1);
+        let mut cut = 0;
+        let mut pieces = VecDeque::with_capacity(self.segments.len());
+        for s in self.segments.drain(..) {
+            if s.len() <= mss {
+                pieces.push_back(s);
+                continue;
+            }
+            cut += 1;
+            let mut start = s.start;
+            while start < s.end {
+                let end = (start + mss).min(s.end);
+                pieces.push_back(SentSegment { start, end, lost: s.lost || !s.sacked, ..s });
+                start = end;
+            }
+        }
+        self.segments = pieces;
+        // Recount the totals the marks add up to.
+        self.sacked_bytes = self.segments.iter().filter(|s| s.sacked).map(SentSegment::len).sum();
+        self.sacked_segments = self.segments.iter().filter(|s| s.sacked).count();
+        self.lost_bytes = self.segments.iter().filter(|s| s.lost).map(SentSegment::len).sum();
+        cut
     }
 
     /// Forget every SACK mark, for when the receiver may have reneged (RFC 2018
@@ -258,6 +273,31 @@ mod tests {
             q.push(s(i * 100), s(i * 100 + 100), t(u64::from(i)));
         }
         q
+    }
+
+    #[test]
+    fn resegmenting_cuts_long_records_and_marks_their_pieces_lost() {
+        let mut q = SentQueue::new();
+        let t = Instant::from_millis(1);
+        q.push(SeqNumber(0), SeqNumber(1000), t);
+        q.push(SeqNumber(1000), SeqNumber(1300), t);
+        q.push(SeqNumber(1300), SeqNumber(2301), t); // 1000 bytes and a FIN
+        assert_eq!(q.resegment(400), 2);
+        let ranges: Vec<(u32, u32, bool)> = q.iter().map(|s| (s.start.0, s.end.0, s.lost)).collect();
+        assert_eq!(
+            ranges,
+            [
+                (0, 400, true),
+                (400, 800, true),
+                (800, 1000, true),
+                (1000, 1300, false),
+                (1300, 1700, true),
+                (1700, 2100, true),
+                (2100, 2301, true)
+            ]
+        );
+        assert_eq!(q.lost_bytes(), 2001);
+        assert_eq!(q.first_lost(), Some(0));
     }
 
     #[test]

@@ -52,8 +52,6 @@
 
 use std::fmt;
 
-use crate::time::Instant;
-
 /// The state of one connection (RFC 9293 §3.3.2). Variants carry what only makes
 /// sense in that state, so e.g. a TIME-WAIT without its expiry cannot exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +74,7 @@ pub enum State {
     LastAck,
     /// Both FINs are acknowledged; lingering 2×MSL so stray segments of this
     /// connection die out before the 4-tuple is reused (RFC 9293 §3.4.2).
-    TimeWait { until: Instant },
+    TimeWait,
     /// Gone: reset, timed out, or fully closed. Kept only until the program lets go.
     Closed,
 }
@@ -93,7 +91,7 @@ impl State {
             State::CloseWait => "CLOSE-WAIT",
             State::Closing => "CLOSING",
             State::LastAck => "LAST-ACK",
-            State::TimeWait { .. } => "TIME-WAIT",
+            State::TimeWait => "TIME-WAIT",
             State::Closed => "CLOSED",
         }
     }
@@ -115,12 +113,12 @@ impl State {
 
     /// Whether we have sent (or queued) our FIN.
     pub fn fin_sent(&self) -> bool {
-        matches!(self, State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait { .. })
+        matches!(self, State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait)
     }
 
     /// Whether the peer's FIN has been received.
     pub fn fin_received(&self) -> bool {
-        matches!(self, State::CloseWait | State::Closing | State::LastAck | State::TimeWait { .. })
+        matches!(self, State::CloseWait | State::Closing | State::LastAck | State::TimeWait)
     }
 }
 

@@ -1,7 +1,6 @@
 //! The transmission control block (RFC 9293 §3.3.1): everything the stack knows
 //! about one connection, and the helpers that write its segments.
 
-use crate::events::EventQueue;
 use std::io;
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -16,45 +15,56 @@ use super::sender::Sender;
 use super::sent_queue::SentQueue;
 use super::seq::SeqNumber;
 use super::state::State;
-use super::TcpHandle;
-use crate::config::{StackConfig, TcpConfig};
-use crate::counters::Counters;
-use crate::icmp::TokenBucket;
+use super::timer_table::{Timer, TimerTable};
+use super::{Keepalive, TcpConfig, TcpParams};
 use crate::ip::IpOutput;
-use crate::stack::{note_drop, DropReason, Event};
+use crate::shared::{Context, DropReason, Event, TcpHandle, TokenBucket};
 use crate::time::Instant;
+use crate::wire::ip_protocol::TCP as PROTO_TCP;
 use crate::wire::tcp::{self as wire, Flags, Options, Segment};
 
-/// IP protocol number of TCP.
-pub(crate) const PROTO_TCP: u8 = 6;
 /// The MSS assumed when the peer sends none (RFC 9293 §3.7.1).
 pub(crate) const DEFAULT_MSS: usize = 536;
 /// Option bytes a timestamp adds to every segment (10, padded to 12).
 const TS_OPTION_LEN: usize = 12;
 
-/// What a TCB needs from the rest of the stack while it processes one event.
+/// What a TCB needs from the rest of the stack while it processes one event:
+/// the stack's [`Context`] (time, counters, events, the drop verdict — reached
+/// through `Deref`, so `ctx.now` and `ctx.counters` read as before), plus IP
+/// output, the TCP settings and the stack-wide challenge-ACK budget.
 pub(crate) struct Ctx<'a> {
-    pub now: Instant,
-    pub config: &'a StackConfig,
-    pub counters: &'a mut Counters,
+    base: Context<'a>,
     pub out: &'a mut IpOutput,
-    pub events: &'a mut EventQueue,
+    pub config: &'a TcpParams,
     /// Stack-wide challenge-ACK budget (RFC 5961 §7).
     pub challenge: &'a mut TokenBucket,
-    /// Where a segment being input is marked dropped (see [`Stack::input`](crate::Stack::input)).
-    pub rx_drop: &'a mut Option<DropReason>,
 }
 
-impl Ctx<'_> {
-    /// The segment being processed goes no further, for `reason`: a `tunstack::drop`
-    /// event, and the verdict [`Stack::input`](crate::Stack::input) returns.
-    pub fn drop_segment(&mut self, local: SocketAddrV4, remote: SocketAddrV4, reason: &'static str) {
-        tracing::debug!(target: "tunstack::drop", reason, %local, %remote, "tcp drop");
-        note_drop(self.rx_drop, reason);
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        base: Context<'a>,
+        out: &'a mut IpOutput,
+        config: &'a TcpParams,
+        challenge: &'a mut TokenBucket,
+    ) -> Self {
+        Ctx { base, out, config, challenge }
     }
 
     pub fn tcp(&self) -> &TcpConfig {
         &self.config.tcp
+    }
+}
+
+impl<'a> std::ops::Deref for Ctx<'a> {
+    type Target = Context<'a>;
+    fn deref(&self) -> &Context<'a> {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Ctx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
     }
 }
 
@@ -67,63 +77,59 @@ pub struct Negotiated {
     pub sack: bool,
 }
 
-/// Per-connection timers other than delayed ACK (in the receiver) and TIME-WAIT
-/// (in the state).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Timers {
-    /// Retransmission timer (RFC 6298 §5).
-    pub retransmit: Option<Instant>,
-    /// Tail loss probe timer (RFC 8985 §7.2), earlier than the RTO.
-    pub loss_probe: Option<Instant>,
-    /// RACK reordering timer: when a segment not yet overdue becomes so (RFC 8985 §6.2).
-    pub reorder: Option<Instant>,
-    /// Persist timer: probe a zero window (RFC 9293 §3.8.6.1).
-    pub persist: Option<Instant>,
-    /// Zero-window probes sent since the window closed: each doubles the interval
-    /// to the next (reset when the window opens).
-    pub persist_backoff: u32,
-    /// Probes sent since the peer last acknowledged anything: past the retry limit
-    /// the peer is taken for gone (reset by any ACK).
-    pub probes_unanswered: u32,
-    /// FIN-WAIT-2 of a connection nobody holds any more.
-    pub linger: Option<Instant>,
-}
-
 /// One connection.
 #[derive(Debug)]
-pub struct Tcb {
-    pub handle: TcpHandle,
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
-    pub state: State,
-    pub snd: Sender,
-    pub rcv: Receiver,
-    pub negotiated: Negotiated,
+pub(crate) struct Tcb {
+    pub(super) handle: TcpHandle,
+    pub(super) local: SocketAddrV4,
+    pub(super) remote: SocketAddrV4,
+    pub(super) state: State,
+    pub(super) snd: Sender,
+    pub(super) rcv: Receiver,
+    pub(super) negotiated: Negotiated,
     /// The options of the peer's SYN, to repeat our SYN,ACK's answer exactly.
-    pub peer_syn_options: Options,
-    pub timers: Timers,
+    pub(super) peer_syn_options: Options,
+    /// Every timer of this connection (retransmission, loss probe, reordering,
+    /// persist, delayed ACK, TIME-WAIT, FIN-WAIT-2 linger).
+    pub(super) timers: TimerTable,
+    /// Zero-window probes sent since the window closed: each doubles the interval
+    /// to the next (reset when the window opens).
+    pub(super) persist_backoff: u32,
+    /// Probes sent since the peer last acknowledged anything: past the retry limit
+    /// the peer is taken for gone (reset by any ACK).
+    pub(super) probes_unanswered: u32,
     /// Nagle's algorithm off (`set_nodelay(true)`).
-    pub nodelay: bool,
+    pub(super) nodelay: bool,
     /// A program holds this connection (accepted, or connecting). When it lets go
     /// the connection closes on its own and is freed when done.
-    pub attached: bool,
+    pub(super) attached: bool,
     /// The listener this connection came from, until it is accepted.
-    pub listener: Option<TcpHandle>,
+    pub(super) listener: Option<TcpHandle>,
     /// The error the program will see next (reset, refused, timed out).
-    pub error: Option<io::ErrorKind>,
+    pub(super) error: Option<io::ErrorKind>,
+    /// The path MTU as this connection knows it (RFC 1191): the link MTU at
+    /// first, lowered by ICMP "fragmentation needed" or black-hole detection.
+    pub(super) pmtu: usize,
+    /// Keepalive of this connection (from `TcpConfig::keepalive`, then the program's).
+    pub(super) keepalive: Keepalive,
+    /// User timeout of this connection (RFC 5482).
+    pub(super) user_timeout: Option<Duration>,
+    /// The last ICMP soft error (RFC 1122 4.2.3.9), told to the program instead of
+    /// `TimedOut` if the connection times out.
+    pub(super) soft_error: Option<io::ErrorKind>,
     /// The program shut down reading: new data is answered with RST.
-    pub read_closed: bool,
+    pub(super) read_closed: bool,
     /// The local port was taken from the ephemeral range for this connection and is
     /// released with it.
-    pub owns_port: bool,
+    pub(super) owns_port: bool,
     /// Time of the last segment sent, for the idle restart of RFC 5681 §4.1.
-    pub last_send: Instant,
+    pub(super) last_send: Instant,
     /// The deadline under which the connection sits in the stack's timer set.
-    pub(crate) scheduled: Option<Instant>,
+    pub(super) scheduled: Option<Instant>,
     /// Segments of this connection discarded on arrival: PAWS, out of window,
     /// data after close, out-of-order queue full (the `Drops` column of
     /// `tunstack ss`; each is also in its stack-wide counter).
-    pub dropped: u64,
+    pub(super) dropped: u64,
 }
 
 /// Our MSS: what fits in the MTU after the 20-byte IPv4 and TCP headers (RFC 9293
@@ -132,7 +138,7 @@ pub struct Tcb {
 /// option is assumed to take: we never send segments our own link cannot carry
 /// whole. (It once was raised to 536, and an MTU of 296 fragmented every full
 /// segment; found by the `two_stacks` fuzz target.)
-pub(crate) fn our_mss(config: &StackConfig) -> u16 {
+pub(crate) fn our_mss(config: &TcpParams) -> u16 {
     u16::try_from(config.mtu.saturating_sub(40).max(1)).unwrap_or(u16::MAX)
 }
 
@@ -147,22 +153,23 @@ pub(crate) fn wscale_for(buffer: usize) -> u8 {
 }
 
 impl Tcb {
-    /// A fresh TCB in `state`, with our ISN chosen and nothing agreed yet.
+    /// A fresh TCB, CLOSED, with our ISN chosen and nothing agreed yet; the
+    /// handshake begins with [`open`](Tcb::open).
     pub(crate) fn new(
         handle: TcpHandle,
         local: SocketAddrV4,
         remote: SocketAddrV4,
-        state: State,
         iss: SeqNumber,
         irs: SeqNumber,
-        config: &TcpConfig,
+        params: &TcpParams,
     ) -> Self {
+        let config = &params.tcp;
         let cc = config.congestion.build(DEFAULT_MSS);
         Tcb {
             handle,
             local,
             remote,
-            state,
+            state: State::Closed,
             snd: Sender {
                 iss,
                 syn_sent_at: Instant::ZERO,
@@ -176,7 +183,6 @@ impl Tcb {
                 mss: DEFAULT_MSS,
                 buffer: SendBuffer::new(config.send_buffer).with_max(config.send_buffer_max),
                 buf_seq: iss + 1,
-                fin_queued: false,
                 rtt: RttEstimator::new(config.rto.clone()),
                 sampler: RttSampler::new(),
                 cc,
@@ -197,11 +203,17 @@ impl Tcb {
             ),
             negotiated: Negotiated::default(),
             peer_syn_options: Options::default(),
-            timers: Timers::default(),
+            timers: TimerTable::default(),
+            persist_backoff: 0,
+            probes_unanswered: 0,
             nodelay: false,
             attached: true,
             listener: None,
             error: None,
+            keepalive: config.keepalive,
+            user_timeout: config.user_timeout,
+            pmtu: params.mtu,
+            soft_error: None,
             read_closed: false,
             owns_port: false,
             last_send: Instant::ZERO,
@@ -212,14 +224,14 @@ impl Tcb {
 
     /// Discard the segment being processed for `reason`: counted on this
     /// connection, and reported through `ctx` like every drop.
-    pub(crate) fn discard(&mut self, ctx: &mut Ctx<'_>, reason: &'static str) {
+    pub(crate) fn discard(&mut self, ctx: &mut Ctx<'_>, reason: DropReason) {
         self.dropped += 1;
-        ctx.drop_segment(self.local, self.remote, reason);
+        ctx.drop(reason, format_args!("local={} remote={}", self.local, self.remote));
     }
 
     /// Adopt the peer's SYN options (RFC 9293 §3.7.1 MSS, RFC 7323 §2.2/§3.2,
     /// RFC 2018 §2): each extension is used only if both sides offered it.
-    pub(crate) fn negotiate(&mut self, config: &StackConfig, theirs: &Options, now: Instant) {
+    pub(crate) fn negotiate(&mut self, config: &TcpParams, theirs: &Options, now: Instant) {
         let tcp = &config.tcp;
         if let (true, Some(shift)) = (tcp.window_scaling, theirs.window_scale) {
             // RFC 7323 §2.3: a shift above 14 is treated as 14.
@@ -233,11 +245,19 @@ impl Tcb {
         self.negotiated.sack = tcp.sack && theirs.sack_permitted;
         let peer_mss = theirs.mss.map_or(DEFAULT_MSS, usize::from).max(64);
         self.rcv.peer_mss = peer_mss;
-        let overhead = if self.negotiated.timestamps.is_some() { TS_OPTION_LEN } else { 0 };
-        let mss = peer_mss.min(usize::from(our_mss(config))).saturating_sub(overhead).max(1);
+        let mss = self.send_mss();
         self.snd.mss = mss;
         self.snd.cc = tcp.congestion.build(mss);
         let _ = now;
+    }
+
+    /// The most data one segment may carry: what the peer accepts (its MSS
+    /// option) and the path carries (the path MTU less the 20-byte IPv4 and TCP
+    /// headers, RFC 9293 §3.7.1), less the timestamp option every segment then
+    /// carries (RFC 6691).
+    pub(crate) fn send_mss(&self) -> usize {
+        let overhead = if self.negotiated.timestamps.is_some() { TS_OPTION_LEN } else { 0 };
+        self.rcv.peer_mss.min(self.pmtu.saturating_sub(40)).saturating_sub(overhead).max(1)
     }
 
     /// Our timestamp clock: milliseconds, offset per connection (RFC 7323 §5.4).
@@ -259,7 +279,7 @@ impl Tcb {
     }
 
     /// Options for our SYN or SYN,ACK. On a SYN,ACK only what the peer offered.
-    pub(crate) fn syn_options(&self, config: &StackConfig, now: Instant, peer: Option<&Options>) -> Options {
+    pub(crate) fn syn_options(&self, config: &TcpParams, now: Instant, peer: Option<&Options>) -> Options {
         let tcp = &config.tcp;
         let offered = |ours: bool, theirs: bool| ours && peer.is_none_or(|_| theirs);
         let ts = offered(tcp.timestamps, peer.is_some_and(|p| p.timestamp.is_some()));
@@ -322,6 +342,7 @@ impl Tcb {
         }
         if flags.ack {
             self.rcv.ack = AckState::Idle;
+            self.timers.stop(Timer::DelayedAck);
             self.rcv.unacked_segments = 0;
             self.rcv.last_ack_sent = self.rcv.rcv_nxt;
         }
@@ -373,37 +394,54 @@ impl Tcb {
             // when a RST closed the connection kept the timer loop spinning).
             return None;
         }
-        let ack = match self.rcv.ack {
-            AckState::Delayed { until } => Some(until),
-            AckState::Now | AckState::EndOfBatch => Some(Instant::ZERO),
-            AckState::Idle => None,
-        };
-        let time_wait = match self.state {
-            State::TimeWait { until } => Some(until),
-            _ => None,
-        };
-        let t = &self.timers;
-        [t.retransmit, t.loss_probe, t.reorder, t.persist, t.linger, ack, time_wait].into_iter().flatten().min()
+        // An ACK due now (not merely delayed) makes the connection due at once.
+        let ack_now = matches!(self.rcv.ack, AckState::Now | AckState::EndOfBatch).then_some(Instant::ZERO);
+        [self.timers.next(), ack_now].into_iter().flatten().min()
+    }
+
+    /// Stop every timer (the connection failed or was aborted).
+    pub(crate) fn stop_timers(&mut self) {
+        self.timers.stop_all();
+        self.persist_backoff = 0;
+        self.probes_unanswered = 0;
+    }
+
+    /// Sequence number of our FIN, once the program has shut down writing: it
+    /// follows the last byte written. Known from the state alone (RFC 9293
+    /// §3.3.2: the states after CLOSE have sent or will send a FIN).
+    pub(crate) fn fin_seq(&self) -> Option<SeqNumber> {
+        self.state.fin_sent().then(|| self.snd.buf_seq + self.snd.buffer.len())
+    }
+
+    /// Whether our FIN has been acknowledged.
+    pub(crate) fn fin_acked(&self) -> bool {
+        self.fin_seq().is_some_and(|fin| self.snd.snd_una > fin)
     }
 
     /// Tell a program waiting on this connection that something changed.
     pub(crate) fn notify(&self, ctx: &mut Ctx<'_>) {
-        ctx.events.push(Event::Tcp(self.handle));
+        ctx.notify(Event::Tcp(self.handle));
     }
 }
 
 /// Write a segment to the IP layer and count it.
 pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: std::net::Ipv4Addr, dst: std::net::Ipv4Addr, segment: &Segment<'_>) {
-    let mut bytes = ctx.out.buffer();
-    if wire::emit(&mut bytes, src, dst, segment).is_some()
-        && ctx.out.send(ctx.config, ctx.counters, dst, PROTO_TCP, &bytes).is_ok()
-    {
-        ctx.counters.tcp_tx_segments += 1;
+    let Ctx { base, out, config, .. } = ctx;
+    let mut bytes = out.buffer();
+    // RFC 1191 §3: with path MTU discovery every segment carries Don't Fragment.
+    let sent = wire::emit(&mut bytes, src, dst, segment).is_some()
+        && if config.tcp.path_mtu_discovery {
+            out.send_dont_fragment(base.counters, dst, PROTO_TCP, &bytes).is_ok()
+        } else {
+            out.send(base.counters, dst, PROTO_TCP, &bytes).is_ok()
+        };
+    if sent {
+        base.counters.tcp_tx_segments += 1;
         if segment.flags.rst {
-            ctx.counters.tcp_tx_rst += 1;
+            base.counters.tcp_tx_rst += 1;
         }
     }
-    ctx.out.recycle(bytes);
+    out.recycle(bytes);
 }
 
 /// RFC 9293 §3.10.7.1: the answer to a segment for no connection: a RST that the

@@ -5,6 +5,7 @@ use std::io;
 
 use super::state::State;
 use super::tcb::{Ctx, Tcb};
+use super::timer_table::Timer;
 use crate::wire::tcp::Flags;
 
 impl Tcb {
@@ -14,7 +15,7 @@ impl Tcb {
         if let Some(kind) = self.error.take() {
             return Err(kind.into());
         }
-        if self.snd.fin_queued || !self.state.can_send_data() {
+        if !self.state.can_send_data() {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "connection closed for sending"));
         }
         if data.is_empty() {
@@ -36,7 +37,7 @@ impl Tcb {
         if let Some(kind) = self.error.take() {
             return Err(kind.into());
         }
-        if self.rcv.fin_received || self.read_closed || self.state == State::Closed || buf.is_empty() {
+        if self.state.fin_received() || self.read_closed || self.state == State::Closed || buf.is_empty() {
             return Ok(0);
         }
         Err(io::ErrorKind::WouldBlock.into())
@@ -44,19 +45,16 @@ impl Tcb {
 
     /// CLOSE for the sending direction (RFC 9293 §3.10.4): a FIN follows the data
     /// already queued.
-    pub(crate) fn user_shutdown_write(&mut self, ctx: &mut Ctx<'_>) {
-        if self.snd.fin_queued {
-            return;
-        }
+    pub(crate) fn user_shutdown_write(&mut self) {
+        // Entering FIN-WAIT-1 or LAST-ACK is what queues the FIN (`Tcb::fin_seq`);
+        // in every other state it is queued already, or there is none to send.
         match self.state {
-            State::SynSent => self.set_state(ctx, State::Closed, "close in SYN-SENT"),
+            State::SynSent => self.set_state(State::Closed, "close in SYN-SENT"),
             State::SynReceived | State::Established => {
-                self.snd.fin_queued = true;
-                self.set_state(ctx, State::FinWait1, "close");
+                self.set_state(State::FinWait1, "close");
             }
             State::CloseWait => {
-                self.snd.fin_queued = true;
-                self.set_state(ctx, State::LastAck, "close");
+                self.set_state(State::LastAck, "close");
             }
             _ => {}
         }
@@ -72,9 +70,9 @@ impl Tcb {
             self.abort(ctx, "closed with unread data");
             return;
         }
-        self.user_shutdown_write(ctx);
+        self.user_shutdown_write();
         if self.state == State::FinWait2 {
-            self.timers.linger = Some(ctx.now + ctx.tcp().fin_wait2_timeout);
+            self.timers.set(Timer::Linger, ctx.now + ctx.tcp().fin_wait2_timeout);
         }
     }
 
@@ -86,8 +84,8 @@ impl Tcb {
             self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, &[], None);
             ctx.counters.tcp_resets += 1;
         }
-        self.timers = Default::default();
-        self.set_state(ctx, State::Closed, cause);
+        self.stop_timers();
+        self.set_state(State::Closed, cause);
         self.notify(ctx);
     }
 }

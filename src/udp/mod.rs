@@ -4,35 +4,29 @@
 //! The UDP port table is its own namespace: UDP port 7 and TCP port 7 are different
 //! ports (see [`crate::ports`]).
 
+mod invariants;
 mod queue;
 mod socket;
 #[cfg(test)]
 mod tests;
 
-pub use queue::{Datagram, RecvQueue};
+pub use queue::{ReceivedDatagram, RecvQueue};
 pub use socket::UdpSocketState;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use bytes::Bytes;
-use tracing::debug;
 
-use crate::config::QueueLimit;
-use crate::icmp::{quoted_udp, CODE_PORT_UNREACHABLE};
-use crate::ip::{Datagram as IpDatagram, OutputError};
+use crate::ip::{Datagram, IpOutput, OutputError};
 use crate::ports::{PortConfig, PortTable, Protocol};
-use crate::stack::{Event, Stack};
-use crate::time::Instant;
+use crate::shared::{Context, DropReason, Event, QueueLimit, UdpHandle};
+use crate::wire::icmp::{CODE_HOST_UNREACHABLE, CODE_NET_UNREACHABLE, CODE_PORT_UNREACHABLE};
+use crate::wire::ip_protocol::UDP as PROTO_UDP;
 use crate::wire::udp::{self, UdpError, MAX_PAYLOAD_V4};
 
-/// Names one UDP socket of a [`Stack`]. Handles are never reused, so a stale
-/// handle finds nothing rather than someone else's socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UdpHandle(pub(crate) u64);
-
-/// A UDP socket as listed by [`Stack::udp_sockets`].
+/// A UDP socket as listed by [`Stack::udp_sockets`](crate::Stack::udp_sockets).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UdpSocketInfo {
     pub handle: UdpHandle,
@@ -45,28 +39,40 @@ pub struct UdpSocketInfo {
     pub dropped: u64,
 }
 
+/// What the UDP table needs to know of the stack: fixed when the stack is made.
+#[derive(Clone, Debug)]
+pub(crate) struct UdpConfig {
+    /// Our address: the only one a socket may bind besides 0.0.0.0.
+    pub addr: Ipv4Addr,
+    /// Most sockets open at once.
+    pub max_sockets: usize,
+    /// The receive queue bound a new socket starts with.
+    pub recv_queue: QueueLimit,
+    /// The UDP port namespace's settings.
+    pub ports: PortConfig,
+    /// Seed of the ephemeral port allocator.
+    pub seed: u64,
+}
+
+/// What became of a datagram given to [`UdpTable::input`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Delivery {
+    /// Queued on a socket, or dropped (counted, with its reason in the context).
+    Done,
+    /// No socket on the port: RFC 1122 4.1.3.1 asks for an ICMP port unreachable,
+    /// which the stack sends (UDP does not speak ICMP itself).
+    PortUnreachable,
+}
+
 /// All UDP sockets and the UDP port namespace.
 #[derive(Debug)]
 pub(crate) struct UdpTable {
-    pub ports: PortTable,
-    pub(crate) sockets: HashMap<UdpHandle, UdpSocketState>,
-    pub(crate) by_port: HashMap<u16, UdpHandle>,
+    config: UdpConfig,
+    ports: PortTable,
+    sockets: HashMap<UdpHandle, UdpSocketState>,
+    by_port: HashMap<u16, UdpHandle>,
     next_handle: u64,
-}
-
-impl UdpTable {
-    pub fn new(config: PortConfig, seed: u64) -> Self {
-        UdpTable {
-            ports: PortTable::new(Protocol::Udp, config, seed),
-            sockets: HashMap::new(),
-            by_port: HashMap::new(),
-            next_handle: 1,
-        }
-    }
-
-    fn get(&mut self, handle: UdpHandle) -> io::Result<&mut UdpSocketState> {
-        self.sockets.get_mut(&handle).ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket is closed"))
-    }
 }
 
 fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
@@ -76,81 +82,109 @@ fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
     }
 }
 
-impl Stack {
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "UDP socket is closed")
+}
+
+impl UdpTable {
+    pub fn new(config: UdpConfig) -> Self {
+        UdpTable {
+            ports: PortTable::new(Protocol::Udp, config.ports.clone(), config.seed),
+            sockets: HashMap::new(),
+            by_port: HashMap::new(),
+            next_handle: 1,
+            config,
+        }
+    }
+
+    fn get(&mut self, handle: UdpHandle) -> io::Result<&mut UdpSocketState> {
+        self.sockets.get_mut(&handle).ok_or_else(closed)
+    }
+
+    /// The UDP port namespace.
+    pub fn ports(&self) -> &PortTable {
+        &self.ports
+    }
+
+    /// The port namespace, for tests that break it on purpose.
+    #[cfg(test)]
+    pub(crate) fn ports_mut(&mut self) -> &mut PortTable {
+        &mut self.ports
+    }
+
     /// A UDP datagram for us (RFC 768).
-    pub(crate) fn udp_input(&mut self, now: Instant, ip: &IpDatagram<'_>) {
+    pub fn input(&mut self, ctx: &mut Context<'_>, ip: &Datagram<'_>) -> Delivery {
         let datagram = match udp::parse(ip.src, ip.dst, ip.payload) {
             Ok(d) => d,
             Err(e) => {
-                let (counter, reason) = match e {
-                    UdpError::BadLength => (&mut self.counters.udp_rx_bad_length, "udp bad length"),
-                    UdpError::BadChecksum => (&mut self.counters.udp_rx_bad_checksum, "udp bad checksum"),
+                let reason = match e {
+                    UdpError::BadLength => DropReason::UdpBadLength,
+                    UdpError::BadChecksum => DropReason::UdpBadChecksum,
                 };
-                *counter += 1;
-                debug!(target: "tunstack::drop", reason, src = %ip.src, "udp drop");
-                self.drop_input(reason);
-                return;
+                ctx.drop(reason, format_args!("src={}", ip.src));
+                return Delivery::Done;
             }
         };
-        self.counters.udp_rx += 1;
+        ctx.counters.udp_rx += 1;
         let from = SocketAddrV4::new(ip.src, datagram.src_port);
         let target = self
-            .udp
             .by_port
             .get(&datagram.dst_port)
             .copied()
-            .filter(|h| self.udp.sockets.get(h).is_some_and(|s| s.peer.is_none_or(|peer| peer == from)));
+            .filter(|h| self.sockets.get(h).is_some_and(|s| s.peer.is_none_or(|peer| peer == from)));
         let Some(handle) = target else {
-            // RFC 1122 4.1.3.1: no one listens → ICMP port unreachable.
-            self.counters.udp_rx_no_port += 1;
-            debug!(target: "tunstack::drop", reason = "udp no port", port = datagram.dst_port, "udp drop");
-            self.drop_input("udp no port");
-            self.icmp_send_dest_unreachable(now, CODE_PORT_UNREACHABLE, ip);
-            return;
+            ctx.drop(DropReason::UdpNoPort, format_args!("port={}", datagram.dst_port));
+            return Delivery::PortUnreachable;
         };
-        let Some(socket) = self.udp.sockets.get_mut(&handle) else {
-            return;
+        let Some(socket) = self.sockets.get_mut(&handle) else {
+            return Delivery::Done;
         };
-        let queued =
-            socket.queue.push(Datagram { from: SocketAddr::V4(from), data: Bytes::copy_from_slice(datagram.payload) });
-        if queued {
-            self.counters.udp_rx_delivered += 1;
-            self.events.push(Event::UdpReadable(handle));
+        let received = ReceivedDatagram { from: SocketAddr::V4(from), data: Bytes::copy_from_slice(datagram.payload) };
+        if socket.queue.push(received) {
+            ctx.counters.udp_rx_delivered += 1;
+            ctx.notify(Event::UdpReadable(handle));
         } else {
-            self.counters.udp_rx_queue_full += 1;
             let (len, limit) = (socket.queue.len(), socket.queue.limit());
-            debug!(target: "tunstack::queue", queue = "udp receive", reason = "udp queue full", port = datagram.dst_port, len, limit = ?limit, "queue overflow");
-            self.drop_input("udp queue full");
+            ctx.overflow(DropReason::UdpQueueFull, len, limit, format_args!("port={}", datagram.dst_port));
         }
+        Delivery::Done
     }
 
-    /// An ICMP destination-unreachable quoting one of our UDP datagrams.
-    pub(crate) fn udp_icmp_error(&mut self, _now: Instant, code: u8, quoted: &[u8]) {
-        let Some(q) = quoted_udp(quoted) else { return };
-        if q.src != self.config.addr {
+    /// An ICMP destination unreachable with `code`, quoting a datagram we sent
+    /// from `src`:`local_port` to `peer`. RFC 1122 4.1.3.3: the error goes to the
+    /// application; like Linux, only a socket connected to that peer gets it.
+    pub fn dest_unreachable(
+        &mut self,
+        ctx: &mut Context<'_>,
+        code: u8,
+        src: Ipv4Addr,
+        local_port: u16,
+        peer: SocketAddrV4,
+    ) {
+        if src != self.config.addr {
             return;
         }
         let kind = match code {
-            0 => io::ErrorKind::NetworkUnreachable,
-            1 => io::ErrorKind::HostUnreachable,
+            CODE_NET_UNREACHABLE => io::ErrorKind::NetworkUnreachable,
+            CODE_HOST_UNREACHABLE => io::ErrorKind::HostUnreachable,
             CODE_PORT_UNREACHABLE => io::ErrorKind::ConnectionRefused,
             _ => return,
         };
-        let Some(&handle) = self.udp.by_port.get(&q.src_port) else {
+        let Some(&handle) = self.by_port.get(&local_port) else {
             return;
         };
-        let Some(socket) = self.udp.sockets.get_mut(&handle) else {
+        let Some(socket) = self.sockets.get_mut(&handle) else {
             return;
         };
-        if socket.peer == Some(SocketAddrV4::new(q.dst, q.dst_port)) {
+        if socket.peer == Some(peer) {
             socket.pending_error = Some(kind);
-            self.events.push(Event::UdpError(handle));
+            ctx.notify(Event::UdpError(handle));
         }
     }
 
-    /// Open a UDP socket on `addr` (port 0: an ephemeral port). The address must be
+    /// Open a socket on `addr` (port 0: an ephemeral port). The address must be
     /// ours or unspecified.
-    pub fn udp_bind(&mut self, addr: SocketAddr) -> io::Result<UdpHandle> {
+    pub fn bind(&mut self, addr: SocketAddr) -> io::Result<UdpHandle> {
         let addr = v4(addr)?;
         if !addr.ip().is_unspecified() && *addr.ip() != self.config.addr {
             return Err(io::Error::new(
@@ -158,50 +192,54 @@ impl Stack {
                 format!("{} is not this stack's address", addr.ip()),
             ));
         }
-        if self.udp.sockets.len() >= self.config.max_udp_sockets {
+        if self.sockets.len() >= self.config.max_sockets {
             return Err(io::Error::new(io::ErrorKind::OutOfMemory, "UDP socket limit reached (max_udp_sockets)"));
         }
-        let port = self.udp.ports.bind(addr.port())?;
-        let handle = UdpHandle(self.udp.next_handle);
-        self.udp.next_handle += 1;
-        self.udp.sockets.insert(
-            handle,
-            UdpSocketState {
-                local_port: port,
-                peer: None,
-                queue: RecvQueue::new(self.config.udp_recv_queue),
-                pending_error: None,
-            },
-        );
-        self.udp.by_port.insert(port, handle);
+        let port = self.ports.bind(addr.port())?;
+        let handle = UdpHandle(self.next_handle);
+        self.next_handle += 1;
+        let socket = UdpSocketState {
+            local_port: port,
+            peer: None,
+            queue: RecvQueue::new(self.config.recv_queue),
+            pending_error: None,
+        };
+        self.sockets.insert(handle, socket);
+        self.by_port.insert(port, handle);
         Ok(handle)
     }
 
-    /// Close a socket and release its port. Datagrams still queued are discarded.
-    pub fn udp_close(&mut self, handle: UdpHandle) {
-        if let Some(socket) = self.udp.sockets.remove(&handle) {
-            self.events.forget_udp(handle);
-            self.udp.by_port.remove(&socket.local_port);
-            self.udp.ports.release(socket.local_port);
-        }
+    /// Close a socket and release its port. Returns whether it was open.
+    pub fn close(&mut self, handle: UdpHandle) -> bool {
+        let Some(socket) = self.sockets.remove(&handle) else {
+            return false;
+        };
+        self.by_port.remove(&socket.local_port);
+        self.ports.release(socket.local_port);
+        true
     }
 
-    /// Fix the peer: `udp_send` goes there and only its datagrams are received.
-    pub fn udp_connect(&mut self, handle: UdpHandle, peer: SocketAddr) -> io::Result<()> {
+    /// Fix the peer: `send` goes there and only its datagrams are received.
+    pub fn connect(&mut self, handle: UdpHandle, peer: SocketAddr) -> io::Result<()> {
         let peer = v4(peer)?;
         if peer.port() == 0 || peer.ip().is_unspecified() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot connect to port 0 or 0.0.0.0"));
         }
-        let socket = self.udp.get(handle)?;
+        let socket = self.get(handle)?;
         socket.peer = Some(peer);
         socket.pending_error = None;
         Ok(())
     }
 
-    /// Send one datagram to `dst`. Errors: `InvalidInput` for a payload larger than
-    /// 65,507 bytes or port 0, `WouldBlock` while the transmit queue is full, a
-    /// pending ICMP error of a connected socket.
-    pub fn udp_send_to(&mut self, handle: UdpHandle, payload: &[u8], dst: SocketAddr) -> io::Result<usize> {
+    /// Send one datagram to `dst` through `out`.
+    pub fn send_to(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: UdpHandle,
+        payload: &[u8],
+        dst: SocketAddr,
+    ) -> io::Result<usize> {
         let dst = v4(dst)?;
         if payload.len() > MAX_PAYLOAD_V4 {
             return Err(io::Error::new(
@@ -213,21 +251,21 @@ impl Stack {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot send to port 0"));
         }
         let src = self.config.addr;
-        let socket = self.udp.get(handle)?;
+        let socket = self.get(handle)?;
         if let Some(kind) = socket.pending_error.take() {
             return Err(icmp_error(kind));
         }
         let src_port = socket.local_port;
-        let mut segment = self.out.buffer();
+        let mut segment = out.buffer();
         if udp::emit(&mut segment, src, *dst.ip(), src_port, dst.port(), payload).is_none() {
-            self.out.recycle(segment);
+            out.recycle(segment);
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large"));
         }
-        let sent = self.out.send(&self.config, &mut self.counters, *dst.ip(), crate::ip::PROTO_UDP, &segment);
-        self.out.recycle(segment);
+        let sent = out.send(ctx.counters, *dst.ip(), PROTO_UDP, &segment);
+        out.recycle(segment);
         match sent {
             Ok(()) => {
-                self.counters.udp_tx += 1;
+                ctx.counters.udp_tx += 1;
                 Ok(payload.len())
             }
             Err(OutputError::QueueFull) => Err(io::Error::new(io::ErrorKind::WouldBlock, "transmit queue full")),
@@ -237,56 +275,46 @@ impl Stack {
         }
     }
 
-    /// Send to the connected peer.
-    pub fn udp_send(&mut self, handle: UdpHandle, payload: &[u8]) -> io::Result<usize> {
-        let peer = self
-            .udp
-            .get(handle)?
-            .peer
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket is not connected"))?;
-        self.udp_send_to(handle, payload, SocketAddr::V4(peer))
-    }
-
-    /// Take the oldest queued datagram; `WouldBlock` if none. A pending ICMP error
-    /// is returned first, once.
-    pub fn udp_recv(&mut self, handle: UdpHandle) -> io::Result<Datagram> {
-        let socket = self.udp.get(handle)?;
-        if let Some(kind) = socket.pending_error.take() {
-            return Err(icmp_error(kind));
-        }
-        socket.queue.pop().ok_or_else(|| io::ErrorKind::WouldBlock.into())
-    }
-
-    /// Whether a datagram or an error is waiting.
-    pub fn udp_can_recv(&self, handle: UdpHandle) -> bool {
-        self.udp.sockets.get(&handle).is_none_or(|s| !s.queue.is_empty() || s.pending_error.is_some())
-    }
-
-    /// Change the receive queue's bounds (datagrams and bytes). Datagrams beyond a
-    /// smaller bound are dropped and counted.
-    pub fn udp_set_recv_queue(&mut self, handle: UdpHandle, limit: QueueLimit) -> io::Result<()> {
-        let shed = self.udp.get(handle)?.queue.set_limit(limit);
-        self.counters.udp_rx_queue_full += shed;
-        Ok(())
-    }
-
-    pub fn udp_local_addr(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
-        let socket = self.udp.sockets.get(&handle).ok_or(io::ErrorKind::NotConnected)?;
-        Ok(SocketAddr::V4(SocketAddrV4::new(self.config.addr, socket.local_port)))
-    }
-
-    pub fn udp_peer_addr(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
-        let socket = self.udp.sockets.get(&handle).ok_or(io::ErrorKind::NotConnected)?;
+    /// The connected peer, or `NotConnected`.
+    pub fn peer(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
+        let socket = self.sockets.get(&handle).ok_or(io::ErrorKind::NotConnected)?;
         socket
             .peer
             .map(SocketAddr::V4)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket is not connected"))
     }
 
-    /// Every open UDP socket, ordered by port.
-    pub fn udp_sockets(&self) -> Vec<UdpSocketInfo> {
+    /// Take the oldest queued datagram; `WouldBlock` if none. A pending ICMP error
+    /// is returned first, once.
+    pub fn recv(&mut self, handle: UdpHandle) -> io::Result<ReceivedDatagram> {
+        let socket = self.get(handle)?;
+        if let Some(kind) = socket.pending_error.take() {
+            return Err(icmp_error(kind));
+        }
+        socket.queue.pop().ok_or_else(|| io::ErrorKind::WouldBlock.into())
+    }
+
+    /// Whether a datagram or an error is waiting (or the socket is gone).
+    pub fn can_recv(&self, handle: UdpHandle) -> bool {
+        self.sockets.get(&handle).is_none_or(|s| !s.queue.is_empty() || s.pending_error.is_some())
+    }
+
+    /// Change the receive queue's bounds; datagrams beyond a smaller bound are
+    /// dropped and counted.
+    pub fn set_recv_queue(&mut self, ctx: &mut Context<'_>, handle: UdpHandle, limit: QueueLimit) -> io::Result<()> {
+        let shed = self.get(handle)?.queue.set_limit(limit);
+        ctx.counters.udp_rx_queue_full += shed;
+        Ok(())
+    }
+
+    pub fn local_addr(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
+        let socket = self.sockets.get(&handle).ok_or(io::ErrorKind::NotConnected)?;
+        Ok(SocketAddr::V4(SocketAddrV4::new(self.config.addr, socket.local_port)))
+    }
+
+    /// Every open socket, ordered by port.
+    pub fn sockets(&self) -> Vec<UdpSocketInfo> {
         let mut list: Vec<_> = self
-            .udp
             .sockets
             .iter()
             .map(|(&handle, s)| UdpSocketInfo {

@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 
-use crate::config::QueueLimit;
+use crate::shared::QueueLimit;
 
 /// One received datagram and who sent it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Datagram {
+pub struct ReceivedDatagram {
     pub from: SocketAddr,
     pub data: Bytes,
 }
@@ -21,7 +21,7 @@ pub struct Datagram {
 /// A FIFO of whole datagrams with a datagram bound and a byte bound.
 #[derive(Debug)]
 pub struct RecvQueue {
-    items: VecDeque<Datagram>,
+    items: VecDeque<ReceivedDatagram>,
     bytes: usize,
     limit: QueueLimit,
     /// Datagrams refused because the queue was full (this socket's drop counter).
@@ -37,7 +37,7 @@ impl RecvQueue {
 
     /// Queue a datagram, or refuse it (returning `false`) if either bound would be
     /// exceeded. A zero-length datagram still takes one slot.
-    pub fn push(&mut self, datagram: Datagram) -> bool {
+    pub fn push(&mut self, datagram: ReceivedDatagram) -> bool {
         let fits = self.items.len() < self.limit.datagrams
             && self.bytes.saturating_add(datagram.data.len()) <= self.limit.bytes;
         if !fits {
@@ -51,15 +51,10 @@ impl RecvQueue {
     }
 
     /// Take the oldest datagram.
-    pub fn pop(&mut self) -> Option<Datagram> {
+    pub fn pop(&mut self) -> Option<ReceivedDatagram> {
         let d = self.items.pop_front()?;
         self.bytes -= d.data.len();
         Some(d)
-    }
-
-    /// Look at the oldest datagram without taking it.
-    pub fn peek(&self) -> Option<&Datagram> {
-        self.items.front()
     }
 
     /// Change the bounds. Datagrams beyond a smaller bound are dropped (newest first)
@@ -98,8 +93,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn dgram(len: usize) -> Datagram {
-        Datagram { from: "198.18.0.1:5000".parse().expect("addr"), data: Bytes::from(vec![7; len]) }
+    fn dgram(len: usize) -> ReceivedDatagram {
+        ReceivedDatagram { from: "198.18.0.1:5000".parse().expect("addr"), data: Bytes::from(vec![7; len]) }
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::net::Ipv4Addr;
 
 use crate::config::{QueueLimit, StackConfig};
 use crate::ports::Protocol;
-use crate::stack::{Event, Stack};
+use crate::shared::Event;
+use crate::stack::Stack;
 use crate::testutil::*;
 use crate::wire::udp::MAX_PAYLOAD_V4;
 

@@ -1,8 +1,22 @@
-//! Checksum verification for TCP and UDP, which cover an IPv4 pseudo-header.
+//! Checksums for TCP and UDP, which cover an IPv4 pseudo-header: verification, and
+//! the partial sums of checksum offload (a sender writes the pseudo-header sum, the
+//! device adds the rest).
+//!
+//! etherparse's `Sum16BitWords` adds 16-bit words in the machine's byte order, so
+//! its results are written back with `to_ne_bytes` (as etherparse itself does).
 
 use std::net::Ipv4Addr;
 
 use etherparse::checksum::Sum16BitWords;
+
+/// The pseudo-header (RFC 9293 §3.1, RFC 768) of a `len`-byte segment, summed.
+fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: u16) -> Sum16BitWords {
+    Sum16BitWords::new()
+        .add_4bytes(src.octets())
+        .add_4bytes(dst.octets())
+        .add_2bytes([0, protocol])
+        .add_2bytes(len.to_be_bytes())
+}
 
 /// True if the one's-complement sum of the pseudo-header (RFC 9293 §3.1, RFC 768)
 /// and the whole `segment`, checksum field included, is all ones.
@@ -16,12 +30,70 @@ pub fn verifies_with_pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, s
     let Ok(len) = u16::try_from(segment.len()) else {
         return false;
     };
-    Sum16BitWords::new()
-        .add_4bytes(src.octets())
-        .add_4bytes(dst.octets())
-        .add_2bytes([0, protocol])
-        .add_2bytes(len.to_be_bytes())
-        .add_slice(segment)
-        .ones_complement()
-        == 0
+    pseudo_header(src, dst, protocol, len).add_slice(segment).ones_complement() == 0
+}
+
+/// What a sender using checksum offload puts in the checksum field of a `len`-byte
+/// segment: the pseudo-header's sum, folded and not complemented (Linux's
+/// `CHECKSUM_PARTIAL`, `~tcp_v4_check(len, saddr, daddr, 0)`), as bytes to store.
+/// [`complete_partial_checksum`] over the segment then yields the real checksum.
+pub(crate) fn partial_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: u16) -> [u8; 2] {
+    (!pseudo_header(src, dst, protocol, len).ones_complement()).to_ne_bytes()
+}
+
+/// Finish a partial checksum (virtio's `NEEDS_CSUM`, Linux's `CHECKSUM_PARTIAL`):
+/// the two bytes at `at` hold a seed (normally the pseudo-header sum, see
+/// `partial_checksum`); the checksum of everything from `start` to the end of
+/// `packet`, seed included, replaces it. False, and `packet` unchanged, if `start`
+/// or the field lies outside `packet` or the field lies before `start`.
+///
+/// Cost: one pass over `packet[start..]`.
+pub fn complete_partial_checksum(packet: &mut [u8], start: usize, at: usize) -> bool {
+    let field_end = at.checked_add(2);
+    if at < start || field_end.is_none_or(|end| end > packet.len()) {
+        return false;
+    }
+    let sum = Sum16BitWords::new().add_slice(&packet[start..]).ones_complement();
+    packet[at..at + 2].copy_from_slice(&sum.to_ne_bytes());
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+
+    /// A 12-byte "segment" with a checksum field at 2..4, as UDP-like protocol 17.
+    fn segment() -> Vec<u8> {
+        vec![0x12, 0x34, 0, 0, 9, 8, 7, 6, 5, 4, 3, 2]
+    }
+
+    #[test]
+    fn a_partial_checksum_completes_to_one_that_verifies() {
+        let mut seg = segment();
+        let seed = partial_checksum(A, B, 17, seg.len() as u16);
+        seg[2..4].copy_from_slice(&seed);
+        assert!(complete_partial_checksum(&mut seg, 0, 2));
+        assert!(verifies_with_pseudo_header(A, B, 17, &seg));
+        assert!(!verifies_with_pseudo_header(A, B, 6, &seg), "the protocol is in the pseudo-header");
+    }
+
+    #[test]
+    fn completing_refuses_offsets_outside_the_packet() {
+        let mut seg = segment();
+        let before = seg.clone();
+        assert!(!complete_partial_checksum(&mut seg, 0, 11), "field runs past the end");
+        assert!(!complete_partial_checksum(&mut seg, 13, 13), "start past the end");
+        assert!(!complete_partial_checksum(&mut seg, 4, 2), "field before start");
+        assert!(!complete_partial_checksum(&mut seg, 0, usize::MAX));
+        assert!(!complete_partial_checksum(&mut [], 0, 0));
+        assert_eq!(seg, before);
+    }
+
+    #[test]
+    fn verification_refuses_what_no_length_field_can_describe() {
+        assert!(!verifies_with_pseudo_header(A, B, 17, &vec![0; 65_536]));
+    }
 }

@@ -3,7 +3,40 @@
 
 use std::net::Ipv4Addr;
 
-use etherparse::{TcpHeader, TcpOptionElement, TcpOptionsIterator, TcpSlice};
+use etherparse::{Ipv4HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement, TcpOptionsIterator, TcpSlice};
+
+use super::field::read_u32;
+use super::ip_protocol;
+
+/// Where each field of the TCP header sits (RFC 9293 §3.1), and the control bits of
+/// the flags byte. Options, if any, run from [`MIN_HEADER_LEN`] to data offset × 4.
+pub mod field {
+    use crate::wire::field::Field;
+
+    pub const SRC_PORT: Field = 0..2;
+    pub const DST_PORT: Field = 2..4;
+    pub const SEQ_NUM: Field = 4..8;
+    pub const ACK_NUM: Field = 8..12;
+    /// Data offset, the header length in 32-bit words (high nibble); reserved bits.
+    pub const DATA_OFF: usize = 12;
+    /// The control bits, `FLG_*`.
+    pub const FLAGS: usize = 13;
+    pub const WINDOW: Field = 14..16;
+    /// Checksum over the pseudo-header, header and data.
+    pub const CHECKSUM: Field = 16..18;
+    pub const URGENT: Field = 18..20;
+
+    pub const FLG_FIN: u8 = 0x01;
+    pub const FLG_SYN: u8 = 0x02;
+    pub const FLG_RST: u8 = 0x04;
+    pub const FLG_PSH: u8 = 0x08;
+    pub const FLG_ACK: u8 = 0x10;
+    pub const FLG_URG: u8 = 0x20;
+    /// ECN-Echo (RFC 3168).
+    pub const FLG_ECE: u8 = 0x40;
+    /// Congestion Window Reduced (RFC 3168).
+    pub const FLG_CWR: u8 = 0x80;
+}
 
 /// TCP header length without options.
 pub const MIN_HEADER_LEN: usize = 20;
@@ -72,7 +105,7 @@ impl Segment<'_> {
 /// Parse and checksum-verify one TCP segment carried from `src` to `dst`.
 pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<Segment<'_>, TcpError> {
     let slice = TcpSlice::from_slice(ip_payload).map_err(|_| TcpError::BadHeader)?;
-    if !super::verifies_with_pseudo_header(src, dst, etherparse::ip_number::TCP.0, ip_payload) {
+    if !super::verifies_with_pseudo_header(src, dst, ip_protocol::TCP, ip_payload) {
         return Err(TcpError::BadChecksum);
     }
     Ok(Segment {
@@ -192,6 +225,100 @@ pub fn emit(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, segment: &Segment<'
     Some(())
 }
 
+/// An IPv4 packet carrying a TCP segment, cut into its headers and payload, for code
+/// that moves segments rather than receives them (the TUN's offloads). No checksum
+/// is verified: input goes through [`parse`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Segment<'a> {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    /// The IPv4 header, options included.
+    pub ip_header: &'a [u8],
+    /// Whether the packet is a fragment (MF set or a fragment offset): then the rest
+    /// of the segment is in other packets, and only the first holds a TCP header.
+    pub fragmented: bool,
+    /// The TCP header, options included.
+    pub tcp_header: &'a [u8],
+    /// The data, up to the IPv4 total length (link padding is not part of it).
+    pub payload: &'a [u8],
+    pub seq: u32,
+    /// The control bits as one byte, `field::FLG_*` (the same bits etherparse reads
+    /// one by one), so that whole flag sets compare at once.
+    pub flags: u8,
+}
+
+/// Cut `packet` into an [`Ipv4Segment`]. `None` unless it holds a whole IPv4 header
+/// whose protocol is TCP, a total length between that header's length and the
+/// buffer's, and within that length a whole TCP header (data offset ≥ 5).
+///
+/// Cost: a few comparisons; nothing is copied or summed.
+pub fn split_ipv4(packet: &[u8]) -> Option<Ipv4Segment<'_>> {
+    let ip = Ipv4HeaderSlice::from_slice(packet).ok()?;
+    if ip.protocol().0 != ip_protocol::TCP {
+        return None;
+    }
+    let ip_header = ip.slice();
+    let segment = packet.get(ip_header.len()..usize::from(ip.total_len()))?;
+    let tcp = TcpHeaderSlice::from_slice(segment).ok()?;
+    let tcp_header = tcp.slice();
+    Some(Ipv4Segment {
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
+        ip_header,
+        fragmented: ip.more_fragments() || ip.fragments_offset().value() != 0,
+        tcp_header,
+        payload: segment.get(tcp_header.len()..)?,
+        seq: read_u32(tcp_header, field::SEQ_NUM)?,
+        flags: *tcp_header.get(field::FLAGS)?,
+    })
+}
+
+/// Set the control bits of the TCP header at the start of `segment` to `flags`
+/// (`field::FLG_*`). False, and `segment` unchanged, if it is too short to hold them.
+/// The checksum is not updated.
+pub fn set_flags(segment: &mut [u8], flags: u8) -> bool {
+    match segment.get_mut(field::FLAGS) {
+        Some(byte) => {
+            *byte = flags;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Put into the checksum field of `segment` (TCP header and data, sent from `src`
+/// to `dst`) what a sender using checksum offload leaves there: the pseudo-header sum
+/// only. Whoever finishes the checksum ([`super::complete_partial_checksum`] from the
+/// start of the TCP header, or the kernel's TSO) adds the header and data. False,
+/// and `segment` unchanged, if it is shorter than a TCP header or longer than an
+/// IPv4 datagram can carry.
+pub fn set_partial_checksum(src: Ipv4Addr, dst: Ipv4Addr, segment: &mut [u8]) -> bool {
+    let Ok(len) = u16::try_from(segment.len()) else {
+        return false;
+    };
+    let Some(field) = segment.get_mut(field::CHECKSUM).filter(|_| usize::from(len) >= MIN_HEADER_LEN) else {
+        return false;
+    };
+    field.copy_from_slice(&super::pseudo_sum::partial_checksum(src, dst, ip_protocol::TCP, len));
+    true
+}
+
+/// Compute and write the checksum of `segment` (TCP header and data, sent from
+/// `src` to `dst`), after its fields were changed in place. False, and `segment`
+/// unchanged, if it does not start with a whole TCP header or is longer than an
+/// IPv4 datagram can carry.
+pub fn fill_checksum(src: Ipv4Addr, dst: Ipv4Addr, segment: &mut [u8]) -> bool {
+    let Ok(header) = TcpHeaderSlice::from_slice(segment) else {
+        return false;
+    };
+    let payload = segment.get(header.slice().len()..).unwrap_or_default();
+    let Ok(sum) = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload) else {
+        return false;
+    };
+    segment[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,11 +391,11 @@ mod tests {
         let mut buf = Vec::new();
         emit(&mut buf, A, B, &syn()).expect("fits");
         let mut bad = buf.clone();
-        bad[4] ^= 1;
+        bad[field::SEQ_NUM.start] ^= 1;
         assert_eq!(parse(A, B, &bad), Err(TcpError::BadChecksum));
         assert_eq!(parse(A, B, &buf[..19]), Err(TcpError::BadHeader));
         let mut off = buf.clone();
-        off[12] = 0x40;
+        off[field::DATA_OFF] = 0x40;
         assert_eq!(parse(A, B, &off), Err(TcpError::BadHeader));
     }
 
@@ -336,11 +463,110 @@ mod tests {
                 emit(&mut buf, A, B, &Segment { payload: &word.to_be_bytes(), ..syn() }).expect("fits");
                 buf
             })
-            .find(|buf| buf[16..18] == [0, 0])
+            .find(|buf| buf[field::CHECKSUM] == [0, 0])
             .expect("some two-byte payload makes the checksum zero");
         assert!(parse(A, B, &segment).is_ok());
         let mut mangled = segment.clone();
-        mangled[16..18].copy_from_slice(&[0xff, 0xff]);
+        mangled[field::CHECKSUM].copy_from_slice(&[0xff, 0xff]);
         assert!(parse(A, B, &mangled).is_ok(), "0xFFFF is the other zero");
+    }
+
+    /// `segment` in an IPv4 packet from A to B.
+    fn in_ipv4(segment: &Segment<'_>) -> Vec<u8> {
+        let mut tcp = Vec::new();
+        emit(&mut tcp, A, B, segment).expect("fits");
+        let repr = super::super::ipv4::Ipv4Repr {
+            src: A,
+            dst: B,
+            protocol: ip_protocol::TCP,
+            ttl: 64,
+            id: 7,
+            dont_fragment: true,
+        };
+        let mut packet = Vec::new();
+        super::super::ipv4::emit(&mut packet, &repr, 0, false, &tcp).expect("fits");
+        packet
+    }
+
+    fn data_segment() -> Segment<'static> {
+        Segment {
+            flags: Flags { ack: true, psh: true, ..Flags::default() },
+            options: Options { timestamp: Some((1, 2)), ..Options::default() },
+            payload: b"some data",
+            ..syn()
+        }
+    }
+
+    #[test]
+    fn split_ipv4_finds_headers_payload_seq_and_flags() {
+        let mut packet = in_ipv4(&data_segment());
+        packet.extend_from_slice(&[0; 6]); // link padding
+        let s = split_ipv4(&packet).expect("IPv4 + TCP");
+        assert_eq!((s.src, s.dst, s.seq, s.fragmented), (A, B, 0xfffffff0, false));
+        assert_eq!((s.ip_header.len(), s.tcp_header.len()), (20, 32));
+        assert_eq!(s.payload, b"some data");
+        assert_eq!(s.flags, field::FLG_ACK | field::FLG_PSH);
+        assert_eq!(parse(A, B, &packet[20..packet.len() - 6]).map(|p| p.seq), Ok(s.seq));
+    }
+
+    #[test]
+    fn split_ipv4_refuses_truncated_and_non_tcp_packets() {
+        let packet = in_ipv4(&data_segment());
+        // Cut anywhere before the end of the TCP header: the total length no longer
+        // fits, or the header is not whole.
+        for cut in 0..52 {
+            assert_eq!(split_ipv4(&packet[..cut]), None, "cut at {cut}");
+        }
+        let mut udp = packet.clone();
+        udp[super::super::ipv4::field::PROTOCOL] = ip_protocol::UDP;
+        assert_eq!(split_ipv4(&udp), None);
+        let mut short_total = packet.clone();
+        short_total[super::super::ipv4::field::LENGTH].copy_from_slice(&30u16.to_be_bytes());
+        assert_eq!(split_ipv4(&short_total), None, "total length ends inside the TCP header");
+        let mut offset = packet.clone();
+        offset[20 + field::DATA_OFF] = 0x40;
+        assert_eq!(split_ipv4(&offset), None, "data offset below 5");
+        let mut fragment = packet.clone();
+        fragment[super::super::ipv4::field::FLG_OFF].copy_from_slice(&[0x20, 0]);
+        assert!(split_ipv4(&fragment).expect("still split").fragmented);
+    }
+
+    #[test]
+    fn set_flags_writes_the_control_bits() {
+        let mut tcp = Vec::new();
+        emit(&mut tcp, A, B, &data_segment()).expect("fits");
+        assert!(set_flags(&mut tcp, field::FLG_ACK | field::FLG_FIN));
+        assert!(fill_checksum(A, B, &mut tcp));
+        let flags = parse(A, B, &tcp).expect("valid").flags;
+        assert_eq!(flags, Flags { ack: true, fin: true, ..Flags::default() });
+        assert!(!set_flags(&mut tcp[..13], 0));
+        assert!(!set_flags(&mut [], 0));
+    }
+
+    #[test]
+    fn a_partial_checksum_completes_to_the_real_one() {
+        let mut tcp = Vec::new();
+        emit(&mut tcp, A, B, &data_segment()).expect("fits");
+        let good = tcp.clone();
+        assert!(set_partial_checksum(A, B, &mut tcp));
+        assert_ne!(tcp, good);
+        assert!(super::super::complete_partial_checksum(&mut tcp, 0, field::CHECKSUM.start));
+        assert_eq!(tcp, good);
+        assert!(!set_partial_checksum(A, B, &mut tcp[..19]));
+        assert!(!set_partial_checksum(A, B, &mut vec![0; 65_536]));
+    }
+
+    #[test]
+    fn fill_checksum_repairs_a_field_changed_in_place() {
+        let mut tcp = Vec::new();
+        emit(&mut tcp, A, B, &data_segment()).expect("fits");
+        tcp[field::WINDOW].copy_from_slice(&1234u16.to_be_bytes());
+        assert_eq!(parse(A, B, &tcp), Err(TcpError::BadChecksum));
+        assert!(fill_checksum(A, B, &mut tcp));
+        assert_eq!(parse(A, B, &tcp).map(|s| s.window), Ok(1234));
+        assert!(!fill_checksum(A, B, &mut tcp[..19]));
+        let mut bad_offset = tcp.clone();
+        bad_offset[field::DATA_OFF] = 0xf0;
+        assert!(!fill_checksum(A, B, &mut bad_offset), "header longer than the segment");
     }
 }

@@ -4,6 +4,18 @@ use std::net::Ipv4Addr;
 
 use etherparse::{UdpHeader, UdpSlice};
 
+/// Where each field of the UDP header sits (RFC 768).
+pub mod field {
+    use crate::wire::field::Field;
+
+    pub const SRC_PORT: Field = 0..2;
+    pub const DST_PORT: Field = 2..4;
+    /// Header and data, in bytes.
+    pub const LENGTH: Field = 4..6;
+    /// Zero means the sender computed none.
+    pub const CHECKSUM: Field = 6..8;
+}
+
 /// Length of the UDP header.
 pub const HEADER_LEN: usize = 8;
 /// The largest UDP payload over IPv4: 65,535 − 20 (IP) − 8 (UDP).
@@ -39,7 +51,7 @@ pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<UdpDatag
     let header = slice.to_header();
     let payload = slice.payload();
     if header.checksum != 0
-        && !super::verifies_with_pseudo_header(src, dst, etherparse::ip_number::UDP.0, &ip_payload[..length])
+        && !super::verifies_with_pseudo_header(src, dst, super::ip_protocol::UDP, &ip_payload[..length])
     {
         return Err(UdpError::BadChecksum);
     }
@@ -84,9 +96,8 @@ mod tests {
     fn zero_checksum_means_none() {
         let mut buf = Vec::new();
         emit(&mut buf, A, B, 1, 2, b"x").expect("fits");
-        buf[6] = 0;
-        buf[7] = 0;
-        buf[8] = b'y';
+        buf[field::CHECKSUM].copy_from_slice(&[0, 0]);
+        buf[HEADER_LEN] = b'y';
         assert_eq!(parse(A, B, &buf).expect("unchecked").payload, b"y");
     }
 
@@ -96,7 +107,7 @@ mod tests {
         emit(&mut buf, A, B, 1, 2, b"abcd").expect("fits");
         assert_eq!(parse(A, B, &buf[..7]).err(), Some(UdpError::BadLength));
         assert_eq!(parse(A, B, &buf[..10]).err(), Some(UdpError::BadLength));
-        buf[5] = 7;
+        buf[field::LENGTH].copy_from_slice(&7u16.to_be_bytes());
         assert_eq!(parse(A, B, &buf).err(), Some(UdpError::BadLength));
     }
 

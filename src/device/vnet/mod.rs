@@ -13,10 +13,14 @@
 //!   into the very same segments. One write instead of dozens.
 //!
 //! The header's fields are in the machine's byte order (legacy virtio), which is
-//! what the TUN driver uses unless told otherwise (`TUNSETVNETLE`). So are the
-//! sums of etherparse's `Sum16BitWords`: they are written with `to_ne_bytes`.
+//! what the TUN driver uses unless told otherwise (`TUNSETVNETLE`). The IP and TCP
+//! headers are read and patched only through `crate::wire`.
 
-use etherparse::checksum::Sum16BitWords;
+use std::ops::Range;
+
+use crate::wire::field::Field;
+use crate::wire::ipv4::{self, MAX_DATAGRAM};
+use crate::wire::tcp::{self, field::FLG_ACK, field::FLG_PSH, Ipv4Segment};
 
 /// Size of `struct virtio_net_hdr` (no `num_buffers`: the TUN's default).
 pub const HEADER_LEN: usize = 10;
@@ -30,13 +34,6 @@ const GSO_NONE: u8 = 0;
 const GSO_TCPV4: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_ECN`: a flag bit on top of the GSO type.
 const GSO_ECN: u8 = 0x80;
-
-/// Offset of the checksum field in a TCP header.
-const TCP_CHECKSUM_AT: usize = 16;
-/// IPv4 protocol number of TCP.
-const PROTO_TCP: u8 = 6;
-/// The largest IPv4 datagram.
-const MAX_DATAGRAM: usize = 65_535;
 
 /// `struct virtio_net_hdr`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,14 +94,13 @@ pub fn complete_checksum(header: &VnetHeader, packet: &mut [u8]) -> Result<(), V
     }
     let start = usize::from(header.csum_start);
     let at = start + usize::from(header.csum_offset);
-    if at + 2 > packet.len() {
-        return Err(VnetError::BadChecksumOffsets);
-    }
     // The field holds the folded pseudo-header sum; adding everything from
     // csum_start on, that seed included, gives the sum the checksum completes.
-    let sum = Sum16BitWords::new().add_slice(&packet[start..]).ones_complement();
-    packet[at..at + 2].copy_from_slice(&sum.to_ne_bytes());
-    Ok(())
+    if crate::wire::complete_partial_checksum(packet, start, at) {
+        Ok(())
+    } else {
+        Err(VnetError::BadChecksumOffsets)
+    }
 }
 
 /// One write to the TUN: a header and either one packet of the batch as it is or
@@ -130,7 +126,7 @@ pub const PLAIN: VnetHeader =
 /// Those are exactly the segments `tcp_gso_segment` produces from the merged one.
 pub fn coalesce(batch: &[Vec<u8>]) -> Vec<Write<'_>> {
     // Each packet is looked at once; a run is then a slice of views.
-    let views: Vec<Option<TcpView<'_>>> = batch.iter().map(|p| TcpView::of(p)).collect();
+    let views: Vec<Option<Ipv4Segment<'_>>> = batch.iter().map(|p| mergeable(p)).collect();
     let mut writes = Vec::new();
     let mut i = 0;
     while i < batch.len() {
@@ -143,114 +139,88 @@ pub fn coalesce(batch: &[Vec<u8>]) -> Vec<Write<'_>> {
         let mut total = batch[i].len();
         let mut last = first;
         while let Some(next) = views.get(end).copied().flatten() {
-            if !first.can_follow(&last, &next) || total + next.payload.len() > MAX_DATAGRAM {
+            if !can_follow(&first, &last, &next) || total + next.payload.len() > MAX_DATAGRAM {
                 break;
             }
             total += next.payload.len();
             last = next;
             end += 1;
         }
-        if end - i == 1 {
-            writes.push(Write::Single(&batch[i]));
+        let merged = if end - i == 1 {
+            None
         } else {
-            let run: Vec<TcpView<'_>> = views[i..end].iter().flatten().copied().collect();
-            writes.push(merge(&run, total));
+            let run: Vec<Ipv4Segment<'_>> = views[i..end].iter().flatten().copied().collect();
+            merge(&run, total)
+        };
+        match merged {
+            Some(merged) => writes.push(merged),
+            None => writes.extend(batch[i..end].iter().map(|p| Write::Single(p))),
         }
         i = end;
     }
     writes
 }
 
-/// The parts of an outgoing IPv4/TCP packet that coalescing looks at.
-#[derive(Clone, Copy)]
-struct TcpView<'a> {
-    ip: &'a [u8],
-    tcp: &'a [u8],
-    payload: &'a [u8],
-    seq: u32,
+/// `packet`, if it is an unfragmented IPv4 packet without options carrying TCP with
+/// data, whose flags are ACK or ACK+PSH; anything else is never merged.
+fn mergeable(packet: &[u8]) -> Option<Ipv4Segment<'_>> {
+    let s = tcp::split_ipv4(packet)?;
+    let plain = s.ip_header.len() == ipv4::MIN_HEADER_LEN && !s.fragmented;
+    (plain && (s.flags == FLG_ACK || s.flags == FLG_ACK | FLG_PSH) && !s.payload.is_empty()).then_some(s)
 }
 
-/// TCP flag bits.
-const ACK: u8 = 0x10;
-const PSH: u8 = 0x08;
+/// The IPv4 header fields that differ between the segments TSO cuts from one.
+const IP_PER_SEGMENT: [Field; 3] = [ipv4::field::LENGTH, ipv4::field::IDENT, ipv4::field::CHECKSUM];
+/// The TCP header fields that differ between the segments TSO cuts from one.
+const TCP_PER_SEGMENT: [Field; 3] =
+    [tcp::field::SEQ_NUM, tcp::field::FLAGS..tcp::field::FLAGS + 1, tcp::field::CHECKSUM];
 
-impl<'a> TcpView<'a> {
-    /// An unfragmented IPv4 packet without options carrying TCP with data, whose
-    /// flags are ACK or ACK+PSH; anything else is never merged.
-    fn of(packet: &'a [u8]) -> Option<Self> {
-        let ip = packet.get(..20)?;
-        let fragmented = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
-        if ip[0] != 0x45 || ip[9] != PROTO_TCP || fragmented {
-            return None;
-        }
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        let rest = packet.get(20..total)?;
-        let tcp_len = usize::from(rest.get(12)? >> 4) * 4;
-        let tcp = rest.get(..tcp_len)?;
-        let flags = tcp[13];
-        if tcp_len < 20 || (flags != ACK && flags != ACK | PSH) {
-            return None;
-        }
-        let payload = &rest[tcp_len..];
-        if payload.is_empty() {
-            return None;
-        }
-        Some(TcpView { ip, tcp, payload, seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]) })
-    }
-
-    /// Whether `next` may come after `last` in a run that starts with `self`.
-    fn can_follow(&self, last: &TcpView<'_>, next: &TcpView<'_>) -> bool {
-        let gso_size = self.payload.len();
-        last.tcp[13] == ACK
-            && last.payload.len() == gso_size
-            && next.payload.len() <= gso_size
-            && next.seq == last.seq.wrapping_add(gso_size as u32)
-            && same_except(self.ip, next.ip, &[2, 3, 4, 5, 10, 11])
-            && same_except(self.tcp, next.tcp, &[4, 5, 6, 7, 13, 16, 17])
-    }
+/// Whether `next` may come after `last` in a run that starts with `first`.
+fn can_follow(first: &Ipv4Segment<'_>, last: &Ipv4Segment<'_>, next: &Ipv4Segment<'_>) -> bool {
+    let gso_size = first.payload.len();
+    last.flags == FLG_ACK
+        && last.payload.len() == gso_size
+        && next.payload.len() <= gso_size
+        && next.seq == last.seq.wrapping_add(gso_size as u32)
+        && same_except(first.ip_header, next.ip_header, &IP_PER_SEGMENT)
+        && same_except(first.tcp_header, next.tcp_header, &TCP_PER_SEGMENT)
 }
 
-/// Byte slices of equal length that differ at most at the `skip` offsets.
-fn same_except(a: &[u8], b: &[u8], skip: &[usize]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).enumerate().all(|(i, (x, y))| x == y || skip.contains(&i))
+/// Byte slices of equal length that differ at most within the `skip` ranges.
+fn same_except(a: &[u8], b: &[u8], skip: &[Range<usize>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).enumerate().all(|(i, (x, y))| x == y || skip.iter().any(|r| r.contains(&i)))
 }
 
-/// The super-segment for `run` (at least two segments, `total` bytes together):
-/// the first one's headers with the last one's flags, the total length, a fresh
-/// IPv4 checksum and a TCP checksum seeded with the pseudo-header only, as the
-/// kernel's own TSO expects.
-fn merge(run: &[TcpView<'_>], total: usize) -> Write<'static> {
-    let (first, last_flags) = (run[0], run[run.len() - 1].tcp[13]);
-    let headers = first.ip.len() + first.tcp.len();
+/// The super-segment for `run` (`total` bytes together): the first one's headers
+/// with the last one's flags, the total length, a fresh IPv4 checksum and a TCP
+/// checksum seeded with the pseudo-header only, as the kernel's own TSO expects.
+/// `None` if the run is empty or a header cannot be patched (it cannot: each was
+/// checked by `mergeable`, and the run fits `MAX_DATAGRAM`).
+fn merge(run: &[Ipv4Segment<'_>], total: usize) -> Option<Write<'static>> {
+    let (first, last) = (run.first()?, run.last()?);
+    let tcp_at = first.ip_header.len();
+    let headers = tcp_at + first.tcp_header.len();
     let mut packet = Vec::with_capacity(total);
-    packet.extend_from_slice(first.ip);
-    packet.extend_from_slice(first.tcp);
+    packet.extend_from_slice(first.ip_header);
+    packet.extend_from_slice(first.tcp_header);
     for view in run {
         packet.extend_from_slice(view.payload);
     }
-    let total = packet.len() as u16;
-    packet[2..4].copy_from_slice(&total.to_be_bytes());
-    packet[10..12].copy_from_slice(&[0, 0]);
-    let ip_sum = Sum16BitWords::new().add_slice(&packet[..20]).ones_complement();
-    packet[10..12].copy_from_slice(&ip_sum.to_ne_bytes());
-    let tcp_at = first.ip.len();
-    packet[tcp_at + 13] = last_flags;
-    let tcp_len = (packet.len() - tcp_at) as u16;
-    let seed = !Sum16BitWords::new()
-        .add_slice(&packet[12..20])
-        .add_2bytes([0, PROTO_TCP])
-        .add_2bytes(tcp_len.to_be_bytes())
-        .ones_complement();
-    packet[tcp_at + TCP_CHECKSUM_AT..tcp_at + TCP_CHECKSUM_AT + 2].copy_from_slice(&seed.to_ne_bytes());
+    let len = u16::try_from(packet.len()).ok()?;
+    ipv4::set_total_len(&mut packet, len).ok()?;
+    let segment = packet.get_mut(tcp_at..)?;
+    if !tcp::set_flags(segment, last.flags) || !tcp::set_partial_checksum(first.src, first.dst, segment) {
+        return None;
+    }
     let header = VnetHeader {
         flags: F_NEEDS_CSUM,
         gso_type: GSO_TCPV4,
-        hdr_len: headers as u16,
-        gso_size: first.payload.len() as u16,
-        csum_start: tcp_at as u16,
-        csum_offset: TCP_CHECKSUM_AT as u16,
+        hdr_len: u16::try_from(headers).ok()?,
+        gso_size: u16::try_from(first.payload.len()).ok()?,
+        csum_start: u16::try_from(tcp_at).ok()?,
+        csum_offset: tcp::field::CHECKSUM.start as u16,
     };
-    Write::Merged { header, packet }
+    Some(Write::Merged { header, packet })
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 use super::*;
+use crate::wire::{ip_protocol, ipv4::field as ip_field, tcp::field as tcp_field};
 use etherparse::PacketBuilder;
+use std::net::Ipv4Addr;
 
 const A: [u8; 4] = [198, 18, 0, 2];
 const B: [u8; 4] = [198, 18, 0, 1];
@@ -21,10 +23,8 @@ fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
     }
     let mut out = Vec::new();
     b.write(&mut out, payload).expect("writes");
-    out[4..6].copy_from_slice(&id.to_be_bytes());
-    out[10..12].copy_from_slice(&[0, 0]);
-    let sum = Sum16BitWords::new().add_slice(&out[..20]).ones_complement();
-    out[10..12].copy_from_slice(&sum.to_ne_bytes());
+    out[ip_field::IDENT].copy_from_slice(&id.to_be_bytes());
+    ipv4::fill_checksum(&mut out).expect("a whole header");
     out
 }
 
@@ -35,7 +35,9 @@ fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
 fn kernel_segments(header: &VnetHeader, packet: &[u8]) -> Vec<Vec<u8>> {
     let hdr = usize::from(header.hdr_len);
     let ip_len = usize::from(header.csum_start);
-    let seq0 = u32::from_be_bytes([packet[ip_len + 4], packet[ip_len + 5], packet[ip_len + 6], packet[ip_len + 7]]);
+    let tcp_field = |f: Field| ip_len + f.start..ip_len + f.end;
+    let seq0 = crate::wire::field::read_u32(packet, tcp_field(tcp_field::SEQ_NUM)).expect("a TCP header");
+    let (src, dst) = (Ipv4Addr::from(A), Ipv4Addr::from(B));
     let chunks: Vec<&[u8]> = packet[hdr..].chunks(usize::from(header.gso_size)).collect();
     let mut out = Vec::new();
     let mut offset = 0u32;
@@ -43,20 +45,12 @@ fn kernel_segments(header: &VnetHeader, packet: &[u8]) -> Vec<Vec<u8>> {
         let mut p = packet[..hdr].to_vec();
         p.extend_from_slice(chunk);
         let total = p.len() as u16;
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p[ip_len + 4..ip_len + 8].copy_from_slice(&seq0.wrapping_add(offset).to_be_bytes());
+        ipv4::set_total_len(&mut p, total).expect("a whole header");
+        p[tcp_field(tcp_field::SEQ_NUM)].copy_from_slice(&seq0.wrapping_add(offset).to_be_bytes());
         if i + 1 < chunks.len() {
-            p[ip_len + 13] &= !PSH;
+            p[ip_len + tcp_field::FLAGS] &= !FLG_PSH;
         }
-        let tcp_len = (p.len() - ip_len) as u16;
-        p[ip_len + 16..ip_len + 18].copy_from_slice(&[0, 0]);
-        let sum = Sum16BitWords::new()
-            .add_slice(&p[12..20])
-            .add_2bytes([0, PROTO_TCP])
-            .add_2bytes(tcp_len.to_be_bytes())
-            .add_slice(&p[ip_len..])
-            .ones_complement();
-        p[ip_len + 16..ip_len + 18].copy_from_slice(&sum.to_ne_bytes());
+        assert!(tcp::fill_checksum(src, dst, &mut p[ip_len..]));
         offset += chunk.len() as u32;
         out.push(p);
     }
@@ -66,7 +60,7 @@ fn kernel_segments(header: &VnetHeader, packet: &[u8]) -> Vec<Vec<u8>> {
 /// Equal apart from the IPv4 identification and header checksum, which the
 /// kernel assigns per segment.
 fn same_but_ip_id(a: &[u8], b: &[u8]) -> bool {
-    same_except(a, b, &[4, 5, 10, 11])
+    same_except(a, b, &[ip_field::IDENT, ip_field::CHECKSUM])
 }
 
 #[test]
@@ -96,7 +90,7 @@ fn what_tso_would_not_reproduce_is_written_as_it_is() {
     let pushed_early = [segment(0, &full, true, 1), segment(1000, &full, false, 2)];
     let short_first = [segment(0, &full[..10], false, 1), segment(10, &full, false, 2)];
     let mut other_ack = segment(1000, &full, false, 2);
-    other_ack[20 + 8..20 + 12].copy_from_slice(&778u32.to_be_bytes());
+    other_ack[20 + tcp_field::ACK_NUM.start..20 + tcp_field::ACK_NUM.end].copy_from_slice(&778u32.to_be_bytes());
     let different_ack = [segment(0, &full, false, 1), other_ack];
     for batch in [&gap[..], &pushed_early, &short_first, &different_ack] {
         let writes = coalesce(batch);
@@ -124,14 +118,15 @@ fn merging_stops_at_the_largest_ip_datagram() {
 fn a_partial_checksum_from_the_kernel_is_completed() {
     let good = segment(9, b"some payload bytes", true, 1);
     let mut partial = good.clone();
-    let tcp_len = (good.len() - 20) as u16;
-    let seed = !Sum16BitWords::new()
-        .add_slice(&good[12..20])
-        .add_2bytes([0, 6])
-        .add_2bytes(tcp_len.to_be_bytes())
-        .ones_complement();
-    partial[36..38].copy_from_slice(&seed.to_ne_bytes());
-    let header = VnetHeader { flags: F_NEEDS_CSUM, gso_type: GSO_TCPV4, csum_start: 20, csum_offset: 16, ..PLAIN };
+    assert!(tcp::set_partial_checksum(Ipv4Addr::from(A), Ipv4Addr::from(B), &mut partial[20..]));
+    assert_ne!(partial, good);
+    let header = VnetHeader {
+        flags: F_NEEDS_CSUM,
+        gso_type: GSO_TCPV4,
+        csum_start: 20,
+        csum_offset: tcp_field::CHECKSUM.start as u16,
+        ..PLAIN
+    };
     complete_checksum(&header, &mut partial).expect("completes");
     assert_eq!(partial, good);
     let wild = VnetHeader { csum_start: 60_000, ..header };
@@ -144,4 +139,24 @@ fn a_partial_checksum_from_the_kernel_is_completed() {
 fn the_header_round_trips() {
     let h = VnetHeader { flags: 1, gso_type: 1, hdr_len: 52, gso_size: 1448, csum_start: 20, csum_offset: 16 };
     assert_eq!(VnetHeader::parse(h.to_bytes()), h);
+}
+
+#[test]
+fn packets_that_are_not_whole_unfragmented_ipv4_tcp_pass_through_untouched() {
+    let full = vec![5u8; 100];
+    let good = [segment(0, &full, false, 1), segment(100, &full, false, 2)];
+    assert!(matches!(coalesce(&good)[..], [Write::Merged { .. }]), "the pair itself merges");
+    let mut udp = good[1].clone();
+    udp[ip_field::PROTOCOL] = ip_protocol::UDP;
+    let mut fragment = good[1].clone();
+    fragment[ip_field::FLG_OFF].copy_from_slice(&[0x20, 0]);
+    let mut syn = good[1].clone();
+    syn[20 + tcp_field::FLAGS] |= tcp_field::FLG_SYN;
+    let odd = [udp, fragment, syn, vec![0x45; 60], vec![0xff; 3]];
+    let cuts = (0..good[1].len()).map(|cut| good[1][..cut].to_vec());
+    for second in odd.into_iter().chain(cuts) {
+        let batch = [good[0].clone(), second];
+        let writes = coalesce(&batch);
+        assert_eq!(writes, vec![Write::Single(&batch[0]), Write::Single(&batch[1])]);
+    }
 }

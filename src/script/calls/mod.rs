@@ -50,8 +50,8 @@ use super::clock::{fmt_time, Clock};
 use super::errno::{errno_name, errno_of, errno_value};
 use super::error::{Result, ScriptError};
 use super::run::Runner;
-use crate::tcp::TcpHandle;
-use crate::udp::UdpHandle;
+use crate::shared::TcpHandle;
+use crate::shared::UdpHandle;
 
 /// One file descriptor of the scripted program.
 #[derive(Clone, Copy)]

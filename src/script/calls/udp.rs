@@ -17,7 +17,7 @@ use crate::script::ast::Call;
 use crate::script::errno::errno_of;
 use crate::script::error::Result;
 use crate::script::run::Runner;
-use crate::udp::UdpHandle;
+use crate::shared::UdpHandle;
 
 impl Runner {
     /// `bind(fd, ..., ...)` on a UDP socket: the profile's local address and port;

@@ -24,8 +24,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::config::StackConfig;
 use crate::rng::SplitMix64;
-use crate::tcp::state::State;
-use crate::tcp::TcpHandle;
+use crate::shared::TcpHandle;
+use crate::tcp::State;
 
 const PORT: u16 = 80;
 
@@ -74,7 +74,7 @@ impl Program {
     fn turn(&mut self, stack: &mut Stack, now: Instant) -> io::Result<()> {
         while stack.poll_event().is_some() {}
         let Some(h) = self.handle else { return Ok(()) };
-        self.saw_time_wait |= matches!(stack.tcp_state(h), Some(State::TimeWait { .. }));
+        self.saw_time_wait |= matches!(stack.tcp_state(h), Some(State::TimeWait));
         if self.closed || matches!(stack.tcp_state(h), Some(State::SynSent | State::SynReceived)) {
             return Ok(());
         }
@@ -120,9 +120,7 @@ impl Program {
     /// Closed by the program and by TCP (CLOSED, TIME-WAIT, or already freed).
     fn finished(&self, stack: &Stack) -> bool {
         self.closed
-            && self
-                .handle
-                .is_some_and(|h| matches!(stack.tcp_state(h), None | Some(State::Closed | State::TimeWait { .. })))
+            && self.handle.is_some_and(|h| matches!(stack.tcp_state(h), None | Some(State::Closed | State::TimeWait)))
     }
 }
 

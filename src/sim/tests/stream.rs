@@ -184,7 +184,14 @@ fn a_desynchronized_pair_does_not_ack_loop() {
     let forged = tcp::Segment { flags, payload: &[0x66; 100], options: tcp::Options::default(), ..a_seg };
     let mut body = Vec::new();
     tcp::emit(&mut body, ADDR_A, ADDR_B, &forged).expect("fits");
-    let repr = ipv4::Ipv4Repr { src: ADDR_A, dst: ADDR_B, protocol: 6, ttl: 64, id: 9, dont_fragment: true };
+    let repr = ipv4::Ipv4Repr {
+        src: ADDR_A,
+        dst: ADDR_B,
+        protocol: crate::wire::ip_protocol::TCP,
+        ttl: 64,
+        id: 9,
+        dont_fragment: true,
+    };
     let mut packet = Vec::new();
     ipv4::emit(&mut packet, &repr, 0, false, &body).expect("fits");
     sim.b.input(sim.now(), &packet);

@@ -13,6 +13,7 @@
 
 use super::*;
 use crate::config::TcpConfig;
+use crate::tcp::Keepalive;
 
 /// After a finished transfer, run until both hosts have freed every connection:
 /// within 2·MSL plus the link's longest delay, and leaving no TCP port bound but
@@ -135,9 +136,8 @@ fn peer_death(
     }
     prop_assert!(took <= bound, "seed {:#x}: gave up {:?} after the death, bound {:?}", seed, took, bound);
     let program = if survivor == Host::A { &a } else { &b };
-    if let Some(tcb) = program.handle.and_then(|h| sim.stack(survivor).tcp.conns.get(&h)) {
-        let h = tcb.handle;
-        let retries = tcb.snd.retries;
+    let held = program.handle.and_then(|h| Some((h, sim.stack(survivor).tcp_table().retries(h)?)));
+    if let Some((h, retries)) = held {
         let limits = [config.max_retries + 1, config.syn_retries + 1];
         prop_assert!(
             limits.contains(&retries),
@@ -197,4 +197,60 @@ fn halt_after_stops_a_host_right_after_that_packet() {
     assert_eq!(sim.link().stats(Direction::BToA).sent, 0, "and never answered");
     assert!(sim.link().stats(Direction::AToB).delivered > 1, "A kept retrying");
     assert_eq!(sim.a.tcp_state(a), Some(State::SynSent));
+}
+
+/// A connection A → B:80 on a link with `latency` each way, established and
+/// accepted; returns A's handle.
+fn idle_connection(sim: &mut Sim) -> TcpHandle {
+    let server = SocketAddr::from((ADDR_B, 80));
+    let listener = sim.b.tcp_listen(server, 1).expect("port 80 is free");
+    let a = sim.a.tcp_connect(sim.now(), server).expect("a SYN goes out");
+    let mut accepted = None;
+    let up = sim.run_until(Duration::from_secs(10), |sim| {
+        accepted = accepted.or_else(|| sim.b.tcp_accept(listener).ok());
+        accepted.is_some() && sim.a.tcp_state(a) == Some(State::Established)
+    });
+    assert!(up, "the handshake completes on a clean link");
+    // Let the last ACK land: from here on, nothing is in flight.
+    sim.run_until(Duration::from_secs(1), |_| false);
+    a
+}
+
+/// RFC 1122 4.2.3.6 in virtual time: a peer that dies while the connection idles
+/// is noticed exactly `idle + probes × interval` after the keepalive clock
+/// started (the last time A heard from B is before it), and the connection fails
+/// with `TimedOut`.
+#[test]
+fn keepalive_notices_a_dead_peer_exactly_idle_plus_probes_times_interval_later() {
+    let mut sim = Sim::new(LinkConfig { latency: Duration::from_millis(5), ..LinkConfig::default() });
+    sim.check_invariants(true);
+    let a = idle_connection(&mut sim);
+    let keepalive =
+        Keepalive { enabled: true, idle: Duration::from_secs(60), interval: Duration::from_secs(5), probes: 4 };
+    let started = sim.now();
+    sim.a.tcp_set_keepalive(started, a, keepalive).expect("open");
+    sim.halt(Host::B);
+    let gone = sim.run_until(Duration::from_secs(600), |sim| sim.a.tcp_state(a) == Some(State::Closed));
+    assert!(gone, "A gives up on its dead peer");
+    assert_eq!(sim.now().saturating_duration_since(started), Duration::from_secs(60 + 4 * 5));
+    assert_eq!(sim.a.counters().tcp_keepalive_probes, 4);
+    let mut buf = [0; 4];
+    assert_eq!(sim.a.tcp_recv(sim.now(), a, &mut buf).expect_err("gone").kind(), io::ErrorKind::TimedOut);
+}
+
+/// RFC 5482 in virtual time: with data in flight to a dead peer, the user
+/// timeout ends the connection exactly that long after the data was sent.
+#[test]
+fn the_user_timeout_ends_a_connection_to_a_dead_peer_exactly_on_time() {
+    let mut sim = Sim::new(LinkConfig { latency: Duration::from_millis(5), ..LinkConfig::default() });
+    sim.check_invariants(true);
+    let a = idle_connection(&mut sim);
+    let sent = sim.now();
+    sim.a.tcp_set_user_timeout(sent, a, Some(Duration::from_secs(20))).expect("open");
+    sim.halt(Host::B);
+    sim.a.tcp_send(sent, a, &[7; 1000]).expect("buffered");
+    let gone = sim.run_until(Duration::from_secs(600), |sim| sim.a.tcp_state(a) == Some(State::Closed));
+    assert!(gone, "A gives up on its dead peer");
+    assert_eq!(sim.now().saturating_duration_since(sent), Duration::from_secs(20));
+    assert_eq!(sim.a.counters().tcp_timeouts, 1);
 }

@@ -100,7 +100,7 @@ pub type CongestionFactory = Arc<dyn Fn(usize) -> Box<dyn CongestionControl> + S
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tunstack::tcp::congestion::{CongestionAlgorithm, NewReno};
+/// use tunstack::congestion::{CongestionAlgorithm, NewReno};
 ///
 /// let standard = CongestionAlgorithm::default();
 /// assert_eq!(standard.build(1460).name(), "newreno");

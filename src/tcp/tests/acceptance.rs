@@ -5,7 +5,7 @@
 
 use super::harness::*;
 use super::segment::{mss, sack_perm, seg, ts, ws};
-use crate::tcp::state::State;
+use crate::tcp::State;
 
 /// A retransmission that starts below RCV.NXT but carries new bytes past it is
 /// acceptable because its last byte is in the window; only the new bytes are
@@ -28,7 +28,7 @@ fn a_segment_overlapping_rcv_nxt_delivers_only_its_new_bytes() {
 }
 
 /// Passive open with timestamps (the peer's TSval starts at 5000), accepted.
-fn established_with_timestamps(h: &mut Harness) -> crate::tcp::TcpHandle {
+fn established_with_timestamps(h: &mut Harness) -> crate::shared::TcpHandle {
     let listener = h.listen(8);
     h.send(seg("S", PEER_ISS).win(PEER_WIN).opts([mss(1460), sack_perm(), ts(5000, 0), ws(7)]));
     h.expect(seg("S.", 0).ack(PEER_ISS + 1).win(WIN).opts([

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::harness::*;
 use super::segment::{mss, sack_perm, seg, ts, ws};
 use crate::config::StackConfig;
-use crate::tcp::state::State;
+use crate::tcp::State;
 
 /// A stack whose TIME-WAIT lasts 2 × 1 s.
 fn short_msl() -> Harness {
@@ -20,7 +20,7 @@ fn short_msl() -> Harness {
 
 /// Whether the connection is in TIME-WAIT.
 fn in_time_wait(h: &Harness) -> bool {
-    matches!(h.state(), Some(State::TimeWait { .. }))
+    matches!(h.state(), Some(State::TimeWait))
 }
 
 #[test]

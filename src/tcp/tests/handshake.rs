@@ -6,8 +6,8 @@ use std::io::ErrorKind;
 
 use super::harness::*;
 use super::segment::{mss, sack_perm, seg, ts, ws};
-use crate::stack::Event;
-use crate::tcp::state::State;
+use crate::shared::Event;
+use crate::tcp::State;
 
 #[test]
 fn passive_open_negotiates_every_option_the_peer_offers() {

@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use super::segment::{mss, parse, sack_perm, seg, to_packet, ts, ws, Seg};
 use crate::config::StackConfig;
-use crate::stack::{DropReason, Event, Stack};
-use crate::tcp::state::State;
-use crate::tcp::TcpHandle;
+use crate::shared::TcpHandle;
+use crate::shared::{DropReason, Event};
+use crate::stack::Stack;
+use crate::tcp::State;
 use crate::testutil::{ms, sa, PEER, US};
 use crate::time::Instant;
 
@@ -174,7 +175,7 @@ impl Harness {
 
     /// The connection on the script's 4-tuple, accepted or not.
     pub fn conn(&self) -> Option<TcpHandle> {
-        self.stack.tcp.by_tuple.get(&(self.port, SocketAddrV4::new(PEER, self.peer_port))).copied()
+        self.stack.tcp_table().by_tuple.get(&(self.port, SocketAddrV4::new(PEER, self.peer_port))).copied()
     }
 
     /// The state of the connection on the script's 4-tuple.

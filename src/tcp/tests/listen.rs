@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::harness::*;
 use super::segment::{mss, seg};
-use crate::config::StackConfig;
-use crate::tcp::state::State;
+use crate::config::{StackConfig, SynCookies};
+use crate::tcp::State;
 
 /// The peer's SYN from `peer_port` and the stack's SYN,ACK to it.
 fn syn_and_syn_ack(h: &mut Harness, peer_port: u16) {
@@ -31,9 +31,10 @@ fn ack_to_a_listener_gets_rst_and_rst_is_ignored() {
 }
 
 #[test]
-fn syns_beyond_the_syn_backlog_are_dropped_and_counted() {
+fn syns_beyond_the_syn_backlog_are_dropped_and_counted_without_cookies() {
     let mut config = StackConfig::default();
     config.tcp.syn_backlog = 2;
+    config.tcp.syn_cookies = SynCookies::Off;
     let mut h = Harness::with_config(config);
     h.listen(8);
     syn_and_syn_ack(&mut h, 40001);

@@ -15,19 +15,29 @@
 //! * `window.rs` — segments outside the receive window;
 //! * `acceptance.rs` — overlapping data, PAWS, an ACK of data never sent;
 //! * `acks.rs` — when in-order data is acknowledged (delayed, per batch, at once);
+//! * `icmp.rs` — ICMP errors quoting our segments (RFC 5461, RFC 5927);
 //! * `retransmit.rs` — lost SYN and SYN,ACK, and the retry limits;
 //! * `rtt.rs` — RTT samples from timestamps and the timer they set;
-//! * `listen.rs` — the listener's queues and its answers to stray segments.
+//! * `listen.rs` — the listener's queues and its answers to stray segments;
+//! * `syncookies.rs` — SYN cookies for a full half-open queue (RFC 4987);
+//! * `keepalive.rs` — keepalive probes and the user timeout (RFC 1122 4.2.3.6, RFC 5482);
+//! * `pmtu.rs` — path MTU discovery and black-hole detection (RFC 1191, RFC 4821);
+//! * `invariants.rs` — each invariant of the stack reported when broken on purpose.
 
 mod acceptance;
 mod acks;
 mod close;
 mod handshake;
 mod harness;
+mod icmp;
+mod invariants;
+mod keepalive;
 mod listen;
+mod pmtu;
 mod reset;
 mod retransmit;
 mod rtt;
 mod segment;
+mod syncookies;
 mod time_wait;
 mod window;

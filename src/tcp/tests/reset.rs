@@ -7,8 +7,8 @@ use std::io::ErrorKind;
 
 use super::harness::*;
 use super::segment::seg;
-use crate::stack::Event;
-use crate::tcp::state::State;
+use crate::shared::Event;
+use crate::tcp::State;
 
 #[test]
 fn rst_at_rcv_nxt_resets_the_connection() {

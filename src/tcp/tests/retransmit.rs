@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::harness::*;
 use super::segment::{mss, sack_perm, seg, ts, ws};
 use crate::config::StackConfig;
-use crate::tcp::state::State;
+use crate::tcp::State;
 
 /// A stack that gives up after two retransmissions of a SYN or SYN,ACK.
 fn two_syn_retries() -> Harness {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::harness::*;
 use super::segment::{mss, sack_perm, seg, ts, ws};
-use crate::tcp::TcpHandle;
+use crate::shared::TcpHandle;
 
 /// Passive open from a peer 50 ms away that offers timestamps (its clock starts
 /// at 5000), accepted; afterwards the stack's SEQ is 1 and the peer's 1001.
@@ -32,7 +32,7 @@ fn write_1000(h: &mut Harness, handle: TcpHandle, seq: u32, peer_ts: u32) -> u32
 }
 
 fn srtt(h: &Harness, handle: TcpHandle) -> Option<Duration> {
-    h.stack.tcp.conns[&handle].snd.rtt.srtt()
+    h.stack.tcp_table().conns[&handle].snd.rtt.srtt()
 }
 
 /// Found by the simulator's configuration property (seed 0xed52983761991771,

@@ -4,8 +4,8 @@
 
 use super::harness::*;
 use super::segment::seg;
-use crate::stack::DropReason;
-use crate::tcp::state::State;
+use crate::shared::DropReason;
+use crate::tcp::State;
 
 #[test]
 fn data_beyond_the_window_gets_a_duplicate_ack() {

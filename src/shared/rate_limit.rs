@@ -1,4 +1,5 @@
-//! A token bucket for ICMP errors (RFC 1812 4.3.2.8, RFC 1122 3.2.2).
+//! A token bucket: the rate limit of ICMP errors (RFC 1812 4.3.2.8, RFC 1122
+//! 3.2.2) and of challenge ACKs (RFC 5961 §7).
 //!
 //! A host that answers every stray datagram with an ICMP error can be made to flood
 //! its peer; a bucket of `burst` tokens that earns one back every `interval` caps the

@@ -10,13 +10,23 @@
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::stack::Event;
-use crate::tcp::TcpHandle;
-use crate::udp::UdpHandle;
+use super::{TcpHandle, UdpHandle};
+
+/// Something a program waiting on a socket should hear about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A datagram was queued on this socket.
+    UdpReadable(UdpHandle),
+    /// An ICMP error is waiting for this (connected) socket.
+    UdpError(UdpHandle),
+    /// A TCP connection or listener changed: data, window, state, or a connection
+    /// waiting for `accept`.
+    Tcp(TcpHandle),
+}
 
 /// Pending socket events, in the order they first happened.
 #[derive(Debug, Default)]
-pub(crate) struct EventQueue {
+pub struct EventQueue {
     /// Arrival order; may still hold events forgotten since (skipped by `pop`).
     order: VecDeque<Event>,
     /// The events really pending.

@@ -1,7 +1,7 @@
-//! The socket table: every socket of a [`Stack`] as one row, the way `ss -tuna`
+//! The socket table: every socket of a [`Stack`](crate::Stack) as one row, the way `ss -tuna`
 //! lists a Linux host's sockets.
 //!
-//! [`Stack::socket_table`] is a pure function of the core's state — no clock, no
+//! [`Stack::socket_table`](crate::Stack::socket_table) is a pure function of the core's state — no clock, no
 //! IO, no lock of its own — so a test builds a stack, feeds it packets and reads
 //! the table, and the control socket and the HTTP page call the very same
 //! function under the runtime's lock.
@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::services::service_name;
 use crate::ports::Protocol;
-use crate::stack::Stack;
+use crate::tcp::TcpSocketInfo;
+use crate::udp::UdpSocketInfo;
 
 /// One socket, as `tunstack ss` prints it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +61,10 @@ pub struct SocketRow {
     /// Listener only: connections in SYN-RECEIVED (bounded by the SYN backlog).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub half_open: Option<usize>,
+    /// TCP connection only: the path MTU it knows (RFC 1191; the link MTU unless
+    /// an ICMP error or black-hole detection lowered it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_mtu: Option<usize>,
 }
 
 /// The name of `local`'s port, else of `peer`'s: an incoming connection is
@@ -75,60 +80,48 @@ fn order(row: &SocketRow) -> (u16, Option<(u32, u16)>) {
     (row.local.port(), row.peer.map(|p| (u32::from(*p.ip()), p.port())))
 }
 
-impl Stack {
-    /// Every TCP and UDP socket, TCP first; within each, by local port and then
-    /// peer (a listener before its connections).
-    pub fn socket_table(&self) -> Vec<SocketRow> {
-        let listeners = self.tcp.listeners.values().map(|l| SocketRow {
+/// The rows of the socket table from the TCP and UDP tables' own listings:
+/// TCP first, then UDP; within each, by local port and then peer (a listener
+/// before its connections).
+pub(super) fn rows(tcp: Vec<TcpSocketInfo>, udp: Vec<UdpSocketInfo>) -> Vec<SocketRow> {
+    let mut tcp: Vec<SocketRow> = tcp
+        .into_iter()
+        .map(|t| SocketRow {
             netid: Protocol::Tcp,
-            state: "LISTEN".to_string(),
-            recv_q: l.accept_queue.len(),
-            recv_q_max: l.backlog,
+            state: t.state.to_string(),
+            recv_q: t.recv_queue,
+            recv_q_max: t.recv_queue_max,
+            send_q: if t.half_open.is_some() { 0 } else { t.send_queue },
+            send_q_max: t.send_queue_max,
+            local: t.local,
+            peer: t.peer,
+            service: service(Protocol::Tcp, t.local, t.peer),
+            drops: t.drops,
+            datagrams: None,
+            half_open: t.half_open,
+            path_mtu: t.path_mtu,
+        })
+        .collect();
+    tcp.sort_by_key(order);
+    let mut udp: Vec<SocketRow> = udp
+        .into_iter()
+        .map(|u| SocketRow {
+            netid: Protocol::Udp,
+            state: if u.peer.is_some() { "ESTAB" } else { "UNCONN" }.to_string(),
+            recv_q: u.queued_bytes,
+            recv_q_max: u.limit.bytes,
             send_q: 0,
             send_q_max: 0,
-            local: l.local,
-            peer: None,
-            service: service(Protocol::Tcp, l.local, None),
-            drops: l.overflows,
-            datagrams: None,
-            half_open: Some(l.half_open),
-        });
-        let connections = self.tcp.conns.values().map(|t| SocketRow {
-            netid: Protocol::Tcp,
-            state: t.state.name().to_string(),
-            recv_q: t.rcv.buffer.len(),
-            recv_q_max: t.rcv.capacity,
-            send_q: t.snd.buffer.len(),
-            send_q_max: t.snd.buffer.capacity(),
-            local: t.local,
-            peer: Some(t.remote),
-            service: service(Protocol::Tcp, t.local, Some(t.remote)),
-            drops: t.dropped,
-            datagrams: None,
+            local: u.local,
+            peer: u.peer,
+            service: service(Protocol::Udp, u.local, u.peer),
+            drops: u.dropped,
+            datagrams: Some((u.queued_datagrams, u.limit.datagrams)),
             half_open: None,
-        });
-        let mut tcp: Vec<SocketRow> = listeners.chain(connections).collect();
-        tcp.sort_by_key(order);
-        let mut udp: Vec<SocketRow> = self
-            .udp_sockets()
-            .into_iter()
-            .map(|u| SocketRow {
-                netid: Protocol::Udp,
-                state: if u.peer.is_some() { "ESTAB" } else { "UNCONN" }.to_string(),
-                recv_q: u.queued_bytes,
-                recv_q_max: u.limit.bytes,
-                send_q: 0,
-                send_q_max: 0,
-                local: u.local,
-                peer: u.peer,
-                service: service(Protocol::Udp, u.local, u.peer),
-                drops: u.dropped,
-                datagrams: Some((u.queued_datagrams, u.limit.datagrams)),
-                half_open: None,
-            })
-            .collect();
-        udp.sort_by_key(order);
-        tcp.extend(udp);
-        tcp
-    }
+            path_mtu: None,
+        })
+        .collect();
+    udp.sort_by_key(order);
+    tcp.extend(udp);
+    tcp
 }

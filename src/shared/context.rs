@@ -1,0 +1,93 @@
+//! The per-call context: what a protocol layer borrows from the stack while it
+//! handles one call (a packet in, a timer, a program's request).
+//!
+//! The [`Stack`](crate::Stack) owns the counters, the event queue and the verdict
+//! slot; it lends them to a layer as one [`Context`] for the length of a call and
+//! takes them back. A layer so never needs the `Stack` itself, which keeps the
+//! imports of the core pointing one way. Building one is free: four references.
+
+use std::fmt;
+
+use super::{DropReason, Event, EventQueue};
+use crate::counters::Counters;
+use crate::time::Instant;
+
+/// The stack's shared state, lent to a layer for one call.
+pub struct Context<'a> {
+    /// The current time, as the caller of the stack said.
+    pub now: Instant,
+    /// Every counter of the stack.
+    pub counters: &'a mut Counters,
+    events: &'a mut EventQueue,
+    /// Why the packet being input was dropped, if it was.
+    verdict: &'a mut Option<DropReason>,
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(
+        now: Instant,
+        counters: &'a mut Counters,
+        events: &'a mut EventQueue,
+        verdict: &'a mut Option<DropReason>,
+    ) -> Self {
+        Context { now, counters, events, verdict }
+    }
+
+    /// The same context for a shorter borrow (to lend it on to a callee that
+    /// keeps it in a struct).
+    pub(crate) fn reborrow(&mut self) -> Context<'_> {
+        Context { now: self.now, counters: self.counters, events: self.events, verdict: self.verdict }
+    }
+
+    /// Tell a program waiting on a socket that something changed.
+    pub(crate) fn notify(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// A socket is gone: its pending events are of no use any more.
+    pub(crate) fn forget(&mut self, event: Event) {
+        match event {
+            Event::Tcp(handle) => self.events.forget_tcp(handle),
+            Event::UdpReadable(handle) | Event::UdpError(handle) => self.events.forget_udp(handle),
+        }
+    }
+
+    /// The one drop path: count `reason`, trace it with `detail` (the addresses,
+    /// ports or ids that say which packet), and — for a reason about the packet
+    /// being input — make it the verdict [`Stack::input`](crate::Stack::input)
+    /// returns. The first verdict wins: a packet is discarded once, and later code
+    /// only sees its consequences.
+    pub(crate) fn drop(&mut self, reason: DropReason, detail: fmt::Arguments<'_>) {
+        self.drop_many(reason, 1, detail);
+    }
+
+    /// [`drop`](Context::drop) for `n` packets at once (datagrams whose
+    /// reassembly timed out together).
+    pub(crate) fn drop_many(&mut self, reason: DropReason, n: u64, detail: fmt::Arguments<'_>) {
+        *reason.counter(self.counters) += n;
+        tracing::debug!(target: "tunstack::drop", reason = reason.as_str(), counter = reason.counter_name(), n, %detail, "drop");
+        self.note(reason);
+    }
+
+    /// A bounded queue refused a packet: [`drop`](Context::drop) for a reason
+    /// that is a queue's overflow, traced on `tunstack::queue` with the queue's
+    /// length and bound.
+    pub(crate) fn overflow(
+        &mut self,
+        reason: DropReason,
+        len: usize,
+        limit: impl fmt::Display,
+        detail: fmt::Arguments<'_>,
+    ) {
+        *reason.counter(self.counters) += 1;
+        let queue = reason.queue().unwrap_or("unnamed");
+        tracing::debug!(target: "tunstack::queue", queue, reason = reason.as_str(), len, %limit, %detail, "queue overflow");
+        self.note(reason);
+    }
+
+    fn note(&mut self, reason: DropReason) {
+        if reason.is_verdict() && self.verdict.is_none() {
+            *self.verdict = Some(reason);
+        }
+    }
+}

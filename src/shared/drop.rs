@@ -1,0 +1,162 @@
+//! Why a packet was dropped: one enum, each reason tied to the counter it
+//! increments and the words it is reported with, declared once below.
+//!
+//! The stack's rule is that bad input is never silently eaten. Every drop goes
+//! through [`Context::drop`](super::Context::drop) (or `overflow`), which does all
+//! three things a drop owes: increments the reason's counter in
+//! [`Counters`], emits a `tracing` event (`tunstack::drop`, or `tunstack::queue`
+//! for a queue that overflowed), and — for reasons about the packet being input —
+//! records the verdict that [`Stack::input`](crate::Stack::input) returns, which
+//! the capture writes next to the packet.
+//!
+//! Adding a reason is one line in the table: its variant, its counter (a field of
+//! [`Counters`]), its text, and whether it judges the packet being input (`rx`) or
+//! something else (`local`: a timeout, an error we chose not to send).
+
+use crate::counters::Counters;
+
+macro_rules! drop_reasons {
+    ($( $(#[doc = $doc:literal])* $variant:ident => $counter:ident, $kind:ident, $text:literal $(, queue $queue:literal)? ; )*) => {
+        /// Why the stack discarded a packet: a fixed reason such as "tcp bad
+        /// checksum" or "udp queue full", tied to the one counter it increments.
+        ///
+        /// [`Stack::input`](crate::Stack::input) returns one when the packet it
+        /// was handed went no further, so whoever fed the packet in (the runtime, a
+        /// simulator, a test) can say so next to it — the pcapng capture writes it
+        /// as the packet's comment.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum DropReason {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl DropReason {
+            /// Every reason, in declaration order (grouped by layer).
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant),*];
+
+            /// The reason in words, as traces and captures show it.
+            pub fn as_str(self) -> &'static str {
+                match self { $( DropReason::$variant => $text, )* }
+            }
+
+            /// The name of the counter this reason increments (a field of [`Counters`]).
+            pub fn counter_name(self) -> &'static str {
+                match self { $( DropReason::$variant => stringify!($counter), )* }
+            }
+
+            /// The queue this reason is the overflow of, if it is one.
+            pub fn queue(self) -> Option<&'static str> {
+                match self { $( DropReason::$variant => drop_reasons!(@queue $($queue)?), )* }
+            }
+
+            /// Whether this reason judges the packet being input (and so becomes
+            /// [`Stack::input`](crate::Stack::input)'s verdict).
+            pub(crate) fn is_verdict(self) -> bool {
+                match self { $( DropReason::$variant => drop_reasons!(@$kind), )* }
+            }
+
+            /// The counter itself.
+            pub(crate) fn counter(self, counters: &mut Counters) -> &mut u64 {
+                match self { $( DropReason::$variant => &mut counters.$counter, )* }
+            }
+        }
+    };
+    (@queue $queue:literal) => { Some($queue) };
+    (@queue) => { None };
+    (@rx) => { true };
+    (@local) => { false };
+}
+
+drop_reasons! {
+    /// Shorter than an IPv4 header, or than its IHL says.
+    IpTruncated => ip_rx_truncated, rx, "truncated";
+    /// Not IPv4.
+    IpBadVersion => ip_rx_bad_version, rx, "not IPv4";
+    /// IHL below 5.
+    IpBadHeaderLen => ip_rx_bad_header_len, rx, "IHL below 5";
+    /// Total length beyond the buffer or below the header.
+    IpBadTotalLen => ip_rx_bad_total_len, rx, "bad total length";
+    /// IPv4 header checksum wrong (RFC 791 §3.1).
+    IpBadChecksum => ip_rx_bad_checksum, rx, "bad header checksum";
+    /// Not addressed to us.
+    IpNotForUs => ip_rx_not_for_us, rx, "not for us";
+    /// A source we must not answer (RFC 1122 3.2.1.3).
+    IpBadSource => ip_rx_bad_source, rx, "bad source";
+    /// A transport protocol we do not speak.
+    IpUnknownProtocol => ip_rx_unknown_protocol, rx, "unknown protocol";
+    /// The same fragment again.
+    FragmentDuplicate => ip_frag_duplicate, rx, "duplicate fragment";
+    /// A fragment overlapping held data: the whole datagram goes.
+    FragmentOverlap => ip_frag_overlap, rx, "overlapping fragment";
+    /// A fragment with an impossible offset or length.
+    FragmentInvalid => ip_frag_invalid, rx, "invalid fragment";
+    /// The reassembly buffer is at its bound.
+    ReassemblyFull => ip_frag_no_room, rx, "reassembly full", queue "reassembly";
+    /// A datagram whose fragments did not all arrive in time.
+    ReassemblyTimeout => ip_frag_timeout, local, "reassembly timeout";
+    /// ICMP message shorter than its header.
+    IcmpTruncated => icmp_rx_truncated, rx, "icmp truncated";
+    /// ICMP checksum wrong.
+    IcmpBadChecksum => icmp_rx_bad_checksum, rx, "icmp bad checksum";
+    /// An ICMP error we would have sent, held back by the rate limit.
+    IcmpRateLimited => icmp_tx_rate_limited, local, "icmp rate limit";
+    /// UDP length field wrong.
+    UdpBadLength => udp_rx_bad_length, rx, "udp bad length";
+    /// UDP checksum wrong.
+    UdpBadChecksum => udp_rx_bad_checksum, rx, "udp bad checksum";
+    /// No UDP socket on the port (answered with ICMP port unreachable).
+    UdpNoPort => udp_rx_no_port, rx, "udp no port";
+    /// The socket's receive queue is at its bound.
+    UdpQueueFull => udp_rx_queue_full, rx, "udp queue full", queue "udp receive";
+    /// TCP header malformed.
+    TcpBadHeader => tcp_rx_bad_header, rx, "tcp bad header";
+    /// TCP checksum wrong.
+    TcpBadChecksum => tcp_rx_bad_checksum, rx, "tcp bad checksum";
+    /// No connection or listener (answered with RST).
+    TcpNoSocket => tcp_rx_no_socket, rx, "tcp no socket";
+    /// The ACK completing a handshake found the accept queue full.
+    TcpAcceptQueueFull => tcp_listen_overflow, rx, "accept queue full", queue "accept";
+    /// A SYN found the listener's half-open connections at their bound.
+    TcpSynBacklogFull => tcp_listen_overflow, rx, "listen backlog full", queue "syn backlog";
+    /// A SYN found the stack at its connection limit.
+    TcpConnectionLimit => tcp_conn_limit, rx, "connection limit", queue "connections";
+    /// A timestamp older than TS.Recent (RFC 7323 §5.3).
+    TcpPawsRejected => tcp_rx_paws_rejected, rx, "tcp PAWS rejected";
+    /// No byte of the segment inside the receive window (RFC 9293 §3.10.7.4).
+    TcpOutOfWindow => tcp_rx_out_of_window, rx, "tcp out of window";
+    /// Data for a connection nobody holds any more (answered with RST).
+    TcpDataAfterClose => tcp_rx_data_after_close, rx, "tcp data after close";
+    /// An ICMP error quoting a segment of no connection of ours.
+    TcpIcmpUnmatched => tcp_rx_icmp_unmatched, rx, "tcp icmp for no connection";
+    /// An ICMP error quoting a sequence number we have not sent or that was
+    /// acknowledged already (RFC 5927 §4.1).
+    TcpIcmpOutOfWindow => tcp_rx_icmp_out_of_window, rx, "tcp icmp out of window";
+    /// The out-of-order queue holds as many ranges as it may.
+    TcpOutOfOrderFull => tcp_rx_ooo_no_room, rx, "out-of-order queue full", queue "tcp out-of-order";
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reason's counter is a real counter, and each text is told apart.
+    #[test]
+    fn every_reason_names_a_counter_and_its_own_words() {
+        let names: Vec<&str> = Counters::default().iter().map(|(n, _)| n).collect();
+        let mut texts = std::collections::HashSet::new();
+        for &reason in DropReason::ALL {
+            assert!(names.contains(&reason.counter_name()), "{reason:?}: no counter {}", reason.counter_name());
+            assert!(texts.insert(reason.as_str()), "{reason:?}: its words are another reason's");
+            let mut c = Counters::default();
+            *reason.counter(&mut c) += 1;
+            let bumped: Vec<_> = c.iter().filter(|(_, v)| *v == 1).map(|(n, _)| n).collect();
+            assert_eq!(bumped, [reason.counter_name()], "{reason:?} increments exactly its counter");
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The types every layer of the core shares, and nothing else: the leaf of the
+//! import graph (it uses only [`crate::time`] and [`crate::counters`]).
+//!
+//! * [`TcpHandle`], [`UdpHandle`] — names of sockets, never reused;
+//! * [`Event`] and the bounded [`EventQueue`] — "look at this socket again";
+//! * [`DropReason`] — why a packet was discarded, each reason tied to the one
+//!   counter it increments (declared once, in `drop.rs`);
+//! * [`Context`] — what a layer borrows from the stack while it handles one call:
+//!   the time, the counters, the event queue and the verdict on the packet being
+//!   input; [`Context::drop`] is the one path every drop takes;
+//! * [`TokenBucket`] — the rate limiter ICMP errors and challenge ACKs use;
+//! * [`QueueLimit`] — the bound of a datagram queue.
+//!
+//! Keeping these here, below `ip`, `icmp`, `udp` and `tcp`, is what lets the
+//! imports of the core point one way (DESIGN.md, "Layers"): a protocol module
+//! reports an event or a drop without knowing the [`Stack`](crate::Stack) exists,
+//! and devices, captures and simulators read a [`DropReason`] without depending on
+//! the protocols.
+
+/// `Err(message)` unless `cond` holds: how the invariants (beside each table)
+/// state their rules.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+pub(crate) use ensure;
+
+mod context;
+mod drop;
+mod events;
+mod handles;
+mod rate_limit;
+
+pub use context::Context;
+pub use drop::DropReason;
+pub use events::{Event, EventQueue};
+pub use handles::{TcpHandle, UdpHandle};
+pub use rate_limit::TokenBucket;
+
+/// The bound of a datagram receive queue: both counts apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueLimit {
+    /// Most datagrams held.
+    pub datagrams: usize,
+    /// Most payload bytes held.
+    pub bytes: usize,
+}
+
+impl Default for QueueLimit {
+    fn default() -> Self {
+        QueueLimit { datagrams: 1024, bytes: 1 << 20 }
+    }
+}
+
+impl std::fmt::Display for QueueLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} datagrams / {} bytes", self.datagrams, self.bytes)
+    }
+}

@@ -1,0 +1,463 @@
+//! The sans-IO core: one [`Stack`] holds every protocol's state and is driven by
+//! three kinds of call, all taking the current time as a value:
+//!
+//! * [`Stack::input`] — one IP packet arrived from the link;
+//! * [`Stack::handle_timeout`] — the time from [`Stack::poll_deadline`] has come;
+//! * socket calls (`udp_bind`, `tcp_send`, …) — a program asked for something.
+//!
+//! Their results come out through [`Stack::poll_transmit`] (packets for the link)
+//! and [`Stack::poll_event`] (sockets that became readable or got an error). The
+//! core has no threads, clocks, files or sockets of its own, so a test, a fuzzer or a
+//! simulator can drive it exactly as the TUN runtime does.
+//!
+//! This file is the only `impl Stack`. The work is done by the layers' own types —
+//! [`IpInput`] and [`IpOutput`], [`Icmp`], [`UdpTable`], [`TcpTable`] — which never
+//! see the `Stack`: each call here lends them a [`Context`] (the time, the
+//! counters, the event queue, the verdict on the packet being input) and routes
+//! what one layer hands back to the next: IP gives back a datagram, which goes to
+//! ICMP, UDP or TCP by protocol number; UDP says a port is unreachable and ICMP
+//! sends the error; ICMP gives back an error it received and UDP is told.
+
+mod socket_table;
+
+pub use socket_table::SocketRow;
+
+use std::io;
+use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use crate::config::StackConfig;
+use crate::counters::Counters;
+use crate::icmp::{Icmp, Unreachable};
+use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
+use crate::ports::PortTable;
+use crate::shared::{Context, DropReason, Event, EventQueue, QueueLimit, TcpHandle, UdpHandle};
+use crate::tcp::{Keepalive, State, TcpParams, TcpSocketInfo, TcpTable};
+use crate::time::Instant;
+use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
+use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
+use crate::wire::ip_protocol;
+
+/// A user-space IPv4 host: IP, ICMP, UDP and TCP.
+#[derive(Debug)]
+pub struct Stack {
+    config: StackConfig,
+    counters: Counters,
+    ip: IpInput,
+    out: IpOutput,
+    icmp: Icmp,
+    udp: UdpTable,
+    /// TCP connections, listeners, and the TCP port namespace (independent of UDP's).
+    tcp: TcpTable,
+    events: EventQueue,
+    /// Why the packet [`input`](Stack::input) is processing was dropped, if it was.
+    verdict: Option<DropReason>,
+}
+
+/// The stack's parts, borrowed apart for one call: the shared [`Context`] and
+/// each layer, so a call can hand the context to one layer and the output queue
+/// to the same call.
+struct Parts<'a> {
+    ctx: Context<'a>,
+    out: &'a mut IpOutput,
+    ip: &'a mut IpInput,
+    icmp: &'a mut Icmp,
+    udp: &'a mut UdpTable,
+    tcp: &'a mut TcpTable,
+}
+
+impl Stack {
+    pub fn new(config: StackConfig) -> Self {
+        let output =
+            OutputConfig { addr: config.addr, mtu: config.mtu, ttl: config.ttl, max_tx_queue: config.max_tx_queue };
+        let udp = UdpConfig {
+            addr: config.addr,
+            max_sockets: config.max_udp_sockets,
+            recv_queue: config.udp_recv_queue,
+            ports: config.ports.clone(),
+            seed: config.seed,
+        };
+        let tcp = TcpParams { tcp: config.tcp.clone(), addr: config.addr, mtu: config.mtu };
+        Stack {
+            counters: Counters::default(),
+            ip: IpInput::new(config.addr, config.reassembly.clone()),
+            out: IpOutput::new(output, config.seed),
+            icmp: Icmp::new(config.icmp_error_burst, config.icmp_refill_interval()),
+            udp: UdpTable::new(udp),
+            tcp: TcpTable::new(tcp, config.ports.clone(), config.seed),
+            events: EventQueue::default(),
+            verdict: None,
+            config,
+        }
+    }
+
+    fn parts(&mut self, now: Instant) -> Parts<'_> {
+        let Stack { counters, ip, out, icmp, udp, tcp, events, verdict, .. } = self;
+        Parts { ctx: Context::new(now, counters, events, verdict), out, ip, icmp, udp, tcp }
+    }
+
+    /// The configuration the stack runs with.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    /// Every counter, for display and tests.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    // ----- The link side -------------------------------------------------------
+
+    /// One IP packet in from the link, at time `now`.
+    ///
+    /// This is the entry point of the receive path: everything the packet causes
+    /// (replies, queued datagrams, socket events) is visible afterwards through
+    /// [`poll_transmit`](Stack::poll_transmit) and [`poll_event`](Stack::poll_event).
+    ///
+    /// Returns why the packet was discarded, or `None` when it was taken in. A
+    /// fragment that completes a datagram carries the verdict of the whole
+    /// datagram; one that only waits for the others returns `None`. A segment
+    /// answered with a RST or an ACK but otherwise discarded (no socket, out of
+    /// window) counts as dropped.
+    pub fn input(&mut self, now: Instant, packet: &[u8]) -> Option<DropReason> {
+        self.verdict = None;
+        let mut p = self.parts(now);
+        if let Some(delivered) = p.ip.input(&mut p.ctx, packet) {
+            p.deliver(&delivered.datagram());
+        }
+        self.verdict.take()
+    }
+
+    /// The next packet for the link, if any.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.out.pop()
+    }
+
+    /// Hand back a packet from [`poll_transmit`](Stack::poll_transmit) once it is
+    /// written: the stack builds a later packet in its buffer instead of allocating
+    /// one. Optional — a host that keeps or drops its packets loses nothing but
+    /// the reuse.
+    pub fn recycle(&mut self, packet: Vec<u8>) {
+        self.out.recycle(packet);
+    }
+
+    /// The next socket event, if any. A socket has at most one event of each kind
+    /// pending, and none once it is freed.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.
+    pub fn poll_deadline(&self) -> Option<Instant> {
+        [self.ip.next_deadline(), self.tcp.next_deadline()].into_iter().flatten().min()
+    }
+
+    /// Run every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut p = self.parts(now);
+        p.ip.expire(&mut p.ctx);
+        p.tcp.on_timeout(&mut p.ctx, p.out);
+    }
+
+    // ----- UDP ---------------------------------------------------------------
+
+    /// Open a UDP socket on `addr` (port 0: an ephemeral port). The address must be
+    /// ours or unspecified.
+    pub fn udp_bind(&mut self, addr: SocketAddr) -> io::Result<UdpHandle> {
+        self.udp.bind(addr)
+    }
+
+    /// Close a socket and release its port. Datagrams still queued are discarded.
+    pub fn udp_close(&mut self, handle: UdpHandle) {
+        if self.udp.close(handle) {
+            self.events.forget_udp(handle);
+        }
+    }
+
+    /// Fix the peer: `udp_send` goes there and only its datagrams are received.
+    pub fn udp_connect(&mut self, handle: UdpHandle, peer: SocketAddr) -> io::Result<()> {
+        self.udp.connect(handle, peer)
+    }
+
+    /// Send one datagram to `dst`. Errors: `InvalidInput` for a payload larger than
+    /// 65,507 bytes or port 0, `WouldBlock` while the transmit queue is full, a
+    /// pending ICMP error of a connected socket.
+    pub fn udp_send_to(&mut self, handle: UdpHandle, payload: &[u8], dst: SocketAddr) -> io::Result<usize> {
+        let mut p = self.parts(Instant::ZERO);
+        p.udp.send_to(&mut p.ctx, p.out, handle, payload, dst)
+    }
+
+    /// Send to the connected peer.
+    pub fn udp_send(&mut self, handle: UdpHandle, payload: &[u8]) -> io::Result<usize> {
+        let peer = self.udp.peer(handle)?;
+        self.udp_send_to(handle, payload, peer)
+    }
+
+    /// Take the oldest queued datagram; `WouldBlock` if none. A pending ICMP error
+    /// is returned first, once.
+    pub fn udp_recv(&mut self, handle: UdpHandle) -> io::Result<ReceivedDatagram> {
+        self.udp.recv(handle)
+    }
+
+    /// Whether a datagram or an error is waiting.
+    pub fn udp_can_recv(&self, handle: UdpHandle) -> bool {
+        self.udp.can_recv(handle)
+    }
+
+    /// Change the receive queue's bounds (datagrams and bytes). Datagrams beyond a
+    /// smaller bound are dropped and counted.
+    pub fn udp_set_recv_queue(&mut self, handle: UdpHandle, limit: QueueLimit) -> io::Result<()> {
+        let mut p = self.parts(Instant::ZERO);
+        p.udp.set_recv_queue(&mut p.ctx, handle, limit)
+    }
+
+    pub fn udp_local_addr(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
+        self.udp.local_addr(handle)
+    }
+
+    pub fn udp_peer_addr(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
+        self.udp.peer(handle)
+    }
+
+    /// Every open UDP socket, ordered by port.
+    pub fn udp_sockets(&self) -> Vec<UdpSocketInfo> {
+        self.udp.sockets()
+    }
+
+    /// The UDP port namespace.
+    pub fn udp_ports(&self) -> &PortTable {
+        self.udp.ports()
+    }
+
+    // ----- TCP ---------------------------------------------------------------
+
+    /// Passive open (RFC 9293 §3.10.1): listen on `addr` with at most `backlog`
+    /// connections waiting for `accept` (capped by the configured accept backlog).
+    pub fn tcp_listen(&mut self, addr: SocketAddr, backlog: usize) -> io::Result<TcpHandle> {
+        self.tcp.listen(addr, backlog)
+    }
+
+    /// Take the oldest established connection of a listener.
+    pub fn tcp_accept(&mut self, listener: TcpHandle) -> io::Result<(TcpHandle, SocketAddr)> {
+        self.tcp.accept(listener)
+    }
+
+    /// Active open (RFC 9293 §3.10.1): send a SYN from an ephemeral port. The
+    /// connection is usable once [`tcp_connect_status`](Stack::tcp_connect_status)
+    /// says so.
+    pub fn tcp_connect(&mut self, now: Instant, remote: SocketAddr) -> io::Result<TcpHandle> {
+        let mut p = self.parts(now);
+        p.tcp.connect(&mut p.ctx, p.out, remote)
+    }
+
+    /// `Ok` once the handshake is done, `WouldBlock` while it runs, the error
+    /// (`ConnectionRefused`, `TimedOut`) if it failed.
+    pub fn tcp_connect_status(&mut self, handle: TcpHandle) -> io::Result<()> {
+        self.tcp.connect_status(handle)
+    }
+
+    /// Queue bytes to send; returns how many were taken.
+    pub fn tcp_send(&mut self, now: Instant, handle: TcpHandle, data: &[u8]) -> io::Result<usize> {
+        let mut p = self.parts(now);
+        p.tcp.send(&mut p.ctx, p.out, handle, data)
+    }
+
+    /// Read received bytes; `Ok(0)` at end of stream.
+    pub fn tcp_recv(&mut self, now: Instant, handle: TcpHandle, buf: &mut [u8]) -> io::Result<usize> {
+        let mut p = self.parts(now);
+        p.tcp.recv(&mut p.ctx, p.out, handle, buf)
+    }
+
+    /// Shut down reading, writing or both (writing sends FIN after queued data).
+    pub fn tcp_shutdown(&mut self, now: Instant, handle: TcpHandle, how: Shutdown) -> io::Result<()> {
+        let mut p = self.parts(now);
+        p.tcp.shutdown(&mut p.ctx, p.out, handle, how)
+    }
+
+    /// The program let go of a connection: graceful close, or RST if it left
+    /// received data unread.
+    pub fn tcp_close(&mut self, now: Instant, handle: TcpHandle) {
+        let mut p = self.parts(now);
+        p.tcp.close(&mut p.ctx, p.out, handle);
+    }
+
+    /// Reset a connection at once (RFC 9293 §3.10.5 ABORT).
+    pub fn tcp_abort(&mut self, now: Instant, handle: TcpHandle) {
+        let mut p = self.parts(now);
+        p.tcp.abort(&mut p.ctx, p.out, handle);
+    }
+
+    /// Stop listening; connections not yet accepted are closed.
+    pub fn tcp_close_listener(&mut self, now: Instant, listener: TcpHandle) {
+        let mut p = self.parts(now);
+        p.tcp.close_listener(&mut p.ctx, p.out, listener);
+    }
+
+    /// Keepalive on or off, and its times, for one connection (RFC 1122 4.2.3.6,
+    /// `SO_KEEPALIVE` and Linux's `TCP_KEEPIDLE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT`).
+    pub fn tcp_set_keepalive(&mut self, now: Instant, handle: TcpHandle, keepalive: Keepalive) -> io::Result<()> {
+        let mut p = self.parts(now);
+        p.tcp.set_keepalive(&mut p.ctx, p.out, handle, keepalive)
+    }
+
+    /// A connection's keepalive settings.
+    pub fn tcp_keepalive(&self, handle: TcpHandle) -> io::Result<Keepalive> {
+        self.tcp.keepalive(handle)
+    }
+
+    /// A connection's user timeout (RFC 5482, Linux's `TCP_USER_TIMEOUT`): give up
+    /// when sent data stays unacknowledged this long; `None` clears it.
+    pub fn tcp_set_user_timeout(&mut self, now: Instant, handle: TcpHandle, limit: Option<Duration>) -> io::Result<()> {
+        let mut p = self.parts(now);
+        p.tcp.set_user_timeout(&mut p.ctx, p.out, handle, limit)
+    }
+
+    /// Nagle's algorithm off (`true`) or on.
+    pub fn tcp_set_nodelay(&mut self, handle: TcpHandle, nodelay: bool) -> io::Result<()> {
+        self.tcp.set_nodelay(handle, nodelay)
+    }
+
+    /// Resize the send buffer (a smaller size stops further writes until acked
+    /// data frees room).
+    pub fn tcp_set_send_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
+        self.tcp.set_send_buffer(handle, bytes)
+    }
+
+    /// Resize the receive buffer: the window offered from now on (it never shrinks
+    /// below what was already promised).
+    pub fn tcp_set_recv_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
+        self.tcp.set_recv_buffer(handle, bytes)
+    }
+
+    /// Whether `read` would not block: data, end of stream, or an error.
+    pub fn tcp_can_recv(&self, handle: TcpHandle) -> bool {
+        self.tcp.can_recv(handle)
+    }
+
+    pub fn tcp_local_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
+        self.tcp.local_addr(handle)
+    }
+
+    pub fn tcp_peer_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
+        self.tcp.peer_addr(handle)
+    }
+
+    /// The RFC 9293 state of a connection (`None` once freed).
+    pub fn tcp_state(&self, handle: TcpHandle) -> Option<State> {
+        self.tcp.state(handle)
+    }
+
+    /// Every listener and connection, listeners first, then by local port.
+    pub fn tcp_sockets(&self) -> Vec<TcpSocketInfo> {
+        self.tcp.sockets()
+    }
+
+    /// Connections in the table (every state).
+    pub fn tcp_connection_count(&self) -> usize {
+        self.tcp.connection_count()
+    }
+
+    /// The TCP port namespace.
+    pub fn tcp_ports(&self) -> &PortTable {
+        self.tcp.ports()
+    }
+
+    // ----- Looking inside --------------------------------------------------------
+
+    /// Every TCP and UDP socket, TCP first; within each, by local port and then
+    /// peer (a listener before its connections).
+    pub fn socket_table(&self) -> Vec<SocketRow> {
+        socket_table::rows(self.tcp.sockets(), self.udp.sockets())
+    }
+
+    /// Check every invariant of this stack (see [`crate::invariants`]); `Err`
+    /// names the first one broken. Cheap enough to run after every event in a
+    /// simulation: it visits each socket and connection once.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.check_ip().map_err(|e| format!("IP: {e}"))?;
+        self.udp.check_invariants().map_err(|e| format!("UDP: {e}"))?;
+        self.tcp.check_invariants()
+    }
+
+    /// IP's bounds: the reassembly buffer and the transmit queue.
+    fn check_ip(&self) -> Result<(), String> {
+        let reassembly = self.ip.reassembly();
+        let limits = reassembly.config();
+        let (datagrams, bytes) = (reassembly.in_progress(), reassembly.bytes_held());
+        if datagrams > limits.max_datagrams {
+            return Err(format!("{datagrams} datagrams in reassembly, bound {}", limits.max_datagrams));
+        }
+        if bytes > limits.max_bytes {
+            return Err(format!("{bytes} bytes in reassembly, bound {}", limits.max_bytes));
+        }
+        let (queued, bound) = (self.out.len(), self.out.config().max_tx_queue);
+        if queued > bound {
+            return Err(format!("{queued} packets queued, bound {bound}"));
+        }
+        Ok(())
+    }
+
+    /// The TCP table, for tests that look inside it.
+    #[cfg(test)]
+    pub(crate) fn tcp_table(&self) -> &TcpTable {
+        &self.tcp
+    }
+
+    /// The TCP table, for tests that break it on purpose.
+    #[cfg(test)]
+    pub(crate) fn tcp_table_mut(&mut self) -> &mut TcpTable {
+        &mut self.tcp
+    }
+
+    /// The UDP table, for tests that break it on purpose.
+    #[cfg(test)]
+    pub(crate) fn udp_table_mut(&mut self) -> &mut UdpTable {
+        &mut self.udp
+    }
+}
+
+impl Parts<'_> {
+    /// Hand a whole datagram to its transport protocol, and carry out what that
+    /// protocol asks of another: an ICMP error to send, an ICMP error received.
+    fn deliver(&mut self, datagram: &Datagram<'_>) {
+        match datagram.protocol {
+            ip_protocol::ICMP => {
+                self.ctx.counters.ip_rx_delivered += 1;
+                if let Some(error) = self.icmp.input(&mut self.ctx, self.out, datagram) {
+                    self.icmp_error(error);
+                }
+            }
+            ip_protocol::UDP => {
+                self.ctx.counters.ip_rx_delivered += 1;
+                if self.udp.input(&mut self.ctx, datagram) == Delivery::PortUnreachable {
+                    // RFC 1122 4.1.3.1: no one listens → ICMP port unreachable.
+                    self.icmp.send_dest_unreachable(&mut self.ctx, self.out, CODE_PORT_UNREACHABLE, datagram);
+                }
+            }
+            ip_protocol::TCP => {
+                self.ctx.counters.ip_rx_delivered += 1;
+                self.tcp.input(&mut self.ctx, self.out, datagram);
+            }
+            other => {
+                // RFC 1122 3.2.2.1: a host SHOULD answer a protocol it does not
+                // speak with protocol unreachable (rate-limited like every error).
+                self.ctx.drop(DropReason::IpUnknownProtocol, format_args!("protocol={other}"));
+                self.icmp.send_dest_unreachable(&mut self.ctx, self.out, CODE_PROTOCOL_UNREACHABLE, datagram);
+            }
+        }
+    }
+
+    /// A destination unreachable arrived: give it to the transport whose datagram
+    /// it quotes.
+    fn icmp_error(&mut self, error: Unreachable<'_>) {
+        let Some(q) = parse_quoted(error.quoted) else { return };
+        match q.protocol {
+            ip_protocol::UDP => {
+                let peer = SocketAddrV4::new(q.dst, q.dst_port);
+                self.udp.dest_unreachable(&mut self.ctx, error.code, q.src, q.src_port, peer);
+            }
+            ip_protocol::TCP => self.tcp.dest_unreachable(&mut self.ctx, self.out, error.code, error.next_hop_mtu, &q),
+            _ => {}
+        }
+    }
+}
