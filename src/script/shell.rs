@@ -7,7 +7,8 @@
 //!
 //! - a setting with a [`StackConfig`](crate::config::StackConfig) field becomes a
 //!   [`Setting`] applied to the profile before the stack is built (window
-//!   scaling, timestamps, SACK, buffer sizes, initial RTO, retries, …);
+//!   scaling, timestamps, SACK, buffer sizes, initial RTO, retries, SYN
+//!   cookies, keepalive timing, path MTU discovery, …);
 //! - a setting whose value is what the stack does anyway (FreeBSD's RFC 5961
 //!   switches at their secure default, `blackhole=0`, ECN in server mode, which
 //!   only answers ECN the peer asks for and the parser refuses ECN flags) is
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 use super::error::{Result, ScriptError};
 use crate::config::TcpConfig;
+use crate::SynCookies;
 
 /// One change to the stack's TCP settings a `sysctl` asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +65,16 @@ pub enum Setting {
     ChallengeAcksPerSec(u32),
     /// Shortest interval between ACKs for unusable segments.
     UnusableAckInterval(Duration),
+    /// When to answer SYNs with cookies (RFC 4987 §3.6).
+    SynCookies(SynCookies),
+    /// Keepalive of new connections: silence before the first probe…
+    KeepaliveIdle(Duration),
+    /// …between probes…
+    KeepaliveInterval(Duration),
+    /// …and unanswered probes before giving up.
+    KeepaliveProbes(u32),
+    /// Path MTU discovery (RFC 1191): DF on segments, ICMP lowers the MSS.
+    PathMtuDiscovery(bool),
 }
 
 impl Setting {
@@ -94,6 +106,11 @@ impl Setting {
             Setting::FinWait2Timeout(d) => tcp.fin_wait2_timeout = d,
             Setting::ChallengeAcksPerSec(n) => tcp.challenge_acks_per_sec = n,
             Setting::UnusableAckInterval(d) => tcp.unusable_ack_interval = d,
+            Setting::SynCookies(c) => tcp.syn_cookies = c,
+            Setting::KeepaliveIdle(d) => tcp.keepalive.idle = d,
+            Setting::KeepaliveInterval(d) => tcp.keepalive.interval = d,
+            Setting::KeepaliveProbes(n) => tcp.keepalive.probes = n,
+            Setting::PathMtuDiscovery(on) => tcp.path_mtu_discovery = on,
         }
     }
 }
@@ -297,6 +314,17 @@ fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
         "kern.ipc.maxsockbuf" => (vec![RecvBufferMax(size()?), SendBufferMax(size()?)], None),
         "net.inet.tcp.rexmit_initial" => (vec![InitialRto(Duration::from_millis(int()?))], None),
         "net.inet.tcp.hostcache.purgenow" => none("the stack keeps no host cache"),
+        "net.inet.tcp.syncookies" => match int()? {
+            0 => (vec![SynCookies(crate::SynCookies::Off)], None),
+            _ => (vec![SynCookies(crate::SynCookies::WhenFull)], None),
+        },
+        "net.inet.tcp.syncookies_only" => match int()? {
+            0 => none("cookies are used as net.inet.tcp.syncookies says"),
+            _ => (vec![SynCookies(crate::SynCookies::Always)], None),
+        },
+        "net.inet.tcp.keepidle" => (vec![KeepaliveIdle(Duration::from_millis(int()?))], None),
+        "net.inet.tcp.keepintvl" => (vec![KeepaliveInterval(Duration::from_millis(int()?))], None),
+        "net.inet.tcp.keepcnt" => (vec![KeepaliveProbes(count()?)], None),
         "net.inet.tcp.blackhole" => match int()? {
             0 => none("the stack answers segments for closed ports with RST, as blackhole=0 does"),
             _ => return unsupported("dropping segments for closed ports without RST (blackhole)"),
@@ -341,6 +369,16 @@ fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
         "net.ipv4.tcp_retries2" => (vec![MaxRetries(count()?)], None),
         "net.ipv4.tcp_fin_timeout" => (vec![FinWait2Timeout(Duration::from_secs(int()?))], None),
         "net.ipv4.tcp_challenge_ack_limit" => (vec![ChallengeAcksPerSec(count()?)], None),
+        "net.ipv4.tcp_syncookies" => match int()? {
+            0 => (vec![SynCookies(crate::SynCookies::Off)], None),
+            1 => (vec![SynCookies(crate::SynCookies::WhenFull)], None),
+            2 => (vec![SynCookies(crate::SynCookies::Always)], None),
+            _ => return unsupported("an unknown SYN-cookie mode"),
+        },
+        "net.ipv4.tcp_keepalive_time" => (vec![KeepaliveIdle(Duration::from_secs(int()?))], None),
+        "net.ipv4.tcp_keepalive_intvl" => (vec![KeepaliveInterval(Duration::from_secs(int()?))], None),
+        "net.ipv4.tcp_keepalive_probes" => (vec![KeepaliveProbes(count()?)], None),
+        "net.ipv4.ip_no_pmtu_disc" => (vec![PathMtuDiscovery(int()? == 0)], None),
         "net.ipv4.tcp_invalid_ratelimit" => (vec![UnusableAckInterval(Duration::from_millis(int()?))], None),
         "net.ipv4.tcp_ecn" => match int()? {
             0 => none("the stack does not use ECN"),
@@ -488,6 +526,24 @@ mod tests {
         let mut tcp = TcpConfig::default();
         Setting::RecvBufferMax(1000).apply(&mut tcp);
         assert!(tcp.recv_buffer <= tcp.recv_buffer_max);
+    }
+
+    #[test]
+    fn cookies_keepalive_and_pmtu_settings() {
+        assert_eq!(settings("sysctl -q net.ipv4.tcp_syncookies=2"), [Setting::SynCookies(SynCookies::Always)]);
+        assert_eq!(settings("sysctl -w net.inet.tcp.syncookies=0"), [Setting::SynCookies(SynCookies::Off)]);
+        assert_eq!(settings("sysctl -w net.inet.tcp.keepidle=5000"), [Setting::KeepaliveIdle(Duration::from_secs(5))]);
+        assert_eq!(
+            settings("sysctl -q net.ipv4.tcp_keepalive_intvl=3"),
+            [Setting::KeepaliveInterval(Duration::from_secs(3))]
+        );
+        assert_eq!(settings("sysctl -q net.ipv4.ip_no_pmtu_disc=1"), [Setting::PathMtuDiscovery(false)]);
+        let mut tcp = TcpConfig::default();
+        for s in settings("sysctl -q net.ipv4.tcp_keepalive_time=60; sysctl -q net.ipv4.tcp_keepalive_probes=3") {
+            s.apply(&mut tcp);
+        }
+        assert_eq!((tcp.keepalive.idle, tcp.keepalive.probes), (Duration::from_secs(60), 3));
+        assert!(!tcp.keepalive.enabled, "the sysctls time keepalive; SO_KEEPALIVE turns it on");
     }
 
     #[test]

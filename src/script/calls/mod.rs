@@ -43,6 +43,7 @@ mod udp;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::time::Duration;
 
 use super::args::{arg_int, arg_value, eval, expect_args, require_ellipsis};
 use super::ast::{Call, Event, Expr};
@@ -52,6 +53,7 @@ use super::error::{Result, ScriptError};
 use super::run::Runner;
 use crate::shared::TcpHandle;
 use crate::shared::UdpHandle;
+use crate::Keepalive;
 
 /// One file descriptor of the scripted program.
 #[derive(Clone, Copy)]
@@ -63,6 +65,11 @@ pub(super) struct Fd {
     send_buffer: Option<usize>,
     /// `SO_LINGER` with `l_onoff=1, l_linger=0`: `close` resets the connection.
     linger_zero: bool,
+    /// Keepalive as `SO_KEEPALIVE`/`TCP_KEEP*` set it before the connection
+    /// exists (applied on `connect`, inherited on `accept`).
+    keepalive: Option<Keepalive>,
+    /// `TCP_USER_TIMEOUT` set before the connection exists.
+    user_timeout: Option<Option<Duration>>,
 }
 
 #[derive(Clone, Copy)]
@@ -81,6 +88,8 @@ pub(super) enum Op {
     Accept {
         listener: TcpHandle,
         nodelay: bool,
+        keepalive: Option<Keepalive>,
+        user_timeout: Option<Option<Duration>>,
     },
     Connect(TcpHandle),
     Read {
@@ -221,9 +230,10 @@ impl Runner {
     fn try_op(&mut self, op: Op) -> (Option<CallResult>, Op) {
         let now = self.clock.instant();
         let result = match op {
-            Op::Accept { listener, nodelay } => match self.stack.tcp_accept(listener) {
+            Op::Accept { listener, nodelay, keepalive, user_timeout } => match self.stack.tcp_accept(listener) {
                 Ok((conn, _)) => {
                     let _ = self.stack.tcp_set_nodelay(conn, nodelay);
+                    self.apply_timers(conn, keepalive, user_timeout);
                     let fd = self.new_fd(Sock::Conn(conn));
                     if let Some(f) = self.fds.get_mut(&fd) {
                         f.nodelay = nodelay;
@@ -257,10 +267,32 @@ impl Runner {
         (result, op)
     }
 
+    /// Keepalive and user timeout set on a descriptor before its connection existed.
+    fn apply_timers(&mut self, conn: TcpHandle, keepalive: Option<Keepalive>, user_timeout: Option<Option<Duration>>) {
+        let now = self.clock.instant();
+        if let Some(k) = keepalive {
+            let _ = self.stack.tcp_set_keepalive(now, conn, k);
+        }
+        if let Some(limit) = user_timeout {
+            let _ = self.stack.tcp_set_user_timeout(now, conn, limit);
+        }
+    }
+
     /// The lowest free descriptor, from 3, now holding `sock`.
     fn new_fd(&mut self, sock: Sock) -> i64 {
         let fd = (3..).find(|fd| !self.fds.contains_key(fd)).unwrap_or(3);
-        self.fds.insert(fd, Fd { sock, nonblocking: false, nodelay: false, send_buffer: None, linger_zero: false });
+        self.fds.insert(
+            fd,
+            Fd {
+                sock,
+                nonblocking: false,
+                nodelay: false,
+                send_buffer: None,
+                linger_zero: false,
+                keepalive: None,
+                user_timeout: None,
+            },
+        );
         fd
     }
 
@@ -343,7 +375,7 @@ impl Runner {
             return done(Err(libc::EOPNOTSUPP));
         }
         let Sock::Listener(listener) = f.sock else { return done(Err(libc::EINVAL)) };
-        let op = Op::Accept { listener, nodelay: f.nodelay };
+        let op = Op::Accept { listener, nodelay: f.nodelay, keepalive: f.keepalive, user_timeout: f.user_timeout };
         Ok(match self.try_op(op).0 {
             Some(r) => Outcome::Done(r),
             None => block_or(f, op, libc::EAGAIN),
@@ -379,6 +411,7 @@ impl Runner {
         self.matcher.tuple.remote_port = self.profile.connect_port;
         self.matcher.isn = None;
         let _ = self.stack.tcp_set_nodelay(conn, f.nodelay);
+        self.apply_timers(conn, f.keepalive, f.user_timeout);
         if let Some(bytes) = f.send_buffer {
             let _ = self.stack.tcp_set_send_buffer(conn, bytes);
         }

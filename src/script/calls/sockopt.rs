@@ -1,7 +1,9 @@
 //! `setsockopt` and `getsockopt`: the options scripts set and read.
 //!
 //! Set: `SO_REUSEADDR` (accepted: our listen never fails because of TIME-WAIT
-//! connections), `TCP_NODELAY`, `SO_SNDBUF` (kept for a connection made later),
+//! connections), `TCP_NODELAY`, `SO_SNDBUF`, `SO_KEEPALIVE` with `TCP_KEEPIDLE`,
+//! `TCP_KEEPINTVL`, `TCP_KEEPCNT` (seconds, count) and `TCP_USER_TIMEOUT` (ms)
+//! (each kept for a connection made later, and inherited by accepted ones),
 //! `SO_RCVBUF` on a connection (before one exists the SYN's window already comes
 //! from the configuration: unsupported), and `SO_LINGER` off or with 0 s (close
 //! then resets). Read: `SO_ERROR`, and the buffer sizes a new connection of a
@@ -9,6 +11,7 @@
 //! script's; any other option is unsupported with its level and number. O(1).
 
 use std::io;
+use std::time::Duration;
 
 use super::{done, Outcome, Sock};
 use crate::script::args::{arg_int, eval, expect_args};
@@ -44,6 +47,29 @@ impl Runner {
             let bytes = usize::try_from(value).unwrap_or(0);
             f.send_buffer = Some(bytes);
             conn.map_or(Ok(()), |c| self.stack.tcp_set_send_buffer(c, bytes))
+        } else if (level, opt) == (sol, i64::from(libc::SO_KEEPALIVE))
+            || (level == tcp
+                && [libc::TCP_KEEPIDLE, libc::TCP_KEEPINTVL, libc::TCP_KEEPCNT].map(i64::from).contains(&opt))
+        {
+            let mut k = match conn {
+                Some(c) => self.stack.tcp_keepalive(c).unwrap_or(self.profile.config.tcp.keepalive),
+                None => f.keepalive.unwrap_or(self.profile.config.tcp.keepalive),
+            };
+            let seconds = Duration::from_secs(u64::try_from(value).unwrap_or(0));
+            match opt {
+                o if o == i64::from(libc::TCP_KEEPIDLE) => k.idle = seconds,
+                o if o == i64::from(libc::TCP_KEEPINTVL) => k.interval = seconds,
+                o if o == i64::from(libc::TCP_KEEPCNT) => k.probes = u32::try_from(value).unwrap_or(0),
+                _ => k.enabled = value != 0,
+            }
+            f.keepalive = Some(k);
+            let now = self.clock.instant();
+            conn.map_or(Ok(()), |c| self.stack.tcp_set_keepalive(now, c, k))
+        } else if (level, opt) == (tcp, i64::from(libc::TCP_USER_TIMEOUT)) {
+            let limit = (value > 0).then(|| Duration::from_millis(u64::try_from(value).unwrap_or(0)));
+            f.user_timeout = Some(limit);
+            let now = self.clock.instant();
+            conn.map_or(Ok(()), |c| self.stack.tcp_set_user_timeout(now, c, limit))
         } else if (level, opt) == (sol, i64::from(libc::SO_RCVBUF)) {
             let Some(c) = conn else {
                 return Err(ScriptError::unsupported(
