@@ -335,21 +335,25 @@ fn sendto_recvfrom_writev_and_readv_move_bytes_like_write_and_read() {
 }
 
 #[test]
-fn a_datagram_to_a_closed_port_draws_an_icmp_error_the_script_sees() {
-    // RFC 1122 §4.1.3.1: port unreachable. The runner has no `> icmp` line yet,
-    // so the message shows up as a packet the script does not expect.
-    let text = "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n\
-                +0 bind(3, ..., ...) = 0\n\
-                +0 close(3) = 0\n\
-                +.1 < udp (10)\n\
-                +0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n";
-    let e = run_str("closed.pkt", text, &Profile::linux()).expect_err("an ICMP error");
+fn a_datagram_to_a_closed_port_draws_a_port_unreachable() {
+    // RFC 1122 §4.1.3.1, RFC 792: port unreachable, from the stack to the sender.
+    let closed = "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n\
+                  +0 bind(3, ..., ...) = 0\n\
+                  +0 close(3) = 0\n\
+                  +.1 < udp (10)\n";
+    let p = Profile::linux();
+    run_str("closed.pkt", &format!("{closed}+0 > icmp unreachable port_unreachable [udp (10)]\n"), &p)
+        .expect("port unreachable");
+    let e = run_str("closed.pkt", &format!("{closed}+0 > icmp unreachable host_unreachable\n"), &p)
+        .expect_err("another code");
     assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 5));
-    assert!(e.to_string().contains("actual: > icmp type 3 code 3 (192.168.0.1 > 192.0.2.1)"), "{e}");
+    assert!(e.to_string().contains("code 3 instead of 1"), "{e}");
+    let e = run_str("closed.pkt", &format!("{closed}+0 close(3) = -1 EBADF\n"), &p).expect_err("unexpected");
+    assert!(e.to_string().contains("actual: > icmp unreachable port_unreachable (192.168.0.1 > 192.0.2.1)"), "{e}");
     let e = run_str(
         "udp.pkt",
         "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n+0 listen(3, 1) = -1 EOPNOTSUPP\n+0 write(3, ..., 10) = 10\n",
-        &Profile::linux(),
+        &p,
     )
     .expect_err("not connected");
     assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 3));

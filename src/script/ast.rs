@@ -54,6 +54,8 @@ pub enum Action {
     Packet(PacketSpec),
     /// `< udp (100)`: a UDP datagram of that many bytes.
     Datagram(DatagramSpec),
+    /// `< icmp unreachable frag_needed mtu 1200 [1:1461(1460)]`.
+    Icmp(IcmpSpec),
     Call(Call),
     /// `` `sysctl -w net.inet.tcp.sack.enable=1` ``, as read (never run).
     Shell(Vec<Command>),
@@ -98,6 +100,47 @@ pub struct DatagramSpec {
     pub dir: Direction,
     /// Payload length.
     pub len: u32,
+}
+
+/// An ICMP destination unreachable (RFC 792) as written:
+/// `< icmp unreachable frag_needed mtu 1200 [1:1461(1460)]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpSpec {
+    pub dir: Direction,
+    /// The code: 0 net, 1 host, 2 protocol, 3 port unreachable, 4 fragmentation
+    /// needed, … (see `icmp_code_name`).
+    pub code: u8,
+    /// `mtu N`: the next-hop MTU of a fragmentation-needed (RFC 1191).
+    pub mtu: Option<u16>,
+    /// The quoted TCP segment `[start:end(len)]`, its sequence number the stack's,
+    /// relative to its ISN as on `>` lines: `(start, len)`. Required inbound; an
+    /// outbound quote is not compared.
+    pub quoted: Option<(u32, u32)>,
+}
+
+/// packetdrill's names of the destination-unreachable codes (RFC 792, RFC 1812).
+pub const ICMP_UNREACHABLE_CODES: &[&str] = &[
+    "net_unreachable",
+    "host_unreachable",
+    "protocol_unreachable",
+    "port_unreachable",
+    "frag_needed",
+    "source_route_failed",
+    "net_unknown",
+    "host_unknown",
+    "source_host_isolated",
+    "net_prohibited",
+    "host_prohibited",
+    "net_unreachable_for_tos",
+    "host_unreachable_for_tos",
+    "packet_filtered",
+    "precedence_violation",
+    "precedence_cutoff",
+];
+
+/// The name of a destination-unreachable code, or `None` past the table.
+pub fn icmp_code_name(code: u8) -> Option<&'static str> {
+    ICMP_UNREACHABLE_CODES.get(usize::from(code)).copied()
 }
 
 /// A TCP option as written between `<` and `>`.

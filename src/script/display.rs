@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::ast::{Call, DatagramSpec, Direction, Expr, OptSpec, PacketSpec};
+use super::ast::{icmp_code_name, Call, DatagramSpec, Direction, Expr, IcmpSpec, OptSpec, PacketSpec};
 use super::packet::flag_letters;
 
 impl fmt::Display for OptSpec {
@@ -61,6 +61,21 @@ impl fmt::Display for DatagramSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dir = if self.dir == Direction::Inbound { '<' } else { '>' };
         write!(f, "{dir} udp ({})", self.len)
+    }
+}
+
+/// `< icmp unreachable frag_needed mtu 1200 [1:1461(1460)]`.
+impl fmt::Display for IcmpSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dir = if self.dir == Direction::Inbound { '<' } else { '>' };
+        write!(f, "{dir} icmp unreachable {}", icmp_code_name(self.code).unwrap_or("?"))?;
+        if let Some(mtu) = self.mtu {
+            write!(f, " mtu {mtu}")?;
+        }
+        if let Some((start, len)) = self.quoted {
+            write!(f, " [{start}:{}({len})]", start.wrapping_add(len))?;
+        }
+        Ok(())
     }
 }
 

@@ -57,8 +57,8 @@ use std::net::Ipv4Addr;
 
 use etherparse::TcpOptionElement;
 
-use super::ast::{OptSpec, PacketSpec};
-use super::packet::{flag_letters, option_bytes, option_text, Seg, Sent};
+use super::ast::{IcmpSpec, OptSpec, PacketSpec};
+use super::packet::{flag_letters, icmp_unreachable_packet, option_bytes, option_text, Seg, Sent};
 
 /// Remembered (script TSval, actual TSval) pairs.
 pub(super) const TS_MEMORY: usize = 64;
@@ -316,6 +316,29 @@ impl Matcher {
             }
         }
         seg.to_packet_with_raw_options(&raw, t.remote, t.remote_port, t.local, t.local_port)
+    }
+}
+
+impl Matcher {
+    /// The IPv4 packet of an inbound ICMP error: from the remote host to the
+    /// stack, quoting the IP header and TCP header of the segment `[start:end]`
+    /// the stack sent on the tuple (its sequence number made absolute).
+    pub fn icmp_packet(&self, spec: &IcmpSpec) -> Result<Vec<u8>, String> {
+        let t = self.tuple;
+        let (start, len) = spec.quoted.ok_or("an inbound ICMP error needs the segment it quotes")?;
+        let seq = start.wrapping_add(self.isn.unwrap_or(0));
+        let flags = crate::wire::tcp::Flags { ack: true, ..Default::default() };
+        let quoted = Seg::new(flags, seq).data(&vec![0; len as usize]).to_packet(
+            t.local,
+            t.local_port,
+            t.remote,
+            t.remote_port,
+        )?;
+        // RFC 792: the IP header and at least 8 bytes of what follows; quote the
+        // whole TCP header (RFC 1812 4.3.2.3 allows up to 576 bytes).
+        let end = quoted.len().min(40);
+        let quoted = quoted.get(..end).ok_or("a quoted segment shorter than its headers")?;
+        icmp_unreachable_packet(t.remote, t.local, spec.code, spec.mtu.unwrap_or(0), quoted)
     }
 }
 

@@ -216,7 +216,15 @@ pub struct SentDatagram {
 pub enum Outbound {
     Tcp(Sent),
     Udp(SentDatagram),
-    /// An ICMP message or another protocol, in words.
+    /// An ICMP message: its type, code and bytes 5–8 (a next-hop MTU in 7–8).
+    Icmp {
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        kind: u8,
+        code: u8,
+        rest: [u8; 4],
+    },
+    /// Another protocol, in words.
     Other(String),
 }
 
@@ -242,13 +250,12 @@ pub fn parse_outbound(packet: &[u8]) -> Result<Outbound, String> {
                 len: udp.payload().len(),
             }))
         }
-        PROTO_ICMP => {
-            let icmp = ip.payload().payload;
-            match icmp {
-                [kind, code, ..] => Ok(Outbound::Other(format!("icmp type {kind} code {code} ({src} > {dst})"))),
-                _ => Err("a truncated ICMP message".into()),
+        PROTO_ICMP => match ip.payload().payload {
+            [kind, code, _, _, r0, r1, r2, r3, ..] => {
+                Ok(Outbound::Icmp { src, dst, kind: *kind, code: *code, rest: [*r0, *r1, *r2, *r3] })
             }
-        }
+            _ => Err("a truncated ICMP message".into()),
+        },
         other => Ok(Outbound::Other(format!("IP protocol {other} ({src} > {dst})"))),
     }
 }
@@ -259,6 +266,23 @@ pub fn udp_packet(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, len: usi
     let payload = vec![0; len];
     let mut packet = Vec::with_capacity(builder.size(len));
     builder.write(&mut packet, &payload).map_err(|e| format!("cannot build the datagram: {e}"))?;
+    Ok(packet)
+}
+
+/// The IPv4 packet (TTL 64) of an ICMP destination unreachable with `code` from
+/// `src` to `dst`, next-hop MTU `mtu` (0 if none), quoting `quoted` (the start of
+/// the offending IP datagram). The checksum is etherparse's.
+pub fn icmp_unreachable_packet(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    code: u8,
+    mtu: u16,
+    quoted: &[u8],
+) -> Result<Vec<u8>, String> {
+    let [m0, m1] = mtu.to_be_bytes();
+    let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).icmpv4_raw(3, code, [0, 0, m0, m1]);
+    let mut packet = Vec::with_capacity(builder.size(quoted.len()));
+    builder.write(&mut packet, quoted).map_err(|e| format!("cannot build the ICMP message: {e}"))?;
     Ok(packet)
 }
 
@@ -368,6 +392,18 @@ mod tests {
         let last = packet.len() - 1;
         packet[last] ^= 1;
         assert!(parse_outbound(&packet).is_err(), "bad checksum");
+    }
+
+    #[test]
+    fn icmp_errors_round_trip() {
+        let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
+        let packet = icmp_unreachable_packet(a, b, 4, 1200, &[0x45; 28]).expect("fits");
+        match parse_outbound(&packet) {
+            Ok(Outbound::Icmp { src, dst, kind, code, rest }) => {
+                assert_eq!((src, dst, kind, code, rest), (a, b, 3, 4, [0, 0, 0x04, 0xb0]));
+            }
+            _ => panic!("an ICMP message"),
+        }
     }
 
     #[test]

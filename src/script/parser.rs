@@ -7,6 +7,7 @@
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
 //! packet   := ('<' | '>') flags ( start ':' end | '...' ) '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' ( option,* | '...' ) '>' ]
 //!           | ('<' | '>') 'udp' '(' len ')'
+//!           | ('<' | '>') 'icmp' 'unreachable' code [ 'mtu' n ] [ '[' start ':' end '(' len ')' ']' ]
 //! option   := eol | nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
 //! call     := name '(' arg,* ')' '=' int [ ERRNO [ '(' text ')' ] ]
 //! arg      := '...' | int | NAME { '|' NAME } | '[' arg,* ']' | "string" | '{' NAME '=' arg,* '}'
@@ -158,6 +159,11 @@ impl Parser<'_> {
                 let dir = if self.at_punct('<') { Direction::Inbound } else { Direction::Outbound };
                 Action::Datagram(self.datagram(dir)?)
             }
+            Some(Tok::Punct('<' | '>')) if matches!(self.toks.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Word(w)) if w == "icmp") =>
+            {
+                let dir = if self.at_punct('<') { Direction::Inbound } else { Direction::Outbound };
+                Action::Icmp(self.icmp(dir)?)
+            }
             Some(Tok::Punct('<')) => Action::Packet(self.packet(Direction::Inbound)?),
             Some(Tok::Punct('>')) => Action::Packet(self.packet(Direction::Outbound)?),
             Some(Tok::Word(_)) => Action::Call(self.call()?),
@@ -305,6 +311,70 @@ impl Parser<'_> {
         // `ack N` without the ACK flag is allowed, as in packetdrill: an inbound
         // segment carries N in its (meaningless) acknowledgment field; on an
         // outbound one it is not compared (see `matching.rs`).
+        Ok(spec)
+    }
+
+    /// `icmp unreachable CODE [mtu N] [ '[' start:end(len) ']' ]`.
+    fn icmp(&mut self, dir: Direction) -> Result<IcmpSpec> {
+        self.pos += 2; // '<' or '>', and `icmp`
+        match self.next() {
+            Some(Tok::Word(w)) if w == "unreachable" => {}
+            other => {
+                let found = Self::describe(other);
+                self.pos -= 1;
+                return Err(self.unsupported(format!("ICMP messages other than `unreachable` ({found})")));
+            }
+        }
+        let code = match self.next() {
+            Some(Tok::Word(w)) => {
+                let w = w.clone();
+                let code = ICMP_UNREACHABLE_CODES.iter().position(|c| *c == w);
+                self.pos -= 1;
+                let code = code.ok_or_else(|| self.err(format!("`{w}` is not an ICMP unreachable code")))?;
+                self.pos += 1;
+                u8::try_from(code).map_err(|_| self.err("ICMP code out of range"))?
+            }
+            other => {
+                let found = Self::describe(other);
+                self.pos -= 1;
+                return Err(self.err(format!("expected an ICMP unreachable code (port_unreachable, …), found {found}")));
+            }
+        };
+        let mut spec = IcmpSpec { dir, code, mtu: None, quoted: None };
+        if matches!(self.peek(), Some(Tok::Word(w)) if w == "mtu") {
+            self.pos += 1;
+            spec.mtu = Some(self.int("MTU")?);
+        }
+        if self.at_punct('[') {
+            self.pos += 1;
+            if matches!(self.peek(), Some(Tok::Num(_))) {
+                let start: u32 = self.int("quoted start sequence number")?;
+                self.expect_punct(':')?;
+                let end: u32 = self.int("quoted end sequence number")?;
+                self.expect_punct('(')?;
+                let len: u32 = self.int("quoted payload length")?;
+                self.expect_punct(')')?;
+                if end.wrapping_sub(start) != len {
+                    return Err(self.err(format!("{start}:{end}({len}): end minus start must equal the length")));
+                }
+                spec.quoted = Some((start, len));
+                self.expect_punct(']')?;
+            } else if dir == Direction::Outbound {
+                // What an outbound error quotes is not compared.
+                while !self.at_end() && !self.at_punct(']') {
+                    self.pos += 1;
+                }
+                self.expect_punct(']')?;
+            } else {
+                return Err(self.unsupported("an inbound ICMP error quoting something other than a TCP segment"));
+            }
+        }
+        if dir == Direction::Inbound && spec.quoted.is_none() {
+            return Err(self.err("an inbound ICMP error needs the TCP segment it quotes (`[start:end(len)]`)"));
+        }
+        if !self.at_end() {
+            return Err(self.err(format!("unexpected {} after an ICMP message", Self::describe(self.peek()))));
+        }
         Ok(spec)
     }
 
@@ -624,6 +694,19 @@ mod tests {
         let s = parse("0 < udp (100)\n+0 > udp(5)\n").expect("datagrams");
         assert_eq!(s.events[0].action, Action::Datagram(DatagramSpec { dir: Direction::Inbound, len: 100 }));
         assert_eq!(s.events[1].action, Action::Datagram(DatagramSpec { dir: Direction::Outbound, len: 5 }));
+        let s = parse("0 < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]\n").expect("icmp");
+        assert_eq!(
+            s.events[0].action,
+            Action::Icmp(IcmpSpec { dir: Direction::Inbound, code: 4, mtu: Some(1200), quoted: Some((1, 1460)) })
+        );
+        let s = parse("0 > icmp unreachable port_unreachable [udp (10)]\n").expect("outbound icmp");
+        assert_eq!(
+            s.events[0].action,
+            Action::Icmp(IcmpSpec { dir: Direction::Outbound, code: 3, mtu: None, quoted: None })
+        );
+        assert_eq!(parse("0 < icmp unreachable port_unreachable\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
+        assert_eq!(parse("0 < icmp echo_request\n").map_err(|e| e.kind), Err(ErrorKind::Unsupported));
+        assert_eq!(parse("0 < icmp unreachable nowhere [1:1(0)]\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
         let e = parse("0 > udp sum 0x3643 (1000)\n").expect_err("checksum");
         assert_eq!(e.kind, ErrorKind::Unsupported);
         let e = parse("0 > S 0:10(5)\n").expect_err("bad length");

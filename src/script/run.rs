@@ -124,12 +124,14 @@ impl Runner {
         let outbound = match &ev.action {
             Action::Packet(p) => p.dir == Direction::Outbound,
             Action::Datagram(d) => d.dir == Direction::Outbound,
+            Action::Icmp(i) => i.dir == Direction::Outbound,
             _ => false,
         };
         if self.verbose && !outbound {
             let what = match &ev.action {
                 Action::Packet(spec) => spec.to_string(),
                 Action::Datagram(spec) => spec.to_string(),
+                Action::Icmp(spec) => spec.to_string(),
                 Action::Call(call) => call.to_string(),
                 Action::Shell(commands) => {
                     let c: Vec<String> = commands.iter().map(ToString::to_string).collect();
@@ -158,6 +160,16 @@ impl Runner {
                 let t = self.matcher.tuple;
                 let bytes = packet::udp_packet(t.remote, t.remote_port, t.local, t.local_port, spec.len as usize)
                     .map_err(|e| ScriptError::parse(ev.line, e))?;
+                self.stack.input(self.clock.instant(), &bytes);
+                self.collect();
+                self.retry_pending()?;
+            }
+            Action::Icmp(spec) if spec.dir == Direction::Outbound => self.outbound_icmp(ev, spec, w)?,
+            Action::Icmp(spec) => {
+                self.advance_to(w.at)?;
+                self.no_unclaimed(ev.line)?;
+                self.started = true;
+                let bytes = self.matcher.icmp_packet(spec).map_err(|e| ScriptError::parse(ev.line, e))?;
                 self.stack.input(self.clock.instant(), &bytes);
                 self.collect();
                 self.retry_pending()?;
@@ -290,6 +302,13 @@ impl Runner {
         match out {
             Outbound::Tcp(sent) => self.matcher.show(sent),
             Outbound::Udp(d) => format!("> udp ({}) ({}:{} > {}:{})", d.len, d.src, d.sport, d.dst, d.dport),
+            Outbound::Icmp { src, dst, kind: 3, code, rest } => {
+                let name = icmp_code_name(*code).map_or_else(|| format!("code {code}"), str::to_string);
+                let mtu = u16::from_be_bytes([rest[2], rest[3]]);
+                let mtu = if *code == 4 { format!(" mtu {mtu}") } else { String::new() };
+                format!("> icmp unreachable {name}{mtu} ({src} > {dst})")
+            }
+            Outbound::Icmp { src, dst, kind, code, .. } => format!("> icmp type {kind} code {code} ({src} > {dst})"),
             Outbound::Other(what) => format!("> {what}"),
         }
     }
@@ -363,6 +382,40 @@ impl Runner {
             }
             Outbound::Udp(_) => None,
             _ => Some("not a UDP datagram".to_string()),
+        };
+        if let Some(problem) = problem {
+            return Err(ScriptError::mismatch(
+                ev.line,
+                format!("outbound packet mismatch: {problem}\n  script: {spec}\n  actual: {actual} at {}", fmt_time(t)),
+            ));
+        }
+        self.check_time(ev.line, t, w, &actual)
+    }
+
+    /// A `> icmp unreachable CODE [mtu N]` line: the next packet must be that
+    /// error, from the stack to the remote host, on time.
+    fn outbound_icmp(&mut self, ev: &Event, spec: &IcmpSpec, w: Window) -> Result<()> {
+        let (t, out) = self.take_sent(ev.line, spec, w)?;
+        let actual = self.show_outbound(&out);
+        if self.verbose {
+            self.trace.push(format!("{:>10} line {}: {actual}", fmt_time(t), ev.line));
+        }
+        let tuple = self.matcher.tuple;
+        let problem = match out {
+            Outbound::Icmp { src, dst, .. } if (src, dst) != (tuple.local, tuple.remote) => {
+                Some(format!("sent {src} > {dst}, the remote host is {}", tuple.remote))
+            }
+            Outbound::Icmp { kind: 3, code, rest, .. } => {
+                let mtu = u16::from_be_bytes([rest[2], rest[3]]);
+                if code != spec.code {
+                    Some(format!("code {code} instead of {}", spec.code))
+                } else if spec.mtu.is_some_and(|m| m != mtu) {
+                    Some(format!("mtu {mtu} instead of {}", spec.mtu.unwrap_or_default()))
+                } else {
+                    None
+                }
+            }
+            _ => Some("not an ICMP destination unreachable".to_string()),
         };
         if let Some(problem) = problem {
             return Err(ScriptError::mismatch(
