@@ -359,3 +359,16 @@ fn a_datagram_to_a_closed_port_draws_a_port_unreachable() {
     assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 3));
     assert!(e.to_string().contains("returned -1 EDESTADDRREQ"), "{e}");
 }
+
+#[test]
+fn getsockopt_tcp_info_compares_the_state() {
+    let p = Profile::linux();
+    let ok =
+        format!("{OPEN}+0 getsockopt(4, SOL_TCP, TCP_INFO, {{tcpi_state=TCP_ESTABLISHED, tcpi_rto=...}}, 232) = 0\n");
+    run_str("info.pkt", &ok, &p).expect("established");
+    let e = fails("+0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_state=TCP_ESTABLISHED}, 232) = 0\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
+    assert!(e.to_string().contains("tcpi_state is LISTEN instead of ESTABLISHED"), "{e}");
+    let e = fails("+0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_snd_cwnd=10}, 232) = 0\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+}

@@ -96,6 +96,7 @@ pub(super) fn constant(name: &str) -> Option<i64> {
         "TCP_KEEPINTVL" => libc::TCP_KEEPINTVL,
         "TCP_KEEPCNT" => libc::TCP_KEEPCNT,
         "TCP_USER_TIMEOUT" => libc::TCP_USER_TIMEOUT,
+        "TCP_INFO" => libc::TCP_INFO,
         "TCP_NODELAY" => libc::TCP_NODELAY,
         "SHUT_RD" => libc::SHUT_RD,
         "SHUT_WR" => libc::SHUT_WR,

@@ -48,7 +48,7 @@ impl Assertion {
 }
 
 /// The state names scripts compare `tcpi_state` with, in FreeBSD's spelling.
-fn state(name: &str) -> Option<&'static str> {
+pub(super) fn state(name: &str) -> Option<&'static str> {
     Some(match name {
         "TCPI_CLOSED" | "TCP_CLOSE" => "CLOSED",
         "TCPI_LISTEN" | "TCP_LISTEN" => "LISTEN",

@@ -6,8 +6,8 @@
 //! (each kept for a connection made later, and inherited by accepted ones),
 //! `SO_RCVBUF` on a connection (before one exists the SYN's window already comes
 //! from the configuration: unsupported), and `SO_LINGER` off or with 0 s (close
-//! then resets). Read: `SO_ERROR`, and the buffer sizes a new connection of a
-//! fresh socket or a listener gets. The value in `[N]` is compared with the
+//! then resets). Read: `SO_ERROR`, the buffer sizes a new connection of a
+//! fresh socket or a listener gets, and `TCP_INFO`'s `tcpi_state`. The value in `[N]` is compared with the
 //! script's; any other option is unsupported with its level and number. O(1).
 
 use std::io;
@@ -19,6 +19,7 @@ use crate::script::ast::{Call, Expr};
 use crate::script::errno::{errno_name, errno_of};
 use crate::script::error::{Result, ScriptError};
 use crate::script::run::Runner;
+use crate::script::{code, shell};
 
 impl Runner {
     /// `setsockopt(fd, level, name, [value], len)`.
@@ -84,6 +85,49 @@ impl Runner {
         done(result.map(|()| 0).map_err(|e| errno_of(&e)))
     }
 
+    /// `getsockopt(fd, SOL_TCP, TCP_INFO, {tcpi_state=STATE, …}, len)`: the state of
+    /// the descriptor's connection is compared; a field written `...` is not; any
+    /// other field is unsupported (the stack has no `tcp_info` snapshot).
+    fn tcp_info(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
+        expect_args(line, call, 5)?;
+        let Some(Expr::Struct(fields)) = call.args.get(3) else {
+            return Err(ScriptError::unsupported(line, "TCP_INFO without a `{tcpi_…=…}` struct"));
+        };
+        let Some(f) = self.fds.get(&fd) else { return done(Err(libc::EBADF)) };
+        let actual = match f.sock {
+            Sock::Conn(c) => self
+                .stack
+                .tcp_sockets()
+                .iter()
+                .find(|s| s.handle == c)
+                .map_or("CLOSED", |s| shell::freebsd_state(s.state)),
+            Sock::Listener(_) => "LISTEN",
+            Sock::Fresh | Sock::Udp(_) => "CLOSED",
+        };
+        for (name, value) in fields {
+            match (name.as_str(), value) {
+                (_, Expr::Ellipsis) => {}
+                ("tcpi_state", Expr::Name(want)) => {
+                    let want = code::state(want)
+                        .ok_or_else(|| ScriptError::unsupported(line, format!("tcpi_state `{want}`")))?;
+                    if want != actual {
+                        return Err(ScriptError::mismatch(
+                            line,
+                            format!("TCP_INFO tcpi_state is {actual} instead of {want}"),
+                        ));
+                    }
+                }
+                (field, _) => {
+                    return Err(ScriptError::unsupported(
+                        line,
+                        format!("tcp_info field `{field}` (the stack has no tcp_info snapshot)"),
+                    ))
+                }
+            }
+        }
+        done(Ok(0))
+    }
+
     /// `setsockopt(fd, SOL_SOCKET, SO_LINGER, {l_onoff=N, l_linger=M}, len)`: off,
     /// or on with 0 s (close resets). A linger time the stack would have to wait
     /// out is unsupported.
@@ -116,6 +160,9 @@ impl Runner {
         expect_args(line, call, 5)?;
         let level = arg_int(line, call, 1)?;
         let opt = arg_int(line, call, 2)?;
+        if (level, opt) == (i64::from(libc::IPPROTO_TCP), i64::from(libc::TCP_INFO)) {
+            return self.tcp_info(line, call, fd);
+        }
         let sol = i64::from(libc::SOL_SOCKET);
         let option = match (level, opt) {
             (l, o) if l == sol && o == i64::from(libc::SO_ERROR) => "SO_ERROR",
