@@ -372,3 +372,17 @@ fn getsockopt_tcp_info_compares_the_state() {
     let e = fails("+0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_snd_cwnd=10}, 232) = 0\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
 }
+
+#[test]
+fn tolerance_percent_widens_the_window_as_packetdrill_does() {
+    // The delayed ACK comes 40 ms after the data, the script says 100 ms: off by
+    // 60 ms, outside 4 ms but inside 75 % of the 100 ms since the previous event.
+    let body = "+0 < . 1:101(100) ack 1 win 65535\n+.1 > . 1:1(0) ack 101\n";
+    let e = fails(body);
+    assert!(e.to_string().contains("timing error"), "{e}");
+    let text = format!("--tolerance_percent=75\n{OPEN}{body}");
+    run_str("percent.pkt", &text, &Profile::linux()).expect("within 75 %");
+    let text = format!("--tolerance_percent=50\n{OPEN}{body}");
+    let e = run_str("percent.pkt", &text, &Profile::linux()).expect_err("outside 50 %");
+    assert!(e.to_string().contains("timing error"), "{e}");
+}

@@ -18,7 +18,9 @@
 //! Each event's time becomes a [`Window`]: the instant the runner makes an
 //! inbound packet or call happen (`at`) and the interval an outbound packet must
 //! be sent in (`lo..=hi`). packetdrill's rule is the scripted time ± the
-//! tolerance (4 ms unless `--tolerance_usecs=` says otherwise):
+//! tolerance (4 ms unless `--tolerance_usecs=` says otherwise; with
+//! `--tolerance_percent=P`, at least P % of the time since the previous event, as
+//! packetdrill computes it — packetdrill's default is 12.5 %, ours 0, stricter):
 //!
 //! ```text
 //!   0.100          → at 0.100, window [0.096, 0.104]
@@ -59,12 +61,23 @@ pub(super) struct Clock {
     pub prev: u64,
     /// How far from its scripted time an event may happen.
     pub tolerance: u64,
+    /// `--tolerance_percent` in parts per million: an event may also be off by
+    /// this share of the time since the previous event, when that is more.
+    pub tolerance_ppm: u64,
 }
 
 impl Clock {
     /// A clock at script time 0.
     pub fn new(tolerance: u64) -> Self {
-        Clock { now: 0, prev: 0, tolerance }
+        Clock { now: 0, prev: 0, tolerance, tolerance_ppm: 0 }
+    }
+
+    /// The tolerance for an event scripted at `t`: packetdrill's
+    /// `max(tolerance_usecs, tolerance_percent × (t − previous event))`.
+    fn tolerance_at(&self, t: u64) -> u64 {
+        let delta = u128::from(t.saturating_sub(self.prev));
+        let dynamic = delta * u128::from(self.tolerance_ppm) / 1_000_000;
+        self.tolerance.max(u64::try_from(dynamic).unwrap_or(u64::MAX))
     }
 
     /// `now` on the stack's clock.
@@ -99,14 +112,16 @@ impl Clock {
         Ok(match time {
             Time::At(p) => {
                 let t = self.resolve(p);
-                Window { lo: t.saturating_sub(self.tolerance), hi: t.saturating_add(self.tolerance), at: t }
+                let tol = self.tolerance_at(t);
+                Window { lo: t.saturating_sub(tol), hi: t.saturating_add(tol), at: t }
             }
             Time::Range(a, b) => {
                 let (a, b) = (self.resolve(a), self.resolve(b));
                 if b < a {
                     return Err("a time range must not end before it starts");
                 }
-                Window { lo: a.saturating_sub(self.tolerance), hi: b.saturating_add(self.tolerance), at: a }
+                let tol = self.tolerance_at(a);
+                Window { lo: a.saturating_sub(tol), hi: b.saturating_add(tol), at: a }
             }
             Time::Any => Window { lo: self.now, hi: u64::MAX, at: self.now },
         })
@@ -190,6 +205,19 @@ mod tests {
         assert_eq!(c.now, 10);
         assert_eq!(Clock::script_time(c.instant()), 10);
         assert_eq!(Clock::script_time(Instant::from_millis(0)), 0);
+    }
+
+    #[test]
+    fn a_tolerance_percent_widens_windows_after_long_waits() {
+        let mut c = Clock::new(4_000);
+        c.tolerance_ppm = 125_000; // 12.5 %
+        c.done(Time::At(Point::Absolute(1_000_000)), 1_000_000);
+        // 1 s after the previous event: 125 ms either way.
+        let w = c.window(Time::At(Point::Relative(1_000_000))).expect("valid");
+        assert_eq!((w.lo, w.hi), (1_875_000, 2_125_000));
+        // 10 ms after it: the fixed 4 ms is larger.
+        let w = c.window(Time::At(Point::Relative(10_000))).expect("valid");
+        assert_eq!((w.lo, w.hi), (1_006_000, 1_014_000));
     }
 
     #[test]

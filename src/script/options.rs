@@ -6,7 +6,8 @@
 //! Every option packetdrill knows is accepted, so real scripts run unchanged;
 //! each falls in one of three groups:
 //!
-//! - **applied** — it changes the run: `--tolerance_usecs`, `--bind_port`,
+//! - **applied** — it changes the run: `--tolerance_usecs`,
+//!   `--tolerance_percent` (packetdrill's default 12.5 % is not ours: 0), `--bind_port`,
 //!   `--connect_port`, `--local_ip`, `--remote_ip` (IPv4), `--mtu`,
 //!   `--ip_version=ipv4`, `-v`/`--verbose` (trace every event, and show a
 //!   mismatched packet field by field), and `-D`/`--define` on the command line
@@ -51,6 +52,8 @@ pub struct Settings {
     pub mtu: Option<usize>,
     /// `-v` / `--verbose`: trace every event as it runs.
     pub verbose: bool,
+    /// `--tolerance_percent=P`, in parts per million (12.5 % → 125000).
+    pub tolerance_ppm: Option<u64>,
     /// Options accepted without effect, and why: `(line, note)`; line 0 for the
     /// command line.
     pub notes: Vec<(usize, String)>,
@@ -89,7 +92,6 @@ const IGNORED: &[(&str, &str)] = &[
     ("speed", "the virtual link has no speed"),
     ("mss", "packetdrill's own TSO segmentation; the stack's MSS comes from the MTU"),
     ("init_scripts", "no shell scripts are run"),
-    ("tolerance_percent", "only --tolerance_usecs bounds timing"),
     ("tcp_ts_ecr_scaled", "outbound TSvals are not compared"),
     ("tcp_ts_tick_usecs", "outbound TSvals are not compared"),
     ("strict_segments", "segments are never split or merged here"),
@@ -138,6 +140,7 @@ pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
             other => return Err(err(format!("bad --ip_version `{other}` (ipv4, ipv4-mapped-ipv6 or ipv6)"))),
         },
         "tolerance_usecs" => script.tolerance_us = number(name, needs()?).map_err(err)?,
+        "tolerance_percent" => settings.tolerance_ppm = Some(parts_per_million(name, needs()?).map_err(err)?),
         "bind_port" => settings.bind_port = Some(port(name, needs()?).map_err(err)?),
         "connect_port" => settings.connect_port = Some(port(name, needs()?).map_err(err)?),
         "mtu" => {
@@ -172,6 +175,18 @@ pub fn define_of(option: &str) -> Option<String> {
     let value = option.strip_prefix("--define=").or_else(|| option.strip_prefix("-D"))?;
     let value = value.trim();
     (!value.is_empty()).then(|| value.to_string())
+}
+
+/// `12.5` (percent) → 125000 parts per million, exactly (at most 4 decimals).
+fn parts_per_million(name: &str, value: &str) -> std::result::Result<u64, String> {
+    let bad = || format!("bad --{name} `{value}` (a percentage such as 12.5)");
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 4 || whole.is_empty() && fraction.is_empty() {
+        return Err(bad());
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let fraction: u64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<4}").parse().map_err(|_| bad())? };
+    whole.checked_mul(10_000).and_then(|w| w.checked_add(fraction)).ok_or_else(bad)
 }
 
 fn number<T: FromStr>(name: &str, value: &str) -> std::result::Result<T, String> {
@@ -224,9 +239,13 @@ mod tests {
             "--remote_ip=10.0.0.2/24",
             "--mtu=1280",
             "-v",
+            "--tolerance_percent=12.5",
         ])
         .expect("valid");
         assert!(s.settings.verbose);
+        assert_eq!(s.settings.tolerance_ppm, Some(125_000));
+        assert_eq!(parts_per_million("t", "0.0001"), Ok(1));
+        assert!(parts_per_million("t", "1.23456").is_err() && parts_per_million("t", "x").is_err());
         assert_eq!(s.tolerance_us, 50_000);
         let p = s.settings.apply_to(&Profile::linux());
         assert_eq!((p.local_port, p.connect_port), (9000, 9001));

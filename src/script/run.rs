@@ -105,7 +105,10 @@ impl Runner {
             remote_port: profile.remote_port,
         };
         Runner {
-            clock: Clock::new(script.tolerance_us),
+            clock: Clock {
+                tolerance_ppm: script.settings.tolerance_ppm.unwrap_or(0),
+                ..Clock::new(script.tolerance_us)
+            },
             stack,
             matcher: Matcher::new(tuple),
             profile,
