@@ -21,6 +21,11 @@ use clap::Args;
 use tunstack::script::{self, ErrorKind, Profile};
 
 #[derive(Args, Debug)]
+#[command(after_help = "packetdrill options go among the files and override each script's header: \
+    --tolerance_usecs=N, --tolerance_percent=P, --bind_port=N, --connect_port=N, --local_ip=A, --remote_ip=A, \
+    --mtu=N, -v (trace every event), -D SYMBOL (keep #ifdef SYMBOL blocks); the others are accepted and \
+    noted as ignored.\n\nExit code: 0 all passed, 1 a mismatch, 2 an unreadable or invalid script, \
+    3 unsupported; with several scripts, 2 if any is invalid, else 1 if any mismatched, else 3.")]
 pub struct ScriptArgs {
     /// Stack settings to run with (only `linux`, packetdrill's usual target, so far).
     #[arg(long, default_value = "linux", value_parser = ["linux"])]
