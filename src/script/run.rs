@@ -10,16 +10,19 @@
 //!
 //! For each event, in script order:
 //!
-//! - **`<` (inbound)** and **calls**: the clock runs to the event's time, firing
-//!   every stack timer that falls due on the way, each at its own deadline (as a
-//!   real clock would). Then the packet goes in (`matching.rs`
-//!   builds it) or the call is made (`calls.rs`).
+//! - **`<` (inbound: a TCP segment, `udp`, `icmp`), calls, shell commands and
+//!   `%{ }%` blocks**: the clock runs to the event's time, firing every stack
+//!   timer that falls due on the way, each at its own deadline (as a real clock
+//!   would). Then the packet goes in (`matching.rs` builds it), the call is made
+//!   (`calls/`), the command is applied (`shell.rs`: settings before the first
+//!   call or packet rebuild the stack) or the assertion checked (`code.rs`).
 //! - **`>` (outbound)**: the clock runs, timer by timer, until the stack sends
 //!   something or the event's window has passed. The packet must then match the
-//!   script's and have been sent within the window.
+//!   script's (a TCP segment field by field, a datagram's length, an ICMP error's
+//!   code) and have been sent within the window.
 //!
 //! After every packet and every timer the pending blocking call, if any, is
-//! retried (`calls.rs`).
+//! retried (`calls/`).
 //!
 //! Every packet the stack sends must be expected: one that is still unclaimed when
 //! the next inbound packet or call comes, or when the script ends, fails the
