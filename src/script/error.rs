@@ -1,11 +1,15 @@
-//! What can go wrong with a script, always with the line it happened on.
+//! What can go wrong with a script, always with the line it happened on (or the
+//! file, when there is no script to read).
 
 use std::fmt;
 
-/// The three ways a script fails.
+/// The ways a script fails, each with its exit code ([`ErrorKind::exit_code`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The text is not valid packetdrill (a typo, a missing field).
+    /// There is no script to run: the file is missing, a directory, not text.
+    Unreadable,
+    /// The text is not valid packetdrill (a typo, a missing field), or it has no
+    /// events at all (an empty file).
     Parse,
     /// Valid packetdrill, but something this runner does not model (IPv6,
     /// `sendmsg`, `%{ python }%`, …). Never skipped silently: a script that needs it
@@ -17,13 +21,35 @@ pub enum ErrorKind {
     Mismatch,
 }
 
+impl ErrorKind {
+    /// `tunstack script`'s exit code for a script that failed this way: 1 a
+    /// mismatch, 2 unreadable or invalid, 3 unsupported (0 is a pass).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Mismatch => 1,
+            ErrorKind::Unreadable | ErrorKind::Parse => 2,
+            ErrorKind::Unsupported => 3,
+        }
+    }
+
+    /// One word for a table: `mismatch`, `invalid`, `unsupported`.
+    pub fn verdict(self) -> &'static str {
+        match self {
+            ErrorKind::Mismatch => "mismatch",
+            ErrorKind::Unreadable | ErrorKind::Parse => "invalid",
+            ErrorKind::Unsupported => "unsupported",
+        }
+    }
+}
+
 /// A failed script: the file, the line of the event (or construct) at fault, and a
 /// message that shows what was expected and what happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptError {
     /// The script's name as given to the runner (a path, or `<script>`).
     pub file: String,
-    /// 1-based line number.
+    /// 1-based line number; 0 when the error is about the whole file or the
+    /// command line.
     pub line: usize,
     pub kind: ErrorKind,
     pub message: String,
@@ -42,6 +68,10 @@ impl ScriptError {
         ScriptError::new(ErrorKind::Unsupported, line, message)
     }
 
+    pub(crate) fn unreadable(message: impl Into<String>) -> Self {
+        ScriptError::new(ErrorKind::Unreadable, 0, message)
+    }
+
     pub(crate) fn mismatch(line: usize, message: impl Into<String>) -> Self {
         ScriptError::new(ErrorKind::Mismatch, line, message)
     }
@@ -54,14 +84,19 @@ impl ScriptError {
 }
 
 impl fmt::Display for ScriptError {
+    /// `file:line: ...`, packetdrill's and compilers' way; `file: ...` for an error
+    /// about the whole file.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let file = if self.file.is_empty() { "<script>" } else { &self.file };
+        if self.line == 0 {
+            write!(f, "{file}: ")?;
+        } else {
+            write!(f, "{file}:{}: ", self.line)?;
+        }
         match self.kind {
-            ErrorKind::Parse => write!(f, "{file}:{}: syntax error: {}", self.line, self.message),
-            ErrorKind::Unsupported => {
-                write!(f, "{file}:{}: unsupported construct at line {}: {}", self.line, self.line, self.message)
-            }
-            ErrorKind::Mismatch => write!(f, "{file}:{}: {}", self.line, self.message),
+            ErrorKind::Parse => write!(f, "syntax error: {}", self.message),
+            ErrorKind::Unsupported => write!(f, "unsupported: {}", self.message),
+            ErrorKind::Unreadable | ErrorKind::Mismatch => f.write_str(&self.message),
         }
     }
 }

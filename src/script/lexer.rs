@@ -3,9 +3,9 @@
 //! packetdrill is line-oriented: one event per line. The lexer therefore emits a
 //! [`Tok::Newline`] at the end of each line — except inside `(…)`, `[…]` and `{…}`,
 //! so a long system call may be wrapped. Comments are C++ (`// …`) and C (`/* … */`)
-//! style. The constructs the runner does not model but must recognise to refuse
-//! them cleanly — shell commands in backticks, `%{ python }%` blocks, `--option`
-//! lines — come out as whole tokens of their own.
+//! style. Shell commands in backticks (which the runner interprets, see
+//! `shell.rs`), `%{ python }%` blocks (see `code.rs`) and `--option` lines come
+//! out as whole tokens of their own.
 //!
 //! Lexing never fails: a character with no meaning becomes [`Tok::Punct`] and the
 //! parser reports it with its line.
@@ -24,10 +24,10 @@ pub enum Tok {
     Ellipsis,
     /// Any other single character: `+ - * ~ < > ( ) [ ] { } , = | :`.
     Punct(char),
-    /// `` `shell command` ``.
-    Shell,
-    /// `%{ python }%`.
-    Python,
+    /// `` `shell command` ``: the text between the backticks (it may span lines).
+    Shell(String),
+    /// `%{ python }%`: the text between the braces.
+    Python(String),
     /// A line starting with `--`: a command-line option (`--tolerance_usecs=10000`).
     Option(String),
     /// End of a statement.
@@ -95,27 +95,31 @@ pub fn lex(text: &str) -> Vec<Token> {
                 let option: String = chars[begin..i].iter().collect();
                 push(&mut out, Tok::Option(option.trim().to_string()), start_line);
             }
-            ('`', _) => {
-                i += 1;
-                while i < chars.len() && chars[i] != '`' {
-                    if chars[i] == '\n' {
-                        line += 1;
-                    }
-                    i += 1;
+            ('`', _) => match chars[i + 1..].iter().position(|&c| c == '`') {
+                Some(len) => {
+                    let text: String = chars[i + 1..i + 1 + len].iter().collect();
+                    line += text.matches('\n').count();
+                    i += len + 2;
+                    push(&mut out, Tok::Shell(text), start_line);
                 }
-                i += 1;
-                push(&mut out, Tok::Shell, start_line);
-            }
+                // No closing backtick: a lone character for the parser to refuse.
+                None => {
+                    i += 1;
+                    push(&mut out, Tok::Punct('`'), start_line);
+                }
+            },
             ('%', Some('{')) => {
                 i += 2;
+                let begin = i;
                 while i < chars.len() && !(chars[i] == '}' && chars.get(i + 1) == Some(&'%')) {
                     if chars[i] == '\n' {
                         line += 1;
                     }
                     i += 1;
                 }
+                let code: String = chars[begin..i.min(chars.len())].iter().collect();
                 i += 2;
-                push(&mut out, Tok::Python, start_line);
+                push(&mut out, Tok::Python(code), start_line);
             }
             ('"', _) => {
                 i += 1;
@@ -223,6 +227,6 @@ mod tests {
         // The newline inside the parentheses does not end the statement.
         let newline = t.iter().position(|t| t.tok == Tok::Newline).expect("a newline");
         assert_eq!(t[newline].line, 4);
-        assert_eq!(t[newline + 1], Token { tok: Tok::Shell, line: 5 });
+        assert_eq!(t[newline + 1], Token { tok: Tok::Shell("ls".into()), line: 5 });
     }
 }

@@ -17,22 +17,35 @@
 //! ```
 //!
 //! This module reads such scripts ([`parser`], via [`lexer`], into the [`ast`]) and
-//! runs them ([`run`]) against a [`Stack`](crate::Stack) with no TUN and no threads:
-//! the runner owns the clock. See [`run`] for the model of time, blocking calls,
-//! sequence numbers and timestamps, and [`parser`] for the grammar subset. From the
-//! command line: `tunstack script FILE.pkt`.
+//! runs them ([`run`], the event loop) against a [`Stack`](crate::Stack) with no
+//! TUN and no threads: the runner owns the clock. The model is documented where it
+//! is implemented: `clock` (virtual time, tolerance), `calls` (the socket-call
+//! model, blocking calls), `matching` (the connection under test, relative
+//! sequence numbers, timestamps), `errno` and `args` (how results and arguments
+//! are numbers); [`parser`] gives the grammar subset. From the command line:
+//! `tunstack script FILE.pkt`.
 //!
 //! A script runs with a [`Profile`]: the stack's settings and the addresses
 //! and ports of the test. [`Profile::linux`], the default, makes the stack look
 //! like the Linux host packetdrill scripts are written for, as far as our settings
 //! go.
 
+mod args;
 pub mod ast;
+mod calls;
+mod clock;
+mod code;
+mod display;
+mod errno;
 mod error;
 pub mod lexer;
+mod matching;
+pub mod options;
 pub mod packet;
 pub mod parser;
+mod preprocess;
 pub mod run;
+pub mod shell;
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -79,16 +92,86 @@ impl Default for Profile {
     }
 }
 
+/// What a script that passed has to say: the options and settings it used that
+/// had no effect here, as `(line, note)` (line 0: the command line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub notes: Vec<(usize, String)>,
+}
+
 /// Parse and run script text; `name` is used in error messages.
-pub fn run_str(name: &str, text: &str, profile: &Profile) -> Result<()> {
-    let script = parser::parse(text).map_err(|e| e.in_file(name))?;
-    run::run(&script, profile).map_err(|e| e.in_file(name))
+pub fn run_str(name: &str, text: &str, profile: &Profile) -> Result<Report> {
+    run_str_with(name, text, profile, &[])
+}
+
+/// Parse and run script text with packetdrill command-line options (`--bind_port=9000`),
+/// which override the script's own.
+pub fn run_str_with(name: &str, text: &str, profile: &Profile, options: &[String]) -> Result<Report> {
+    run_str_traced(name, text, profile, options, &mut |_| {})
+}
+
+/// [`run_str_with`], handing `trace` one line per event when the options or the
+/// script ask for `-v`.
+pub fn run_str_traced(
+    name: &str,
+    text: &str,
+    profile: &Profile,
+    options: &[String],
+    trace: &mut dyn FnMut(&str),
+) -> Result<Report> {
+    if text.trim().is_empty() {
+        return Err(ScriptError::new(ErrorKind::Parse, 0, "the script is empty").in_file(name));
+    }
+    let defines: Vec<String> = options.iter().filter_map(|o| options::define_of(o)).collect();
+    let text = preprocess::preprocess(text, &defines).map_err(|e| e.in_file(name))?;
+    let mut script = parser::parse(&text).map_err(|e| e.in_file(name))?;
+    for option in options {
+        options::apply(&mut script, 0, option).map_err(|mut e| {
+            e.message = format!("on the command line: {}", e.message);
+            e.in_file(name)
+        })?;
+    }
+    if script.events.is_empty() {
+        return Err(
+            ScriptError::new(ErrorKind::Parse, 0, "the script has no events (only comments and options)").in_file(name)
+        );
+    }
+    run::run_traced(&script, profile, trace).map_err(|e| e.in_file(name))
 }
 
 /// Read, parse and run a `.pkt` file.
-pub fn run_file(path: &Path, profile: &Profile) -> Result<()> {
+pub fn run_file(path: &Path, profile: &Profile) -> Result<Report> {
+    run_file_with(path, profile, &[])
+}
+
+/// Read, parse and run a `.pkt` file with packetdrill command-line options.
+pub fn run_file_with(path: &Path, profile: &Profile, options: &[String]) -> Result<Report> {
+    run_file_traced(path, profile, options, &mut |_| {})
+}
+
+/// [`run_file_with`] with a trace of every event for `-v`.
+pub fn run_file_traced(
+    path: &Path,
+    profile: &Profile,
+    options: &[String],
+    trace: &mut dyn FnMut(&str),
+) -> Result<Report> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScriptError::new(ErrorKind::Parse, 0, format!("cannot read the script: {e}")).in_file(&name))?;
-    run_str(&name, &text, profile)
+    let text = read_script(path).map_err(|e| e.in_file(&name))?;
+    run_str_traced(&name, &text, profile, options, trace)
+}
+
+/// The script's text, or why there is none: a missing file, a directory, not UTF-8.
+fn read_script(path: &Path) -> Result<String> {
+    if path.is_dir() {
+        return Err(ScriptError::unreadable("is a directory, not a script"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ScriptError::unreadable("no such file"),
+        _ => ScriptError::unreadable(format!("cannot read the script: {e}")),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        ScriptError::new(ErrorKind::Unreadable, line, "not a text file (invalid UTF-8)")
+    })
 }

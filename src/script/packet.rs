@@ -20,7 +20,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use etherparse::{Ipv4Slice, PacketBuilder, TcpHeader, TcpOptionElement, TcpSlice};
+use etherparse::{Ipv4Slice, PacketBuilder, TcpHeader, TcpOptionElement, TcpSlice, UdpSlice};
 
 use crate::wire::tcp::Flags;
 
@@ -84,6 +84,28 @@ impl Seg {
     /// `dst:dport`, checksums computed by etherparse. Fails only when the options
     /// do not fit in the 40 bytes a TCP header has room for.
     pub fn to_packet(&self, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Result<Vec<u8>, String> {
+        let mut header = self.header(sport, dport);
+        header.set_options(&self.opts).map_err(|e| format!("TCP options do not fit: {e}"))?;
+        self.build(header, src, dst)
+    }
+
+    /// As [`Seg::to_packet`], with the options given as bytes instead of
+    /// `self.opts` (zero-padded to a multiple of 4): for what etherparse's option
+    /// list cannot hold, such as an end-of-list option (kind 0) before the end.
+    pub fn to_packet_with_raw_options(
+        &self,
+        options: &[u8],
+        src: Ipv4Addr,
+        sport: u16,
+        dst: Ipv4Addr,
+        dport: u16,
+    ) -> Result<Vec<u8>, String> {
+        let mut header = self.header(sport, dport);
+        header.set_options_raw(options).map_err(|e| format!("TCP options do not fit: {e}"))?;
+        self.build(header, src, dst)
+    }
+
+    fn header(&self, sport: u16, dport: u16) -> TcpHeader {
         let mut header = TcpHeader::new(sport, dport, self.seq, self.win);
         header.acknowledgment_number = self.ack;
         header.syn = self.flags.syn;
@@ -92,12 +114,45 @@ impl Seg {
         header.rst = self.flags.rst;
         header.psh = self.flags.psh;
         header.urg = self.flags.urg;
-        header.set_options(&self.opts).map_err(|e| format!("TCP options do not fit: {e}"))?;
+        header
+    }
+
+    fn build(&self, header: TcpHeader, src: Ipv4Addr, dst: Ipv4Addr) -> Result<Vec<u8>, String> {
         let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).tcp_header(header);
         let mut packet = Vec::with_capacity(builder.size(self.data.len()));
         builder.write(&mut packet, &self.data).map_err(|e| format!("cannot build the packet: {e}"))?;
         Ok(packet)
     }
+}
+
+/// Options in wire format (RFC 9293 §3.2, RFC 7323, RFC 2018), unpadded.
+pub fn option_bytes(opts: &[TcpOptionElement]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for o in opts {
+        match *o {
+            TcpOptionElement::Noop => out.push(1),
+            TcpOptionElement::MaximumSegmentSize(m) => {
+                out.extend([2, 4]);
+                out.extend(m.to_be_bytes());
+            }
+            TcpOptionElement::WindowScale(s) => out.extend([3, 3, s]),
+            TcpOptionElement::SelectiveAcknowledgementPermitted => out.extend([4, 2]),
+            TcpOptionElement::SelectiveAcknowledgement(first, rest) => {
+                let blocks: Vec<(u32, u32)> = std::iter::once(first).chain(rest.iter().flatten().copied()).collect();
+                out.extend([5, (2 + 8 * blocks.len()) as u8]);
+                for (l, r) in blocks {
+                    out.extend(l.to_be_bytes());
+                    out.extend(r.to_be_bytes());
+                }
+            }
+            TcpOptionElement::Timestamp(v, e) => {
+                out.extend([8, 10]);
+                out.extend(v.to_be_bytes());
+                out.extend(e.to_be_bytes());
+            }
+        }
+    }
+    out
 }
 
 /// A TCP/IPv4 packet the stack sent, taken apart and checked: addresses, ports and
@@ -141,6 +196,94 @@ pub fn parse(packet: &[u8]) -> Result<Sent, String> {
         data: tcp.payload().to_vec(),
     };
     Ok(Sent { src, dst, sport: tcp.source_port(), dport: tcp.destination_port(), seg })
+}
+
+/// The IP protocol numbers of UDP and ICMP.
+const PROTO_UDP: u8 = 17;
+const PROTO_ICMP: u8 = 1;
+
+/// A UDP datagram the stack sent, checked like a TCP segment.
+pub struct SentDatagram {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub len: usize,
+}
+
+/// Anything the stack sent: a TCP segment, a UDP datagram, or something the
+/// runner only describes (ICMP).
+pub enum Outbound {
+    Tcp(Sent),
+    Udp(SentDatagram),
+    /// An ICMP message: its type, code and bytes 5–8 (a next-hop MTU in 7–8).
+    Icmp {
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        kind: u8,
+        code: u8,
+        rest: [u8; 4],
+    },
+    /// Another protocol, in words.
+    Other(String),
+}
+
+/// Parse any IPv4 packet from `poll_transmit`: TCP as [`parse`] does, UDP with its
+/// checksum verified, ICMP described.
+pub fn parse_outbound(packet: &[u8]) -> Result<Outbound, String> {
+    let ip = Ipv4Slice::from_slice(packet).map_err(|e| format!("not a valid IPv4 packet: {e}"))?;
+    let header = ip.header();
+    let (src, dst) = (header.source_addr(), header.destination_addr());
+    match header.protocol().0 {
+        PROTO_TCP => parse(packet).map(Outbound::Tcp),
+        PROTO_UDP => {
+            let udp = UdpSlice::from_slice(ip.payload().payload).map_err(|e| format!("not a valid UDP header: {e}"))?;
+            let checksum = udp.to_header().calc_checksum_ipv4_raw(src.octets(), dst.octets(), udp.payload());
+            if udp.checksum() != 0 && checksum.ok() != Some(udp.checksum()) {
+                return Err("bad UDP checksum".into());
+            }
+            Ok(Outbound::Udp(SentDatagram {
+                src,
+                dst,
+                sport: udp.source_port(),
+                dport: udp.destination_port(),
+                len: udp.payload().len(),
+            }))
+        }
+        PROTO_ICMP => match ip.payload().payload {
+            [kind, code, _, _, r0, r1, r2, r3, ..] => {
+                Ok(Outbound::Icmp { src, dst, kind: *kind, code: *code, rest: [*r0, *r1, *r2, *r3] })
+            }
+            _ => Err("a truncated ICMP message".into()),
+        },
+        other => Ok(Outbound::Other(format!("IP protocol {other} ({src} > {dst})"))),
+    }
+}
+
+/// The IPv4 packet (TTL 64) carrying a UDP datagram of `len` zero bytes.
+pub fn udp_packet(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, len: usize) -> Result<Vec<u8>, String> {
+    let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).udp(sport, dport);
+    let payload = vec![0; len];
+    let mut packet = Vec::with_capacity(builder.size(len));
+    builder.write(&mut packet, &payload).map_err(|e| format!("cannot build the datagram: {e}"))?;
+    Ok(packet)
+}
+
+/// The IPv4 packet (TTL 64) of an ICMP destination unreachable with `code` from
+/// `src` to `dst`, next-hop MTU `mtu` (0 if none), quoting `quoted` (the start of
+/// the offending IP datagram). The checksum is etherparse's.
+pub fn icmp_unreachable_packet(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    code: u8,
+    mtu: u16,
+    quoted: &[u8],
+) -> Result<Vec<u8>, String> {
+    let [m0, m1] = mtu.to_be_bytes();
+    let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).icmpv4_raw(3, code, [0, 0, m0, m1]);
+    let mut packet = Vec::with_capacity(builder.size(quoted.len()));
+    builder.write(&mut packet, quoted).map_err(|e| format!("cannot build the ICMP message: {e}"))?;
+    Ok(packet)
 }
 
 /// The flag letters in tcpdump's order: `F S R P U`, then `.` for ACK.
@@ -217,6 +360,50 @@ mod tests {
         assert_eq!((sent.src, sent.sport, sent.dst, sent.dport), (a, 1, b, 2));
         assert_eq!(sent.seg, seg);
         assert_eq!(seg.to_string(), "S. 7:10(3) ack 1001 win 65535 <mss 1460,sackOK,TS val 5 ecr 9,nop,wscale 7>");
+    }
+
+    #[test]
+    fn option_bytes_are_what_etherparse_writes() {
+        let opts = [
+            TcpOptionElement::MaximumSegmentSize(1460),
+            TcpOptionElement::SelectiveAcknowledgementPermitted,
+            TcpOptionElement::Timestamp(5, 9),
+            TcpOptionElement::Noop,
+            TcpOptionElement::WindowScale(7),
+            TcpOptionElement::Noop,
+            TcpOptionElement::Noop,
+            TcpOptionElement::SelectiveAcknowledgement((1, 2), [Some((3, 4)), None, None]),
+        ];
+        let seg = Seg::new(Flags::default(), 1).opts(opts.clone());
+        let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
+        let via_list = seg.to_packet(a, 1, b, 2).expect("fits");
+        let via_bytes = seg.to_packet_with_raw_options(&option_bytes(&opts), a, 1, b, 2).expect("fits");
+        assert_eq!(via_list, via_bytes);
+    }
+
+    #[test]
+    fn udp_datagrams_round_trip_and_are_checked() {
+        let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
+        let mut packet = udp_packet(a, 5, b, 6, 100).expect("fits");
+        match parse_outbound(&packet) {
+            Ok(Outbound::Udp(d)) => assert_eq!((d.src, d.sport, d.dst, d.dport, d.len), (a, 5, b, 6, 100)),
+            _ => panic!("a UDP datagram"),
+        }
+        let last = packet.len() - 1;
+        packet[last] ^= 1;
+        assert!(parse_outbound(&packet).is_err(), "bad checksum");
+    }
+
+    #[test]
+    fn icmp_errors_round_trip() {
+        let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
+        let packet = icmp_unreachable_packet(a, b, 4, 1200, &[0x45; 28]).expect("fits");
+        match parse_outbound(&packet) {
+            Ok(Outbound::Icmp { src, dst, kind, code, rest }) => {
+                assert_eq!((src, dst, kind, code, rest), (a, b, 3, 4, [0, 0, 0x04, 0xb0]));
+            }
+            _ => panic!("an ICMP message"),
+        }
     }
 
     #[test]

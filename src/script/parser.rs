@@ -1,14 +1,16 @@
 //! Tokens → [`Script`]: packetdrill's grammar, the subset this runner models.
 //!
 //! ```text
-//! script   := { option-line | event }*
-//! event    := time ( packet | call )
+//! script   := { option-line | event }*                           (options: see `options.rs`)
+//! event    := time ( packet | call ) | [ time ] ( '`' shell '`' | '%{' code '}%' )   (`shell.rs`, `code.rs`)
 //! time     := '*' | point [ '~' point ] | point '...' point      (the last for calls)
 //! point    := [ '+' ] seconds                                     (0.100, +.1, +0)
-//! packet   := ('<' | '>') flags start ':' end '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' option,* '>' ]
-//! option   := nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
+//! packet   := ('<' | '>') flags ( start ':' end | '...' ) '(' len ')' [ 'ack' n ] [ 'win' n ] [ '<' ( option,* | '...' ) '>' ]
+//!           | ('<' | '>') 'udp' '(' len ')'
+//!           | ('<' | '>') 'icmp' 'unreachable' code [ 'mtu' n ] [ '[' start ':' end '(' len ')' ']' ]
+//! option   := eol | nop | mss n | sackOK | TS val n ecr n | wscale n | sack l:r { l:r }
 //! call     := name '(' arg,* ')' '=' int [ ERRNO [ '(' text ')' ] ]
-//! arg      := '...' | int | NAME { '|' NAME } | '[' arg,* ']' | "string"
+//! arg      := '...' | int | NAME { '|' NAME } | '[' arg,* ']' | "string" | '{' NAME '=' arg,* '}'
 //! ```
 //!
 //! Anything packetdrill accepts beyond this is refused with
@@ -18,6 +20,7 @@
 use super::ast::*;
 use super::error::{Result, ScriptError};
 use super::lexer::{lex, Tok, Token};
+use super::{code, options, shell};
 use crate::wire::tcp::Flags;
 
 /// packetdrill's default tolerance: 4 ms.
@@ -26,7 +29,7 @@ pub const DEFAULT_TOLERANCE_US: u64 = 4_000;
 /// Parse a whole script.
 pub fn parse(text: &str) -> Result<Script> {
     let tokens = lex(text);
-    let mut script = Script { tolerance_us: DEFAULT_TOLERANCE_US, events: Vec::new() };
+    let mut script = Script { tolerance_us: DEFAULT_TOLERANCE_US, settings: Settings::default(), events: Vec::new() };
     for statement in tokens.split(|t| t.tok == Tok::Newline).filter(|s| !s.is_empty()) {
         let mut p = Parser { toks: statement, pos: 0, line: statement[0].line };
         match &statement[0].tok {
@@ -77,8 +80,8 @@ impl Parser<'_> {
             Some(Tok::Str(s)) => format!("\"{s}\""),
             Some(Tok::Ellipsis) => "`...`".into(),
             Some(Tok::Punct(c)) => format!("`{c}`"),
-            Some(Tok::Shell) => "a shell command".into(),
-            Some(Tok::Python) => "a python block".into(),
+            Some(Tok::Shell(_)) => "a shell command".into(),
+            Some(Tok::Python(_)) => "a python block".into(),
             Some(Tok::Option(o)) => format!("`{o}`"),
         }
     }
@@ -130,19 +133,18 @@ impl Parser<'_> {
         }
     }
 
-    /// `--tolerance_usecs=N`; any other option changes what packetdrill does in ways
-    /// this runner does not model.
+    /// A `--name=value` line: see [`options`](super::options).
     fn option(&mut self, option: &str, script: &mut Script) -> Result<()> {
-        if let Some(value) = option.strip_prefix("--tolerance_usecs=") {
-            script.tolerance_us = value.trim().parse().map_err(|_| self.err(format!("bad tolerance in `{option}`")))?;
-            return Ok(());
-        }
-        Err(self.unsupported(format!("command-line option `{option}` (only --tolerance_usecs is understood)")))
+        options::apply(script, self.line, option)
     }
 
     fn event(&mut self) -> Result<Event> {
-        self.refuse_foreign()?;
-        let time = self.time()?;
+        // A shell command or a Python block may stand without a time, as at the
+        // top of upstream scripts: it happens right after the previous event.
+        let time = match self.peek() {
+            Some(Tok::Shell(_) | Tok::Python(_)) => Time::At(Point::Relative(0)),
+            _ => self.time()?,
+        };
         let mut end = None;
         if matches!(self.peek(), Some(Tok::Ellipsis)) {
             self.pos += 1;
@@ -151,32 +153,41 @@ impl Parser<'_> {
             }
             end = Some(self.point()?);
         }
-        self.refuse_foreign()?;
         let action = match self.peek() {
+            Some(Tok::Punct('<' | '>')) if matches!(self.toks.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Word(w)) if w == "udp") =>
+            {
+                let dir = if self.at_punct('<') { Direction::Inbound } else { Direction::Outbound };
+                Action::Datagram(self.datagram(dir)?)
+            }
+            Some(Tok::Punct('<' | '>')) if matches!(self.toks.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Word(w)) if w == "icmp") =>
+            {
+                let dir = if self.at_punct('<') { Direction::Inbound } else { Direction::Outbound };
+                Action::Icmp(self.icmp(dir)?)
+            }
             Some(Tok::Punct('<')) => Action::Packet(self.packet(Direction::Inbound)?),
             Some(Tok::Punct('>')) => Action::Packet(self.packet(Direction::Outbound)?),
             Some(Tok::Word(_)) => Action::Call(self.call()?),
+            Some(Tok::Shell(text)) => {
+                let action = Action::Shell(shell::interpret(self.here(), text)?);
+                self.pos += 1;
+                action
+            }
+            Some(Tok::Python(text)) => {
+                let action = Action::Code(code::parse(self.here(), text)?);
+                self.pos += 1;
+                action
+            }
             other => {
                 return Err(self.err(format!("expected a packet or a system call, found {}", Self::describe(other))))
             }
         };
-        if end.is_some() && matches!(action, Action::Packet(_)) {
+        if end.is_some() && !matches!(action, Action::Call(_)) {
             return Err(self.err("only a system call can block (`start...end`)"));
         }
         if !self.at_end() {
             return Err(self.err(format!("unexpected {} at the end of the event", Self::describe(self.peek()))));
         }
         Ok(Event { line: self.line, time, end, action })
-    }
-
-    /// Shell commands and python blocks are packetdrill features this runner has no
-    /// equivalent for.
-    fn refuse_foreign(&self) -> Result<()> {
-        match self.peek() {
-            Some(Tok::Shell) => Err(self.unsupported("shell command in backticks")),
-            Some(Tok::Python) => Err(self.unsupported("`%{ python }%` block")),
-            _ => Ok(()),
-        }
     }
 
     fn time(&mut self) -> Result<Time> {
@@ -230,16 +241,36 @@ impl Parser<'_> {
         self.pos -= 1;
         let flags = self.flags(&flags)?;
         self.pos += 1;
-        let start: u32 = self.int("start sequence number")?;
-        self.expect_punct(':')?;
-        let end: u32 = self.int("end sequence number")?;
+        let any_seq = matches!(self.peek(), Some(Tok::Ellipsis));
+        let start: u32 = if any_seq {
+            if dir == Direction::Inbound {
+                return Err(self.err("an inbound packet needs its sequence number (`...` only on `>`)"));
+            }
+            self.pos += 1;
+            0
+        } else {
+            let start = self.int("start sequence number")?;
+            self.expect_punct(':')?;
+            start
+        };
+        let end: u32 = if any_seq { 0 } else { self.int("end sequence number")? };
         self.expect_punct('(')?;
         let len: u32 = self.int("payload length")?;
         self.expect_punct(')')?;
-        if end.wrapping_sub(start) != len {
+        if !any_seq && end.wrapping_sub(start) != len {
             return Err(self.err(format!("{start}:{end}({len}): end minus start must equal the length")));
         }
-        let mut spec = PacketSpec { dir, flags, start, len, ack: None, win: None, options: Vec::new() };
+        let mut spec = PacketSpec {
+            dir,
+            flags,
+            start,
+            any_seq,
+            len,
+            ack: None,
+            win: None,
+            options: Vec::new(),
+            any_options: false,
+        };
         while !self.at_end() {
             match self.peek() {
                 Some(Tok::Word(w)) if w == "ack" => {
@@ -251,6 +282,14 @@ impl Parser<'_> {
                     spec.win = Some(self.int("window")?);
                 }
                 Some(Tok::Word(w)) if w == "urg" => return Err(self.unsupported("urgent pointer (`urg`)")),
+                Some(Tok::Punct('<')) if matches!(self.toks.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Ellipsis)) => {
+                    if dir == Direction::Inbound {
+                        return Err(self.err("an inbound packet needs its options (`<...>` only on `>`)"));
+                    }
+                    self.pos += 2;
+                    self.expect_punct('>')?;
+                    spec.any_options = true;
+                }
                 Some(Tok::Punct('<')) => {
                     self.pos += 1;
                     spec.options = self.options()?;
@@ -269,10 +308,89 @@ impl Parser<'_> {
                 return Err(self.err("an inbound packet with the ACK flag needs `ack N`"));
             }
         }
-        if spec.ack.is_some() && !flags.ack {
-            return Err(self.err("`ack N` on a packet without the ACK flag (`.`)"));
+        // `ack N` without the ACK flag is allowed, as in packetdrill: an inbound
+        // segment carries N in its (meaningless) acknowledgment field; on an
+        // outbound one it is not compared (see `matching.rs`).
+        Ok(spec)
+    }
+
+    /// `icmp unreachable CODE [mtu N] [ '[' start:end(len) ']' ]`.
+    fn icmp(&mut self, dir: Direction) -> Result<IcmpSpec> {
+        self.pos += 2; // '<' or '>', and `icmp`
+        match self.next() {
+            Some(Tok::Word(w)) if w == "unreachable" => {}
+            other => {
+                let found = Self::describe(other);
+                self.pos -= 1;
+                return Err(self.unsupported(format!("ICMP messages other than `unreachable` ({found})")));
+            }
+        }
+        let code = match self.next() {
+            Some(Tok::Word(w)) => {
+                let w = w.clone();
+                let code = ICMP_UNREACHABLE_CODES.iter().position(|c| *c == w);
+                self.pos -= 1;
+                let code = code.ok_or_else(|| self.err(format!("`{w}` is not an ICMP unreachable code")))?;
+                self.pos += 1;
+                u8::try_from(code).map_err(|_| self.err("ICMP code out of range"))?
+            }
+            other => {
+                let found = Self::describe(other);
+                self.pos -= 1;
+                return Err(self.err(format!("expected an ICMP unreachable code (port_unreachable, …), found {found}")));
+            }
+        };
+        let mut spec = IcmpSpec { dir, code, mtu: None, quoted: None };
+        if matches!(self.peek(), Some(Tok::Word(w)) if w == "mtu") {
+            self.pos += 1;
+            spec.mtu = Some(self.int("MTU")?);
+        }
+        if self.at_punct('[') {
+            self.pos += 1;
+            if matches!(self.peek(), Some(Tok::Num(_))) {
+                let start: u32 = self.int("quoted start sequence number")?;
+                self.expect_punct(':')?;
+                let end: u32 = self.int("quoted end sequence number")?;
+                self.expect_punct('(')?;
+                let len: u32 = self.int("quoted payload length")?;
+                self.expect_punct(')')?;
+                if end.wrapping_sub(start) != len {
+                    return Err(self.err(format!("{start}:{end}({len}): end minus start must equal the length")));
+                }
+                spec.quoted = Some((start, len));
+                self.expect_punct(']')?;
+            } else if dir == Direction::Outbound {
+                // What an outbound error quotes is not compared.
+                while !self.at_end() && !self.at_punct(']') {
+                    self.pos += 1;
+                }
+                self.expect_punct(']')?;
+            } else {
+                return Err(self.unsupported("an inbound ICMP error quoting something other than a TCP segment"));
+            }
+        }
+        if dir == Direction::Inbound && spec.quoted.is_none() {
+            return Err(self.err("an inbound ICMP error needs the TCP segment it quotes (`[start:end(len)]`)"));
+        }
+        if !self.at_end() {
+            return Err(self.err(format!("unexpected {} after an ICMP message", Self::describe(self.peek()))));
         }
         Ok(spec)
+    }
+
+    /// `< udp (len)` or `> udp (len)`.
+    fn datagram(&mut self, dir: Direction) -> Result<DatagramSpec> {
+        self.pos += 2; // '<' or '>', and `udp`
+        if !self.at_punct('(') {
+            return Err(self.unsupported(format!("UDP datagram fields ({})", Self::describe(self.peek()))));
+        }
+        self.pos += 1;
+        let len = self.int("datagram length")?;
+        self.expect_punct(')')?;
+        if !self.at_end() {
+            return Err(self.unsupported(format!("{} after a UDP datagram", Self::describe(self.peek()))));
+        }
+        Ok(DatagramSpec { dir, len })
     }
 
     fn flags(&self, word: &str) -> Result<Flags> {
@@ -313,6 +431,7 @@ impl Parser<'_> {
             };
             let opt = match name.as_str() {
                 "nop" => OptSpec::Nop,
+                "eol" => OptSpec::Eol,
                 "mss" => OptSpec::Mss(self.int("MSS")?),
                 "sackOK" => OptSpec::SackOk,
                 "wscale" => OptSpec::Wscale(self.int("window scale")?),
@@ -334,7 +453,7 @@ impl Parser<'_> {
                     }
                     OptSpec::Sack(blocks)
                 }
-                "eol" | "FO" | "md5" | "exp" | "FOEXP" | "mptcp" | "tfo" => {
+                "FO" | "md5" | "exp" | "FOEXP" | "mptcp" | "tfo" => {
                     self.pos -= 1;
                     return Err(self.unsupported(format!("TCP option `{name}`")));
                 }
@@ -459,7 +578,32 @@ impl Parser<'_> {
                 self.expect_punct(']')?;
                 Ok(Expr::List(items))
             }
-            Some(Tok::Punct('{')) => Err(self.unsupported("struct arguments `{...}`")),
+            Some(Tok::Punct('{')) => {
+                self.pos += 1;
+                let mut fields = Vec::new();
+                while !self.at_punct('}') {
+                    let name = match self.next() {
+                        Some(Tok::Word(w)) => w.clone(),
+                        other => {
+                            let found = Self::describe(other);
+                            self.pos -= 1;
+                            return Err(self.err(format!("expected a struct field name, found {found}")));
+                        }
+                    };
+                    if self.at_punct('(') {
+                        return Err(self.unsupported(format!("struct field `{name}(...)`")));
+                    }
+                    self.expect_punct('=')?;
+                    fields.push((name, self.expr()?));
+                    if self.at_punct(',') {
+                        self.pos += 1;
+                    } else {
+                        break;
+                    }
+                }
+                self.expect_punct('}')?;
+                Ok(Expr::Struct(fields))
+            }
             other => Err(self.err(format!("expected an argument, found {}", Self::describe(other)))),
         }
     }
@@ -523,11 +667,47 @@ mod tests {
     fn errors_carry_the_line() {
         let e = parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\n+0 < S 0:0(0)\n").expect_err("no win");
         assert_eq!((e.kind, e.line), (ErrorKind::Parse, 3));
+        let e = parse("0 %{ assert tcpi_snd_cwnd == 10 }%\n").expect_err("python");
+        assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+        let s = parse("0 setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0\n").expect("struct");
+        let Action::Call(c) = &s.events[0].action else { panic!("a call") };
+        assert_eq!(c.args[3], Expr::Struct(vec![("l_onoff".into(), Expr::Int(1)), ("l_linger".into(), Expr::Int(0))]));
         let e = parse("// c\n0 sendmsg(4, {msg_name(...)=...}, 0) = 10\n").expect_err("struct");
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 2));
-        let e = parse("`sysctl -q net.ipv4.tcp_sack=0`\n").expect_err("shell");
+        let e = parse("0 `sockstat -4`\n").expect_err("shell");
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+        let e = parse("0 `sysctl -q net.ipv4.tcp_sack=0\n").expect_err("unterminated");
+        assert_eq!((e.kind, e.line), (ErrorKind::Parse, 1));
         let e = parse("--ip_version=ipv6\n").expect_err("option");
+        assert_eq!(e.kind, ErrorKind::Unsupported);
+        let s = parse("0 < F 17:20(3) ack 34 win 32767\n").expect("ack without the ACK flag");
+        let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
+        assert_eq!((p.flags.ack, p.ack), (false, Some(34)));
+        let s = parse("0 > S. ...(0) ack 65538 win 65535\n").expect("any sequence number");
+        let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
+        assert!(p.any_seq);
+        let s = parse("0 > S 0:0(0) <...>\n").expect("any options");
+        let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
+        assert!(p.any_options && p.options.is_empty());
+        assert_eq!(parse("0 < S 0:0(0) win 1 <...>\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
+        assert_eq!(parse("0 < S ...(0) win 1\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
+        let s = parse("0 < udp (100)\n+0 > udp(5)\n").expect("datagrams");
+        assert_eq!(s.events[0].action, Action::Datagram(DatagramSpec { dir: Direction::Inbound, len: 100 }));
+        assert_eq!(s.events[1].action, Action::Datagram(DatagramSpec { dir: Direction::Outbound, len: 5 }));
+        let s = parse("0 < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]\n").expect("icmp");
+        assert_eq!(
+            s.events[0].action,
+            Action::Icmp(IcmpSpec { dir: Direction::Inbound, code: 4, mtu: Some(1200), quoted: Some((1, 1460)) })
+        );
+        let s = parse("0 > icmp unreachable port_unreachable [udp (10)]\n").expect("outbound icmp");
+        assert_eq!(
+            s.events[0].action,
+            Action::Icmp(IcmpSpec { dir: Direction::Outbound, code: 3, mtu: None, quoted: None })
+        );
+        assert_eq!(parse("0 < icmp unreachable port_unreachable\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
+        assert_eq!(parse("0 < icmp echo_request\n").map_err(|e| e.kind), Err(ErrorKind::Unsupported));
+        assert_eq!(parse("0 < icmp unreachable nowhere [1:1(0)]\n").map_err(|e| e.kind), Err(ErrorKind::Parse));
+        let e = parse("0 > udp sum 0x3643 (1000)\n").expect_err("checksum");
         assert_eq!(e.kind, ErrorKind::Unsupported);
         let e = parse("0 > S 0:10(5)\n").expect_err("bad length");
         assert_eq!(e.kind, ErrorKind::Parse);

@@ -1,0 +1,68 @@
+//! The socket table as the FreeBSD suite's assertions see it: `sockstat`'s
+//! listing by state, and the state of packetdrill's "socket under test" for
+//! `%{ assert tcpi_state == … }%`.
+//!
+//! States are FreeBSD's names (`SYN_RCVD`, `TIME_WAIT`, …, see `shell.rs`). Each
+//! query lists the stack's TCP sockets once: O(sockets + descriptors).
+
+use super::Sock;
+use crate::script::run::Runner;
+use crate::script::shell;
+
+impl Runner {
+    /// The TCP sockets as `sockstat -s` lists them, by FreeBSD state name: with
+    /// `own`, those the script holds a descriptor for (a fresh one, or one whose
+    /// connection is gone, is `CLOSED`); else also every listener and connection of
+    /// the stack without one. With `port`, only those whose local or
+    /// remote port it is.
+    pub(in crate::script) fn socket_states(&self, port: Option<u16>, own: bool) -> Vec<&'static str> {
+        let sockets = self.stack.tcp_sockets();
+        let on_port = |local: u16, peer: Option<u16>| port.is_none_or(|p| local == p || peer == Some(p));
+        let mut out = Vec::new();
+        for f in self.fds.values() {
+            let handle = match f.sock {
+                Sock::Fresh => {
+                    if port.is_none() {
+                        out.push("CLOSED");
+                    }
+                    continue;
+                }
+                Sock::Udp(_) => continue,
+                Sock::Listener(h) | Sock::Conn(h) => h,
+            };
+            match sockets.iter().find(|s| s.handle == handle) {
+                Some(s) if on_port(s.local.port(), s.peer.map(|p| p.port())) => {
+                    out.push(shell::freebsd_state(s.state));
+                }
+                Some(_) => {}
+                None if port.is_none() => out.push("CLOSED"),
+                None => {}
+            }
+        }
+        if !own {
+            let held = |h| self.fds.values().any(|f| matches!(f.sock, Sock::Listener(x) | Sock::Conn(x) if x == h));
+            for s in &sockets {
+                if !held(s.handle) && on_port(s.local.port(), s.peer.map(|p| p.port())) {
+                    out.push(shell::freebsd_state(s.state));
+                }
+            }
+        }
+        out
+    }
+
+    /// The state (FreeBSD's name) of the connection under test, packetdrill's
+    /// "socket under test": the stack's connection on the matcher's tuple, else a
+    /// listener on its local port (`LISTEN`), else `CLOSED`.
+    pub(in crate::script) fn state_under_test(&self) -> &'static str {
+        let t = self.matcher.tuple;
+        let sockets = self.stack.tcp_sockets();
+        let conn = sockets.iter().find(|s| {
+            s.local.port() == t.local_port && s.peer.is_some_and(|p| *p.ip() == t.remote && p.port() == t.remote_port)
+        });
+        match conn {
+            Some(s) => shell::freebsd_state(s.state),
+            None if sockets.iter().any(|s| s.peer.is_none() && s.local.port() == t.local_port) => "LISTEN",
+            None => "CLOSED",
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The FreeBSD tcp-testsuite's state-event-engine scripts, when the shared test
+//! data is beside the repository (`../shared/conformance/`, see its README):
+//! every IPv4 script must get at least the verdict that
+//! `scripts/lib/freebsd-state-event-engine.linux.expect` records for it, and a
+//! script not listed must pass. This holds the floor in CI; scripts that do better
+//! are printed so the file can be updated. Without the data the test says loudly
+//! that it skipped.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use tunstack::script::{run_file, ErrorKind, Profile};
+
+/// Verdicts from worst to best, as `scripts/lib/conformance_report.py` ranks them.
+fn rank(verdict: &str) -> u8 {
+    match verdict {
+        "pass" => 4,
+        "fail" => 3,
+        "unsupported" => 2,
+        "invalid" => 1,
+        _ => 0,
+    }
+}
+
+fn scripts_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            scripts_under(&path, out);
+        } else if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with("ipv4.pkt")) {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn freebsd_state_event_engine_holds_its_floor() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let suite = root.join("../shared/conformance/freebsd-tcp-testsuite/state-event-engine");
+    if !suite.is_dir() {
+        eprintln!("SKIPPED: {} is not there; the FreeBSD conformance floor was NOT checked", suite.display());
+        return;
+    }
+    let expect_path = root.join("scripts/lib/freebsd-state-event-engine.linux.expect");
+    let expect_text = std::fs::read_to_string(&expect_path).expect("the expectations file");
+    let expected: HashMap<&str, &str> = expect_text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut fields = l.split('\t');
+            Some((fields.next()?, fields.next()?))
+        })
+        .collect();
+    let mut scripts = Vec::new();
+    scripts_under(&suite, &mut scripts);
+    scripts.sort();
+    assert!(scripts.len() >= 300, "the suite has its 307 IPv4 scripts, found {}", scripts.len());
+    let (mut regressions, mut better, mut passed) = (Vec::new(), Vec::new(), 0);
+    for path in &scripts {
+        let name = path.strip_prefix(&suite).unwrap_or(path).display().to_string();
+        let (verdict, why) = match run_file(path, &Profile::linux()) {
+            Ok(_) => ("pass", String::new()),
+            Err(e) => (
+                match e.kind {
+                    ErrorKind::Mismatch => "fail",
+                    ErrorKind::Unsupported => "unsupported",
+                    ErrorKind::Parse | ErrorKind::Unreadable => "invalid",
+                },
+                e.to_string(),
+            ),
+        };
+        passed += usize::from(verdict == "pass");
+        let want = expected.get(name.as_str()).copied().unwrap_or("pass");
+        if rank(verdict) < rank(want) {
+            regressions.push(format!("{name}: {verdict}, expected {want}: {why}"));
+        } else if rank(verdict) > rank(want) {
+            better.push(format!("{name}: {verdict}, listed as {want}"));
+        }
+    }
+    eprintln!("FreeBSD state-event-engine, linux profile: {passed} of {} IPv4 scripts pass", scripts.len());
+    if !better.is_empty() {
+        eprintln!(
+            "better than scripts/lib/freebsd-state-event-engine.linux.expect (update it):\n  {}",
+            better.join("\n  ")
+        );
+    }
+    assert!(regressions.is_empty(), "{} regressions:\n{}", regressions.len(), regressions.join("\n"));
+}
