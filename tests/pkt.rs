@@ -101,7 +101,11 @@ fn unsupported_constructs_are_refused_with_their_line() {
         ("+0 poll([{fd=4, events=POLLIN}], 1, 0) = 0\n", 8, "system call `poll`"),
         ("\n+0 epoll_create(1) = 5\n", 9, "system call `epoll_create`"),
         ("%{\nprint('hi')\n}%\n", 8, "Python `print('hi')`"),
-        ("+0 `sysctl -q net.ipv4.tcp_sack=0`\n", 8, "changing `net.ipv4.tcp_sack` after the first call"),
+        (
+            "+0 `sysctl -q net.ipv4.tcp_sack=0`\n+0 close(4) = 0\n",
+            8,
+            "changing `net.ipv4.tcp_sack` after the first call",
+        ),
         ("+0 `sockstat -4 -P udp -s | grep -c TIME_WAIT | grep 1`\n", 8, "shell command `sockstat"),
         ("+0 `sysctl -q net.ipv4.tcp_early_retrans=3`\n", 8, "net.ipv4.tcp_early_retrans"),
         (
@@ -385,4 +389,22 @@ fn tolerance_percent_widens_the_window_as_packetdrill_does() {
     let text = format!("--tolerance_percent=50\n{OPEN}{body}");
     let e = run_str("percent.pkt", &text, &Profile::linux()).expect_err("outside 50 %");
     assert!(e.to_string().contains("timing error"), "{e}");
+}
+
+#[test]
+fn a_sysctl_after_the_last_call_or_packet_is_a_cleanup() {
+    let p = Profile::linux();
+    // Setting what the stack already has changes nothing, anywhere.
+    let same = format!("{OPEN}+0 `sysctl -q net.ipv4.tcp_sack=1`\n+0 close(4) = 0\n+0 > F. 1:1(0) ack 1\n");
+    run_str("same.pkt", &same, &p).expect("no change");
+    // A real change at the end restores a default for the next script: noted.
+    let cleanup = format!("{OPEN}+0 `sysctl -q net.ipv4.tcp_sack=0`\n");
+    let report = run_str("cleanup.pkt", &cleanup, &p).expect("a cleanup");
+    assert!(report.notes.iter().any(|(l, n)| *l == 8 && n.contains("no effect (a cleanup)")), "{:?}", report.notes);
+    // Followed by a call, it is unsupported, on its own line.
+    let e = run_str("late.pkt", &format!("{cleanup}+0 close(4) = 0\n"), &p).expect_err("too late");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+    // So is one followed by a packet the stack should send under the new setting.
+    let e = run_str("late.pkt", &format!("{cleanup}+1 > . 1:1(0) ack 1\n"), &p).expect_err("too late");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
 }

@@ -93,6 +93,9 @@ pub(super) struct Runner {
     started: bool,
     /// Shell commands accepted without effect, and why.
     notes: Vec<(usize, String)>,
+    /// A `sysctl` that would change a setting after the stack started: its line
+    /// and name. Unsupported if a call or packet follows; a cleanup otherwise.
+    late_setting: Option<(usize, String)>,
     /// `-v`: trace lines not yet handed out.
     verbose: bool,
     trace: Vec<String>,
@@ -119,6 +122,7 @@ impl Runner {
             fds: BTreeMap::new(),
             pending: None,
             started: false,
+            late_setting: None,
             notes: Vec::new(),
             verbose: script.settings.verbose,
             trace: Vec::new(),
@@ -155,14 +159,14 @@ impl Runner {
             Action::Packet(spec) => {
                 self.advance_to(w.at)?;
                 self.no_unclaimed(ev.line)?;
-                self.started = true;
+                self.start()?;
                 self.inbound(ev.line, spec)?;
             }
             Action::Datagram(spec) if spec.dir == Direction::Outbound => self.outbound_datagram(ev, spec, w)?,
             Action::Datagram(spec) => {
                 self.advance_to(w.at)?;
                 self.no_unclaimed(ev.line)?;
-                self.started = true;
+                self.start()?;
                 let t = self.matcher.tuple;
                 let bytes = packet::udp_packet(t.remote, t.remote_port, t.local, t.local_port, spec.len as usize)
                     .map_err(|e| ScriptError::parse(ev.line, e))?;
@@ -174,7 +178,7 @@ impl Runner {
             Action::Icmp(spec) => {
                 self.advance_to(w.at)?;
                 self.no_unclaimed(ev.line)?;
-                self.started = true;
+                self.start()?;
                 let bytes = self.matcher.icmp_packet(spec).map_err(|e| ScriptError::parse(ev.line, e))?;
                 self.stack.input(self.clock.instant(), &bytes);
                 self.collect();
@@ -183,7 +187,7 @@ impl Runner {
             Action::Call(call) => {
                 self.advance_to(w.at)?;
                 self.no_unclaimed(ev.line)?;
-                self.started = true;
+                self.start()?;
                 self.call(ev, call, w.at)?;
             }
             Action::Shell(commands) => {
@@ -222,7 +226,24 @@ impl Runner {
         self.no_unclaimed(last_line).map_err(|mut e| {
             e.message = format!("at the end of the script: {}", e.message);
             e
-        })
+        })?;
+        if let Some((line, name)) = self.late_setting.take() {
+            self.notes.push((line, format!("`{name}` changed after the last call or packet: no effect (a cleanup)")));
+        }
+        Ok(())
+    }
+
+    /// A call or packet is about to happen: from now on the settings are fixed,
+    /// and a setting changed since is unsupported.
+    fn start(&mut self) -> Result<()> {
+        if let Some((line, name)) = &self.late_setting {
+            return Err(ScriptError::unsupported(
+                *line,
+                format!("changing `{name}` after the first call or packet (settings are fixed once the stack runs)"),
+            ));
+        }
+        self.started = true;
+        Ok(())
     }
 
     /// Run the clock to `target`, firing every timer on the way at its deadline.
@@ -337,6 +358,7 @@ impl Runner {
 
     /// A `>` line: the next packet the stack sends must match and be on time.
     fn outbound(&mut self, ev: &Event, spec: &PacketSpec, w: Window) -> Result<()> {
+        self.start()?;
         let (t, out) = self.take_sent(ev.line, spec, w)?;
         let actual = self.show_outbound(&out);
         if self.verbose {
@@ -367,6 +389,7 @@ impl Runner {
     /// A `> udp (len)` line: the next packet must be a datagram of that length on
     /// the UDP socket's tuple, on time.
     fn outbound_datagram(&mut self, ev: &Event, spec: &DatagramSpec, w: Window) -> Result<()> {
+        self.start()?;
         let (t, out) = self.take_sent(ev.line, spec, w)?;
         let actual = self.show_outbound(&out);
         if self.verbose {
@@ -401,6 +424,7 @@ impl Runner {
     /// A `> icmp unreachable CODE [mtu N]` line: the next packet must be that
     /// error, from the stack to the remote host, on time.
     fn outbound_icmp(&mut self, ev: &Event, spec: &IcmpSpec, w: Window) -> Result<()> {
+        self.start()?;
         let (t, out) = self.take_sent(ev.line, spec, w)?;
         let actual = self.show_outbound(&out);
         if self.verbose {
@@ -482,13 +506,17 @@ impl Runner {
             return Ok(false);
         }
         if self.started {
-            return Err(ScriptError::unsupported(
-                line,
-                format!(
-                    "changing `{}` after the first call or packet (settings are fixed once the stack runs)",
-                    s.name
-                ),
-            ));
+            // Settings are fixed once the stack runs. A change that changes
+            // nothing is fine; a real one is only harmless if nothing runs after
+            // it (a cleanup line at the end): decided at the next call or packet.
+            let mut tcp = self.profile.config.tcp.clone();
+            for setting in &s.settings {
+                setting.apply(&mut tcp);
+            }
+            if format!("{tcp:?}") != format!("{:?}", self.profile.config.tcp) && self.late_setting.is_none() {
+                self.late_setting = Some((line, s.name.clone()));
+            }
+            return Ok(false);
         }
         for setting in &s.settings {
             setting.apply(&mut self.profile.config.tcp);
