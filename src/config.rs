@@ -90,6 +90,42 @@ impl StackConfig {
         StackConfig { addr: Ipv4Addr::new(192, 168, 0, 1), ..StackConfig::default() }
     }
 
+    /// The `freebsd` compatibility profile: FreeBSD 13/14's defaults, so that the
+    /// FreeBSD TCP test suite's scripts read the same. Differences from
+    /// [`linux_profile`](StackConfig::linux_profile):
+    ///
+    /// * options in FreeBSD's layout (`tcp_addoptions`: MSS, window scale,
+    ///   SACK-permitted, timestamps, NOP-aligned, EOL-padded — a SYN,ACK reads
+    ///   `<mss 1460,sackOK,eol,eol>` where Linux writes `<mss 1460,nop,nop,sackOK>`);
+    /// * buffers of `net.inet.tcp.recvspace` 65536 and `sendspace` 32768 growing
+    ///   to `kern.ipc.maxsockbuf` 2 MiB, so the first window is 65535 and the window
+    ///   scale 6;
+    /// * a SYN,ACK reaching a listener is dropped without RST (FreeBSD's
+    ///   `tcp_input`), where Linux and RFC 9293 §3.10.7.2 answer RST;
+    /// * a connection's receive buffer rounded up to whole segments once the MSS
+    ///   is agreed (`tcp_mss`: 65536 → 65700 at MSS 1460);
+    /// * every segment offers the whole free receive space (after a FIN, 65535
+    ///   where RFC 9293's receiver SWS avoidance keeps the 65534 already promised);
+    /// * delayed ACKs of up to 100 ms (`net.inet.tcp.delacktime`).
+    ///
+    /// RFC 5961's checks stay on, as FreeBSD's `insecure_rst`/`insecure_syn` = 0;
+    /// scripts that turn them off reach the same knobs
+    /// ([`TcpConfig::rfc5961_rst`], [`TcpConfig::rfc5961_syn`]).
+    pub fn freebsd_profile() -> Self {
+        let mut config = StackConfig { addr: Ipv4Addr::new(192, 168, 0, 1), ..StackConfig::default() };
+        let tcp = &mut config.tcp;
+        tcp.option_layout = OptionLayout::FreeBsd;
+        tcp.recv_buffer = 65_536;
+        tcp.recv_buffer_max = 2 * 1024 * 1024;
+        tcp.send_buffer = 32_768;
+        tcp.send_buffer_max = 2 * 1024 * 1024;
+        tcp.rst_syn_ack_to_listener = false;
+        tcp.round_recv_buffer_to_mss = true;
+        tcp.advertise_full_window = true;
+        tcp.delayed_ack = Duration::from_millis(100);
+        config
+    }
+
     /// Time to earn back one ICMP error token.
     pub(crate) fn icmp_refill_interval(&self) -> Duration {
         Duration::from_micros(1_000_000 / u64::from(self.icmp_errors_per_sec.max(1)))

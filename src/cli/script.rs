@@ -31,8 +31,9 @@ use tunstack::script::{self, ErrorKind, Profile};
     noted as ignored.\n\nExit code: 0 all passed, 1 a mismatch, 2 an unreadable or invalid script, \
     3 unsupported; with several scripts, 2 if any is invalid, else 1 if any mismatched, else 3.")]
 pub struct ScriptArgs {
-    /// Stack settings to run with (only `linux`, packetdrill's usual target, so far).
-    #[arg(long, default_value = "linux", value_parser = ["linux"])]
+    /// Stack settings to run with: `linux` (packetdrill's usual target) or
+    /// `freebsd` (FreeBSD 13/14's defaults, for the FreeBSD TCP test suite).
+    #[arg(long, default_value = "linux", value_parser = ["linux", "freebsd"])]
     profile: String,
     /// The `.pkt` files to run, and packetdrill options (`--tolerance_usecs=10000`)
     /// for all of them.
@@ -49,8 +50,7 @@ fn note(line: impl std::fmt::Display) {
 
 pub fn run(args: ScriptArgs) -> io::Result<()> {
     // clap accepts only the names listed in `value_parser`.
-    debug_assert_eq!(args.profile, "linux");
-    let profile = Profile::linux();
+    let profile = if args.profile == "freebsd" { Profile::freebsd() } else { Profile::linux() };
     let (mut options, mut files) = (Vec::new(), Vec::new());
     let mut args = args.args.into_iter();
     while let Some(arg) = args.next() {

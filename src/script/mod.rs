@@ -86,6 +86,15 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// FreeBSD 13/14 as the FreeBSD TCP test suite expects it: the same addresses
+    /// and ports as [`Profile::linux`], the stack with
+    /// [`StackConfig::freebsd_profile`].
+    pub fn freebsd() -> Self {
+        Profile { config: StackConfig::freebsd_profile(), ..Profile::linux() }
+    }
+}
+
 impl Default for Profile {
     fn default() -> Self {
         Profile::linux()

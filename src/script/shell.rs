@@ -75,6 +75,12 @@ pub enum Setting {
     KeepaliveProbes(u32),
     /// Path MTU discovery (RFC 1191): DF on segments, ICMP lowers the MSS.
     PathMtuDiscovery(bool),
+    /// RFC 5961 §3's RST checks (off: FreeBSD's `insecure_rst`).
+    Rfc5961Rst(bool),
+    /// RFC 5961 §4's SYN checks (off: FreeBSD's `insecure_syn`).
+    Rfc5961Syn(bool),
+    /// Drop segments with SYN and FIN (FreeBSD's `drop_synfin`).
+    DropSynFin(bool),
 }
 
 impl Setting {
@@ -111,6 +117,9 @@ impl Setting {
             Setting::KeepaliveInterval(d) => tcp.keepalive.interval = d,
             Setting::KeepaliveProbes(n) => tcp.keepalive.probes = n,
             Setting::PathMtuDiscovery(on) => tcp.path_mtu_discovery = on,
+            Setting::Rfc5961Rst(on) => tcp.rfc5961_rst = on,
+            Setting::Rfc5961Syn(on) => tcp.rfc5961_syn = on,
+            Setting::DropSynFin(on) => tcp.drop_syn_fin = on,
         }
     }
 }
@@ -334,18 +343,9 @@ fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
             2 => none("ECN in server mode answers only a peer that asks for it, and the runner refuses ECN flags"),
             _ => return unsupported("ECN"),
         },
-        "net.inet.tcp.insecure_rst" => match int()? {
-            0 => none("the stack checks RSTs as RFC 5961 §3 says (challenge ACK unless exact)"),
-            _ => return unsupported("RFC 5961 §3 RST checks off (insecure_rst)"),
-        },
-        "net.inet.tcp.insecure_syn" => match int()? {
-            0 => none("the stack answers a SYN in a synchronized state as RFC 5961 §4 says (challenge ACK)"),
-            _ => return unsupported("RFC 5961 §4 SYN checks off (insecure_syn)"),
-        },
-        "net.inet.tcp.drop_synfin" => match int()? {
-            0 => none("the stack treats SYN+FIN to a listener as a SYN, as drop_synfin=0 does"),
-            _ => return unsupported("dropping SYN+FIN segments (drop_synfin)"),
-        },
+        "net.inet.tcp.insecure_rst" => (vec![Rfc5961Rst(!flag()?)], None),
+        "net.inet.tcp.insecure_syn" => (vec![Rfc5961Syn(!flag()?)], None),
+        "net.inet.tcp.drop_synfin" => (vec![DropSynFin(flag()?)], None),
         // Linux.
         "net.ipv4.tcp_window_scaling" => (vec![WindowScaling(flag()?)], None),
         "net.ipv4.tcp_timestamps" => (vec![Timestamps(flag()?)], None),
@@ -547,11 +547,17 @@ mod tests {
     }
 
     #[test]
+    fn freebsds_rfc793_switches_map_to_the_stacks_knobs() {
+        assert_eq!(settings("sysctl -w net.inet.tcp.insecure_rst=1"), [Setting::Rfc5961Rst(false)]);
+        assert_eq!(settings("sysctl -w net.inet.tcp.insecure_rst=0"), [Setting::Rfc5961Rst(true)]);
+        assert_eq!(settings("sysctl -w net.inet.tcp.insecure_syn=1"), [Setting::Rfc5961Syn(false)]);
+        assert_eq!(settings("sysctl -w net.inet.tcp.drop_synfin=1"), [Setting::DropSynFin(true)]);
+        assert_eq!(settings("sysctl -w net.inet.tcp.drop_synfin=0"), [Setting::DropSynFin(false)]);
+    }
+
+    #[test]
     fn defaults_we_share_change_nothing_and_say_why() {
         for text in [
-            "sysctl -w net.inet.tcp.insecure_rst=0",
-            "sysctl -w net.inet.tcp.insecure_syn=0",
-            "sysctl -w net.inet.tcp.drop_synfin=0",
             "sysctl -w net.inet.tcp.blackhole=0",
             "sysctl -w net.inet.tcp.ecn.enable=2",
             "sysctl -w net.inet.tcp.hostcache.purgenow=1",
@@ -564,8 +570,6 @@ mod tests {
     #[test]
     fn what_we_cannot_model_is_unsupported_and_named() {
         for (text, what) in [
-            ("sysctl -w net.inet.tcp.insecure_rst=1", "insecure_rst"),
-            ("sysctl -w net.inet.tcp.drop_synfin=1", "drop_synfin"),
             ("sysctl -w net.inet.tcp.ecn.enable=1", "ECN"),
             ("sysctl -q net.ipv4.tcp_fastopen=3", "Fast Open"),
             ("sysctl -q net.ipv4.tcp_early_retrans=3", "net.ipv4.tcp_early_retrans"),

@@ -339,6 +339,13 @@ impl Stack {
         self.tcp.set_recv_buffer(handle, bytes)
     }
 
+    /// A connection's receive and send buffer sizes, as `getsockopt(SO_RCVBUF)`
+    /// and `SO_SNDBUF` read them (they change with auto-tuning and the program's
+    /// settings).
+    pub fn tcp_buffer_sizes(&self, handle: TcpHandle) -> io::Result<(usize, usize)> {
+        self.tcp.buffer_sizes(handle)
+    }
+
     /// Whether `read` would not block: data, end of stream, or an error.
     pub fn tcp_can_recv(&self, handle: TcpHandle) -> bool {
         self.tcp.can_recv(handle)

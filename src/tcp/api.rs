@@ -290,6 +290,11 @@ impl TcpTable {
         Ok(())
     }
 
+    /// A connection's receive and send buffer sizes (`SO_RCVBUF`, `SO_SNDBUF`).
+    pub fn buffer_sizes(&self, handle: TcpHandle) -> io::Result<(usize, usize)> {
+        self.conns.get(&handle).map(|t| (t.rcv.capacity, t.snd.buffer.capacity())).ok_or_else(closed)
+    }
+
     /// Whether `read` would not block: data, end of stream, or an error.
     pub fn can_recv(&self, handle: TcpHandle) -> bool {
         self.conns.get(&handle).is_none_or(|t| {

@@ -77,6 +77,15 @@ pub struct TcpConfig {
     pub rst_syn_ack_to_listener: bool,
     /// The layout of our TCP options (order and padding; Linux's or FreeBSD's).
     pub option_layout: OptionLayout,
+    /// Offer the whole free receive space on every segment (FreeBSD) instead of
+    /// moving the right edge only in steps of min(buffer/2, MSS) (RFC 9293
+    /// §3.8.6.2.2's receiver SWS avoidance, as Linux). Pure window updates wait
+    /// for such a step either way.
+    pub advertise_full_window: bool,
+    /// Round a connection's receive buffer up to whole segments once the MSS is
+    /// agreed, as FreeBSD's `tcp_mss` does (65536 → 65700 at MSS 1460; with
+    /// timestamps, segments of MSS − 20: 66240). Off for Linux.
+    pub round_recv_buffer_to_mss: bool,
     /// Path MTU discovery (RFC 1191): segments carry Don't Fragment, and an ICMP
     /// "fragmentation needed" that quotes one of them lowers the connection's
     /// MSS. With it, black-hole detection (RFC 4821's idea, Linux's
@@ -160,6 +169,8 @@ impl Default for TcpConfig {
             drop_syn_fin: false,
             rst_syn_ack_to_listener: true,
             option_layout: OptionLayout::Linux,
+            round_recv_buffer_to_mss: false,
+            advertise_full_window: false,
             path_mtu_discovery: true,
             syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),

@@ -115,11 +115,14 @@ impl Receiver {
     ///
     /// Receiver-side silly-window avoidance (RFC 9293 §3.8.6.2.2): the right edge
     /// only moves when it can move by at least min(buffer/2, MSS); otherwise we keep
-    /// offering what we already promised.
-    pub fn advertise(&mut self) -> u16 {
+    /// offering what we already promised. With `full` (FreeBSD's way), every
+    /// segment offers all the free space it can — SWS avoidance then only decides
+    /// when a window update is worth a segment of its own
+    /// ([`window_update_due`](Receiver::window_update_due)).
+    pub fn advertise(&mut self, full: bool) -> u16 {
         let promised = self.rcv_wnd();
         let free = self.free();
-        let threshold = (self.capacity / 2).min(self.peer_mss).max(1);
+        let threshold = if full { 1 } else { (self.capacity / 2).min(self.peer_mss).max(1) };
         let wnd = if free >= promised + threshold { free } else { promised };
         let field = (wnd >> self.rcv_wscale).min(usize::from(u16::MAX));
         let edge = self.rcv_nxt + (field << self.rcv_wscale);

@@ -248,6 +248,13 @@ impl Tcb {
         let mss = self.send_mss();
         self.snd.mss = mss;
         self.snd.cc = tcp.congestion.build(mss);
+        if tcp.round_recv_buffer_to_mss {
+            // FreeBSD (tcp_mss): the buffer holds whole segments of the agreed
+            // size; with timestamps FreeBSD counts 20 bytes of options per segment.
+            let unit = self.rcv.peer_mss.min(self.pmtu.saturating_sub(40));
+            let unit = if self.negotiated.timestamps.is_some() { unit.saturating_sub(20) } else { unit }.max(1);
+            self.rcv.capacity = self.rcv.capacity.div_ceil(unit) * unit;
+        }
         let _ = now;
     }
 
@@ -334,7 +341,7 @@ impl Tcb {
         } else if flags.rst {
             0
         } else {
-            self.rcv.advertise()
+            self.rcv.advertise(ctx.tcp().advertise_full_window)
         };
         if flags.syn {
             self.rcv.rcv_adv = self.rcv.rcv_nxt + usize::from(window);

@@ -154,8 +154,7 @@ impl Runner {
     /// `getsockopt(fd, SOL_SOCKET, SO_ERROR | SO_RCVBUF | SO_SNDBUF, [expected], [4])`:
     /// the value is compared with the script's. `SO_ERROR` is the pending error; the
     /// buffer sizes are what a new connection of a fresh socket or a listener gets
-    /// (the configuration, or `SO_SNDBUF` as set). A connection's own buffer sizes
-    /// have no getter in the stack: unsupported.
+    /// (the configuration, or `SO_SNDBUF` as set), and a connection's own.
     pub(super) fn getsockopt(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
         expect_args(line, call, 5)?;
         let level = arg_int(line, call, 1)?;
@@ -183,11 +182,9 @@ impl Runner {
                 (i64::from(error), |v| errno_name(i32::try_from(v).unwrap_or(i32::MAX)))
             }
             ("SO_ERROR", _) => (0, |v| errno_name(i32::try_from(v).unwrap_or(i32::MAX))),
-            (_, Sock::Conn(_)) => {
-                return Err(ScriptError::unsupported(
-                    line,
-                    format!("getsockopt {option} of a connection (the stack has no getter for its buffer sizes)"),
-                ))
+            (_, Sock::Conn(c)) => {
+                let (rcv, snd) = self.stack.tcp_buffer_sizes(c).unwrap_or((tcp.recv_buffer, tcp.send_buffer));
+                (if option == "SO_RCVBUF" { rcv } else { snd } as i64, |v| v.to_string())
             }
             ("SO_RCVBUF", _) => (tcp.recv_buffer as i64, |v| v.to_string()),
             _ => (f.send_buffer.unwrap_or(tcp.send_buffer) as i64, |v| v.to_string()),
