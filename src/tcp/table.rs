@@ -106,8 +106,10 @@ impl TcpTable {
         };
         let state = tcb.state;
         let mut overflowed = false;
-        if before == State::SynReceived && state != State::SynReceived {
-            if let Some(listener) = tcb.listener.and_then(|l| self.listeners.get_mut(&l)) {
+        // A passive open leaving SYN-RECEIVED (an active open there — a
+        // simultaneous open — has no listener and is its program's already).
+        if let (State::SynReceived, true, Some(l)) = (before, state != State::SynReceived, tcb.listener) {
+            if let Some(listener) = self.listeners.get_mut(&l) {
                 listener.half_open = listener.half_open.saturating_sub(1);
                 if state.is_synchronized() {
                     if listener.accept_queue.len() < listener.backlog {

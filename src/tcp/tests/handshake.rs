@@ -276,3 +276,20 @@ fn a_repeated_syn_in_syn_received_gets_the_syn_ack_again() {
     h.send(seg(".", PEER_ISS + 1).ack(1).win(PEER_WIN).opts([ts(5301, h.clock())]));
     assert_eq!(h.state(), Some(State::Established));
 }
+
+/// A simultaneous open (RFC 9293 §3.5, figure 8) is its program's connection from
+/// the start: reset in SYN-RECEIVED, the program hears `ConnectionRefused` (as
+/// from SYN-SENT); it was once taken for an orphaned passive open and freed, so
+/// the program found nothing (`NotConnected`). Found by the FreeBSD suite.
+#[test]
+fn a_simultaneous_open_reset_in_syn_received_reports_connection_refused() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    h.send(seg("S", 0).win(32767).opts([mss(1460), sack_perm()]));
+    assert!(h.stack.poll_transmit().is_some(), "our SYN,ACK");
+    assert_eq!(h.stack.tcp_state(conn), Some(State::SynReceived));
+    h.send(seg("R", 1).win(32767));
+    assert_eq!(h.stack.tcp_state(conn), Some(State::Closed), "held by its program until it lets go");
+    assert_eq!(h.stack.tcp_connect_status(conn).expect_err("refused").kind(), ErrorKind::ConnectionRefused);
+}
