@@ -106,6 +106,8 @@ impl StackConfig {
     ///   is agreed (`tcp_mss`: 65536 → 65700 at MSS 1460);
     /// * every segment offers the whole free receive space (after a FIN, 65535
     ///   where RFC 9293's receiver SWS avoidance keeps the 65534 already promised);
+    /// * a segment wholly before RCV.NXT still has its ACK processed (BSD's
+    ///   "trimthenstep6"), and the receive window accepts up to the free space;
     /// * delayed ACKs of up to 100 ms (`net.inet.tcp.delacktime`).
     ///
     /// RFC 5961's checks stay on, as FreeBSD's `insecure_rst`/`insecure_syn` = 0;
@@ -122,6 +124,7 @@ impl StackConfig {
         tcp.rst_syn_ack_to_listener = false;
         tcp.round_recv_buffer_to_mss = true;
         tcp.advertise_full_window = true;
+        tcp.trim_old_segments = true;
         tcp.delayed_ack = Duration::from_millis(100);
         config
     }

@@ -82,6 +82,11 @@ pub struct TcpConfig {
     /// §3.8.6.2.2's receiver SWS avoidance, as Linux). Pure window updates wait
     /// for such a step either way.
     pub advertise_full_window: bool,
+    /// BSD's "trimthenstep6": a segment wholly before RCV.NXT that carries an ACK
+    /// is trimmed to that ACK, which is processed (it may close the connection),
+    /// and answered with an ACK. Off (RFC 9293 §3.10.7.4, Linux): answered and
+    /// dropped unprocessed.
+    pub trim_old_segments: bool,
     /// Round a connection's receive buffer up to whole segments once the MSS is
     /// agreed, as FreeBSD's `tcp_mss` does (65536 → 65700 at MSS 1460; with
     /// timestamps, segments of MSS − 20: 66240). Off for Linux.
@@ -171,6 +176,7 @@ impl Default for TcpConfig {
             option_layout: OptionLayout::Linux,
             round_recv_buffer_to_mss: false,
             advertise_full_window: false,
+            trim_old_segments: false,
             path_mtu_discovery: true,
             syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),

@@ -120,7 +120,21 @@ impl Tcb {
         }
 
         // First: is any of the segment inside the receive window?
-        if !self.acceptable(seq, seg_len) {
+        if !self.acceptable(seq, seg_len, ctx.tcp().advertise_full_window) {
+            // BSD (tcp_input's "trimthenstep6"): a segment wholly before RCV.NXT
+            // is trimmed to nothing but its ACK, which is still processed, and an
+            // ACK goes back unless that closes the connection. RFC 9293 §3.10.7.4
+            // drops it after the ACK.
+            if ctx.tcp().trim_old_segments && seg.flags.ack && !seg.flags.rst && seq + seg_len <= self.rcv.rcv_nxt {
+                if seg.flags.fin && self.state == State::TimeWait {
+                    self.timers.set(Timer::TimeWait, ctx.now + ctx.tcp().msl * 2);
+                }
+                self.rcv.ack = super::receiver::AckState::Now;
+                let flags = Flags { syn: false, fin: false, ..seg.flags };
+                let trimmed = Segment { seq: self.rcv.rcv_nxt.0, flags, payload: &[], ..*seg };
+                self.on_segment_synchronized(ctx, &trimmed);
+                return;
+            }
             trace!(seq = seq.0, len = seg_len, rcv_nxt = self.rcv.rcv_nxt.0, "segment outside the window");
             self.discard(ctx, DropReason::TcpOutOfWindow);
             if !seg.flags.rst {
@@ -167,7 +181,9 @@ impl Tcb {
             if ctx.tcp().rfc5961_syn {
                 self.challenge_ack(ctx);
             } else {
-                reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg);
+                // As FreeBSD's tcp_drop: the RST carries SND.NXT and RCV.NXT.
+                let seq = self.snd.snd_nxt;
+                self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, &[], None);
                 ctx.counters.tcp_resets += 1;
                 self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd SYN in the window");
             }
@@ -268,9 +284,11 @@ impl Tcb {
 
     /// RFC 9293 §3.10.7.4's four-case acceptability test against the window we
     /// advertised.
-    fn acceptable(&self, seq: SeqNumber, seg_len: usize) -> bool {
+    /// With `free_space` (FreeBSD's way) the window is the buffer's free space
+    /// when that is larger than what was advertised.
+    fn acceptable(&self, seq: SeqNumber, seg_len: usize, free_space: bool) -> bool {
         let rcv_nxt = self.rcv.rcv_nxt;
-        let wnd = self.rcv.rcv_wnd();
+        let wnd = if free_space { self.rcv.rcv_wnd().max(self.rcv.free()) } else { self.rcv.rcv_wnd() };
         let end = rcv_nxt + wnd;
         match (seg_len, wnd) {
             (0, 0) => seq == rcv_nxt,

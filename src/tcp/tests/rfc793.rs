@@ -34,9 +34,8 @@ fn without_rfc5961_an_in_window_syn_resets_with_rst() {
     let mut h = with(|c| c.tcp.rfc5961_syn = false);
     let conn = h.established_passive();
     h.send(seg("S", PEER_ISS + 1).win(PEER_WIN));
-    // Built from the SYN alone (RFC 9293 §3.10.7.1): SEQ 0, ACK = its SEQ + 1.
-    let seq = 0u32.wrapping_sub(h.iss());
-    h.expect(seg("R.", seq).ack(PEER_ISS + 2));
+    // As FreeBSD (tcp_drop): SEQ = SND.NXT, ACK = RCV.NXT.
+    h.expect(seg("R.", 1).ack(PEER_ISS + 1));
     assert_eq!(h.stack.tcp_state(conn), Some(State::Closed));
 }
 
