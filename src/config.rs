@@ -108,6 +108,8 @@ impl StackConfig {
     ///   where RFC 9293's receiver SWS avoidance keeps the 65534 already promised);
     /// * a segment wholly before RCV.NXT still has its ACK processed (BSD's
     ///   "trimthenstep6"), and the receive window accepts up to the free space;
+    /// * TIME-WAIT as `tcp_twcheck`: RST ignored (RFC 1337), anything but an
+    ///   exact duplicate ACK answered with an ACK;
     /// * delayed ACKs of up to 100 ms (`net.inet.tcp.delacktime`).
     ///
     /// RFC 5961's checks stay on, as FreeBSD's `insecure_rst`/`insecure_syn` = 0;
@@ -125,6 +127,7 @@ impl StackConfig {
         tcp.round_recv_buffer_to_mss = true;
         tcp.advertise_full_window = true;
         tcp.trim_old_segments = true;
+        tcp.bsd_time_wait = true;
         tcp.delayed_ack = Duration::from_millis(100);
         config
     }

@@ -51,7 +51,9 @@ fn note(line: impl std::fmt::Display) {
 pub fn run(args: ScriptArgs) -> io::Result<()> {
     // clap accepts only the names listed in `value_parser`.
     let profile = if args.profile == "freebsd" { Profile::freebsd() } else { Profile::linux() };
-    let (mut options, mut files) = (Vec::new(), Vec::new());
+    // As packetdrill built for FreeBSD defines `FreeBSD` for `#ifdef` blocks.
+    let defines: Vec<String> = if args.profile == "freebsd" { vec!["--define=FreeBSD".into()] } else { Vec::new() };
+    let (mut options, mut files) = (defines, Vec::new());
     let mut args = args.args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "-D" || arg == "--define" {

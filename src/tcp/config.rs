@@ -87,6 +87,11 @@ pub struct TcpConfig {
     /// and answered with an ACK. Off (RFC 9293 §3.10.7.4, Linux): answered and
     /// dropped unprocessed.
     pub trim_old_segments: bool,
+    /// Answer in TIME-WAIT as BSD's `tcp_twcheck` does: ignore RST (RFC 1337),
+    /// drop segments without ACK, ACK anything but an exact duplicate ACK. Off
+    /// (Linux, RFC 9293 §3.10.7.4): TIME-WAIT checks segments like any
+    /// synchronized state.
+    pub bsd_time_wait: bool,
     /// Round a connection's receive buffer up to whole segments once the MSS is
     /// agreed, as FreeBSD's `tcp_mss` does (65536 → 65700 at MSS 1460; with
     /// timestamps, segments of MSS − 20: 66240). Off for Linux.
@@ -177,6 +182,7 @@ impl Default for TcpConfig {
             round_recv_buffer_to_mss: false,
             advertise_full_window: false,
             trim_old_segments: false,
+            bsd_time_wait: false,
             path_mtu_discovery: true,
             syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),

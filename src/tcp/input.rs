@@ -81,8 +81,37 @@ impl Tcb {
         self.notify(ctx);
     }
 
+    /// TIME-WAIT as BSD answers in it (`tcp_twcheck`): a RST is ignored (RFC
+    /// 1337's remedy for TIME-WAIT assassination), a segment without ACK dropped,
+    /// a duplicate of the peer's FIN restarts the 2MSL wait, and anything but an
+    /// exact duplicate ACK (flags, data, sequence or acknowledgment number) is
+    /// answered with an ACK — in or out of the window.
+    fn on_segment_time_wait_bsd(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        if seg.flags.rst || !seg.flags.ack {
+            self.discard(ctx, DropReason::TcpOutOfWindow);
+            return;
+        }
+        let seq = SeqNumber(seg.seq);
+        if seg.flags.fin && seq + seg.payload.len() + usize::from(seg.flags.syn) + 1 == self.rcv.rcv_nxt {
+            self.timers.set(Timer::TimeWait, ctx.now + ctx.tcp().msl * 2);
+        }
+        let only_ack = seg.flags == Flags { ack: true, ..Flags::default() };
+        let duplicate = only_ack
+            && seg.payload.is_empty()
+            && seq == self.rcv.rcv_nxt
+            && SeqNumber(seg.ack) == self.snd.snd_nxt;
+        if !duplicate {
+            let seq = self.snd.snd_nxt;
+            self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, &[], None);
+        }
+    }
+
     /// RFC 9293 §3.10.7.4: every state after SYN-SENT.
     fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
+        if self.state == State::TimeWait && ctx.tcp().bsd_time_wait {
+            self.on_segment_time_wait_bsd(ctx, seg);
+            return;
+        }
         if self.state == State::SynReceived && self.is_repeated_syn(seg) {
             self.answer_repeated_syn(ctx, seg);
             return;
