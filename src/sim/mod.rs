@@ -1,13 +1,14 @@
-//! A deterministic network simulator: two [`Stack`]s joined by a [`Link`], driven in
-//! virtual time.
+//! A deterministic network simulator: two hosts joined by a [`Link`], driven in
+//! virtual time — two [`Stack`]s, or tunstack against any other [`Host`], with
+//! a [`Middlebox`] on the path if wanted.
 //!
 //! Because the core is sans-IO (it never reads a clock and never touches a device),
 //! a simulator can stand in for the whole world around it. [`Sim`] owns host A
 //! (`198.18.0.1`) and host B (`198.18.0.2`) and a link between them, and moves time
 //! forward in jumps: each [`step`](Sim::step) finds the earliest thing that can
-//! happen — a stack's timer ([`Stack::poll_deadline`]) or a packet due off the link
+//! happen — a host's timer ([`Host::poll_deadline`]) or a packet due off the link
 //! ([`Link::next_delivery`]) — sets the clock to it, delivers the packets due,
-//! runs the timers due, and puts whatever the stacks transmit on the link. Nothing
+//! runs the timers due, and puts whatever the hosts transmit on the link. Nothing
 //! waits in real time, so minutes of virtual time (retransmission timeouts,
 //! TIME-WAIT) pass in milliseconds.
 //!
@@ -44,6 +45,73 @@
 //! assert!(up, "connected within a minute of virtual time");
 //! # Ok(())
 //! # }
+//! ```
+//!
+//! # Your own host
+//!
+//! A host is anything with the sans-IO calls of [`Host`]: packets and time in,
+//! packets out. [`Sim::from_hosts`] puts one of yours beside a [`Stack`] — a
+//! second implementation, a peer that misbehaves on purpose, a prototype of a new
+//! protocol — and everything else (the link's faults, the trace, the capture,
+//! halting, `run_until`) works as with two stacks; `sim.a` and `sim.b` are then
+//! of each host's own type. Here host B is a black hole, and tunstack's `connect`
+//! gives up after its SYN retries:
+//!
+//! ```
+//! # use std::io::ErrorKind;
+//! # use std::net::SocketAddr;
+//! # use std::time::Duration;
+//! use tunstack::sim::{Host, LinkConfig, Sim, ADDR_A, ADDR_B};
+//! use tunstack::{DropReason, Instant, Stack, StackConfig};
+//!
+//! /// Takes every packet in, answers none.
+//! struct BlackHole;
+//!
+//! impl Host for BlackHole {
+//!     fn input(&mut self, _now: Instant, _packet: &[u8]) -> Option<DropReason> { None }
+//!     fn poll_transmit(&mut self) -> Option<Vec<u8>> { None }
+//!     fn poll_deadline(&self) -> Option<Instant> { None }
+//!     fn handle_timeout(&mut self, _now: Instant) {}
+//! }
+//!
+//! let a = Stack::new(StackConfig { addr: ADDR_A, ..StackConfig::default() });
+//! let mut sim = Sim::from_hosts(a, BlackHole, LinkConfig::default());
+//! let conn = sim.a.tcp_connect(sim.now(), SocketAddr::from((ADDR_B, 80))).expect("a SYN goes out");
+//! sim.run_until(Duration::from_secs(600), |sim| sim.a.tcp_state(conn).is_none());
+//! assert_eq!(sim.a.tcp_connect_status(conn).map_err(|e| e.kind()), Err(ErrorKind::TimedOut));
+//! ```
+//!
+//! The test `sim/tests/user_host.rs` goes further: a TCP responder in about a
+//! hundred lines (SYN,ACK, in-order data acknowledged and echoed, FIN) that
+//! tunstack's client connects to, talks to and closes.
+//!
+//! # Middleboxes
+//!
+//! [`Sim::set_middlebox`] puts a [`Middlebox`] at host A's end of the link: it
+//! sees every packet each way and passes, rewrites, drops or answers it — a
+//! NAT, a firewall, an MSS clamp ([`middlebox`] has three to copy). The capture
+//! gets an interface for it, so each hop shows: what A sent, what the box made
+//! of it, what B received. Through a NAT, B sees A's connection come from the
+//! NAT's public address and port:
+//!
+//! ```
+//! # use std::net::{Ipv4Addr, SocketAddr};
+//! # use std::time::Duration;
+//! use tunstack::sim::middlebox::Nat;
+//! use tunstack::sim::{LinkConfig, Sim, ADDR_B};
+//!
+//! let public = Ipv4Addr::new(203, 0, 113, 1);
+//! let mut sim = Sim::new(LinkConfig::default());
+//! sim.set_middlebox(Nat::new(public, 61_000));
+//! let listener = sim.b.tcp_listen(SocketAddr::from((ADDR_B, 80)), 1).expect("port 80 is free");
+//! sim.a.tcp_connect(sim.now(), SocketAddr::from((ADDR_B, 80))).expect("a SYN goes out");
+//! let mut accepted = None;
+//! sim.run_until(Duration::from_secs(5), |sim| {
+//!     accepted = accepted.or_else(|| sim.b.tcp_accept(listener).ok());
+//!     accepted.is_some()
+//! });
+//! let (_, peer) = accepted.expect("B accepted the connection");
+//! assert_eq!(peer, SocketAddr::from((public, 61_000)));
 //! ```
 
 mod burst;
