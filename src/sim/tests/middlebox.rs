@@ -4,6 +4,7 @@
 //! shows each hop.
 
 use std::net::SocketAddrV4;
+use std::path::Path;
 
 use super::replay::{read_capture, scratch_dir};
 use super::*;
@@ -244,5 +245,27 @@ fn the_capture_shows_what_left_the_host_and_what_the_nat_made_of_it() {
     let first_nat = &on(2).nth(1).expect("the NAT sent it on").3;
     assert_eq!(ipv4::parse(first_out).map(|p| p.src), Ok(ADDR_A));
     assert_eq!(ipv4::parse(first_nat).map(|p| p.src), Ok(PUBLIC));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_through_a_middlebox_replays_byte_for_byte() {
+    let dir = scratch_dir("nat-replay");
+    let run = |path: &Path| {
+        let mut sim = Sim::new(rough(17));
+        sim.set_middlebox(Nat::new(PUBLIC, FIRST_PORT));
+        sim.record();
+        sim.capture(path).expect("the capture file can be created");
+        let done = transfer(&mut sim, bytes(50_000, 6), bytes(5_000, 7), false, TCP_BOUND).expect("no socket error");
+        assert!(done.finished);
+        sim.flush_capture().expect("every packet written");
+        sim.trace().to_vec()
+    };
+    let (one, two) = (dir.join("one.pcapng"), dir.join("two.pcapng"));
+    let trace = run(&one);
+    assert!(trace == run(&two), "seed 17: the two traces differ");
+    assert!(std::fs::read(&one).ok() == std::fs::read(&two).ok(), "seed 17: the two captures differ");
+    let hop = trace.iter().find(|e| e.kind == TraceKind::Forwarded).expect("the NAT forwarded packets");
+    assert!(hop.to_string().contains(" A>B forwarded 61000>80 S "), "{hop}");
     let _ = std::fs::remove_dir_all(&dir);
 }
