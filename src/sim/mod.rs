@@ -235,7 +235,7 @@ impl<A: Host, B: Host> Sim<A, B> {
     /// now on it sees every packet A sends before the link does, and every packet
     /// for A after the link delivered it. See [`middlebox`]. Set it before
     /// [`capture`](Sim::capture) for the capture to show it.
-    pub fn set_middlebox(&mut self, middlebox: impl Middlebox + 'static) {
+    pub fn set_middlebox(&mut self, middlebox: impl Middlebox) {
         self.middlebox = Some(Stage(Box::new(middlebox)));
     }
 
