@@ -7,11 +7,20 @@
 //! (inbound), host B's (interface 1, `host-b`) the same for B. A packet the link
 //! delivered thus appears twice, once leaving and once arriving — compare the two
 //! to see what the link did to it (delay, a flipped bit); one it lost appears
-//! only leaving. A packet the receiving stack dropped carries the reason as its
+//! only leaving. A packet the receiving host dropped carries the reason as its
 //! comment (`dropped: tcp bad checksum`), as in `tunstack serve --pcap`.
 //! Timestamps are virtual time counted from 1970-01-01, so the same seed writes
 //! the same file, byte for byte. To see one host's view only, filter on
 //! `frame.interface_id == 0` (or 1).
+//!
+//! With a [middlebox](super::middlebox) installed when the capture starts, a
+//! third interface (2, named after the box: `nat`) shows its hop: each packet it
+//! took in (inbound; commented `dropped by nat` if it went no further) and each
+//! it sent on (outbound; commented `rewritten by nat` if it differs from what
+//! came in, `injected by nat` if the box made it up). So a NAT's translation is
+//! one filter away: `frame.interface_id == 2`, or compare a packet on `host-a`
+//! with the next one on `nat`. The trace has the same hops as
+//! [`TraceKind::Intercepted`] and [`TraceKind::Forwarded`] entries.
 
 use std::fmt;
 use std::io;
@@ -26,10 +35,16 @@ use crate::time::Instant;
 /// Whether a traced packet was entering the link or leaving it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TraceKind {
-    /// A stack transmitted it (before the link's faults).
+    /// A host transmitted it (before the middlebox and the link's faults).
     Sent,
-    /// The link delivered it to the other stack (after them).
+    /// It reached the other host (after the link's faults and the middlebox).
     Delivered,
+    /// The middlebox took it in (A's packets as A sent them, B's as the link
+    /// delivered them).
+    Intercepted,
+    /// The middlebox sent it on: passed, rewritten or injected. A packet it
+    /// dropped has an `Intercepted` entry and no `Forwarded` one.
+    Forwarded,
 }
 
 /// One packet seen by the simulator.
@@ -39,7 +54,7 @@ pub struct TraceEntry {
     pub direction: Direction,
     pub kind: TraceKind,
     pub packet: Vec<u8>,
-    /// For a delivered packet: why the receiving stack dropped it, if it did.
+    /// For a delivered packet: why the receiving host dropped it, if it did.
     pub dropped: Option<DropReason>,
 }
 
@@ -57,6 +72,8 @@ impl fmt::Display for TraceEntry {
         let kind = match self.kind {
             TraceKind::Sent => "sent",
             TraceKind::Delivered => "delivered",
+            TraceKind::Intercepted => "intercepted",
+            TraceKind::Forwarded => "forwarded",
         };
         write!(f, "{}.{:06} {way} {kind} ", micros / 1_000_000, micros % 1_000_000)?;
         match crate::script::packet::parse(&self.packet) {
@@ -70,6 +87,9 @@ impl fmt::Display for TraceEntry {
     }
 }
 
+/// The capture's interface for the middlebox's hop.
+const MIDDLEBOX: u32 = 2;
+
 /// The trace and the capture, each kept only once asked for.
 #[derive(Default)]
 pub(super) struct Recorder {
@@ -77,6 +97,8 @@ pub(super) struct Recorder {
     capture: Option<Capture>,
     /// The first capture write that failed (later packets are not written).
     error: Option<io::Error>,
+    /// The capture has the middlebox's interface (2).
+    middlebox_interface: bool,
 }
 
 impl fmt::Debug for Recorder {
@@ -98,11 +120,20 @@ impl Recorder {
         self.trace.as_deref().unwrap_or_default()
     }
 
-    /// Start writing a pcapng file at `path` (replacing any capture before).
-    pub(super) fn capture(&mut self, path: &Path) -> io::Result<()> {
+    /// Whether packets are being traced or captured at all.
+    pub(super) fn active(&self) -> bool {
+        self.trace.is_some() || self.capture.is_some()
+    }
+
+    /// Start writing a pcapng file at `path` (replacing any capture before), with
+    /// an interface for the middlebox named `middlebox`, if there is one.
+    pub(super) fn capture(&mut self, path: &Path, middlebox: Option<&str>) -> io::Result<()> {
         let file =
             std::fs::File::create(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        self.capture = Some(Capture::with_interfaces(io::BufWriter::new(file), &["host-a", "host-b"])?);
+        let mut interfaces = vec!["host-a", "host-b"];
+        interfaces.extend(middlebox);
+        self.capture = Some(Capture::with_interfaces(io::BufWriter::new(file), &interfaces)?);
+        self.middlebox_interface = middlebox.is_some();
         self.error = None;
         Ok(())
     }
@@ -126,25 +157,62 @@ impl Recorder {
         dropped: Option<DropReason>,
         halted: bool,
     ) {
+        self.push(at, direction, kind, packet, dropped, || match (halted, dropped) {
+            (true, _) => Some("dropped: host halted".to_string()),
+            (false, reason) => reason.map(drop_comment),
+        });
+    }
+
+    /// One packet through the middlebox `name`: `seen` going `direction`, what
+    /// it `passed` on (`None`: dropped), and what it injected.
+    pub(super) fn note_middlebox(
+        &mut self,
+        at: Instant,
+        direction: Direction,
+        name: &str,
+        seen: &[u8],
+        passed: Option<&[u8]>,
+        injected: &[(Direction, Vec<u8>)],
+    ) {
+        let dropped = || passed.is_none().then(|| format!("dropped by {name}"));
+        self.push(at, direction, TraceKind::Intercepted, seen, None, dropped);
+        if let Some(packet) = passed {
+            let rewritten = || (packet != seen).then(|| format!("rewritten by {name}"));
+            self.push(at, direction, TraceKind::Forwarded, packet, None, rewritten);
+        }
+        for (direction, packet) in injected {
+            self.push(at, *direction, TraceKind::Forwarded, packet, None, || Some(format!("injected by {name}")));
+        }
+    }
+
+    /// Keep one packet in the trace and write it to the capture on the interface
+    /// of its hop, with the `comment` (made only if there is a capture).
+    fn push(
+        &mut self,
+        at: Instant,
+        direction: Direction,
+        kind: TraceKind,
+        packet: &[u8],
+        dropped: Option<DropReason>,
+        comment: impl FnOnce() -> Option<String>,
+    ) {
         if let Some(trace) = &mut self.trace {
             trace.push(TraceEntry { at, direction, kind, packet: packet.to_vec(), dropped });
-        }
-        let Some(file) = &self.capture else { return };
-        if self.error.is_some() {
-            return;
         }
         let (interface, way) = match (kind, direction) {
             (TraceKind::Sent, Direction::AToB) => (0, capture::Direction::Outbound),
             (TraceKind::Sent, Direction::BToA) => (1, capture::Direction::Outbound),
             (TraceKind::Delivered, Direction::AToB) => (1, capture::Direction::Inbound),
             (TraceKind::Delivered, Direction::BToA) => (0, capture::Direction::Inbound),
+            (TraceKind::Intercepted, _) => (MIDDLEBOX, capture::Direction::Inbound),
+            (TraceKind::Forwarded, _) => (MIDDLEBOX, capture::Direction::Outbound),
         };
-        let comment = match (halted, dropped) {
-            (true, _) => Some("dropped: host halted".to_string()),
-            (false, reason) => reason.map(drop_comment),
-        };
+        let Some(file) = &self.capture else { return };
+        if self.error.is_some() || (interface == MIDDLEBOX && !self.middlebox_interface) {
+            return;
+        }
         let timestamp = Duration::from_micros(at.micros());
-        if let Err(e) = file.record_on(interface, timestamp, way, packet, comment.as_deref()) {
+        if let Err(e) = file.record_on(interface, timestamp, way, packet, comment().as_deref()) {
             self.error = Some(e);
         }
     }

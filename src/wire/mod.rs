@@ -11,6 +11,7 @@
 
 pub mod icmp;
 pub mod ipv4;
+pub mod rewrite;
 pub mod tcp;
 pub mod udp;
 
@@ -104,6 +105,10 @@ mod tests {
             let _ = complete_partial_checksum(&mut bytes.clone(), start, at);
             let _ = field::read_u16(&bytes, start..at);
             let _ = field::read_u32(&bytes, start..at);
+            let _ = rewrite::flow(&bytes);
+            let _ = rewrite::set_source(&mut bytes.clone(), std::net::SocketAddrV4::new(a, total));
+            let _ = rewrite::clamp_mss(&mut bytes.clone(), total);
+            let _ = rewrite::nop_tcp_options(&mut bytes.clone(), |_| false);
         }
     }
 }

@@ -8,10 +8,12 @@
 
 mod config;
 mod link;
+mod middlebox;
 mod replay;
 mod stream;
 mod termination;
 mod udp;
+mod user_host;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};

@@ -28,7 +28,7 @@ fn faulty(seed: u64) -> LinkConfig {
 }
 
 /// A directory of its own for one test's files, empty.
-fn scratch_dir(test: &str) -> PathBuf {
+pub(super) fn scratch_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tunstack-sim-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temporary directory");
@@ -52,10 +52,10 @@ fn traced_run(seed: u64, pcap: Option<&Path>) -> Vec<TraceEntry> {
 }
 
 /// One packet block of a capture: interface, direction flags, comment, bytes.
-type Captured = (u32, Option<u32>, Option<String>, Vec<u8>);
+pub(super) type Captured = (u32, Option<u32>, Option<String>, Vec<u8>);
 
-/// Every packet block of a capture.
-fn read_capture(path: &Path) -> Vec<Captured> {
+/// Every packet block of a capture that has `expected` interfaces.
+pub(super) fn read_capture(path: &Path, expected: usize) -> Vec<Captured> {
     let bytes = std::fs::read(path).expect("the capture exists");
     let mut reader = PcapNgReader::new(&bytes[..]).expect("a pcapng section header");
     let (mut interfaces, mut packets) = (0, Vec::new());
@@ -76,7 +76,7 @@ fn read_capture(path: &Path) -> Vec<Captured> {
             _ => {}
         }
     }
-    assert_eq!(interfaces, 2, "one interface per host");
+    assert_eq!(interfaces, expected, "one interface per host (and middlebox)");
     packets
 }
 
@@ -107,7 +107,7 @@ fn same_seed_writes_the_same_capture_byte_for_byte() {
 
     // Every traced packet is in the file, on the interface of the host it left
     // or reached, with the receiver's drop reason as its comment.
-    let packets = read_capture(&one);
+    let packets = read_capture(&one, 2);
     assert_eq!(packets.len(), trace.len());
     for (entry, (interface, flags, comment, data)) in trace.iter().zip(&packets) {
         let expected = match (entry.kind, entry.direction) {
@@ -115,6 +115,7 @@ fn same_seed_writes_the_same_capture_byte_for_byte() {
             (TraceKind::Sent, Direction::BToA) => (1, 0b10),
             (TraceKind::Delivered, Direction::AToB) => (1, 0b01),
             (TraceKind::Delivered, Direction::BToA) => (0, 0b01),
+            (TraceKind::Intercepted | TraceKind::Forwarded, _) => panic!("no middlebox in this run: {entry:?}"),
         };
         assert_eq!((*interface, *flags), (expected.0, Some(expected.1)), "{entry:?}");
         assert_eq!(comment.as_deref(), entry.dropped.map(crate::capture::drop_comment).as_deref());
@@ -135,7 +136,7 @@ fn a_failing_case_leaves_its_packets_for_replay() {
     let message = failed.expect_err("the case failed").to_string();
     let saved = dir.join("demo-failing.pcapng");
     assert!(message.contains("seed 0x3: made to fail") && message.contains(&saved.display().to_string()), "{message}");
-    assert!(read_capture(&saved).len() > 10, "the failing case's packets");
+    assert!(read_capture(&saved, 2).len() > 10, "the failing case's packets");
     assert!(dir.join("demo.pcapng").exists(), "the last case's packets");
 
     // A panic (a broken invariant) is saved too, then goes on.
@@ -147,7 +148,7 @@ fn a_failing_case_leaves_its_packets_for_replay() {
         })
     }));
     assert!(panicked.is_err(), "the panic is resumed");
-    assert!(read_capture(&dir.join("panics-failing.pcapng")).len() > 10);
+    assert!(read_capture(&dir.join("panics-failing.pcapng"), 2).len() > 10);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

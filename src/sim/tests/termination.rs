@@ -68,7 +68,7 @@ fn give_up_bound(config: &TcpConfig, max_delay: Duration) -> Duration {
 /// after counting a timeout. Its port is released.
 fn check_peer_death(
     link: LinkConfig,
-    victim: Host,
+    victim: Side,
     deliveries: u64,
     to_b: Vec<u8>,
     to_a: Vec<u8>,
@@ -81,14 +81,14 @@ fn check_peer_death(
 fn peer_death(
     sim: &mut Sim,
     seed: u64,
-    victim: Host,
+    victim: Side,
     deliveries: u64,
     to_b: Vec<u8>,
     to_a: Vec<u8>,
 ) -> Result<(), TestCaseError> {
     let survivor = match victim {
-        Host::A => Host::B,
-        Host::B => Host::A,
+        Side::A => Side::B,
+        Side::B => Side::A,
     };
     sim.halt_after(victim, deliveries);
     let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
@@ -107,10 +107,10 @@ fn peer_death(
         if died_at.is_none() && sim.is_halted(victim) {
             died_at = Some(now);
         }
-        if b.handle.is_none() && !sim.is_halted(Host::B) {
+        if b.handle.is_none() && !sim.is_halted(Side::B) {
             b.handle = sim.b.tcp_accept(listener).ok().map(|(h, _)| h);
         }
-        for (host, program) in [(Host::A, &mut a), (Host::B, &mut b)] {
+        for (host, program) in [(Side::A, &mut a), (Side::B, &mut b)] {
             if sim.is_halted(host) {
                 continue;
             }
@@ -135,7 +135,7 @@ fn peer_death(
         None => prop_assert!(false, "seed {:#x}: {:?} still trying {:?} after {:?} died", seed, survivor, took, victim),
     }
     prop_assert!(took <= bound, "seed {:#x}: gave up {:?} after the death, bound {:?}", seed, took, bound);
-    let program = if survivor == Host::A { &a } else { &b };
+    let program = if survivor == Side::A { &a } else { &b };
     let held = program.handle.and_then(|h| Some((h, sim.stack(survivor).tcp_table().retries(h)?)));
     if let Some((h, retries)) = held {
         let limits = [config.max_retries + 1, config.syn_retries + 1];
@@ -150,7 +150,7 @@ fn peer_death(
         stack.tcp_close(died_at + took, h);
         prop_assert_eq!(stack.tcp_connection_count(), 0, "seed {:#x}: the failed connection is freed on close", seed);
     }
-    let own_ports = usize::from(survivor == Host::B);
+    let own_ports = usize::from(survivor == Side::B);
     prop_assert_eq!(sim.stack(survivor).tcp_ports().len(), own_ports, "seed {:#x}: a port leaked", seed);
     Ok(())
 }
@@ -168,7 +168,7 @@ proptest! {
         ba in 30_000usize..=100_000,
         content in any::<u64>(),
     ) {
-        let victim = if victim_is_a { Host::A } else { Host::B };
+        let victim = if victim_is_a { Side::A } else { Side::B };
         check_peer_death(link, victim, deliveries, bytes(ab, content), bytes(ba, !content))?;
     }
 }
@@ -188,10 +188,10 @@ fn halt_after_stops_a_host_right_after_that_packet() {
     let mut sim = Sim::new(LinkConfig::default());
     let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
     sim.b.tcp_listen(server, 8).expect("port 80 is free");
-    sim.halt_after(Host::B, 1);
+    sim.halt_after(Side::B, 1);
     let a = sim.a.tcp_connect(sim.now(), server).expect("connect starts");
-    sim.run_until(Duration::from_secs(5), |sim| sim.is_halted(Host::B));
-    assert!(sim.is_halted(Host::B));
+    sim.run_until(Duration::from_secs(5), |sim| sim.is_halted(Side::B));
+    assert!(sim.is_halted(Side::B));
     assert_eq!(sim.b.tcp_connection_count(), 1, "B processed the SYN");
     sim.run_until(Duration::from_secs(30), |_| false);
     assert_eq!(sim.link().stats(Direction::BToA).sent, 0, "and never answered");
@@ -229,7 +229,7 @@ fn keepalive_notices_a_dead_peer_exactly_idle_plus_probes_times_interval_later()
         Keepalive { enabled: true, idle: Duration::from_secs(60), interval: Duration::from_secs(5), probes: 4 };
     let started = sim.now();
     sim.a.tcp_set_keepalive(started, a, keepalive).expect("open");
-    sim.halt(Host::B);
+    sim.halt(Side::B);
     let gone = sim.run_until(Duration::from_secs(600), |sim| sim.a.tcp_state(a) == Some(State::Closed));
     assert!(gone, "A gives up on its dead peer");
     assert_eq!(sim.now().saturating_duration_since(started), Duration::from_secs(60 + 4 * 5));
@@ -247,7 +247,7 @@ fn the_user_timeout_ends_a_connection_to_a_dead_peer_exactly_on_time() {
     let a = idle_connection(&mut sim);
     let sent = sim.now();
     sim.a.tcp_set_user_timeout(sent, a, Some(Duration::from_secs(20))).expect("open");
-    sim.halt(Host::B);
+    sim.halt(Side::B);
     sim.a.tcp_send(sent, a, &[7; 1000]).expect("buffered");
     let gone = sim.run_until(Duration::from_secs(600), |sim| sim.a.tcp_state(a) == Some(State::Closed));
     assert!(gone, "A gives up on its dead peer");
