@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use super::error::{Result, ScriptError};
 use crate::config::TcpConfig;
-use crate::SynCookies;
+use crate::config::SynCookies;
 
 /// One change to the stack's TCP settings a `sysctl` asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -324,12 +324,12 @@ fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
         "net.inet.tcp.rexmit_initial" => (vec![InitialRto(Duration::from_millis(int()?))], None),
         "net.inet.tcp.hostcache.purgenow" => none("the stack keeps no host cache"),
         "net.inet.tcp.syncookies" => match int()? {
-            0 => (vec![SynCookies(crate::SynCookies::Off)], None),
-            _ => (vec![SynCookies(crate::SynCookies::WhenFull)], None),
+            0 => (vec![SynCookies(crate::config::SynCookies::Off)], None),
+            _ => (vec![SynCookies(crate::config::SynCookies::WhenFull)], None),
         },
         "net.inet.tcp.syncookies_only" => match int()? {
             0 => none("cookies are used as net.inet.tcp.syncookies says"),
-            _ => (vec![SynCookies(crate::SynCookies::Always)], None),
+            _ => (vec![SynCookies(crate::config::SynCookies::Always)], None),
         },
         "net.inet.tcp.keepidle" => (vec![KeepaliveIdle(Duration::from_millis(int()?))], None),
         "net.inet.tcp.keepintvl" => (vec![KeepaliveInterval(Duration::from_millis(int()?))], None),
@@ -370,9 +370,9 @@ fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
         "net.ipv4.tcp_fin_timeout" => (vec![FinWait2Timeout(Duration::from_secs(int()?))], None),
         "net.ipv4.tcp_challenge_ack_limit" => (vec![ChallengeAcksPerSec(count()?)], None),
         "net.ipv4.tcp_syncookies" => match int()? {
-            0 => (vec![SynCookies(crate::SynCookies::Off)], None),
-            1 => (vec![SynCookies(crate::SynCookies::WhenFull)], None),
-            2 => (vec![SynCookies(crate::SynCookies::Always)], None),
+            0 => (vec![SynCookies(crate::config::SynCookies::Off)], None),
+            1 => (vec![SynCookies(crate::config::SynCookies::WhenFull)], None),
+            2 => (vec![SynCookies(crate::config::SynCookies::Always)], None),
             _ => return unsupported("an unknown SYN-cookie mode"),
         },
         "net.ipv4.tcp_keepalive_time" => (vec![KeepaliveIdle(Duration::from_secs(int()?))], None),

@@ -76,10 +76,16 @@ impl Tcb {
         }
     }
 
-    /// ABORT (RFC 9293 §3.10.5): send RST in a synchronized state and drop
-    /// everything.
+    /// ABORT (RFC 9293 §3.10.5): send RST in SYN-RECEIVED, ESTABLISHED,
+    /// FIN-WAIT-1/2 and CLOSE-WAIT, and drop everything; in CLOSING, LAST-ACK and
+    /// TIME-WAIT the connection is only deleted (both FINs are out: there is
+    /// nothing for the peer to learn).
     pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
-        if self.state.is_synchronized() || self.state == State::SynReceived {
+        let reset = matches!(
+            self.state,
+            State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait
+        );
+        if reset {
             let seq = self.snd.snd_nxt;
             self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, &[], None);
             ctx.counters.tcp_resets += 1;

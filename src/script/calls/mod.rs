@@ -53,7 +53,7 @@ use super::error::{Result, ScriptError};
 use super::run::Runner;
 use crate::shared::TcpHandle;
 use crate::shared::UdpHandle;
-use crate::Keepalive;
+use crate::config::Keepalive;
 
 /// One file descriptor of the scripted program.
 #[derive(Clone, Copy)]
