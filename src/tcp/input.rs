@@ -317,6 +317,9 @@ impl Tcb {
     /// when that is larger than what was advertised.
     fn acceptable(&self, seq: SeqNumber, seg_len: usize, free_space: bool) -> bool {
         let rcv_nxt = self.rcv.rcv_nxt;
+        // Not in SYN-RECEIVED: there the window is the one our SYN,ACK offered
+        // (FreeBSD's syncache checks against it).
+        let free_space = free_space && self.state != State::SynReceived;
         let wnd = if free_space { self.rcv.rcv_wnd().max(self.rcv.free()) } else { self.rcv.rcv_wnd() };
         let end = rcv_nxt + wnd;
         match (seg_len, wnd) {
@@ -369,12 +372,15 @@ impl Tcb {
             // A passive open that was reset just ends; the listener carries on.
             State::SynReceived if self.listener.is_some() => self.set_state(State::Closed, "rcvd RST"),
             State::SynReceived | State::SynSent => self.fail(ctx, io::ErrorKind::ConnectionRefused, "rcvd RST"),
-            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
-                self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd RST")
-            }
-            State::Closing | State::LastAck | State::TimeWait | State::Closed => {
-                self.set_state(State::Closed, "rcvd RST")
-            }
+            // RFC 9293 only deletes the TCB in CLOSING and LAST-ACK; Linux and
+            // FreeBSD also tell a program still holding it (ECONNRESET).
+            State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait
+            | State::Closing
+            | State::LastAck => self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd RST"),
+            State::TimeWait | State::Closed => self.set_state(State::Closed, "rcvd RST"),
         }
         self.notify(ctx);
     }
