@@ -317,9 +317,9 @@ impl Tcb {
     /// when that is larger than what was advertised.
     fn acceptable(&self, seq: SeqNumber, seg_len: usize, free_space: bool) -> bool {
         let rcv_nxt = self.rcv.rcv_nxt;
-        // Not in SYN-RECEIVED: there the window is the one our SYN,ACK offered
-        // (FreeBSD's syncache checks against it).
-        let free_space = free_space && self.state != State::SynReceived;
+        // Not for a passive open in SYN-RECEIVED: there the window is the one
+        // our SYN,ACK offered (FreeBSD's syncache checks against it).
+        let free_space = free_space && !(self.state == State::SynReceived && self.listener.is_some());
         let wnd = if free_space { self.rcv.rcv_wnd().max(self.rcv.free()) } else { self.rcv.rcv_wnd() };
         let end = rcv_nxt + wnd;
         match (seg_len, wnd) {
