@@ -110,6 +110,7 @@ impl StackConfig {
     ///   "trimthenstep6"), and the receive window accepts up to the free space;
     /// * TIME-WAIT as `tcp_twcheck`: RST ignored (RFC 1337), anything but an
     ///   exact duplicate ACK answered with an ACK;
+    /// * while our FIN is unacknowledged, a bare ACK carries it again;
     /// * delayed ACKs of up to 100 ms (`net.inet.tcp.delacktime`).
     ///
     /// RFC 5961's checks stay on, as FreeBSD's `insecure_rst`/`insecure_syn` = 0;
@@ -128,6 +129,7 @@ impl StackConfig {
         tcp.advertise_full_window = true;
         tcp.trim_old_segments = true;
         tcp.bsd_time_wait = true;
+        tcp.repeat_fin_until_acked = true;
         tcp.delayed_ack = Duration::from_millis(100);
         config
     }

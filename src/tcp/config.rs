@@ -92,6 +92,10 @@ pub struct TcpConfig {
     /// (Linux, RFC 9293 §3.10.7.4): TIME-WAIT checks segments like any
     /// synchronized state.
     pub bsd_time_wait: bool,
+    /// While our FIN is unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK), every
+    /// bare ACK we send carries the FIN again, as FreeBSD's `tcp_output` does.
+    /// Off (Linux): the FIN is only resent by the retransmission timer.
+    pub repeat_fin_until_acked: bool,
     /// Round a connection's receive buffer up to whole segments once the MSS is
     /// agreed, as FreeBSD's `tcp_mss` does (65536 → 65700 at MSS 1460; with
     /// timestamps, segments of MSS − 20: 66240). Off for Linux.
@@ -183,6 +187,7 @@ impl Default for TcpConfig {
             advertise_full_window: false,
             trim_old_segments: false,
             bsd_time_wait: false,
+            repeat_fin_until_acked: false,
             path_mtu_discovery: true,
             syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),

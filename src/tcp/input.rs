@@ -70,6 +70,15 @@ impl Tcb {
             self.set_state(State::Established, "rcvd SYN,ACK");
             ctx.counters.tcp_established += 1;
             self.rcv.ack = super::receiver::AckState::Now;
+            // RFC 9293 §3.10.7.3: "If there are other controls or text in the
+            // segment, then continue processing at the sixth step" — data (and a
+            // FIN) riding on the SYN,ACK are taken, not dropped.
+            if !seg.payload.is_empty() || seg.flags.fin {
+                let flags = Flags { syn: false, ..seg.flags };
+                let rest = Segment { seq: seg.seq.wrapping_add(1), flags, ..*seg };
+                self.on_segment_synchronized(ctx, &rest);
+                return;
+            }
         } else {
             // Simultaneous open (RFC 9293 §3.5, figure 7): answer SYN,ACK with our
             // original ISN.

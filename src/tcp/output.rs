@@ -23,7 +23,19 @@ impl Tcb {
         }
         let want_update = self.state.can_receive_data() && self.rcv.window_update_due();
         if !sent_ack && (self.rcv.ack == AckState::Now || want_update) && self.state != State::SynSent {
-            self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, &[], None);
+            // FreeBSD (tcp_output, whose flags for FIN-WAIT-1, CLOSING and
+            // LAST-ACK include FIN): while our FIN is unacknowledged, the ACK
+            // carries it again. (Challenge and out-of-window ACKs do not.)
+            let fin = self.fin_seq().filter(|&fin| {
+                ctx.tcp().repeat_fin_until_acked
+                    && matches!(self.state, State::FinWait1 | State::Closing | State::LastAck)
+                    && self.snd.snd_nxt > fin
+                    && self.snd.snd_una <= fin
+            });
+            match fin {
+                Some(fin) => self.emit(ctx, fin, Flags { ack: true, fin: true, ..Flags::default() }, &[], None),
+                None => self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, &[], None),
+            }
         }
     }
 
