@@ -130,6 +130,7 @@ impl StackConfig {
         tcp.trim_old_segments = true;
         tcp.bsd_time_wait = true;
         tcp.repeat_fin_until_acked = true;
+        tcp.queue_data_on_syn = true;
         tcp.delayed_ack = Duration::from_millis(100);
         config
     }

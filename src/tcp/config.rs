@@ -92,6 +92,10 @@ pub struct TcpConfig {
     /// (Linux, RFC 9293 §3.10.7.4): TIME-WAIT checks segments like any
     /// synchronized state.
     pub bsd_time_wait: bool,
+    /// Keep data that comes with the peer's SYN in a simultaneous open and deliver
+    /// it once established (RFC 9293 §3.10.7.3, FreeBSD). Off (Linux): dropped;
+    /// the peer sends it again.
+    pub queue_data_on_syn: bool,
     /// While our FIN is unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK), every
     /// bare ACK we send carries the FIN again, as FreeBSD's `tcp_output` does.
     /// Off (Linux): the FIN is only resent by the retransmission timer.
@@ -188,6 +192,7 @@ impl Default for TcpConfig {
             trim_old_segments: false,
             bsd_time_wait: false,
             repeat_fin_until_acked: false,
+            queue_data_on_syn: false,
             path_mtu_discovery: true,
             syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),

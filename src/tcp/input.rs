@@ -84,6 +84,12 @@ impl Tcb {
             // original ISN.
             self.set_state(State::SynReceived, "rcvd SYN (simultaneous open)");
             self.update_window(seq, self.snd.iss, seg.window, true);
+            // RFC 9293 §3.10.7.3: "queue [text] for processing after the
+            // ESTABLISHED state has been reached" (FreeBSD does; Linux discards).
+            if ctx.tcp().queue_data_on_syn && !seg.payload.is_empty() {
+                let room = seg.payload.len().min(self.rcv.rcv_wnd());
+                self.syn_data = Some(Bytes::copy_from_slice(&seg.payload[..room]));
+            }
             self.peer_syn_options = seg.options;
             self.emit_syn(ctx);
         }
@@ -242,6 +248,12 @@ impl Tcb {
             self.set_state(State::Established, "rcvd ACK of SYN");
             ctx.counters.tcp_established += 1;
             self.notify(ctx);
+            // Text that came with the peer's SYN in a simultaneous open, kept for
+            // now (RFC 9293 §3.10.7.3).
+            if let Some(data) = self.syn_data.take() {
+                let at = self.rcv.rcv_nxt;
+                self.receive_data(ctx, at, &data);
+            }
         }
         // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA − MAX.SND.WND, SND.NXT].
         if ack > self.snd.snd_nxt {

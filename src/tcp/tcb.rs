@@ -114,6 +114,9 @@ pub(crate) struct Tcb {
     pub(super) keepalive: Keepalive,
     /// User timeout of this connection (RFC 5482).
     pub(super) user_timeout: Option<Duration>,
+    /// Data that came with the peer's SYN in a simultaneous open, delivered
+    /// once the connection is established (`queue_data_on_syn`).
+    pub(super) syn_data: Option<bytes::Bytes>,
     /// The last ICMP soft error (RFC 1122 4.2.3.9), told to the program instead of
     /// `TimedOut` if the connection times out.
     pub(super) soft_error: Option<io::ErrorKind>,
@@ -214,6 +217,7 @@ impl Tcb {
             user_timeout: config.user_timeout,
             pmtu: params.mtu,
             soft_error: None,
+            syn_data: None,
             read_closed: false,
             owns_port: false,
             last_send: Instant::ZERO,
