@@ -59,6 +59,7 @@ impl Tcb {
         if sent_new {
             self.schedule_loss_probe(ctx);
         }
+        self.check_app_limited();
         // Data waiting and nothing in flight: only the peer's window holds it back
         // (zero, or too small to be worth a segment). Nothing will come to open it
         // if the window update is lost, so the persist timer probes (RFC 9293
@@ -73,6 +74,18 @@ impl Tcb {
             self.timers.stop(Timer::Persist);
         }
         sent || sent_new
+    }
+
+    /// After sending what it could: if less than a segment is left to send, none
+    /// is waiting to be resent and the congestion window has room, the
+    /// application, not the network, holds the flow back
+    /// (draft-cheng-iccrg-delivery-rate-estimation §3.4).
+    fn check_app_limited(&mut self) {
+        let snd = &mut self.snd;
+        if snd.unsent() < snd.mss && snd.sent.lost_bytes() == 0 && snd.pipe() < snd.cwnd() {
+            let pipe = snd.pipe();
+            snd.delivery.on_app_limited(pipe);
+        }
     }
 
     /// A tail loss probe's new data (RFC 8985 §7.3): one segment if the peer's
@@ -129,7 +142,8 @@ impl Tcb {
         ctx.counters.tcp_tx_bytes += len as u64;
         self.snd.sampler.on_send(end, ctx.now, false);
         self.emit(ctx, seq, flags, &payload, None);
-        self.snd.sent.push(seq, end, ctx.now);
+        let tx = self.snd.delivery.on_send(ctx.now, self.snd.in_flight());
+        self.snd.sent.push(seq, end, ctx.now, tx);
         self.snd.on_transmit(end.since(seq));
         self.snd.snd_nxt = end;
         if !self.timers.is_armed(Timer::Retransmit) {
@@ -156,7 +170,8 @@ impl Tcb {
         ctx.counters.tcp_tx_retransmits += 1;
         self.snd.sampler.on_retransmit();
         self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
-        self.snd.sent.on_retransmit(index, ctx.now);
+        let tx = self.snd.delivery.on_send(ctx.now, self.snd.in_flight());
+        self.snd.sent.on_retransmit(index, ctx.now, tx);
         self.snd.on_transmit(seg.len());
         if !self.timers.is_armed(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());

@@ -6,6 +6,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use super::assembler::Assembler;
+use super::delivery_rate::DeliveryRate;
 use super::rack::Rack;
 use super::receiver::{AckState, Receiver};
 use super::rtt::{RttEstimator, RttSampler};
@@ -186,6 +187,7 @@ impl Tcb {
                 rtt: RttEstimator::new(config.rto.clone()),
                 sampler: RttSampler::new(),
                 cc,
+                delivery: DeliveryRate::default(),
                 dup_acks: 0,
                 recovery: None,
                 rto_recovery: None,

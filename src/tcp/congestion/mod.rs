@@ -17,6 +17,8 @@
 //! The sequence the connection drives (RFC 5681 §3, RFC 6675 §5):
 //!
 //! ```text
+//!   any ACK that delivered data or timed a round trip ► on_ack_sample
+//!                                           (RTT, delivery rate; before the rest)
 //!   new ACK outside recovery ──────────────► on_ack
 //!   first loss detected (RACK, 3 dup ACKs) ► on_fast_retransmit   (enter recovery)
 //!     during recovery the connection sends while cwnd − pipe allows;
@@ -36,7 +38,9 @@ use std::sync::Arc;
 use crate::time::Instant;
 
 pub mod newreno;
+pub mod sample;
 pub use newreno::NewReno;
+pub use sample::{AckSample, RateSample, RttSample};
 
 /// What a congestion controller is told. All sizes are in bytes.
 ///
@@ -81,6 +85,17 @@ pub trait CongestionControl: fmt::Debug + Send {
 
     /// The sender MSS changed (after the handshake, or on a path-MTU change).
     fn set_mss(&mut self, mss: usize);
+
+    /// What one ACK measured: the RTT, the bytes delivered and the delivery rate,
+    /// whether the sender is application-limited (see [`AckSample`]). Called for
+    /// every ACK that delivered data (cumulatively or by SACK) or carried an RTT
+    /// sample, in recovery too, *before* the window event the same ACK causes
+    /// ([`on_ack`](Self::on_ack), [`on_fast_retransmit`](Self::on_fast_retransmit),
+    /// [`on_recovery_end`](Self::on_recovery_end)). The default ignores it, as
+    /// NewReno does.
+    fn on_ack_sample(&mut self, now: Instant, sample: &AckSample) {
+        let _ = (now, sample);
+    }
 }
 
 /// The initial window of RFC 6928 §2: `min(10·MSS, max(2·MSS, 14600))`.
