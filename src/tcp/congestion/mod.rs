@@ -37,8 +37,10 @@ use std::sync::Arc;
 
 use crate::time::Instant;
 
+pub mod cubic;
 pub mod newreno;
 pub mod sample;
+pub use cubic::Cubic;
 pub use newreno::NewReno;
 pub use sample::{AckSample, RateSample, RttSample};
 
@@ -129,6 +131,8 @@ pub enum CongestionAlgorithm {
     /// RFC 5681 with the NewReno recovery of RFC 6582.
     #[default]
     NewReno,
+    /// CUBIC (RFC 9438).
+    Cubic,
     /// A user-supplied algorithm: called once per connection with the sender MSS.
     Custom(CongestionFactory),
 }
@@ -138,6 +142,7 @@ impl CongestionAlgorithm {
     pub fn build(&self, mss: usize) -> Box<dyn CongestionControl> {
         match self {
             CongestionAlgorithm::NewReno => Box::new(NewReno::new(mss)),
+            CongestionAlgorithm::Cubic => Box::new(Cubic::new(mss)),
             CongestionAlgorithm::Custom(factory) => factory(mss),
         }
     }
@@ -147,6 +152,7 @@ impl fmt::Debug for CongestionAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CongestionAlgorithm::NewReno => f.write_str("NewReno"),
+            CongestionAlgorithm::Cubic => f.write_str("Cubic"),
             CongestionAlgorithm::Custom(_) => f.write_str("Custom(..)"),
         }
     }
