@@ -51,6 +51,7 @@ use std::time::Duration;
 
 use crate::time::Instant;
 
+use super::hystart::HyStart;
 use super::{initial_window, AckSample, CongestionControl};
 
 /// RFC 9438 §5.1: the constant C of `W_cubic`, segments per second³.
@@ -129,6 +130,8 @@ pub struct Cubic {
     carry: f64,
     /// No event has happened yet: a new MSS recomputes the initial window.
     untouched: bool,
+    /// HyStart++ for the initial slow start (RFC 9406).
+    hystart: HyStart,
 }
 
 impl Cubic {
@@ -149,6 +152,7 @@ impl Cubic {
             app_limited: false,
             carry: 0.0,
             untouched: true,
+            hystart: HyStart::default(),
         }
     }
 
@@ -160,6 +164,11 @@ impl Cubic {
     /// Whether the controller is in slow start (`cwnd < ssthresh`).
     pub fn in_slow_start(&self) -> bool {
         self.cwnd < self.ssthresh
+    }
+
+    /// Whether HyStart++ has the initial slow start in its conservative phase.
+    pub fn in_css(&self) -> bool {
+        self.hystart.in_css()
     }
 
     /// W_max, segments (0 before the first loss).
@@ -278,17 +287,22 @@ impl CongestionControl for Cubic {
         self.ssthresh
     }
 
-    /// The RTT for `W_cubic(t + RTT)` and whether the sender is
-    /// application-limited.
+    /// The RTT for `W_cubic(t + RTT)`, whether the sender is
+    /// application-limited, and HyStart++'s rounds and delay checks in slow
+    /// start: after its CSS rounds, congestion avoidance (`ssthresh = cwnd`).
     fn on_ack_sample(&mut self, _now: Instant, sample: &AckSample) {
         if let Some(rtt) = sample.rtt {
             self.srtt = rtt.smoothed;
         }
         self.app_limited = sample.app_limited;
+        if self.in_slow_start() && self.hystart.on_ack_sample(sample) {
+            self.ssthresh = self.cwnd.max(self.mss.saturating_mul(2));
+        }
     }
 
-    /// Slow start (RFC 5681 §3.1 with RFC 3465's L), or the cubic window
-    /// (RFC 9438 §4.2–4.5) once `cwnd ≥ ssthresh`.
+    /// Slow start — HyStart++'s in the initial one (RFC 9406), RFC 5681 §3.1
+    /// with RFC 3465's L after a timeout — or the cubic window (RFC 9438
+    /// §4.2–4.5) once `cwnd ≥ ssthresh`.
     fn on_ack(&mut self, now: Instant, acked: usize, _bytes_in_flight: usize) {
         if acked == 0 {
             return;
@@ -296,8 +310,12 @@ impl CongestionControl for Cubic {
         self.untouched = false;
         self.rto_pending = false;
         if self.in_slow_start() {
-            let limit = self.mss.saturating_mul(SLOW_START_LIMIT_SEGMENTS);
-            self.cwnd = self.cwnd.saturating_add(acked.min(limit)).min(self.ssthresh);
+            let increase = if self.hystart.is_active() {
+                self.hystart.increase(acked, self.mss)
+            } else {
+                acked.min(self.mss.saturating_mul(SLOW_START_LIMIT_SEGMENTS))
+            };
+            self.cwnd = self.cwnd.saturating_add(increase).min(self.ssthresh);
             return;
         }
         self.avoid_congestion(now, acked);
@@ -307,6 +325,7 @@ impl CongestionControl for Cubic {
     /// `cwnd = max(ssthresh, 2·SMSS)`; W_max with fast convergence (§4.7).
     fn on_fast_retransmit(&mut self, _now: Instant, bytes_in_flight: usize) {
         self.untouched = false;
+        self.hystart.on_congestion();
         self.rto_pending = false;
         self.reduce(bytes_in_flight);
         self.cwnd = self.ssthresh;
@@ -328,6 +347,7 @@ impl CongestionControl for Cubic {
     /// next epoch starts with K = 0 and W_max = cwnd_epoch.
     fn on_rto(&mut self, bytes_in_flight: usize) {
         self.untouched = false;
+        self.hystart.on_congestion();
         if !self.rto_pending {
             self.reduce(bytes_in_flight);
         }
@@ -605,6 +625,43 @@ mod tests {
         cc.on_ack(at(5100), MSS, 0);
         let got = cc.cwnd() as f64 / MSS as f64;
         assert!(got < 71.0, "t excludes the limited time: {got}");
+    }
+
+    #[test]
+    fn hystart_takes_the_initial_slow_start_to_css_then_avoidance() {
+        let mut cc = Cubic::new(MSS);
+        let (mut delivered, mut prev_first) = (0u64, 0u64);
+        // Rounds of 10 ACKs of one segment each: 40 ms, then 50 ms from the third.
+        for round in 0..9 {
+            let prior = prev_first;
+            let rtt_ms = if round < 2 { 40 } else { 50 };
+            let before = cc.cwnd();
+            for i in 0..10 {
+                delivered += MSS as u64;
+                if i == 0 {
+                    prev_first = delivered;
+                }
+                let mut s = rtt(Duration::from_millis(rtt_ms));
+                (s.delivered, s.prior_delivered) = (delivered, prior);
+                cc.on_ack_sample(at(round * 50), &s);
+                cc.on_ack(at(round * 50), MSS, 0);
+            }
+            let grown = cc.cwnd() - before;
+            match round {
+                0 | 1 => assert_eq!(grown, 10 * MSS, "slow start: one segment per segment ACKed"),
+                // The eighth sample of the round (50 ≥ 40 + 5 ms) moves to CSS
+                // before its ACK grows the window: 7 ACKs at full rate, 3 at a quarter.
+                2 => assert_eq!((grown, cc.in_css()), (7 * MSS + 3 * MSS / 4, true)),
+                3..=6 => assert_eq!(grown, 10 * MSS / 4, "CSS: a quarter (round {round})"),
+                _ => {}
+            }
+        }
+        assert!(!cc.in_slow_start(), "after CSS_ROUNDS, congestion avoidance");
+        assert!(cc.ssthresh() < usize::MAX);
+        // The exit comes with the first ACK of round 7, the fifth round to start
+        // in CSS: IW + two slow-start rounds + round 2 + four CSS rounds.
+        let at_exit = 10 * MSS + 20 * MSS + (7 * MSS + 3 * MSS / 4) + 4 * (10 * MSS / 4);
+        assert_eq!(cc.ssthresh(), at_exit, "ssthresh = cwnd at the exit");
     }
 
     #[test]

@@ -38,6 +38,7 @@ use std::sync::Arc;
 use crate::time::Instant;
 
 pub mod cubic;
+mod hystart;
 pub mod newreno;
 pub mod sample;
 pub use cubic::Cubic;
