@@ -10,9 +10,11 @@
 //! The connection detects the events (new ACKs, duplicate ACKs, timeouts, idle
 //! periods) and tells a [`CongestionControl`] implementation about them; the
 //! implementation only does the window arithmetic. That split keeps the algorithm
-//! pluggable: [`NewReno`] is the standard one, and
-//! [`CongestionAlgorithm::Custom`] lets users supply their own (CUBIC, BBR, a fixed
-//! window for experiments…).
+//! pluggable: [`Cubic`] (RFC 9438, with HyStart++) is the default, as in Linux,
+//! [`NewReno`] the classic one, and [`CongestionAlgorithm::Custom`] lets users
+//! supply their own (BBR, a fixed window for experiments…): besides the window
+//! events, [`CongestionControl::on_ack_sample`] gives it each ACK's RTT, delivered
+//! bytes, delivery rate and the application-limited flag.
 //!
 //! The sequence the connection drives (RFC 5681 §3, RFC 6675 §5):
 //!
@@ -33,6 +35,7 @@
 //! only says how large the window should be, never how it is clocked.
 
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::time::Instant;
@@ -121,18 +124,20 @@ pub type CongestionFactory = Arc<dyn Fn(usize) -> Box<dyn CongestionControl> + S
 /// use tunstack::congestion::{CongestionAlgorithm, NewReno};
 ///
 /// let standard = CongestionAlgorithm::default();
-/// assert_eq!(standard.build(1460).name(), "newreno");
+/// assert_eq!(standard.build(1460).name(), "cubic");
+/// assert_eq!("newreno".parse::<CongestionAlgorithm>()?.build(1460).name(), "newreno");
 ///
 /// // Plug in your own: here NewReno again, but any `CongestionControl` works.
 /// let custom = CongestionAlgorithm::Custom(Arc::new(|mss| Box::new(NewReno::new(mss))));
 /// assert_eq!(custom.build(536).cwnd(), 5360);
+/// # Ok::<(), String>(())
 /// ```
 #[derive(Clone, Default)]
 pub enum CongestionAlgorithm {
     /// RFC 5681 with the NewReno recovery of RFC 6582.
-    #[default]
     NewReno,
-    /// CUBIC (RFC 9438).
+    /// CUBIC (RFC 9438) with HyStart++ (RFC 9406): the default, as in Linux.
+    #[default]
     Cubic,
     /// A user-supplied algorithm: called once per connection with the sender MSS.
     Custom(CongestionFactory),
@@ -145,6 +150,34 @@ impl CongestionAlgorithm {
             CongestionAlgorithm::NewReno => Box::new(NewReno::new(mss)),
             CongestionAlgorithm::Cubic => Box::new(Cubic::new(mss)),
             CongestionAlgorithm::Custom(factory) => factory(mss),
+        }
+    }
+}
+
+/// Two algorithms are equal when they build the same controller: the same
+/// standard one, or the same custom factory (the same `Arc`).
+impl PartialEq for CongestionAlgorithm {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (CongestionAlgorithm::NewReno, CongestionAlgorithm::NewReno)
+            | (CongestionAlgorithm::Cubic, CongestionAlgorithm::Cubic) => true,
+            (CongestionAlgorithm::Custom(a), CongestionAlgorithm::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for CongestionAlgorithm {}
+
+impl FromStr for CongestionAlgorithm {
+    type Err = String;
+
+    /// `cubic` or `newreno` (a custom algorithm has no name to parse).
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "cubic" => Ok(CongestionAlgorithm::Cubic),
+            "newreno" => Ok(CongestionAlgorithm::NewReno),
+            other => Err(format!("unknown congestion control {other:?} (known: cubic, newreno)")),
         }
     }
 }
@@ -199,15 +232,35 @@ mod tests {
     #[test]
     fn algorithms_build_and_print() {
         let default = CongestionAlgorithm::default();
-        assert_eq!(format!("{default:?}"), "NewReno");
+        assert_eq!(format!("{default:?}"), "Cubic");
         let cc = default.build(1460);
-        assert_eq!(cc.name(), "newreno");
+        assert_eq!(cc.name(), "cubic");
         assert_eq!(cc.cwnd(), 14600);
+        let newreno = CongestionAlgorithm::NewReno;
+        assert_eq!(format!("{newreno:?}"), "NewReno");
+        assert_eq!(newreno.build(1460).name(), "newreno");
 
         let custom = CongestionAlgorithm::Custom(Arc::new(|mss| Box::new(Fixed(mss * 4))));
         assert_eq!(format!("{custom:?}"), "Custom(..)");
         let cc = custom.clone().build(1000);
         assert_eq!(cc.name(), "fixed");
         assert_eq!(cc.cwnd(), 4000);
+    }
+
+    #[test]
+    fn algorithms_compare_by_what_they_build() {
+        let factory: CongestionFactory = Arc::new(|mss| Box::new(Fixed(mss)));
+        assert_eq!(CongestionAlgorithm::Cubic, CongestionAlgorithm::default());
+        assert_ne!(CongestionAlgorithm::Cubic, CongestionAlgorithm::NewReno);
+        assert_eq!(CongestionAlgorithm::Custom(factory.clone()), CongestionAlgorithm::Custom(factory.clone()));
+        let other: CongestionFactory = Arc::new(|mss| Box::new(Fixed(mss)));
+        assert_ne!(CongestionAlgorithm::Custom(factory), CongestionAlgorithm::Custom(other));
+    }
+
+    #[test]
+    fn algorithms_parse_by_name() {
+        assert_eq!("cubic".parse::<CongestionAlgorithm>().map(|a| a.build(1).name()), Ok("cubic"));
+        assert_eq!("newreno".parse::<CongestionAlgorithm>().map(|a| a.build(1).name()), Ok("newreno"));
+        assert!("bbr".parse::<CongestionAlgorithm>().is_err_and(|e| e.contains("known: cubic, newreno")));
     }
 }
