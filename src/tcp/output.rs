@@ -2,6 +2,8 @@
 //! sender-side silly-window avoidance): data within the windows, the FIN after it,
 //! retransmissions, and ACKs and window updates when due.
 
+use std::time::Duration;
+
 use tracing::debug;
 
 use super::receiver::AckState;
@@ -34,7 +36,7 @@ impl Tcb {
         let mut sent = false;
         while let Some(i) = self.snd.sent.first_lost() {
             // RFC 6675 §5 step (C): only while cwnd − pipe ≥ 1 SMSS.
-            if self.snd.cwnd_room() < self.snd.mss {
+            if self.snd.cwnd_room() < self.snd.mss || !self.pacing_allows(ctx) {
                 break;
             }
             // Who judged it lost: a timeout (every record then is), or RACK /
@@ -45,6 +47,8 @@ impl Tcb {
                 (false, false) => "duplicate ACKs",
             };
             self.retransmit_segment(ctx, i, cause);
+            let len = self.snd.sent.get(i).map_or(0, |s| s.len());
+            self.paced(ctx, len);
             sent = true;
         }
         if self.snd.in_flight() == 0 && ctx.now - self.last_send > self.snd.rtt.rto() {
@@ -53,7 +57,12 @@ impl Tcb {
             self.snd.cc.on_idle_restart();
         }
         let mut sent_new = false;
-        while self.send_new_segment(ctx, self.snd.cwnd_room(), false) {
+        while self.pacing_allows(ctx) {
+            let before = self.snd.snd_nxt;
+            if !self.send_new_segment(ctx, self.snd.cwnd_room(), false) {
+                break;
+            }
+            self.paced(ctx, self.snd.snd_nxt.since(before));
             sent_new = true;
         }
         if sent_new {
@@ -74,6 +83,22 @@ impl Tcb {
             self.timers.stop(Timer::Persist);
         }
         sent || sent_new
+    }
+
+    /// Whether pacing lets a data segment leave now: the controller does not
+    /// pace, or the `Pace` timer (the next departure) is not running.
+    fn pacing_allows(&self, ctx: &Ctx<'_>) -> bool {
+        self.snd.pacing_rate().is_none() || self.timers.get(Timer::Pace).is_none_or(|at| ctx.now >= at)
+    }
+
+    /// A data segment of `len` bytes left: with pacing, the next may leave
+    /// `len / rate` later.
+    fn paced(&mut self, ctx: &Ctx<'_>, len: usize) {
+        if let Some(rate) = self.snd.pacing_rate() {
+            let micros = (len as u128 * 1_000_000).div_ceil(u128::from(rate));
+            let gap = Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX));
+            self.timers.set(Timer::Pace, ctx.now + gap);
+        }
     }
 
     /// After sending what it could: if less than a segment is left to send, none

@@ -141,6 +141,11 @@ impl Sender {
         self.cc.cwnd()
     }
 
+    /// The controller's pacing rate, bytes per second, if it paces (0 does not).
+    pub fn pacing_rate(&self) -> Option<u64> {
+        self.cc.pacing_rate().filter(|&rate| rate > 0)
+    }
+
     /// One ACK is processed as far as its deliveries (`delivery` has counted
     /// them) and its RTT measurement `rtt`: tell the congestion controller, before
     /// the window event the ACK causes.

@@ -12,8 +12,11 @@
 //! 1.2–1.9 × cwnd here, so both cut less than their β. Measured (30 s, seeds 1–3):
 //! CUBIC 32.4 / 29.1 / 31.3 MB, NewReno 16.2 / 14.2 / 19.0 MB (2.00 / 2.05 / 1.65 ×).
 
+use std::sync::Arc;
+
 use super::*;
 use crate::config::CongestionAlgorithm;
+use crate::congestion::CongestionControl;
 
 /// The path of the comparison: 100 Mbit/s, 20 ms each way, 1 % loss.
 fn lossy_long_fat_path(seed: u64) -> LinkConfig {
@@ -91,4 +94,76 @@ fn congestion_control_is_chosen_per_connection_before_data() {
     let late = sim.a.tcp_set_congestion(conn, CongestionAlgorithm::Cubic);
     assert_eq!(late.map_err(|e| e.kind()), Err(io::ErrorKind::InvalidInput), "not once data went out");
     assert_eq!(sim.a.tcp_congestion(conn).ok(), Some("newreno"));
+}
+
+/// A fixed window of 64 segments, paced at `rate` bytes per second if set.
+#[derive(Debug)]
+struct FixedWindow {
+    mss: usize,
+    rate: Option<u64>,
+}
+
+impl CongestionControl for FixedWindow {
+    fn name(&self) -> &'static str {
+        "fixed"
+    }
+    fn cwnd(&self) -> usize {
+        64 * self.mss
+    }
+    fn ssthresh(&self) -> usize {
+        usize::MAX
+    }
+    fn on_ack(&mut self, _: Instant, _: usize, _: usize) {}
+    fn on_fast_retransmit(&mut self, _: Instant, _: usize) {}
+    fn on_recovery_end(&mut self, _: usize) {}
+    fn on_rto(&mut self, _: usize) {}
+    fn on_idle_restart(&mut self) {}
+    fn set_mss(&mut self, mss: usize) {
+        self.mss = mss;
+    }
+    fn pacing_rate(&self) -> Option<u64> {
+        self.rate
+    }
+}
+
+/// When A sent each of its data segments, and its payload length.
+fn data_departures(rate: Option<u64>) -> Vec<(Instant, usize)> {
+    let mut config = StackConfig { addr: ADDR_A, seed: 1, ..StackConfig::default() };
+    config.tcp.congestion = CongestionAlgorithm::Custom(Arc::new(move |mss| Box::new(FixedWindow { mss, rate })));
+    let b = StackConfig { addr: ADDR_B, seed: 2, ..StackConfig::default() };
+    let mut sim = Sim::with_hosts(config, b, LinkConfig { latency: ms(10), seed: 5, ..LinkConfig::default() });
+    sim.check_invariants(true);
+    sim.record();
+    let data = bytes(100_000, 9);
+    let run = transfer(&mut sim, data.clone(), Vec::new(), false, Duration::from_secs(10)).expect("runs");
+    assert_eq!(run.b.received, data, "paced or not, the stream arrives whole");
+    sim.trace()
+        .iter()
+        .filter(|e| e.direction == Direction::AToB && e.kind == TraceKind::Sent)
+        .filter_map(|e| {
+            let ihl = usize::from(e.packet.first()? & 0x0f) * 4;
+            let thl = usize::from(e.packet.get(ihl + 12)? >> 4) * 4;
+            let payload = e.packet.len().checked_sub(ihl + thl)?;
+            (payload > 0).then_some((e.at, payload))
+        })
+        .collect()
+}
+
+/// A controller's pacing rate spaces the data segments `len / rate` apart (the
+/// `Pace` timer); without one a window leaves in a burst.
+#[test]
+fn a_pacing_rate_spaces_the_data_segments() {
+    const RATE: u64 = 1_000_000; // one byte a microsecond
+    let paced = data_departures(Some(RATE));
+    assert!(paced.len() >= 69, "{} data segments", paced.len());
+    for pair in paced.windows(2) {
+        let ((t0, len), (t1, _)) = (pair[0], pair[1]);
+        let gap = t1.saturating_duration_since(t0);
+        assert!(gap >= Duration::from_micros(len as u64), "{len} bytes at {t0:?}, the next {gap:?} later");
+    }
+    // 100 kB at 1 MB/s take at least 0.1 s to leave.
+    let (first, last) = (paced[0].0, paced[paced.len() - 1].0);
+    assert!(last.saturating_duration_since(first) >= ms(99));
+    let burst = data_departures(None);
+    assert!(burst.windows(2).any(|p| p[0].0 == p[1].0), "unpaced segments leave together");
 }

@@ -30,6 +30,9 @@
 //!   sending after idle > RTO ──────────────► on_idle_restart
 //! ```
 //!
+//! A controller may also pace: [`CongestionControl::pacing_rate`] spaces the data
+//! segments the window allows (the `Pace` timer of the connection).
+//!
 //! Because recovery is driven by `pipe` — the bytes actually estimated in the
 //! network — rather than by inflating `cwnd` per duplicate ACK, an implementation
 //! only says how large the window should be, never how it is clocked.
@@ -101,6 +104,14 @@ pub trait CongestionControl: fmt::Debug + Send {
     /// NewReno does.
     fn on_ack_sample(&mut self, now: Instant, sample: &AckSample) {
         let _ = (now, sample);
+    }
+
+    /// The rate the sender should pace data at, bytes per second; `None` (the
+    /// default, NewReno's and CUBIC's) or 0 sends whatever the window allows at
+    /// once, clocked by ACKs. Asked before each data segment (first transmissions
+    /// and retransmissions): the next may leave `len / rate` after the last.
+    fn pacing_rate(&self) -> Option<u64> {
+        None
     }
 }
 
