@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::config::CongestionAlgorithm;
+use crate::config::{CongestionAlgorithm, TcpConfig};
 use crate::congestion::CongestionControl;
 
 /// The path of the comparison: 100 Mbit/s, 20 ms each way, 1 % loss.
@@ -30,12 +30,22 @@ fn lossy_long_fat_path(seed: u64) -> LinkConfig {
     }
 }
 
-/// Bytes B reads in `duration` of virtual time while A, using `cc`, writes
-/// as fast as its buffer takes data.
-fn bulk_bytes(cc: &CongestionAlgorithm, link: LinkConfig, duration: Duration) -> usize {
+/// What a bulk transfer did in a given time.
+struct Bulk {
+    /// Bytes B read.
+    bytes: usize,
+    /// Segments A judged lost.
+    lost: u64,
+}
+
+/// B reads for `duration` of virtual time while A, using `cc`, writes as fast as
+/// its buffer takes data. B's receive buffer starts at `recv_buffer` bytes.
+fn bulk(cc: &CongestionAlgorithm, link: LinkConfig, duration: Duration, recv_buffer: usize) -> Bulk {
     let host = |addr, salt: u64| {
         let mut config = StackConfig { addr, seed: link.seed ^ salt, ..StackConfig::default() };
         config.tcp.congestion = cc.clone();
+        config.tcp.recv_buffer = recv_buffer;
+        config.tcp.recv_buffer_max = config.tcp.recv_buffer_max.max(recv_buffer);
         config
     };
     let mut sim = Sim::with_hosts(host(ADDR_A, 0xA), host(ADDR_B, 0xB), link);
@@ -54,7 +64,7 @@ fn bulk_bytes(cc: &CongestionAlgorithm, link: LinkConfig, duration: Duration) ->
         }
         false
     });
-    received
+    Bulk { bytes: received, lost: sim.a.counters().tcp_segments_lost }
 }
 
 /// Issue 13: over 100 Mbit/s, 40 ms RTT and 1 % random loss, CUBIC moves at
@@ -63,12 +73,38 @@ fn bulk_bytes(cc: &CongestionAlgorithm, link: LinkConfig, duration: Duration) ->
 fn cubic_outruns_newreno_on_a_lossy_long_fat_path() {
     const TIME: Duration = Duration::from_secs(30);
     for seed in [1, 2, 3] {
-        let cubic = bulk_bytes(&CongestionAlgorithm::Cubic, lossy_long_fat_path(seed), TIME);
-        let newreno = bulk_bytes(&CongestionAlgorithm::NewReno, lossy_long_fat_path(seed), TIME);
+        let recv_buffer = TcpConfig::default().recv_buffer;
+        let cubic = bulk(&CongestionAlgorithm::Cubic, lossy_long_fat_path(seed), TIME, recv_buffer).bytes;
+        let newreno = bulk(&CongestionAlgorithm::NewReno, lossy_long_fat_path(seed), TIME, recv_buffer).bytes;
         let ratio = cubic as f64 / newreno.max(1) as f64;
         eprintln!("seed {seed}: CUBIC {cubic} bytes, NewReno {newreno} bytes in {TIME:?}: {ratio:.2}×");
         assert!(ratio >= 1.5, "seed {seed}: CUBIC {cubic} vs NewReno {newreno} bytes ({ratio:.2}×)");
     }
+}
+
+/// HyStart++ (RFC 9406) on a bottleneck with a deep queue: 10 Mbit/s, 40 ms, 500
+/// packets of buffer (0.6 s), a receive window that does not stand in the way.
+/// The path holds 34 segments; beyond that the queue and the RTT grow, HyStart++
+/// leaves slow start for CSS (a round or two late: an RTT sample shows the queue
+/// of one round trip earlier, and a round's minimum is its first sample) and then
+/// congestion avoidance before the queue overflows. NewReno's slow start doubles
+/// on until it does. (With a shallow queue, 120 packets, CSS comes too late to
+/// prevent the overflow: both lose.)
+#[test]
+fn hystart_leaves_slow_start_before_the_queue_overflows() {
+    let link =
+        LinkConfig { bandwidth: Some(1_250_000), latency: ms(20), queue_limit: 500, seed: 6, ..LinkConfig::default() };
+    const TIME: Duration = Duration::from_secs(5);
+    let cubic = bulk(&CongestionAlgorithm::Cubic, link.clone(), TIME, 4 << 20);
+    let newreno = bulk(&CongestionAlgorithm::NewReno, link, TIME, 4 << 20);
+    eprintln!(
+        "5 s: CUBIC {} bytes, {} lost; NewReno {} bytes, {} lost",
+        cubic.bytes, cubic.lost, newreno.bytes, newreno.lost
+    );
+    assert_eq!(cubic.lost, 0, "HyStart++ exits on the delay, not on loss");
+    assert!(newreno.lost > 50, "slow start overshoots: {} lost", newreno.lost);
+    // The link moves 1.25 MB/s: CUBIC keeps it busy from the first seconds.
+    assert!(cubic.bytes > 5_000_000, "{} bytes", cubic.bytes);
 }
 
 /// CUBIC is the default; a connection may choose another controller before it
