@@ -74,8 +74,8 @@ pub struct AckDelivery {
     pub newly: usize,
     /// `C.delivered` after it.
     pub delivered: u64,
-    /// `P.delivered` of the most recently sent segment it delivered (`delivered`
-    /// when it delivered nothing).
+    /// `P.delivered` of the most recently sent segment it delivered (0 when it
+    /// delivered nothing: no round trip ends on it).
     pub prior_delivered: u64,
     /// The rate sample, if valid.
     pub rate: Option<RateSample>,
@@ -141,7 +141,7 @@ impl DeliveryRate {
         AckDelivery {
             newly,
             delivered: self.delivered,
-            prior_delivered: building.map_or(self.delivered, |b| b.prior_delivered),
+            prior_delivered: building.map_or(0, |b| b.prior_delivered),
             rate,
             app_limited: self.app_limited != 0,
         }
@@ -209,7 +209,7 @@ mod tests {
         let ack = d.finish(Some(Duration::from_millis(40)));
         assert_eq!((ack.newly, ack.rate), (1000, None));
         let none = d.finish(None);
-        assert_eq!((none.newly, none.prior_delivered, none.rate), (0, 1000, None), "nothing delivered");
+        assert_eq!((none.newly, none.prior_delivered, none.rate), (0, 0, None), "nothing delivered");
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub struct AckSample {
     /// sent (`P.delivered`). A round trip that began when `delivered` was `d` is
     /// over once an ACK's `prior_delivered` reaches `d`: the segments sent after
     /// its start are coming back (the round counting of RFC 9406 §4.2 without
-    /// sequence numbers).
+    /// sequence numbers). 0 when the ACK delivered nothing.
     pub prior_delivered: u64,
     /// The RTT measured on this ACK, if it carried one.
     pub rtt: Option<RttSample>,
