@@ -9,6 +9,7 @@ use std::time::Duration;
 pub use crate::ip::reassembly::ReassemblyConfig;
 pub use crate::ports::PortConfig;
 pub use crate::shared::QueueLimit;
+pub use crate::tcp::congestion::CongestionAlgorithm;
 pub use crate::tcp::rtt::RtoConfig;
 pub use crate::tcp::{Keepalive, OptionLayout, SynCookies, TcpConfig};
 

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use tunstack::congestion::CongestionAlgorithm;
 use tunstack::device::link;
 use tunstack::{Runtime, StackConfig, TcpListener, TcpStream};
 
@@ -180,4 +181,25 @@ fn five_hundred_concurrent_connections_leak_no_connection_and_no_ephemeral_port(
     // Only B's listening port is left in either TCP namespace.
     net.b.with_stack(|stack, _| assert_eq!(stack.tcp_ports().iter().collect::<Vec<_>>(), vec![7]));
     net.a.with_stack(|stack, _| assert!(stack.tcp_ports().is_empty()));
+}
+
+/// A stream chooses its congestion control before it writes (CUBIC by default),
+/// and keeps it once data went out.
+#[test]
+fn a_stream_picks_its_congestion_control_before_writing() {
+    let net = Net::new();
+    spawn_echo_server(&net.b);
+    let server = SocketAddr::V4(SocketAddrV4::new(B, 7));
+    let mut stream = TcpStream::connect_timeout(&net.a, &server, BOUND).expect("connects");
+    stream.set_read_timeout(Some(BOUND)).expect("a read timeout");
+    assert_eq!(stream.congestion().expect("open"), "cubic");
+    stream.set_congestion(CongestionAlgorithm::NewReno).expect("before data: allowed");
+    assert_eq!(stream.congestion().expect("open"), "newreno");
+    stream.write_all(b"ping").expect("write");
+    let mut echo = [0u8; 4];
+    stream.read_exact(&mut echo).expect("the echo");
+    assert_eq!(&echo, b"ping");
+    let late = stream.set_congestion(CongestionAlgorithm::Cubic).map_err(|e| e.kind());
+    assert_eq!(late, Err(ErrorKind::InvalidInput), "not once data went out");
+    assert_eq!(stream.congestion().expect("open"), "newreno");
 }

@@ -1,10 +1,12 @@
 //! TCP options shared by `serve` and `connect`: SYN cookies, keepalive, the user
-//! timeout and path MTU discovery — each a field of `TcpConfig`.
+//! timeout, path MTU discovery and congestion control — each a field of
+//! `TcpConfig`.
 
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use tunstack::congestion::CongestionAlgorithm;
 use tunstack::{Keepalive, SynCookies, TcpConfig};
 
 /// When a listener answers SYNs with cookies (RFC 4987).
@@ -34,6 +36,10 @@ pub struct TcpArgs {
     /// lowered by ICMP "fragmentation needed") and black-hole detection off.
     #[arg(long)]
     pub no_pmtu_discovery: bool,
+    /// Congestion control: cubic (RFC 9438 with HyStart++, the default, as in
+    /// Linux) or newreno (RFC 5681/6582).
+    #[arg(long = "cc", default_value = "cubic", value_name = "NAME")]
+    pub congestion: CongestionAlgorithm,
 }
 
 fn parse_keepalive(s: &str) -> Result<Keepalive, String> {
@@ -67,6 +73,7 @@ impl TcpArgs {
         }
         tcp.user_timeout = self.user_timeout_ms.map(Duration::from_millis);
         tcp.path_mtu_discovery = !self.no_pmtu_discovery;
+        tcp.congestion = self.congestion.clone();
     }
 }
 

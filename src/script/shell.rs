@@ -33,8 +33,7 @@
 use std::time::Duration;
 
 use super::error::{Result, ScriptError};
-use crate::config::TcpConfig;
-use crate::config::SynCookies;
+use crate::config::{CongestionAlgorithm, SynCookies, TcpConfig};
 
 /// One change to the stack's TCP settings a `sysctl` asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +80,8 @@ pub enum Setting {
     Rfc5961Syn(bool),
     /// Drop segments with SYN and FIN (FreeBSD's `drop_synfin`).
     DropSynFin(bool),
+    /// Congestion control of new connections (Linux's `tcp_congestion_control`).
+    Congestion(CongestionAlgorithm),
 }
 
 impl Setting {
@@ -120,6 +121,7 @@ impl Setting {
             Setting::Rfc5961Rst(on) => tcp.rfc5961_rst = on,
             Setting::Rfc5961Syn(on) => tcp.rfc5961_syn = on,
             Setting::DropSynFin(on) => tcp.drop_syn_fin = on,
+            Setting::Congestion(ref algorithm) => tcp.congestion = algorithm.clone(),
         }
     }
 }
@@ -391,7 +393,8 @@ fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
         },
         "net.ipv4.tcp_no_metrics_save" => none("the stack keeps no per-destination metrics"),
         "net.ipv4.tcp_congestion_control" => match value.trim() {
-            "reno" => none("Linux's reno is NewReno, the stack's default"),
+            "reno" => (vec![Congestion(CongestionAlgorithm::NewReno)], None),
+            "cubic" => (vec![Congestion(CongestionAlgorithm::Cubic)], None),
             other => return unsupported(&format!("congestion control `{other}`")),
         },
         _ => return unsupported("a setting the stack has no knob for"),
@@ -531,6 +534,14 @@ mod tests {
     #[test]
     fn cookies_keepalive_and_pmtu_settings() {
         assert_eq!(settings("sysctl -q net.ipv4.tcp_syncookies=2"), [Setting::SynCookies(SynCookies::Always)]);
+        assert_eq!(
+            settings("sysctl -q net.ipv4.tcp_congestion_control=reno"),
+            [Setting::Congestion(CongestionAlgorithm::NewReno)]
+        );
+        assert_eq!(
+            settings("sysctl -q net.ipv4.tcp_congestion_control=cubic"),
+            [Setting::Congestion(CongestionAlgorithm::Cubic)]
+        );
         assert_eq!(settings("sysctl -w net.inet.tcp.syncookies=0"), [Setting::SynCookies(SynCookies::Off)]);
         assert_eq!(settings("sysctl -w net.inet.tcp.keepidle=5000"), [Setting::KeepaliveIdle(Duration::from_secs(5))]);
         assert_eq!(
@@ -573,7 +584,7 @@ mod tests {
             ("sysctl -w net.inet.tcp.ecn.enable=1", "ECN"),
             ("sysctl -q net.ipv4.tcp_fastopen=3", "Fast Open"),
             ("sysctl -q net.ipv4.tcp_early_retrans=3", "net.ipv4.tcp_early_retrans"),
-            ("sysctl -q net.ipv4.tcp_congestion_control=cubic", "cubic"),
+            ("sysctl -q net.ipv4.tcp_congestion_control=bbr", "bbr"),
             ("sockstat -4 -P udp -s | grep -c TIME_WAIT | grep 1", "shell command `sockstat"),
             ("sockstat -4 -P tcp -s | grep -c TIME_WAIT", "shell command `sockstat"),
             ("sockstat -4 -P tcp -s | grep foo | grep -c TIME_WAIT | grep 1", "shell command `sockstat"),

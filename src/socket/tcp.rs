@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{first_addr, wait_for};
-use crate::config::Keepalive;
+use crate::config::{CongestionAlgorithm, Keepalive};
 use crate::runtime::Runtime;
 use crate::runtime::WaitOn;
 use crate::shared::TcpHandle;
@@ -158,6 +158,19 @@ impl TcpStream {
     /// Shut down reading, writing (sends FIN after queued data) or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.runtime.with_stack(|stack, now| stack.tcp_shutdown(now, self.handle, how))
+    }
+
+    /// This connection's congestion control (Linux's `TCP_CONGESTION`), chosen
+    /// before anything is written (`InvalidInput` after). New connections use
+    /// `TcpConfig::congestion`, CUBIC by default.
+    pub fn set_congestion(&self, algorithm: CongestionAlgorithm) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.tcp_set_congestion(self.handle, algorithm))
+    }
+
+    /// The name of this connection's congestion controller (`"cubic"`,
+    /// `"newreno"`, …).
+    pub fn congestion(&self) -> io::Result<&'static str> {
+        self.runtime.with_stack(|stack, _| stack.tcp_congestion(self.handle))
     }
 
     /// Turn Nagle's algorithm off (`true`): small writes go out at once.

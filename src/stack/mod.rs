@@ -26,7 +26,7 @@ use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use crate::config::StackConfig;
+use crate::config::{CongestionAlgorithm, StackConfig};
 use crate::counters::Counters;
 use crate::icmp::{Icmp, Unreachable};
 use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
@@ -320,6 +320,18 @@ impl Stack {
     pub fn tcp_set_user_timeout(&mut self, now: Instant, handle: TcpHandle, limit: Option<Duration>) -> io::Result<()> {
         let mut p = self.parts(now);
         p.tcp.set_user_timeout(&mut p.ctx, p.out, handle, limit)
+    }
+
+    /// A connection's congestion control (Linux's `TCP_CONGESTION`), chosen before
+    /// it sends data (`InvalidInput` after); new connections use
+    /// `TcpConfig::congestion`.
+    pub fn tcp_set_congestion(&mut self, handle: TcpHandle, algorithm: CongestionAlgorithm) -> io::Result<()> {
+        self.tcp.set_congestion(handle, algorithm)
+    }
+
+    /// The name of a connection's congestion controller (`"cubic"`, `"newreno"`, …).
+    pub fn tcp_congestion(&self, handle: TcpHandle) -> io::Result<&'static str> {
+        self.tcp.congestion(handle)
     }
 
     /// Nagle's algorithm off (`true`) or on.

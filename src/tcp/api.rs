@@ -8,6 +8,7 @@ use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use super::autotune::AutoTune;
+use super::congestion::CongestionAlgorithm;
 use super::listener::Listener;
 use super::seq::SeqNumber;
 use super::state::State;
@@ -262,6 +263,16 @@ impl TcpTable {
             tcb.restart_user_timeout(ctx.now);
         })
         .ok_or_else(closed)
+    }
+
+    /// Choose a connection's congestion control, before it sends data.
+    pub fn set_congestion(&mut self, handle: TcpHandle, algorithm: CongestionAlgorithm) -> io::Result<()> {
+        self.conns.get_mut(&handle).ok_or_else(closed)?.set_congestion(algorithm)
+    }
+
+    /// The name of a connection's congestion controller (`"cubic"`, `"newreno"`, …).
+    pub fn congestion(&self, handle: TcpHandle) -> io::Result<&'static str> {
+        self.conns.get(&handle).map(|t| t.snd.cc.name()).ok_or_else(closed)
     }
 
     /// Nagle's algorithm off (`true`) or on.

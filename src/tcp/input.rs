@@ -17,6 +17,7 @@ use crate::shared::DropReason;
 use crate::time::Instant;
 use crate::wire::tcp::{Flags, Segment};
 use std::io;
+use std::time::Duration;
 
 impl Tcb {
     /// One segment for this connection. Afterwards the caller runs
@@ -427,16 +428,16 @@ impl Tcb {
         changed
     }
 
-    /// An ACK of new data: take the RTT sample it carries, if it is a valid one.
-    /// `oldest` is what [`oldest_in_flight`](Tcb::oldest_in_flight) said before
-    /// this ACK moved SND.UNA.
+    /// An ACK of new data: take the RTT sample it carries, if it is a valid one,
+    /// and return it. `oldest` is what [`oldest_in_flight`](Tcb::oldest_in_flight)
+    /// said before this ACK moved SND.UNA.
     fn take_rtt_sample(
         &mut self,
         ctx: &mut Ctx<'_>,
         seg: &Segment<'_>,
         ack: SeqNumber,
         oldest: Option<(Instant, bool)>,
-    ) {
+    ) -> Option<Duration> {
         // RFC 7323 §4.1: with timestamps every ACK of new data carries a sample
         // (Karn's problem disappears: the echo says which transmission it answers).
         let sample = match seg.options.timestamp {
@@ -449,6 +450,7 @@ impl Tcb {
         if let Some(rtt) = sample {
             self.snd.rtt.on_sample(rtt);
         }
+        sample
     }
 
     /// The oldest thing in flight — our SYN while it is unacknowledged, else the
@@ -485,7 +487,8 @@ impl Tcb {
         if self.negotiated.sack {
             delivered += self.on_sack_option(ctx, seg, ack);
         }
-        if self.snd.acks_new_data(ack) {
+        let acks_new_data = self.snd.acks_new_data(ack);
+        if acks_new_data {
             let oldest = self.oldest_in_flight();
             let acked = ack.since(self.snd.snd_una);
             let data_acked = ack.since(self.snd.buf_seq).min(self.snd.buffer.len());
@@ -493,8 +496,8 @@ impl Tcb {
             self.snd.buf_seq += data_acked;
             self.snd.snd_una = ack;
             self.snd.retries = 0;
-            self.take_rtt_sample(ctx, seg, ack, oldest);
-            delivered += self.on_cumulative_ack(ctx, ack, acked);
+            let rtt = self.take_rtt_sample(ctx, seg, ack, oldest);
+            delivered += self.on_cumulative_ack(ctx, ack, acked, rtt);
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             let in_flight = self.snd.in_flight();
             self.timers.set_to(Timer::Retransmit, (in_flight > 0).then(|| ctx.now + self.snd.rtt.rto()));
@@ -515,6 +518,11 @@ impl Tcb {
                 // Without SACK a duplicate ACK stands for one delivered segment.
                 delivered += self.snd.mss;
             }
+        }
+        if !acks_new_data {
+            // What its SACK blocks delivered, for the congestion controller (an
+            // ACK of new data told it in `on_cumulative_ack`).
+            self.snd.sample_ack(ctx.now, None);
         }
         self.detect_losses(ctx);
         self.on_delivery_in_recovery(delivered);

@@ -20,13 +20,15 @@
 //!   TCP calls the stack offers programs; `invariants.rs` — what must hold of the
 //!   table and of each connection between calls;
 //! * `seq.rs`, `isn.rs`, `rtt.rs`, `congestion/`, `send_buffer.rs`, `assembler.rs`,
-//!   `scoreboard.rs`, `sent_queue.rs`, `rack.rs`, `prr.rs` — the building blocks.
+//!   `scoreboard.rs`, `sent_queue.rs`, `rack.rs`, `prr.rs`, `delivery_rate.rs` — the
+//!   building blocks.
 
 mod api;
 pub mod assembler;
 pub(crate) mod autotune;
 mod config;
 pub mod congestion;
+pub(crate) mod delivery_rate;
 mod demux;
 mod icmp_errors;
 mod input;

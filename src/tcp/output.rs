@@ -2,6 +2,8 @@
 //! sender-side silly-window avoidance): data within the windows, the FIN after it,
 //! retransmissions, and ACKs and window updates when due.
 
+use std::time::Duration;
+
 use tracing::debug;
 
 use super::receiver::AckState;
@@ -46,7 +48,7 @@ impl Tcb {
         let mut sent = false;
         while let Some(i) = self.snd.sent.first_lost() {
             // RFC 6675 §5 step (C): only while cwnd − pipe ≥ 1 SMSS.
-            if self.snd.cwnd_room() < self.snd.mss {
+            if self.snd.cwnd_room() < self.snd.mss || !self.pacing_allows(ctx) {
                 break;
             }
             // Who judged it lost: a timeout (every record then is), or RACK /
@@ -57,6 +59,8 @@ impl Tcb {
                 (false, false) => "duplicate ACKs",
             };
             self.retransmit_segment(ctx, i, cause);
+            let len = self.snd.sent.get(i).map_or(0, |s| s.len());
+            self.paced(ctx, len);
             sent = true;
         }
         if self.snd.in_flight() == 0 && ctx.now - self.last_send > self.snd.rtt.rto() {
@@ -65,12 +69,18 @@ impl Tcb {
             self.snd.cc.on_idle_restart();
         }
         let mut sent_new = false;
-        while self.send_new_segment(ctx, self.snd.cwnd_room(), false) {
+        while self.pacing_allows(ctx) {
+            let before = self.snd.snd_nxt;
+            if !self.send_new_segment(ctx, self.snd.cwnd_room(), false) {
+                break;
+            }
+            self.paced(ctx, self.snd.snd_nxt.since(before));
             sent_new = true;
         }
         if sent_new {
             self.schedule_loss_probe(ctx);
         }
+        self.check_app_limited();
         // Data waiting and nothing in flight: only the peer's window holds it back
         // (zero, or too small to be worth a segment). Nothing will come to open it
         // if the window update is lost, so the persist timer probes (RFC 9293
@@ -85,6 +95,34 @@ impl Tcb {
             self.timers.stop(Timer::Persist);
         }
         sent || sent_new
+    }
+
+    /// Whether pacing lets a data segment leave now: the controller does not
+    /// pace, or the `Pace` timer (the next departure) is not running.
+    fn pacing_allows(&self, ctx: &Ctx<'_>) -> bool {
+        self.snd.pacing_rate().is_none() || self.timers.get(Timer::Pace).is_none_or(|at| ctx.now >= at)
+    }
+
+    /// A data segment of `len` bytes left: with pacing, the next may leave
+    /// `len / rate` later.
+    fn paced(&mut self, ctx: &Ctx<'_>, len: usize) {
+        if let Some(rate) = self.snd.pacing_rate() {
+            let micros = (len as u128 * 1_000_000).div_ceil(u128::from(rate));
+            let gap = Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX));
+            self.timers.set(Timer::Pace, ctx.now + gap);
+        }
+    }
+
+    /// After sending what it could: if less than a segment is left to send, none
+    /// is waiting to be resent and the congestion window has room, the
+    /// application, not the network, holds the flow back
+    /// (draft-cheng-iccrg-delivery-rate-estimation §3.4).
+    fn check_app_limited(&mut self) {
+        let snd = &mut self.snd;
+        if snd.unsent() < snd.mss && snd.sent.lost_bytes() == 0 && snd.pipe() < snd.cwnd() {
+            let pipe = snd.pipe();
+            snd.delivery.on_app_limited(pipe);
+        }
     }
 
     /// A tail loss probe's new data (RFC 8985 §7.3): one segment if the peer's
@@ -141,7 +179,8 @@ impl Tcb {
         ctx.counters.tcp_tx_bytes += len as u64;
         self.snd.sampler.on_send(end, ctx.now, false);
         self.emit(ctx, seq, flags, &payload, None);
-        self.snd.sent.push(seq, end, ctx.now);
+        let tx = self.snd.delivery.on_send(ctx.now, self.snd.in_flight());
+        self.snd.sent.push(seq, end, ctx.now, tx);
         self.snd.on_transmit(end.since(seq));
         self.snd.snd_nxt = end;
         if !self.timers.is_armed(Timer::Retransmit) {
@@ -168,7 +207,8 @@ impl Tcb {
         ctx.counters.tcp_tx_retransmits += 1;
         self.snd.sampler.on_retransmit();
         self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
-        self.snd.sent.on_retransmit(index, ctx.now);
+        let tx = self.snd.delivery.on_send(ctx.now, self.snd.in_flight());
+        self.snd.sent.on_retransmit(index, ctx.now, tx);
         self.snd.on_transmit(seg.len());
         if !self.timers.is_armed(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());

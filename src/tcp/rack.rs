@@ -193,6 +193,7 @@ fn sent_after(t1: Instant, seq1: SeqNumber, t2: Instant, seq2: SeqNumber) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tcp::delivery_rate::TxSnapshot;
 
     fn s(x: u32) -> SeqNumber {
         SeqNumber(x)
@@ -206,7 +207,7 @@ mod tests {
     fn flight() -> SentQueue {
         let mut q = SentQueue::new();
         for i in 0..4u32 {
-            q.push(s(i * 100), s(i * 100 + 100), ms(u64::from(i)));
+            q.push(s(i * 100), s(i * 100 + 100), ms(u64::from(i)), TxSnapshot::default());
         }
         q
     }
@@ -258,12 +259,12 @@ mod tests {
         let mut q = flight();
         let mut rack = Rack::new(s(0));
         assert!(q.mark_lost(0));
-        q.on_retransmit(0, ms(20));
+        q.on_retransmit(0, ms(20), TxSnapshot::default());
         sack(&mut q, &mut rack, 100, 200, ms(30)); // sent at 1: older than the resend
         assert_eq!(rack.detect_loss(&mut q, ms(30), Duration::ZERO).0, 0);
         sack(&mut q, &mut rack, 300, 400, ms(31)); // sent at 3
         assert_eq!(rack.detect_loss(&mut q, ms(31), Duration::ZERO).0, 1, "segment 2 only");
-        q.push(s(400), s(500), ms(25));
+        q.push(s(400), s(500), ms(25), TxSnapshot::default());
         sack(&mut q, &mut rack, 400, 500, ms(40)); // sent at 25, after the resend at 20
         assert_eq!(rack.detect_loss(&mut q, ms(40), Duration::ZERO).0, 1, "the retransmission of 0 is lost");
         assert_eq!(q.first_lost(), Some(0));

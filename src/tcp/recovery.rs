@@ -63,7 +63,7 @@ impl Tcb {
             self.snd.rack.on_dsack(self.snd.snd_una, self.snd.snd_nxt);
         }
         let now = ctx.now;
-        let Sender { scoreboard, sent, rack, snd_una, snd_nxt, .. } = &mut self.snd;
+        let Sender { scoreboard, sent, rack, delivery, snd_una, snd_nxt, .. } = &mut self.snd;
         scoreboard.on_sack(*snd_una, *snd_nxt, blocks);
         let mut delivered = 0;
         for &(l, r) in blocks {
@@ -74,25 +74,35 @@ impl Tcb {
                 |s| {
                     delivered += s.len();
                     rack.on_delivered(s, now);
+                    delivery.on_delivered(s, now);
                 },
             );
         }
         delivered
     }
 
-    /// Step 2 for a cumulative ACK: drop the acknowledged records, and end the
-    /// recovery episodes it completes. Returns the bytes newly delivered (not
-    /// SACKed before).
-    pub(crate) fn on_cumulative_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber, acked: usize) -> usize {
+    /// Step 2 for a cumulative ACK: drop the acknowledged records, tell the
+    /// congestion controller what the ACK measured (`rtt` its RTT sample), and
+    /// end the recovery episodes it completes. Returns the bytes newly delivered
+    /// (not SACKed before).
+    pub(crate) fn on_cumulative_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNumber,
+        acked: usize,
+        rtt: Option<Duration>,
+    ) -> usize {
         let now = ctx.now;
         let snd = &mut self.snd;
         snd.scoreboard.on_cumulative_ack(ack);
-        let rack = &mut snd.rack;
+        let Sender { rack, delivery, sent, .. } = snd;
         let mut delivered = 0;
-        snd.sent.on_cumulative_ack(ack, |s| {
+        sent.on_cumulative_ack(ack, |s| {
             delivered += s.len();
             rack.on_delivered(s, now);
+            delivery.on_delivered(s, now);
         });
+        snd.sample_ack(now, rtt);
         snd.dup_acks = 0;
         if snd.tlp_end.is_some_and(|end| ack >= end) {
             snd.tlp_end = None;

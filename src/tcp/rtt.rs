@@ -92,6 +92,8 @@ pub struct RttEstimator {
     /// Consecutive timer expirations since the last valid sample: the RTO in force is
     /// `base_rto · 2^backoff`.
     backoff: u32,
+    /// The smallest sample so far, for congestion control (not part of RFC 6298).
+    min: Option<Duration>,
 }
 
 impl RttEstimator {
@@ -99,7 +101,7 @@ impl RttEstimator {
     /// §2.1), clamped to `[min, max]` like every other RTO.
     pub fn new(config: RtoConfig) -> Self {
         let base_rto = config.clamp(config.initial);
-        RttEstimator { config, srtt: None, rttvar: Duration::ZERO, base_rto, backoff: 0 }
+        RttEstimator { config, srtt: None, rttvar: Duration::ZERO, base_rto, backoff: 0, min: None }
     }
 
     /// Takes one RTT measurement `R` into account.
@@ -132,6 +134,7 @@ impl RttEstimator {
         };
         self.srtt = Some(srtt);
         self.rttvar = rttvar;
+        self.min = Some(self.min.map_or(rtt, |min| min.min(rtt)));
         let margin = self.config.granularity.max(rttvar.saturating_mul(K));
         self.base_rto = self.config.clamp(srtt.saturating_add(margin));
         self.backoff = 0;
@@ -163,6 +166,11 @@ impl RttEstimator {
     /// The smoothed RTT, or `None` before the first sample.
     pub fn srtt(&self) -> Option<Duration> {
         self.srtt
+    }
+
+    /// The smallest sample so far, or `None` before the first.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min
     }
 
     /// The RTT variation (zero before the first sample).
@@ -295,6 +303,16 @@ mod tests {
         assert_eq!(e.rttvar(), ms(50));
         // 100 + max(1, 4·50) = 300 ms, above the 200 ms floor.
         assert_eq!(e.rto(), ms(300));
+    }
+
+    #[test]
+    fn the_smallest_sample_is_kept() {
+        let mut e = estimator();
+        assert_eq!(e.min_rtt(), None);
+        e.on_sample(ms(100));
+        e.on_sample(ms(40));
+        e.on_sample(ms(70));
+        assert_eq!(e.min_rtt(), Some(ms(40)));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The sending half of a connection (RFC 9293 §3.8, RFC 5681, RFC 6298): what the
 //! program wrote, what is in flight, and how much more the windows allow.
 
-use super::congestion::CongestionControl;
+use std::time::Duration;
+
+use super::congestion::{AckSample, CongestionControl, RttSample};
+use super::delivery_rate::DeliveryRate;
 use super::prr::Prr;
 use super::rack::Rack;
 use super::rtt::{RttEstimator, RttSampler};
@@ -61,6 +64,8 @@ pub struct Sender {
     pub rtt: RttEstimator,
     pub sampler: RttSampler,
     pub cc: Box<dyn CongestionControl>,
+    /// Bytes delivered and the delivery rate, for `cc`.
+    pub delivery: DeliveryRate,
     /// Duplicate ACKs in a row (RFC 5681 §3.2), counted only without SACK: each
     /// says one more segment left the network.
     pub dup_acks: u32,
@@ -134,6 +139,33 @@ impl Sender {
 
     pub fn cwnd(&self) -> usize {
         self.cc.cwnd()
+    }
+
+    /// The controller's pacing rate, bytes per second, if it paces (0 does not).
+    pub fn pacing_rate(&self) -> Option<u64> {
+        self.cc.pacing_rate().filter(|&rate| rate > 0)
+    }
+
+    /// One ACK is processed as far as its deliveries (`delivery` has counted
+    /// them) and its RTT measurement `rtt`: tell the congestion controller, before
+    /// the window event the ACK causes.
+    pub fn sample_ack(&mut self, now: Instant, rtt: Option<Duration>) {
+        let ack = self.delivery.finish(self.rtt.min_rtt());
+        let rtt =
+            rtt.and_then(|latest| Some(RttSample { latest, min: self.rtt.min_rtt()?, smoothed: self.rtt.srtt()? }));
+        if ack.newly == 0 && rtt.is_none() {
+            return;
+        }
+        let sample = AckSample {
+            newly_delivered: ack.newly,
+            delivered: ack.delivered,
+            prior_delivered: ack.prior_delivered,
+            rtt,
+            rate: ack.rate,
+            app_limited: ack.app_limited,
+            bytes_in_flight: self.in_flight(),
+        };
+        self.cc.on_ack_sample(now, &sample);
     }
 
     /// Whether `ack` acknowledges something new and nothing never sent (RFC 9293

@@ -23,6 +23,7 @@
 
 use std::collections::VecDeque;
 
+use super::delivery_rate::TxSnapshot;
 use super::seq::SeqNumber;
 use crate::time::Instant;
 
@@ -34,6 +35,8 @@ pub struct SentSegment {
     pub end: SeqNumber,
     /// When it was last (re)transmitted.
     pub sent_at: Instant,
+    /// The delivery counters then, for the rate sample its ACK takes.
+    pub tx: TxSnapshot,
     /// It has been sent more than once, so an ACK for it is ambiguous (Karn).
     pub retransmitted: bool,
     /// The peer reported it in a SACK block (RFC 2018).
@@ -91,14 +94,15 @@ impl SentQueue {
         self.lost_bytes
     }
 
-    /// A new segment `[start, end)` went out for the first time at `now`.
-    /// It must start where the previous one ended.
-    pub fn push(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+    /// A new segment `[start, end)` went out for the first time at `now`, with
+    /// the delivery counters `tx`. It must start where the previous one ended.
+    pub fn push(&mut self, start: SeqNumber, end: SeqNumber, now: Instant, tx: TxSnapshot) {
         debug_assert!(self.segments.back().is_none_or(|s| s.end == start), "segments are contiguous");
         self.segments.push_back(SentSegment {
             start,
             end,
             sent_at: now,
+            tx,
             retransmitted: false,
             sacked: false,
             lost: false,
@@ -114,14 +118,16 @@ impl SentQueue {
         self.segments.iter().position(|s| s.lost)
     }
 
-    /// Segment `index` was retransmitted at `now`: it is in flight again.
-    pub fn on_retransmit(&mut self, index: usize, now: Instant) {
+    /// Segment `index` was retransmitted at `now`, with the delivery counters
+    /// `tx`: it is in flight again.
+    pub fn on_retransmit(&mut self, index: usize, now: Instant, tx: TxSnapshot) {
         if let Some(s) = self.segments.get_mut(index) {
             if s.lost {
                 s.lost = false;
                 self.lost_bytes -= s.len();
             }
             s.sent_at = now;
+            s.tx = tx;
             s.retransmitted = true;
         }
     }
@@ -270,7 +276,7 @@ mod tests {
     fn queue(n: u32) -> SentQueue {
         let mut q = SentQueue::new();
         for i in 0..n {
-            q.push(s(i * 100), s(i * 100 + 100), t(u64::from(i)));
+            q.push(s(i * 100), s(i * 100 + 100), t(u64::from(i)), TxSnapshot::default());
         }
         q
     }
@@ -279,9 +285,9 @@ mod tests {
     fn resegmenting_cuts_long_records_and_marks_their_pieces_lost() {
         let mut q = SentQueue::new();
         let t = Instant::from_millis(1);
-        q.push(SeqNumber(0), SeqNumber(1000), t);
-        q.push(SeqNumber(1000), SeqNumber(1300), t);
-        q.push(SeqNumber(1300), SeqNumber(2301), t); // 1000 bytes and a FIN
+        q.push(SeqNumber(0), SeqNumber(1000), t, TxSnapshot::default());
+        q.push(SeqNumber(1000), SeqNumber(1300), t, TxSnapshot::default());
+        q.push(SeqNumber(1300), SeqNumber(2301), t, TxSnapshot::default()); // 1000 bytes and a FIN
         assert_eq!(q.resegment(400), 2);
         let ranges: Vec<(u32, u32, bool)> = q.iter().map(|s| (s.start.0, s.end.0, s.lost)).collect();
         assert_eq!(
@@ -326,7 +332,7 @@ mod tests {
         assert!(q.mark_lost(1));
         assert!(!q.mark_lost(1), "already lost");
         assert_eq!((q.first_lost(), q.lost_bytes()), (Some(1), 100));
-        q.on_retransmit(1, t(9));
+        q.on_retransmit(1, t(9), TxSnapshot::default());
         assert_eq!((q.first_lost(), q.lost_bytes()), (None, 0));
         assert!(q.get(1).is_some_and(|x| x.retransmitted && x.sent_at == t(9)));
     }
@@ -370,7 +376,7 @@ mod tests {
                 match o {
                     Op::Sack(l, r) => q.on_sack_block(s(l), s(r), |a, b| a >= s(l) && b <= s(r), |_| {}),
                     Op::Lost(i) => { q.mark_lost(i); }
-                    Op::Rxt(i) => q.on_retransmit(i, t(50)),
+                    Op::Rxt(i) => q.on_retransmit(i, t(50), TxSnapshot::default()),
                     Op::Ack(a) => q.on_cumulative_ack(s(a), |_| {}),
                     Op::Timeout => { q.mark_all_lost(); }
                 }

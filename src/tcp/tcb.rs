@@ -6,6 +6,8 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use super::assembler::Assembler;
+use super::congestion::CongestionAlgorithm;
+use super::delivery_rate::DeliveryRate;
 use super::rack::Rack;
 use super::receiver::{AckState, Receiver};
 use super::rtt::{RttEstimator, RttSampler};
@@ -117,6 +119,9 @@ pub(crate) struct Tcb {
     /// Data that came with the peer's SYN in a simultaneous open, delivered
     /// once the connection is established (`queue_data_on_syn`).
     pub(super) syn_data: Option<bytes::Bytes>,
+    /// The congestion control this connection builds its controller from (from
+    /// `TcpConfig::congestion`, or the program's choice before data flows).
+    pub(super) congestion: CongestionAlgorithm,
     /// The last ICMP soft error (RFC 1122 4.2.3.9), told to the program instead of
     /// `TimedOut` if the connection times out.
     pub(super) soft_error: Option<io::ErrorKind>,
@@ -189,6 +194,7 @@ impl Tcb {
                 rtt: RttEstimator::new(config.rto.clone()),
                 sampler: RttSampler::new(),
                 cc,
+                delivery: DeliveryRate::default(),
                 dup_acks: 0,
                 recovery: None,
                 rto_recovery: None,
@@ -216,6 +222,7 @@ impl Tcb {
             keepalive: config.keepalive,
             user_timeout: config.user_timeout,
             pmtu: params.mtu,
+            congestion: config.congestion.clone(),
             soft_error: None,
             syn_data: None,
             read_closed: false,
@@ -224,6 +231,21 @@ impl Tcb {
             scheduled: None,
             dropped: 0,
         }
+    }
+
+    /// Use `algorithm` for congestion control: a fresh controller for the current
+    /// MSS. Only before data is sent (nothing beyond our SYN): a controller
+    /// replaced mid-flight would forget the path it learnt.
+    pub(crate) fn set_congestion(&mut self, algorithm: CongestionAlgorithm) -> io::Result<()> {
+        if self.snd.snd_nxt.since(self.snd.iss) > 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "congestion control is chosen before data is sent",
+            ));
+        }
+        self.snd.cc = algorithm.build(self.snd.mss);
+        self.congestion = algorithm;
+        Ok(())
     }
 
     /// Discard the segment being processed for `reason`: counted on this
@@ -251,7 +273,7 @@ impl Tcb {
         self.rcv.peer_mss = peer_mss;
         let mss = self.send_mss();
         self.snd.mss = mss;
-        self.snd.cc = tcp.congestion.build(mss);
+        self.snd.cc = self.congestion.build(mss);
         if tcp.round_recv_buffer_to_mss {
             // FreeBSD (tcp_mss): the buffer holds whole segments of the agreed
             // size; with timestamps FreeBSD counts 20 bytes of options per segment.

@@ -1,13 +1,13 @@
 //! Every timer of one connection in one table: which timers there are, when each
 //! is due, and the earliest of them.
 //!
-//! A TCP connection runs up to nine timers (RFC 9293 §3.8, RFC 6298, RFC 8985,
-//! RFC 1122 4.2.3.2 and 4.2.3.6, RFC 5482). Kept as loose fields in the places they belong to — the
+//! A TCP connection runs up to ten timers (RFC 9293 §3.8, RFC 6298, RFC 8985,
+//! RFC 1122 4.2.3.2 and 4.2.3.6, RFC 5482, and pacing). Kept as loose fields in the places they belong to — the
 //! sender, the receiver, the state — they had to be kept in step by hand; here
 //! each is one slot of a fixed array indexed by [`Timer`], and the connection's
-//! next deadline is the smallest armed slot. The table is nine `Option<Instant>`
-//! (144 bytes); every operation is O(1) but [`TimerTable::next`], which looks at
-//! all nine.
+//! next deadline is the smallest armed slot. The table is ten `Option<Instant>`
+//! (160 bytes); every operation is O(1) but [`TimerTable::next`], which looks at
+//! all ten.
 //!
 //! The table only keeps times. What a timer *does* when it fires is in
 //! `timers.rs`; the TCP table's set of connections by deadline (`schedule.rs`)
@@ -38,10 +38,13 @@ pub(crate) enum Timer {
     Keepalive,
     /// User timeout (RFC 5482): sent data unacknowledged this long ends the connection.
     UserTimeout,
+    /// Pacing: when the next data segment may leave, if the congestion controller
+    /// paces (`CongestionControl::pacing_rate`).
+    Pace,
 }
 
 impl Timer {
-    const COUNT: usize = 9;
+    const COUNT: usize = 10;
 
     fn index(self) -> usize {
         self as usize

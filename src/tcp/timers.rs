@@ -52,6 +52,9 @@ impl Tcb {
         if self.timers.expire(Timer::Reorder, now) {
             self.detect_losses(ctx);
         }
+        // The next paced segment may go: `output`, which runs after every timer,
+        // sends it.
+        self.timers.expire(Timer::Pace, now);
         if self.timers.expire(Timer::LossProbe, now) {
             self.on_loss_probe(ctx);
         }

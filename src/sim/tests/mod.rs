@@ -7,6 +7,7 @@
 //! [`transfer`] between them, the fault strategies.
 
 mod config;
+mod congestion;
 mod link;
 mod middlebox;
 mod replay;

@@ -10,13 +10,17 @@
 //! The connection detects the events (new ACKs, duplicate ACKs, timeouts, idle
 //! periods) and tells a [`CongestionControl`] implementation about them; the
 //! implementation only does the window arithmetic. That split keeps the algorithm
-//! pluggable: [`NewReno`] is the standard one, and
-//! [`CongestionAlgorithm::Custom`] lets users supply their own (CUBIC, BBR, a fixed
-//! window for experiments…).
+//! pluggable: [`Cubic`] (RFC 9438, with HyStart++) is the default, as in Linux,
+//! [`NewReno`] the classic one, and [`CongestionAlgorithm::Custom`] lets users
+//! supply their own (BBR, a fixed window for experiments…): besides the window
+//! events, [`CongestionControl::on_ack_sample`] gives it each ACK's RTT, delivered
+//! bytes, delivery rate and the application-limited flag.
 //!
 //! The sequence the connection drives (RFC 5681 §3, RFC 6675 §5):
 //!
 //! ```text
+//!   any ACK that delivered data or timed a round trip ► on_ack_sample
+//!                                           (RTT, delivery rate; before the rest)
 //!   new ACK outside recovery ──────────────► on_ack
 //!   first loss detected (RACK, 3 dup ACKs) ► on_fast_retransmit   (enter recovery)
 //!     during recovery the connection sends while cwnd − pipe allows;
@@ -26,17 +30,26 @@
 //!   sending after idle > RTO ──────────────► on_idle_restart
 //! ```
 //!
+//! A controller may also pace: [`CongestionControl::pacing_rate`] spaces the data
+//! segments the window allows (the `Pace` timer of the connection).
+//!
 //! Because recovery is driven by `pipe` — the bytes actually estimated in the
 //! network — rather than by inflating `cwnd` per duplicate ACK, an implementation
 //! only says how large the window should be, never how it is clocked.
 
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::time::Instant;
 
+pub mod cubic;
+mod hystart;
 pub mod newreno;
+pub mod sample;
+pub use cubic::Cubic;
 pub use newreno::NewReno;
+pub use sample::{AckSample, RateSample, RttSample};
 
 /// What a congestion controller is told. All sizes are in bytes.
 ///
@@ -81,6 +94,25 @@ pub trait CongestionControl: fmt::Debug + Send {
 
     /// The sender MSS changed (after the handshake, or on a path-MTU change).
     fn set_mss(&mut self, mss: usize);
+
+    /// What one ACK measured: the RTT, the bytes delivered and the delivery rate,
+    /// whether the sender is application-limited (see [`AckSample`]). Called for
+    /// every ACK that delivered data (cumulatively or by SACK) or carried an RTT
+    /// sample, in recovery too, *before* the window event the same ACK causes
+    /// ([`on_ack`](Self::on_ack), [`on_fast_retransmit`](Self::on_fast_retransmit),
+    /// [`on_recovery_end`](Self::on_recovery_end)). The default ignores it, as
+    /// NewReno does.
+    fn on_ack_sample(&mut self, now: Instant, sample: &AckSample) {
+        let _ = (now, sample);
+    }
+
+    /// The rate the sender should pace data at, bytes per second; `None` (the
+    /// default, NewReno's and CUBIC's) or 0 sends whatever the window allows at
+    /// once, clocked by ACKs. Asked before each data segment (first transmissions
+    /// and retransmissions): the next may leave `len / rate` after the last.
+    fn pacing_rate(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The initial window of RFC 6928 §2: `min(10·MSS, max(2·MSS, 14600))`.
@@ -103,17 +135,21 @@ pub type CongestionFactory = Arc<dyn Fn(usize) -> Box<dyn CongestionControl> + S
 /// use tunstack::congestion::{CongestionAlgorithm, NewReno};
 ///
 /// let standard = CongestionAlgorithm::default();
-/// assert_eq!(standard.build(1460).name(), "newreno");
+/// assert_eq!(standard.build(1460).name(), "cubic");
+/// assert_eq!("newreno".parse::<CongestionAlgorithm>()?.build(1460).name(), "newreno");
 ///
 /// // Plug in your own: here NewReno again, but any `CongestionControl` works.
 /// let custom = CongestionAlgorithm::Custom(Arc::new(|mss| Box::new(NewReno::new(mss))));
 /// assert_eq!(custom.build(536).cwnd(), 5360);
+/// # Ok::<(), String>(())
 /// ```
 #[derive(Clone, Default)]
 pub enum CongestionAlgorithm {
     /// RFC 5681 with the NewReno recovery of RFC 6582.
-    #[default]
     NewReno,
+    /// CUBIC (RFC 9438) with HyStart++ (RFC 9406): the default, as in Linux.
+    #[default]
+    Cubic,
     /// A user-supplied algorithm: called once per connection with the sender MSS.
     Custom(CongestionFactory),
 }
@@ -123,7 +159,36 @@ impl CongestionAlgorithm {
     pub fn build(&self, mss: usize) -> Box<dyn CongestionControl> {
         match self {
             CongestionAlgorithm::NewReno => Box::new(NewReno::new(mss)),
+            CongestionAlgorithm::Cubic => Box::new(Cubic::new(mss)),
             CongestionAlgorithm::Custom(factory) => factory(mss),
+        }
+    }
+}
+
+/// Two algorithms are equal when they build the same controller: the same
+/// standard one, or the same custom factory (the same `Arc`).
+impl PartialEq for CongestionAlgorithm {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (CongestionAlgorithm::NewReno, CongestionAlgorithm::NewReno)
+            | (CongestionAlgorithm::Cubic, CongestionAlgorithm::Cubic) => true,
+            (CongestionAlgorithm::Custom(a), CongestionAlgorithm::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for CongestionAlgorithm {}
+
+impl FromStr for CongestionAlgorithm {
+    type Err = String;
+
+    /// `cubic` or `newreno` (a custom algorithm has no name to parse).
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "cubic" => Ok(CongestionAlgorithm::Cubic),
+            "newreno" => Ok(CongestionAlgorithm::NewReno),
+            other => Err(format!("unknown congestion control {other:?} (known: cubic, newreno)")),
         }
     }
 }
@@ -132,6 +197,7 @@ impl fmt::Debug for CongestionAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CongestionAlgorithm::NewReno => f.write_str("NewReno"),
+            CongestionAlgorithm::Cubic => f.write_str("Cubic"),
             CongestionAlgorithm::Custom(_) => f.write_str("Custom(..)"),
         }
     }
@@ -177,15 +243,35 @@ mod tests {
     #[test]
     fn algorithms_build_and_print() {
         let default = CongestionAlgorithm::default();
-        assert_eq!(format!("{default:?}"), "NewReno");
+        assert_eq!(format!("{default:?}"), "Cubic");
         let cc = default.build(1460);
-        assert_eq!(cc.name(), "newreno");
+        assert_eq!(cc.name(), "cubic");
         assert_eq!(cc.cwnd(), 14600);
+        let newreno = CongestionAlgorithm::NewReno;
+        assert_eq!(format!("{newreno:?}"), "NewReno");
+        assert_eq!(newreno.build(1460).name(), "newreno");
 
         let custom = CongestionAlgorithm::Custom(Arc::new(|mss| Box::new(Fixed(mss * 4))));
         assert_eq!(format!("{custom:?}"), "Custom(..)");
         let cc = custom.clone().build(1000);
         assert_eq!(cc.name(), "fixed");
         assert_eq!(cc.cwnd(), 4000);
+    }
+
+    #[test]
+    fn algorithms_compare_by_what_they_build() {
+        let factory: CongestionFactory = Arc::new(|mss| Box::new(Fixed(mss)));
+        assert_eq!(CongestionAlgorithm::Cubic, CongestionAlgorithm::default());
+        assert_ne!(CongestionAlgorithm::Cubic, CongestionAlgorithm::NewReno);
+        assert_eq!(CongestionAlgorithm::Custom(factory.clone()), CongestionAlgorithm::Custom(factory.clone()));
+        let other: CongestionFactory = Arc::new(|mss| Box::new(Fixed(mss)));
+        assert_ne!(CongestionAlgorithm::Custom(factory), CongestionAlgorithm::Custom(other));
+    }
+
+    #[test]
+    fn algorithms_parse_by_name() {
+        assert_eq!("cubic".parse::<CongestionAlgorithm>().map(|a| a.build(1).name()), Ok("cubic"));
+        assert_eq!("newreno".parse::<CongestionAlgorithm>().map(|a| a.build(1).name()), Ok("newreno"));
+        assert!("bbr".parse::<CongestionAlgorithm>().is_err_and(|e| e.contains("known: cubic, newreno")));
     }
 }
