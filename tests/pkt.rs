@@ -179,16 +179,17 @@ fn sysctls_before_the_first_call_configure_the_stack() {
 }
 
 #[test]
-fn sysctls_at_their_default_are_noted() {
-    let text = sack_open("sysctl -w net.inet.tcp.insecure_rst=0", "mss 1460,nop,nop,sackOK");
+fn sysctls_at_their_default_are_noted_and_freebsds_insecure_switches_work() {
+    let text = sack_open("sysctl -w net.inet.tcp.blackhole=0", "mss 1460,nop,nop,sackOK");
     let report = run_str("notes.pkt", &text, &Profile::linux()).expect("passes");
     assert_eq!(report.notes.len(), 1);
     assert_eq!(report.notes[0].0, 1);
-    assert!(report.notes[0].1.contains("RFC 5961"), "{:?}", report.notes);
-    let e = run_str("insecure.pkt", &sack_open("sysctl -w net.inet.tcp.insecure_rst=1", "mss 1460"), &Profile::linux())
-        .expect_err("no knob");
-    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
-    assert!(e.to_string().contains("unsupported: RFC 5961 §3 RST checks off (insecure_rst)"), "{e}");
+    // insecure_rst / insecure_syn set the stack's RFC 5961 knobs: no note, no refusal.
+    for sysctl in ["insecure_rst=0", "insecure_rst=1", "insecure_syn=1"] {
+        let text = sack_open(&format!("sysctl -w net.inet.tcp.{sysctl}"), "mss 1460,nop,nop,sackOK");
+        let report = run_str("insecure.pkt", &text, &Profile::linux()).expect("a knob the stack has");
+        assert!(report.notes.is_empty(), "{sysctl}: {:?}", report.notes);
+    }
 }
 
 #[test]
@@ -206,9 +207,10 @@ fn getsockopt_reads_the_buffer_sizes_a_new_connection_gets() {
     let e = run_str("rcvbuf.pkt", &text.replace("[65536]", "[65700]"), &p).expect_err("another size");
     assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 3));
     assert!(e.to_string().contains("getsockopt SO_RCVBUF is 65536 instead of 65700"), "{e}");
-    let e = fails("+0 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [65536], [4]) = 0\n");
-    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
-    assert!(e.to_string().contains("SO_RCVBUF of a connection"), "{e}");
+    // A connection's size is its own receive buffer (Stack::tcp_buffer_sizes).
+    let e = fails("+0 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [1], [4]) = 0\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
+    assert!(e.to_string().contains("instead of 1"), "{e}");
 }
 
 #[test]
