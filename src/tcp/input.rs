@@ -112,10 +112,8 @@ impl Tcb {
             self.timers.set(Timer::TimeWait, ctx.now + ctx.tcp().msl * 2);
         }
         let only_ack = seg.flags == Flags { ack: true, ..Flags::default() };
-        let duplicate = only_ack
-            && seg.payload.is_empty()
-            && seq == self.rcv.rcv_nxt
-            && SeqNumber(seg.ack) == self.snd.snd_nxt;
+        let duplicate =
+            only_ack && seg.payload.is_empty() && seq == self.rcv.rcv_nxt && SeqNumber(seg.ack) == self.snd.snd_nxt;
         if !duplicate {
             let seq = self.snd.snd_nxt;
             self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, &[], None);
@@ -483,6 +481,7 @@ impl Tcb {
         // The peer is alive, whatever its window says (see timers.rs).
         self.heard_from_peer(ctx.now);
         let window_changed = self.update_window(seq, ack, seg.window, false);
+        self.snd.rack.on_ack_start();
         let mut delivered = 0;
         if self.negotiated.sack {
             delivered += self.on_sack_option(ctx, seg, ack);

@@ -53,6 +53,10 @@ pub struct Rack {
     min_rtt: Option<Duration>,
     /// Highest end sequence delivered (RACK.fack).
     fack: SeqNumber,
+    /// `fack` before the ACK being processed: segments one ACK reports together
+    /// (its SACK blocks and its cumulative part, in whatever order we walk
+    /// them) were not reordered relative to each other by the network.
+    fack_before_ack: SeqNumber,
     /// A never-retransmitted segment was delivered below `fack`.
     reordering_seen: bool,
     reo_wnd_mult: u32,
@@ -69,6 +73,7 @@ impl Rack {
             rtt: Duration::ZERO,
             min_rtt: None,
             fack: start,
+            fack_before_ack: start,
             reordering_seen: false,
             reo_wnd_mult: 1,
             reo_wnd_persist: REO_WND_PERSIST,
@@ -86,16 +91,24 @@ impl Rack {
         self.reo_wnd_mult
     }
 
+    /// A new ACK arrives: what it delivers is judged against the deliveries
+    /// of earlier ACKs only.
+    pub fn on_ack_start(&mut self) {
+        self.fack_before_ack = self.fack;
+    }
+
     /// RFC 8985 §6.2 steps 2–3 for one segment newly delivered (cumulatively
     /// ACKed or SACKed) at `now`.
     pub fn on_delivered(&mut self, seg: &SentSegment, now: Instant) {
         let rtt = now - seg.sent_at;
-        // Step 3: delivered below the highest delivery without having been
-        // resent, so the network reordered it.
+        // Step 3: delivered below what an earlier ACK delivered without having
+        // been resent, so the network reordered it. (Walking one ACK's SACK
+        // blocks before its cumulative part must not count as reordering.)
+        if !seg.retransmitted && seg.end <= self.fack_before_ack {
+            self.reordering_seen = true;
+        }
         if seg.end > self.fack {
             self.fack = seg.end;
-        } else if !seg.retransmitted {
-            self.reordering_seen = true;
         }
         // Step 2: an ACK faster than any round trip must be for the original
         // transmission, not the retransmission just sent (Karn's ambiguity).
@@ -212,7 +225,9 @@ mod tests {
         q
     }
 
+    /// One ACK carrying one SACK block.
     fn sack(q: &mut SentQueue, rack: &mut Rack, l: u32, r: u32, now: Instant) {
+        rack.on_ack_start();
         q.on_sack_block(s(l), s(r), |_, _| true, |seg| rack.on_delivered(seg, now));
     }
 
@@ -238,6 +253,7 @@ mod tests {
         let quarter = Duration::from_micros(2500);
         assert_eq!(rack.reo_wnd(false, 1, srtt), quarter);
         assert_eq!(rack.reo_wnd(true, 1, srtt), Duration::ZERO, "in recovery, no reordering seen");
+        rack.on_ack_start();
         q.on_cumulative_ack(s(100), |seg| rack.on_delivered(seg, ms(9)));
         assert!(rack.reordering_seen(), "segment 0 arrived after segment 1");
         assert_eq!(rack.reo_wnd(true, 1, srtt), quarter);
@@ -268,5 +284,20 @@ mod tests {
         sack(&mut q, &mut rack, 400, 500, ms(40)); // sent at 25, after the resend at 20
         assert_eq!(rack.detect_loss(&mut q, ms(40), Duration::ZERO).0, 1, "the retransmission of 0 is lost");
         assert_eq!(q.first_lost(), Some(0));
+    }
+
+    /// Defect: one ACK's SACK blocks were walked before its cumulative part, so
+    /// an ACK that fills a hole and SACKs above it "saw reordering" on a path
+    /// with none, widening the reordering window and delaying loss detection.
+    #[test]
+    fn what_one_ack_delivers_together_is_not_reordering() {
+        let mut q = flight();
+        let mut rack = Rack::new(s(0));
+        rack.on_ack_start();
+        q.on_sack_block(s(200), s(400), |_, _| true, |seg| rack.on_delivered(seg, ms(10)));
+        q.on_cumulative_ack(s(100), |seg| rack.on_delivered(seg, ms(10)));
+        assert!(!rack.reordering_seen(), "both reported by one ACK");
+        sack(&mut q, &mut rack, 100, 200, ms(11));
+        assert!(rack.reordering_seen(), "segment 1 reported after segment 3");
     }
 }

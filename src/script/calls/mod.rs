@@ -51,9 +51,9 @@ use super::clock::{fmt_time, Clock};
 use super::errno::{errno_name, errno_of, errno_value};
 use super::error::{Result, ScriptError};
 use super::run::Runner;
+use crate::config::Keepalive;
 use crate::shared::TcpHandle;
 use crate::shared::UdpHandle;
-use crate::config::Keepalive;
 
 /// One file descriptor of the scripted program.
 #[derive(Clone, Copy)]

@@ -1,16 +1,22 @@
 //! Congestion control in the simulator: CUBIC against NewReno on a long fat path
-//! with random loss (issue 13's acceptance figure).
+//! with random loss (issue 13's figure).
 //!
 //! On a 100 Mbit/s path with a 40 ms RTT the bandwidth-delay product is 500 kB,
 //! about 340 segments. With 1 % of packets lost at random neither controller gets
-//! near it: a loss comes every ~100 segments. CUBIC cuts its window to 0.7 of the
-//! flight where NewReno halves it, and grows back along its curve or Reno's
-//! estimate (RFC 9438 §4.2–4.3), so it moves more in the same time.
+//! near it: a loss comes every ~100 segments. Reno's average window there is
+//! 1.22/√p ≈ 12 segments (Mathis et al. 1997), so NewReno moves about
+//! 1.22 · 1448 B / (40 ms · 0.1) ≈ 440 kB/s, 13.2 MB in 30 s. CUBIC's own curve
+//! would give 1.054 · RTT^0.75 / p^0.75 ≈ 3 segments: it lives in its
+//! Reno-friendly region (RFC 9438 §4.3, §5.2), built to match Reno's average
+//! there, and gains only from cutting to 0.7 of the flight instead of 0.5.
 //!
-//! Both cut from RFC 5681's FlightSize, which at loss detection includes what the
-//! peer SACKed beyond the hole; RACK's reordering window (`rack.rs`) lets it run to
-//! 1.2–1.9 × cwnd here, so both cut less than their β. Measured (30 s, seeds 1–3):
-//! CUBIC 32.4 / 29.1 / 31.3 MB, NewReno 16.2 / 14.2 / 19.0 MB (2.00 / 2.05 / 1.65 ×).
+//! Measured (30 s, seeds 1–3): CUBIC 15.7 / 14.6 / 16.1 MB, NewReno 13.2 / 11.9 /
+//! 14.8 MB: 1.19 / 1.23 / 1.09 ×. Issue 13 asked for 1.5 ×; that figure was only
+//! reached while a RACK defect (one ACK's SACKed segments counted as reordered
+//! against its cumulatively ACKed ones, see `rack.rs`) delayed loss detection and
+//! let FlightSize run to 1.2–1.9 × cwnd, so that neither controller cut by its β.
+//! With the defect fixed the RFC's prediction holds, and this test asserts it:
+//! CUBIC at least matches NewReno, and NewReno sits on the Mathis curve.
 
 use std::sync::Arc;
 
@@ -67,18 +73,23 @@ fn bulk(cc: &CongestionAlgorithm, link: LinkConfig, duration: Duration, recv_buf
     Bulk { bytes: received, lost: sim.a.counters().tcp_segments_lost }
 }
 
-/// Issue 13: over 100 Mbit/s, 40 ms RTT and 1 % random loss, CUBIC moves at
-/// least 1.5× what NewReno does in the same virtual time, seed by seed.
+/// Over 100 Mbit/s, 40 ms RTT and 1 % random loss, seed by seed: CUBIC moves at
+/// least what NewReno does (RFC 9438 §5.2), and NewReno is within a quarter of
+/// the Mathis model's 13.2 MB (a loss recovery that cut too little or too much
+/// would leave it).
 #[test]
-fn cubic_outruns_newreno_on_a_lossy_long_fat_path() {
+fn cubic_at_least_matches_newreno_on_a_lossy_long_fat_path() {
     const TIME: Duration = Duration::from_secs(30);
+    let mathis = 1.22 * 1448.0 / (0.040 * 0.01f64.sqrt()) * TIME.as_secs_f64();
     for seed in [1, 2, 3] {
         let recv_buffer = TcpConfig::default().recv_buffer;
         let cubic = bulk(&CongestionAlgorithm::Cubic, lossy_long_fat_path(seed), TIME, recv_buffer).bytes;
         let newreno = bulk(&CongestionAlgorithm::NewReno, lossy_long_fat_path(seed), TIME, recv_buffer).bytes;
         let ratio = cubic as f64 / newreno.max(1) as f64;
         eprintln!("seed {seed}: CUBIC {cubic} bytes, NewReno {newreno} bytes in {TIME:?}: {ratio:.2}×");
-        assert!(ratio >= 1.5, "seed {seed}: CUBIC {cubic} vs NewReno {newreno} bytes ({ratio:.2}×)");
+        assert!(ratio >= 1.0, "seed {seed}: CUBIC {cubic} vs NewReno {newreno} bytes ({ratio:.2}×)");
+        let off = (newreno as f64 / mathis - 1.0).abs();
+        assert!(off < 0.25, "seed {seed}: NewReno {newreno} bytes, Mathis {mathis:.0}");
     }
 }
 
