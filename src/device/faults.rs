@@ -240,7 +240,9 @@ mod tests {
         let (a, b) = link::pair(1500).expect("pair");
         let faulty = FaultyDevice::new(
             b,
-            FaultConfig { reorder: 0.5, delay: Duration::from_millis(30), seed: 3, ..FaultConfig::default() },
+            // Long enough that a busy machine does not let a held packet fall due
+            // before the first drain (30 ms once did, under a parallel build).
+            FaultConfig { reorder: 0.5, delay: Duration::from_millis(500), seed: 3, ..FaultConfig::default() },
         );
         for i in 0..20u8 {
             a.send(&[i]).expect("send");

@@ -162,8 +162,23 @@ impl Tcb {
             }
         }
 
+        // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK
+        // "irrespective of the sequence number" — outside the window too (Linux's
+        // tcp_validate_incoming, FreeBSD's tcp_input: a bare ACK, never the
+        // repeated FIN an ordinary out-of-window ACK may carry).
+        let acceptable = self.acceptable(seq, seg_len, ctx.tcp().advertise_full_window);
+        if seg.flags.syn
+            && !seg.flags.rst
+            && !acceptable
+            && !matches!(self.state, State::SynReceived | State::TimeWait)
+        {
+            self.discard(ctx, DropReason::TcpOutOfWindow);
+            self.challenge_ack(ctx);
+            return;
+        }
+
         // First: is any of the segment inside the receive window?
-        if !self.acceptable(seq, seg_len, ctx.tcp().advertise_full_window) {
+        if !acceptable {
             // BSD (tcp_input's "trimthenstep6"): a segment wholly before RCV.NXT
             // is trimmed to nothing but its ACK, which is still processed, and an
             // ACK goes back unless that closes the connection. RFC 9293 §3.10.7.4
