@@ -61,6 +61,26 @@ if [ ${#failed[@]} -eq 0 ] || [ "${failed[*]}" = "layers" ]; then
     fi
 fi
 
+# The public packetdrill suites (../shared/conformance, test data beside the
+# repository, never copied into it): the FreeBSD tcp-testsuite's
+# state-event-engine with the freebsd profile must do at least as well as
+# scripts/lib/freebsd-state-event-engine.freebsd.expect says (the IPv6 scripts are
+# listed there as unsupported). Without the data the step says loudly that it
+# was skipped. SHARED_DIR overrides where the data is looked for.
+shared_dir="${SHARED_DIR:-../shared}"
+suite="$shared_dir/conformance/freebsd-tcp-testsuite/state-event-engine"
+if [ -d "$suite" ]; then
+    ts_section "conformance: FreeBSD state-event-engine, freebsd profile"
+    if bash scripts/conformance.sh "$suite" --profile freebsd --json target/conformance.json \
+        --expect scripts/lib/freebsd-state-event-engine.freebsd.expect; then
+        ts_ok "conformance"
+    else
+        failed+=("conformance")
+    fi
+else
+    ts_warn "$suite is not there: the conformance suites were NOT run (set SHARED_DIR)"
+fi
+
 # The same TUN tests once more on the other device path: the TUN opened with
 # virtio-net headers and checksum/TSO offloads (TUNSTACK_OFFLOAD=1, which the
 # tunstack binary reads; the harness checks that its banner says so).
