@@ -167,10 +167,7 @@ impl Tcb {
         // tcp_validate_incoming, FreeBSD's tcp_input: a bare ACK, never the
         // repeated FIN an ordinary out-of-window ACK may carry).
         let acceptable = self.acceptable(seq, seg_len, ctx.tcp().advertise_full_window);
-        if seg.flags.syn
-            && !seg.flags.rst
-            && !acceptable
-            && !matches!(self.state, State::SynReceived | State::TimeWait)
+        if seg.flags.syn && !seg.flags.rst && !acceptable && !matches!(self.state, State::SynReceived | State::TimeWait)
         {
             self.discard(ctx, DropReason::TcpOutOfWindow);
             self.challenge_ack(ctx);
