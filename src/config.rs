@@ -112,6 +112,8 @@ impl StackConfig {
     /// * TIME-WAIT as `tcp_twcheck`: RST ignored (RFC 1337), anything but an
     ///   exact duplicate ACK answered with an ACK;
     /// * while our FIN is unacknowledged, a bare ACK carries it again;
+    /// * data on a SYN is kept until the handshake completes (the syncache);
+    /// * a RST in CLOSE-WAIT reports ECONNRESET (Linux: EPIPE);
     /// * delayed ACKs of up to 100 ms (`net.inet.tcp.delacktime`).
     ///
     /// RFC 5961's checks stay on, as FreeBSD's `insecure_rst`/`insecure_syn` = 0;
@@ -132,6 +134,7 @@ impl StackConfig {
         tcp.bsd_time_wait = true;
         tcp.repeat_fin_until_acked = true;
         tcp.queue_data_on_syn = true;
+        tcp.reset_in_close_wait_is_epipe = false;
         tcp.delayed_ack = Duration::from_millis(100);
         config
     }

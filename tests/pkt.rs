@@ -98,7 +98,6 @@ fn a_blocking_call_returns_when_data_arrives() {
 fn unsupported_constructs_are_refused_with_their_line() {
     for (body, line, what) in [
         ("+0 sendmsg(4, {msg_name(...)=...}, 0) = 10\n", 8, "struct"),
-        ("+0 poll([{fd=4, events=POLLIN}], 1, 0) = 0\n", 8, "system call `poll`"),
         ("\n+0 epoll_create(1) = 5\n", 9, "system call `epoll_create`"),
         ("%{\nprint('hi')\n}%\n", 8, "Python `print('hi')`"),
         (
@@ -409,4 +408,17 @@ fn a_sysctl_after_the_last_call_or_packet_is_a_cleanup() {
     // So is one followed by a packet the stack should send under the new setting.
     let e = run_str("late.pkt", &format!("{cleanup}+1 > . 1:1(0) ack 1\n"), &p).expect_err("too late");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+}
+
+#[test]
+fn poll_compares_revents_and_checks_its_arguments() {
+    let e = fails("+0 poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLIN|POLLOUT}], 1, 0) = 1\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
+    assert!(e.to_string().contains("poll: fd 4 revents POLLOUT instead of POLLIN|POLLOUT"), "{e}");
+    let e = fails("+0 poll([{fd=4, events=POLLOUT}], 2, 0) = 1\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Parse, 8));
+    assert!(e.to_string().contains("nfds must be the number of entries"), "{e}");
+    // A descriptor that is not open is POLLNVAL, reported whatever was asked.
+    let e = fails("+0 poll([{fd=9, events=POLLIN, revents=0}], 1, 0) = 1\n");
+    assert!(e.to_string().contains("revents POLLNVAL instead of 0"), "{e}");
 }

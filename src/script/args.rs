@@ -107,6 +107,13 @@ pub(super) fn constant(name: &str) -> Option<i64> {
         "O_WRONLY" => libc::O_WRONLY,
         "O_RDWR" => libc::O_RDWR,
         "O_NONBLOCK" => libc::O_NONBLOCK,
+        "POLLIN" => i32::from(libc::POLLIN),
+        "POLLPRI" => i32::from(libc::POLLPRI),
+        "POLLOUT" => i32::from(libc::POLLOUT),
+        "POLLERR" => i32::from(libc::POLLERR),
+        "POLLHUP" => i32::from(libc::POLLHUP),
+        "POLLNVAL" => i32::from(libc::POLLNVAL),
+        "POLLRDHUP" => i32::from(libc::POLLRDHUP),
         _ => return errno_value(name).map(i64::from),
     };
     Some(i64::from(v))

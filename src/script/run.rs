@@ -262,13 +262,16 @@ impl Runner {
             if until_packet && !self.sent.is_empty() {
                 return Ok(());
             }
-            let Some(deadline) = self.stack.poll_deadline() else { return Ok(()) };
-            let due = Clock::script_time(deadline);
+            // The stack's next timer, or a pending `poll`'s timeout if sooner.
+            let stack_due = self.stack.poll_deadline().map(Clock::script_time);
+            let Some(due) = stack_due.into_iter().chain(self.pending_deadline()).min() else { return Ok(()) };
             if due > limit {
                 return Ok(());
             }
             self.clock.advance(due);
-            self.stack.handle_timeout(self.clock.instant());
+            if stack_due.is_some_and(|d| d <= due) {
+                self.stack.handle_timeout(self.clock.instant());
+            }
             self.collect();
             self.retry_pending()?;
         }

@@ -33,7 +33,7 @@ use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
 use crate::raw::{RawConfig, RawDelivery, RawSocketInfo, RawTable};
 use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, RawHandle, TcpHandle, UdpHandle};
-use crate::tcp::{Keepalive, State, TcpParams, TcpSocketInfo, TcpTable};
+use crate::tcp::{Keepalive, State, TcpParams, TcpReadiness, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
 use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
@@ -361,6 +361,12 @@ impl Stack {
     /// Whether `read` would not block: data, end of stream, or an error.
     pub fn tcp_can_recv(&self, handle: TcpHandle) -> bool {
         self.tcp.can_recv(handle)
+    }
+
+    /// What `poll(2)` would say of a TCP socket: readable, writable, end of
+    /// stream, error, hung up (see [`TcpReadiness`]).
+    pub fn tcp_readiness(&self, handle: TcpHandle) -> TcpReadiness {
+        self.tcp.readiness(handle)
     }
 
     pub fn tcp_local_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {

@@ -100,6 +100,10 @@ pub struct TcpConfig {
     /// bare ACK we send carries the FIN again, as FreeBSD's `tcp_output` does.
     /// Off (Linux): the FIN is only resent by the retransmission timer.
     pub repeat_fin_until_acked: bool,
+    /// The error a RST in CLOSE-WAIT leaves for the program: `BrokenPipe`
+    /// (EPIPE, Linux's `tcp_reset`: the program had been told the peer is done
+    /// sending) when on; `ConnectionReset` (FreeBSD) when off.
+    pub reset_in_close_wait_is_epipe: bool,
     /// Round a connection's receive buffer up to whole segments once the MSS is
     /// agreed, as FreeBSD's `tcp_mss` does (65536 → 65700 at MSS 1460; with
     /// timestamps, segments of MSS − 20: 66240). Off for Linux.
@@ -193,6 +197,7 @@ impl Default for TcpConfig {
             bsd_time_wait: false,
             repeat_fin_until_acked: false,
             queue_data_on_syn: false,
+            reset_in_close_wait_is_epipe: true,
             path_mtu_discovery: true,
             syn_cookies: SynCookies::default(),
             keepalive: Keepalive::default(),

@@ -404,6 +404,10 @@ impl Tcb {
             // A passive open that was reset just ends; the listener carries on.
             State::SynReceived if self.listener.is_some() => self.set_state(State::Closed, "rcvd RST"),
             State::SynReceived | State::SynSent => self.fail(ctx, io::ErrorKind::ConnectionRefused, "rcvd RST"),
+            // Linux reports EPIPE in CLOSE-WAIT, FreeBSD ECONNRESET.
+            State::CloseWait if ctx.tcp().reset_in_close_wait_is_epipe => {
+                self.fail(ctx, io::ErrorKind::BrokenPipe, "rcvd RST")
+            }
             // RFC 9293 only deletes the TCB in CLOSING and LAST-ACK; Linux and
             // FreeBSD also tell a program still holding it (ECONNRESET).
             State::Established

@@ -39,6 +39,7 @@ mod output;
 mod pmtu;
 pub(crate) mod prr;
 pub(crate) mod rack;
+mod readiness;
 pub(crate) mod receiver;
 mod recovery;
 pub mod rtt;
@@ -60,6 +61,7 @@ mod user_calls;
 
 pub use api::TcpSocketInfo;
 pub use config::{Keepalive, OptionLayout, SynCookies, TcpConfig};
+pub use readiness::TcpReadiness;
 pub use state::State;
 pub(crate) use table::TcpTable;
 

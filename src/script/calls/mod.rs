@@ -37,6 +37,7 @@
 //! O(open descriptors). A `read` or `write` allocates a buffer of the size the
 //! script names (its bytes are zeros going out and ignored coming in).
 
+mod poll;
 mod sockopt;
 mod table;
 mod udp;
@@ -106,6 +107,8 @@ pub(super) enum Op {
         socket: UdpHandle,
         len: usize,
     },
+    /// `poll`: until a descriptor is ready or the timeout passes.
+    Poll(poll::PollSet),
 }
 
 /// A blocking call waiting to complete.
@@ -223,7 +226,19 @@ impl Runner {
             ));
         }
         self.collect();
+        if let Op::Poll(set) = &p.op {
+            self.check_revents(p.line, set)?;
+        }
         check_result(p.line, &p.call, result)
+    }
+
+    /// When the pending call gives up by itself (a `poll` timeout), in script
+    /// time: the runner's clock must stop there even if the stack has no timer.
+    pub(super) fn pending_deadline(&self) -> Option<u64> {
+        match self.pending.as_ref()?.op {
+            Op::Poll(set) => set.until,
+            _ => None,
+        }
     }
 
     /// Try a call that may wait: `None` if it still would, with the call's progress.
@@ -257,6 +272,7 @@ impl Runner {
                 Ok(datagram) => Some(Ok(datagram.data.len().min(len) as i64)),
                 Err(e) => would_block(e),
             },
+            Op::Poll(set) => self.try_poll(&set).map(Ok),
             Op::Write { conn, len, done } => match self.stack.tcp_send(now, conn, &vec![0; len - done]) {
                 Ok(n) if done + n == len => Some(Ok(len as i64)),
                 Ok(n) => return (None, Op::Write { conn, len, done: done + n }),
@@ -301,6 +317,9 @@ impl Runner {
         let name = call.name.as_str();
         if name == "socket" {
             return self.socket(line, call);
+        }
+        if name == "poll" {
+            return self.poll(line, call);
         }
         if !FD_CALLS.contains(&name) {
             return Err(ScriptError::unsupported(line, format!("system call `{name}`")));
