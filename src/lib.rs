@@ -58,7 +58,9 @@ pub use shared::{DropReason, Event, QueueLimit, RawHandle, TcpHandle, UdpHandle}
 pub use socket::{RawSocket, TcpListener, TcpStream, UdpSocket};
 pub use stack::{SocketRow, Stack};
 pub use tcp::congestion;
-pub use tcp::{Keepalive, OptionLayout, State, SynCookies, TcpConfig, TcpReadiness, TcpSocketInfo};
+pub use tcp::{
+    Keepalive, OptionLayout, State, SynCookies, TcpConfig, TcpInfo, TcpReadiness, TcpSocketInfo, INFINITE_SSTHRESH,
+};
 pub use time::Instant;
 pub use udp::{ReceivedDatagram, UdpSocketInfo};
 

@@ -267,8 +267,12 @@ fn tcpi_state_assertions_see_the_connection_under_test() {
             .contains("assertion failed: `assert tcpi_state == TCPI_SYN_RECEIVED` (tcpi_state is ESTABLISHED)"),
         "{e}"
     );
-    let e = fails("+0 %{ assert tcpi_snd_cwnd == 10 }%\n");
+    let e = fails("+0 %{ assert tcpi_snd_cwnd == 12 }%\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
+    assert!(e.to_string().contains("(tcpi_snd_cwnd is 10)"), "{e}");
+    let e = fails("+0 %{ assert tcpi_ca_state == 0 }%\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
+    assert!(e.to_string().contains("tcp_info field `tcpi_ca_state`"), "{e}");
 }
 
 #[test]
@@ -366,7 +370,7 @@ fn a_datagram_to_a_closed_port_draws_a_port_unreachable() {
 }
 
 #[test]
-fn getsockopt_tcp_info_compares_the_state() {
+fn getsockopt_tcp_info_compares_each_field() {
     let p = Profile::linux();
     let ok =
         format!("{OPEN}+0 getsockopt(4, SOL_TCP, TCP_INFO, {{tcpi_state=TCP_ESTABLISHED, tcpi_rto=...}}, 232) = 0\n");
@@ -374,7 +378,10 @@ fn getsockopt_tcp_info_compares_the_state() {
     let e = fails("+0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_state=TCP_ESTABLISHED}, 232) = 0\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
     assert!(e.to_string().contains("tcpi_state is LISTEN instead of ESTABLISHED"), "{e}");
-    let e = fails("+0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_snd_cwnd=10}, 232) = 0\n");
+    let e = fails("+0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_snd_cwnd=12, tcpi_unacked=0}, 232) = 0\n");
+    assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 8));
+    assert!(e.to_string().contains("TCP_INFO tcpi_snd_cwnd is 10 instead of 12"), "{e}");
+    let e = fails("+0 getsockopt(4, SOL_TCP, TCP_INFO, {tcpi_ca_state=0}, 232) = 0\n");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 8));
 }
 

@@ -667,7 +667,7 @@ mod tests {
     fn errors_carry_the_line() {
         let e = parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\n+0 < S 0:0(0)\n").expect_err("no win");
         assert_eq!((e.kind, e.line), (ErrorKind::Parse, 3));
-        let e = parse("0 %{ assert tcpi_snd_cwnd == 10 }%\n").expect_err("python");
+        let e = parse("0 %{ assert tcpi_ca_state == 0 }%\n").expect_err("python");
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
         let s = parse("0 setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0\n").expect("struct");
         let Action::Call(c) = &s.events[0].action else { panic!("a call") };

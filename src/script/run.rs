@@ -198,11 +198,11 @@ impl Runner {
             Action::Code(assertions) => {
                 self.advance_to(w.at)?;
                 self.no_unclaimed(ev.line)?;
-                let state = self.state_under_test();
-                if let Some(failed) = assertions.iter().find(|a| !a.holds(state)) {
+                let snap = self.snapshot_under_test();
+                if let Some(failed) = assertions.iter().find(|a| !a.holds(&snap)) {
                     return Err(ScriptError::mismatch(
                         ev.line,
-                        format!("assertion failed: `{}` (tcpi_state is {state})", failed.text),
+                        format!("assertion failed: `{}` ({})", failed.text, failed.explain(&snap)),
                     ));
                 }
             }

@@ -33,7 +33,7 @@ use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
 use crate::raw::{RawConfig, RawDelivery, RawSocketInfo, RawTable};
 use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, RawHandle, TcpHandle, UdpHandle};
-use crate::tcp::{Keepalive, State, TcpParams, TcpReadiness, TcpSocketInfo, TcpTable};
+use crate::tcp::{Keepalive, State, TcpInfo, TcpParams, TcpReadiness, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
 use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
@@ -380,6 +380,13 @@ impl Stack {
     /// The RFC 9293 state of a connection (`None` once freed).
     pub fn tcp_state(&self, handle: TcpHandle) -> Option<State> {
         self.tcp.state(handle)
+    }
+
+    /// A snapshot of a connection's sender and receiver in the units of Linux's
+    /// `getsockopt(TCP_INFO)`: RTO and RTT in µs, windows in segments (`None`
+    /// for a listener or a connection already freed).
+    pub fn tcp_info(&self, handle: TcpHandle) -> Option<TcpInfo> {
+        self.tcp.info(handle)
     }
 
     /// Every listener and connection, listeners first, then by local port.

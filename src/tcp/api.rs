@@ -14,7 +14,7 @@ use super::seq::SeqNumber;
 use super::state::State;
 use super::tcb::Tcb;
 use super::timer_table::Timer;
-use super::{Keepalive, TcpTable};
+use super::{Keepalive, TcpInfo, TcpTable};
 use crate::ip::IpOutput;
 use crate::shared::{Context, Event, TcpHandle};
 
@@ -327,6 +327,11 @@ impl TcpTable {
     /// The RFC 9293 state of a connection (`None` once freed).
     pub fn state(&self, handle: TcpHandle) -> Option<State> {
         self.conns.get(&handle).map(|t| t.state)
+    }
+
+    /// A connection's [`TcpInfo`] snapshot (`None` for a listener or once freed).
+    pub fn info(&self, handle: TcpHandle) -> Option<TcpInfo> {
+        self.conns.get(&handle).map(Tcb::info)
     }
 
     /// Every listener and connection, listeners first, then by local port (a

@@ -18,7 +18,8 @@
 //!   listeners, running an event on one connection and the bookkeeping after it;
 //!   `schedule.rs` — the table's timer set and its expiry loop; `api.rs` — the
 //!   TCP calls the stack offers programs; `invariants.rs` — what must hold of the
-//!   table and of each connection between calls;
+//!   table and of each connection between calls; `info.rs` — a connection's
+//!   `tcp_info` snapshot (RTO, RTT, windows, segment counts in Linux's units);
 //! * `seq.rs`, `isn.rs`, `rtt.rs`, `congestion/`, `send_buffer.rs`, `assembler.rs`,
 //!   `scoreboard.rs`, `sent_queue.rs`, `rack.rs`, `prr.rs`, `delivery_rate.rs` — the
 //!   building blocks.
@@ -31,6 +32,7 @@ pub mod congestion;
 pub(crate) mod delivery_rate;
 mod demux;
 mod icmp_errors;
+mod info;
 mod input;
 mod invariants;
 pub(crate) mod isn;
@@ -61,6 +63,7 @@ mod user_calls;
 
 pub use api::TcpSocketInfo;
 pub use config::{Keepalive, OptionLayout, SynCookies, TcpConfig};
+pub use info::{TcpInfo, INFINITE_SSTHRESH};
 pub use readiness::TcpReadiness;
 pub use state::State;
 pub(crate) use table::TcpTable;

@@ -205,6 +205,7 @@ impl Tcb {
         let mut payload = Vec::with_capacity(len);
         self.snd.buffer.read_at(self.snd.offset_of(seg.start), len, &mut payload);
         ctx.counters.tcp_tx_retransmits += 1;
+        self.total_retrans = self.total_retrans.saturating_add(1);
         self.snd.sampler.on_retransmit();
         self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
         let tx = self.snd.delivery.on_send(ctx.now, self.snd.in_flight());
@@ -219,6 +220,7 @@ impl Tcb {
     /// (`RTO`, or `duplicate SYN` when the peer repeated its SYN).
     pub(crate) fn retransmit_syn(&mut self, ctx: &mut Ctx<'_>, cause: &'static str) {
         ctx.counters.tcp_tx_retransmits += 1;
+        self.total_retrans = self.total_retrans.saturating_add(1);
         debug!(
             target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = self.snd.iss.0,
             syn = true, cause, rto_ms = self.snd.rtt.rto().as_millis() as u64, "tcp retransmit"

@@ -174,7 +174,6 @@ impl RttEstimator {
     }
 
     /// The RTT variation (zero before the first sample).
-    #[cfg(test)]
     pub fn rttvar(&self) -> Duration {
         self.rttvar
     }

@@ -138,6 +138,9 @@ pub(crate) struct Tcb {
     /// data after close, out-of-order queue full (the `Drops` column of
     /// `tunstack ss`; each is also in its stack-wide counter).
     pub(super) dropped: u64,
+    /// Every retransmission of this connection, SYN and FIN included
+    /// (`tcpi_total_retrans`).
+    pub(super) total_retrans: u32,
 }
 
 /// Our MSS: what fits in the MTU after the 20-byte IPv4 and TCP headers (RFC 9293
@@ -230,6 +233,7 @@ impl Tcb {
             last_send: Instant::ZERO,
             scheduled: None,
             dropped: 0,
+            total_retrans: 0,
         }
     }
 

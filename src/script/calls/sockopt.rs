@@ -7,7 +7,8 @@
 //! `SO_RCVBUF` on a connection (before one exists the SYN's window already comes
 //! from the configuration: unsupported), and `SO_LINGER` off or with 0 s (close
 //! then resets). Read: `SO_ERROR`, the buffer sizes a new connection of a
-//! fresh socket or a listener gets, and `TCP_INFO`'s `tcpi_state`. The value in `[N]` is compared with the
+//! fresh socket or a listener gets, and `TCP_INFO`'s `tcpi_state` and numeric
+//! `tcpi_*` fields (`code::FIELDS`). The value in `[N]` is compared with the
 //! script's; any other option is unsupported with its level and number. O(1).
 
 use std::io;
@@ -85,44 +86,51 @@ impl Runner {
         done(result.map(|()| 0).map_err(|e| errno_of(&e)))
     }
 
-    /// `getsockopt(fd, SOL_TCP, TCP_INFO, {tcpi_state=STATE, …}, len)`: the state of
-    /// the descriptor's connection is compared; a field written `...` is not; any
-    /// other field is unsupported (the stack has no `tcp_info` snapshot).
+    /// `getsockopt(fd, SOL_TCP, TCP_INFO, {tcpi_state=STATE, tcpi_snd_cwnd=N, …}, len)`:
+    /// each field is compared with the descriptor's connection's `tcp_info`
+    /// (see [`code::FIELDS`]); a field written `...` is not; any other field
+    /// is unsupported, named.
     fn tcp_info(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
         expect_args(line, call, 5)?;
         let Some(Expr::Struct(fields)) = call.args.get(3) else {
             return Err(ScriptError::unsupported(line, "TCP_INFO without a `{tcpi_…=…}` struct"));
         };
         let Some(f) = self.fds.get(&fd) else { return done(Err(libc::EBADF)) };
-        let actual = match f.sock {
-            Sock::Conn(c) => self
-                .stack
-                .tcp_sockets()
-                .iter()
-                .find(|s| s.handle == c)
-                .map_or("CLOSED", |s| shell::freebsd_state(s.state)),
-            Sock::Listener(_) => "LISTEN",
-            Sock::Fresh | Sock::Udp(_) => "CLOSED",
+        let snap = match f.sock {
+            Sock::Conn(c) => {
+                let state = self.stack.tcp_sockets().iter().find(|s| s.handle == c).map(|s| s.state);
+                self.snapshot(state.map_or("CLOSED", shell::freebsd_state), Some(c))
+            }
+            Sock::Listener(_) => self.snapshot("LISTEN", None),
+            Sock::Fresh | Sock::Udp(_) => self.snapshot("CLOSED", None),
         };
         for (name, value) in fields {
-            match (name.as_str(), value) {
-                (_, Expr::Ellipsis) => {}
+            let (actual, want) = match (name.as_str(), value) {
+                (_, Expr::Ellipsis) => continue,
                 ("tcpi_state", Expr::Name(want)) => {
                     let want = code::state(want)
                         .ok_or_else(|| ScriptError::unsupported(line, format!("tcpi_state `{want}`")))?;
-                    if want != actual {
-                        return Err(ScriptError::mismatch(
-                            line,
-                            format!("TCP_INFO tcpi_state is {actual} instead of {want}"),
-                        ));
-                    }
+                    (snap.state.to_string(), want.to_string())
+                }
+                (field, Expr::Int(want)) if code::field(field).is_some() => {
+                    let actual = snap.get(field).map_or_else(|| "unknown (no connection)".into(), |v| v.to_string());
+                    (actual, want.to_string())
+                }
+                (field, _) if code::field(field).is_some() => {
+                    return Err(ScriptError::unsupported(
+                        line,
+                        format!("tcp_info field `{field}` not set to an integer"),
+                    ))
                 }
                 (field, _) => {
                     return Err(ScriptError::unsupported(
                         line,
-                        format!("tcp_info field `{field}` (the stack has no tcp_info snapshot)"),
+                        format!("tcp_info field `{field}` (not in the stack's tcp_info snapshot)"),
                     ))
                 }
+            };
+            if actual != want {
+                return Err(ScriptError::mismatch(line, format!("TCP_INFO {name} is {actual} instead of {want}")));
             }
         }
         done(Ok(0))

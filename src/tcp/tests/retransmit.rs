@@ -75,3 +75,26 @@ fn lost_syn_ack_is_retransmitted_then_the_half_open_connection_is_dropped() {
     h.send(seg("S", PEER_ISS + 9000).win(PEER_WIN).opts([mss(1460)]));
     h.expect(seg("S.", 0).ack(PEER_ISS + 9001).win(WIN).opts([mss(OUR_MSS)]));
 }
+
+#[test]
+fn tcp_info_counts_a_lost_syn_and_reports_windows_in_segments() {
+    let mut h = Harness::new();
+    let conn = h.connect();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    h.run_next_timer();
+    h.expect(seg("S", 0).win(WIN).opts([mss(OUR_MSS), sack_perm(), ts(h.clock(), 0), ws(OUR_WS)]));
+    // The SYN is in flight and was sent twice; the timer backed off (RFC 6298 §5.5).
+    let info = h.stack.tcp_info(conn).expect("a connection");
+    assert_eq!((info.state, info.unacked, info.total_retrans), (State::SynSent, 1, 1));
+    assert_eq!(info.rto, 2_000_000, "µs");
+    h.send(seg("S.", PEER_ISS).ack(1).win(PEER_WIN).opts([mss(1460)]));
+    h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN));
+    let info = h.stack.tcp_info(conn).expect("a connection");
+    assert_eq!((info.state, info.unacked, info.sacked, info.lost, info.retrans), (State::Established, 0, 0, 0, 0));
+    assert_eq!((info.snd_mss, info.rcv_mss, info.reordering, info.total_retrans), (1460, 1460, 3, 1));
+    // RFC 6928's initial window, ten segments; no loss yet, so no threshold.
+    assert_eq!((info.snd_cwnd, info.snd_ssthresh), (10, crate::tcp::INFINITE_SSTHRESH));
+    // Karn: the SYN,ACK answers a retransmitted SYN, so no RTT sample, and the
+    // backed-off RTO stays until one comes.
+    assert_eq!((info.rtt, info.rttvar, info.rto), (0, 0, 2_000_000));
+}
