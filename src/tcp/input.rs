@@ -645,6 +645,9 @@ impl Tcb {
                 cause,
                 "tcp state"
             );
+            if matches!(self.state, State::SynSent | State::SynReceived) && state.is_synchronized() {
+                self.snd.rtt.on_handshake_done();
+            }
             self.state = state;
         }
     }

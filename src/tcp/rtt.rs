@@ -78,6 +78,10 @@ impl RtoConfig {
 /// The "K" of RFC 6298 §2: how many RTTVARs of margin the RTO adds to SRTT.
 const K: u32 = 4;
 
+/// RFC 6298 §5.7's RTO for data after a handshake whose SYN timed out (Linux's
+/// `TCP_TIMEOUT_FALLBACK`).
+const SYN_FALLBACK_RTO: Duration = Duration::from_secs(3);
+
 /// The RFC 6298 estimator: SRTT, RTTVAR and the (backed-off) RTO of one connection.
 #[derive(Clone, Debug)]
 pub struct RttEstimator {
@@ -155,12 +159,21 @@ impl RttEstimator {
     /// connection uses it (see [`backoffs`](Self::backoffs)) to give up after too many
     /// retries (RFC 9293 §3.8.3, "R2").
     ///
-    /// RFC 6298 §5.7: if the timer expired while waiting for the SYN-ACK, the RTO used
-    /// once the connection is established must be re-initialised to 3 s. The
-    /// connection does that by creating a fresh estimator with `initial = 3 s`; this
-    /// type does not know about handshakes.
+    /// See [`on_handshake_done`](Self::on_handshake_done) for what follows a timeout
+    /// during the handshake.
     pub fn on_timeout(&mut self) {
         self.backoff = self.backoff.saturating_add(1);
+    }
+
+    /// The handshake is over. RFC 6298 §5.7: if the SYN (or SYN,ACK) timed out and
+    /// no RTT was measured (Karn's rule forbids a sample from a retransmitted SYN,
+    /// unless timestamps tell the copies apart), data starts with an RTO of 3 s and
+    /// no back-off, as Linux does — not the 2 s one expiry left behind.
+    pub fn on_handshake_done(&mut self) {
+        if self.srtt.is_none() && self.backoff > 0 {
+            self.base_rto = self.config.clamp(SYN_FALLBACK_RTO);
+            self.backoff = 0;
+        }
     }
 
     /// The smoothed RTT, or `None` before the first sample.
@@ -495,5 +508,32 @@ mod tests {
             e.on_sample(r);
         }
         assert_eq!(e.backoffs(), 0);
+    }
+
+    /// RFC 6298 §5.7, a defect: one SYN timeout left the data RTO at the backed-off
+    /// 2 s instead of 3 s.
+    #[test]
+    fn a_handshake_that_timed_out_without_a_sample_starts_data_at_3_s() {
+        let mut e = estimator();
+        e.on_timeout();
+        assert_eq!(e.rto(), ms(2000), "the SYN's back-off");
+        e.on_handshake_done();
+        assert_eq!((e.rto(), e.backoffs()), (ms(3000), 0));
+        // Two timeouts (4 s) also come back to 3 s, as Linux's TCP_TIMEOUT_FALLBACK.
+        let mut e = estimator();
+        e.on_timeout();
+        e.on_timeout();
+        e.on_handshake_done();
+        assert_eq!(e.rto(), ms(3000));
+        // A handshake that timed out but was measured (timestamps) keeps its estimate,
+        // and one that never timed out keeps the initial 1 s.
+        let mut e = estimator();
+        e.on_timeout();
+        e.on_sample(ms(100));
+        e.on_handshake_done();
+        assert_eq!(e.rto(), ms(300));
+        let mut e = estimator();
+        e.on_handshake_done();
+        assert_eq!(e.rto(), ms(1000));
     }
 }

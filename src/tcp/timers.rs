@@ -94,8 +94,8 @@ impl Tcb {
         }
         self.snd.rtt.on_timeout();
         if matches!(self.state, State::SynSent | State::SynReceived) {
-            // RFC 6298 §5.7: after a lost SYN the RTO for data starts at 3 s; the
-            // backed-off estimator already exceeds it after the first timeout.
+            // RFC 6298 §5.7: after a lost SYN the RTO for data starts at 3 s
+            // (RttEstimator::on_handshake_done, when the state leaves the handshake).
             self.retransmit_syn(ctx, "RTO");
             self.timers.set(Timer::Retransmit, ctx.now + self.snd.rtt.rto());
             return;

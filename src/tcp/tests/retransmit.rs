@@ -94,7 +94,7 @@ fn tcp_info_counts_a_lost_syn_and_reports_windows_in_segments() {
     assert_eq!((info.snd_mss, info.rcv_mss, info.reordering, info.total_retrans), (1460, 1460, 3, 1));
     // RFC 6928's initial window, ten segments; no loss yet, so no threshold.
     assert_eq!((info.snd_cwnd, info.snd_ssthresh), (10, crate::tcp::INFINITE_SSTHRESH));
-    // Karn: the SYN,ACK answers a retransmitted SYN, so no RTT sample, and the
-    // backed-off RTO stays until one comes.
-    assert_eq!((info.rtt, info.rttvar, info.rto), (0, 0, 2_000_000));
+    // Karn: the SYN,ACK answers a retransmitted SYN, so no RTT sample; RFC 6298
+    // §5.7: data starts with an RTO of 3 s, not the 2 s the back-off left.
+    assert_eq!((info.rtt, info.rttvar, info.rto), (0, 0, 3_000_000));
 }
