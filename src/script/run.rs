@@ -392,14 +392,7 @@ impl Runner {
     /// A `> udp (len)` line: the next packet must be a datagram of that length on
     /// the UDP socket's tuple, on time.
     fn outbound_datagram(&mut self, ev: &Event, spec: &DatagramSpec, w: Window) -> Result<()> {
-        self.start()?;
-        let (t, out) = self.take_sent(ev.line, spec, w)?;
-        let actual = self.show_outbound(&out);
-        if self.verbose {
-            self.trace.push(format!("{:>10} line {}: {actual}", fmt_time(t), ev.line));
-        }
-        let tuple = self.matcher.tuple;
-        let problem = match &out {
+        self.outbound_judged(ev, spec, w, |out, tuple| match out {
             Outbound::Udp(d)
                 if (d.src, d.sport, d.dst, d.dport)
                     != (tuple.local, tuple.local_port, tuple.remote, tuple.remote_port) =>
@@ -414,27 +407,13 @@ impl Runner {
             }
             Outbound::Udp(_) => None,
             _ => Some("not a UDP datagram".to_string()),
-        };
-        if let Some(problem) = problem {
-            return Err(ScriptError::mismatch(
-                ev.line,
-                format!("outbound packet mismatch: {problem}\n  script: {spec}\n  actual: {actual} at {}", fmt_time(t)),
-            ));
-        }
-        self.check_time(ev.line, t, w, &actual)
+        })
     }
 
     /// A `> icmp unreachable CODE [mtu N]` line: the next packet must be that
     /// error, from the stack to the remote host, on time.
     fn outbound_icmp(&mut self, ev: &Event, spec: &IcmpSpec, w: Window) -> Result<()> {
-        self.start()?;
-        let (t, out) = self.take_sent(ev.line, spec, w)?;
-        let actual = self.show_outbound(&out);
-        if self.verbose {
-            self.trace.push(format!("{:>10} line {}: {actual}", fmt_time(t), ev.line));
-        }
-        let tuple = self.matcher.tuple;
-        let problem = match out {
+        self.outbound_judged(ev, spec, w, |out, tuple| match *out {
             Outbound::Icmp { src, dst, .. } if (src, dst) != (tuple.local, tuple.remote) => {
                 Some(format!("sent {src} > {dst}, the remote host is {}", tuple.remote))
             }
@@ -449,8 +428,26 @@ impl Runner {
                 }
             }
             _ => Some("not an ICMP destination unreachable".to_string()),
-        };
-        if let Some(problem) = problem {
+        })
+    }
+
+    /// The frame of a datagram or ICMP `>` line: take the next packet the stack
+    /// sent, trace it, let `judge` name its first difference from the script
+    /// (`None`: it matches), then check its time.
+    fn outbound_judged(
+        &mut self,
+        ev: &Event,
+        spec: &dyn std::fmt::Display,
+        w: Window,
+        judge: impl FnOnce(&Outbound, Tuple) -> Option<String>,
+    ) -> Result<()> {
+        self.start()?;
+        let (t, out) = self.take_sent(ev.line, spec, w)?;
+        let actual = self.show_outbound(&out);
+        if self.verbose {
+            self.trace.push(format!("{:>10} line {}: {actual}", fmt_time(t), ev.line));
+        }
+        if let Some(problem) = judge(&out, self.matcher.tuple) {
             return Err(ScriptError::mismatch(
                 ev.line,
                 format!("outbound packet mismatch: {problem}\n  script: {spec}\n  actual: {actual} at {}", fmt_time(t)),

@@ -52,7 +52,7 @@ use std::time::Duration;
 use crate::time::Instant;
 
 use super::hystart::HyStart;
-use super::{initial_window, AckSample, CongestionControl};
+use super::{initial_window, windows_for_new_mss, AckSample, CongestionControl};
 
 /// RFC 9438 §5.1: the constant C of `W_cubic`, segments per second³.
 const C: f64 = 0.4;
@@ -370,11 +370,7 @@ impl CongestionControl for Cubic {
     /// window is recomputed, later windows keep their bytes within the floors.
     fn set_mss(&mut self, mss: usize) {
         self.mss = mss.max(1);
-        if self.untouched {
-            self.cwnd = initial_window(self.mss);
-        }
-        self.floor_cwnd();
-        self.ssthresh = self.ssthresh.max(self.mss.saturating_mul(2));
+        windows_for_new_mss(&mut self.cwnd, &mut self.ssthresh, self.mss, self.untouched);
     }
 }
 

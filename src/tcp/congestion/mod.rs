@@ -124,6 +124,18 @@ pub fn initial_window(mss: usize) -> usize {
     mss.saturating_mul(10).min(mss.saturating_mul(2).max(14_600))
 }
 
+/// The windows of a loss-based controller after the SMSS changed to `mss` (at
+/// least 1), shared by NewReno and CUBIC: an `untouched` window (no event yet)
+/// is recomputed as the new initial window, later windows keep their bytes;
+/// then `cwnd ≥ 1·SMSS` and `ssthresh ≥ 2·SMSS` (RFC 5681's floors) hold again.
+pub(super) fn windows_for_new_mss(cwnd: &mut usize, ssthresh: &mut usize, mss: usize, untouched: bool) {
+    if untouched {
+        *cwnd = initial_window(mss);
+    }
+    *cwnd = (*cwnd).max(mss);
+    *ssthresh = (*ssthresh).max(mss.saturating_mul(2));
+}
+
 /// A factory for a user-supplied congestion controller: given the sender MSS, build
 /// one controller for one connection.
 pub type CongestionFactory = Arc<dyn Fn(usize) -> Box<dyn CongestionControl> + Send + Sync>;

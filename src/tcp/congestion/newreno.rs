@@ -29,7 +29,7 @@
 
 use crate::time::Instant;
 
-use super::{initial_window, CongestionControl};
+use super::{initial_window, windows_for_new_mss, CongestionControl};
 
 /// RFC 3465 §2.2: the most slow start may grow `cwnd` per ACK, in segments ("L").
 const SLOW_START_LIMIT_SEGMENTS: usize = 2;
@@ -209,11 +209,7 @@ impl CongestionControl for NewReno {
     ///   new size.
     fn set_mss(&mut self, mss: usize) {
         self.mss = mss.max(1);
-        if self.untouched {
-            self.cwnd = initial_window(self.mss);
-        }
-        self.floor_cwnd();
-        self.ssthresh = self.ssthresh.max(self.mss.saturating_mul(2));
+        windows_for_new_mss(&mut self.cwnd, &mut self.ssthresh, self.mss, self.untouched);
     }
 }
 
