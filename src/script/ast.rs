@@ -74,6 +74,10 @@ pub enum Direction {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PacketSpec {
     pub dir: Direction,
+    /// `<:40002` / `>:40002`: the segment belongs to the connection a listener
+    /// accepted from the remote host's port 40002 — one of several at once.
+    /// `None`: the connection under test (see `matching.rs`).
+    pub port: Option<u16>,
     pub flags: Flags,
     /// Sequence number (relative to the stack's ISN on outbound packets).
     pub start: u32,

@@ -34,6 +34,10 @@ impl fmt::Display for OptSpec {
 impl fmt::Display for PacketSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dir = if self.dir == Direction::Inbound { '<' } else { '>' };
+        let dir = match self.port {
+            Some(port) => format!("{dir}:{port}"),
+            None => dir.to_string(),
+        };
         let end = self.start.wrapping_add(self.len);
         if self.any_seq {
             write!(f, "{dir} {} ...({})", flag_letters(self.flags), self.len)?;
@@ -133,6 +137,7 @@ mod tests {
             "> S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 100 ecr 7,nop,wscale 7>",
             "< P. 1:1001(1000) ack 1 win 257",
             "> . 1:1(0) ack 1001",
+            "<:40002 S 0:0(0) win 65535 <mss 1460>",
             "< . 1:1(0) ack 1 win 257 <nop,nop,sack 1001:2001 3001:4001>",
             "< S 0:0(0) win 32767 <mss 1460,sackOK,eol,eol>",
             "> F. 4294967295:4294967295(0) ack 0",

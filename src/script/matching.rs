@@ -9,6 +9,14 @@
 //! an active open is to `remote:connect_port` from the stack's ephemeral port.
 //! A segment the stack sends on any other tuple is a mismatch.
 //!
+//! A listener may have several connections at once. A packet line written
+//! `<:40002` or `>:40002` is about the one the listener accepted from the remote
+//! host's port 40002 (the runner keeps a `Matcher` for each such connection,
+//! `run.rs`); a line without a port is about the connection under test above.
+//! packetdrill itself follows one socket at a time (its `run_packet.c`), so
+//! this is our extension: a SYN without a port on an established connection
+//! still goes to that connection (and draws RFC 5961's challenge ACK).
+//!
 //! # Sequence numbers
 //!
 //! As in packetdrill, the script picks the remote host's numbers and writes them
@@ -388,6 +396,7 @@ mod tests {
     fn spec(flags: Flags, start: u32, len: u32) -> PacketSpec {
         PacketSpec {
             dir: Direction::Outbound,
+            port: None,
             flags,
             start,
             any_seq: false,

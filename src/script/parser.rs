@@ -227,6 +227,15 @@ impl Parser<'_> {
 
     fn packet(&mut self, dir: Direction) -> Result<PacketSpec> {
         self.pos += 1; // '<' or '>'
+        let port = if self.at_punct(':') {
+            self.pos += 1;
+            match self.int("remote port (`<:PORT`)")? {
+                0 => return Err(self.err("remote port 0 (`<:PORT` names a port of the remote host, 1 to 65535)")),
+                port => Some(port),
+            }
+        } else {
+            None
+        };
         if self.at_punct('[') {
             return Err(self.unsupported("ECN or IP annotations in `[...]`"));
         }
@@ -262,6 +271,7 @@ impl Parser<'_> {
         }
         let mut spec = PacketSpec {
             dir,
+            port,
             flags,
             start,
             any_seq,
@@ -683,6 +693,13 @@ mod tests {
         let s = parse("0 < F 17:20(3) ack 34 win 32767\n").expect("ack without the ACK flag");
         let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
         assert_eq!((p.flags.ack, p.ack), (false, Some(34)));
+        let s = parse("0 <:40002 S 0:0(0) win 65535\n0 > S. 0:0(0) ack 1\n").expect("a remote port");
+        let ports: Vec<Option<u16>> =
+            s.events.iter().map(|e| if let Action::Packet(p) = &e.action { p.port } else { None }).collect();
+        assert_eq!(ports, [Some(40002), None]);
+        for bad in ["0 <:0 S 0:0(0) win 1\n", "0 <:70000 S 0:0(0) win 1\n", "0 <: S 0:0(0) win 1\n"] {
+            assert_eq!(parse(bad).expect_err(bad).kind, ErrorKind::Parse, "{bad}");
+        }
         let s = parse("0 > S. ...(0) ack 65538 win 65535\n").expect("any sequence number");
         let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
         assert!(p.any_seq);

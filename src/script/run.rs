@@ -84,6 +84,12 @@ pub(super) struct Runner {
     pub(super) clock: Clock,
     pub(super) stack: Stack,
     pub(super) matcher: Matcher,
+    /// The other connections a listener accepted, by the remote host's port
+    /// (`<:40002`), each with what the runner knows of its numbers. A line
+    /// naming one swaps it into `matcher` for that line.
+    accepted: BTreeMap<u16, Matcher>,
+    /// The remote port of the accepted connection swapped in for this line.
+    selected: Option<u16>,
     /// Packets the stack sent that no `>` has claimed yet, with when.
     sent: VecDeque<(u64, std::result::Result<Outbound, String>)>,
     pub(super) fds: BTreeMap<i64, Fd>,
@@ -117,6 +123,8 @@ impl Runner {
             },
             stack,
             matcher: Matcher::new(tuple),
+            accepted: BTreeMap::new(),
+            selected: None,
             profile,
             sent: VecDeque::new(),
             fds: BTreeMap::new(),
@@ -155,12 +163,20 @@ impl Runner {
             self.trace.push(format!("{:>10} line {}: {what}", fmt_time(w.at.max(self.clock.now)), ev.line));
         }
         match &ev.action {
-            Action::Packet(spec) if spec.dir == Direction::Outbound => self.outbound(ev, spec, w)?,
             Action::Packet(spec) => {
-                self.advance_to(w.at)?;
-                self.no_unclaimed(ev.line)?;
-                self.start()?;
-                self.inbound(ev.line, spec)?;
+                let default = self.select_connection(spec.port);
+                let result = if spec.dir == Direction::Outbound {
+                    self.outbound(ev, spec, w)
+                } else {
+                    self.advance_to(w.at)
+                        .and_then(|()| self.no_unclaimed(ev.line))
+                        .and_then(|()| self.start())
+                        .and_then(|()| self.inbound(ev.line, spec))
+                };
+                if let Some(default) = default {
+                    self.restore_connection(default);
+                }
+                result?;
             }
             Action::Datagram(spec) if spec.dir == Direction::Outbound => self.outbound_datagram(ev, spec, w)?,
             Action::Datagram(spec) => {
@@ -209,6 +225,31 @@ impl Runner {
         }
         self.clock.done(ev.time, w.at);
         Ok(())
+    }
+
+    /// A packet line naming the remote port `port` (`<:40002`) is about the
+    /// passive connection from that port to the listener's: unless that is the
+    /// connection under test already, its matcher takes the place of the
+    /// default one, which is returned to be put back by
+    /// [`restore_connection`](Self::restore_connection) after the line.
+    fn select_connection(&mut self, port: Option<u16>) -> Option<Matcher> {
+        let port = port?;
+        let local_port = self.profile.local_port;
+        let t = self.matcher.tuple;
+        if (t.local_port, t.remote_port) == (local_port, port) {
+            return None;
+        }
+        let tuple = Tuple { local: self.profile.config.addr, local_port, remote: self.profile.remote, remote_port: port };
+        let other = self.accepted.remove(&port).unwrap_or_else(|| Matcher::new(tuple));
+        self.selected = Some(port);
+        Some(std::mem::replace(&mut self.matcher, other))
+    }
+
+    /// Put the connection under test back after a line about another one.
+    fn restore_connection(&mut self, default: Matcher) {
+        let other = std::mem::replace(&mut self.matcher, default);
+        self.selected = None;
+        self.accepted.insert(other.tuple.remote_port, other);
     }
 
     /// The script's end: a blocking call still waiting gets until its deadline.
@@ -330,7 +371,17 @@ impl Runner {
     /// Anything the stack sent, as a script line.
     fn show_outbound(&self, out: &Outbound) -> String {
         match out {
-            Outbound::Tcp(sent) => self.matcher.show(sent),
+            // A segment of another accepted connection shows as its `>:PORT`
+            // line would, numbers relative to that connection's ISN.
+            Outbound::Tcp(sent) => match self.accepted.get(&sent.dport) {
+                Some(m) if m.tuple.local_port == sent.sport => {
+                    m.show(sent).replacen('>', &format!(">:{}", sent.dport), 1)
+                }
+                _ if self.selected == Some(sent.dport) => {
+                    self.matcher.show(sent).replacen('>', &format!(">:{}", sent.dport), 1)
+                }
+                _ => self.matcher.show(sent),
+            },
             Outbound::Udp(d) => format!("> udp ({}) ({}:{} > {}:{})", d.len, d.src, d.sport, d.dst, d.dport),
             Outbound::Icmp { src, dst, kind: 3, code, rest } => {
                 let name = icmp_code_name(*code).map_or_else(|| format!("code {code}"), str::to_string);
