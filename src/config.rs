@@ -78,13 +78,16 @@ impl StackConfig {
     /// 1500-byte MTU; SYN options in Linux's order and padding (`mss, sackOK, TS, nop,
     /// wscale`); an initial window of 10 segments (RFC 6928); a 40 ms delayed ACK; an
     /// initial RTO of 1 s, minimum 200 ms, maximum 120 s; 6 SYN retries
-    /// (`tcp_syn_retries`); TIME-WAIT of 60 s (MSL 30 s); FIN-WAIT-2 linger of 60 s
+    /// (`tcp_syn_retries`) and 5 SYN,ACK retries (`tcp_synack_retries`); slow
+    /// start after idle (`tcp_slow_start_after_idle`); TIME-WAIT of 60 s (MSL 30 s); FIN-WAIT-2 linger of 60 s
     /// (`tcp_fin_timeout`). What changes is the address: packetdrill's local host
     /// is 192.168.0.1.
     ///
     /// What does not match Linux, and scripts must allow for: the window values.
     /// Both offer `wscale 7` (ours fits the 4 MiB `recv_buffer_max`, Linux's comes
-    /// from `tcp_rmem`) and both grow the window by auto-tuning, but Linux starts
+    /// from `tcp_rmem`'s 6 MiB maximum; upstream packetdrill's `defaults.sh` raises
+    /// that to 15 MiB, hence the `wscale 8` of its scripts, which the runner
+    /// reproduces by reading the file) and both grow the window by auto-tuning, but Linux starts
     /// from a smaller window that it opens segment by segment, while ours offers the
     /// whole 256 KiB initial buffer at once.
     pub fn linux_profile() -> Self {
@@ -114,7 +117,8 @@ impl StackConfig {
     /// * while our FIN is unacknowledged, a bare ACK carries it again;
     /// * data on a SYN is kept until the handshake completes (the syncache);
     /// * a RST in CLOSE-WAIT reports ECONNRESET (Linux: EPIPE);
-    /// * delayed ACKs of up to 100 ms (`net.inet.tcp.delacktime`).
+    /// * delayed ACKs of up to 100 ms (`net.inet.tcp.delacktime`);
+    /// * a SYN,ACK sent at most 3 more times (`net.inet.tcp.syncache.rexmtlimit`).
     ///
     /// RFC 5961's checks stay on, as FreeBSD's `insecure_rst`/`insecure_syn` = 0;
     /// scripts that turn them off reach the same knobs
@@ -136,6 +140,7 @@ impl StackConfig {
         tcp.queue_data_on_syn = true;
         tcp.reset_in_close_wait_is_epipe = false;
         tcp.delayed_ack = Duration::from_millis(100);
+        tcp.syn_ack_retries = 3;
         config
     }
 

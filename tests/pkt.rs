@@ -106,7 +106,7 @@ fn unsupported_constructs_are_refused_with_their_line() {
             "changing `net.ipv4.tcp_sack` after the first call",
         ),
         ("+0 `sockstat -4 -P udp -s | grep -c TIME_WAIT | grep 1`\n", 8, "shell command `sockstat"),
-        ("+0 `sysctl -q net.ipv4.tcp_early_retrans=3`\n", 8, "net.ipv4.tcp_early_retrans"),
+        ("+0 `sysctl -q net.ipv4.tcp_early_retrans=0`\n", 8, "net.ipv4.tcp_early_retrans"),
         (
             "+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 5\n+0 socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP) = 6\n",
             9,

@@ -5,7 +5,7 @@
 //! mismatch — never a syntax error or "unsupported". These are our own scripts,
 //! not copies of upstream's.
 
-use tunstack::script::{run_str, ErrorKind, Profile};
+use tunstack::script::{run_file, run_str, ErrorKind, Profile};
 
 /// A passive open with Linux's SYN options, then a write and its ACK.
 const PASSIVE: &str = r#"
@@ -82,11 +82,32 @@ fn the_rto_script_shows_that_retransmissions_lose_psh() {
 }
 
 #[test]
-fn the_active_open_passes_and_the_passive_one_shows_the_linux_window_scale_difference() {
+fn the_active_open_passes_and_the_passive_one_needs_the_suites_defaults_for_wscale_8() {
     run_str("active.pkt", ACTIVE, &Profile::linux()).expect("the active open passes");
-    // Linux offers wscale 8 from its default receive buffer; the linux profile
-    // offers 7 (DESIGN.md, "Scripted tests").
+    // Upstream's scripts expect wscale 8 because their defaults.sh raises
+    // tcp_rmem's maximum to 15 MiB; without it the stack (like a Linux with its
+    // own 6 MiB) offers 7.
     let e = run_str("passive.pkt", PASSIVE, &Profile::linux()).expect_err("wscale differs");
     assert_eq!((e.kind, e.line), (ErrorKind::Mismatch, 12));
     assert!(e.to_string().contains("option `wscale 7` instead of `wscale 8`"), "{e}");
+}
+
+/// Upstream's scripts start by running the suite's `../common/defaults.sh`:
+/// the runner reads it from beside the script (ours, in its style, is
+/// `tests/upstream/common/defaults.sh`), and the passive open
+/// (`tests/upstream/tcp/passive_defaults.pkt`) then passes with
+/// `wscale 8`, naming what the file sets that the stack does not model.
+#[test]
+fn a_script_running_the_suites_defaults_gets_their_settings() {
+    let path = std::path::Path::new("tests/upstream/tcp/passive_defaults.pkt");
+    let report = run_file(path, &Profile::linux()).expect("passes with wscale 8");
+    let notes: Vec<&str> = report.notes.iter().map(|(_, n)| n.as_str()).collect();
+    for feature in ["Fast Open", "F-RTO", "MPTCP", "per-destination metrics", "queueing discipline"] {
+        assert!(notes.iter().any(|n| n.contains(feature)), "no note on {feature}: {notes:#?}");
+    }
+    // Where there is no such file the script is unsupported, with the path.
+    let text = std::fs::read_to_string(path).expect("read");
+    let e = run_str("tests/upstream/nowhere/passive.pkt", &text, &Profile::linux()).expect_err("no file");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 5));
+    assert!(e.to_string().contains("tests/upstream/nowhere/../common/defaults.sh"), "{e}");
 }

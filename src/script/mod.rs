@@ -46,6 +46,7 @@ pub mod parser;
 mod preprocess;
 pub mod run;
 pub mod shell;
+mod source;
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -133,7 +134,8 @@ pub fn run_str_traced(
     }
     let defines: Vec<String> = options.iter().filter_map(|o| options::define_of(o)).collect();
     let text = preprocess::preprocess(text, &defines).map_err(|e| e.in_file(name))?;
-    let mut script = parser::parse(&text).map_err(|e| e.in_file(name))?;
+    let dir = Path::new(name).parent();
+    let mut script = parser::parse_in(&text, dir).map_err(|e| e.in_file(name))?;
     for option in options {
         options::apply(&mut script, 0, option).map_err(|mut e| {
             e.message = format!("on the command line: {}", e.message);

@@ -17,6 +17,8 @@
 //! [`ErrorKind::Unsupported`](super::ErrorKind::Unsupported) and its line, never
 //! skipped.
 
+use std::path::Path;
+
 use super::ast::*;
 use super::error::{Result, ScriptError};
 use super::lexer::{lex, Tok, Token};
@@ -26,12 +28,19 @@ use crate::wire::tcp::Flags;
 /// packetdrill's default tolerance: 4 ms.
 pub const DEFAULT_TOLERANCE_US: u64 = 4_000;
 
-/// Parse a whole script.
+/// Parse a whole script that has no file: a shell script it runs
+/// (`` `../common/defaults.sh` ``) cannot be found, and is unsupported.
 pub fn parse(text: &str) -> Result<Script> {
+    parse_in(text, None)
+}
+
+/// Parse a whole script whose file is in `dir`, where the shell scripts it runs
+/// are looked for (`source.rs`).
+pub fn parse_in(text: &str, dir: Option<&Path>) -> Result<Script> {
     let tokens = lex(text);
     let mut script = Script { tolerance_us: DEFAULT_TOLERANCE_US, settings: Settings::default(), events: Vec::new() };
     for statement in tokens.split(|t| t.tok == Tok::Newline).filter(|s| !s.is_empty()) {
-        let mut p = Parser { toks: statement, pos: 0, line: statement[0].line };
+        let mut p = Parser { toks: statement, pos: 0, line: statement[0].line, dir };
         match &statement[0].tok {
             Tok::Option(option) => p.option(option, &mut script)?,
             _ => script.events.push(p.event()?),
@@ -46,6 +55,8 @@ struct Parser<'a> {
     pos: usize,
     /// The statement's first line: where errors point.
     line: usize,
+    /// The script file's directory, if it has one.
+    dir: Option<&'a Path>,
 }
 
 impl Parser<'_> {
@@ -168,7 +179,7 @@ impl Parser<'_> {
             Some(Tok::Punct('>')) => Action::Packet(self.packet(Direction::Outbound)?),
             Some(Tok::Word(_)) => Action::Call(self.call()?),
             Some(Tok::Shell(text)) => {
-                let action = Action::Shell(shell::interpret(self.here(), text)?);
+                let action = Action::Shell(shell::interpret(self.here(), text, self.dir)?);
                 self.pos += 1;
                 action
             }

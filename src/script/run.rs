@@ -239,7 +239,8 @@ impl Runner {
         if (t.local_port, t.remote_port) == (local_port, port) {
             return None;
         }
-        let tuple = Tuple { local: self.profile.config.addr, local_port, remote: self.profile.remote, remote_port: port };
+        let tuple =
+            Tuple { local: self.profile.config.addr, local_port, remote: self.profile.remote, remote_port: port };
         let other = self.accepted.remove(&port).unwrap_or_else(|| Matcher::new(tuple));
         self.selected = Some(port);
         Some(std::mem::replace(&mut self.matcher, other))
@@ -530,6 +531,9 @@ impl Runner {
                             ),
                         ));
                     }
+                }
+                Command::NoEffect { text, why } => {
+                    self.notes.push((line, format!("`{text}` changes nothing here: {why}")));
                 }
                 Command::Drop { state, .. } => {
                     let now = self.clock.instant();

@@ -30,9 +30,11 @@
 //! in any combination, the value optionally quoted), or one of the socket-table
 //! commands above.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::error::{Result, ScriptError};
+use super::source;
 use crate::config::{CongestionAlgorithm, SynCookies, TcpConfig};
 
 /// One change to the stack's TCP settings a `sysctl` asks for.
@@ -82,6 +84,10 @@ pub enum Setting {
     DropSynFin(bool),
     /// Congestion control of new connections (Linux's `tcp_congestion_control`).
     Congestion(CongestionAlgorithm),
+    /// SYN,ACK retransmissions before a passive open is given up.
+    SynAckRetries(u32),
+    /// Restart from the initial window after idle (RFC 5681 §4.1).
+    SlowStartAfterIdle(bool),
 }
 
 impl Setting {
@@ -122,6 +128,8 @@ impl Setting {
             Setting::Rfc5961Syn(on) => tcp.rfc5961_syn = on,
             Setting::DropSynFin(on) => tcp.drop_syn_fin = on,
             Setting::Congestion(ref algorithm) => tcp.congestion = algorithm.clone(),
+            Setting::SynAckRetries(n) => tcp.syn_ack_retries = n,
+            Setting::SlowStartAfterIdle(on) => tcp.slow_start_after_idle = on,
         }
     }
 }
@@ -155,13 +163,21 @@ pub enum Command {
         text: String,
         state: &'static str,
     },
+    /// A command about something the stack does not have (a metrics cache, a
+    /// queueing discipline): accepted, with why it changes nothing.
+    NoEffect {
+        text: String,
+        why: String,
+    },
 }
 
 impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Sysctl(s) => write!(f, "sysctl {}={}", s.name, s.value),
-            Command::CountSockets { text, .. } | Command::Drop { text, .. } => f.write_str(text),
+            Command::CountSockets { text, .. } | Command::Drop { text, .. } | Command::NoEffect { text, .. } => {
+                f.write_str(text)
+            }
         }
     }
 }
@@ -205,11 +221,52 @@ fn state_named(line: usize, name: &str, command: &str) -> Result<&'static str> {
     })
 }
 
-/// Interpret the text between backticks on `line`.
-pub fn interpret(line: usize, text: &str) -> Result<Vec<Command>> {
+/// Where a command was written: in the script itself (whose file is in the
+/// directory given, if it has a file), or in a shell script the script runs
+/// (`source.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Origin<'a> {
+    Script(Option<&'a Path>),
+    Sourced,
+}
+
+/// Interpret the text between backticks on `line` of a script whose file is in
+/// `dir` (if it has a file).
+pub fn interpret(line: usize, text: &str, dir: Option<&Path>) -> Result<Vec<Command>> {
+    interpret_as(line, text, Origin::Script(dir))
+}
+
+/// [`interpret`], for commands from `origin`.
+pub(super) fn interpret_as(line: usize, text: &str, origin: Origin<'_>) -> Result<Vec<Command>> {
     let mut out = Vec::new();
     for command in split_commands(text) {
+        let command = expand_arithmetic(line, strip_redirections(&command))?;
         let program = command.split_whitespace().next().unwrap_or_default();
+        if program.ends_with(".sh") {
+            match origin {
+                Origin::Script(Some(dir)) => out.extend(source::read(line, command.trim(), dir)?),
+                Origin::Script(None) => {
+                    return Err(ScriptError::unsupported(
+                        line,
+                        format!(
+                            "shell script `{}` (a script given as text has no directory to find it in)",
+                            command.trim()
+                        ),
+                    ))
+                }
+                Origin::Sourced => {
+                    return Err(ScriptError::unsupported(
+                        line,
+                        format!("a shell script running another (`{}`)", command.trim()),
+                    ))
+                }
+            }
+            continue;
+        }
+        if let Some(why) = no_effect(&command) {
+            out.push(Command::NoEffect { text: command.trim().to_string(), why: why.to_string() });
+            continue;
+        }
         if program == "sockstat" {
             out.push(sockstat(line, &command)?);
             continue;
@@ -242,7 +299,7 @@ pub fn interpret(line: usize, text: &str) -> Result<Vec<Command>> {
             return Err(ScriptError::unsupported(line, format!("shell command `{}`", command.trim())));
         }
         for (name, value) in assignments {
-            out.push(Command::Sysctl(sysctl(line, name, value)?));
+            out.push(Command::Sysctl(sysctl(line, name, value, origin)?));
         }
     }
     if out.is_empty() {
@@ -300,11 +357,34 @@ fn tcpdrop(line: usize, command: &str) -> Result<Command> {
 }
 
 /// The table: what `name=value` means for the stack.
-fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
+///
+/// A setting that turns on a feature the stack lacks is unsupported when a
+/// script makes it (the script is about that feature), but only noted when it
+/// comes from a shell script of suite-wide defaults: upstream packetdrill's
+/// `defaults.sh` turns on Fast Open, F-RTO and MPTCP for every script, and a
+/// script that then exercises one of them meets its own refusal (a Fast Open
+/// option or call is unsupported) or a packet mismatch — never a silent pass.
+fn sysctl(line: usize, name: String, value: String, origin: Origin<'_>) -> Result<Sysctl> {
     use Setting::*;
     let unsupported = |what: &str| Err(ScriptError::unsupported(line, format!("{what} (`sysctl {name}={value}`)")));
+    let defaults = matches!(origin, Origin::Sourced);
+    let lacking = |feature: &str| -> Result<(Vec<Setting>, Option<String>)> {
+        if defaults {
+            Ok((
+                Vec::new(),
+                Some(format!("{feature} is not modelled (a defaults script sets it for every script, so noted)")),
+            ))
+        } else {
+            Err(ScriptError::unsupported(line, format!("{feature} (`sysctl {name}={value}`)")))
+        }
+    };
     let int = || -> Result<u64> {
-        value.trim().parse().map_err(|_| ScriptError::parse(line, format!("`{name}={value}`: not a number")))
+        let v = value.trim();
+        match v.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => v.parse(),
+        }
+        .map_err(|_| ScriptError::parse(line, format!("`{name}={value}`: not a number")))
     };
     let size = || -> Result<usize> { usize::try_from(int()?).map_err(|_| ScriptError::parse(line, "too large")) };
     let count = || -> Result<u32> { u32::try_from(int()?).map_err(|_| ScriptError::parse(line, "too large")) };
@@ -324,6 +404,7 @@ fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
         "net.inet.tcp.sendspace" => (vec![SendBuffer(size()?)], None),
         "kern.ipc.maxsockbuf" => (vec![RecvBufferMax(size()?), SendBufferMax(size()?)], None),
         "net.inet.tcp.rexmit_initial" => (vec![InitialRto(Duration::from_millis(int()?))], None),
+        "net.inet.tcp.syncache.rexmtlimit" => (vec![SynAckRetries(count()?)], None),
         "net.inet.tcp.hostcache.purgenow" => none("the stack keeps no host cache"),
         "net.inet.tcp.syncookies" => match int()? {
             0 => (vec![SynCookies(crate::config::SynCookies::Off)], None),
@@ -389,7 +470,48 @@ fn sysctl(line: usize, name: String, value: String) -> Result<Sysctl> {
         },
         "net.ipv4.tcp_fastopen" => match int()? {
             0 => none("the stack has no TCP Fast Open"),
-            _ => return unsupported("TCP Fast Open"),
+            _ => lacking("TCP Fast Open (RFC 7413)")?,
+        },
+        "net.ipv4.tcp_fastopen_key" => lacking("TCP Fast Open (RFC 7413)")?,
+        "net.ipv4.tcp_synack_retries" => (vec![SynAckRetries(count()?)], None),
+        "net.ipv4.tcp_slow_start_after_idle" => (vec![SlowStartAfterIdle(flag()?)], None),
+        "net.ipv4.tcp_frto" => match int()? {
+            0 => none("the stack has no F-RTO"),
+            _ => lacking("F-RTO (RFC 5682; after a timeout the stack retransmits, sending no new data first)")?,
+        },
+        "net.ipv4.tcp_dsack" => match int()? {
+            0 => return unsupported("turning D-SACK off"),
+            _ => none("the stack reports duplicates with D-SACK (RFC 2883) anyway"),
+        },
+        "net.ipv4.tcp_fack" => match int()? {
+            0 => none("the stack has no FACK (gone from Linux too)"),
+            _ => return unsupported("FACK"),
+        },
+        "net.ipv4.tcp_reordering" => match int()? {
+            3 => none("the duplicate-ACK threshold is 3 (RFC 5681 §3.2) anyway"),
+            _ => return unsupported("another duplicate-ACK threshold"),
+        },
+        // Linux: 3 and 4 mean tail loss probes on (and early retransmit
+        // delayed or off), which RACK-TLP (RFC 8985) does here.
+        "net.ipv4.tcp_early_retrans" => match int()? {
+            3 | 4 => none("the stack sends tail loss probes (RFC 8985 §7) anyway"),
+            _ => return unsupported("early retransmit without tail loss probes"),
+        },
+        "net.ipv4.tcp_recovery" => match int()? {
+            1 => none("RACK loss detection (RFC 8985) is on anyway"),
+            _ => return unsupported("loss recovery other than RACK"),
+        },
+        "net.ipv4.tcp_tso_win_divisor" => none("the stack does not hold segments back to build TSO bursts"),
+        "net.ipv4.tcp_pacing_ss_ratio" | "net.ipv4.tcp_pacing_ca_ratio" => {
+            none("Linux paces only under the fq qdisc or BBR; the script runs without either")
+        }
+        "net.ipv4.tcp_notsent_lowat" => match int()? {
+            4_294_967_295 => none("no limit on unsent data, the default"),
+            _ => return unsupported("a limit on unsent data (TCP_NOTSENT_LOWAT)"),
+        },
+        "net.mptcp.enabled" => match int()? {
+            0 => none("the stack has no MPTCP"),
+            _ => lacking("MPTCP (RFC 8684)")?,
         },
         "net.ipv4.tcp_no_metrics_save" => none("the stack keeps no per-destination metrics"),
         "net.ipv4.tcp_congestion_control" => match value.trim() {
@@ -470,13 +592,77 @@ fn words(line: usize, command: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Commands about machinery the stack does not have, and why they change
+/// nothing: flushing Linux's per-destination metrics, and putting a plain FIFO
+/// queue on the TUN (upstream's defaults do, against pacing by `fq`).
+fn no_effect(command: &str) -> Option<&'static str> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    match words.as_slice() {
+        ["ip", "tcp_metrics", "flush"] | ["ip", "tcp_metrics", "flush", "all"] => {
+            Some("the stack keeps no per-destination metrics")
+        }
+        ["tc", "qdisc", "add" | "replace", "dev", _, "root", "pfifo" | "pfifo_fast"] => {
+            Some("the runner has no queueing discipline: a packet goes out when the stack sends it")
+        }
+        _ => None,
+    }
+}
+
+/// `command` without redirections of its output (`> /dev/null 2>&1`): where a
+/// command's output goes changes nothing it does.
+fn strip_redirections(command: &str) -> String {
+    let mut words: Vec<&str> = command.split_whitespace().collect();
+    loop {
+        match words.as_slice() {
+            [.., ">" | "2>" | "1>", "/dev/null"] => words.truncate(words.len() - 2),
+            [.., ">/dev/null" | "2>/dev/null" | "1>/dev/null" | "2>&1" | "&>/dev/null"] => {
+                words.truncate(words.len() - 1)
+            }
+            _ => break,
+        }
+    }
+    // Only when something was removed: quoted values keep their spacing.
+    if words.len() == command.split_whitespace().count() {
+        command.to_string()
+    } else {
+        words.join(" ")
+    }
+}
+
+/// Shell arithmetic `$((15*1024*1024))` replaced by its value. Only sums and
+/// products of decimal numbers: anything else is more shell than a setting.
+fn expand_arithmetic(line: usize, command: String) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = command.as_str();
+    while let Some(start) = rest.find("$((") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 3..];
+        let end =
+            after.find("))").ok_or_else(|| ScriptError::parse(line, format!("unterminated `$((` in `{command}`")))?;
+        let value = after[..end]
+            .split('+')
+            .map(|term| term.split('*').map(|n| n.trim().parse::<u64>().ok()).try_fold(1u64, |p, n| p.checked_mul(n?)))
+            .try_fold(0u64, |s, t| s.checked_add(t?))
+            .ok_or_else(|| {
+                ScriptError::unsupported(
+                    line,
+                    format!("shell arithmetic `$(({}))` (only sums and products)", &after[..end]),
+                )
+            })?;
+        out.push_str(&value.to_string());
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::script::ErrorKind;
 
     fn sysctls(text: &str) -> Vec<Sysctl> {
-        interpret(1, text)
+        interpret(1, text, None)
             .expect("interpreted")
             .into_iter()
             .map(|c| match c {
@@ -564,6 +750,11 @@ mod tests {
         assert_eq!(settings("sysctl -w net.inet.tcp.insecure_syn=1"), [Setting::Rfc5961Syn(false)]);
         assert_eq!(settings("sysctl -w net.inet.tcp.drop_synfin=1"), [Setting::DropSynFin(true)]);
         assert_eq!(settings("sysctl -w net.inet.tcp.drop_synfin=0"), [Setting::DropSynFin(false)]);
+        assert_eq!(settings("sysctl -w net.inet.tcp.syncache.rexmtlimit=2"), [Setting::SynAckRetries(2)]);
+        assert_eq!(
+            settings("sysctl -q net.ipv4.tcp_synack_retries=4 net.ipv4.tcp_slow_start_after_idle=0"),
+            [Setting::SynAckRetries(4), Setting::SlowStartAfterIdle(false)]
+        );
     }
 
     #[test]
@@ -583,7 +774,12 @@ mod tests {
         for (text, what) in [
             ("sysctl -w net.inet.tcp.ecn.enable=1", "ECN"),
             ("sysctl -q net.ipv4.tcp_fastopen=3", "Fast Open"),
-            ("sysctl -q net.ipv4.tcp_early_retrans=3", "net.ipv4.tcp_early_retrans"),
+            ("sysctl -q net.ipv4.tcp_early_retrans=0", "net.ipv4.tcp_early_retrans"),
+            ("sysctl -q net.ipv4.tcp_frto=2", "F-RTO"),
+            ("sysctl -q net.mptcp.enabled=1", "MPTCP"),
+            ("tc qdisc add dev tun0 root fq", "shell command `tc"),
+            ("sysctl -q net.ipv4.tcp_rmem=\"4096 $((1<<20)) 8\"", "shell arithmetic"),
+            ("../common/defaults.sh", "no directory"),
             ("sysctl -q net.ipv4.tcp_congestion_control=bbr", "bbr"),
             ("sockstat -4 -P udp -s | grep -c TIME_WAIT | grep 1", "shell command `sockstat"),
             ("sockstat -4 -P tcp -s | grep -c TIME_WAIT", "shell command `sockstat"),
@@ -594,7 +790,7 @@ mod tests {
             ("sysctl -n net.inet.tcp.sack.enable", "reading a setting"),
             ("sysctl -x a=1", "`sysctl` option `-x`"),
         ] {
-            let e = interpret(4, text).expect_err(text);
+            let e = interpret(4, text, None).expect_err(text);
             assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 4), "{text}: {e}");
             assert!(e.message.contains(what), "{text}: {e}");
         }
@@ -602,7 +798,8 @@ mod tests {
 
     #[test]
     fn socket_table_commands() {
-        let c = interpret(1, "sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1").expect("known");
+        let c =
+            interpret(1, "sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1", None).expect("known");
         assert_eq!(
             c,
             [Command::CountSockets {
@@ -613,11 +810,11 @@ mod tests {
                 expect: "1".into()
             }]
         );
-        let c = interpret(1, "sockstat -4 -P tcp -s -p 8080 | grep -c SYN_RCVD | grep 0").expect("known");
+        let c = interpret(1, "sockstat -4 -P tcp -s -p 8080 | grep -c SYN_RCVD | grep 0", None).expect("known");
         assert!(
             matches!(&c[0], Command::CountSockets { port: Some(8080), own: false, state: "SYN_RCVD", expect, .. } if expect == "0")
         );
-        let c = interpret(1, "tcpdrop -s TIME_WAIT").expect("known");
+        let c = interpret(1, "tcpdrop -s TIME_WAIT", None).expect("known");
         assert_eq!(c, [Command::Drop { text: "tcpdrop -s TIME_WAIT".into(), state: "TIME_WAIT" }]);
         assert_eq!(freebsd_state("SYN-RECEIVED"), "SYN_RCVD");
         assert_eq!(freebsd_state("FIN-WAIT-2"), "FIN_WAIT_2");
@@ -632,7 +829,7 @@ mod tests {
             "sysctl -q net.ipv4.tcp_rmem=\"1 2\"",
             "sysctl -w a=\"1",
         ] {
-            let e = interpret(2, text).expect_err(text);
+            let e = interpret(2, text, None).expect_err(text);
             assert_eq!(e.kind, ErrorKind::Parse, "{text}: {e}");
         }
     }

@@ -42,6 +42,12 @@ pub struct TcpConfig {
     pub max_retries: u32,
     /// Retransmissions of a SYN before `connect` fails (Linux's tcp_syn_retries: 6).
     pub syn_retries: u32,
+    /// Retransmissions of a SYN,ACK before a passive open in SYN-RECEIVED is
+    /// given up (Linux's tcp_synack_retries: 5).
+    pub syn_ack_retries: u32,
+    /// RFC 5681 §4.1: a connection idle for longer than an RTO restarts from the
+    /// initial window (Linux's tcp_slow_start_after_idle: on).
+    pub slow_start_after_idle: bool,
     /// Longest an ACK may be delayed (RFC 1122 4.2.3.2: under 0.5 s; Linux 40 ms).
     pub delayed_ack: Duration,
     /// How long a connection the program has closed may sit in FIN-WAIT-2 (Linux's
@@ -178,6 +184,8 @@ impl Default for TcpConfig {
             rto: RtoConfig::default(),
             max_retries: 15,
             syn_retries: 6,
+            syn_ack_retries: 5,
+            slow_start_after_idle: true,
             delayed_ack: Duration::from_millis(40),
             fin_wait2_timeout: Duration::from_secs(60),
             challenge_acks_per_sec: 1000,

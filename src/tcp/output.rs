@@ -63,7 +63,8 @@ impl Tcb {
             self.paced(ctx, len);
             sent = true;
         }
-        if self.snd.in_flight() == 0 && ctx.now - self.last_send > self.snd.rtt.rto() {
+        if ctx.tcp().slow_start_after_idle && self.snd.in_flight() == 0 && ctx.now - self.last_send > self.snd.rtt.rto()
+        {
             // RFC 5681 §4.1: after an idle period ACK clocking is lost; restart
             // from a small window rather than burst a whole old one.
             self.snd.cc.on_idle_restart();

@@ -83,6 +83,7 @@ impl Tcb {
         ctx.counters.tcp_rto_expired += 1;
         self.snd.retries += 1;
         let limit = match self.state {
+            State::SynReceived if self.listener.is_some() => ctx.tcp().syn_ack_retries,
             State::SynSent | State::SynReceived => ctx.tcp().syn_retries,
             _ => ctx.tcp().max_retries,
         };

@@ -14,6 +14,7 @@ use crate::tcp::State;
 fn two_syn_retries() -> Harness {
     let mut config = StackConfig::default();
     config.tcp.syn_retries = 2;
+    config.tcp.syn_ack_retries = 2;
     Harness::with_config(config)
 }
 
