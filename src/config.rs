@@ -80,8 +80,10 @@ impl StackConfig {
     /// initial RTO of 1 s, minimum 200 ms, maximum 120 s; 6 SYN retries
     /// (`tcp_syn_retries`) and 5 SYN,ACK retries (`tcp_synack_retries`); slow
     /// start after idle (`tcp_slow_start_after_idle`); TIME-WAIT of 60 s (MSL 30 s); FIN-WAIT-2 linger of 60 s
-    /// (`tcp_fin_timeout`). What changes is the address: packetdrill's local host
-    /// is 192.168.0.1.
+    /// (`tcp_fin_timeout`). What changes is the address — packetdrill's local host
+    /// is 192.168.0.1 — and how buffer sizes a program sets are reported: doubled,
+    /// as Linux's `getsockopt(SO_RCVBUF)` does
+    /// ([`TcpConfig::double_socket_buffers`](crate::config::TcpConfig::double_socket_buffers)).
     ///
     /// What does not match Linux, and scripts must allow for: the window values.
     /// Both offer `wscale 7` (ours fits the 4 MiB `recv_buffer_max`, Linux's comes
@@ -91,7 +93,9 @@ impl StackConfig {
     /// from a smaller window that it opens segment by segment, while ours offers the
     /// whole 256 KiB initial buffer at once.
     pub fn linux_profile() -> Self {
-        StackConfig { addr: Ipv4Addr::new(192, 168, 0, 1), ..StackConfig::default() }
+        let mut config = StackConfig { addr: Ipv4Addr::new(192, 168, 0, 1), ..StackConfig::default() };
+        config.tcp.double_socket_buffers = true;
+        config
     }
 
     /// The `freebsd` compatibility profile: FreeBSD 13/14's defaults, so that the

@@ -59,7 +59,8 @@ pub use socket::{RawSocket, TcpListener, TcpStream, UdpSocket};
 pub use stack::{SocketRow, Stack};
 pub use tcp::congestion;
 pub use tcp::{
-    Keepalive, OptionLayout, State, SynCookies, TcpConfig, TcpInfo, TcpReadiness, TcpSocketInfo, INFINITE_SSTHRESH,
+    Keepalive, OptionLayout, SocketBuffers, State, SynCookies, TcpConfig, TcpInfo, TcpReadiness, TcpSocketInfo,
+    INFINITE_SSTHRESH,
 };
 pub use time::Instant;
 pub use udp::{ReceivedDatagram, UdpSocketInfo};

@@ -33,7 +33,7 @@ use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
 use crate::raw::{RawConfig, RawDelivery, RawSocketInfo, RawTable};
 use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, RawHandle, TcpHandle, UdpHandle};
-use crate::tcp::{Keepalive, State, TcpInfo, TcpParams, TcpReadiness, TcpSocketInfo, TcpTable};
+use crate::tcp::{Keepalive, SocketBuffers, State, TcpInfo, TcpParams, TcpReadiness, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
 use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
@@ -256,8 +256,20 @@ impl Stack {
     /// connection is usable once [`tcp_connect_status`](Stack::tcp_connect_status)
     /// says so.
     pub fn tcp_connect(&mut self, now: Instant, remote: SocketAddr) -> io::Result<TcpHandle> {
+        self.tcp_connect_with(now, remote, SocketBuffers::default())
+    }
+
+    /// [`tcp_connect`](Stack::tcp_connect) with buffer sizes chosen before the
+    /// SYN (`SO_RCVBUF`/`SO_SNDBUF` set before `connect`): the SYN offers that
+    /// window and the window scale that fits it.
+    pub fn tcp_connect_with(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        buffers: SocketBuffers,
+    ) -> io::Result<TcpHandle> {
         let mut p = self.parts(now);
-        p.tcp.connect(&mut p.ctx, p.out, remote)
+        p.tcp.connect(&mut p.ctx, p.out, remote, buffers)
     }
 
     /// `Ok` once the handshake is done, `WouldBlock` while it runs, the error
@@ -340,20 +352,22 @@ impl Stack {
     }
 
     /// Resize the send buffer (a smaller size stops further writes until acked
-    /// data frees room).
+    /// data frees room). On a listener: the size its connections start with.
     pub fn tcp_set_send_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
         self.tcp.set_send_buffer(handle, bytes)
     }
 
     /// Resize the receive buffer: the window offered from now on (it never shrinks
-    /// below what was already promised).
+    /// below what was already promised). On a listener: the size its connections
+    /// start with, so their SYN,ACK offers it.
     pub fn tcp_set_recv_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
         self.tcp.set_recv_buffer(handle, bytes)
     }
 
-    /// A connection's receive and send buffer sizes, as `getsockopt(SO_RCVBUF)`
-    /// and `SO_SNDBUF` read them (they change with auto-tuning and the program's
-    /// settings).
+    /// A connection's (or a listener's) receive and send buffer sizes, as
+    /// `getsockopt(SO_RCVBUF)` and `SO_SNDBUF` read them (they change with
+    /// auto-tuning and the program's settings; Linux doubles sizes set, see
+    /// [`TcpConfig::double_socket_buffers`](crate::config::TcpConfig::double_socket_buffers)).
     pub fn tcp_buffer_sizes(&self, handle: TcpHandle) -> io::Result<(usize, usize)> {
         self.tcp.buffer_sizes(handle)
     }

@@ -7,7 +7,7 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use super::autotune::AutoTune;
+use super::buffers::SocketBuffers;
 use super::congestion::CongestionAlgorithm;
 use super::listener::Listener;
 use super::seq::SeqNumber;
@@ -85,7 +85,13 @@ impl TcpTable {
     /// Active open (RFC 9293 §3.10.1): send a SYN from an ephemeral port. The
     /// connection is usable once [`connect_status`](TcpTable::connect_status)
     /// says so.
-    pub fn connect(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, remote: SocketAddr) -> io::Result<TcpHandle> {
+    pub fn connect(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        remote: SocketAddr,
+        buffers: SocketBuffers,
+    ) -> io::Result<TcpHandle> {
         let remote = v4(remote)?;
         if remote.port() == 0
             || remote.ip().is_unspecified()
@@ -102,6 +108,7 @@ impl TcpTable {
         let handle = self.new_handle();
         let iss = self.isn.isn(ctx.now, local, remote);
         let mut tcb = Tcb::new(handle, local, remote, iss, SeqNumber(0), &self.config);
+        tcb.set_buffers(buffers);
         tcb.owns_port = true;
         ctx.counters.tcp_active_opens += 1;
         self.by_tuple.insert((port, remote), handle);
@@ -285,25 +292,36 @@ impl TcpTable {
     /// Resize the send buffer (a smaller size stops further writes until acked
     /// data frees room).
     pub fn set_send_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
-        let tcb = self.conns.get_mut(&handle).ok_or_else(closed)?;
-        tcb.snd.buffer.set_capacity(bytes.max(1));
-        Ok(())
+        self.set_buffers(handle, SocketBuffers { send: Some(bytes), recv: None })
     }
 
     /// Resize the receive buffer: the window offered from now on (it never shrinks
     /// below what was already promised).
     pub fn set_recv_buffer(&mut self, handle: TcpHandle, bytes: usize) -> io::Result<()> {
-        let tcb = self.conns.get_mut(&handle).ok_or_else(closed)?;
-        let promised = tcb.rcv.rcv_wnd() + tcb.rcv.buffer.len();
-        tcb.rcv.capacity = bytes.max(promised).max(1);
-        // A size the program chose is kept: no auto-tuning (like SO_RCVBUF).
-        tcb.rcv.tune = AutoTune::new(tcb.rcv.capacity);
+        self.set_buffers(handle, SocketBuffers { recv: Some(bytes), send: None })
+    }
+
+    /// Sizes for a connection, or for the connections a listener will accept.
+    fn set_buffers(&mut self, handle: TcpHandle, buffers: SocketBuffers) -> io::Result<()> {
+        if let Some(l) = self.listeners.get_mut(&handle) {
+            l.buffers.recv = buffers.recv.or(l.buffers.recv);
+            l.buffers.send = buffers.send.or(l.buffers.send);
+            return Ok(());
+        }
+        self.conns.get_mut(&handle).ok_or_else(closed)?.set_buffers(buffers);
         Ok(())
     }
 
-    /// A connection's receive and send buffer sizes (`SO_RCVBUF`, `SO_SNDBUF`).
+    /// A connection's or a listener's receive and send buffer sizes, as
+    /// `getsockopt(SO_RCVBUF, SO_SNDBUF)` reports them (`buffers.rs`).
     pub fn buffer_sizes(&self, handle: TcpHandle) -> io::Result<(usize, usize)> {
-        self.conns.get(&handle).map(|t| (t.rcv.capacity, t.snd.buffer.capacity())).ok_or_else(closed)
+        let tcp = &self.config.tcp;
+        if let Some(l) = self.listeners.get(&handle) {
+            let held = (l.buffers.recv.unwrap_or(tcp.recv_buffer), l.buffers.send.unwrap_or(tcp.send_buffer));
+            return Ok(l.buffers.reported(tcp, held));
+        }
+        let t = self.conns.get(&handle).ok_or_else(closed)?;
+        Ok(t.asked.reported(tcp, (t.rcv.capacity, t.snd.buffer.capacity())))
     }
 
     /// Whether `read` would not block: data, end of stream, or an error.

@@ -48,6 +48,10 @@ pub struct TcpConfig {
     /// RFC 5681 §4.1: a connection idle for longer than an RTO restarts from the
     /// initial window (Linux's tcp_slow_start_after_idle: on).
     pub slow_start_after_idle: bool,
+    /// Report a buffer size the program set as twice that, as Linux's
+    /// `getsockopt(SO_RCVBUF/SO_SNDBUF)` does (`buffers.rs`); the `linux`
+    /// profile turns it on.
+    pub double_socket_buffers: bool,
     /// Longest an ACK may be delayed (RFC 1122 4.2.3.2: under 0.5 s; Linux 40 ms).
     pub delayed_ack: Duration,
     /// How long a connection the program has closed may sit in FIN-WAIT-2 (Linux's
@@ -186,6 +190,7 @@ impl Default for TcpConfig {
             syn_retries: 6,
             syn_ack_retries: 5,
             slow_start_after_idle: true,
+            double_socket_buffers: false,
             delayed_ack: Duration::from_millis(40),
             fin_wait2_timeout: Duration::from_secs(60),
             challenge_acks_per_sec: 1000,

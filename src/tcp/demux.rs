@@ -6,6 +6,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::buffers::SocketBuffers;
 use super::seq::SeqNumber;
 use super::state::State;
 use super::syncookie::{self, decode_ts, encode_ts, TsOptions};
@@ -138,6 +139,7 @@ impl TcpTable {
         let Some(l) = self.listeners.get_mut(&listener) else {
             return;
         };
+        let buffers = l.buffers;
         // Like Linux, a full accept queue refuses even a cookie: the program is
         // not keeping up, and a cookie connection would only wait there too.
         if l.accept_queue.len() >= l.backlog {
@@ -149,7 +151,7 @@ impl TcpTable {
         let full = l.half_open >= syn_backlog;
         if cookies == SynCookies::Always || (full && cookies == SynCookies::WhenFull) {
             l.cookie_sent_at = Some(ctx.now);
-            self.send_cookie(ctx, out, local, remote, seg);
+            self.send_cookie(ctx, out, local, remote, seg, buffers);
             return;
         }
         if full {
@@ -168,6 +170,7 @@ impl TcpTable {
         let iss = self.isn.isn(ctx.now, local, remote);
         let irs = SeqNumber(seg.seq);
         let mut tcb = Tcb::new(handle, local, remote, iss, irs, &self.config);
+        tcb.set_buffers(buffers);
         tcb.listener = Some(listener);
         tcb.peer_syn_options = seg.options;
         ctx.counters.tcp_passive_opens += 1;
@@ -198,13 +201,19 @@ impl TcpTable {
         local: SocketAddrV4,
         remote: SocketAddrV4,
         seg: &Segment<'_>,
+        buffers: SocketBuffers,
     ) {
         let tcp = &self.config.tcp;
+        // The receive buffer the connection will have: the listener's, if the
+        // program set one (`buffers.rs`), else the configured one, tuned.
+        let (window, scale_for) = match buffers.recv {
+            Some(bytes) => (bytes, bytes),
+            None => (tcp.recv_buffer, tcp.recv_buffer_max.max(tcp.recv_buffer)),
+        };
         let peer_isn = SeqNumber(seg.seq);
         let iss = self.cookies.make(ctx.now, local, remote, peer_isn, seg.options.mss.unwrap_or(DEFAULT_MSS as u16));
         let carried = TsOptions {
-            window_scale: (tcp.window_scaling && seg.options.window_scale.is_some())
-                .then(|| wscale_for(tcp.recv_buffer_max.max(tcp.recv_buffer))),
+            window_scale: (tcp.window_scaling && seg.options.window_scale.is_some()).then(|| wscale_for(scale_for)),
             sack_permitted: tcp.sack && seg.options.sack_permitted,
         };
         let timestamp = seg.options.timestamp.filter(|_| tcp.timestamps).map(|(tsval, _)| {
@@ -221,7 +230,7 @@ impl TcpTable {
             ack: (peer_isn + 1).0,
             flags: Flags { syn: true, ack: true, ..Flags::default() },
             // What a new connection's SYN,ACK offers: its whole buffer, unscaled.
-            window: u16::try_from(tcp.recv_buffer).unwrap_or(u16::MAX),
+            window: u16::try_from(window).unwrap_or(u16::MAX),
             options: Options {
                 mss: Some(our_mss(&self.config)),
                 window_scale: carried.window_scale,
@@ -266,6 +275,7 @@ impl TcpTable {
         // speak (daytime, SMTP) hanging forever, since no state of ours would
         // retry. Those waiting peers are bounded by the accept backlog.
         let queue_full = l.accept_queue.len() >= l.backlog;
+        let buffers = l.buffers;
         if conns >= conn_limit || (queue_full && l.half_open >= syn_backlog + l.backlog) {
             l.overflows += 1;
             let (len, limit) = (l.accept_queue.len(), l.backlog);
@@ -285,6 +295,7 @@ impl TcpTable {
         ctx.counters.tcp_passive_opens += 1;
         let handle = self.new_handle();
         let mut tcb = Tcb::new(handle, local, remote, iss, peer_isn, &self.config);
+        tcb.set_buffers(buffers);
         tcb.listener = Some(listener);
         tcb.peer_syn_options = options;
         self.by_tuple.insert((local.port(), remote), handle);

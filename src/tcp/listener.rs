@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
+use super::buffers::SocketBuffers;
 use crate::shared::TcpHandle;
 
 /// One listening socket.
@@ -31,6 +32,9 @@ pub struct Listener {
     /// When this listener last answered a SYN with a cookie: ACKs to it are
     /// checked for cookies for two cookie periods after (as Linux does).
     pub cookie_sent_at: Option<crate::time::Instant>,
+    /// Buffer sizes the program set on the listener: its connections start
+    /// with them (`buffers.rs`).
+    pub buffers: SocketBuffers,
 }
 
 impl Listener {
@@ -43,6 +47,7 @@ impl Listener {
             accept_queue: VecDeque::new(),
             overflows: 0,
             cookie_sent_at: None,
+            buffers: SocketBuffers::default(),
         }
     }
 }

@@ -27,6 +27,7 @@
 mod api;
 pub mod assembler;
 pub(crate) mod autotune;
+mod buffers;
 mod config;
 pub mod congestion;
 pub(crate) mod delivery_rate;
@@ -62,6 +63,7 @@ mod timers;
 mod user_calls;
 
 pub use api::TcpSocketInfo;
+pub use buffers::SocketBuffers;
 pub use config::{Keepalive, OptionLayout, SynCookies, TcpConfig};
 pub use info::{TcpInfo, INFINITE_SSTHRESH};
 pub use readiness::TcpReadiness;

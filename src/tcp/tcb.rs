@@ -6,6 +6,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use super::assembler::Assembler;
+use super::buffers::SocketBuffers;
 use super::congestion::CongestionAlgorithm;
 use super::delivery_rate::DeliveryRate;
 use super::rack::Rack;
@@ -141,6 +142,8 @@ pub(crate) struct Tcb {
     /// Every retransmission of this connection, SYN and FIN included
     /// (`tcpi_total_retrans`).
     pub(super) total_retrans: u32,
+    /// Buffer sizes the program asked for (`buffers.rs`).
+    pub(super) asked: SocketBuffers,
 }
 
 /// Our MSS: what fits in the MTU after the 20-byte IPv4 and TCP headers (RFC 9293
@@ -234,6 +237,7 @@ impl Tcb {
             scheduled: None,
             dropped: 0,
             total_retrans: 0,
+            asked: SocketBuffers::default(),
         }
     }
 

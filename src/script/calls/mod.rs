@@ -55,6 +55,7 @@ use super::run::Runner;
 use crate::config::Keepalive;
 use crate::shared::TcpHandle;
 use crate::shared::UdpHandle;
+use crate::SocketBuffers;
 
 /// One file descriptor of the scripted program.
 #[derive(Clone, Copy)]
@@ -62,8 +63,8 @@ pub(super) struct Fd {
     sock: Sock,
     nonblocking: bool,
     nodelay: bool,
-    /// `SO_SNDBUF` set before `connect`.
-    send_buffer: Option<usize>,
+    /// `SO_RCVBUF`/`SO_SNDBUF` set before `listen` or `connect`.
+    buffers: SocketBuffers,
     /// `SO_LINGER` with `l_onoff=1, l_linger=0`: `close` resets the connection.
     linger_zero: bool,
     /// Keepalive as `SO_KEEPALIVE`/`TCP_KEEP*` set it before the connection
@@ -303,7 +304,7 @@ impl Runner {
                 sock,
                 nonblocking: false,
                 nodelay: false,
-                send_buffer: None,
+                buffers: SocketBuffers::default(),
                 linger_zero: false,
                 keepalive: None,
                 user_timeout: None,
@@ -376,6 +377,14 @@ impl Runner {
         let addr = SocketAddr::V4(SocketAddrV4::new(self.profile.config.addr, self.profile.local_port));
         match self.stack.tcp_listen(addr, usize::try_from(backlog).unwrap_or(0)) {
             Ok(handle) => {
+                // Sizes set before `listen` are the listener's, for the
+                // connections it accepts.
+                if let Some(bytes) = f.buffers.recv {
+                    let _ = self.stack.tcp_set_recv_buffer(handle, bytes);
+                }
+                if let Some(bytes) = f.buffers.send {
+                    let _ = self.stack.tcp_set_send_buffer(handle, bytes);
+                }
                 self.matcher.tuple.local_port = self.profile.local_port;
                 self.matcher.tuple.remote_port = self.profile.remote_port;
                 if let Some(f) = self.fds.get_mut(&fd) {
@@ -418,7 +427,7 @@ impl Runner {
             }
             Sock::Fresh => {
                 let remote = SocketAddr::V4(SocketAddrV4::new(self.profile.remote, self.profile.connect_port));
-                match self.stack.tcp_connect(self.clock.instant(), remote) {
+                match self.stack.tcp_connect_with(self.clock.instant(), remote, f.buffers) {
                     Ok(conn) => conn,
                     Err(e) => return done(Err(errno_of(&e))),
                 }
@@ -431,9 +440,6 @@ impl Runner {
         self.matcher.isn = None;
         let _ = self.stack.tcp_set_nodelay(conn, f.nodelay);
         self.apply_timers(conn, f.keepalive, f.user_timeout);
-        if let Some(bytes) = f.send_buffer {
-            let _ = self.stack.tcp_set_send_buffer(conn, bytes);
-        }
         if let Some(f) = self.fds.get_mut(&fd) {
             f.sock = Sock::Conn(conn);
         }

@@ -4,10 +4,11 @@
 //! connections), `TCP_NODELAY`, `SO_SNDBUF`, `SO_KEEPALIVE` with `TCP_KEEPIDLE`,
 //! `TCP_KEEPINTVL`, `TCP_KEEPCNT` (seconds, count) and `TCP_USER_TIMEOUT` (ms)
 //! (each kept for a connection made later, and inherited by accepted ones),
-//! `SO_RCVBUF` on a connection (before one exists the SYN's window already comes
-//! from the configuration: unsupported), and `SO_LINGER` off or with 0 s (close
-//! then resets). Read: `SO_ERROR`, the buffer sizes a new connection of a
-//! fresh socket or a listener gets, and `TCP_INFO`'s `tcpi_state` and numeric
+//! `SO_RCVBUF` and `SO_SNDBUF` (on a connection; on a listener, for the
+//! connections it accepts; before `connect`, for the SYN — `tcp/buffers.rs`),
+//! and `SO_LINGER` off or with 0 s (close then resets). Read: `SO_ERROR`, the
+//! buffer sizes as the stack reports them (doubled when set, under the `linux`
+//! profile, as Linux does), and `TCP_INFO`'s `tcpi_state` and numeric
 //! `tcpi_*` fields (`code::FIELDS`). The value in `[N]` is compared with the
 //! script's; any other option is unsupported with its level and number. O(1).
 
@@ -37,6 +38,12 @@ impl Runner {
             Sock::Conn(c) => Some(c),
             _ => None,
         };
+        // Buffer sizes go to the connection or the listener; on a fresh socket
+        // they wait for `listen` or `connect`.
+        let sized = match f.sock {
+            Sock::Conn(h) | Sock::Listener(h) => Some(h),
+            Sock::Fresh | Sock::Udp(_) => None,
+        };
         let (sol, tcp) = (i64::from(libc::SOL_SOCKET), i64::from(libc::IPPROTO_TCP));
         let result = if (level, opt) == (sol, i64::from(libc::SO_REUSEADDR)) {
             // Our listen never fails because of TIME-WAIT connections on the port, so
@@ -47,8 +54,8 @@ impl Runner {
             conn.map_or(Ok(()), |c| self.stack.tcp_set_nodelay(c, value != 0))
         } else if (level, opt) == (sol, i64::from(libc::SO_SNDBUF)) {
             let bytes = usize::try_from(value).unwrap_or(0);
-            f.send_buffer = Some(bytes);
-            conn.map_or(Ok(()), |c| self.stack.tcp_set_send_buffer(c, bytes))
+            f.buffers.send = Some(bytes);
+            sized.map_or(Ok(()), |h| self.stack.tcp_set_send_buffer(h, bytes))
         } else if (level, opt) == (sol, i64::from(libc::SO_KEEPALIVE))
             || (level == tcp
                 && [libc::TCP_KEEPIDLE, libc::TCP_KEEPINTVL, libc::TCP_KEEPCNT].map(i64::from).contains(&opt))
@@ -73,13 +80,9 @@ impl Runner {
             let now = self.clock.instant();
             conn.map_or(Ok(()), |c| self.stack.tcp_set_user_timeout(now, c, limit))
         } else if (level, opt) == (sol, i64::from(libc::SO_RCVBUF)) {
-            let Some(c) = conn else {
-                return Err(ScriptError::unsupported(
-                    line,
-                    "SO_RCVBUF before the connection exists (the SYN's window comes from StackConfig)",
-                ));
-            };
-            self.stack.tcp_set_recv_buffer(c, usize::try_from(value).unwrap_or(0))
+            let bytes = usize::try_from(value).unwrap_or(0);
+            f.buffers.recv = Some(bytes);
+            sized.map_or(Ok(()), |h| self.stack.tcp_set_recv_buffer(h, bytes))
         } else {
             return Err(ScriptError::unsupported(line, format!("setsockopt option {level}/{opt}")));
         };
@@ -180,6 +183,12 @@ impl Runner {
         let want = arg_int(line, call, 3)?;
         let Some(f) = self.fds.get(&fd) else { return done(Err(libc::EBADF)) };
         let tcp = &self.profile.config.tcp;
+        let (rcv, snd) = match f.sock {
+            Sock::Conn(h) | Sock::Listener(h) => {
+                self.stack.tcp_buffer_sizes(h).unwrap_or((tcp.recv_buffer, tcp.send_buffer))
+            }
+            Sock::Fresh | Sock::Udp(_) => f.buffers.reported(tcp, (tcp.recv_buffer, tcp.send_buffer)),
+        };
         let (got, show): (i64, fn(i64) -> String) = match (option, f.sock) {
             ("SO_ERROR", Sock::Conn(c)) => {
                 let error = match self.stack.tcp_connect_status(c) {
@@ -190,12 +199,8 @@ impl Runner {
                 (i64::from(error), |v| errno_name(i32::try_from(v).unwrap_or(i32::MAX)))
             }
             ("SO_ERROR", _) => (0, |v| errno_name(i32::try_from(v).unwrap_or(i32::MAX))),
-            (_, Sock::Conn(c)) => {
-                let (rcv, snd) = self.stack.tcp_buffer_sizes(c).unwrap_or((tcp.recv_buffer, tcp.send_buffer));
-                (if option == "SO_RCVBUF" { rcv } else { snd } as i64, |v| v.to_string())
-            }
-            ("SO_RCVBUF", _) => (tcp.recv_buffer as i64, |v| v.to_string()),
-            _ => (f.send_buffer.unwrap_or(tcp.send_buffer) as i64, |v| v.to_string()),
+            ("SO_RCVBUF", _) => (rcv as i64, |v| v.to_string()),
+            _ => (snd as i64, |v| v.to_string()),
         };
         if got != want {
             return Err(ScriptError::mismatch(

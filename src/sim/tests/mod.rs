@@ -281,9 +281,11 @@ const PATIENT_RETRIES: u32 = 30;
 /// 10 % corruption each way a handshake round trip fails about one time in three,
 /// so six retries give up in about one run in 2,000 (found by the stream property:
 /// seed 0x264d279f79158aa3 at 18 % loss and 18 % corruption) — and data is
-/// retransmitted [`PATIENT_RETRIES`] times.
+/// retransmitted [`PATIENT_RETRIES`] times. A passive open's SYN,ACK is as
+/// patient as `connect`'s SYN.
 fn patient(config: &mut StackConfig) {
     config.tcp.syn_retries = 12;
+    config.tcp.syn_ack_retries = 12;
     config.tcp.max_retries = PATIENT_RETRIES;
 }
 

@@ -51,11 +51,12 @@ pub(super) fn check_freed_after_close(sim: &mut Sim, seed: u64, saw_time_wait: b
 ///   (at most one RTO later, RFC 8985 §7.2);
 /// * then each retransmission timeout waits at most `rto.max` (RFC 6298 §5.5:
 ///   back off, capped), and the connection fails at the first timeout past its
-///   limit: `syn_retries` during the handshake, `max_retries` after it (RFC 9293
+///   limit: `syn_retries` (`syn_ack_retries` for a passive open) during the
+///   handshake, `max_retries` after it (RFC 9293
 ///   §3.8.3's R2). Unanswered zero-window probes give up after as many tries,
 ///   each at most `rto.max` apart.
 fn give_up_bound(config: &TcpConfig, max_delay: Duration) -> Duration {
-    let timeouts = config.max_retries.max(config.syn_retries) + 1;
+    let timeouts = config.max_retries.max(config.syn_retries).max(config.syn_ack_retries) + 1;
     max_delay + config.rto.max * (timeouts + 1)
 }
 
@@ -138,7 +139,7 @@ fn peer_death(
     let program = if survivor == Side::A { &a } else { &b };
     let held = program.handle.and_then(|h| Some((h, sim.stack(survivor).tcp_table().retries(h)?)));
     if let Some((h, retries)) = held {
-        let limits = [config.max_retries + 1, config.syn_retries + 1];
+        let limits = [config.max_retries + 1, config.syn_retries + 1, config.syn_ack_retries + 1];
         prop_assert!(
             limits.contains(&retries),
             "seed {:#x}: gave up after {} timeouts, limits {:?}",
