@@ -11,7 +11,7 @@ pub use crate::ports::PortConfig;
 pub use crate::shared::QueueLimit;
 pub use crate::tcp::congestion::CongestionAlgorithm;
 pub use crate::tcp::rtt::RtoConfig;
-pub use crate::tcp::{Keepalive, OptionLayout, SynCookies, TcpConfig};
+pub use crate::tcp::{Keepalive, OptionLayout, SocketBuffers, SynCookies, TcpConfig};
 
 /// Configuration of one [`Stack`](crate::Stack).
 #[derive(Clone, Debug)]

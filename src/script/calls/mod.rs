@@ -53,9 +53,9 @@ use super::errno::{errno_name, errno_of, errno_value};
 use super::error::{Result, ScriptError};
 use super::run::Runner;
 use crate::config::Keepalive;
+use crate::config::SocketBuffers;
 use crate::shared::TcpHandle;
 use crate::shared::UdpHandle;
-use crate::SocketBuffers;
 
 /// One file descriptor of the scripted program.
 #[derive(Clone, Copy)]
