@@ -203,3 +203,35 @@ fn a_stream_picks_its_congestion_control_before_writing() {
     assert_eq!(late, Err(ErrorKind::InvalidInput), "not once data went out");
     assert_eq!(stream.congestion().expect("open"), "newreno");
 }
+
+/// std's conventions: `&TcpStream` is `Read` and `Write`, so one thread writes
+/// while another reads the same stream (no clone needed), and timeouts and
+/// non-blocking mode are set through `&self` and belong to the connection, so
+/// a clone sees them.
+#[test]
+fn a_shared_stream_reads_and_writes_from_two_threads_and_its_clones_share_settings() {
+    let net = Net::new();
+    spawn_echo_server(&net.b);
+    let server = SocketAddr::V4(SocketAddrV4::new(B, 7));
+    let stream = TcpStream::connect_timeout(&net.a, &server, BOUND).expect("connects");
+    stream.set_read_timeout(Some(BOUND)).expect("a read timeout");
+    let clone = stream.try_clone().expect("clone");
+    assert_eq!(clone.read_timeout().expect("open"), Some(BOUND), "the clone shares the timeout");
+    let sent = payload(7, 200_000);
+    let echoed = thread::scope(|s| {
+        let shared = &stream;
+        s.spawn(move || {
+            let mut w: &TcpStream = shared;
+            w.write_all(&sent).expect("write");
+        });
+        let mut r: &TcpStream = shared;
+        let mut got = vec![0u8; 200_000];
+        r.read_exact(&mut got).expect("the echo");
+        got
+    });
+    assert_eq!(echoed, payload(7, 200_000));
+    clone.set_nonblocking(true).expect("non-blocking");
+    let mut byte = [0u8; 1];
+    let e = (&stream).read(&mut byte).expect_err("nothing to read");
+    assert_eq!(e.kind(), ErrorKind::WouldBlock, "the original is non-blocking too");
+}

@@ -49,7 +49,7 @@ fn sa(addr: Ipv4Addr, port: u16) -> SocketAddr {
 
 /// A socket on `runtime` whose reads give up after [`BOUND`].
 fn bound_socket(runtime: &Runtime, addr: SocketAddr) -> UdpSocket {
-    let mut socket = UdpSocket::bind(runtime, addr).expect("bind");
+    let socket = UdpSocket::bind(runtime, addr).expect("bind");
     socket.set_read_timeout(Some(BOUND)).expect("timeout");
     socket
 }
@@ -99,7 +99,7 @@ fn connected_sockets_send_recv_and_filter_other_peers() {
 #[test]
 fn read_timeout_gives_timed_out_after_the_timeout() {
     let net = Net::new();
-    let mut socket = UdpSocket::bind(&net.a, sa(A, 5000)).expect("bind");
+    let socket = UdpSocket::bind(&net.a, sa(A, 5000)).expect("bind");
     assert_eq!(
         socket.set_read_timeout(Some(Duration::ZERO)).expect_err("zero is refused, like std").kind(),
         ErrorKind::InvalidInput
@@ -117,8 +117,8 @@ fn read_timeout_gives_timed_out_after_the_timeout() {
 #[test]
 fn nonblocking_recv_gives_would_block_at_once() {
     let net = Net::new();
-    let mut socket = UdpSocket::bind(&net.a, sa(A, 5000)).expect("bind");
-    socket.set_nonblocking(true);
+    let socket = UdpSocket::bind(&net.a, sa(A, 5000)).expect("bind");
+    socket.set_nonblocking(true).expect("non-blocking");
     let start = Instant::now();
     let err = socket.recv_from(&mut [0u8; 16]).expect_err("nothing to read");
     assert_eq!(err.kind(), ErrorKind::WouldBlock);
@@ -128,7 +128,7 @@ fn nonblocking_recv_gives_would_block_at_once() {
 #[test]
 fn sending_to_a_closed_port_is_refused() {
     let net = Net::new();
-    let mut client = bound_socket(&net.a, sa(A, 5000));
+    let client = bound_socket(&net.a, sa(A, 5000));
     client.connect(sa(B, 9)).expect("connect");
     client.send(b"is anyone there?").expect("send");
     // B answers ICMP port unreachable (RFC 1122 4.1.3.1); A reports it to the
@@ -136,7 +136,7 @@ fn sending_to_a_closed_port_is_refused() {
     let err = client.recv(&mut [0u8; 16]).expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     // Once only.
-    client.set_nonblocking(true);
+    client.set_nonblocking(true).expect("non-blocking");
     let again = client.recv(&mut [0u8; 16]).expect_err("nothing queued");
     assert_eq!(again.kind(), ErrorKind::WouldBlock);
     assert_eq!(net.b.counters().udp_rx_no_port, 1);

@@ -91,7 +91,7 @@ fn tcp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()
 }
 
 fn udp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()> {
-    let mut socket = UdpSocket::bind(runtime, "0.0.0.0:0")?;
+    let socket = UdpSocket::bind(runtime, "0.0.0.0:0")?;
     socket.connect(peer)?;
     socket.set_read_timeout(Some(Duration::from_millis(args.linger_ms.max(1))))?;
     let mut stdin = io::stdin().lock();

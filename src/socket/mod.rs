@@ -6,6 +6,7 @@
 //! the socket's timeout passes.
 
 mod raw;
+mod settings;
 mod tcp;
 mod udp;
 

@@ -6,6 +6,7 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use super::settings::Settings;
 use super::wait_for;
 use crate::config::QueueLimit;
 use crate::runtime::{Runtime, WaitOn};
@@ -25,8 +26,7 @@ use crate::shared::RawHandle;
 pub struct RawSocket {
     runtime: Runtime,
     handle: RawHandle,
-    read_timeout: Option<Duration>,
-    nonblocking: bool,
+    settings: Settings,
 }
 
 impl RawSocket {
@@ -35,7 +35,7 @@ impl RawSocket {
     /// UDP (the stack speaks those itself), `InvalidInput` for 0 and 255.
     pub fn bind(runtime: &Runtime, protocol: u8, local: Ipv4Addr) -> io::Result<RawSocket> {
         let handle = runtime.with_stack(|stack, _| stack.raw_bind(protocol, local))?;
-        Ok(RawSocket { runtime: runtime.clone(), handle, read_timeout: None, nonblocking: false })
+        Ok(RawSocket { runtime: runtime.clone(), handle, settings: Settings::default() })
     }
 
     /// Receive only from `peer`; `send` goes there.
@@ -63,7 +63,7 @@ impl RawSocket {
     fn send_with(&self, dst: Option<Ipv4Addr>, buf: &[u8]) -> io::Result<usize> {
         loop {
             match self.runtime.with_stack(|stack, _| stack.raw_send_to(self.handle, buf, dst)) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.settings.nonblocking() => continue,
                 other => return other,
             }
         }
@@ -71,10 +71,10 @@ impl RawSocket {
 
     /// Receive one datagram and its source; bytes beyond `buf` are discarded.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Ipv4Addr)> {
-        let datagram =
-            wait_for(&self.runtime, WaitOn::Raw(self.handle), self.nonblocking, self.read_timeout, |stack, _| {
-                stack.raw_recv(self.handle)
-            })?;
+        let (nonblocking, timeout) = (self.settings.nonblocking(), self.settings.read_timeout());
+        let datagram = wait_for(&self.runtime, WaitOn::Raw(self.handle), nonblocking, timeout, |stack, _| {
+            stack.raw_recv(self.handle)
+        })?;
         let n = datagram.data.len().min(buf.len());
         buf[..n].copy_from_slice(&datagram.data[..n]);
         let from = match datagram.from {
@@ -85,17 +85,14 @@ impl RawSocket {
     }
 
     /// `None` blocks forever; a zero duration is refused as std does.
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero read timeout is not allowed"));
-        }
-        self.read_timeout = timeout;
-        Ok(())
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.settings.set_read_timeout(timeout)
     }
 
     /// In non-blocking mode calls that would wait return `WouldBlock` instead.
-    pub fn set_nonblocking(&mut self, nonblocking: bool) {
-        self.nonblocking = nonblocking;
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.settings.set_nonblocking(nonblocking);
+        Ok(())
     }
 
     /// Bound this socket's receive queue (datagrams and bytes); more are dropped

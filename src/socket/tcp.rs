@@ -6,6 +6,7 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::settings::Settings;
 use super::{first_addr, wait_for};
 use crate::config::{CongestionAlgorithm, Keepalive};
 use crate::runtime::Runtime;
@@ -17,7 +18,7 @@ use crate::shared::TcpHandle;
 pub struct TcpListener {
     runtime: Runtime,
     handle: TcpHandle,
-    nonblocking: bool,
+    settings: Settings,
 }
 
 impl TcpListener {
@@ -30,12 +31,13 @@ impl TcpListener {
     pub fn bind_with_backlog(runtime: &Runtime, addr: impl ToSocketAddrs, backlog: usize) -> io::Result<TcpListener> {
         let addr = first_addr(addr)?;
         let handle = runtime.with_stack(|stack, _| stack.tcp_listen(addr, backlog))?;
-        Ok(TcpListener { runtime: runtime.clone(), handle, nonblocking: false })
+        Ok(TcpListener { runtime: runtime.clone(), handle, settings: Settings::default() })
     }
 
     /// Wait for the next connection.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (handle, peer) = wait_for(&self.runtime, WaitOn::Tcp(self.handle), self.nonblocking, None, |stack, _| {
+        let nonblocking = self.settings.nonblocking();
+        let (handle, peer) = wait_for(&self.runtime, WaitOn::Tcp(self.handle), nonblocking, None, |stack, _| {
             stack.tcp_accept(self.handle)
         })?;
         Ok((TcpStream::from_handle(&self.runtime, handle), peer))
@@ -50,8 +52,9 @@ impl TcpListener {
         self.runtime.with_stack(|stack, _| stack.tcp_local_addr(self.handle))
     }
 
-    pub fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
-        self.nonblocking = nonblocking;
+    /// In non-blocking mode `accept` returns `WouldBlock` instead of waiting.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.settings.set_nonblocking(nonblocking);
         Ok(())
     }
 }
@@ -64,21 +67,23 @@ impl Drop for TcpListener {
 
 /// A TCP connection. Dropping it closes it gracefully (FIN), or resets it if
 /// received data was left unread (RFC 1122 4.2.2.13).
+///
+/// As with `std::net::TcpStream`, `&TcpStream` reads and writes too, so one
+/// thread may read while another writes the same stream.
 pub struct TcpStream {
     runtime: Runtime,
     handle: TcpHandle,
     /// Shared by clones from [`try_clone`](TcpStream::try_clone); the connection
     /// closes when the last one goes.
     owner: Arc<Owner>,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
-    nonblocking: bool,
 }
 
-/// Closes the connection when the last handle is dropped.
+/// Closes the connection when the last handle is dropped; holds the settings
+/// every handle shares.
 struct Owner {
     runtime: Runtime,
     handle: TcpHandle,
+    settings: Settings,
 }
 
 impl Drop for Owner {
@@ -89,15 +94,8 @@ impl Drop for Owner {
 
 impl TcpStream {
     fn from_handle(runtime: &Runtime, handle: TcpHandle) -> TcpStream {
-        let owner = Arc::new(Owner { runtime: runtime.clone(), handle });
-        TcpStream {
-            runtime: runtime.clone(),
-            handle,
-            owner,
-            read_timeout: None,
-            write_timeout: None,
-            nonblocking: false,
-        }
+        let owner = Arc::new(Owner { runtime: runtime.clone(), handle, settings: Settings::default() });
+        TcpStream { runtime: runtime.clone(), handle, owner }
     }
 
     /// The runtime this connection lives on (a service may want to look at the
@@ -107,16 +105,10 @@ impl TcpStream {
     }
 
     /// Another handle on the same connection (e.g. one thread reads while another
-    /// writes), like `std::net::TcpStream::try_clone`.
+    /// writes), like `std::net::TcpStream::try_clone`: timeouts and non-blocking
+    /// mode are the connection's, shared by every handle.
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            runtime: self.runtime.clone(),
-            handle: self.handle,
-            owner: Arc::clone(&self.owner),
-            read_timeout: self.read_timeout,
-            write_timeout: self.write_timeout,
-            nonblocking: self.nonblocking,
-        })
+        Ok(TcpStream { runtime: self.runtime.clone(), handle: self.handle, owner: Arc::clone(&self.owner) })
     }
 
     /// Open a connection (active open from an ephemeral port). Errors:
@@ -216,24 +208,27 @@ impl TcpStream {
         self.runtime.with_stack(|stack, now| stack.tcp_set_user_timeout(now, self.handle, timeout))
     }
 
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero timeout is not allowed"));
-        }
-        self.read_timeout = timeout;
-        Ok(())
+    /// `None` blocks forever; a zero duration is refused as std does.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.owner.settings.set_read_timeout(timeout)
     }
 
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero timeout is not allowed"));
-        }
-        self.write_timeout = timeout;
-        Ok(())
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.owner.settings.read_timeout())
     }
 
-    pub fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
-        self.nonblocking = nonblocking;
+    /// `None` blocks forever; a zero duration is refused as std does.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.owner.settings.set_write_timeout(timeout)
+    }
+
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.owner.settings.write_timeout())
+    }
+
+    /// In non-blocking mode calls that would wait return `WouldBlock` instead.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.owner.settings.set_nonblocking(nonblocking);
         Ok(())
     }
 
@@ -248,19 +243,19 @@ impl TcpStream {
     }
 }
 
-impl Read for TcpStream {
+impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let handle = self.handle;
-        wait_for(&self.runtime, WaitOn::Tcp(handle), self.nonblocking, self.read_timeout, |stack, now| {
+        let (handle, settings) = (self.handle, &self.owner.settings);
+        wait_for(&self.runtime, WaitOn::Tcp(handle), settings.nonblocking(), settings.read_timeout(), |stack, now| {
             stack.tcp_recv(now, handle, buf)
         })
     }
 }
 
-impl Write for TcpStream {
+impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let handle = self.handle;
-        wait_for(&self.runtime, WaitOn::Tcp(handle), self.nonblocking, self.write_timeout, |stack, now| {
+        let (handle, settings) = (self.handle, &self.owner.settings);
+        wait_for(&self.runtime, WaitOn::Tcp(handle), settings.nonblocking(), settings.write_timeout(), |stack, now| {
             stack.tcp_send(now, handle, buf)
         })
     }
@@ -268,6 +263,22 @@ impl Write for TcpStream {
     /// Data is handed to the stack by `write`; there is nothing to flush.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self).flush()
     }
 }
 

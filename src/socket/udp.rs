@@ -5,6 +5,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use super::settings::Settings;
 use super::{first_addr, wait_for};
 use crate::config::QueueLimit;
 use crate::runtime::Runtime;
@@ -26,8 +27,7 @@ use crate::shared::UdpHandle;
 pub struct UdpSocket {
     runtime: Runtime,
     handle: UdpHandle,
-    read_timeout: Option<Duration>,
-    nonblocking: bool,
+    settings: Settings,
 }
 
 impl UdpSocket {
@@ -36,7 +36,7 @@ impl UdpSocket {
     pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let addr = first_addr(addr)?;
         let handle = runtime.with_stack(|stack, _| stack.udp_bind(addr))?;
-        Ok(UdpSocket { runtime: runtime.clone(), handle, read_timeout: None, nonblocking: false })
+        Ok(UdpSocket { runtime: runtime.clone(), handle, settings: Settings::default() })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -73,7 +73,7 @@ impl UdpSocket {
     fn send_with(&self, mut op: impl FnMut(&mut crate::Stack) -> io::Result<usize>) -> io::Result<usize> {
         loop {
             match self.runtime.with_stack(|stack, _| op(stack)) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.settings.nonblocking() => continue,
                 other => return other,
             }
         }
@@ -81,10 +81,10 @@ impl UdpSocket {
 
     /// Receive one datagram; bytes beyond `buf` are discarded, as with std.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let datagram =
-            wait_for(&self.runtime, WaitOn::Udp(self.handle), self.nonblocking, self.read_timeout, |stack, _| {
-                stack.udp_recv(self.handle)
-            })?;
+        let (nonblocking, timeout) = (self.settings.nonblocking(), self.settings.read_timeout());
+        let datagram = wait_for(&self.runtime, WaitOn::Udp(self.handle), nonblocking, timeout, |stack, _| {
+            stack.udp_recv(self.handle)
+        })?;
         let n = datagram.data.len().min(buf.len());
         buf[..n].copy_from_slice(&datagram.data[..n]);
         Ok((n, datagram.from))
@@ -94,22 +94,20 @@ impl UdpSocket {
         self.recv_from(buf).map(|(n, _)| n)
     }
 
-    /// `None` blocks forever; a zero duration is refused as std does.
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero read timeout is not allowed"));
-        }
-        self.read_timeout = timeout;
-        Ok(())
+    /// `None` blocks forever; a zero duration is refused as std does. Through
+    /// `&self`, as std's, so one thread may change it while another waits.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.settings.set_read_timeout(timeout)
     }
 
-    pub fn read_timeout(&self) -> Option<Duration> {
-        self.read_timeout
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.settings.read_timeout())
     }
 
     /// In non-blocking mode calls that would wait return `WouldBlock` instead.
-    pub fn set_nonblocking(&mut self, nonblocking: bool) {
-        self.nonblocking = nonblocking;
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.settings.set_nonblocking(nonblocking);
+        Ok(())
     }
 
     /// Bound this socket's receive queue: at most `datagrams` datagrams and `bytes`
