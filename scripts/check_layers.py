@@ -86,6 +86,7 @@ LAYERS: dict[str, list[str]] = {
     "capture": ["device", "shared", "time", "wire", "config", "rng", "counters"],
     "runtime": _BELOW_TOOLS,
     "socket": ["runtime", *_BELOW_TOOLS],
+    "aio": ["socket", "runtime", *_BELOW_TOOLS],
     "control": ["socket", "runtime", *_BELOW_TOOLS],
     "services": ["control", "socket", "runtime", *_BELOW_TOOLS],
     "script": _BELOW_TOOLS,

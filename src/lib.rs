@@ -25,6 +25,7 @@
 //! source, where each module's documentation says what it does and which RFC it
 //! follows.
 
+pub mod aio;
 pub mod capture;
 pub mod config;
 pub mod control;

@@ -8,6 +8,7 @@
 //! they moved a deadline earlier. A call the core answers with "not yet" sleeps on
 //! its socket's condition variable (`runtime/wakers.rs`) until an event names that socket.
 
+mod task_wakers;
 mod wakers;
 
 use std::io;
@@ -25,6 +26,8 @@ use crate::counters::Counters;
 use crate::device::Device;
 use crate::stack::Stack;
 use crate::time::Instant;
+pub(crate) use task_wakers::Direction;
+use task_wakers::TaskWakers;
 pub(crate) use wakers::WaitOn;
 use wakers::Wakers;
 
@@ -44,6 +47,9 @@ pub(crate) struct Inner {
     stack: Mutex<Stack>,
     /// Where blocked socket calls sleep until an event names their socket.
     wakers: Wakers,
+    /// The async tasks waiting on a socket (`task_wakers.rs`); locked only while
+    /// the stack is.
+    tasks: Mutex<TaskWakers>,
     device: Box<dyn Device>,
     wake: OwnedFd,
     epoch: std::time::Instant,
@@ -68,6 +74,7 @@ impl Runtime {
         let inner = Arc::new(Inner {
             stack: Mutex::new(Stack::new(config)),
             wakers: Wakers::new(),
+            tasks: Mutex::new(TaskWakers::default()),
             device: Box::new(device),
             wake,
             epoch: std::time::Instant::now(),
@@ -109,6 +116,7 @@ impl Runtime {
         // see `stopped`): the wake-up cannot fall between the two and be lost.
         drop(self.inner.stack.lock());
         self.inner.wakers.wake_all();
+        self.inner.tasks.lock().wake_all();
         if let Some(handle) = self.inner.thread.lock().take() {
             if handle.join().is_err() {
                 warn!("tunstack driver thread panicked");
@@ -169,12 +177,22 @@ impl Inner {
         }
     }
 
-    /// Send what the stack queued and wake the sockets its events name.
+    /// Send what the stack queued and wake the sockets its events name: the
+    /// blocked calls and the async tasks waiting on them.
     fn publish(&self, stack: &mut Stack) {
         self.flush(stack);
+        let mut tasks = self.tasks.lock();
         while let Some(event) = stack.poll_event() {
             self.wakers.wake(&event);
+            tasks.wake(&event);
         }
+    }
+
+    /// Have `waker` woken at the next event naming `on`. Called with the stack
+    /// locked (`stack` proves it), right after the core said "not yet", so the
+    /// event cannot slip between the two.
+    pub(crate) fn register(&self, _stack: &mut Stack, on: WaitOn, direction: Direction, waker: &std::task::Waker) {
+        self.tasks.lock().register(on, direction, waker);
     }
 
     /// Hand everything the stack wants to send to the device as one batch.
@@ -257,6 +275,7 @@ fn drive(inner: Weak<Inner>) {
     while let Some(inner) = inner.upgrade() {
         if inner.is_stopped() {
             inner.wakers.wake_all();
+            inner.tasks.lock().wake_all();
             return;
         }
         let timeout = inner.round(&mut buf);

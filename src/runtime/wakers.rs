@@ -17,7 +17,7 @@ use crate::shared::{Event, RawHandle, TcpHandle, UdpHandle};
 const SHARDS: usize = 256;
 
 /// The socket a blocked call waits on.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum WaitOn {
     Tcp(TcpHandle),
     Udp(UdpHandle),

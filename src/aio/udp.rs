@@ -1,0 +1,86 @@
+//! Async UDP: [`UdpSocket`].
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::task::{Context, Poll};
+
+use super::poll_core;
+use crate::runtime::{Direction, Runtime, WaitOn};
+use crate::shared::UdpHandle;
+use crate::socket::first_addr;
+
+/// A UDP socket for async code, bound to a port of the stack's UDP namespace.
+/// Dropping it closes the socket and frees the port.
+pub struct UdpSocket {
+    runtime: Runtime,
+    handle: UdpHandle,
+}
+
+impl UdpSocket {
+    /// Bind to `addr` (`0.0.0.0:0` for any port). Binding never waits.
+    pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let addr = first_addr(addr)?;
+        let handle = runtime.with_stack(|stack, _| stack.udp_bind(addr))?;
+        Ok(UdpSocket { runtime: runtime.clone(), handle })
+    }
+
+    /// Fix the peer for `send`/`recv` (and hear its ICMP errors).
+    pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let addr = first_addr(addr)?;
+        self.runtime.with_stack(|stack, _| stack.udp_connect(self.handle, addr))
+    }
+
+    /// The next datagram and its source; bytes beyond `buf` are discarded.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+    }
+
+    /// The next datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_from(buf).await.map(|(n, _)| n)
+    }
+
+    pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
+        let handle = self.handle;
+        poll_core(&self.runtime, cx, WaitOn::Udp(handle), Direction::Read, |stack, _| stack.udp_recv(handle)).map_ok(
+            |datagram| {
+                let n = datagram.data.len().min(buf.len());
+                buf[..n].copy_from_slice(&datagram.data[..n]);
+                (n, datagram.from)
+            },
+        )
+    }
+
+    /// Send one datagram to `addr`. It never waits for the network: a full
+    /// transmit queue is written to the device at the end of every call, so the
+    /// send is simply tried again (as the blocking socket does).
+    pub async fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
+        let addr = first_addr(addr)?;
+        self.send_with(|stack| stack.udp_send_to(self.handle, buf, addr))
+    }
+
+    /// Send one datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.send_with(|stack| stack.udp_send(self.handle, buf))
+    }
+
+    fn send_with(&self, mut op: impl FnMut(&mut crate::Stack) -> io::Result<usize>) -> io::Result<usize> {
+        loop {
+            match self.runtime.with_stack(|stack, _| op(stack)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.runtime.with_stack(|stack, _| stack.udp_local_addr(self.handle))
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        self.runtime.with_stack(|stack, _| stack.udp_close(self.handle));
+    }
+}

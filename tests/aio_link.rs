@@ -1,0 +1,216 @@
+//! The async API (`tunstack::aio`) between two stacks in one process, on tokio's
+//! current-thread and multi-thread runtimes, without root: each stack has its
+//! runtime thread and an in-memory link joins them (as in `tcp_link.rs`).
+//!
+//! Every wait is bounded by `BOUND` (tokio's timeout), so a lost wake-up fails a
+//! test instead of hanging it.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use tunstack::aio::{TcpListener, TcpStream, UdpSocket};
+use tunstack::device::link;
+use tunstack::{Runtime, StackConfig};
+
+const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+/// The most any single step may wait for the other stack.
+const BOUND: Duration = Duration::from_secs(30);
+
+/// Two running stacks on either end of a link; stopped when the test ends.
+struct Net {
+    a: Runtime,
+    b: Runtime,
+}
+
+impl Net {
+    fn new() -> Net {
+        let (end_a, end_b) = link::pair(1500).expect("link pair");
+        Net {
+            a: Runtime::spawn(end_a, StackConfig { addr: A, ..StackConfig::default() }).expect("runtime A"),
+            b: Runtime::spawn(end_b, StackConfig { addr: B, ..StackConfig::default() }).expect("runtime B"),
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        self.a.shutdown();
+        self.b.shutdown();
+    }
+}
+
+fn at(addr: Ipv4Addr, port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(addr, port))
+}
+
+/// `future`, or a failure naming `what` after `BOUND`.
+async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(BOUND, future).await.unwrap_or_else(|_| panic!("{what}: no progress in {BOUND:?}"))
+}
+
+/// `len` bytes that differ between connections, so a crossed stream is caught.
+fn payload(conn: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i.wrapping_mul(31) ^ conn.wrapping_mul(7919)) as u8).collect()
+}
+
+/// An echo service on B's port 7 as async tasks: one per connection, no thread.
+fn spawn_echo(b: &Runtime) {
+    let listener = TcpListener::bind(b, at(B, 7)).expect("listen on B:7");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// Send `data` through the echo service on one connection and read it back:
+/// the writing half in a task of its own, the reading here.
+async fn echo_round_trip(net: &Net, conn: usize, len: usize) {
+    let stream = bounded("connect", TcpStream::connect(&net.a, at(B, 7))).await.expect("connects");
+    let (reader, writer) = stream.into_split();
+    let sent = payload(conn, len);
+    let to_send = sent.clone();
+    let writing = tokio::spawn(async move {
+        writer.write_all(&to_send).await.expect("write");
+        // Dropping the write half sends FIN; the echo then ends its side.
+    });
+    let mut got = Vec::with_capacity(len);
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = bounded("read", reader.read(&mut buf)).await.expect("read");
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    writing.await.expect("the writer task");
+    assert!(got == sent, "connection {conn}: {} bytes back, {} sent, or different bytes", got.len(), sent.len());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_megabyte_echoes_byte_exact_on_the_current_thread_runtime() {
+    let net = Net::new();
+    spawn_echo(&net.b);
+    echo_round_trip(&net, 1, 1 << 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_concurrent_tasks_echo_byte_exact_on_the_multi_thread_runtime() {
+    let net = std::sync::Arc::new(Net::new());
+    spawn_echo(&net.b);
+    let tasks: Vec<_> = (0..64)
+        .map(|conn| {
+            let net = std::sync::Arc::clone(&net);
+            tokio::spawn(async move { echo_round_trip(&net, conn, 64 * 1024).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("an echo task");
+    }
+}
+
+/// A dropped future leaves the socket as it was: a cancelled `read` took no
+/// bytes, a cancelled `accept` took no connection, and a cancelled `connect`
+/// leaves no connection behind.
+#[tokio::test(flavor = "current_thread")]
+async fn cancelled_futures_leave_the_sockets_consistent() {
+    let net = Net::new();
+    let listener = TcpListener::bind(&net.b, at(B, 9000)).expect("listen");
+    let short = Duration::from_millis(50);
+    assert!(tokio::time::timeout(short, listener.accept()).await.is_err(), "nobody connected yet");
+
+    let client = bounded("connect", TcpStream::connect(&net.a, at(B, 9000))).await.expect("connects");
+    let (server, _) = bounded("accept after a cancelled accept", listener.accept()).await.expect("accepted");
+    let mut buf = [0u8; 16];
+    assert!(tokio::time::timeout(short, server.read(&mut buf)).await.is_err(), "nothing sent yet");
+    client.write_all(b"after the cancel").await.expect("write");
+    let n = bounded("read after a cancelled read", server.read(&mut buf)).await.expect("read");
+    assert_eq!(&buf[..n], b"after the cancel");
+
+    // 198.18.0.9 is on nobody's link end: the SYN goes unanswered.
+    let connections = || net.a.with_stack(|stack, _| stack.tcp_connection_count());
+    let before = connections();
+    assert!(tokio::time::timeout(short, TcpStream::connect(&net.a, at(Ipv4Addr::new(198, 18, 0, 9), 80)))
+        .await
+        .is_err());
+    assert_eq!(connections(), before, "the cancelled connect left its connection");
+}
+
+/// Readiness for non-blocking users: wait with `readable`/`writable`, then
+/// `try_read`/`try_write`, which never wait.
+#[tokio::test(flavor = "current_thread")]
+async fn readiness_then_try_calls() {
+    let net = Net::new();
+    let listener = TcpListener::bind(&net.b, at(B, 9001)).expect("listen");
+    let client = bounded("connect", TcpStream::connect(&net.a, at(B, 9001))).await.expect("connects");
+    let (server, _) = bounded("accept", listener.accept()).await.expect("accepted");
+    let mut buf = [0u8; 8];
+    assert_eq!(server.try_read(&mut buf).expect_err("empty").kind(), std::io::ErrorKind::WouldBlock);
+    bounded("writable", client.writable()).await.expect("writable");
+    assert_eq!(client.try_write(b"ready").expect("room"), 5);
+    bounded("readable", server.readable()).await.expect("readable");
+    assert_eq!(server.try_read(&mut buf).expect("data"), 5);
+    assert_eq!(&buf[..5], b"ready");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn udp_datagrams_go_both_ways_and_a_refused_connect_is_reported() {
+    let net = Net::new();
+    let server = UdpSocket::bind(&net.b, at(B, 7)).expect("bind B:7");
+    let client = UdpSocket::bind(&net.a, at(A, 0)).expect("bind A");
+    for len in [0, 1, 1472, 4000] {
+        let sent = payload(len, len);
+        client.send_to(&sent, at(B, 7)).await.expect("send_to");
+        let mut buf = vec![0u8; 8192];
+        let (n, from) = bounded("recv_from", server.recv_from(&mut buf)).await.expect("recv_from");
+        assert_eq!((&buf[..n], from.ip()), (&sent[..], std::net::IpAddr::V4(A)));
+        server.send_to(&buf[..n], from).await.expect("send back");
+        let (m, _) = bounded("the answer", client.recv_from(&mut buf)).await.expect("answer");
+        assert_eq!(&buf[..m], &sent[..]);
+    }
+    let refused = TcpStream::connect(&net.a, at(B, 1)).await.expect_err("nobody listens on B:1");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+/// With the `tokio` feature the streams are tokio `AsyncRead`/`AsyncWrite`:
+/// tokio's own utilities drive them.
+#[cfg(feature = "tokio")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_utilities_work_on_a_stream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let net = Net::new();
+    spawn_echo(&net.b);
+    let mut stream = bounded("connect", TcpStream::connect(&net.a, at(B, 7))).await.expect("connects");
+    let sent = payload(3, 300_000);
+    let (mut r, mut w) = tokio::io::split(&mut stream);
+    let to_send = sent.clone();
+    let (written, got) = bounded("copy", async {
+        tokio::join!(
+            async {
+                w.write_all(&to_send).await?;
+                w.shutdown().await
+            },
+            async {
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).await.map(|_| got)
+            }
+        )
+    })
+    .await;
+    written.expect("written");
+    assert!(got.expect("read to the end") == sent, "the echo differs");
+}
