@@ -9,6 +9,8 @@
 # creates and removes (named tunstack-bench-<pid>-*):
 #
 #   tunstack  `tunstack serve` on a TUN                        (namespace ts<mtu>)
+#   async     examples/async_server.rs: the same services written with the
+#             async API (tunstack::aio) on tokio, as a user would    (as<mtu>)
 #   offload   `tunstack serve --offload` (TSO/checksum offloads, bulk only)
 #                                                              (namespace to<mtu>)
 #   smoltcp   examples/smoltcp_server.rs on a TUN              (namespace sm<mtu>)
@@ -102,7 +104,7 @@ ulimit -n "$(ulimit -Hn)"
 
 ts_section "build (release)"
 cargo build --release --bin tunstack --example bench_client --example kernel_server --example smoltcp_server \
-    --example tun_ceiling
+    --example tun_ceiling --example async_server
 mkdir -p "$OUT_DIR"
 : >"$RAW"
 
@@ -111,6 +113,9 @@ for mtu in $MTUS; do
     bench_ns "ts$mtu"
     bench_client_sysctls "ts$mtu"
     bench_start "tunstack$mtu" "ts$mtu" "$BIN" serve --tun tun0 --mtu "$mtu"
+    bench_ns "as$mtu"
+    bench_client_sysctls "as$mtu"
+    bench_start "async$mtu" "as$mtu" "$EX/async_server" --tun tun0 --mtu "$mtu"
     bench_ns "to$mtu"
     bench_client_sysctls "to$mtu"
     bench_start "offload$mtu" "to$mtu" "$BIN" serve --tun tun0 --mtu "$mtu" --offload
@@ -135,6 +140,7 @@ bench_ns ceil
 client_ns() {
     case $1 in
         tunstack) echo "ts$2" ;;
+        async) echo "as$2" ;;
         offload) echo "to$2" ;;
         baseline) echo "bl$2" ;;
         smoltcp) echo "sm$2" ;;
@@ -142,14 +148,14 @@ client_ns() {
     esac
 }
 
-CONTENDERS=(tunstack smoltcp kernel)
+CONTENDERS=(tunstack async smoltcp kernel)
 BYTES=$((BULK_MIB * 1024 * 1024))
 
 if wants bulk; then
     ts_section "TCP bulk: $BULK_MIB MiB per run, one flow"
     for mtu in $MTUS; do
         for run in $(seq "$RUNS"); do
-            for c in tunstack "${AB[@]}" offload smoltcp kernel; do
+            for c in tunstack async "${AB[@]}" offload smoltcp kernel; do
                 bench_record bulk_k2s "$mtu" "$c" "$run" "$(client_ns "$c" "$mtu")" \
                     "$EX/bench_client" send "$STACK:9" --bytes "$BYTES"
                 bench_record bulk_s2k "$mtu" "$c" "$run" "$(client_ns "$c" "$mtu")" \
@@ -203,6 +209,7 @@ memory_user() {
     bench_client_sysctls "$ns"
     case $c in
         tunstack) bench_start "$key" "$ns" "$BIN" serve --tun tun0 --mtu "$MTU0" ;;
+        async) bench_start "$key" "$ns" "$EX/async_server" --tun tun0 --mtu "$MTU0" ;;
         smoltcp) bench_start "$key" "$ns" "$EX/smoltcp_server" --tun tun0 --mtu "$MTU0" ;;
     esac
     local pid=${BENCH_PIDS[$key]}
@@ -274,6 +281,7 @@ if wants memory; then
     ts_section "memory: $CONNS idle established connections (mtu $MTU0)"
     for run in $(seq "$MEM_RUNS"); do
         memory_user tunstack "$run"
+        memory_user async "$run"
         memory_user smoltcp "$run"
         memory_kernel "$run"
     done

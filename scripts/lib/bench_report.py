@@ -19,7 +19,7 @@ import platform
 import statistics
 import subprocess
 
-CONTENDERS = ["tunstack", "offload", "smoltcp", "kernel", "ceiling"]
+CONTENDERS = ["tunstack", "async", "offload", "smoltcp", "kernel", "ceiling"]
 
 # (test, metric in the run's result, row label, unit, digits, higher is better)
 ROWS = [
@@ -113,9 +113,9 @@ def ratio(a, b, higher_better):
 
 def table(groups, mtus):
     lines = [
-        "| figure | unit | tunstack | tunstack, offloads | smoltcp | kernel (veth) | TUN ceiling "
-        "| tunstack / smoltcp | tunstack / ceiling | offloads / kernel |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| figure | unit | tunstack | tunstack async | tunstack, offloads | smoltcp | kernel (veth) | TUN ceiling "
+        "| tunstack / smoltcp | async / smoltcp | tunstack / ceiling | offloads / kernel |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows_json = []
     for test, metric, label, unit, digits, higher in ROWS:
@@ -124,12 +124,14 @@ def table(groups, mtus):
                 continue
             values = {c: median(groups, test, mtu, c, metric) for c in CONTENDERS}
             vs_smoltcp = ratio(values["tunstack"], values["smoltcp"], higher)
+            async_vs_smoltcp = ratio(values["async"], values["smoltcp"], higher)
             vs_ceiling = ratio(values["tunstack"], values["ceiling"], higher)
             offload_vs_kernel = ratio(values["offload"], values["kernel"], higher)
             name = f"{label}, MTU {mtu}" if test.startswith("bulk") else label
             cells = [fmt(values[c], digits) for c in CONTENDERS]
-            r1, r2, r3 = fmt_ratio(vs_smoltcp), fmt_ratio(vs_ceiling), fmt_ratio(offload_vs_kernel)
-            lines.append(f"| {name} | {unit} | " + " | ".join(cells) + f" | {r1} | {r2} | {r3} |")
+            r1, r1a = fmt_ratio(vs_smoltcp), fmt_ratio(async_vs_smoltcp)
+            r2, r3 = fmt_ratio(vs_ceiling), fmt_ratio(offload_vs_kernel)
+            lines.append(f"| {name} | {unit} | " + " | ".join(cells) + f" | {r1} | {r1a} | {r2} | {r3} |")
             rows_json.append(
                 {
                     "test": test,
@@ -144,6 +146,7 @@ def table(groups, mtus):
                     },
                     "errors": {c: groups[(test, mtu, c)]["errors"] for c in CONTENDERS if (test, mtu, c) in groups and groups[(test, mtu, c)]["errors"]},
                     "tunstack_over_smoltcp": vs_smoltcp,
+                    "async_over_smoltcp": async_vs_smoltcp,
                     "tunstack_over_ceiling": vs_ceiling,
                     "offload_over_kernel": offload_vs_kernel,
                 }
