@@ -91,10 +91,12 @@ LAYERS: dict[str, list[str]] = {
     "script": _BELOW_TOOLS,
     "sim": ["script", *_BELOW_TOOLS],
     "testutil": _BELOW_TOOLS,
+    # Drawing captures: reads files with pcap-file and etherparse, nothing of the crate.
+    "plot": [],
     # The binary's command line (`mod cli;` in main.rs): anything the library
     # exports (the compiler keeps it to the public API; `tunstack::TcpSocketInfo`
     # resolves to tcp through lib.rs's re-exports).
-    "cli": ["services", "control", "socket", "runtime", "sim", "script", "tcp", "udp", "raw", *_BELOW_TOOLS],
+    "cli": ["services", "control", "socket", "runtime", "sim", "script", "plot", "tcp", "udp", "raw", *_BELOW_TOOLS],
 }
 
 DEFAULT_CRATE = "tunstack"

@@ -33,6 +33,7 @@ pub mod device;
 pub(crate) mod icmp;
 pub mod invariants;
 pub(crate) mod ip;
+pub mod plot;
 pub mod ports;
 pub(crate) mod raw;
 mod rng;

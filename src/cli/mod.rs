@@ -9,6 +9,7 @@
 mod connect;
 mod control;
 mod link;
+mod plot;
 mod script;
 mod serve;
 mod tcp_args;
@@ -57,6 +58,10 @@ enum Command {
     Ss(control::ControlArgs),
     /// Print a running `serve`'s counters (IP, ICMP, UDP, TCP).
     Stats(control::ControlArgs),
+    /// Draw each TCP connection of a pcap/pcapng capture as SVG: a time-sequence
+    /// graph (data, ACKs, window, SACK, retransmissions, drops) and a ladder
+    /// diagram of its opening and close.
+    Plot(plot::PlotArgs),
 }
 
 /// `--trace-json`, on the commands that run a stack (`ss` and `stats` only ask one).
@@ -76,7 +81,7 @@ impl Cli {
             Command::Serve(args) => &args.trace,
             Command::Connect(args) => &args.trace,
             Command::Script(args) => &args.trace,
-            Command::Ss(_) | Command::Stats(_) => return None,
+            Command::Ss(_) | Command::Stats(_) | Command::Plot(_) => return None,
         };
         trace.trace_json.as_deref()
     }
@@ -88,7 +93,7 @@ impl Cli {
         let (name, checked) = match &self.command {
             Command::Serve(args) => ("serve", args.check()),
             Command::Connect(args) => ("connect", args.check()),
-            Command::Script(_) | Command::Ss(_) | Command::Stats(_) => return Ok(()),
+            Command::Script(_) | Command::Ss(_) | Command::Stats(_) | Command::Plot(_) => return Ok(()),
         };
         checked.map_err(|message| {
             let mut cli = Cli::command();
@@ -106,6 +111,7 @@ pub fn run(cli: Cli) -> io::Result<()> {
         Command::Script(args) => script::run(args),
         Command::Ss(args) => control::run_ss(args),
         Command::Stats(args) => control::run_stats(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
 
