@@ -7,7 +7,8 @@
 //! Logging: `RUST_LOG` filters what is printed to standard error, in `tracing`'s
 //! readable format (`RUST_LOG=tunstack=debug` shows TCP state transitions,
 //! retransmissions, drops and queue overflows), coloured only when standard error
-//! is a terminal. `--trace-json FILE` (on `serve`, `connect` and `script`) also
+//! is a terminal, stamped with virtual time under `script` (the script's own
+//! clock) and sequence numbers relative as tshark shows them. `--trace-json FILE` (on `serve`, `connect` and `script`) also
 //! writes events to FILE as JSON lines, one object per event, filtered by
 //! `RUST_LOG` too, or `tunstack=debug` when it is unset.
 
@@ -51,6 +52,7 @@ fn main() {
 fn init_tracing(json: Option<&Path>) -> io::Result<()> {
     let ansi = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let stderr = tracing_subscriber::fmt::layer()
+        .with_timer(cli::trace_time::TraceTime)
         .with_writer(io::stderr)
         .with_ansi(ansi)
         .log_internal_errors(false)
@@ -66,6 +68,7 @@ fn init_tracing(json: Option<&Path>) -> io::Result<()> {
             // is complete whenever the process stops.
             let layer = tracing_subscriber::fmt::layer()
                 .json()
+                .with_timer(cli::trace_time::TraceTime)
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)

@@ -13,6 +13,7 @@ mod plot;
 mod script;
 mod serve;
 mod tcp_args;
+pub mod trace_time;
 
 use std::fmt;
 use std::io::{self, Write};

@@ -46,6 +46,7 @@ pub mod parser;
 mod preprocess;
 pub mod run;
 pub mod shell;
+pub mod virtual_time;
 
 use std::net::Ipv4Addr;
 use std::path::Path;

@@ -354,6 +354,8 @@ impl<A: Host, B: Host> Sim<A, B> {
             return false;
         };
         self.now = self.now.max(next);
+        // Trace events of this step are stamped with the virtual time.
+        crate::script::virtual_time::set(Duration::from_micros(self.now.micros()));
         while self.wakeups.first().is_some_and(|&t| t <= self.now) {
             self.wakeups.pop_first();
         }
