@@ -10,7 +10,9 @@
 //! is a terminal, stamped with virtual time under `script` (the script's own
 //! clock) and sequence numbers relative as tshark shows them. `--trace-json FILE` (on `serve`, `connect` and `script`) also
 //! writes events to FILE as JSON lines, one object per event, filtered by
-//! `RUST_LOG` too, or `tunstack=debug` when it is unset.
+//! `RUST_LOG` too, or `tunstack=debug` when it is unset. `--explain` narrates
+//! the events a learner wants in plain words on standard error
+//! ([`cli::explain`]).
 
 mod cli;
 
@@ -29,7 +31,7 @@ fn main() {
     if let Err(usage) = args.check() {
         usage.exit();
     }
-    if let Err(e) = init_tracing(args.trace_json()) {
+    if let Err(e) = init_tracing(args.trace_json(), args.explain()) {
         cli::warn(e);
         std::process::exit(1);
     }
@@ -49,7 +51,7 @@ fn main() {
 /// Colours only on a terminal (and not with `NO_COLOR` set): a trace redirected to
 /// a file or a pipe is plain text. A write that fails (standard error closed,
 /// disk full) is dropped without a word: reporting it would need standard error.
-fn init_tracing(json: Option<&Path>) -> io::Result<()> {
+fn init_tracing(json: Option<&Path>, explain: bool) -> io::Result<()> {
     let ansi = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let stderr = tracing_subscriber::fmt::layer()
         .with_timer(cli::trace_time::TraceTime)
@@ -79,6 +81,8 @@ fn init_tracing(json: Option<&Path>) -> io::Result<()> {
         }
         None => None,
     };
-    tracing_subscriber::registry().with(stderr).with(json).init();
+    let explain = explain
+        .then(|| cli::explain::Explain::new(io::stderr(), ansi).with_filter(EnvFilter::new(cli::explain::TARGETS)));
+    tracing_subscriber::registry().with(stderr).with(json).with(explain).init();
     Ok(())
 }

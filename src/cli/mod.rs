@@ -8,6 +8,7 @@
 
 mod connect;
 mod control;
+pub mod explain;
 mod link;
 mod plot;
 mod script;
@@ -29,7 +30,8 @@ const EXIT_STATUS: &str = "Exit status: 0 ok, 1 failure (the message says why), 
 const LOGGING: &str = "Logging: RUST_LOG filters the trace events printed to standard error \
 (no colours unless it is a terminal), e.g. RUST_LOG=tunstack=debug for TCP state transitions, \
 retransmissions, drops and queue overflows, or RUST_LOG=tunstack::tcp::state=debug for the \
-state transitions only. --trace-json FILE also writes them as JSON lines.";
+state transitions only. --trace-json FILE also writes them as JSON lines; --explain narrates \
+them in plain words.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -73,18 +75,33 @@ pub struct TraceArgs {
     /// queue overflows.
     #[arg(long, value_name = "FILE")]
     pub trace_json: Option<PathBuf>,
+    /// Narrate what the stack does on standard error, one plain line per event:
+    /// state changes with the RFC section behind them, retransmissions and why,
+    /// drops and why (repeats summarised), relative sequence numbers, virtual
+    /// time under `script`.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 impl Cli {
+    /// The trace options of a command that runs a stack.
+    fn trace(&self) -> Option<&TraceArgs> {
+        match &self.command {
+            Command::Serve(args) => Some(&args.trace),
+            Command::Connect(args) => Some(&args.trace),
+            Command::Script(args) => Some(&args.trace),
+            Command::Ss(_) | Command::Stats(_) | Command::Plot(_) => None,
+        }
+    }
+
     /// Where `--trace-json` asks trace events to go, if anywhere.
     pub fn trace_json(&self) -> Option<&Path> {
-        let trace = match &self.command {
-            Command::Serve(args) => &args.trace,
-            Command::Connect(args) => &args.trace,
-            Command::Script(args) => &args.trace,
-            Command::Ss(_) | Command::Stats(_) | Command::Plot(_) => return None,
-        };
-        trace.trace_json.as_deref()
+        self.trace().and_then(|t| t.trace_json.as_deref())
+    }
+
+    /// Whether `--explain` asks for the narrated trace.
+    pub fn explain(&self) -> bool {
+        self.trace().is_some_and(|t| t.explain)
     }
 
     /// What clap cannot check alone (one option against another, a directory
