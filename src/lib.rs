@@ -30,6 +30,7 @@ pub mod config;
 pub mod control;
 mod counters;
 pub mod device;
+pub mod explain;
 pub(crate) mod icmp;
 pub mod invariants;
 pub(crate) mod ip;

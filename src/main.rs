@@ -12,7 +12,7 @@
 //! writes events to FILE as JSON lines, one object per event, filtered by
 //! `RUST_LOG` too, or `tunstack=debug` when it is unset. `--explain` narrates
 //! the events a learner wants in plain words on standard error
-//! ([`cli::explain`]).
+//! (`tunstack::explain`).
 
 mod cli;
 
@@ -54,7 +54,7 @@ fn main() {
 fn init_tracing(json: Option<&Path>, explain: bool) -> io::Result<()> {
     let ansi = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let stderr = tracing_subscriber::fmt::layer()
-        .with_timer(cli::trace_time::TraceTime)
+        .with_timer(tunstack::explain::VirtualTime)
         .with_writer(io::stderr)
         .with_ansi(ansi)
         .log_internal_errors(false)
@@ -70,7 +70,7 @@ fn init_tracing(json: Option<&Path>, explain: bool) -> io::Result<()> {
             // is complete whenever the process stops.
             let layer = tracing_subscriber::fmt::layer()
                 .json()
-                .with_timer(cli::trace_time::TraceTime)
+                .with_timer(tunstack::explain::VirtualTime)
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
@@ -81,8 +81,9 @@ fn init_tracing(json: Option<&Path>, explain: bool) -> io::Result<()> {
         }
         None => None,
     };
-    let explain = explain
-        .then(|| cli::explain::Explain::new(io::stderr(), ansi).with_filter(EnvFilter::new(cli::explain::TARGETS)));
+    let explain = explain.then(|| {
+        tunstack::explain::Explain::new(io::stderr(), ansi).with_filter(EnvFilter::new(tunstack::explain::TARGETS))
+    });
     tracing_subscriber::registry().with(stderr).with(json).with(explain).init();
     Ok(())
 }

@@ -74,3 +74,53 @@ fn the_close_and_a_drop_are_narrated() {
           (RFC 1122 §4.1.3.1) [port=8080]"]
     );
 }
+
+/// A writer the test reads back.
+#[derive(Clone, Default)]
+struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// In the simulator the narrator stamps events with virtual time: a handshake
+/// over a link of 20 ms each way completes at 40 ms for the client and 60 ms
+/// for the server, however fast the test runs.
+#[test]
+fn the_simulator_is_narrated_in_virtual_time() {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+    use tunstack::explain::{Explain, TARGETS};
+    use tunstack::sim::{LinkConfig, Sim, ADDR_B};
+
+    let buffer = Buffer::default();
+    let narrator = Explain::new(buffer.clone(), false).with_filter(EnvFilter::new(TARGETS));
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(narrator));
+    let mut sim = Sim::new(LinkConfig { latency: Duration::from_millis(20), ..LinkConfig::default() });
+    let server = SocketAddr::from((ADDR_B, 80));
+    let listener = sim.b.tcp_listen(server, 1).expect("listen");
+    sim.a.tcp_connect(sim.now(), server).expect("connect");
+    let accepted = sim.run_until(Duration::from_secs(5), |sim| sim.b.tcp_accept(listener).is_ok());
+    assert!(accepted);
+    let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+    let said: Vec<(&str, &str)> =
+        text.lines().map(|l| (l.split(' ').next().unwrap_or(""), l.split(": ").nth(1).unwrap_or(""))).collect();
+    assert_eq!(
+        said,
+        [
+            ("0.000000s", "CLOSED → SYN-SENT"),
+            ("0.020000s", "LISTEN → SYN-RECEIVED"),
+            ("0.040000s", "SYN-SENT → ESTABLISHED"),
+            ("0.060000s", "SYN-RECEIVED → ESTABLISHED"),
+        ],
+        "{text}"
+    );
+}

@@ -8,13 +8,11 @@
 
 mod connect;
 mod control;
-pub mod explain;
 mod link;
 mod plot;
 mod script;
 mod serve;
 mod tcp_args;
-pub mod trace_time;
 
 use std::fmt;
 use std::io::{self, Write};

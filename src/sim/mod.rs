@@ -216,6 +216,8 @@ impl<A: Host, B: Host> Sim<A, B> {
     /// or two of yours. Each keeps the address it was built with; the link does
     /// not route, it carries whatever each side sends to the other.
     pub fn from_hosts(a: A, b: B, link: LinkConfig) -> Self {
+        // Trace events from here on are stamped with the simulation's time.
+        crate::script::virtual_time::set(Duration::ZERO);
         Sim {
             a,
             b,

@@ -1,4 +1,5 @@
-//! `--explain`: the stack's trace events told in plain words, one line each.
+//! The stack's trace events told in plain words, one line each: `tunstack
+//! --explain`, and a layer any program (a simulation, a test) can install.
 //!
 //! The core emits `tracing` events with terse fields (`tcp state from=LISTEN
 //! to=SYN-RECEIVED cause="rcvd SYN"`); this layer, outside the core, turns the
@@ -21,8 +22,23 @@
 //!   once a second and counts the rest; a line says how many it stands for. On
 //!   top of that this layer keeps one line a second per reason *and socket*
 //!   (the `detail` that names it), counting what it held back into the next one.
-//! * **Colour** only on a terminal (state changes in bold); a file or a pipe
-//!   gets plain text.
+//! * **Colour** only when asked (`tunstack` asks when standard error is a
+//!   terminal: state changes in bold); a file or a pipe gets plain text.
+//!
+//! In a program of your own (a simulation), install it next to anything else:
+//!
+//! ```
+//! use tracing_subscriber::layer::SubscriberExt;
+//! use tracing_subscriber::{EnvFilter, Layer};
+//! use tunstack::explain::{Explain, TARGETS};
+//!
+//! let narrator = Explain::new(std::io::stderr(), false).with_filter(EnvFilter::new(TARGETS));
+//! let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(narrator));
+//! // … run the simulation: its events are told at virtual time.
+//! ```
+//!
+//! [`VirtualTime`] is the matching timer for `tracing_subscriber`'s own format
+//! (`fmt::layer().with_timer(VirtualTime)`), which `tunstack` uses for `RUST_LOG`.
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -32,11 +48,32 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::Layer;
-use tunstack::script::virtual_time;
 
-use super::trace_time::seconds;
+use crate::script::virtual_time;
+
+/// A `tracing_subscriber` timer: the virtual time of the thread when it keeps
+/// one (under a script or a simulation: `0.400000s`), else the wall clock
+/// (RFC 3339, UTC).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VirtualTime;
+
+impl FormatTime for VirtualTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        match virtual_time::now() {
+            Some(t) => w.write_str(&seconds(t)),
+            None => SystemTime.format_time(w),
+        }
+    }
+}
+
+/// `0.400000s`: seconds with every microsecond, as scripts and `Instant` print.
+pub fn seconds(t: Duration) -> String {
+    format!("{}.{:06}s", t.as_secs(), t.subsec_micros())
+}
 
 /// The event targets narrated, at debug level.
 pub const TARGETS: &str = "tunstack::tcp::state=debug,tunstack::tcp::retransmit=debug,tunstack::tcp::pmtu=debug,\
@@ -45,7 +82,8 @@ tunstack::drop=debug,tunstack::queue=debug";
 /// The shortest time between two lines about one drop reason on one socket.
 const DROP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The narrating layer: writes to `W` (standard error in `tunstack`).
+/// The narrating layer: writes to `W` (standard error in `tunstack`); `ansi`
+/// puts state changes in bold.
 pub struct Explain<W> {
     out: Mutex<W>,
     ansi: bool,
