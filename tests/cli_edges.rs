@@ -369,6 +369,12 @@ fn trace_json_only_where_it_does_something() {
     for cmd in ["serve", "connect", "script"] {
         let help = text(&tunstack(&[cmd, "--help"]).output().expect("run").stdout);
         assert!(help.contains("--trace-json"), "`{cmd} --help` lacks --trace-json:\n{help}");
+        assert!(help.contains("--explain"), "`{cmd} --help` lacks --explain:\n{help}");
+    }
+    // --explain, like --trace-json, only where a stack runs.
+    for cmd in ["ss", "stats", "plot"] {
+        let help = text(&tunstack(&[cmd, "--help"]).output().expect("run").stdout);
+        assert!(!help.contains("--explain") && !help.contains("--trace-json"), "`{cmd} --help`:\n{help}");
     }
     // And where it is offered, it works.
     let out = tunstack(&["script", "--trace-json", path, &pkt_files()[0]]).output().expect("run");

@@ -267,3 +267,29 @@ fn plot_reads_a_classic_pcap_with_ethernet_headers() {
     assert!(!svg.contains("<title>lost"), "one interface: no loss can be seen");
     assert!(svg.contains(">[SYN, ACK] seq=0 ack=1 win="), "ladder in relative numbers");
 }
+
+#[test]
+fn plot_to_a_closed_pipe_or_of_a_bad_file_fails_cleanly() {
+    let dir = out_dir();
+    let capture = dir.join("pipe.pcapng");
+    lossy_transfer(&capture);
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(common::tunstack_bin())
+        .args(["plot", &capture.display().to_string(), "-o", "-"])
+        .stdout(writer)
+        .output()
+        .expect("run tunstack plot");
+    assert_eq!(out.status.code(), Some(0), "a closed pipe ends it quietly: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Not a capture: a failure (exit 1) that says so; a missing file likewise.
+    let bogus = dir.join("not-a-capture.pcap");
+    std::fs::write(&bogus, b"hello, world\n").expect("write");
+    for path in [bogus, dir.join("missing.pcapng")] {
+        let out =
+            Command::new(common::tunstack_bin()).args(["plot", &path.display().to_string()]).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.starts_with("tunstack: ") && stderr.contains(&path.display().to_string()), "{stderr}");
+    }
+}
