@@ -293,3 +293,58 @@ fn plot_to_a_closed_pipe_or_of_a_bad_file_fails_cleanly() {
         assert!(stderr.starts_with("tunstack: ") && stderr.contains(&path.display().to_string()), "{stderr}");
     }
 }
+
+/// A real connection with the kernel: `serve --pcap` in a namespace, the
+/// kernel's client echoing 100 kB through tcp/7. The bars' relative sequence
+/// numbers are tshark's own (`tcp.seq`, relative by default), direction by
+/// direction, and the ladder opens with the kernel's SYN.
+#[test]
+fn plot_of_a_kernel_connection_matches_tshark() {
+    if !common::require_e2e(&["python3", "tshark"]) {
+        return;
+    }
+    let dir = out_dir();
+    let capture = dir.join("kernel.pcapng");
+    let _ = std::fs::remove_file(&capture);
+    let ns = common::Netns::new("plot");
+    let stack = common::Stack::start(&ns, &["--pcap", &capture.display().to_string()]);
+    let echoed = ns.python("tcp_echo.py", &[common::STACK_ADDR, "7", "1", "100000"]);
+    assert!(echoed.contains("OK conn=0 bytes=100000"), "{echoed}");
+    // The last ACK of the close reaches the stack at once; wait until the
+    // stack has no connection with the kernel left, so the capture holds it.
+    common::poll_until("the close in the capture", Duration::from_secs(5), || {
+        let out = ns.run(&common::tunstack_bin(), &["ss", "--tun", common::TUN]);
+        let table = String::from_utf8_lossy(&out.stdout).into_owned();
+        if table.lines().any(|l| l.starts_with("tcp") && l.contains(&format!("{}:", common::KERNEL_ADDR))) {
+            Err(table)
+        } else {
+            Ok(())
+        }
+    });
+    stack.stop();
+    let svg = plot(&capture, &dir.join("kernel.svg"));
+    let tshark_seqs = |src: &str| -> Vec<u32> {
+        let out = Command::new("tshark")
+            .args(["-r", &capture.display().to_string(), "-n", "-Y", &format!("tcp.len > 0 && ip.src == {src}")])
+            .args(["-T", "fields", "-e", "tcp.seq"])
+            .output()
+            .expect("tshark");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().parse().expect("a number")).collect()
+    };
+    // Document order: the client's (the kernel's) graph, then the server's.
+    let mut drawn: Vec<(usize, u32)> = Vec::new();
+    for (i, line) in svg.lines().enumerate() {
+        if line.starts_with("<line class=\"seg") && line.contains("data-seq=") {
+            let at = line.find("data-seq=\"").expect("data-seq") + 10;
+            drawn.push((i, line[at..].split('"').next().and_then(|v| v.parse().ok()).expect("number")));
+        }
+    }
+    let (kernel, ours) = (tshark_seqs(common::KERNEL_ADDR), tshark_seqs(common::STACK_ADDR));
+    assert!(kernel.len() > 10 && ours.len() > 10, "{} and {} data segments", kernel.len(), ours.len());
+    let seqs: Vec<u32> = drawn.iter().map(|d| d.1).collect();
+    assert_eq!(seqs, [kernel, ours].concat(), "bars at tshark's relative sequence numbers");
+    assert!(svg.contains(">[SYN] seq=0 win="), "the ladder opens with the kernel's SYN");
+    assert!(svg.contains(">SYN-RECEIVED<") && svg.contains(">ESTABLISHED<"), "states named");
+    render_png(&dir.join("kernel.svg"));
+}
