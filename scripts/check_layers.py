@@ -91,8 +91,8 @@ LAYERS: dict[str, list[str]] = {
     "script": _BELOW_TOOLS,
     "sim": ["script", *_BELOW_TOOLS],
     "testutil": _BELOW_TOOLS,
-    # Drawing captures: reads files with pcap-file and etherparse, nothing of the crate.
-    "plot": [],
+    # Drawing captures: reads files with pcap-file and etherparse; wire's TCP flags.
+    "plot": ["wire"],
     # The narrated trace: a tracing layer stamped with script's virtual time.
     "explain": ["script"],
     # The binary's command line (`mod cli;` in main.rs): anything the library

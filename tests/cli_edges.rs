@@ -474,14 +474,20 @@ fn pkt(name: &str) -> String {
 
 /// Under `tunstack script` time is the script's: trace lines are stamped with
 /// it (`0.400000s`, when the first RTO fires), not with the wall clock.
-#[test]
-fn traces_under_script_carry_virtual_time() {
+/// `tunstack script rto_backoff.pkt` with its retransmissions traced: the
+/// trace (standard error).
+fn retransmission_trace() -> String {
     let out = tunstack(&["script", &pkt("rto_backoff.pkt")])
         .env("RUST_LOG", "tunstack::tcp::retransmit=debug")
         .output()
         .expect("run");
-    let stderr = text(&out.stderr);
     assert!(out.status.success(), "{}", describe(&out));
+    text(&out.stderr)
+}
+
+#[test]
+fn traces_under_script_carry_virtual_time() {
+    let stderr = retransmission_trace();
     let stamps: Vec<&str> =
         stderr.lines().filter(|l| l.contains("tcp retransmit ")).filter_map(|l| l.split_whitespace().next()).collect();
     // The script's retransmissions are at 0.400, 1.000 and 2.200 (RTO 300 ms
@@ -493,11 +499,7 @@ fn traces_under_script_carry_virtual_time() {
 /// data byte is 1, whatever the initial sequence number was.
 #[test]
 fn traces_show_relative_sequence_numbers() {
-    let out = tunstack(&["script", &pkt("rto_backoff.pkt")])
-        .env("RUST_LOG", "tunstack::tcp::retransmit=debug")
-        .output()
-        .expect("run");
-    let stderr = text(&out.stderr);
+    let stderr = retransmission_trace();
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("tcp retransmit ")).collect();
     assert_eq!(lines.len(), 3, "{stderr}");
     for line in lines {

@@ -75,20 +75,6 @@ fn the_close_and_a_drop_are_narrated() {
     );
 }
 
-/// A writer the test reads back.
-#[derive(Clone, Default)]
-struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("buffer lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// In the simulator the narrator stamps events with virtual time: a handshake
 /// over a link of 20 ms each way completes at 40 ms for the client and 60 ms
 /// for the server, however fast the test runs.
@@ -101,7 +87,7 @@ fn the_simulator_is_narrated_in_virtual_time() {
     use tunstack::explain::{Explain, TARGETS};
     use tunstack::sim::{LinkConfig, Sim, ADDR_B};
 
-    let buffer = Buffer::default();
+    let buffer = common::Lines::default();
     let narrator = Explain::new(buffer.clone(), false).with_filter(EnvFilter::new(TARGETS));
     let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(narrator));
     let mut sim = Sim::new(LinkConfig { latency: Duration::from_millis(20), ..LinkConfig::default() });
@@ -110,7 +96,7 @@ fn the_simulator_is_narrated_in_virtual_time() {
     sim.a.tcp_connect(sim.now(), server).expect("connect");
     let accepted = sim.run_until(Duration::from_secs(5), |sim| sim.b.tcp_accept(listener).is_ok());
     assert!(accepted);
-    let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+    let text = buffer.text();
     let said: Vec<(&str, &str)> =
         text.lines().map(|l| (l.split(' ').next().unwrap_or(""), l.split(": ").nth(1).unwrap_or(""))).collect();
     assert_eq!(

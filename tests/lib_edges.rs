@@ -9,11 +9,12 @@
 //! * the README's simulator snippets have their `use` lines (they are compiled
 //!   as doctests: `cargo test --doc`, `ReadmeExamples` in lib.rs).
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tracing_subscriber::fmt::MakeWriter;
+use common::Lines;
 use tunstack::explain::VirtualTime;
 use tunstack::sim::{LinkConfig, Sim, ADDR_A, ADDR_B};
 use tunstack::{Instant, QueueLimit, State};
@@ -24,27 +25,6 @@ fn state_and_instant_read_well_from_the_crate_root() {
     assert_eq!(state.name(), "SYN-RECEIVED");
     assert_eq!(format!("{:?}", Instant::from_micros(60_040_000)), "60.040000s");
     assert_eq!(format!("{}", Instant::from_millis(1)), "0.001000s");
-}
-
-/// A trace collector for one test.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Lines {
-    type Writer = Lines;
-    fn make_writer(&'a self) -> Lines {
-        self.clone()
-    }
 }
 
 #[test]
@@ -70,7 +50,7 @@ fn a_udp_flood_is_one_trace_line_a_second() {
         }
         sim.run_until(Duration::from_millis(500), |_| false);
     }
-    let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("utf-8");
+    let text = lines.text();
     let overflows: Vec<&str> = text.lines().filter(|l| l.contains("queue overflow")).collect();
     assert_eq!(overflows.len(), 2, "one line a second, not one per datagram:\n{text}");
     assert!(overflows[0].contains("repeated=0 "), "{}", overflows[0]);

@@ -88,7 +88,10 @@ struct Tcp {
     window: u16,
 }
 
-fn read_pcapng(path: &Path) -> Vec<(u32, Duration, Vec<u8>)> {
+/// A packet of a pcapng file: interface, timestamp, bytes.
+type Packet = (u32, Duration, Vec<u8>);
+
+fn read_pcapng(path: &Path) -> Vec<Packet> {
     let bytes = std::fs::read(path).expect("read capture");
     let mut reader = PcapNgReader::new(&bytes[..]).expect("pcapng");
     let mut out = Vec::new();
@@ -123,7 +126,7 @@ struct Expected {
     lost: usize,
 }
 
-fn expected(frames: &[(u32, Duration, Vec<u8>)]) -> Expected {
+fn expected(frames: &[Packet]) -> Expected {
     let on = |i: u32| frames.iter().filter(move |f| f.0 == i).map(|f| tcp(&f.2));
     let mut isn: HashMap<SocketAddr, u32> = HashMap::new();
     let mut highest: HashMap<SocketAddr, u32> = HashMap::new();
@@ -155,6 +158,16 @@ fn expected(frames: &[(u32, Duration, Vec<u8>)]) -> Expected {
         }
     }
     Expected { data, lost }
+}
+
+/// The lossy transfer captured to `target/plot/NAME`: the directory, the
+/// capture's path and its packets.
+fn simulated(name: &str) -> (PathBuf, PathBuf, Vec<Packet>) {
+    let dir = out_dir();
+    let capture = dir.join(name);
+    lossy_transfer(&capture);
+    let frames = read_pcapng(&capture);
+    (dir, capture, frames)
 }
 
 fn plot(capture: &Path, svg: &Path) -> String {
@@ -197,10 +210,7 @@ fn render_png(svg: &Path) {
 
 #[test]
 fn plot_of_a_lossy_transfer_shows_every_segment_retransmission_and_loss() {
-    let dir = out_dir();
-    let capture = dir.join("lossy.pcapng");
-    lossy_transfer(&capture);
-    let frames = read_pcapng(&capture);
+    let (dir, capture, frames) = simulated("lossy.pcapng");
     let want = expected(&frames);
     let svg_path = dir.join("lossy.svg");
     let svg = plot(&capture, &svg_path);
@@ -245,10 +255,7 @@ fn plot_of_a_lossy_transfer_shows_every_segment_retransmission_and_loss() {
 
 #[test]
 fn plot_reads_a_classic_pcap_with_ethernet_headers() {
-    let dir = out_dir();
-    let capture = dir.join("lossy-eth-source.pcapng");
-    lossy_transfer(&capture);
-    let frames = read_pcapng(&capture);
+    let (dir, _, frames) = simulated("lossy-eth-source.pcapng");
     // Host A's view as tcpdump on an Ethernet interface would write it.
     let pcap = dir.join("lossy-eth.pcap");
     let header = PcapHeader { datalink: DataLink::ETHERNET, ..PcapHeader::default() };
@@ -270,9 +277,7 @@ fn plot_reads_a_classic_pcap_with_ethernet_headers() {
 
 #[test]
 fn plot_to_a_closed_pipe_or_of_a_bad_file_fails_cleanly() {
-    let dir = out_dir();
-    let capture = dir.join("pipe.pcapng");
-    lossy_transfer(&capture);
+    let (dir, capture, _) = simulated("pipe.pcapng");
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
     let out = Command::new(common::tunstack_bin())

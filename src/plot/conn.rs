@@ -29,24 +29,13 @@ use std::net::{IpAddr, SocketAddr};
 use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
 
 use super::read::{Capture, Frame};
+pub use crate::wire::tcp::Flags;
 
-/// The TCP flags a plot shows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Flags {
-    pub syn: bool,
-    pub ack: bool,
-    pub fin: bool,
-    pub rst: bool,
-    pub psh: bool,
-}
-
-impl Flags {
-    /// As tshark writes them: `[SYN, ACK]`.
-    pub fn label(self) -> String {
-        let names = [(self.syn, "SYN"), (self.fin, "FIN"), (self.rst, "RST"), (self.psh, "PSH"), (self.ack, "ACK")];
-        let on: Vec<&str> = names.iter().filter(|(set, _)| *set).map(|(_, name)| *name).collect();
-        format!("[{}]", on.join(", "))
-    }
+/// A segment's flags as tshark writes them: `[SYN, ACK]`.
+pub fn flags_label(flags: Flags) -> String {
+    let names = [(flags.syn, "SYN"), (flags.fin, "FIN"), (flags.rst, "RST"), (flags.psh, "PSH"), (flags.ack, "ACK")];
+    let on: Vec<&str> = names.iter().filter(|(set, _)| *set).map(|(_, name)| *name).collect();
+    format!("[{}]", on.join(", "))
 }
 
 /// One TCP segment of a connection, in relative numbers.
@@ -110,8 +99,9 @@ struct Raw {
 
 impl Raw {
     /// What identifies the same packet on two interfaces.
-    fn key(&self) -> (SocketAddr, u32, u32, u32, Flags, u16) {
-        (self.src, self.seq, self.ack, self.len, self.flags, self.window)
+    fn key(&self) -> (SocketAddr, u32, u32, u32, [bool; 6], u16) {
+        let f = self.flags;
+        (self.src, self.seq, self.ack, self.len, [f.syn, f.ack, f.fin, f.rst, f.psh, f.urg], self.window)
     }
 }
 
@@ -141,7 +131,7 @@ fn parse(frame: &Frame) -> Option<Raw> {
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
         len: u32::try_from(tcp.payload().len()).unwrap_or(u32::MAX),
-        flags: Flags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst(), psh: tcp.psh() },
+        flags: Flags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst(), psh: tcp.psh(), urg: tcp.urg() },
         window: tcp.window_size(),
         wscale,
         sack,

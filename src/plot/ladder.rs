@@ -13,7 +13,7 @@
 //! acknowledged), a RST CLOSED. A segment dropped on the way changes only its
 //! sender's state.
 
-use super::conn::{Connection, Segment};
+use super::conn::{flags_label, Connection, Segment};
 use super::svg::Svg;
 use super::timeseq::format_time;
 
@@ -86,7 +86,7 @@ fn step(sender: &mut Side, receiver: &mut Side, s: &Segment) {
 
 /// An arrow's label: `[SYN, ACK] seq=0 ack=1 win=65535`, `len=` when it has data.
 pub fn label(s: &Segment) -> String {
-    let mut text = format!("{} seq={}", s.flags.label(), s.seq);
+    let mut text = format!("{} seq={}", flags_label(s.flags), s.seq);
     if s.flags.ack {
         text.push_str(&format!(" ack={}", s.ack));
     }

@@ -15,7 +15,8 @@
 //! into IP packets, [`conn`] groups them into connections in relative numbers,
 //! and [`timeseq`]/[`ladder`] draw with [`svg`], a writer of a few elements.
 //! Nothing here runs the stack: a plot is made from bytes alone, so it can
-//! explain any capture. Packets are parsed with `etherparse`.
+//! explain any capture. Packets are parsed with `etherparse`; the flags are
+//! `wire::tcp::Flags`.
 
 pub mod conn;
 pub mod ladder;

@@ -51,14 +51,7 @@ impl Svg {
     }
 
     pub fn line(&mut self, class: &str, x1: f64, y1: f64, x2: f64, y2: f64) {
-        let _ = writeln!(
-            self.body,
-            r#"<line class="{class}" x1="{}" y1="{}" x2="{}" y2="{}"/>"#,
-            n(x1),
-            n(y1),
-            n(x2),
-            n(y2)
-        );
+        self.line_with(class, (x1, y1, x2, y2), &[]);
     }
 
     /// A line that carries `data` attributes (`data-seq="1"`), for whoever reads
