@@ -110,3 +110,39 @@ fn the_simulator_is_narrated_in_virtual_time() {
         "{text}"
     );
 }
+
+/// `serve --explain` against the kernel: a connection's life told in words,
+/// stamped with seconds since `serve` started, plain text into a pipe; a UDP
+/// datagram to a closed port explained as the ICMP answer it gets.
+#[test]
+fn serve_explains_a_kernel_connection() {
+    if !common::require_e2e(&["python3", "socat"]) {
+        return;
+    }
+    let ns = common::Netns::new("explain");
+    let stack = common::Stack::start(&ns, &["--explain"]);
+    let echoed = ns.python("tcp_echo.py", &[common::STACK_ADDR, "7", "1", "1000"]);
+    assert!(echoed.contains("OK conn=0 bytes=1000"), "{echoed}");
+    ns.sh_ok(&format!("echo nobody | socat -u - UDP:{}:4444", common::STACK_ADDR));
+    let said = common::poll_until("the close and the drop narrated", std::time::Duration::from_secs(10), || {
+        let text = stack.stderr_now();
+        if text.contains("LAST-ACK → CLOSED") && text.contains("dropped (udp no port)") {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    });
+    assert!(!said.contains('\u{1b}'), "no ANSI codes into a pipe:\n{said}");
+    for words in [
+        "LISTEN → SYN-RECEIVED: a SYN arrived at our listener: we answer with SYN,ACK (RFC 9293 §3.5)",
+        "SYN-RECEIVED → ESTABLISHED: the ACK of our SYN arrived (RFC 9293 §3.5)",
+        "ESTABLISHED → CLOSE-WAIT: the peer's FIN arrived: it sends no more, we still may (RFC 9293 §3.6)",
+        "dropped (udp no port): no socket is bound to this UDP port: answered with ICMP port unreachable",
+    ] {
+        let line = said.lines().find(|l| l.contains(words)).unwrap_or_else(|| panic!("{words:?} in\n{said}"));
+        let stamp = line.split(' ').next().unwrap_or_default();
+        let seconds = stamp.strip_suffix('s').and_then(|s| s.parse::<f64>().ok());
+        assert!(seconds.is_some_and(|s| s < 600.0), "seconds since serve started: {line}");
+    }
+    stack.stop();
+}
