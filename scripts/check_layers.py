@@ -92,10 +92,14 @@ LAYERS: dict[str, list[str]] = {
     "script": _BELOW_TOOLS,
     "sim": ["script", *_BELOW_TOOLS],
     "testutil": _BELOW_TOOLS,
+    # Drawing captures: reads files with pcap-file and etherparse; wire's TCP flags.
+    "plot": ["wire"],
+    # The narrated trace: a tracing layer stamped with script's virtual time.
+    "explain": ["script"],
     # The binary's command line (`mod cli;` in main.rs): anything the library
     # exports (the compiler keeps it to the public API; `tunstack::TcpSocketInfo`
     # resolves to tcp through lib.rs's re-exports).
-    "cli": ["services", "control", "socket", "runtime", "sim", "script", "tcp", "udp", "raw", *_BELOW_TOOLS],
+    "cli": ["services", "control", "socket", "runtime", "sim", "script", "plot", "explain", "tcp", "udp", "raw", *_BELOW_TOOLS],
 }
 
 DEFAULT_CRATE = "tunstack"

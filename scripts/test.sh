@@ -23,7 +23,7 @@ ts_section "prerequisites"
 ts_ensure_cargo_path
 ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping \
     ps:procps timeout:coreutils curl:curl nmap:nmap ss:iproute2 bash:bash iptables:iptables \
-    tshark:tshark hping3:hping3 ||
+    tshark:tshark hping3:hping3 rsvg-convert:librsvg2-bin ||
     ts_warn "some tools are missing; tests needing them will SKIP (or FAIL when CI=true)"
 command -v cargo >/dev/null 2>&1 || ts_die "cargo not found (install Rust with rustup)"
 cargo --version

@@ -7,9 +7,12 @@
 //! Logging: `RUST_LOG` filters what is printed to standard error, in `tracing`'s
 //! readable format (`RUST_LOG=tunstack=debug` shows TCP state transitions,
 //! retransmissions, drops and queue overflows), coloured only when standard error
-//! is a terminal. `--trace-json FILE` (on `serve`, `connect` and `script`) also
+//! is a terminal, stamped with virtual time under `script` (the script's own
+//! clock) and sequence numbers relative as tshark shows them. `--trace-json FILE` (on `serve`, `connect` and `script`) also
 //! writes events to FILE as JSON lines, one object per event, filtered by
-//! `RUST_LOG` too, or `tunstack=debug` when it is unset.
+//! `RUST_LOG` too, or `tunstack=debug` when it is unset. `--explain` narrates
+//! the events a learner wants in plain words on standard error
+//! (`tunstack::explain`).
 
 mod cli;
 
@@ -28,7 +31,7 @@ fn main() {
     if let Err(usage) = args.check() {
         usage.exit();
     }
-    if let Err(e) = init_tracing(args.trace_json()) {
+    if let Err(e) = init_tracing(args.trace_json(), args.explain()) {
         cli::warn(e);
         std::process::exit(1);
     }
@@ -48,9 +51,10 @@ fn main() {
 /// Colours only on a terminal (and not with `NO_COLOR` set): a trace redirected to
 /// a file or a pipe is plain text. A write that fails (standard error closed,
 /// disk full) is dropped without a word: reporting it would need standard error.
-fn init_tracing(json: Option<&Path>) -> io::Result<()> {
+fn init_tracing(json: Option<&Path>, explain: bool) -> io::Result<()> {
     let ansi = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let stderr = tracing_subscriber::fmt::layer()
+        .with_timer(tunstack::explain::VirtualTime)
         .with_writer(io::stderr)
         .with_ansi(ansi)
         .log_internal_errors(false)
@@ -66,6 +70,7 @@ fn init_tracing(json: Option<&Path>) -> io::Result<()> {
             // is complete whenever the process stops.
             let layer = tracing_subscriber::fmt::layer()
                 .json()
+                .with_timer(tunstack::explain::VirtualTime)
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
@@ -76,6 +81,9 @@ fn init_tracing(json: Option<&Path>) -> io::Result<()> {
         }
         None => None,
     };
-    tracing_subscriber::registry().with(stderr).with(json).init();
+    let explain = explain.then(|| {
+        tunstack::explain::Explain::new(io::stderr(), ansi).with_filter(EnvFilter::new(tunstack::explain::TARGETS))
+    });
+    tracing_subscriber::registry().with(stderr).with(json).with(explain).init();
     Ok(())
 }

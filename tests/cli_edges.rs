@@ -369,6 +369,12 @@ fn trace_json_only_where_it_does_something() {
     for cmd in ["serve", "connect", "script"] {
         let help = text(&tunstack(&[cmd, "--help"]).output().expect("run").stdout);
         assert!(help.contains("--trace-json"), "`{cmd} --help` lacks --trace-json:\n{help}");
+        assert!(help.contains("--explain"), "`{cmd} --help` lacks --explain:\n{help}");
+    }
+    // --explain, like --trace-json, only where a stack runs.
+    for cmd in ["ss", "stats", "plot"] {
+        let help = text(&tunstack(&[cmd, "--help"]).output().expect("run").stdout);
+        assert!(!help.contains("--explain") && !help.contains("--trace-json"), "`{cmd} --help`:\n{help}");
     }
     // And where it is offered, it works.
     let out = tunstack(&["script", "--trace-json", path, &pkt_files()[0]]).output().expect("run");
@@ -459,4 +465,44 @@ fn queue_overflow_trace_in_a_file_is_plain_and_readable() {
     let line = trace.lines().find(|l| l.contains("queue overflow")).unwrap_or_default();
     assert!(line.contains("limit=2 datagrams / "), "the bound in words:\n{line}");
     assert!(!line.contains("QueueLimit"), "Rust debug format in a trace:\n{line}");
+}
+
+/// The path of a script in tests/pkt.
+fn pkt(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pkt").join(name).display().to_string()
+}
+
+/// Under `tunstack script` time is the script's: trace lines are stamped with
+/// it (`0.400000s`, when the first RTO fires), not with the wall clock.
+/// `tunstack script rto_backoff.pkt` with its retransmissions traced: the
+/// trace (standard error).
+fn retransmission_trace() -> String {
+    let out = tunstack(&["script", &pkt("rto_backoff.pkt")])
+        .env("RUST_LOG", "tunstack::tcp::retransmit=debug")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", describe(&out));
+    text(&out.stderr)
+}
+
+#[test]
+fn traces_under_script_carry_virtual_time() {
+    let stderr = retransmission_trace();
+    let stamps: Vec<&str> =
+        stderr.lines().filter(|l| l.contains("tcp retransmit ")).filter_map(|l| l.split_whitespace().next()).collect();
+    // The script's retransmissions are at 0.400, 1.000 and 2.200 (RTO 300 ms
+    // doubling, from the write at 0.100).
+    assert_eq!(stamps, ["0.400000s", "1.000000s", "2.200000s"], "virtual time stamps:\n{stderr}");
+}
+
+/// Sequence numbers in traces are relative, as tshark shows them: the first
+/// data byte is 1, whatever the initial sequence number was.
+#[test]
+fn traces_show_relative_sequence_numbers() {
+    let stderr = retransmission_trace();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("tcp retransmit ")).collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    for line in lines {
+        assert!(line.contains(" seq=1 len=1000 "), "relative seq in\n{line}");
+    }
 }

@@ -9,6 +9,7 @@
 mod connect;
 mod control;
 mod link;
+mod plot;
 mod script;
 mod serve;
 mod tcp_args;
@@ -27,7 +28,8 @@ const EXIT_STATUS: &str = "Exit status: 0 ok, 1 failure (the message says why), 
 const LOGGING: &str = "Logging: RUST_LOG filters the trace events printed to standard error \
 (no colours unless it is a terminal), e.g. RUST_LOG=tunstack=debug for TCP state transitions, \
 retransmissions, drops and queue overflows, or RUST_LOG=tunstack::tcp::state=debug for the \
-state transitions only. --trace-json FILE also writes them as JSON lines.";
+state transitions only. --trace-json FILE also writes them as JSON lines; --explain narrates \
+them in plain words.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -57,6 +59,10 @@ enum Command {
     Ss(control::ControlArgs),
     /// Print a running `serve`'s counters (IP, ICMP, UDP, TCP).
     Stats(control::ControlArgs),
+    /// Draw each TCP connection of a pcap/pcapng capture as SVG: a time-sequence
+    /// graph (data, ACKs, window, SACK, retransmissions, drops) and a ladder
+    /// diagram of its opening and close.
+    Plot(plot::PlotArgs),
 }
 
 /// `--trace-json`, on the commands that run a stack (`ss` and `stats` only ask one).
@@ -67,18 +73,33 @@ pub struct TraceArgs {
     /// queue overflows.
     #[arg(long, value_name = "FILE")]
     pub trace_json: Option<PathBuf>,
+    /// Narrate what the stack does on standard error, one plain line per event:
+    /// state changes with the RFC section behind them, retransmissions and why,
+    /// drops and why (repeats summarised), relative sequence numbers, virtual
+    /// time under `script`.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 impl Cli {
+    /// The trace options of a command that runs a stack.
+    fn trace(&self) -> Option<&TraceArgs> {
+        match &self.command {
+            Command::Serve(args) => Some(&args.trace),
+            Command::Connect(args) => Some(&args.trace),
+            Command::Script(args) => Some(&args.trace),
+            Command::Ss(_) | Command::Stats(_) | Command::Plot(_) => None,
+        }
+    }
+
     /// Where `--trace-json` asks trace events to go, if anywhere.
     pub fn trace_json(&self) -> Option<&Path> {
-        let trace = match &self.command {
-            Command::Serve(args) => &args.trace,
-            Command::Connect(args) => &args.trace,
-            Command::Script(args) => &args.trace,
-            Command::Ss(_) | Command::Stats(_) => return None,
-        };
-        trace.trace_json.as_deref()
+        self.trace().and_then(|t| t.trace_json.as_deref())
+    }
+
+    /// Whether `--explain` asks for the narrated trace.
+    pub fn explain(&self) -> bool {
+        self.trace().is_some_and(|t| t.explain)
     }
 
     /// What clap cannot check alone (one option against another, a directory
@@ -88,7 +109,7 @@ impl Cli {
         let (name, checked) = match &self.command {
             Command::Serve(args) => ("serve", args.check()),
             Command::Connect(args) => ("connect", args.check()),
-            Command::Script(_) | Command::Ss(_) | Command::Stats(_) => return Ok(()),
+            Command::Script(_) | Command::Ss(_) | Command::Stats(_) | Command::Plot(_) => return Ok(()),
         };
         checked.map_err(|message| {
             let mut cli = Cli::command();
@@ -106,6 +127,7 @@ pub fn run(cli: Cli) -> io::Result<()> {
         Command::Script(args) => script::run(args),
         Command::Ss(args) => control::run_ss(args),
         Command::Stats(args) => control::run_stats(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
 

@@ -69,6 +69,7 @@ pub(super) struct Clock {
 impl Clock {
     /// A clock at script time 0.
     pub fn new(tolerance: u64) -> Self {
+        super::virtual_time::set(Duration::ZERO);
         Clock { now: 0, prev: 0, tolerance, tolerance_ppm: 0 }
     }
 
@@ -127,9 +128,11 @@ impl Clock {
         })
     }
 
-    /// Move `now` forward to `t` (never back).
+    /// Move `now` forward to `t` (never back); trace events are stamped with
+    /// it ([`virtual_time`](super::virtual_time)).
     pub fn advance(&mut self, t: u64) {
         self.now = self.now.max(t);
+        super::virtual_time::set(Duration::from_micros(self.now));
     }
 
     /// The event written at `time` is done; it was made to happen at `at`.

@@ -47,6 +47,7 @@ mod preprocess;
 pub mod run;
 pub mod shell;
 mod source;
+pub mod virtual_time;
 
 use std::net::Ipv4Addr;
 use std::path::Path;

@@ -216,6 +216,8 @@ impl<A: Host, B: Host> Sim<A, B> {
     /// or two of yours. Each keeps the address it was built with; the link does
     /// not route, it carries whatever each side sends to the other.
     pub fn from_hosts(a: A, b: B, link: LinkConfig) -> Self {
+        // Trace events from here on are stamped with the simulation's time.
+        crate::script::virtual_time::set(Duration::ZERO);
         Sim {
             a,
             b,
@@ -354,6 +356,8 @@ impl<A: Host, B: Host> Sim<A, B> {
             return false;
         };
         self.now = self.now.max(next);
+        // Trace events of this step are stamped with the virtual time.
+        crate::script::virtual_time::set(Duration::from_micros(self.now.micros()));
         while self.wakeups.first().is_some_and(|&t| t <= self.now) {
             self.wakeups.pop_first();
         }

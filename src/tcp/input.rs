@@ -190,7 +190,12 @@ impl Tcb {
                 self.on_segment_synchronized(ctx, &trimmed);
                 return;
             }
-            trace!(seq = seq.0, len = seg_len, rcv_nxt = self.rcv.rcv_nxt.0, "segment outside the window");
+            trace!(
+                seq = self.rel_rcv(seq),
+                len = seg_len,
+                rcv_nxt = self.rel_rcv(self.rcv.rcv_nxt),
+                "segment outside the window"
+            );
             self.discard(ctx, DropReason::TcpOutOfWindow);
             if !seg.flags.rst {
                 let end = seq + seg.payload.len();

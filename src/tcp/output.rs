@@ -200,7 +200,7 @@ impl Tcb {
         let fin = self.fin_seq().is_some_and(|f| f + 1 == seg.end);
         let len = seg.len() - usize::from(fin);
         debug!(
-            target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = seg.start.0, len,
+            target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = self.rel_snd(seg.start), len,
             fin, cause, rto_ms = self.snd.rtt.rto().as_millis() as u64, cwnd = self.snd.cwnd(), "tcp retransmit"
         );
         let mut payload = Vec::with_capacity(len);
@@ -223,7 +223,7 @@ impl Tcb {
         ctx.counters.tcp_tx_retransmits += 1;
         self.total_retrans = self.total_retrans.saturating_add(1);
         debug!(
-            target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = self.snd.iss.0,
+            target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = 0,
             syn = true, cause, rto_ms = self.snd.rtt.rto().as_millis() as u64, "tcp retransmit"
         );
         self.snd.sampler.on_retransmit();

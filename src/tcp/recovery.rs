@@ -202,7 +202,7 @@ impl Tcb {
         let next = self.snd.snd_nxt;
         if self.send_probe_data(ctx) {
             debug!(
-                target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = next.0,
+                target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = self.rel_snd(next),
                 cause = "TLP", new_data = true, "tcp loss probe"
             );
         } else if let Some(last) = self.snd.sent.len().checked_sub(1) {

@@ -450,6 +450,17 @@ impl Tcb {
     /// Sequence number of our FIN, once the program has shut down writing: it
     /// follows the last byte written. Known from the state alone (RFC 9293
     /// §3.3.2: the states after CLOSE have sent or will send a FIN).
+    /// `seq` of ours counted from our initial sequence number, as tshark shows
+    /// it (the SYN is 0, the first data byte 1): what trace events print.
+    pub(crate) fn rel_snd(&self, seq: SeqNumber) -> u32 {
+        seq.0.wrapping_sub(self.snd.iss.0)
+    }
+
+    /// `seq` of the peer's counted from its initial sequence number.
+    pub(crate) fn rel_rcv(&self, seq: SeqNumber) -> u32 {
+        seq.0.wrapping_sub(self.rcv.irs.0)
+    }
+
     pub(crate) fn fin_seq(&self) -> Option<SeqNumber> {
         self.state.fin_sent().then(|| self.snd.buf_seq + self.snd.buffer.len())
     }
