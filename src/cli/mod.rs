@@ -9,6 +9,7 @@
 mod connect;
 mod control;
 mod link;
+mod ports;
 mod script;
 mod serve;
 mod tcp_args;
@@ -57,6 +58,9 @@ enum Command {
     Ss(control::ControlArgs),
     /// Print a running `serve`'s counters (IP, ICMP, UDP, TCP).
     Stats(control::ControlArgs),
+    /// Look up the well-known port table by number or service name, and say which
+    /// range (well-known, registered, ephemeral) a number is in.
+    Ports(ports::PortsArgs),
 }
 
 /// `--trace-json`, on the commands that run a stack (`ss` and `stats` only ask one).
@@ -76,7 +80,7 @@ impl Cli {
             Command::Serve(args) => &args.trace,
             Command::Connect(args) => &args.trace,
             Command::Script(args) => &args.trace,
-            Command::Ss(_) | Command::Stats(_) => return None,
+            Command::Ss(_) | Command::Stats(_) | Command::Ports(_) => return None,
         };
         trace.trace_json.as_deref()
     }
@@ -88,7 +92,7 @@ impl Cli {
         let (name, checked) = match &self.command {
             Command::Serve(args) => ("serve", args.check()),
             Command::Connect(args) => ("connect", args.check()),
-            Command::Script(_) | Command::Ss(_) | Command::Stats(_) => return Ok(()),
+            Command::Script(_) | Command::Ss(_) | Command::Stats(_) | Command::Ports(_) => return Ok(()),
         };
         checked.map_err(|message| {
             let mut cli = Cli::command();
@@ -106,6 +110,7 @@ pub fn run(cli: Cli) -> io::Result<()> {
         Command::Script(args) => script::run(args),
         Command::Ss(args) => control::run_ss(args),
         Command::Stats(args) => control::run_stats(args),
+        Command::Ports(args) => ports::run(args),
     }
 }
 
