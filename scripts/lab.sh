@@ -78,6 +78,13 @@ expect() { if grep -Eq -- "$2" <<<"$OUT"; then ts_ok "$1"; else fail "$1 (no lin
 expect_line() { if sed -n "$1p" <<<"$OUT" | grep -Eq -- "$3"; then ts_ok "$2"; else fail "$2 (line $1 does not match /$3/)"; fi; }
 # counter NAME — one counter of `tunstack stats`.
 counter() { in_ns "$BIN" stats | awk -v n="$1" '$1 == n { print $2 }'; }
+# risen NAME DESCRIPTION — counter NAME must be above 0.
+risen() {
+    local n
+    n=$(counter "$1")
+    [ "${n:-0}" -gt 0 ] || fail "$1 is ${n:-missing}"
+    ts_ok "$1 = $n: $2"
+}
 # wait_for DESCRIPTION COMMAND — until COMMAND succeeds, bounded (10 s).
 wait_for() {
     for _ in $(seq 100); do
@@ -172,10 +179,7 @@ time.sleep(3)
 print(\"opened\", len(socks))'"
     run "$BIN ss | grep -E '^Netid|LISTEN .*:8080 '"
     expect "the accept queue is full: 128 connections waiting for accept" "LISTEN +128/128 .*:8080 "
-    local overflow
-    overflow=$(counter tcp_listen_overflow)
-    [ "${overflow:-0}" -gt 0 ] || fail "tcp_listen_overflow is ${overflow:-missing}"
-    ts_ok "tcp_listen_overflow = $overflow: SYNs refused by the full backlog (the kernel retransmits them)"
+    risen tcp_listen_overflow "SYNs refused by the full backlog (the kernel retransmits them)"
     say "Look at: the kernel's side (ss -tn in the namespace) shows SYN-SENT for the ones the stack ignored;"
     say "they retry with back-off (1 s, 2 s, 4 s...) and get in only if accept makes room."
 }
@@ -186,10 +190,7 @@ lab_retransmit() {
     run "curl -sS --max-time 25 http://$STACK_ADDR/bytes/2000000 | wc -c"
     expect "the 2 MB arrived whole" "^2000000$"
     run "$BIN stats | grep -E 'tcp_(tx_retransmits|fast_retransmits|rto_expired|loss_probes|segments_lost) '"
-    local n
-    n=$(counter tcp_tx_retransmits)
-    [ "${n:-0}" -gt 0 ] || fail "tcp_tx_retransmits is ${n:-missing}"
-    ts_ok "tcp_tx_retransmits = $n"
+    risen tcp_tx_retransmits "segments sent again"
     say "Look at: fast retransmits (three duplicate ACKs or SACK) repair most losses without waiting;"
     say "rto_expired counts the timeouts, after each of which the RTO doubles (back-off, RFC 6298 §5.5)."
     say "In the capture: tshark -r CAPTURE -Y tcp.analysis.retransmission"
