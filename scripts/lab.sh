@@ -6,6 +6,7 @@
 #   sudo bash scripts/lab.sh                 # list the labs
 #   sudo bash scripts/lab.sh NAME            # run one, then keep the stack up until Enter
 #   sudo bash scripts/lab.sh NAME --check    # run it and exit 0 iff its observation holds
+#   sudo bash scripts/lab.sh NAME --keep     # also keep its capture as target/lab-NAME.pcapng
 #
 # TUNSTACK_BIN picks the binary (default target/release/tunstack, built if
 # missing). Nothing touches the host's network: the namespace
@@ -21,7 +22,7 @@ STACK_ADDR=198.18.0.2
 PEER=198.18.0.1/24
 NAME=${1:-}
 CHECK=0
-[ "${2:-}" = --check ] && CHECK=1
+KEEP=0
 BIN=${TUNSTACK_BIN:-target/release/tunstack}
 NS="tunstack-lab-$$"
 WORK=$(mktemp -d /tmp/tunstack-lab.XXXXXX)
@@ -29,13 +30,19 @@ PCAP="$WORK/lab.pcapng"
 STACK_PID=""
 
 usage() {
-    printf 'usage: scripts/lab.sh NAME [--check]\n\nlabs (docs/labs/NAME.md explains each):\n' >&2
+    printf 'usage: scripts/lab.sh NAME [--check] [--keep]\n\nlabs (docs/labs/NAME.md explains each):\n' >&2
     printf '  %s\n' "${LABS[@]}" >&2
     exit 2
 }
 [ -n "$NAME" ] || usage
 [[ " ${LABS[*]} " == *" $NAME "* ]] || usage
-[ $# -le 2 ] && { [ $# -lt 2 ] || [ "$2" = --check ]; } || usage
+for arg in "${@:2}"; do
+    case "$arg" in
+        --check) CHECK=1 ;;
+        --keep) KEEP=1 ;;
+        *) usage ;;
+    esac
+done
 
 stop_stack() {
     [ -n "$STACK_PID" ] || return 0
@@ -51,6 +58,9 @@ cleanup() {
     trap - EXIT INT TERM
     stop_stack
     if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$NS"; then ts_delete_netns "$NS"; fi
+    if [ "$KEEP" = 1 ] && [ -s "$PCAP" ]; then
+        mkdir -p target && cp "$PCAP" "target/lab-$NAME.pcapng" && printf 'capture kept: target/lab-%s.pcapng\n' "$NAME"
+    fi
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -191,8 +201,27 @@ lab_retransmit() {
     expect "the 2 MB arrived whole" "^2000000$"
     run "$BIN stats | grep -E 'tcp_(tx_retransmits|fast_retransmits|rto_expired|loss_probes|segments_lost) '"
     risen tcp_tx_retransmits "segments sent again"
-    say "Look at: fast retransmits (three duplicate ACKs or SACK) repair most losses without waiting;"
-    say "rto_expired counts the timeouts, after each of which the RTO doubles (back-off, RFC 6298 §5.5)."
+    say "Fast retransmits (three duplicate ACKs or SACK) repair most losses without waiting for a timer."
+    stop_stack
+
+    start_stack
+    say "Now a blackout: the kernel drops every data segment the stack sends on tcp/7 (iptables), so"
+    say "only the retransmission timer is left, and each expiry doubles it (back-off, RFC 6298 §5.5)."
+    local rule="INPUT -i tun0 -p tcp --sport 7 -m length --length 100:65535 -j DROP"
+    run "iptables -I $rule"
+    mkfifo "$WORK/hold"
+    ip netns exec "$NS" timeout 30 python3 tests/helpers/tcp_hold.py "$STACK_ADDR" 7:200 <"$WORK/hold" >"$WORK/hold.out" &
+    exec 7>"$WORK/hold"
+    wait_for "the held connection" "grep -q '^held ' $WORK/hold.out"
+    local port
+    port=$(awk '{ print $2 }' "$WORK/hold.out")
+    run "python3 tests/helpers/rto_watch.py $STACK_ADDR 7 $port --count 4 --max-seconds 15"
+    expect "the RTO doubles at each expiry" "^doubling$"
+    run "iptables -D $rule"
+    exec 7>&-
+    risen tcp_rto_expired "retransmission timer expiries"
+    say "Look at: rto_watch.py reads the connection's tcp_info from /api/state.json, as the dashboard does;"
+    say "on the dashboard the chosen connection's sent line stays flat while it waits, and its rto grows."
     say "In the capture: tshark -r CAPTURE -Y tcp.analysis.retransmission"
 }
 
@@ -265,8 +294,8 @@ if [ ! -x "$BIN" ]; then
     cargo build --release
 fi
 [ -x "$BIN" ] || ts_die "$BIN was not built"
-ts_install_missing socat:socat python3:python3 curl:curl nmap:nmap tshark:tshark >/dev/null ||
-    ts_die "the labs need socat, python3, curl, nmap and tshark"
+ts_install_missing socat:socat python3:python3 curl:curl nmap:nmap tshark:tshark iptables:iptables >/dev/null ||
+    ts_die "the labs need socat, python3, curl, nmap, tshark and iptables"
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
 ts_section "lab: $NAME (docs/labs/$NAME.md)"

@@ -101,7 +101,9 @@ if [ ${#failed[@]} -eq 0 ]; then
     ts_section "labs: scripts/lab.sh NAME --check"
     lab_failed=()
     for lab in handshake two-sevens udp-queue backlog retransmit zero-window nmap ports; do
-        if TUNSTACK_BIN=target/debug/tunstack timeout -k 5 120 bash scripts/lab.sh "$lab" --check >"target/lab-$lab.log" 2>&1; then
+        # --keep: each lab's capture stays as target/lab-NAME.pcapng for a person to look at.
+        if TUNSTACK_BIN=target/debug/tunstack timeout -k 5 120 bash scripts/lab.sh "$lab" --check --keep \
+            >"target/lab-$lab.log" 2>&1; then
             ts_ok "lab $lab"
         else
             tail -n 20 "target/lab-$lab.log"
