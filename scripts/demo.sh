@@ -304,15 +304,29 @@ retrans1=$(stat_value tcp_tx_retransmits)
 [ "$retrans1" -gt "$retrans0" ] || fail "tcp_tx_retransmits did not rise ($retrans0 -> $retrans1)"
 ts_ok "tcp_tx_retransmits: $retrans0 -> $retrans1"
 
-step "backlog overflow: 160 connections to tcp/8080, where nobody calls accept" \
-    "python3 -c 'import socket,time
-socks=[socket.socket() for _ in range(160)]
-for s in socks: s.setblocking(False); s.connect_ex((\"$STACK_ADDR\", 8080))
-time.sleep(2); print(\"opened\", len(socks))'"
+ts_section "backlog overflow: 160 connections to tcp/8080, where nobody calls accept"
+printf '[%s]$ python3 tests/helpers/tcp_syn_flood.py %s 8080 160 &\n' "$NS" "$STACK_ADDR"
+mkfifo "$WORK/flood.in"
+in_ns timeout 60 python3 tests/helpers/tcp_syn_flood.py "$STACK_ADDR" 8080 160 <"$WORK/flood.in" >"$WORK/flood.out" &
+HOLD_PID=$!
+exec 7>"$WORK/flood.in" # the helper holds its sockets until this closes
+full=0
+for _ in $(seq 100); do # bounded: 10 s for the accept queue to fill and a SYN to be refused
+    if in_ns "$BIN" ss | grep -Eq 'LISTEN +128/128 .*:8080 ' &&
+        [ "$(in_ns "$BIN" stats | awk '$1 == "tcp_listen_overflow" { print $2 }')" -gt 0 ]; then
+        full=1
+        break
+    fi
+    sleep 0.1
+done
+[ "$full" = 1 ] || fail "tcp/8080's accept queue did not fill within 10 s"
 step "tunstack ss: the accept queue of tcp/8080 is full (128/128); later SYNs were dropped and counted" \
     "$BIN ss | grep -E '^Netid|LISTEN .*:8080 '; $BIN stats | grep tcp_listen_overflow"
 check "128 connections wait for accept" "LISTEN +128/128 .*:8080 "
 check "tcp_listen_overflow counts the SYNs refused (the kernel retries them with back-off)" "tcp_listen_overflow +[1-9]"
+exec 7>&- # the helper closes its sockets and exits
+wait "$HOLD_PID" || fail "tcp_syn_flood.py failed"
+HOLD_PID=""
 
 # ---------------------------------------------------------------------------
 ts_section "stop the stack"

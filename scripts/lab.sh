@@ -179,19 +179,21 @@ lab_udp_queue() {
 lab_backlog() {
     start_stack --no-accept 8080
     say "A listener nobody accepts from: connections fill its accept queue (128), then SYNs are dropped."
-    run "python3 -c '
-import socket, time
-socks = []
-for _ in range(160):
-    s = socket.socket(); s.setblocking(False)
-    s.connect_ex((\"$STACK_ADDR\", 8080)); socks.append(s)
-time.sleep(3)
-print(\"opened\", len(socks))'"
+    mkfifo "$WORK/hold"
+    printf '%s[%s]$ python3 tests/helpers/tcp_syn_flood.py %s 8080 160 &%s\n' "$TS_BOLD" "$NS" "$STACK_ADDR" "$TS_RESET"
+    ip netns exec "$NS" timeout 60 python3 tests/helpers/tcp_syn_flood.py "$STACK_ADDR" 8080 160 \
+        <"$WORK/hold" >"$WORK/hold.out" &
+    exec 7>"$WORK/hold"
+    wait_for "the accept queue of tcp/8080 to fill" \
+        "ip netns exec $NS $BIN ss | grep -Eq 'LISTEN +128/128 .*:8080 '"
+    wait_for "a SYN refused by the full backlog" \
+        "[ \"\$(ip netns exec $NS $BIN stats | awk '\$1 == \"tcp_listen_overflow\" { print \$2 }')\" -gt 0 ]"
     run "$BIN ss | grep -E '^Netid|LISTEN .*:8080 '"
     expect "the accept queue is full: 128 connections waiting for accept" "LISTEN +128/128 .*:8080 "
     risen tcp_listen_overflow "SYNs refused by the full backlog (the kernel retransmits them)"
     say "Look at: the kernel's side (ss -tn in the namespace) shows SYN-SENT for the ones the stack ignored;"
     say "they retry with back-off (1 s, 2 s, 4 s...) and get in only if accept makes room."
+    exec 7>&-
 }
 
 lab_retransmit() {
