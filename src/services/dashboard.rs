@@ -36,7 +36,9 @@ pub(crate) const PAGE: &str = include_str!("dashboard.html");
 /// the rest are counted in `omitted`, so a page stays small however busy the
 /// stack is.
 const MAX_ROWS: usize = 2000;
-/// At most this many connections get a `tcp_info` snapshot in one answer.
+/// At most this many connections get a `tcp_info` snapshot in one answer (not
+/// those in TIME-WAIT, which have nothing left to draw and pile up by the
+/// hundred under a busy port).
 const MAX_INFOS: usize = 256;
 
 /// One answer of `/api/state.json`.
@@ -52,7 +54,7 @@ struct State {
     /// Rows left out beyond [`MAX_ROWS`].
     omitted: usize,
     counters: Counters,
-    /// A `tcp_info` snapshot of each connection (not of listeners).
+    /// A `tcp_info` snapshot of each connection (not of listeners, nor TIME-WAIT).
     connections: Vec<Connection>,
 }
 
@@ -90,6 +92,7 @@ pub(crate) fn state_json(runtime: &Runtime, client: Option<SocketAddr>) -> Vec<u
         let connections = stack
             .tcp_sockets()
             .into_iter()
+            .filter(|s| s.state != "TIME-WAIT")
             .filter_map(|s| Some((s.peer?, s)))
             .take(MAX_INFOS)
             .filter_map(|(peer, s)| {
