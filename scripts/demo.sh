@@ -54,9 +54,7 @@ cleanup() {
     if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$NS"; then
         ts_delete_netns "$NS"
     fi
-    if [ "$KEEP" = 1 ] && [ -s "$PCAP" ]; then
-        mkdir -p target && cp "$PCAP" target/demo.pcapng && printf 'capture kept: target/demo.pcapng\n'
-    fi
+    if [ "$KEEP" = 1 ]; then ts_keep_capture "$PCAP" target/demo.pcapng; fi
     rm -rf "$WORK"
     exit "$rc"
 }

@@ -58,9 +58,7 @@ cleanup() {
     trap - EXIT INT TERM
     stop_stack
     if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$NS"; then ts_delete_netns "$NS"; fi
-    if [ "$KEEP" = 1 ] && [ -s "$PCAP" ]; then
-        mkdir -p target && cp "$PCAP" "target/lab-$NAME.pcapng" && printf 'capture kept: target/lab-%s.pcapng\n' "$NAME"
-    fi
+    if [ "$KEEP" = 1 ]; then ts_keep_capture "$PCAP" "target/lab-$NAME.pcapng"; fi
     rm -rf "$WORK"
     exit "$rc"
 }

@@ -77,6 +77,13 @@ ts_install_missing() {
     done
 }
 
+# ts_keep_capture SRC DEST — copy a capture out of a run's temporary directory
+# (the --keep of demo.sh and lab.sh), saying where it went.
+ts_keep_capture() {
+    [ -s "$1" ] || return 0
+    mkdir -p "$(dirname "$2")" && cp "$1" "$2" && printf 'capture kept: %s\n' "$2"
+}
+
 # Deletes one namespace after killing (by pid) whatever still runs in it.
 ts_delete_netns() {
     local ns=$1 pid
