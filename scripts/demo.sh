@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tunstack demo — the README's first command. Run as root on a Debian machine:
 #
-#   sudo bash scripts/demo.sh
+#   sudo bash scripts/demo.sh [--keep]
 #
 # Builds tunstack, starts `tunstack serve` in a network namespace of its own
 # (tunstack-demo-<pid>: kernel side 198.18.0.1/24 on tun0, stack 198.18.0.2),
@@ -10,13 +10,20 @@
 # the stack sees meanwhile (`tunstack ss`, `tunstack stats`). Every
 # command is printed before it runs and its output is checked; the script
 # exits 0 only if every step worked. Nothing touches the host's network: the
-# namespace and the TUN are removed on exit, whatever happens.
+# namespace and the TUN are removed on exit, whatever happens. With --keep, the
+# capture of the whole demo is kept as target/demo.pcapng.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib/netns.sh
 source scripts/lib/netns.sh
 
+KEEP=0
+case "${1:-}" in
+    --keep) KEEP=1 ;;
+    "") ;;
+    *) printf 'usage: scripts/demo.sh [--keep]\n' >&2; exit 2 ;;
+esac
 NS="tunstack-demo-$$"
 STACK_ADDR=198.18.0.2
 PEER=198.18.0.1/24
@@ -47,6 +54,7 @@ cleanup() {
     if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$NS"; then
         ts_delete_netns "$NS"
     fi
+    if [ "$KEEP" = 1 ]; then ts_keep_capture "$PCAP" target/demo.pcapng; fi
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -93,7 +101,7 @@ ts_is_root || ts_die "run as root (it creates a network namespace and a TUN devi
 ts_section "prerequisites"
 ts_ensure_cargo_path
 ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping timeout:coreutils curl:curl \
-    nmap:nmap tshark:tshark
+    nmap:nmap tshark:tshark iptables:iptables
 command -v cargo >/dev/null 2>&1 || ts_die "cargo not found (install Rust with rustup)"
 ts_cleanup_stale_namespaces
 
@@ -116,12 +124,13 @@ ts_info "Everything below runs inside $NS (ip netns exec $NS ...): the kernel's"
 ts_info "side of the TUN is 198.18.0.1, the user-space stack is $STACK_ADDR."
 
 ts_section "start the stack"
-printf '[%s]$ %s serve --tun tun0 --addr %s --peer %s --udp-queue %s --pcap %s\n' \
+printf '[%s]$ %s serve --tun tun0 --addr %s --peer %s --udp-queue %s --no-accept 8080 --pcap %s\n' \
     "$NS" "$BIN" "$STACK_ADDR" "$PEER" "$UDP_QUEUE" "$PCAP"
 ts_info "(--udp-queue $UDP_QUEUE: tiny receive queues, so that the flood step below shows drops;"
+ts_info " --no-accept 8080: a listener nobody accepts from, for the backlog step;"
 ts_info " --pcap: every packet in and out is recorded, for tshark at the end)"
 ip netns exec "$NS" "$BIN" serve --tun tun0 --addr "$STACK_ADDR" --peer "$PEER" --udp-queue "$UDP_QUEUE" \
-    --pcap "$PCAP" >"$STACK_OUT" 2>"$STACK_ERR" &
+    --no-accept 8080 --pcap "$PCAP" >"$STACK_OUT" 2>"$STACK_ERR" &
 STACK_PID=$!
 for _ in $(seq 200); do # bounded: 20 s
     grep -qx ready "$STACK_OUT" && break
@@ -138,6 +147,8 @@ CONTROL=$(sed -n 's/^control //p' "$STACK_OUT")
 ts_ok "tunstack is up (pid $STACK_PID) with its TCP and UDP services"
 ts_info "    its control socket $CONTROL (mode $(stat -c %a "$CONTROL")) answers tunstack ss and tunstack stats"
 in_ns ip -brief address show dev tun0 | sed 's/^/    /'
+ts_info "    the live dashboard, served by the stack itself: http://$STACK_ADDR/ (from inside the namespace:"
+ts_info "    ip netns exec $NS chromium --no-sandbox http://$STACK_ADDR/ , or curl http://$STACK_ADDR/api/state.json)"
 
 # ---------------------------------------------------------------------------
 step "ICMP: the kernel pings the stack" \
@@ -223,8 +234,8 @@ for _ in $(seq 100); do # bounded: 10 s
 done
 read -r _ echo_port discard_port <"$WORK/hold.out" || fail "tcp_hold.py did not report its ports"
 ts_ok "kernel ports $echo_port (to TCP 7) and $discard_port (to TCP 9) are connected"
-echo_row="^tcp +ESTABLISHED +0/262144 +0/262144 +198\.18\.0\.2:7 +198\.18\.0\.1:$echo_port +echo +0$"
-discard_row="^tcp +ESTABLISHED +0/262144 +0/262144 +198\.18\.0\.2:9 +198\.18\.0\.1:$discard_port +discard +0$"
+echo_row="^tcp +ESTABLISHED +0/262144 +0/262144 +198\.18\.0\.2:7 +198\.18\.0\.1:$echo_port +echo +0 +1500$"
+discard_row="^tcp +ESTABLISHED +0/262144 +0/262144 +198\.18\.0\.2:9 +198\.18\.0\.1:$discard_port +discard +0 +1500$"
 settled() { # the echo acknowledged by the kernel, the discarded bytes read by the service
     local table
     table=$(in_ns "$BIN" ss) && grep -Eq "$echo_row" <<<"$table" && grep -Eq "$discard_row" <<<"$table"
@@ -237,7 +248,7 @@ check "TCP 7 listens (its Recv-Q: connections waiting for accept / backlog)" "^t
 check "the connection to TCP 7 is ESTABLISHED: its 15 bytes were read, echoed and acknowledged (Recv-Q, Send-Q 0)" "$echo_row"
 check "the connection to TCP 9 too: discard read its 3000 bytes" "$discard_row"
 check "UDP 7 is a separate socket in UDP's port namespace, with its own queue (bytes, and datagrams: dg)" \
-    "^udp +UNCONN +0/1048576 \(0/$UDP_QUEUE dg\) +- +198\.18\.0\.2:7 +0\.0\.0\.0:\* +echo +0$"
+    "^udp +UNCONN +0/1048576 \(0/$UDP_QUEUE dg\) +- +198\.18\.0\.2:7 +0\.0\.0\.0:\* +echo +0 +-$"
 exec 7>&- # the helper closes its connections and exits
 wait "$HOLD_PID" || fail "tcp_hold.py failed"
 HOLD_PID=""
@@ -272,7 +283,48 @@ if [ -z "$full1" ] || [ "$full1" -le "$full0" ]; then fail "udp_rx_queue_full di
 ts_ok "udp_rx_queue_full: $full0 -> $full1 datagrams refused because udp/9's queue ($UDP_QUEUE datagrams) was full"
 step "tunstack ss: the drops are udp/9's own (its Drops column)" \
     "$BIN ss | grep -E '^Netid|^udp'"
-check "udp/9 counts every one of them" "^udp +UNCONN .* 198\.18\.0\.2:9 +0\.0\.0\.0:\* +discard +$full1$"
+check "udp/9 counts every one of them" "^udp +UNCONN .* 198\.18\.0\.2:9 +0\.0\.0\.0:\* +discard +$full1 +-$"
+
+step "the dashboard's data: what the page at http://$STACK_ADDR/ draws, as JSON over the stack's own TCP" \
+    "curl -sS --max-time 10 http://$STACK_ADDR/api/state.json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(len(s[\"sockets\"]), \"sockets,\", len(s[\"connections\"]), \"connections\")'"
+check "the state answers" "^[0-9]+ sockets, [0-9]+ connections$"
+
+# ---------------------------------------------------------------------------
+retrans_rule="INPUT -i tun0 -p tcp --sport 80 -m statistic --mode nth --every 40 --packet 0 -j DROP"
+step "tunstack stats: the retransmission counters before" "$BIN stats | grep -E 'tcp_(tx|fast)_retransmits '"
+retrans0=$(stat_value tcp_tx_retransmits)
+step "retransmission: the kernel drops every 40th segment the stack sends it (iptables), during a 2 MB download" \
+    "iptables -I $retrans_rule && curl -sS --max-time 20 http://$STACK_ADDR/bytes/2000000 | wc -c; iptables -D $retrans_rule"
+check "the download arrived whole all the same" "^2000000$"
+step "tunstack stats: the stack resent what was lost (most by fast retransmit: SACK and duplicate ACKs)" \
+    "$BIN stats | grep -E 'tcp_(tx|fast)_retransmits '"
+retrans1=$(stat_value tcp_tx_retransmits)
+[ "$retrans1" -gt "$retrans0" ] || fail "tcp_tx_retransmits did not rise ($retrans0 -> $retrans1)"
+ts_ok "tcp_tx_retransmits: $retrans0 -> $retrans1"
+
+ts_section "backlog overflow: 160 connections to tcp/8080, where nobody calls accept"
+printf '[%s]$ python3 tests/helpers/tcp_syn_flood.py %s 8080 160 &\n' "$NS" "$STACK_ADDR"
+mkfifo "$WORK/flood.in"
+in_ns timeout 60 python3 tests/helpers/tcp_syn_flood.py "$STACK_ADDR" 8080 160 <"$WORK/flood.in" >"$WORK/flood.out" &
+HOLD_PID=$!
+exec 7>"$WORK/flood.in" # the helper holds its sockets until this closes
+full=0
+for _ in $(seq 100); do # bounded: 10 s for the accept queue to fill and a SYN to be refused
+    if in_ns "$BIN" ss | grep -Eq 'LISTEN +128/128 .*:8080 ' &&
+        [ "$(in_ns "$BIN" stats | awk '$1 == "tcp_listen_overflow" { print $2 }')" -gt 0 ]; then
+        full=1
+        break
+    fi
+    sleep 0.1
+done
+[ "$full" = 1 ] || fail "tcp/8080's accept queue did not fill within 10 s"
+step "tunstack ss: the accept queue of tcp/8080 is full (128/128); later SYNs were dropped and counted" \
+    "$BIN ss | grep -E '^Netid|LISTEN .*:8080 '; $BIN stats | grep tcp_listen_overflow"
+check "128 connections wait for accept" "LISTEN +128/128 .*:8080 "
+check "tcp_listen_overflow counts the SYNs refused (the kernel retries them with back-off)" "tcp_listen_overflow +[1-9]"
+exec 7>&- # the helper closes its sockets and exits
+wait "$HOLD_PID" || fail "tcp_syn_flood.py failed"
+HOLD_PID=""
 
 # ---------------------------------------------------------------------------
 ts_section "stop the stack"

@@ -23,7 +23,7 @@ ts_section "prerequisites"
 ts_ensure_cargo_path
 ts_install_missing socat:socat ncat:ncat ip:iproute2 python3:python3 ping:iputils-ping \
     ps:procps timeout:coreutils curl:curl nmap:nmap ss:iproute2 bash:bash iptables:iptables \
-    tshark:tshark hping3:hping3 rsvg-convert:librsvg2-bin ||
+    tshark:tshark hping3:hping3 rsvg-convert:librsvg2-bin chromium:chromium ||
     ts_warn "some tools are missing; tests needing them will SKIP (or FAIL when CI=true)"
 command -v cargo >/dev/null 2>&1 || ts_die "cargo not found (install Rust with rustup)"
 cargo --version
@@ -95,6 +95,24 @@ if [ ${#failed[@]} -eq 0 ]; then
     else
         failed+=("cargo test (offloads)")
     fi
+fi
+
+# The guided labs (docs/labs/): each one's observation must hold. Each runs in
+# its own namespace and takes a few seconds (all eight: about 15 s).
+if [ ${#failed[@]} -eq 0 ]; then
+    ts_section "labs: scripts/lab.sh NAME --check"
+    lab_failed=()
+    for lab in handshake two-sevens udp-queue backlog retransmit zero-window nmap ports; do
+        # --keep: each lab's capture stays as target/lab-NAME.pcapng for a person to look at.
+        if TUNSTACK_BIN=target/debug/tunstack timeout -k 5 120 bash scripts/lab.sh "$lab" --check --keep \
+            >"target/lab-$lab.log" 2>&1; then
+            ts_ok "lab $lab"
+        else
+            tail -n 20 "target/lab-$lab.log"
+            lab_failed+=("$lab")
+        fi
+    done
+    [ ${#lab_failed[@]} -eq 0 ] || failed+=("labs: ${lab_failed[*]}")
 fi
 
 # Every fuzz target briefly (scripts/fuzz.sh builds them with cargo-fuzz, installing

@@ -5,7 +5,7 @@
 # Debian packages, and removes network namespaces that earlier runs of this
 # project left behind (tunstack-t-<pid>-* from the Rust tests,
 # tunstack-demo-<pid> from the demo, tunstack-bench-<pid>-* from the benchmark,
-# tunstack-seeds-<pid> from fuzz_seeds.sh)
+# tunstack-seeds-<pid> from fuzz_seeds.sh, tunstack-lab-<pid> from lab.sh)
 # once the process that made them is gone.
 
 if [ -t 1 ]; then
@@ -77,6 +77,13 @@ ts_install_missing() {
     done
 }
 
+# ts_keep_capture SRC DEST — copy a capture out of a run's temporary directory
+# (the --keep of demo.sh and lab.sh), saying where it went.
+ts_keep_capture() {
+    [ -s "$1" ] || return 0
+    mkdir -p "$(dirname "$2")" && cp "$1" "$2" && printf 'capture kept: %s\n' "$2"
+}
+
 # Deletes one namespace after killing (by pid) whatever still runs in it.
 ts_delete_netns() {
     local ns=$1 pid
@@ -86,8 +93,8 @@ ts_delete_netns() {
     ip netns del "$ns" 2>/dev/null || true
 }
 
-# Removes tunstack-t-<pid>-*, tunstack-demo-<pid>, tunstack-bench-<pid>-* and
-# tunstack-seeds-<pid> namespaces whose creating
+# Removes tunstack-t-<pid>-*, tunstack-demo-<pid>, tunstack-bench-<pid>-*,
+# tunstack-seeds-<pid> and tunstack-lab-<pid> namespaces whose creating
 # process <pid> no longer exists (a concurrent run's namespaces are left alone).
 ts_cleanup_stale_namespaces() {
     command -v ip >/dev/null 2>&1 || return 0
@@ -99,6 +106,7 @@ ts_cleanup_stale_namespaces() {
             tunstack-demo-*) owner=${ns#tunstack-demo-} ;;
             tunstack-bench-*) owner=${ns#tunstack-bench-}; owner=${owner%%-*} ;;
             tunstack-seeds-*) owner=${ns#tunstack-seeds-} ;;
+            tunstack-lab-*) owner=${ns#tunstack-lab-} ;;
             *) continue ;;
         esac
         if [[ "$owner" =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null; then

@@ -10,6 +10,7 @@ mod connect;
 mod control;
 mod link;
 mod plot;
+mod ports;
 mod script;
 mod serve;
 mod tcp_args;
@@ -63,6 +64,9 @@ enum Command {
     /// graph (data, ACKs, window, SACK, retransmissions, drops) and a ladder
     /// diagram of its opening and close.
     Plot(plot::PlotArgs),
+    /// Look up the well-known port table by number or service name, and say which
+    /// range (well-known, registered, ephemeral) a number is in.
+    Ports(ports::PortsArgs),
 }
 
 /// `--trace-json`, on the commands that run a stack (`ss` and `stats` only ask one).
@@ -88,7 +92,7 @@ impl Cli {
             Command::Serve(args) => Some(&args.trace),
             Command::Connect(args) => Some(&args.trace),
             Command::Script(args) => Some(&args.trace),
-            Command::Ss(_) | Command::Stats(_) | Command::Plot(_) => None,
+            Command::Ss(_) | Command::Stats(_) | Command::Plot(_) | Command::Ports(_) => None,
         }
     }
 
@@ -109,7 +113,9 @@ impl Cli {
         let (name, checked) = match &self.command {
             Command::Serve(args) => ("serve", args.check()),
             Command::Connect(args) => ("connect", args.check()),
-            Command::Script(_) | Command::Ss(_) | Command::Stats(_) | Command::Plot(_) => return Ok(()),
+            Command::Script(_) | Command::Ss(_) | Command::Stats(_) | Command::Plot(_) | Command::Ports(_) => {
+                return Ok(())
+            }
         };
         checked.map_err(|message| {
             let mut cli = Cli::command();
@@ -128,6 +134,7 @@ pub fn run(cli: Cli) -> io::Result<()> {
         Command::Ss(args) => control::run_ss(args),
         Command::Stats(args) => control::run_stats(args),
         Command::Plot(args) => plot::run(args),
+        Command::Ports(args) => ports::run(args),
     }
 }
 

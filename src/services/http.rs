@@ -1,6 +1,9 @@
 //! A small HTTP/1.1 server (RFC 9112): enough for `curl` and a browser.
 //!
-//! * `GET /` — an index page about the stack;
+//! * `GET /` — the live dashboard (see [`super::dashboard`]): sockets, queues,
+//!   counters, state transitions and a time-sequence graph, redrawn twice a
+//!   second from
+//! * `GET /api/state.json` — the stack's state as JSON, read under one lock;
 //! * `GET /bytes/N` — N bytes of a repeating pattern, for downloads;
 //! * `GET /sockets` — the stack's live socket table and counters, as plain text
 //!   (what `tunstack ss` and `tunstack stats` print; reload to watch connections
@@ -11,6 +14,7 @@
 
 use std::io::{self, Read, Write};
 
+use super::dashboard;
 use crate::control::format;
 use crate::socket::TcpStream;
 
@@ -18,20 +22,6 @@ use crate::socket::TcpStream;
 const MAX_HEAD: usize = 16 * 1024;
 /// Largest `/bytes/N` we serve: 16 GiB.
 const MAX_BYTES: u64 = 16 << 30;
-
-const INDEX: &str = "<!doctype html>
-<html><head><title>tunstack</title></head>
-<body>
-<h1>tunstack</h1>
-<p>This page was served by a TCP/IP stack written from scratch, running in user space
-on a Linux TUN device. Every segment of this response was built by it.</p>
-<ul>
-<li><a href=\"/bytes/1048576\">/bytes/1048576</a> downloads 1 MiB</li>
-<li><a href=\"/sockets\">/sockets</a> shows the stack's sockets and counters, live
-(like <code>tunstack ss</code> and <code>tunstack stats</code>: reload to watch)</li>
-</ul>
-</body></html>
-";
 
 /// Read one request and answer it.
 pub(crate) fn serve_connection(stream: &mut TcpStream) -> io::Result<()> {
@@ -46,7 +36,11 @@ pub(crate) fn serve_connection(stream: &mut TcpStream) -> io::Result<()> {
     }
     let head_only = method == "HEAD";
     if target == "/" || target == "/index.html" {
-        return respond(stream, "200 OK", "text/html; charset=utf-8", INDEX.as_bytes(), head_only);
+        return respond(stream, "200 OK", "text/html; charset=utf-8", dashboard::PAGE.as_bytes(), head_only);
+    }
+    if target == "/api/state.json" {
+        let state = dashboard::state_json(stream.runtime(), stream.peer_addr().ok());
+        return respond(stream, "200 OK", "application/json", &state, head_only);
     }
     if target == "/sockets" {
         let (rows, counters) = stream.runtime().with_stack(|stack, _| (stack.socket_table(), stack.counters().clone()));
@@ -81,7 +75,7 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
 
 fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8], head_only: bool) -> io::Result<()> {
     let header = format!(
-        "HTTP/1.1 {status}\r\nServer: tunstack\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nServer: tunstack\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(header.as_bytes())?;

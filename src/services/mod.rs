@@ -8,9 +8,10 @@
 //! | 9    | discard | 863 — throws away what it receives | ✓ | ✓ |
 //! | 13   | daytime | 867 — the date and time as text | ✓ | ✓ |
 //! | 19   | chargen | 864 — a stream of printable characters | ✓ | ✓ |
-//! | 80   | http    | 9112 — an index page, `GET /bytes/N`, and `/sockets` (the live socket table) | ✓ | |
+//! | 80   | http    | 9112 — the live dashboard (`/`, `/api/state.json`), `GET /bytes/N`, and `/sockets` (the socket table as text) | ✓ | |
 
 mod chargen;
+mod dashboard;
 mod daytime;
 mod http;
 mod raw;

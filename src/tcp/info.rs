@@ -66,6 +66,20 @@ pub struct TcpInfo {
     /// Every retransmission of this connection, SYN and FIN included
     /// (`tcpi_total_retrans`).
     pub total_retrans: u32,
+    /// The oldest unacknowledged sequence number SND.UNA, relative to our
+    /// initial sequence number as tshark shows it (our SYN is 0, the first data
+    /// byte 1); it wraps after 4 GiB. Drawn against time, it is the ACK line of
+    /// a time-sequence graph.
+    pub snd_una_rel: u32,
+    /// SND.NXT, the next sequence number to send, relative the same way: the
+    /// top of the data sent so far.
+    pub snd_nxt_rel: u32,
+    /// The peer's advertised window in bytes, scaled (RFC 7323 §2.3): SND.UNA +
+    /// this is the window line of a time-sequence graph.
+    pub snd_wnd: u32,
+    /// RCV.NXT relative to the peer's initial sequence number: the bytes
+    /// received in order so far, plus one for its SYN.
+    pub rcv_nxt_rel: u32,
 }
 
 /// A count as `tcp_info`'s 32-bit field, saturating.
@@ -103,6 +117,10 @@ impl Tcb {
             snd_cwnd: u32_of(snd.cc.cwnd() / mss),
             reordering: u32_of(DUP_THRESH),
             total_retrans: self.total_retrans,
+            snd_una_rel: snd.snd_una.0.wrapping_sub(snd.iss.0),
+            snd_nxt_rel: snd.snd_nxt.0.wrapping_sub(snd.iss.0),
+            snd_wnd: u32_of(snd.snd_wnd),
+            rcv_nxt_rel: self.rcv.rcv_nxt.0.wrapping_sub(self.rcv.irs.0),
         }
     }
 }

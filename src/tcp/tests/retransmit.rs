@@ -99,3 +99,23 @@ fn tcp_info_counts_a_lost_syn_and_reports_windows_in_segments() {
     // §5.7: data starts with an RTO of 3 s, not the 2 s the back-off left.
     assert_eq!((info.rtt, info.rttvar, info.rto), (0, 0, 3_000_000));
 }
+
+/// `tcp_info`'s relative sequence numbers (as tshark shows them: each SYN is 0)
+/// and the peer's window: the lines of a time-sequence graph, which the
+/// dashboard draws from them. Sent data moves SND.NXT, its ACK SND.UNA, the
+/// peer's data RCV.NXT.
+#[test]
+fn tcp_info_reports_relative_sequence_numbers_and_the_peer_window() {
+    let mut h = Harness::new();
+    let conn = h.established_passive();
+    let rel = |h: &Harness| {
+        let i = h.stack.tcp_info(conn).expect("a connection");
+        (i.snd_una_rel, i.snd_nxt_rel, i.rcv_nxt_rel, i.snd_wnd)
+    };
+    assert_eq!(rel(&h), (1, 1, 1, u32::from(PEER_WIN)), "after the handshake: both SYNs counted");
+    h.stack.tcp_send(h.now, conn, b"hello").expect("room");
+    h.expect(seg("P.", 1).ack(PEER_ISS + 1).win(WIN).data(b"hello"));
+    assert_eq!(rel(&h), (1, 6, 1, u32::from(PEER_WIN)), "sent, not yet acknowledged");
+    h.send(seg("P.", PEER_ISS + 1).ack(6).win(1000).data(b"abc"));
+    assert_eq!(rel(&h), (6, 6, 4, 1000), "acknowledged, 3 bytes received, the window shrunk");
+}
