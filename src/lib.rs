@@ -19,6 +19,8 @@
 //! * [`script`] — packetdrill scripts run against the core in virtual time.
 //!
 //! * [`congestion`] — the congestion-control trait, for a controller of your own.
+//! * [`proto`] — the protocol trait, for a transport of your own inside the
+//!   stack on an IP protocol number (`docs/prototyping.md`).
 //!
 //! See `DESIGN.md` for one packet's path through them. The protocol modules
 //! themselves (`ip`, `icmp`, `udp`, `tcp`) are the crate's own: read them in the
@@ -34,6 +36,7 @@ pub(crate) mod icmp;
 pub mod invariants;
 pub(crate) mod ip;
 pub mod ports;
+pub mod proto;
 pub(crate) mod raw;
 mod rng;
 pub mod runtime;

@@ -5,10 +5,12 @@
 //! socket is blocking — waits until the core reports an event for that socket or
 //! the socket's timeout passes.
 
+mod protocol;
 mod raw;
 mod tcp;
 mod udp;
 
+pub use protocol::ProtocolHandle;
 pub use raw::RawSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
