@@ -65,8 +65,8 @@ fn main() -> io::Result<()> {
     let faults = FaultConfig { loss: args.loss, seed: args.seed, ..FaultConfig::default() };
     let device = FaultyDevice::new(tun, faults);
     let config = StackConfig::default(); // 198.18.0.2
-    // The capture wraps the fault injector: it shows what the stack really
-    // sent and received.
+                                         // The capture wraps the fault injector: it shows what the stack really
+                                         // sent and received.
     let (runtime, capture) = match &args.pcap {
         Some(path) => {
             let capture = Arc::new(Capture::create(path, &args.tun)?);

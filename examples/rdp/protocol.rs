@@ -410,7 +410,11 @@ impl Protocol for Rdp {
     fn check_invariants(&self) -> Result<(), String> {
         let config = &self.config;
         if self.flows.len() > config.max_flows || self.inbox.len() > config.inbox {
-            return Err(format!("{} flows, {} messages in the inbox: over the bounds", self.flows.len(), self.inbox.len()));
+            return Err(format!(
+                "{} flows, {} messages in the inbox: over the bounds",
+                self.flows.len(),
+                self.inbox.len()
+            ));
         }
         for (id, f) in &self.flows {
             let bounded = f.sent <= f.in_flight.len()
