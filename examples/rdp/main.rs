@@ -98,12 +98,15 @@ fn stop_on_signal(runtime: Runtime, rdp: ProtocolHandle<Rdp>, capture: Option<Ar
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::spawn(move || {
         if signals.forever().next().is_some() {
-            let stats = rdp.with(|rdp, _| rdp.stats());
-            println!("rdp: {stats:?}");
+            match rdp.with(|rdp, _| rdp.stats()) {
+                Ok(stats) => println!("rdp: {stats:?}"),
+                Err(e) => eprintln!("rdp: {e}"),
+            }
             for (name, value) in runtime.counters().iter().filter(|(_, v)| *v != 0) {
                 println!("  {name} {value}");
             }
-            runtime.shutdown();
+            // The stack keeps running until the process ends (shutting it down
+            // first would wake the echo loop with an error).
             if let Some(Err(e)) = capture.map(|c| c.flush()) {
                 eprintln!("rdp: writing the capture failed: {e}");
             }
