@@ -41,7 +41,8 @@
 //! timeout per hole (RFC 2018), congestion control (RFC 5681), a handshake that
 //! tells a restarted peer's flow from the old one (TCP's ISN, RFC 9293 §3.4.1).
 //! Here a flow is forgotten after [`Config::idle_timeout`] of quiet, which must
-//! exceed the longest a datagram lives on the path.
+//! exceed both the longest a datagram lives on the path and the longest a
+//! sender keeps retrying.
 //!
 //! Every bound is in [`Config`] and every datagram refused is counted in
 //! [`Stats`]. Like the stack, the protocol reads no clock: time comes in as
@@ -93,7 +94,9 @@ pub struct Config {
     /// Most flows at once.
     pub max_flows: usize,
     /// A flow with nothing in flight is forgotten after this long without a
-    /// datagram.
+    /// datagram. It must exceed the time a sender keeps retrying (at most
+    /// `max_retries` × `max_rto`), or a late retransmission of an old message
+    /// would start the forgotten flow over and be delivered twice.
     pub idle_timeout: Duration,
     /// The largest message.
     pub max_message: usize,
@@ -109,7 +112,7 @@ impl Default for Config {
             send_queue: 256,
             inbox: 1024,
             max_flows: 64,
-            idle_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             max_message: 8192,
         }
     }
