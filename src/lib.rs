@@ -78,6 +78,11 @@ pub struct ReadmeExamples;
 #[doc = include_str!("../DESIGN.md")]
 pub struct DesignExamples;
 
+/// docs/prototyping.md's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/prototyping.md")]
+pub struct PrototypingExamples;
+
 /// Building blocks of the core that the benchmarks (`benches/hot_paths.rs`) and
 /// the fuzz targets measure or drive one by one. Not an API: they change with
 /// the core.

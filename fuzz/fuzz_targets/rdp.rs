@@ -179,8 +179,12 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Inject { bytes, fix } => {
                 let datagram = match decode(&bytes) {
-                    _ if fix && bytes.len() >= 10 => encode(bytes[0], u16::from_be_bytes([bytes[4], bytes[5]]),
-                        u32::from_be_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]), &bytes[10..]),
+                    _ if fix && bytes.len() >= 10 => encode(
+                        bytes[0],
+                        u16::from_be_bytes([bytes[4], bytes[5]]),
+                        u32::from_be_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]),
+                        &bytes[10..],
+                    ),
                     _ => bytes,
                 };
                 w.forged |= decode(&datagram).is_some();
