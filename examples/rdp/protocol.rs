@@ -425,8 +425,8 @@ impl Protocol for Rdp {
                 && f.queued.len() <= config.send_queue
                 && (f.queued.is_empty() || f.in_flight.len() == config.window as usize);
             let early_in_window = f.early.keys().all(|&seq| seq.wrapping_sub(f.expected) < config.window);
-            let timer = f.retransmit_at.is_some() == !f.in_flight.is_empty();
-            if !(bounded && early_in_window && timer) {
+            let timer_armed_iff_in_flight = f.retransmit_at.is_some() != f.in_flight.is_empty();
+            if !(bounded && early_in_window && timer_armed_iff_in_flight) {
                 return Err(format!("flow {id:?}: window, queue or timer out of line: {f:?}"));
             }
         }
