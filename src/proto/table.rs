@@ -11,10 +11,9 @@ use std::net::Ipv4Addr;
 
 use super::{IcmpError, IpDatagram, Protocol, Verdict};
 use crate::counters::Counters;
-use crate::ip::{Datagram, IpOutput};
+use crate::ip::{check_program_protocol, Datagram, IpOutput};
 use crate::shared::Context;
 use crate::time::Instant;
-use crate::wire::ip_protocol;
 
 /// Every protocol registered on a stack.
 #[derive(Debug, Default)]
@@ -26,15 +25,7 @@ impl ProtocolTable {
     /// Put `protocol` on IP protocol `number`. The stack's own protocols and the
     /// reserved numbers cannot be taken, nor a number taken already.
     pub fn register(&mut self, number: u8, protocol: Box<dyn Protocol>) -> io::Result<()> {
-        if matches!(number, ip_protocol::ICMP | ip_protocol::TCP | ip_protocol::UDP) {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("IP protocol {number} is the stack's own (ICMP, TCP or UDP)"),
-            ));
-        }
-        if number == 0 || number == 255 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("IP protocol {number} is reserved")));
-        }
+        check_program_protocol(number)?;
         if self.protocols.contains_key(&number) {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,

@@ -21,19 +21,11 @@ import struct
 import sys
 import time
 
+from raw_inject import checksum  # RFC 1071, as protocol.rs's checksum()
+
 PROTOCOL, DATA, ACK, HEADER = 253, 1, 2, 10
 WINDOW, RTO, MAX_RTO, MAX_RETRIES = 8, 0.2, 2.0, 20
 IP_MTU_DISCOVER, IP_PMTUDISC_DONT = 10, 0
-
-
-def checksum(data):
-    """RFC 1071, as protocol.rs's checksum()."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def encode(kind, flow, seq, message=b""):
