@@ -182,6 +182,20 @@ fn beyond_the_window_is_refused_and_a_full_inbox_holds_back_the_ack() {
     assert_eq!(sent(&mut rdp).last().map(|d| d.2), Some(2));
 }
 
+/// Found by the fuzz target `rdp` (with a link that held a datagram 65 s):
+/// an old duplicate is recognised for as long as the flow is remembered —
+/// which is why the idle timeout must outlast a datagram's life on the path
+/// and a sender's retries (`Config::idle_timeout`).
+#[test]
+fn an_old_duplicate_is_not_delivered_again_while_the_flow_is_remembered() {
+    let mut rdp = Rdp::new(Config::default());
+    rdp.input(ms(0), &from_peer(&data(0, b"once")));
+    sent(&mut rdp);
+    rdp.input(ms(59_999), &from_peer(&data(0, b"once")));
+    assert_eq!((rdp.stats().delivered, rdp.stats().duplicates), (1, 1));
+    assert_eq!(sent(&mut rdp), [(ACK, FLOW.id, 1, vec![])], "acknowledged again");
+}
+
 #[test]
 fn a_quiet_flow_is_forgotten_after_the_idle_timeout() {
     let mut rdp = Rdp::new(Config::default());
