@@ -40,7 +40,8 @@ from pathlib import Path
 #    drop reasons, handles, the per-call context) and may use time and counters.
 #  * wire turns bytes into headers and back and uses nothing of the crate.
 #  * ports (the port tables) needs rng for ephemeral ports.
-#  * ip sits on wire; icmp, udp, tcp and raw (IP protocol sockets) sit on ip and
+#  * ip sits on wire; icmp, udp, tcp, raw (IP protocol sockets) and proto (the
+#    trait for a program's own protocols, and their table) sit on ip and
 #    never import each other
 #    (an ICMP error is handed back to stack as a value and routed from there),
 #    nor config or stack.
@@ -51,7 +52,7 @@ from pathlib import Path
 #    capture may use device because it is a device decorator (it wraps one and
 #    records what passes). Every other tool may use the core's face — stack (the
 #    one `impl Stack`), config, shared, ports, wire, counters, time, rng,
-#    invariants — but never the protocol modules ip/icmp/udp/tcp behind it; and
+#    invariants, proto (the trait a program implements) — but never the protocol modules ip/icmp/udp/tcp behind it; and
 #    device, capture and the tools listed in its row:
 #    what it imports today (measured with --edges), each row a strict layer above
 #    the tools it names, bottom to top:
@@ -62,9 +63,9 @@ from pathlib import Path
 # Test code inside a module (`#[cfg(test)]` items, inline modules and files) is not
 # checked unless --include-tests: a tcp test may drive a whole Stack through testutil
 # without tcp depending on either.
-_CORE = ["config", "ip", "icmp", "udp", "tcp", "raw", "ports", "wire", "shared", "counters", "time", "rng"]
+_CORE = ["config", "ip", "icmp", "udp", "tcp", "raw", "proto", "ports", "wire", "shared", "counters", "time", "rng"]
 # What a tool sees of the core: its face, not the protocol modules behind it.
-_FACE = ["invariants", "stack", "config", "ports", "wire", "shared", "counters", "time", "rng"]
+_FACE = ["invariants", "stack", "config", "proto", "ports", "wire", "shared", "counters", "time", "rng"]
 _BELOW_TOOLS = ["device", "capture", *_FACE]
 LAYERS: dict[str, list[str]] = {
     "time": [],
@@ -78,6 +79,7 @@ LAYERS: dict[str, list[str]] = {
     "udp": ["ip", "wire", "ports", "shared", "counters", "time", "rng"],
     "tcp": ["ip", "wire", "ports", "shared", "counters", "time", "rng"],
     "raw": ["ip", "wire", "shared", "counters", "time"],
+    "proto": ["ip", "wire", "shared", "counters", "time"],
     "config": ["ip", "ports", "udp", "tcp", "icmp", "raw", "shared", "time"],
     "stack": _CORE,
     "invariants": ["stack", *_CORE],

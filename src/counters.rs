@@ -109,6 +109,17 @@ counters! {
     raw_rx_queue_full,
     /// Datagrams sent from raw sockets.
     raw_tx,
+    /// Datagrams handed to a protocol registered on the stack (`Stack::register_protocol`).
+    proto_rx,
+    /// Dropped: a registered protocol found the datagram malformed.
+    proto_rx_malformed,
+    /// Dropped: a registered protocol had no socket for it (answered with ICMP port unreachable).
+    proto_rx_unreachable,
+    /// Datagrams registered protocols sent.
+    proto_tx,
+    /// Datagrams of registered protocols that IP output refused (too big, or a destination
+    /// nobody can send to).
+    proto_tx_refused,
     /// TCP segments that passed validation.
     tcp_rx_segments,
     /// Dropped: TCP header malformed (short, data offset out of range).

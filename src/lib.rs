@@ -19,6 +19,8 @@
 //! * [`script`] — packetdrill scripts run against the core in virtual time.
 //!
 //! * [`congestion`] — the congestion-control trait, for a controller of your own.
+//! * [`proto`] — the protocol trait, for a transport of your own inside the
+//!   stack on an IP protocol number (`docs/prototyping.md`).
 //!
 //! See `DESIGN.md` for one packet's path through them. The protocol modules
 //! themselves (`ip`, `icmp`, `udp`, `tcp`) are the crate's own: read them in the
@@ -37,6 +39,7 @@ pub mod invariants;
 pub(crate) mod ip;
 pub mod plot;
 pub mod ports;
+pub mod proto;
 pub(crate) mod raw;
 mod rng;
 pub mod runtime;
@@ -78,6 +81,11 @@ pub struct ReadmeExamples;
 #[cfg(doctest)]
 #[doc = include_str!("../DESIGN.md")]
 pub struct DesignExamples;
+
+/// docs/prototyping.md's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/prototyping.md")]
+pub struct PrototypingExamples;
 
 /// Building blocks of the core that the benchmarks (`benches/hot_paths.rs`) and
 /// the fuzz targets measure or drive one by one. Not an API: they change with

@@ -2,6 +2,10 @@
 //! ``[`name`](../src/path.rs)`` in `docs/*.md` must point at a file that still
 //! defines `fn name`. Renaming or moving a function without fixing the walk-through
 //! fails this test, so the docs cannot quietly go stale.
+//!
+//! Their Rust blocks are doctests (`src/lib.rs` includes each file); the blocks
+//! of `docs/prototyping.md` after the first include `docs/knock.rs`, so the
+//! first block, which shows that protocol, must be that file word for word.
 
 use std::fs;
 use std::path::Path;
@@ -54,4 +58,37 @@ fn every_function_named_in_the_docs_exists() {
 fn links_are_parsed() {
     let text = "see [`emit`](../src/tcp/tcb.rs) and [`x`](https://example.org) and [`y`](../README.md)";
     assert_eq!(function_links(text), vec![("emit".to_string(), "src/tcp/tcb.rs".to_string())]);
+}
+
+/// The contents of every ```` ```rust ```` block of `text`, in order.
+fn rust_blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match current.as_mut() {
+            None if line.starts_with("```rust") => current = Some(String::new()),
+            None => {}
+            Some(block) if line == "```" => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_protocol_shown_in_prototyping_md_is_the_one_its_examples_include() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = fs::read_to_string(root.join("docs/prototyping.md")).expect("docs/prototyping.md");
+    let knock = fs::read_to_string(root.join("docs/knock.rs")).expect("docs/knock.rs");
+    let blocks = rust_blocks(&doc);
+    assert!(blocks.len() >= 8, "found {} Rust blocks", blocks.len());
+    assert_eq!(blocks[0], knock, "the first Rust block of docs/prototyping.md differs from docs/knock.rs");
+    let including = blocks[1..].iter().filter(|b| b.contains("/docs/knock.rs\")); }")).count();
+    assert!(including >= 6, "the later blocks build on docs/knock.rs: {including}");
 }

@@ -15,3 +15,23 @@ mod tests;
 pub(crate) use input::{Datagram, IpInput};
 pub(crate) use output::{IpOutput, OutputConfig, OutputError};
 pub(crate) use reassembly::Reassembler;
+
+use std::io;
+
+use crate::wire::ip_protocol;
+
+/// Whether a program may take IP protocol `number` for a raw socket or a
+/// protocol of its own: not one the stack speaks itself (ICMP, TCP, UDP:
+/// `AddrInUse`), not the reserved 0 and 255 (`InvalidInput`).
+pub(crate) fn check_program_protocol(number: u8) -> io::Result<()> {
+    if matches!(number, ip_protocol::ICMP | ip_protocol::TCP | ip_protocol::UDP) {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("IP protocol {number} is the stack's own (ICMP, TCP or UDP): use its sockets"),
+        ));
+    }
+    if number == 0 || number == 255 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("IP protocol {number} is reserved")));
+    }
+    Ok(())
+}

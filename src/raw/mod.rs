@@ -26,9 +26,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::ip::{Datagram, IpOutput, OutputError};
+use crate::ip::{check_program_protocol, Datagram, IpOutput, OutputError};
 use crate::shared::{Context, DropReason, Event, QueueLimit, RawHandle, ReceivedDatagram, RecvQueue};
-use crate::wire::ip_protocol;
 use crate::wire::ipv4::{self, Ipv4Repr, MIN_HEADER_LEN};
 
 /// What the raw table needs to know of the stack.
@@ -107,15 +106,7 @@ impl RawTable {
     /// Open a socket for IP protocol `protocol`, receiving datagrams addressed
     /// to `local` (ours, or unspecified for any).
     pub fn bind(&mut self, protocol: u8, local: Ipv4Addr) -> io::Result<RawHandle> {
-        if matches!(protocol, ip_protocol::ICMP | ip_protocol::TCP | ip_protocol::UDP) {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("IP protocol {protocol} is the stack's own (ICMP, TCP or UDP): use its sockets"),
-            ));
-        }
-        if protocol == 0 || protocol == 255 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("IP protocol {protocol} is reserved")));
-        }
+        check_program_protocol(protocol)?;
         if !local.is_unspecified() && local != self.config.addr {
             return Err(io::Error::new(
                 io::ErrorKind::AddrNotAvailable,

@@ -22,6 +22,9 @@ pub(crate) enum WaitOn {
     Tcp(TcpHandle),
     Udp(UdpHandle),
     Raw(RawHandle),
+    /// A socket of a registered protocol: its number and the protocol's own
+    /// number for the socket.
+    Protocol(u8, u64),
 }
 
 impl WaitOn {
@@ -31,6 +34,7 @@ impl WaitOn {
             WaitOn::Tcp(h) => h.0,
             WaitOn::Udp(h) => h.0,
             WaitOn::Raw(h) => h.0,
+            WaitOn::Protocol(number, socket) => socket.wrapping_add(u64::from(number)),
         };
         (id % SHARDS as u64) as usize
     }
@@ -42,6 +46,7 @@ impl From<&Event> for WaitOn {
             Event::Tcp(h) => WaitOn::Tcp(h),
             Event::UdpReadable(h) | Event::UdpError(h) => WaitOn::Udp(h),
             Event::RawReadable(h) => WaitOn::Raw(h),
+            Event::Protocol { protocol, socket } => WaitOn::Protocol(protocol, socket),
         }
     }
 }

@@ -54,6 +54,8 @@ impl<'a> Context<'a> {
             Event::Tcp(handle) => self.events.forget_tcp(handle),
             Event::UdpReadable(handle) | Event::UdpError(handle) => self.events.forget_udp(handle),
             Event::RawReadable(handle) => self.events.forget_raw(handle),
+            // A registered protocol's events never wait in this queue.
+            Event::Protocol { .. } => {}
         }
     }
 

@@ -116,6 +116,10 @@ drop_reasons! {
     UdpQueueFull => udp_rx_queue_full, rx, "udp queue full", queue "udp receive";
     /// A raw socket's receive queue is at its bound.
     RawQueueFull => raw_rx_queue_full, rx, "raw queue full", queue "raw receive";
+    /// A registered protocol found the datagram malformed.
+    ProtocolMalformed => proto_rx_malformed, rx, "protocol malformed";
+    /// A registered protocol had no socket for the datagram (answered with ICMP port unreachable).
+    ProtocolUnreachable => proto_rx_unreachable, rx, "protocol port unreachable";
     /// TCP header malformed.
     TcpBadHeader => tcp_rx_bad_header, rx, "tcp bad header";
     /// TCP checksum wrong.

@@ -24,6 +24,10 @@ pub enum Event {
     Tcp(TcpHandle),
     /// A datagram was queued on this raw IP protocol socket.
     RawReadable(RawHandle),
+    /// A socket of a protocol registered on the stack changed (see
+    /// [`Protocol::poll_event`](crate::proto::Protocol::poll_event)): `socket` is
+    /// the protocol's own number for it.
+    Protocol { protocol: u8, socket: u64 },
 }
 
 /// Pending socket events, in the order they first happened.

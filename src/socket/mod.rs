@@ -5,11 +5,13 @@
 //! socket is blocking — waits until the core reports an event for that socket or
 //! the socket's timeout passes.
 
+mod protocol;
 mod raw;
 mod settings;
 mod tcp;
 mod udp;
 
+pub use protocol::ProtocolHandle;
 pub use raw::RawSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;

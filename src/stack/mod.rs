@@ -15,7 +15,8 @@
 //! see the `Stack`: each call here lends them a [`Context`] (the time, the
 //! counters, the event queue, the verdict on the packet being input) and routes
 //! what one layer hands back to the next: IP gives back a datagram, which goes to
-//! ICMP, UDP or TCP by protocol number; UDP says a port is unreachable and ICMP
+//! ICMP, UDP or TCP by protocol number — or to a raw socket and a protocol of
+//! the program's own ([`crate::proto`]); UDP says a port is unreachable and ICMP
 //! sends the error; ICMP gives back an error it received and UDP is told.
 
 mod socket_table;
@@ -31,12 +32,13 @@ use crate::counters::Counters;
 use crate::icmp::{Icmp, Unreachable};
 use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
+use crate::proto::{IcmpError, Protocol, ProtocolTable, Verdict};
 use crate::raw::{RawConfig, RawDelivery, RawSocketInfo, RawTable};
 use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, RawHandle, TcpHandle, UdpHandle};
 use crate::tcp::{Keepalive, SocketBuffers, State, TcpInfo, TcpParams, TcpReadiness, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
-use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
+use crate::wire::icmp::{parse_quoted, parse_quoted_datagram, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
 use crate::wire::ip_protocol;
 
 /// A user-space IPv4 host: IP, ICMP, UDP and TCP.
@@ -52,6 +54,8 @@ pub struct Stack {
     tcp: TcpTable,
     /// Raw IP protocol sockets.
     raw: RawTable,
+    /// Protocols of the program's own, by IP protocol number.
+    protocols: ProtocolTable,
     events: EventQueue,
     /// Why the packet [`input`](Stack::input) is processing was dropped, if it was.
     verdict: Option<DropReason>,
@@ -70,6 +74,7 @@ struct Parts<'a> {
     udp: &'a mut UdpTable,
     tcp: &'a mut TcpTable,
     raw: &'a mut RawTable,
+    protocols: &'a mut ProtocolTable,
 }
 
 impl Stack {
@@ -94,6 +99,7 @@ impl Stack {
             udp: UdpTable::new(udp),
             tcp: TcpTable::new(tcp, config.ports.clone(), config.seed),
             raw: RawTable::new(raw),
+            protocols: ProtocolTable::default(),
             events: EventQueue::default(),
             verdict: None,
             drop_log: DropLog::default(),
@@ -102,8 +108,8 @@ impl Stack {
     }
 
     fn parts(&mut self, now: Instant) -> Parts<'_> {
-        let Stack { counters, ip, out, icmp, udp, tcp, raw, events, verdict, drop_log, .. } = self;
-        Parts { ctx: Context::new(now, counters, events, verdict, drop_log), out, ip, icmp, udp, tcp, raw }
+        let Stack { counters, ip, out, icmp, udp, tcp, raw, protocols, events, verdict, drop_log, .. } = self;
+        Parts { ctx: Context::new(now, counters, events, verdict, drop_log), out, ip, icmp, udp, tcp, raw, protocols }
     }
 
     /// The configuration the stack runs with.
@@ -138,8 +144,12 @@ impl Stack {
         self.verdict.take()
     }
 
-    /// The next packet for the link, if any.
+    /// The next packet for the link, if any. Registered protocols are asked for
+    /// their next datagram only when nothing else is waiting.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.out.len() == 0 {
+            self.protocols.transmit(&mut self.counters, &mut self.out);
+        }
         self.out.pop()
     }
 
@@ -152,14 +162,18 @@ impl Stack {
     }
 
     /// The next socket event, if any. A socket has at most one event of each kind
-    /// pending, and none once it is freed.
+    /// pending, and none once it is freed. Registered protocols' events come after
+    /// the stack's own.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop()
+        self.events.pop().or_else(|| {
+            let (protocol, socket) = self.protocols.poll_event()?;
+            Some(Event::Protocol { protocol, socket })
+        })
     }
 
     /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.
     pub fn poll_deadline(&self) -> Option<Instant> {
-        [self.ip.next_deadline(), self.tcp.next_deadline()].into_iter().flatten().min()
+        [self.ip.next_deadline(), self.tcp.next_deadline(), self.protocols.next_deadline()].into_iter().flatten().min()
     }
 
     /// Run every timer due at `now`.
@@ -167,6 +181,7 @@ impl Stack {
         let mut p = self.parts(now);
         p.ip.expire(&mut p.ctx);
         p.tcp.on_timeout(&mut p.ctx, p.out);
+        p.protocols.on_timeout(now);
     }
 
     // ----- UDP ---------------------------------------------------------------
@@ -473,6 +488,32 @@ impl Stack {
         self.raw.sockets()
     }
 
+    // ----- Protocols of your own ------------------------------------------------------
+
+    /// Run `protocol` inside the stack on IP protocol `number` (see
+    /// [`crate::proto`]): it receives every whole datagram of that number (after
+    /// any raw socket on the number got its copy), its datagrams go out through
+    /// IP output, and its deadline and events join the stack's. Errors:
+    /// `AddrInUse` for ICMP, TCP and UDP or a number already registered,
+    /// `InvalidInput` for the reserved 0 and 255.
+    pub fn register_protocol(&mut self, number: u8, protocol: impl Protocol) -> io::Result<()> {
+        self.protocols.register(number, Box::new(protocol))
+    }
+
+    /// The protocol registered on `number`, as its own type, to read its state.
+    /// `NotFound` if none is, `InvalidInput` if it is not a `P`.
+    pub fn protocol<P: Protocol>(&self, number: u8) -> io::Result<&P> {
+        self.protocols.get(number)
+    }
+
+    /// The protocol registered on `number`, as its own type, to call its API:
+    /// what the call queues goes out at the next
+    /// [`poll_transmit`](Stack::poll_transmit), and a deadline it arms counts
+    /// from the next [`poll_deadline`](Stack::poll_deadline).
+    pub fn protocol_mut<P: Protocol>(&mut self, number: u8) -> io::Result<&mut P> {
+        self.protocols.get_mut(number)
+    }
+
     // ----- Looking inside --------------------------------------------------------
 
     /// Every TCP and UDP socket, TCP first; within each, by local port and then
@@ -488,6 +529,7 @@ impl Stack {
         self.check_ip().map_err(|e| format!("IP: {e}"))?;
         self.udp.check_invariants().map_err(|e| format!("UDP: {e}"))?;
         self.raw.check_invariants().map_err(|e| format!("raw: {e}"))?;
+        self.protocols.check_invariants()?;
         self.tcp.check_invariants()
     }
 
@@ -551,14 +593,39 @@ impl Parts<'_> {
                 self.tcp.input(&mut self.ctx, self.out, datagram);
             }
             other => {
-                if self.raw.input(&mut self.ctx, datagram) == RawDelivery::Taken {
-                    self.ctx.counters.ip_rx_delivered += 1;
-                    return;
+                // Raw sockets get their copies first, as on Linux; then the
+                // registered protocol, if any, judges the datagram.
+                let raw = self.raw.input(&mut self.ctx, datagram);
+                match self.protocols.input(&mut self.ctx, datagram) {
+                    Some(verdict) => {
+                        self.ctx.counters.ip_rx_delivered += 1;
+                        self.protocol_verdict(verdict, datagram);
+                    }
+                    None if raw == RawDelivery::Taken => self.ctx.counters.ip_rx_delivered += 1,
+                    None => {
+                        // RFC 1122 3.2.2.1: a host SHOULD answer a protocol nobody
+                        // here speaks with protocol unreachable (rate-limited like
+                        // every error).
+                        self.ctx.drop(DropReason::IpUnknownProtocol, format_args!("protocol={other}"));
+                        self.icmp.send_dest_unreachable(&mut self.ctx, self.out, CODE_PROTOCOL_UNREACHABLE, datagram);
+                    }
                 }
-                // RFC 1122 3.2.2.1: a host SHOULD answer a protocol nobody here
-                // speaks with protocol unreachable (rate-limited like every error).
-                self.ctx.drop(DropReason::IpUnknownProtocol, format_args!("protocol={other}"));
-                self.icmp.send_dest_unreachable(&mut self.ctx, self.out, CODE_PROTOCOL_UNREACHABLE, datagram);
+            }
+        }
+    }
+
+    /// Carry out what a registered protocol said of a datagram.
+    fn protocol_verdict(&mut self, verdict: Verdict, datagram: &Datagram<'_>) {
+        let (protocol, src) = (datagram.protocol, datagram.src);
+        match verdict {
+            Verdict::Accepted => {}
+            Verdict::Malformed => {
+                self.ctx.drop(DropReason::ProtocolMalformed, format_args!("protocol={protocol} src={src}"))
+            }
+            Verdict::Unreachable => {
+                // As UDP's closed port (RFC 1122 4.1.3.1).
+                self.ctx.drop(DropReason::ProtocolUnreachable, format_args!("protocol={protocol} src={src}"));
+                self.icmp.send_dest_unreachable(&mut self.ctx, self.out, CODE_PORT_UNREACHABLE, datagram);
             }
         }
     }
@@ -566,14 +633,24 @@ impl Parts<'_> {
     /// A destination unreachable arrived: give it to the transport whose datagram
     /// it quotes.
     fn icmp_error(&mut self, error: Unreachable<'_>) {
+        let Some(quoted) = parse_quoted_datagram(error.quoted) else { return };
+        if !matches!(quoted.protocol, ip_protocol::UDP | ip_protocol::TCP) {
+            let about = IcmpError {
+                code: error.code,
+                next_hop_mtu: error.next_hop_mtu,
+                dst: quoted.dst,
+                quoted: quoted.payload,
+            };
+            self.protocols.icmp_error(self.ctx.now, quoted.protocol, &about);
+            return;
+        }
         let Some(q) = parse_quoted(error.quoted) else { return };
         match q.protocol {
             ip_protocol::UDP => {
                 let peer = SocketAddrV4::new(q.dst, q.dst_port);
                 self.udp.dest_unreachable(&mut self.ctx, error.code, q.src, q.src_port, peer);
             }
-            ip_protocol::TCP => self.tcp.dest_unreachable(&mut self.ctx, self.out, error.code, error.next_hop_mtu, &q),
-            _ => {}
+            _ => self.tcp.dest_unreachable(&mut self.ctx, self.out, error.code, error.next_hop_mtu, &q),
         }
     }
 }

@@ -152,6 +152,29 @@ pub fn parse_quoted(quoted: &[u8]) -> Option<Quoted> {
     })
 }
 
+/// The quoted datagram of an ICMP error for any protocol: its header's
+/// addresses and number, and the quoted start of its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotedDatagram<'a> {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: u8,
+    /// The payload bytes quoted after the header (RFC 792: at least 8).
+    pub payload: &'a [u8],
+}
+
+/// Read the quoted IP header of an ICMP error whatever the protocol behind it;
+/// `None` if the quote does not hold a whole IPv4 header.
+pub fn parse_quoted_datagram(quoted: &[u8]) -> Option<QuotedDatagram<'_>> {
+    let header = Ipv4HeaderSlice::from_slice(quoted).ok()?;
+    Some(QuotedDatagram {
+        src: header.source_addr(),
+        dst: header.destination_addr(),
+        protocol: header.protocol().0,
+        payload: quoted.get(header.slice().len()..)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
