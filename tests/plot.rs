@@ -346,7 +346,9 @@ fn plot_of_a_kernel_connection_matches_tshark() {
         }
     }
     let (kernel, ours) = (tshark_seqs(common::KERNEL_ADDR), tshark_seqs(common::STACK_ADDR));
-    assert!(kernel.len() > 10 && ours.len() > 10, "{} and {} data segments", kernel.len(), ours.len());
+    // Enough segments each way for the comparison to mean something. With TUN
+    // offloads the kernel hands over GSO super-segments (100 kB in about 7).
+    assert!(kernel.len() >= 5 && ours.len() >= 5, "{} and {} data segments", kernel.len(), ours.len());
     let seqs: Vec<u32> = drawn.iter().map(|d| d.1).collect();
     assert_eq!(seqs, [kernel, ours].concat(), "bars at tshark's relative sequence numbers");
     assert!(svg.contains(">[SYN] seq=0 win="), "the ladder opens with the kernel's SYN");

@@ -102,6 +102,56 @@ impl IpOutput {
         self.send_with(counters, dst, protocol, payload, false)
     }
 
+    /// Build a datagram for `dst` in place: `build` appends the transport
+    /// header and payload to a packet buffer after room for the IPv4 header, so
+    /// the payload is copied once, straight into the packet (TCP's segments).
+    /// `None` from `build` means the transport could not build it (too big for
+    /// its header's fields): counted as too big, nothing sent. A datagram larger
+    /// than the MTU takes [`send`](IpOutput::send)'s path (fragments; `TooBig`
+    /// under Don't Fragment).
+    pub fn send_built(
+        &mut self,
+        counters: &mut Counters,
+        dst: Ipv4Addr,
+        protocol: u8,
+        dont_fragment: bool,
+        build: impl FnOnce(&mut Vec<u8>) -> Option<()>,
+    ) -> Result<(), OutputError> {
+        let mut packet = self.buffer();
+        // Room for a whole packet at once: the transport appends in pieces.
+        packet.reserve(self.config.mtu);
+        packet.resize(MIN_HEADER_LEN, 0);
+        let result = if build(&mut packet).is_none() || (dont_fragment && packet.len() > self.config.mtu) {
+            counters.ip_tx_too_big += 1;
+            Err(OutputError::TooBig)
+        } else if packet.len() > self.config.mtu {
+            self.send_with(counters, dst, protocol, &packet[MIN_HEADER_LEN..], false)
+        } else if self.queue.len() >= self.config.max_tx_queue {
+            tracing::debug!(target: "tunstack::queue", queue = "transmit", len = self.queue.len(), limit = self.config.max_tx_queue, "queue overflow");
+            Err(OutputError::QueueFull)
+        } else {
+            let repr = Ipv4Repr {
+                src: self.config.addr,
+                dst,
+                protocol,
+                ttl: self.config.ttl,
+                id: self.next_id,
+                dont_fragment,
+            };
+            self.next_id = self.next_id.wrapping_add(1);
+            let payload_len = packet.len() - MIN_HEADER_LEN;
+            if ipv4::write_header(&mut packet, &repr, payload_len).is_some() {
+                counters.ip_tx_packets += 1;
+                self.queue.push_back(packet);
+                return Ok(());
+            }
+            counters.ip_tx_too_big += 1;
+            Err(OutputError::TooBig)
+        };
+        self.recycle(packet);
+        result
+    }
+
     fn send_with(
         &mut self,
         counters: &mut Counters,
@@ -228,5 +278,43 @@ mod tests {
         assert_eq!(out.send(&mut counters, dst, 17, &[0; 2000]), Err(OutputError::QueueFull));
         assert_eq!(out.send(&mut counters, dst, 17, &[0; 100]), Ok(()));
         assert_eq!(counters.ip_tx_too_big, 2);
+    }
+
+    /// A datagram built in place is the one `send` would have made from the same
+    /// bytes; one over the MTU is fragmented (or refused under Don't Fragment);
+    /// a builder that fails and a full queue send nothing, and each is counted.
+    #[test]
+    fn a_datagram_built_in_place_is_what_send_makes() {
+        let dst = Ipv4Addr::new(198, 18, 0, 1);
+        let mut counters = Counters::default();
+        let (mut built, mut sent) = (IpOutput::new(test_config(8), 1), IpOutput::new(test_config(8), 1));
+        built
+            .send_built(&mut counters, dst, 6, true, |p| {
+                p.extend_from_slice(&[7; 60]);
+                p.extend_from_slice(&[8; 40]);
+                Some(())
+            })
+            .expect("queued");
+        let mut payload = vec![7; 60];
+        payload.extend_from_slice(&[8; 40]);
+        sent.send_dont_fragment(&mut counters, dst, 6, &payload).expect("queued");
+        assert_eq!(built.pop(), sent.pop());
+
+        let big = |p: &mut Vec<u8>| {
+            p.extend_from_slice(&[1; 3000]);
+            Some(())
+        };
+        assert_eq!(built.send_built(&mut counters, dst, 17, true, big), Err(OutputError::TooBig));
+        assert_eq!(built.send_built(&mut counters, dst, 17, false, big), Ok(()));
+        assert_eq!((built.len(), counters.ip_tx_fragmented), (3, 1), "fragments");
+        assert_eq!(built.send_built(&mut counters, dst, 17, false, |_| None), Err(OutputError::TooBig));
+        assert_eq!(counters.ip_tx_too_big, 2);
+        let mut full = IpOutput::new(test_config(1), 1);
+        full.send(&mut counters, dst, 17, &[0; 10]).expect("queued");
+        let one = |p: &mut Vec<u8>| {
+            p.push(1);
+            Some(())
+        };
+        assert_eq!(full.send_built(&mut counters, dst, 17, false, one), Err(OutputError::QueueFull));
     }
 }

@@ -7,10 +7,9 @@
 //! three events per live socket, however long a program goes without calling
 //! [`Stack::poll_event`](crate::Stack::poll_event) — a bound that needs no setting.
 
-use std::collections::{HashSet, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
-use super::{RawHandle, TcpHandle, UdpHandle};
+use super::{HandleSet, RawHandle, TcpHandle, UdpHandle};
 
 /// Something a program waiting on a socket should hear about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,34 +35,9 @@ pub struct EventQueue {
     /// Arrival order; may still hold events forgotten since (skipped by `pop`).
     order: VecDeque<Event>,
     /// The events really pending.
-    pending: HashSet<Event, BuildHasherDefault<HandleHasher>>,
-}
-
-/// Every data segment queues an event, so the set is on the per-packet path.
-/// Its keys are handles the stack numbered itself (never chosen by a peer), so
-/// a multiply-and-rotate mix is enough; SipHash, the default, guards against
-/// keys an attacker picks and costs several times more.
-#[derive(Default)]
-struct HandleHasher(u64);
-
-impl Hasher for HandleHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_isize(&mut self, n: isize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    /// (Keyed by handles: a cheap hash, `handle_hash.rs`; every data segment
+    /// queues an event.)
+    pending: HandleSet<Event>,
 }
 
 impl EventQueue {

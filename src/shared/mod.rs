@@ -33,6 +33,7 @@ mod context;
 mod datagram_queue;
 mod drop;
 mod events;
+mod handle_hash;
 mod handles;
 mod rate_limit;
 
@@ -40,6 +41,7 @@ pub use context::Context;
 pub use datagram_queue::{ReceivedDatagram, RecvQueue};
 pub use drop::{DropLog, DropReason};
 pub use events::{Event, EventQueue};
+pub use handle_hash::{HandleMap, HandleSet};
 pub use handles::{RawHandle, TcpHandle, UdpHandle};
 pub use rate_limit::TokenBucket;
 

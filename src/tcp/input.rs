@@ -11,7 +11,7 @@ use super::assembler::InsertOutcome;
 use super::receiver::AckDue;
 use super::seq::SeqNumber;
 use super::state::State;
-use super::tcb::{reset_for, Ctx, Tcb};
+use super::tcb::{reset_for, Ctx, Tcb, NO_DATA};
 use super::timer_table::Timer;
 use crate::shared::DropReason;
 use crate::time::Instant;
@@ -116,7 +116,7 @@ impl Tcb {
             only_ack && seg.payload.is_empty() && seq == self.rcv.rcv_nxt && SeqNumber(seg.ack) == self.snd.snd_nxt;
         if !duplicate {
             let seq = self.snd.snd_nxt;
-            self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, &[], None);
+            self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, NO_DATA, None);
         }
     }
 
@@ -243,7 +243,7 @@ impl Tcb {
             } else {
                 // As FreeBSD's tcp_drop: the RST carries SND.NXT and RCV.NXT.
                 let seq = self.snd.snd_nxt;
-                self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, &[], None);
+                self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, NO_DATA, None);
                 ctx.counters.tcp_resets += 1;
                 self.fail(ctx, io::ErrorKind::ConnectionReset, "rcvd SYN in the window");
             }
@@ -396,7 +396,7 @@ impl Tcb {
         let now = ctx.now;
         if ctx.challenge.try_take(now) {
             ctx.counters.tcp_challenge_acks += 1;
-            self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, &[], None);
+            self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, NO_DATA, None);
         } else {
             ctx.counters.tcp_challenge_acks_limited += 1;
         }

@@ -9,7 +9,7 @@ use tracing::debug;
 use super::receiver::AckState;
 use super::seq::SeqNumber;
 use super::state::State;
-use super::tcb::{Ctx, Tcb};
+use super::tcb::{Ctx, Tcb, NO_DATA};
 use super::timer_table::Timer;
 use crate::wire::tcp::Flags;
 
@@ -35,8 +35,8 @@ impl Tcb {
                     && self.snd.snd_una <= fin
             });
             match fin {
-                Some(fin) => self.emit(ctx, fin, Flags { ack: true, fin: true, ..Flags::default() }, &[], None),
-                None => self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, &[], None),
+                Some(fin) => self.emit(ctx, fin, Flags { ack: true, fin: true, ..Flags::default() }, NO_DATA, None),
+                None => self.emit(ctx, self.snd.snd_nxt, Flags { ack: true, ..Flags::default() }, NO_DATA, None),
             }
         }
     }
@@ -172,14 +172,12 @@ impl Tcb {
         if len == 0 && !fin {
             return false;
         }
-        let mut payload = Vec::with_capacity(len);
-        self.snd.buffer.read_at(offset, len, &mut payload);
         let seq = self.snd.snd_nxt;
         let flags = Flags { ack: true, fin, psh: len == unsent, ..Flags::default() };
         let end = seq + len + usize::from(fin);
         ctx.counters.tcp_tx_bytes += len as u64;
         self.snd.sampler.on_send(end, ctx.now, false);
-        self.emit(ctx, seq, flags, &payload, None);
+        self.emit(ctx, seq, flags, offset..offset + len, None);
         let tx = self.snd.delivery.on_send(ctx.now, self.snd.in_flight());
         self.snd.sent.push(seq, end, ctx.now, tx);
         self.snd.on_transmit(end.since(seq));
@@ -203,12 +201,11 @@ impl Tcb {
             target: "tunstack::tcp::retransmit", local = %self.local, remote = %self.remote, seq = self.rel_snd(seg.start), len,
             fin, cause, rto_ms = self.snd.rtt.rto().as_millis() as u64, cwnd = self.snd.cwnd(), "tcp retransmit"
         );
-        let mut payload = Vec::with_capacity(len);
-        self.snd.buffer.read_at(self.snd.offset_of(seg.start), len, &mut payload);
+        let offset = self.snd.offset_of(seg.start);
         ctx.counters.tcp_tx_retransmits += 1;
         self.total_retrans = self.total_retrans.saturating_add(1);
         self.snd.sampler.on_retransmit();
-        self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, &payload, None);
+        self.emit(ctx, seg.start, Flags { ack: true, fin, ..Flags::default() }, offset..offset + len, None);
         let tx = self.snd.delivery.on_send(ctx.now, self.snd.in_flight());
         self.snd.sent.on_retransmit(index, ctx.now, tx);
         self.snd.on_transmit(seg.len());
@@ -268,7 +265,7 @@ impl Tcb {
             _ => (Flags { syn: true, ..Flags::default() }, None),
         };
         let options = self.syn_options(ctx.config, ctx.now, peer);
-        self.emit(ctx, self.snd.iss, flags, &[], Some(options));
+        self.emit(ctx, self.snd.iss, flags, NO_DATA, Some(options));
     }
 
     /// A zero-window probe: a segment one byte below SND.UNA, which the peer must
@@ -276,6 +273,6 @@ impl Tcb {
     pub(crate) fn send_window_probe(&mut self, ctx: &mut Ctx<'_>) {
         ctx.counters.tcp_zero_window_probes += 1;
         let seq: SeqNumber = self.snd.snd_una - 1;
-        self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, &[], None);
+        self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, NO_DATA, None);
     }
 }

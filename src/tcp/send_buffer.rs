@@ -31,7 +31,8 @@
 //!
 //! Storage is a ring buffer ([`VecDeque<u8>`]), so every operation is O(1)
 //! apart from the unavoidable copy of the bytes themselves: `write` copies the
-//! application's bytes in, `read_at` copies a segment's worth out, `ack` only
+//! application's bytes in, a segment's bytes are copied out of
+//! [`slices_at`](SendBuffer::slices_at) straight into its packet, `ack` only
 //! moves the ring's head. Memory is allocated lazily (an idle socket costs
 //! nothing) and grows by doubling up to the configured capacity, after which a
 //! steady-state connection never allocates again.
@@ -127,22 +128,11 @@ impl SendBuffer {
         take
     }
 
-    /// Copies up to `len` bytes starting `offset` bytes after SND.UNA onto the
-    /// end of `out` (to build a segment, or a retransmission). Returns how many
-    /// bytes were copied: fewer than `len` at the end of the buffer, zero if
-    /// `offset` is at or past the end. Never panics, whatever the arguments.
-    pub fn read_at(&self, offset: usize, len: usize, out: &mut Vec<u8>) -> usize {
-        let (a, b) = self.slices_at(offset, len);
-        out.reserve(a.len() + b.len());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b);
-        a.len() + b.len()
-    }
-
-    /// The bytes `[offset, offset + len)` (clamped to the buffer) as at most two
-    /// borrowed slices, without copying — for callers that checksum or write a
-    /// segment straight into a packet buffer. The second slice is non-empty
-    /// only when the range wraps around the ring's end.
+    /// The bytes `[offset, offset + len)` after SND.UNA (clamped to the buffer:
+    /// fewer at its end, none from at or past it; never panics) as at most two
+    /// borrowed slices, without copying: a segment, new or retransmitted, is
+    /// written from them straight into its packet (`Tcb::emit`). The second
+    /// slice is non-empty only when the range wraps around the ring's end.
     pub fn slices_at(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
         let total = self.buf.len();
         let start = offset.min(total);
@@ -175,10 +165,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn read(b: &SendBuffer, offset: usize, len: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        let n = b.read_at(offset, len, &mut out);
-        assert_eq!(n, out.len());
-        out
+        let (first, second) = b.slices_at(offset, len);
+        [first, second].concat()
     }
 
     #[test]
@@ -208,7 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn read_at_clamps_and_never_panics() {
+    fn slices_at_clamp_and_never_panic() {
         let mut b = SendBuffer::new(16);
         b.write(b"abcdef");
         assert_eq!(read(&b, 2, 3), b"cde");
@@ -216,9 +204,6 @@ mod tests {
         assert_eq!(read(&b, 6, 1), b"");
         assert_eq!(read(&b, usize::MAX, usize::MAX), b"");
         assert_eq!(read(&b, 1, usize::MAX), b"bcdef");
-        let mut out = b"prefix:".to_vec();
-        b.read_at(0, 2, &mut out);
-        assert_eq!(out, b"prefix:ab", "read_at appends");
     }
 
     #[test]
@@ -314,8 +299,8 @@ mod tests {
                         b.ack(n);
                     }
                     Op::Read(o, l) => {
-                        let mut out = Vec::new();
-                        let n = b.read_at(o, l, &mut out);
+                        let out = read(&b, o, l);
+                        let n = out.len();
                         let start = o.min(model.len());
                         let end = (start + l).min(model.len());
                         prop_assert_eq!(n, end - start);

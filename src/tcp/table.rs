@@ -20,7 +20,7 @@ use super::tcb::{Ctx, Tcb};
 use super::TcpParams;
 use crate::ip::IpOutput;
 use crate::ports::{PortConfig, PortTable, Protocol};
-use crate::shared::{Context, Event, TcpHandle, TokenBucket};
+use crate::shared::{Context, Event, HandleMap, TcpHandle, TokenBucket};
 use crate::time::Instant;
 
 /// Every TCP connection and listener, and the TCP port namespace.
@@ -28,10 +28,10 @@ use crate::time::Instant;
 pub(crate) struct TcpTable {
     pub(super) config: TcpParams,
     pub(super) ports: PortTable,
-    pub(super) conns: HashMap<TcpHandle, Tcb>,
+    pub(super) conns: HandleMap<TcpHandle, Tcb>,
     /// (local port, remote address) → connection: O(1) demultiplexing.
     pub(super) by_tuple: HashMap<(u16, SocketAddrV4), TcpHandle>,
-    pub(super) listeners: HashMap<TcpHandle, Listener>,
+    pub(super) listeners: HandleMap<TcpHandle, Listener>,
     pub(super) listener_by_port: HashMap<u16, TcpHandle>,
     /// Every connection's next deadline, earliest first (see `schedule.rs`).
     pub(super) timers: BTreeSet<(Instant, TcpHandle)>,
@@ -48,9 +48,9 @@ impl TcpTable {
         let per_sec = config.tcp.challenge_acks_per_sec.max(1);
         TcpTable {
             ports: PortTable::new(Protocol::Tcp, ports, seed.rotate_left(17)),
-            conns: HashMap::new(),
+            conns: HandleMap::default(),
             by_tuple: HashMap::new(),
-            listeners: HashMap::new(),
+            listeners: HandleMap::default(),
             listener_by_port: HashMap::new(),
             timers: BTreeSet::new(),
             isn: IsnGenerator::new(seed.rotate_left(29) ^ 0x6528),

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddrV4;
+use std::ops::Range;
 use std::time::Duration;
 
 use super::assembler::Assembler;
@@ -155,6 +156,9 @@ pub(crate) struct Tcb {
 pub(crate) fn our_mss(config: &TcpParams) -> u16 {
     u16::try_from(config.mtu.saturating_sub(40).max(1)).unwrap_or(u16::MAX)
 }
+
+/// The payload of a segment that carries no data ([`Tcb::emit`]).
+pub(crate) const NO_DATA: Range<usize> = 0..0;
 
 /// The smallest window-scale shift that lets `buffer` be advertised (RFC 7323 §2.3,
 /// at most 14).
@@ -338,13 +342,15 @@ impl Tcb {
     }
 
     /// Write one segment of this connection: ACK number, window, timestamps and SACK
-    /// blocks are filled in here, so every segment carries the latest.
+    /// blocks are filled in here, so every segment carries the latest. Its data
+    /// is `payload`, a range of the send buffer (offsets from SND.UNA; `NO_DATA`
+    /// for none), copied once, straight into the packet.
     pub(crate) fn emit(
         &mut self,
         ctx: &mut Ctx<'_>,
         seq: SeqNumber,
         mut flags: Flags,
-        payload: &[u8],
+        payload: Range<usize>,
         syn_options: Option<Options>,
     ) {
         let mut options = syn_options.unwrap_or_default();
@@ -388,6 +394,7 @@ impl Tcb {
             self.rcv.last_ack_sent = self.rcv.rcv_nxt;
         }
         flags.psh = flags.psh && !payload.is_empty();
+        let (data, tail) = self.snd.buffer.slices_at(payload.start, payload.len());
         let segment = Segment {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
@@ -396,9 +403,9 @@ impl Tcb {
             flags,
             window,
             options,
-            payload,
+            payload: data,
         };
-        send_segment(ctx, *self.local.ip(), *self.remote.ip(), &segment);
+        send_segment_parts(ctx, *self.local.ip(), *self.remote.ip(), &segment, tail);
         self.last_send = ctx.now;
     }
 
@@ -478,22 +485,33 @@ impl Tcb {
 
 /// Write a segment to the IP layer and count it.
 pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: std::net::Ipv4Addr, dst: std::net::Ipv4Addr, segment: &Segment<'_>) {
+    send_segment_parts(ctx, src, dst, segment, &[]);
+}
+
+/// [`send_segment`] for a payload in two parts, `segment.payload` then `tail`
+/// (the send buffer's ring may wrap): the segment is built straight into the
+/// packet, so each payload byte is copied once on its way out.
+pub(crate) fn send_segment_parts(
+    ctx: &mut Ctx<'_>,
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    segment: &Segment<'_>,
+    tail: &[u8],
+) {
     let Ctx { base, out, config, .. } = ctx;
-    let mut bytes = out.buffer();
     // RFC 1191 §3: with path MTU discovery every segment carries Don't Fragment.
-    let sent = wire::emit_with(&mut bytes, src, dst, segment, config.tcp.option_layout).is_some()
-        && if config.tcp.path_mtu_discovery {
-            out.send_dont_fragment(base.counters, dst, PROTO_TCP, &bytes).is_ok()
-        } else {
-            out.send(base.counters, dst, PROTO_TCP, &bytes).is_ok()
-        };
+    let layout = config.tcp.option_layout;
+    let sent = out
+        .send_built(base.counters, dst, PROTO_TCP, config.tcp.path_mtu_discovery, |packet| {
+            wire::emit_parts(packet, src, dst, segment, tail, layout)
+        })
+        .is_ok();
     if sent {
         base.counters.tcp_tx_segments += 1;
         if segment.flags.rst {
             base.counters.tcp_tx_rst += 1;
         }
     }
-    out.recycle(bytes);
 }
 
 /// RFC 9293 §3.10.7.1: the answer to a segment for no connection: a RST that the

@@ -8,7 +8,7 @@ use tracing::debug;
 
 use super::receiver::AckState;
 use super::state::State;
-use super::tcb::{Ctx, Tcb};
+use super::tcb::{Ctx, Tcb, NO_DATA};
 use super::timer_table::Timer;
 use crate::time::Instant;
 use crate::wire::tcp::Flags;
@@ -156,7 +156,7 @@ impl Tcb {
         if self.probes_unanswered >= ka.probes {
             // As Linux: tell the peer, in case only our probes were lost, then fail.
             let seq = self.snd.snd_nxt;
-            self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, &[], None);
+            self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, NO_DATA, None);
             ctx.counters.tcp_timeouts += 1;
             self.time_out(ctx, "keepalive probes unanswered");
             return;
@@ -164,7 +164,7 @@ impl Tcb {
         ctx.counters.tcp_keepalive_probes += 1;
         self.probes_unanswered += 1;
         let seq = self.snd.snd_una - 1;
-        self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, &[], None);
+        self.emit(ctx, seq, Flags { ack: true, ..Flags::default() }, NO_DATA, None);
         self.timers.set(Timer::Keepalive, ctx.now + ka.interval);
     }
 

@@ -4,7 +4,7 @@
 use std::io;
 
 use super::state::State;
-use super::tcb::{Ctx, Tcb};
+use super::tcb::{Ctx, Tcb, NO_DATA};
 use super::timer_table::Timer;
 use crate::wire::tcp::Flags;
 
@@ -87,7 +87,7 @@ impl Tcb {
         );
         if reset {
             let seq = self.snd.snd_nxt;
-            self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, &[], None);
+            self.emit(ctx, seq, Flags { rst: true, ack: true, ..Flags::default() }, NO_DATA, None);
             ctx.counters.tcp_resets += 1;
         }
         self.stop_timers();

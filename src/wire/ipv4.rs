@@ -134,7 +134,27 @@ pub fn emit(
     more_fragments: bool,
     payload: &[u8],
 ) -> Option<()> {
-    let payload_len = u16::try_from(payload.len()).ok()?;
+    let header = header_for(repr, frag_offset, more_fragments, payload.len())?;
+    out.extend_from_slice(&header.to_bytes());
+    out.extend_from_slice(payload);
+    Some(())
+}
+
+/// Write the 20-byte header of an unfragmented datagram for `repr` carrying
+/// `payload_len` bytes into `out[..20]`, whose payload the caller has already
+/// written after it (the transmit path builds a segment in place, so its
+/// payload is copied once). `None`, with `out` unchanged, if `out` is shorter
+/// than the header or the length does not fit.
+pub fn write_header(out: &mut [u8], repr: &Ipv4Repr, payload_len: usize) -> Option<()> {
+    let header = header_for(repr, 0, false, payload_len)?;
+    let bytes = header.to_bytes();
+    out.get_mut(..bytes.len())?.copy_from_slice(&bytes);
+    Some(())
+}
+
+/// The header for `repr` with its checksum.
+fn header_for(repr: &Ipv4Repr, frag_offset: usize, more_fragments: bool, payload_len: usize) -> Option<Ipv4Header> {
+    let payload_len = u16::try_from(payload_len).ok()?;
     let mut header =
         Ipv4Header::new(payload_len, repr.ttl, IpNumber(repr.protocol), repr.src.octets(), repr.dst.octets()).ok()?;
     header.identification = repr.id;
@@ -142,9 +162,7 @@ pub fn emit(
     header.more_fragments = more_fragments;
     header.fragment_offset = IpFragOffset::try_new(u16::try_from(frag_offset / 8).ok()?).ok()?;
     header.header_checksum = header.calc_header_checksum();
-    out.extend_from_slice(&header.to_bytes());
-    out.extend_from_slice(payload);
-    Some(())
+    Some(header)
 }
 
 /// Set the total-length field of the IPv4 header at the start of `packet` and

@@ -195,6 +195,20 @@ pub fn emit_with(
     segment: &Segment<'_>,
     layout: OptionLayout,
 ) -> Option<()> {
+    emit_parts(out, src, dst, segment, &[], layout)
+}
+
+/// [`emit_with`] for a payload in two parts, `segment.payload` then `tail` (a
+/// range of a ring buffer that wraps): both are copied once, straight into
+/// `out`, and the checksum is computed over them there.
+pub fn emit_parts(
+    out: &mut Vec<u8>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    segment: &Segment<'_>,
+    tail: &[u8],
+    layout: OptionLayout,
+) -> Option<()> {
     let mut header = TcpHeader::new(segment.src_port, segment.dst_port, segment.seq, segment.window);
     header.acknowledgment_number = segment.ack;
     header.syn = segment.flags.syn;
@@ -207,11 +221,50 @@ pub fn emit_with(
         OptionLayout::Linux => linux_options(&segment.options),
         OptionLayout::FreeBsd => freebsd_options(&segment.options),
     };
-    header.set_options(&elements).ok()?;
-    header.checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), segment.payload).ok()?;
+    header.set_options(elements.as_slice()?).ok()?;
+    let start = out.len();
     out.extend_from_slice(&header.to_bytes());
+    let payload_start = out.len();
     out.extend_from_slice(segment.payload);
+    out.extend_from_slice(tail);
+    let checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), &out[payload_start..]);
+    let Ok(checksum) = checksum else {
+        out.truncate(start);
+        return None;
+    };
+    out[start + field::CHECKSUM.start..start + field::CHECKSUM.end].copy_from_slice(&checksum.to_be_bytes());
     Some(())
+}
+
+/// A segment's options as etherparse elements, in a fixed array: no `Vec` per
+/// segment. Either layout needs at most 11 (MSS, window scale, SACK-permitted,
+/// timestamps, SACK and their NOPs); one more than the array holds makes the
+/// list unusable rather than silently short.
+struct OptionList {
+    items: [TcpOptionElement; 12],
+    len: usize,
+    overflowed: bool,
+}
+
+impl OptionList {
+    fn new() -> Self {
+        OptionList { items: [const { TcpOptionElement::Noop }; 12], len: 0, overflowed: false }
+    }
+
+    fn push(&mut self, element: TcpOptionElement) {
+        match self.items.get_mut(self.len) {
+            Some(slot) => {
+                *slot = element;
+                self.len += 1;
+            }
+            None => self.overflowed = true,
+        }
+    }
+
+    /// The options, unless more were pushed than fit.
+    fn as_slice(&self) -> Option<&[TcpOptionElement]> {
+        (!self.overflowed).then_some(&self.items[..self.len])
+    }
 }
 
 /// The SACK blocks that fit beside the other options: 40 option bytes hold four
@@ -229,8 +282,8 @@ fn sack_option(o: &Options) -> Option<TcpOptionElement> {
 }
 
 /// Linux's layout (see [`OptionLayout::Linux`]).
-fn linux_options(o: &Options) -> Vec<TcpOptionElement> {
-    let mut elements: Vec<TcpOptionElement> = Vec::with_capacity(8);
+fn linux_options(o: &Options) -> OptionList {
+    let mut elements = OptionList::new();
     if let Some(mss) = o.mss {
         elements.push(TcpOptionElement::MaximumSegmentSize(mss));
     }
@@ -266,10 +319,10 @@ fn linux_options(o: &Options) -> Vec<TcpOptionElement> {
 /// FreeBSD's layout (see [`OptionLayout::FreeBsd`]): each option is preceded by
 /// NOPs until the running length meets its alignment rule; etherparse pads the
 /// end with zero bytes, which are end-of-list options.
-fn freebsd_options(o: &Options) -> Vec<TcpOptionElement> {
-    let mut elements: Vec<TcpOptionElement> = Vec::with_capacity(10);
+fn freebsd_options(o: &Options) -> OptionList {
+    let mut elements = OptionList::new();
     let mut len = 0usize;
-    fn align(elements: &mut Vec<TcpOptionElement>, len: &mut usize, done: &dyn Fn(usize) -> bool) {
+    fn align(elements: &mut OptionList, len: &mut usize, done: &dyn Fn(usize) -> bool) {
         while !done(*len) {
             elements.push(TcpOptionElement::Noop);
             *len += 1;
@@ -471,6 +524,40 @@ mod tests {
             emit_with(&mut out, src, dst, &seg, OptionLayout::FreeBsd).expect("fits");
             assert_eq!(parse(src, dst, &out).expect("valid").options, o);
         }
+    }
+
+    /// A payload in two parts (a send buffer's ring that wraps) makes the same
+    /// bytes, checksum included, as the payload in one piece, appended after
+    /// whatever `out` held; every option list either layout makes fits the
+    /// fixed array, and one that does not fit is refused, not cut short.
+    #[test]
+    fn a_payload_in_two_parts_is_the_payload_in_one() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let mut seg = syn();
+        seg.flags = Flags { ack: true, psh: true, ..Flags::default() };
+        // A data segment's options: timestamps and SACK blocks.
+        seg.options = Options {
+            timestamp: Some((7, 9)),
+            sack_blocks: [Some((1, 2)), Some((3, 4)), Some((5, 6)), None],
+            ..Options::default()
+        };
+        for layout in [OptionLayout::Linux, OptionLayout::FreeBsd] {
+            let mut whole = Vec::new();
+            emit_with(&mut whole, A, B, &Segment { payload: &data, ..seg }, layout).expect("fits");
+            for cut in [0, 1, 500, 999, 1000] {
+                let mut parts = b"ip header".to_vec();
+                emit_parts(&mut parts, A, B, &Segment { payload: &data[..cut], ..seg }, &data[cut..], layout)
+                    .expect("fits");
+                assert_eq!(&parts[9..], &whole[..], "{layout:?} cut at {cut}");
+            }
+        }
+        let mut list = OptionList::new();
+        for _ in 0..12 {
+            list.push(TcpOptionElement::Noop);
+        }
+        assert_eq!(list.as_slice().map(<[_]>::len), Some(12));
+        list.push(TcpOptionElement::Noop);
+        assert!(list.as_slice().is_none(), "one too many is refused");
     }
 
     #[test]
