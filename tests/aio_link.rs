@@ -9,7 +9,7 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use tunstack::aio::{TcpListener, TcpStream, UdpSocket};
+use tunstack::aio::{RawSocket, TcpListener, TcpStream, UdpSocket};
 use tunstack::device::link;
 use tunstack::{Runtime, StackConfig};
 
@@ -184,6 +184,25 @@ async fn udp_datagrams_go_both_ways_and_a_refused_connect_is_reported() {
     }
     let refused = TcpStream::connect(&net.a, at(B, 1)).await.expect_err("nobody listens on B:1");
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+/// Raw IP protocol sockets (protocol 253, RFC 3692) in async code: a datagram
+/// bigger than the MTU goes out in fragments and arrives whole.
+#[tokio::test(flavor = "current_thread")]
+async fn raw_datagrams_of_protocol_253_go_both_ways() {
+    let net = Net::new();
+    let b = RawSocket::bind(&net.b, 253, B).expect("bind 253 on B");
+    let a = RawSocket::bind(&net.a, 253, A).expect("bind 253 on A");
+    for len in [1, 1480, 4000] {
+        let sent = payload(len, len);
+        a.send_to(&sent, B).await.expect("send_to");
+        let mut buf = vec![0u8; 8192];
+        let (n, from) = bounded("raw recv_from", b.recv_from(&mut buf)).await.expect("recv_from");
+        assert_eq!((&buf[..n], from), (&sent[..], A));
+        b.send_to(&buf[..n], from).await.expect("send back");
+        let (m, _) = bounded("the answer", a.recv_from(&mut buf)).await.expect("answer");
+        assert_eq!(&buf[..m], &sent[..]);
+    }
 }
 
 /// With the `tokio` feature the streams are tokio `AsyncRead`/`AsyncWrite`:

@@ -41,11 +41,13 @@
 //! # }
 //! ```
 
+mod raw;
 mod tcp;
 #[cfg(feature = "tokio")]
 mod tokio;
 mod udp;
 
+pub use raw::RawSocket;
 pub use tcp::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 

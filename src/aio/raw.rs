@@ -1,0 +1,79 @@
+//! Async raw IP protocol sockets: [`RawSocket`], the async twin of
+//! [`crate::RawSocket`] (Linux's `SOCK_RAW` semantics, `src/raw/`).
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::task::{Context, Poll};
+
+use super::poll_core;
+use crate::runtime::{Direction, Runtime, WaitOn};
+use crate::shared::RawHandle;
+
+/// A raw socket of one IP protocol for async code. Dropping it closes it.
+pub struct RawSocket {
+    runtime: Runtime,
+    handle: RawHandle,
+}
+
+impl RawSocket {
+    /// Open a socket for IP protocol `protocol` receiving datagrams to `local`
+    /// (the stack's address, or 0.0.0.0). Errors as the blocking socket's.
+    pub fn bind(runtime: &Runtime, protocol: u8, local: Ipv4Addr) -> io::Result<RawSocket> {
+        let handle = runtime.with_stack(|stack, _| stack.raw_bind(protocol, local))?;
+        Ok(RawSocket { runtime: runtime.clone(), handle })
+    }
+
+    /// Receive only from `peer`; `send` goes there.
+    pub fn connect(&self, peer: Ipv4Addr) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.raw_connect(self.handle, peer))
+    }
+
+    /// The next datagram (its payload, or the whole datagram with
+    /// `set_header_included`) and its source; bytes beyond `buf` are discarded.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Ipv4Addr)> {
+        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+    }
+
+    pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, Ipv4Addr)>> {
+        let handle = self.handle;
+        poll_core(&self.runtime, cx, WaitOn::Raw(handle), Direction::Read, |stack, _| stack.raw_recv(handle)).map_ok(
+            |datagram| {
+                let n = datagram.data.len().min(buf.len());
+                buf[..n].copy_from_slice(&datagram.data[..n]);
+                let from = match datagram.from.ip() {
+                    IpAddr::V4(a) => a,
+                    IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+                };
+                (n, from)
+            },
+        )
+    }
+
+    /// Send one datagram to `dst` (fragmented when larger than the MTU). It
+    /// never waits for the network: a full transmit queue is written out at the
+    /// end of every call, so the send is tried again, as the blocking socket does.
+    pub async fn send_to(&self, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+        self.send_with(Some(dst), buf)
+    }
+
+    /// Send one datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.send_with(None, buf)
+    }
+
+    fn send_with(&self, dst: Option<Ipv4Addr>, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.runtime.with_stack(|stack, _| stack.raw_send_to(self.handle, buf, dst)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Drop for RawSocket {
+    fn drop(&mut self) {
+        self.runtime.with_stack(|stack, _| stack.raw_close(self.handle));
+    }
+}
