@@ -233,3 +233,34 @@ async fn tokio_utilities_work_on_a_stream() {
     written.expect("written");
     assert!(got.expect("read to the end") == sent, "the echo differs");
 }
+
+/// The runtime runs tasks of its own on the driver thread (no tokio needed):
+/// an echo served by `Runtime::spawn_task` tasks answers, and the runtime's
+/// timers (`aio::sleep`, `aio::timeout`) fire.
+#[tokio::test(flavor = "current_thread")]
+async fn tasks_on_the_driver_thread_serve_and_its_timers_fire() {
+    let net = Net::new();
+    let listener = TcpListener::bind(&net.b, at(B, 7)).expect("listen on B:7");
+    let b = net.b.clone();
+    net.b.spawn_task(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            b.spawn_task(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                    if stream.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    echo_round_trip(&net, 5, 256 * 1024).await;
+
+    let started = std::time::Instant::now();
+    tunstack::aio::sleep(&net.a, Duration::from_millis(50)).await;
+    assert!(started.elapsed() >= Duration::from_millis(50), "slept {:?}", started.elapsed());
+    let socket = UdpSocket::bind(&net.a, at(A, 0)).expect("bind");
+    let mut buf = [0u8; 8];
+    let late = tunstack::aio::timeout(&net.a, Duration::from_millis(50), socket.recv_from(&mut buf)).await;
+    assert_eq!(late.expect_err("nothing arrives").kind(), std::io::ErrorKind::TimedOut);
+}

@@ -2,9 +2,12 @@
 //!
 //! Runtime-agnostic at its core: every operation is a `poll_*` method taking a
 //! `std::task::Context`, and an `async fn` built on it with
-//! [`std::future::poll_fn`]; any executor drives them. With the `tokio` cargo
-//! feature, [`TcpStream`] and its halves also implement tokio's `AsyncRead` and
-//! `AsyncWrite` (`tokio.rs`).
+//! [`std::future::poll_fn`]; any executor drives them — tokio's, or the
+//! runtime's own: [`Runtime::spawn_task`](crate::Runtime::spawn_task) runs a
+//! future on the driver thread, where the device is read, so its socket calls
+//! cross no thread ([`sleep`] and [`timeout`] are timers of that runtime).
+//! With the `tokio` cargo feature, [`TcpStream`] and its halves also implement
+//! tokio's `AsyncRead` and `AsyncWrite` (`tokio.rs`).
 //!
 //! # How a poll works
 //!
@@ -43,12 +46,14 @@
 
 mod raw;
 mod tcp;
+mod time;
 #[cfg(feature = "tokio")]
 mod tokio;
 mod udp;
 
 pub use raw::RawSocket;
 pub use tcp::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
+pub use time::{sleep, timeout};
 pub use udp::UdpSocket;
 
 use std::io;

@@ -24,6 +24,13 @@ impl RawSocket {
         Ok(RawSocket { runtime: runtime.clone(), handle })
     }
 
+    /// Bound this socket's receive queue (datagrams and bytes); more are dropped
+    /// and counted.
+    pub fn set_recv_queue_capacity(&self, datagrams: usize, bytes: usize) -> io::Result<()> {
+        let limit = crate::config::QueueLimit { datagrams, bytes };
+        self.runtime.with_stack(|stack, _| stack.raw_set_recv_queue(self.handle, limit))
+    }
+
     /// Receive only from `peer`; `send` goes there.
     pub fn connect(&self, peer: Ipv4Addr) -> io::Result<()> {
         self.runtime.with_stack(|stack, _| stack.raw_connect(self.handle, peer))

@@ -188,6 +188,12 @@ impl TcpStream {
         self.conn.runtime.with_stack(|stack, _| stack.tcp_peer_addr(self.conn.handle))
     }
 
+    /// The runtime this connection lives on (a service may want to look at the
+    /// rest of its stack, as HTTP's `/sockets` page does).
+    pub fn runtime(&self) -> &Runtime {
+        &self.conn.runtime
+    }
+
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.conn.runtime.with_stack(|stack, _| stack.tcp_local_addr(self.conn.handle))
     }

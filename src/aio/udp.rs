@@ -77,6 +77,13 @@ impl UdpSocket {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.runtime.with_stack(|stack, _| stack.udp_local_addr(self.handle))
     }
+
+    /// Bound this socket's receive queue: at most `datagrams` datagrams and
+    /// `bytes` payload bytes wait; more are dropped and counted.
+    pub fn set_recv_queue_capacity(&self, datagrams: usize, bytes: usize) -> io::Result<()> {
+        let limit = crate::config::QueueLimit { datagrams, bytes };
+        self.runtime.with_stack(|stack, _| stack.udp_set_recv_queue(self.handle, limit))
+    }
 }
 
 impl Drop for UdpSocket {

@@ -8,6 +8,7 @@
 //! they moved a deadline earlier. A call the core answers with "not yet" sleeps on
 //! its socket's condition variable (`runtime/wakers.rs`) until an event names that socket.
 
+mod executor;
 mod task_wakers;
 mod wakers;
 
@@ -26,6 +27,7 @@ use crate::counters::Counters;
 use crate::device::Device;
 use crate::stack::Stack;
 use crate::time::Instant;
+use executor::Executor;
 pub(crate) use task_wakers::Direction;
 use task_wakers::TaskWakers;
 pub(crate) use wakers::WaitOn;
@@ -50,6 +52,8 @@ pub(crate) struct Inner {
     /// The async tasks waiting on a socket (`task_wakers.rs`); locked only while
     /// the stack is.
     tasks: Mutex<TaskWakers>,
+    /// Futures run on the driver thread (`executor.rs`).
+    executor: Executor,
     device: Box<dyn Device>,
     wake: OwnedFd,
     epoch: std::time::Instant,
@@ -75,6 +79,7 @@ impl Runtime {
             stack: Mutex::new(Stack::new(config)),
             wakers: Wakers::new(),
             tasks: Mutex::new(TaskWakers::default()),
+            executor: Executor::default(),
             device: Box::new(device),
             wake,
             epoch: std::time::Instant::now(),
@@ -122,6 +127,25 @@ impl Runtime {
                 warn!("tunstack driver thread panicked");
             }
         }
+        // The driver is gone: end the tasks it ran (woken into the ready queue
+        // above, or already there), closing their sockets.
+        self.inner.tasks.lock().wake_all();
+        self.inner.executor.end_all();
+    }
+
+    /// Run `future` as a task on the driver thread (`executor.rs`): its socket
+    /// calls through [`crate::aio`] then happen on the thread that reads the
+    /// device, between rounds, with no thread hand-off. The task lives until it
+    /// finishes or the runtime shuts down.
+    pub fn spawn_task(&self, future: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.inner.executor.spawn(&self.inner, Box::pin(future));
+    }
+
+    /// A future that is ready at `deadline` (wall-clock time), woken by this
+    /// runtime's driver: a timer for tasks on any executor (`aio::sleep`,
+    /// `aio::timeout`). Ready at once after shutdown.
+    pub fn sleep_until(&self, deadline: std::time::Instant) -> Sleep {
+        Sleep { runtime: self.clone(), deadline, id: self.inner.executor.timer_id(), armed: false }
     }
 
     /// How many times the driver thread woke up and ran a round (diagnostics: an
@@ -132,6 +156,39 @@ impl Runtime {
 
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
+    }
+}
+
+/// A timer of the runtime: see [`Runtime::sleep_until`].
+pub struct Sleep {
+    runtime: Runtime,
+    deadline: std::time::Instant,
+    id: u64,
+    armed: bool,
+}
+
+impl std::future::Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let inner = &self.runtime.inner;
+        if std::time::Instant::now() >= self.deadline || inner.is_stopped() {
+            return std::task::Poll::Ready(());
+        }
+        if inner.executor.set_timer(self.id, self.deadline, cx.waker()) {
+            // The driver may be asleep past this deadline: wake it to re-plan.
+            inner.poke();
+        }
+        self.armed = true;
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if self.armed {
+            self.runtime.inner.executor.cancel_timer(self.id);
+        }
     }
 }
 
@@ -271,6 +328,7 @@ impl Inner {
 /// The driver thread: rounds until `shutdown`, or until nothing but this thread
 /// refers to the stack any more.
 fn drive(inner: Weak<Inner>) {
+    executor::enter_driver();
     let mut buf = vec![0u8; 65_536];
     while let Some(inner) = inner.upgrade() {
         if inner.is_stopped() {
@@ -278,8 +336,15 @@ fn drive(inner: Weak<Inner>) {
             inner.tasks.lock().wake_all();
             return;
         }
-        let timeout = inner.round(&mut buf);
-        inner.sleep(timeout);
+        let mut timeout = inner.round(&mut buf);
+        // Timers due fire, and the tasks the round or they woke run now, on
+        // this thread; while some are still ready the driver does not sleep.
+        let wall = std::time::Instant::now();
+        if let Some(next) = inner.executor.fire_timers(wall) {
+            timeout = timeout.min(next.saturating_duration_since(wall));
+        }
+        let more = inner.executor.run_ready();
+        inner.sleep(if more { Duration::ZERO } else { timeout });
     }
 }
 
