@@ -19,6 +19,7 @@
 //! sends the error; ICMP gives back an error it received and UDP is told.
 
 mod socket_table;
+mod v6;
 
 pub use socket_table::SocketRow;
 
@@ -38,6 +39,7 @@ use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
 use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
 use crate::wire::ip_protocol;
+use v6::V6;
 
 /// A user-space IPv4 host: IP, ICMP, UDP and TCP.
 #[derive(Debug)]
@@ -52,6 +54,8 @@ pub struct Stack {
     tcp: TcpTable,
     /// Raw IP protocol sockets.
     raw: RawTable,
+    /// IPv6 and ICMPv6, when the stack has an IPv6 address (`v6.rs`).
+    v6: Option<V6>,
     events: EventQueue,
     /// Why the packet [`input`](Stack::input) is processing was dropped, if it was.
     verdict: Option<DropReason>,
@@ -70,6 +74,7 @@ struct Parts<'a> {
     udp: &'a mut UdpTable,
     tcp: &'a mut TcpTable,
     raw: &'a mut RawTable,
+    v6: Option<&'a mut V6>,
 }
 
 impl Stack {
@@ -94,6 +99,7 @@ impl Stack {
             udp: UdpTable::new(udp),
             tcp: TcpTable::new(tcp, config.ports.clone(), config.seed),
             raw: RawTable::new(raw),
+            v6: config.addr6.map(|addr| V6::new(addr, &config)),
             events: EventQueue::default(),
             verdict: None,
             drop_log: DropLog::default(),
@@ -102,8 +108,9 @@ impl Stack {
     }
 
     fn parts(&mut self, now: Instant) -> Parts<'_> {
-        let Stack { counters, ip, out, icmp, udp, tcp, raw, events, verdict, drop_log, .. } = self;
-        Parts { ctx: Context::new(now, counters, events, verdict, drop_log), out, ip, icmp, udp, tcp, raw }
+        let Stack { counters, ip, out, icmp, udp, tcp, raw, v6, events, verdict, drop_log, .. } = self;
+        let v6 = v6.as_mut();
+        Parts { ctx: Context::new(now, counters, events, verdict, drop_log), out, ip, icmp, udp, tcp, raw, v6 }
     }
 
     /// The configuration the stack runs with.
@@ -132,6 +139,16 @@ impl Stack {
     pub fn input(&mut self, now: Instant, packet: &[u8]) -> Option<DropReason> {
         self.verdict = None;
         let mut p = self.parts(now);
+        // The version nibble sends IPv6 to its own half (`v6.rs`); all else is
+        // IPv4's to validate, a bad version included.
+        if packet.first().is_some_and(|b| b >> 4 == 6) {
+            p.ctx.counters.ip6_rx_packets += 1;
+            match p.v6 {
+                Some(v6) => v6.input(&mut p.ctx, p.out, packet),
+                None => p.ctx.drop(DropReason::Ip6Disabled, format_args!("len={}", packet.len())),
+            }
+            return self.verdict.take();
+        }
         if let Some(delivered) = p.ip.input(&mut p.ctx, packet) {
             p.deliver(&delivered.datagram());
         }
@@ -159,13 +176,17 @@ impl Stack {
 
     /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.
     pub fn poll_deadline(&self) -> Option<Instant> {
-        [self.ip.next_deadline(), self.tcp.next_deadline()].into_iter().flatten().min()
+        let v6 = self.v6.as_ref().and_then(V6::next_deadline);
+        [self.ip.next_deadline(), self.tcp.next_deadline(), v6].into_iter().flatten().min()
     }
 
     /// Run every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut p = self.parts(now);
         p.ip.expire(&mut p.ctx);
+        if let Some(v6) = p.v6 {
+            v6.expire(&mut p.ctx, p.out);
+        }
         p.tcp.on_timeout(&mut p.ctx, p.out);
     }
 
@@ -486,6 +507,7 @@ impl Stack {
     /// simulation: it visits each socket and connection once.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.check_ip().map_err(|e| format!("IP: {e}"))?;
+        self.v6.as_ref().map_or(Ok(()), V6::check_invariants).map_err(|e| format!("IPv6: {e}"))?;
         self.udp.check_invariants().map_err(|e| format!("UDP: {e}"))?;
         self.raw.check_invariants().map_err(|e| format!("raw: {e}"))?;
         self.tcp.check_invariants()
