@@ -20,13 +20,13 @@
 
 use std::time::Duration;
 
-use etherparse::{IpNumber, Ipv6Header};
+use etherparse::{IpNumber, Ipv6FragmentHeaderSlice, Ipv6Header};
 
 use crate::ip::ipv6::{Datagram6, ErrorRequest, Ipv6Output, MAX_QUOTE};
 use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason, TokenBucket};
 use crate::wire::icmpv6::{self, ErrorKind, Icmpv6Error, Icmpv6Message};
-use crate::wire::ip_protocol::ICMPV6;
+use crate::wire::ip_protocol::{FRAGMENT, ICMPV6};
 
 /// ICMPv6's state: the rate limit of the errors we send.
 #[derive(Debug)]
@@ -113,11 +113,23 @@ impl Icmpv6 {
 
 /// Whether `packet` is itself an ICMPv6 error (types below 128, RFC 4443 §2.1),
 /// which no error may answer (§2.4 (e.1)). Its extension headers are skipped
-/// with etherparse; a chain too broken to skip counts as no error message.
+/// with etherparse; a chain too broken to skip, or a fragment other than the
+/// first (whose data is no header), counts as no error message.
 fn is_error_message(packet: &[u8]) -> bool {
-    let Ok((header, rest)) = Ipv6Header::from_slice(packet) else { return false };
-    match Ipv6Header::skip_all_header_extensions_in_slice(rest, header.next_header) {
-        Ok((IpNumber(ICMPV6), upper)) => upper.first().is_some_and(|&t| t < icmpv6::types::ECHO_REQUEST),
-        _ => false,
+    let Ok((header, mut rest)) = Ipv6Header::from_slice(packet) else { return false };
+    let mut next = header.next_header;
+    loop {
+        if next == IpNumber(FRAGMENT) {
+            match Ipv6FragmentHeaderSlice::from_slice(rest) {
+                Ok(frag) if frag.fragment_offset().value() == 0 => {}
+                _ => return false,
+            }
+        }
+        match Ipv6Header::skip_header_extension_in_slice(rest, next) {
+            Ok((after, remaining)) if remaining.len() < rest.len() => (next, rest) = (after, remaining),
+            Ok(_) => break,
+            Err(_) => return false,
+        }
     }
+    next == IpNumber(ICMPV6) && rest.first().is_some_and(|&t| t < icmpv6::types::ECHO_REQUEST)
 }

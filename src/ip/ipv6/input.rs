@@ -137,9 +137,8 @@ pub(crate) struct Key6 {
 /// What is kept of a datagram's first fragment until the datagram completes.
 #[derive(Debug)]
 struct FirstFragment {
-    /// The first fragment's start: its unfragmentable part (with the last Next
-    /// Header field patched to name the fragmentable part), then as much of its
-    /// data as an error can quote.
+    /// The first fragment as it arrived: its headers through the Fragment
+    /// header, then as much of its data as an error can quote.
     start: Vec<u8>,
     /// Where the walk resumes in the reassembled packet.
     resume: Cursor,
@@ -263,6 +262,8 @@ impl Ipv6Input {
         let mut whole = Vec::with_capacity(unfragmentable + data.len());
         whole.extend_from_slice(first.start.get(..unfragmentable).unwrap_or_default());
         whole.extend_from_slice(&data);
+        // The field that named the Fragment header now names what it named.
+        whole[first.resume.named_at] = first.resume.next_header;
         let payload_len = (whole.len() - HEADER_LEN) as u16; // ≤ 65,535: checked per fragment
         whole[field::PAYLOAD_LEN].copy_from_slice(&payload_len.to_be_bytes());
         self.resume(ctx, Cow::Owned(whole), head, first.resume)
@@ -328,20 +329,14 @@ impl Ipv6Input {
     }
 }
 
-/// What is kept of a first fragment (see [`FirstFragment`]): its headers up to the
-/// Fragment header at `cursor.at`, the Next Header field that named that header
-/// rewritten to name the fragmentable part, then its data up to the quote limit.
+/// What is kept of a first fragment (see [`FirstFragment`]): its headers up to
+/// and including the Fragment header at `cursor.at`, then its data up to what an
+/// error can quote.
 fn first_fragment(packet: &[u8], cursor: &Cursor, after: Cursor) -> FirstFragment {
-    let unfragmentable = &packet[..cursor.at];
-    let data = packet.get(after.at..).unwrap_or_default();
-    let quoted_data = data.len().min(MAX_QUOTE.saturating_sub(unfragmentable.len()));
-    let mut start = Vec::with_capacity(unfragmentable.len() + quoted_data);
-    start.extend_from_slice(unfragmentable);
-    start.extend_from_slice(&data[..quoted_data]);
-    start[cursor.named_at] = after.next_header;
+    let keep = packet.len().min(MAX_QUOTE.max(after.at));
     // In the reassembled packet the fragmentable part starts where the Fragment
-    // header was: the walk resumes there, named by the patched field.
-    FirstFragment { start, resume: Cursor { at: cursor.at, named_at: cursor.named_at, ..after } }
+    // header was: the walk resumes there, named by the field that named it.
+    FirstFragment { start: packet[..keep].to_vec(), resume: Cursor { at: cursor.at, named_at: cursor.named_at, ..after } }
 }
 
 /// The datagram whose chain ended at `cursor`.
