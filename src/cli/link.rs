@@ -2,7 +2,7 @@
 //! fault injector (netem's vocabulary) and the packet capture.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,11 @@ pub struct LinkArgs {
     /// The stack's own IPv4 address: on `--peer`'s subnet, not the kernel's own.
     #[arg(long, default_value = "198.18.0.2")]
     pub addr: Ipv4Addr,
+    /// The stack's own IPv6 address; without it IPv6 is off (its packets are
+    /// counted as `ip6_rx_disabled`). The kernel side of the TUN gets no IPv6
+    /// address from tunstack yet: `ip -6 addr add 2001:2::1/64 dev tun0 nodad`.
+    #[arg(long)]
+    pub addr6: Option<Ipv6Addr>,
     /// The kernel side's address and prefix on the TUN.
     #[arg(long, default_value = "198.18.0.1/24", value_parser = parse_cidr)]
     pub peer: (Ipv4Addr, u8),
@@ -156,8 +161,13 @@ impl LinkArgs {
             seed: self.seed,
         };
         let device = Arc::new(FaultyDevice::new(tun, faults));
-        let mut config =
-            StackConfig { addr: self.addr, mtu: usize::from(self.mtu), seed: self.seed, ..StackConfig::default() };
+        let mut config = StackConfig {
+            addr: self.addr,
+            addr6: self.addr6,
+            mtu: usize::from(self.mtu),
+            seed: self.seed,
+            ..StackConfig::default()
+        };
         config.tcp.msl = Duration::from_millis(self.msl_ms);
         self.tcp.apply(&mut config.tcp);
         // The capture wraps the fault injector: the stack talks to it directly, so
