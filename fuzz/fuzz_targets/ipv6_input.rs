@@ -17,13 +17,14 @@
 //! * every packet sent is valid IPv6 from our address to a unicast address, fits
 //!   the MTU, and carries ICMPv6 (whole or in fragments); an error fits 1,280
 //!   bytes (RFC 4443 §2.4 (c));
-//! * a stack at the destination accepts everything sent without a drop, and
-//!   reassembles every fragmented reply.
+//! * a stack at each destination accepts everything sent to it without a drop,
+//!   and reassembles every fragmented reply.
 //!
 //! At the end the timers run to the last deadline: nothing is left pending, and
 //! anything sent then is a Time Exceeded.
 #![no_main]
 
+use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
 use libfuzzer_sys::fuzz_target;
@@ -120,7 +121,8 @@ fn fix_checksum(packet: &mut [u8]) {
 /// only Time Exceeded may have been sent.
 fn check_sent(stack: &mut Stack, now: Instant, timers_only: bool) {
     let sent: Vec<Vec<u8>> = std::iter::from_fn(|| stack.poll_transmit()).collect();
-    let mut peer: Option<Stack> = None;
+    // A stack at each destination (the timers may answer several sources).
+    let mut peers: HashMap<Ipv6Addr, Stack> = HashMap::new();
     for p in &sent {
         assert!(p.len() <= MTU, "{} bytes for a {MTU}-byte MTU", p.len());
         let ip = ipv6::parse(p).expect("we only send valid IPv6");
@@ -133,12 +135,12 @@ fn check_sent(stack: &mut Stack, now: Instant, timers_only: bool) {
             assert!(icmp_type == 129 || p.len() <= 1280, "error of {} bytes", p.len());
             assert!(!timers_only || icmp_type == 3, "timers sent type {icmp_type}");
         }
-        let peer = peer.get_or_insert_with(|| {
-            Stack::new(StackConfig { addr6: Some(ip.dst), ..StackConfig::default() })
-        });
+        let peer = peers
+            .entry(ip.dst)
+            .or_insert_with(|| Stack::new(StackConfig { addr6: Some(ip.dst), ..StackConfig::default() }));
         assert_eq!(peer.input(now, p), None, "the destination accepts what we sent");
     }
-    if let Some(peer) = peer {
+    for peer in peers.values() {
         let pc = peer.counters();
         assert_eq!(pc.icmp6_rx_bad_checksum + pc.icmp6_rx_truncated, 0, "{pc:?}");
         assert_eq!(peer.poll_deadline(), None, "every fragmented reply reassembles");

@@ -42,7 +42,13 @@ impl Icmpv6 {
 
     /// An ICMPv6 message for us (or a multicast group): echo requests to our
     /// address are answered, everything else is counted.
-    pub fn input(&mut self, ctx: &mut Context<'_>, out6: &mut Ipv6Output, out: &mut IpOutput, datagram: &Datagram6<'_>) {
+    pub fn input(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out6: &mut Ipv6Output,
+        out: &mut IpOutput,
+        datagram: &Datagram6<'_>,
+    ) {
         ctx.counters.icmp6_rx += 1;
         let message = match icmpv6::parse(datagram.src, datagram.dst, datagram.payload()) {
             Ok(m) => m,

@@ -41,7 +41,8 @@ use crate::wire::icmp::{parse_quoted, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREA
 use crate::wire::ip_protocol;
 use v6::V6;
 
-/// A user-space IPv4 host: IP, ICMP, UDP and TCP.
+/// A user-space host: IPv4, ICMP, UDP and TCP, and (with `StackConfig::addr6`)
+/// IPv6 and ICMPv6.
 #[derive(Debug)]
 pub struct Stack {
     config: StackConfig,

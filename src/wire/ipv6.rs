@@ -140,7 +140,7 @@ pub fn emit_fragment(
     more_fragments: bool,
     piece: &[u8],
 ) -> Option<()> {
-    if offset % 8 != 0 {
+    if !offset.is_multiple_of(8) {
         return None;
     }
     let frag_offset = IpFragOffset::try_new(u16::try_from(offset / 8).ok()?).ok()?;

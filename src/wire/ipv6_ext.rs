@@ -195,9 +195,7 @@ fn check_options(header: &[u8], at: usize) -> Result<(), ExtError> {
             match kind >> 6 {
                 0 => {}
                 1 => return Err(ExtError::OptionDiscard),
-                action => {
-                    return Err(ExtError::OptionUnrecognized { pointer: at + i, unless_multicast: action == 3 })
-                }
+                action => return Err(ExtError::OptionUnrecognized { pointer: at + i, unless_multicast: action == 3 }),
             }
         }
         i = end;

@@ -58,7 +58,6 @@ pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<UdpDatag
     Ok(UdpDatagram { src_port: header.source_port, dst_port: header.destination_port, payload })
 }
 
-
 /// Parse a UDP datagram carried over IPv6 from `src` to `dst`: as [`parse`], but
 /// the checksum is mandatory (RFC 8200 §8.1) — a zero checksum field does not
 /// verify (RFC 6935's exception for tunnels is not taken).

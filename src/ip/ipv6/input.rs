@@ -208,7 +208,7 @@ impl Ipv6Input {
         }
         let data = packet.get(after.at..).unwrap_or_default();
         let id = header.id;
-        if header.more_fragments && (data.is_empty() || data.len() % 8 != 0) {
+        if header.more_fragments && (data.is_empty() || !data.len().is_multiple_of(8)) {
             // RFC 8200 §4.5: pointing at the Payload Length field.
             ctx.drop(DropReason::Fragment6BadLength, format_args!("id={id:#x} len={}", data.len()));
             return error(ErrorKind::ParameterProblem { code: icmpv6::CODE_ERRONEOUS_FIELD, pointer: 4 }, head);
@@ -238,7 +238,12 @@ impl Ipv6Input {
         match dropped {
             Some(DropReason::Reassembly6Full) => {
                 let limit = self.reassembly.config().max_datagrams;
-                ctx.overflow(DropReason::Reassembly6Full, self.reassembly.in_progress(), limit, format_args!("id={id:#x}"));
+                ctx.overflow(
+                    DropReason::Reassembly6Full,
+                    self.reassembly.in_progress(),
+                    limit,
+                    format_args!("id={id:#x}"),
+                );
             }
             Some(reason) => ctx.drop(reason, format_args!("id={id:#x}")),
             None => {}
@@ -288,7 +293,9 @@ impl Ipv6Input {
             Err(e) => {
                 let input = refuse(ctx, e, &Datagram6 { packet: &packet, ..*head });
                 match input {
-                    Input6::Error(req) => Input6::Error(ErrorRequest { packet: Cow::Owned(req.packet.into_owned()), ..req }),
+                    Input6::Error(req) => {
+                        Input6::Error(ErrorRequest { packet: Cow::Owned(req.packet.into_owned()), ..req })
+                    }
                     _ => Input6::Nothing,
                 }
             }
@@ -336,7 +343,10 @@ fn first_fragment(packet: &[u8], cursor: &Cursor, after: Cursor) -> FirstFragmen
     let keep = packet.len().min(MAX_QUOTE.max(after.at));
     // In the reassembled packet the fragmentable part starts where the Fragment
     // header was: the walk resumes there, named by the field that named it.
-    FirstFragment { start: packet[..keep].to_vec(), resume: Cursor { at: cursor.at, named_at: cursor.named_at, ..after } }
+    FirstFragment {
+        start: packet[..keep].to_vec(),
+        resume: Cursor { at: cursor.at, named_at: cursor.named_at, ..after },
+    }
 }
 
 /// The datagram whose chain ended at `cursor`.
@@ -354,7 +364,9 @@ fn deliver<'p>(packet: Cow<'p, [u8]>, head: &Datagram6<'_>, cursor: Cursor) -> I
 
 /// Drop a packet whose chain the walk refused, with the error RFC 8200 asks for.
 fn refuse<'p>(ctx: &mut Context<'_>, e: ExtError, datagram: &Datagram6<'p>) -> Input6<'p> {
-    use icmpv6::{CODE_ERRONEOUS_FIELD, CODE_TOO_MANY_HEADERS, CODE_UNRECOGNIZED_NEXT_HEADER, CODE_UNRECOGNIZED_OPTION};
+    use icmpv6::{
+        CODE_ERRONEOUS_FIELD, CODE_TOO_MANY_HEADERS, CODE_UNRECOGNIZED_NEXT_HEADER, CODE_UNRECOGNIZED_OPTION,
+    };
     let problem = |code, at: usize| Some((ErrorKind::ParameterProblem { code, pointer: pointer(at) }, false));
     let (reason, answer) = match e {
         ExtError::Truncated => (DropReason::Ip6ExtTruncated, None),
@@ -371,7 +383,9 @@ fn refuse<'p>(ctx: &mut Context<'_>, e: ExtError, datagram: &Datagram6<'p>) -> I
         ExtError::RoutingSegmentsLeft { pointer } => {
             (DropReason::Ip6RoutingSegmentsLeft, problem(CODE_ERRONEOUS_FIELD, pointer))
         }
-        ExtError::TooManyHeaders { pointer } => (DropReason::Ip6TooManyHeaders, problem(CODE_TOO_MANY_HEADERS, pointer)),
+        ExtError::TooManyHeaders { pointer } => {
+            (DropReason::Ip6TooManyHeaders, problem(CODE_TOO_MANY_HEADERS, pointer))
+        }
     };
     ctx.drop(reason, format_args!("src={}", datagram.src));
     match answer.and_then(|(kind, for_multicast)| ErrorRequest::about(kind, datagram, for_multicast)) {

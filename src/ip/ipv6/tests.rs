@@ -38,8 +38,8 @@ fn echo(src: Ipv6Addr, dst: Ipv6Addr, id: u16, seq: u16, data: &[u8]) -> Vec<u8>
 }
 
 fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
-    let header = etherparse::UdpHeader::with_ipv6_checksum(sport, dport, &ipv6_header(src, dst, UDP), data)
-        .expect("fits");
+    let header =
+        etherparse::UdpHeader::with_ipv6_checksum(sport, dport, &ipv6_header(src, dst, UDP), data).expect("fits");
     [&header.to_bytes()[..], data].concat()
 }
 
@@ -160,7 +160,8 @@ fn each_malformed_kind_has_its_counter_and_the_error_rfc_8200_asks_for() {
     zero_udp_checksum[6..8].copy_from_slice(&[0, 0]);
     let mut bad_icmp = ping.clone();
     bad_icmp[9] ^= 1;
-    let first_fragment_cut = packet(PEER6, US6, FRAGMENT, &[&fragment_header(DEST_OPTIONS, 0, true, 5), &[ICMPV6, 1, 1, 4, 0, 0, 0, 0]]);
+    let first_fragment_cut =
+        packet(PEER6, US6, FRAGMENT, &[&fragment_header(DEST_OPTIONS, 0, true, 5), &[ICMPV6, 1, 1, 4, 0, 0, 0, 0]]);
     let frag_odd = packet(PEER6, US6, FRAGMENT, &[&fragment_header(ICMPV6, 8, true, 6), &[0; 12]]);
     let frag_huge = packet(PEER6, US6, FRAGMENT, &[&fragment_header(ICMPV6, 65_528, false, 7), &[0; 16]]);
 
@@ -174,8 +175,18 @@ fn each_malformed_kind_has_its_counter_and_the_error_rfc_8200_asks_for() {
         ("a multicast source", packet(ALL_ROUTERS, US6, ICMPV6, &[&ping]), "ip6_rx_bad_source", None),
         ("our own source", packet(US6, US6, ICMPV6, &[&ping]), "ip6_rx_bad_source", None),
         ("unspecified source to us", packet(Ipv6Addr::UNSPECIFIED, US6, ICMPV6, &[&ping]), "ip6_rx_bad_source", None),
-        ("an extension header cut short", packet(PEER6, US6, DEST_OPTIONS, &[&[ICMPV6, 1, 1, 4, 0, 0, 0, 0]]), "ip6_rx_ext_truncated", None),
-        ("option type 01: discard", packet(PEER6, US6, DEST_OPTIONS, &[&options(ICMPV6, 0x5e), &ping]), "ip6_rx_option_discard", None),
+        (
+            "an extension header cut short",
+            packet(PEER6, US6, DEST_OPTIONS, &[&[ICMPV6, 1, 1, 4, 0, 0, 0, 0]]),
+            "ip6_rx_ext_truncated",
+            None,
+        ),
+        (
+            "option type 01: discard",
+            packet(PEER6, US6, DEST_OPTIONS, &[&options(ICMPV6, 0x5e), &ping]),
+            "ip6_rx_option_discard",
+            None,
+        ),
         ("no next header", packet(PEER6, US6, NO_NEXT_HEADER, &[]), "ip6_rx_no_next_header", None),
         ("TCP over IPv6", packet(PEER6, US6, TCP, &[&[0; 20]]), "ip6_rx_transport_unsupported", None),
         ("UDP without a checksum", packet(PEER6, US6, UDP, &[&zero_udp_checksum]), "udp_rx_bad_checksum", None),
@@ -183,15 +194,51 @@ fn each_malformed_kind_has_its_counter_and_the_error_rfc_8200_asks_for() {
         ("ICMPv6 shorter than its header", packet(PEER6, US6, ICMPV6, &[&ping[..7]]), "icmp6_rx_truncated", None),
     ];
     let answered: Vec<(&str, Vec<u8>, &str, u8, u32)> = vec![
-        ("hop-by-hop not first", packet(PEER6, US6, DEST_OPTIONS, &[&options(HOP_BY_HOP, 1), &options(ICMPV6, 1), &ping]), "ip6_rx_hop_by_hop_not_first", 1, 40),
-        ("an option past its header", packet(PEER6, US6, DEST_OPTIONS, &[&[ICMPV6, 0, 1, 5, 0, 0, 0, 0], &ping]), "ip6_rx_bad_option", 0, 42),
-        ("option type 10", packet(PEER6, US6, DEST_OPTIONS, &[&options(ICMPV6, 0x9e), &ping]), "ip6_rx_option_unrecognized", 2, 42),
-        ("option type 11 (Jumbo Payload)", packet(PEER6, US6, HOP_BY_HOP, &[&options(ICMPV6, 0xc2), &ping]), "ip6_rx_option_unrecognized", 2, 42),
+        (
+            "hop-by-hop not first",
+            packet(PEER6, US6, DEST_OPTIONS, &[&options(HOP_BY_HOP, 1), &options(ICMPV6, 1), &ping]),
+            "ip6_rx_hop_by_hop_not_first",
+            1,
+            40,
+        ),
+        (
+            "an option past its header",
+            packet(PEER6, US6, DEST_OPTIONS, &[&[ICMPV6, 0, 1, 5, 0, 0, 0, 0], &ping]),
+            "ip6_rx_bad_option",
+            0,
+            42,
+        ),
+        (
+            "option type 10",
+            packet(PEER6, US6, DEST_OPTIONS, &[&options(ICMPV6, 0x9e), &ping]),
+            "ip6_rx_option_unrecognized",
+            2,
+            42,
+        ),
+        (
+            "option type 11 (Jumbo Payload)",
+            packet(PEER6, US6, HOP_BY_HOP, &[&options(ICMPV6, 0xc2), &ping]),
+            "ip6_rx_option_unrecognized",
+            2,
+            42,
+        ),
         ("routing type 0 (RFC 5095)", packet(PEER6, US6, ROUTING, &[&rh(0, 1), &ping]), "ip6_rx_routing_type0", 0, 42),
-        ("routing type 4, segments left", packet(PEER6, US6, ROUTING, &[&rh(4, 2), &ping]), "ip6_rx_routing_segments_left", 0, 42),
+        (
+            "routing type 4, segments left",
+            packet(PEER6, US6, ROUTING, &[&rh(4, 2), &ping]),
+            "ip6_rx_routing_segments_left",
+            0,
+            42,
+        ),
         ("nine extension headers", packet(PEER6, US6, DEST_OPTIONS, &chain), "ip6_rx_too_many_headers", 8, 104),
         ("unknown next header", packet(PEER6, US6, 253, &[b"experimental"]), "ip6_rx_unknown_next_header", 1, 6),
-        ("unknown after options", packet(PEER6, US6, DEST_OPTIONS, &[&options(253, 1), b"experimental"]), "ip6_rx_unknown_next_header", 1, 40),
+        (
+            "unknown after options",
+            packet(PEER6, US6, DEST_OPTIONS, &[&options(253, 1), b"experimental"]),
+            "ip6_rx_unknown_next_header",
+            1,
+            40,
+        ),
         ("first fragment without the whole chain (RFC 7112)", first_fragment_cut, "ip6_frag_incomplete_chain", 3, 0),
         ("non-final fragment not a multiple of 8", frag_odd, "ip6_frag_bad_length", 0, 4),
         ("fragment past 65,535 bytes", frag_huge, "ip6_frag_too_big", 0, 42),
