@@ -2,14 +2,18 @@
 //! the TUN, in a network namespace of its own (kernel side 2001:2::1/64, the
 //! benchmarking range of RFC 5180). 56-byte pings travel whole; 4,000-byte pings
 //! are fragmented by the kernel, reassembled by the stack, and the replies
-//! fragmented by the stack at the source (RFC 8200 §4.5).
+//! fragmented by the stack at the source (RFC 8200 §4.5). A UDP datagram to a
+//! closed port is answered with ICMPv6 port unreachable, which the kernel turns
+//! into `ConnectionRefused` for the connected socket. The `--pcap` capture of it
+//! all decodes in `tshark` with no malformed packet and no bad checksum.
 //!
-//! Without root / `/dev/net/tun` / `ip netns` / `ping` this is SKIPPED loudly, or
-//! fails when CI=true (see tests/common/mod.rs).
+//! Without root / `/dev/net/tun` / `ip netns` / `ping` / `tshark` / `python3` this
+//! is SKIPPED loudly, or fails when CI=true (see tests/common/mod.rs).
 
 mod common;
 
-use common::{poll_until, require_e2e, Netns, Stack, TUN};
+use common::{poll_until, require_e2e, Netns, Stack, TempFile, TUN};
+use std::process::Command;
 use std::time::Duration;
 
 const STACK_ADDR6: &str = "2001:2::2";
@@ -31,13 +35,37 @@ fn ping(ns: &Netns, size: usize, count: usize) -> Result<String, String> {
     }
 }
 
+/// `tshark -r FILE -n` plus `args`; panics unless it exits 0. Only reads the
+/// file: it runs in the host namespace and opens no interface.
+fn tshark(file: &str, args: &[&str]) -> String {
+    let out = Command::new("tshark").args(["-r", file, "-n"]).args(args).output().expect("tshark runs");
+    assert!(out.status.success(), "tshark {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The kernel's connected UDP socket sends to a closed port and reads the
+/// ICMPv6 port unreachable as `ConnectionRefusedError`.
+const UDP_CLOSED_PORT: &str = "\
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.connect(('2001:2::2', 4444))
+s.send(b'anyone?')
+try:
+    s.recv(100)
+    print('FAIL got an answer')
+except ConnectionRefusedError:
+    print('OK refused')
+";
+
 #[test]
 fn ping6_of_56_and_4000_bytes_is_answered() {
-    if !require_e2e(&["ping"]) {
+    if !require_e2e(&["ping", "tshark", "python3"]) {
         return;
     }
+    let file = TempFile::new("ipv6.pcapng");
     let ns = Netns::new("ping6");
-    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6]);
+    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--pcap", file.path()]);
     // The namespace starts with IPv6 off (tests/common): turn it on for the TUN,
     // without duplicate address detection so the address is usable at once.
     ns.sh_ok(&format!(
@@ -49,6 +77,8 @@ fn ping6_of_56_and_4000_bytes_is_answered() {
     poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
     ping(&ns, 56, 3).unwrap_or_else(|e| panic!("56-byte pings: {e}"));
     ping(&ns, 4000, 3).unwrap_or_else(|e| panic!("4000-byte pings: {e}"));
+    let refused = ns.run_ok("python3", &["-c", UDP_CLOSED_PORT]);
+    assert_eq!(refused.trim(), "OK refused");
 
     let r = stack.stop();
     let c = |name: &str| r.counter(name);
@@ -58,10 +88,21 @@ fn ping6_of_56_and_4000_bytes_is_answered() {
     assert_eq!(c("ip6_frag_reassembled"), 3, "{}", r.dump());
     assert_eq!(c("ip6_tx_fragmented"), 3, "{}", r.dump());
     assert_eq!(c("ip6_tx_fragments"), 9, "1448 + 1448 + 1112 bytes each\n{}", r.dump());
+    assert_eq!((c("udp_rx_no_port"), c("icmp6_tx_dest_unreachable")), (1, 1), "{}", r.dump());
     // Nothing the kernel sent was refused — its router solicitations and MLD
     // reports included (counted as `icmp6_rx_nd_mld`, not as bad packets).
     let refused = ["icmp6_rx_bad_checksum", "icmp6_rx_truncated", "ip6_rx_bad_payload_len", "ip6_rx_disabled"];
     for bad in refused.into_iter().chain(["ip6_rx_not_for_us", "ip6_rx_bad_source", "ip6_rx_ext_truncated"]) {
         assert_eq!(c(bad), 0, "{bad}\n{}", r.dump());
     }
+
+    // The capture: every packet in and out, none malformed, no bad checksum.
+    let problems = tshark(
+        file.path(),
+        &["-Y", "_ws.malformed || _ws.expert.severity >= 8388608 || icmpv6.checksum.status == 0 || udp.checksum.status == 0"],
+    );
+    assert!(problems.trim().is_empty(), "tshark flags these packets:\n{problems}");
+    let versions = tshark(file.path(), &["-T", "fields", "-E", "occurrence=f", "-e", "ipv6.version"]);
+    assert!(versions.lines().all(|l| l.trim() == "6"), "only IPv6 on this link: {versions}");
+    assert_eq!(versions.lines().count() as u64, c("ip6_rx_packets") + c("ip6_tx_packets"), "{}", r.dump());
 }
