@@ -7,6 +7,10 @@
 //! into `ConnectionRefused` for the connected socket. The `--pcap` capture of it
 //! all decodes in `tshark` with no malformed packet and no bad checksum.
 //!
+//! Malformed IPv6 injected through AF_PACKET (`helpers/raw_inject6.py`) raises
+//! one counter per kind, the kernel receives the Parameter Problem RFC 8200 asks
+//! for (read from its own `/proc/net/snmp6`), and the stack keeps answering.
+//!
 //! Without root / `/dev/net/tun` / `ip netns` / `ping` / `tshark` / `python3` this
 //! is SKIPPED loudly, or fails when CI=true (see tests/common/mod.rs).
 
@@ -58,6 +62,70 @@ except ConnectionRefusedError:
     print('OK refused')
 ";
 
+/// Turn IPv6 on for the TUN (the namespace starts with it off, tests/common) and
+/// give the kernel side its address, without duplicate address detection so it
+/// is usable at once; then wait (bounded) for a first ping to be answered.
+fn enable_ipv6(ns: &Netns) {
+    ns.sh_ok(&format!(
+        "echo 0 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && \
+         echo 0 > /proc/sys/net/ipv6/conf/{TUN}/disable_ipv6 && \
+         ip -6 addr add {KERNEL_CIDR6} dev {TUN} nodad"
+    ));
+    poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(ns, 56, 1));
+}
+
+/// A counter of the kernel's ICMPv6 MIB in the namespace (`/proc/net/snmp6`).
+fn kernel_icmp6(ns: &Netns, name: &str) -> u64 {
+    let snmp = ns.sh_ok("cat /proc/net/snmp6");
+    snmp.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in /proc/net/snmp6:\n{snmp}"))
+}
+
+#[test]
+fn malformed_ipv6_is_counted_answered_as_rfc_8200_asks_and_survived() {
+    if !require_e2e(&["ping", "python3"]) {
+        return;
+    }
+    let ns = Netns::new("malformed6");
+    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6]);
+    enable_ipv6(&ns);
+    let before = kernel_icmp6(&ns, "Icmp6InParmProblems");
+
+    let out = ns.python("raw_inject6.py", &["--dev", TUN, "all"]);
+    let sent: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    assert_eq!(sent.len(), 9, "raw_inject6.py output:\n{out}");
+    // Six kinds earn a Parameter Problem: routing type 0, unknown next header,
+    // unknown option (10), too many headers, incomplete chain, fragment length.
+    let problems = poll_until("the kernel to receive 6 Parameter Problems", Duration::from_secs(10), || {
+        let n = kernel_icmp6(&ns, "Icmp6InParmProblems") - before;
+        if n >= 6 {
+            Ok(n)
+        } else {
+            Err(format!("{n} so far"))
+        }
+    });
+    assert_eq!(problems, 6);
+    // Still answering, and (the stack working in order) done with every injected packet.
+    ping(&ns, 56, 1).unwrap_or_else(|e| panic!("ping after the injection: {e}"));
+
+    let r = stack.stop();
+    for counter in [
+        "ip6_rx_bad_payload_len",
+        "ip6_rx_ext_truncated",
+        "ip6_rx_routing_type0",
+        "ip6_rx_unknown_next_header",
+        "ip6_rx_option_unrecognized",
+        "ip6_rx_too_many_headers",
+        "ip6_frag_overlap",
+        "ip6_frag_incomplete_chain",
+        "ip6_frag_bad_length",
+    ] {
+        assert_eq!(r.counter(counter), 1, "{counter}\n{}", r.dump());
+    }
+    assert_eq!(r.counter("icmp6_tx_param_problem"), 6, "{}", r.dump());
+}
+
 #[test]
 fn ping6_of_56_and_4000_bytes_is_answered() {
     if !require_e2e(&["ping", "tshark", "python3"]) {
@@ -66,15 +134,7 @@ fn ping6_of_56_and_4000_bytes_is_answered() {
     let file = TempFile::new("ipv6.pcapng");
     let ns = Netns::new("ping6");
     let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--pcap", file.path()]);
-    // The namespace starts with IPv6 off (tests/common): turn it on for the TUN,
-    // without duplicate address detection so the address is usable at once.
-    ns.sh_ok(&format!(
-        "echo 0 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && \
-         echo 0 > /proc/sys/net/ipv6/conf/{TUN}/disable_ipv6 && \
-         ip -6 addr add {KERNEL_CIDR6} dev {TUN} nodad"
-    ));
-    // The first answer says the path works (bounded wait, not a sleep).
-    poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
+    enable_ipv6(&ns);
     ping(&ns, 56, 3).unwrap_or_else(|e| panic!("56-byte pings: {e}"));
     ping(&ns, 4000, 3).unwrap_or_else(|e| panic!("4000-byte pings: {e}"));
     let refused = ns.run_ok("python3", &["-c", UDP_CLOSED_PORT]);
