@@ -308,12 +308,14 @@ impl Ipv6Input {
     }
 
     /// Give up on datagrams whose fragments did not all arrive in time; those
-    /// whose first fragment had arrived earn Time Exceeded (RFC 8200 §4.5).
+    /// whose first fragment had arrived earn Time Exceeded (RFC 8200 §4.5),
+    /// unless they were sent to a multicast group.
     pub fn expire(&mut self, ctx: &mut Context<'_>) -> Vec<ErrorRequest<'static>> {
         let mut errors = Vec::new();
         let firsts = &mut self.firsts;
         let expired = self.reassembly.expire_each(ctx.now, |key| {
-            if let Some(first) = firsts.remove(key) {
+            // Never about a packet sent to a multicast group (RFC 4443 §2.4 (e.3)).
+            if let Some(first) = firsts.remove(key).filter(|_| !key.dst.is_multicast()) {
                 let kind = ErrorKind::TimeExceeded(icmpv6::CODE_REASSEMBLY_TIME_EXCEEDED);
                 let to = key.src;
                 errors.push(ErrorRequest { kind, to, packet: Cow::Owned(first.start) });

@@ -378,6 +378,9 @@ fn a_datagram_timing_out_after_its_first_fragment_earns_time_exceeded() {
     s.input(ms(0), &pieces[0]);
     let other = fragments(&echo(PEER6, US6, 1, 1, &pattern(3000)), 1448, 0x56);
     s.input(ms(0), &other[1]); // no first fragment: expires quietly
+    let mut to_group = fragments(&echo(PEER6, ALL_ROUTERS, 1, 1, &pattern(3000)), 1448, 0x57).remove(0);
+    to_group[ipv6::field::DST_ADDR].copy_from_slice(&ALL_ROUTERS.octets());
+    s.input(ms(0), &to_group); // a first fragment, but to a group: expires quietly too
     let deadline = s.poll_deadline().expect("a reassembly deadline");
     assert_eq!(deadline, ms(30_000));
     s.handle_timeout(deadline);
@@ -386,7 +389,7 @@ fn a_datagram_timing_out_after_its_first_fragment_earns_time_exceeded() {
     // The quote: the first fragment as it arrived, up to 1,232 bytes.
     assert_eq!(error.data, pieces[0][..1232]);
     let c = s.counters();
-    assert_eq!((c.ip6_frag_timeout, c.icmp6_tx_time_exceeded), (2, 1));
+    assert_eq!((c.ip6_frag_timeout, c.icmp6_tx_time_exceeded), (3, 1));
     s.check_invariants().expect("invariants");
 }
 
