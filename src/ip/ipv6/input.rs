@@ -262,14 +262,20 @@ impl Ipv6Input {
             ctx.drop(DropReason::Fragment6Invalid, format_args!("id={id:#x} no first fragment"));
             return Input6::Nothing;
         };
-        ctx.counters.ip6_frag_reassembled += 1;
         let unfragmentable = first.resume.at;
+        // Each fragment was checked against its own headers; the first one's
+        // count here, and may be longer.
+        let Ok(payload_len) = u16::try_from(unfragmentable - HEADER_LEN + data.len()) else {
+            ctx.drop(DropReason::Fragment6TooBig, format_args!("id={id:#x} reassembled"));
+            return Input6::Nothing;
+        };
+        ctx.counters.ip6_frag_reassembled += 1;
         let mut whole = Vec::with_capacity(unfragmentable + data.len());
         whole.extend_from_slice(first.start.get(..unfragmentable).unwrap_or_default());
         whole.extend_from_slice(&data);
-        // The field that named the Fragment header now names what it named.
+        // The field that named the Fragment header now names what it named, and
+        // the Payload Length covers the whole datagram.
         whole[first.resume.named_at] = first.resume.next_header;
-        let payload_len = (whole.len() - HEADER_LEN) as u16; // ≤ 65,535: checked per fragment
         whole[field::PAYLOAD_LEN].copy_from_slice(&payload_len.to_be_bytes());
         self.resume(ctx, Cow::Owned(whole), head, first.resume)
     }

@@ -403,3 +403,29 @@ fn errors_are_rate_limited() {
     let c = s.counters();
     assert_eq!((c.ip6_rx_unknown_next_header, c.icmp6_tx_param_problem, c.icmp6_tx_rate_limited), (5, 2, 3));
 }
+
+/// Each fragment is checked against its own headers, but the reassembled packet
+/// takes the first fragment's: a long unfragmentable part there can push the
+/// whole past 65,535 bytes, and the datagram is dropped rather than given a
+/// Payload Length that lies.
+#[test]
+fn a_datagram_too_big_with_the_first_fragments_headers_is_dropped() {
+    let mut s = stack6();
+    let data = pattern(65_000);
+    let mut big_options = vec![FRAGMENT, 255, 1, 253];
+    big_options.resize(2048, 0);
+    for at in (0..data.len()).step_by(1448) {
+        let end = data.len().min(at + 1448);
+        let frag = fragment_header(ICMPV6, at, end < data.len(), 0x99);
+        let p = if at == 0 {
+            packet(PEER6, US6, DEST_OPTIONS, &[&big_options, &frag, &data[at..end]])
+        } else {
+            packet(PEER6, US6, FRAGMENT, &[&frag, &data[at..end]])
+        };
+        let verdict = s.input(ms(0), &p);
+        assert_eq!(verdict, (end == data.len()).then_some(DropReason::Fragment6TooBig), "fragment at {at}");
+    }
+    assert!(drain(&mut s).is_empty());
+    assert_eq!((s.counters().ip6_frag_too_big, s.counters().ip6_frag_reassembled), (1, 0));
+    s.check_invariants().expect("invariants");
+}
