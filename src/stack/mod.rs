@@ -16,7 +16,8 @@
 //! counters, the event queue, the verdict on the packet being input) and routes
 //! what one layer hands back to the next: IP gives back a datagram, which goes to
 //! ICMP, UDP or TCP by protocol number; UDP says a port is unreachable and ICMP
-//! sends the error; ICMP gives back an error it received and UDP is told.
+//! sends the error; ICMP gives back an error it received and UDP is told. IPv6
+//! packets take the same path through their own layers, routed in `v6.rs`.
 
 mod socket_table;
 mod v6;
@@ -126,7 +127,8 @@ impl Stack {
 
     // ----- The link side -------------------------------------------------------
 
-    /// One IP packet in from the link, at time `now`.
+    /// One IP packet (IPv4, or IPv6 when `StackConfig::addr6` is set) in from the
+    /// link, at time `now`.
     ///
     /// This is the entry point of the receive path: everything the packet causes
     /// (replies, queued datagrams, socket events) is visible afterwards through
