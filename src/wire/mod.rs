@@ -128,10 +128,22 @@ mod tests {
             let _ = rewrite::clamp_mss(&mut bytes.clone(), total);
             let _ = rewrite::nop_tcp_options(&mut bytes.clone(), |_| false);
             let (a6, b6) = (a.to_ipv6_mapped(), b.to_ipv6_mapped());
-            let _ = ipv6::parse(&bytes);
-            let _ = ipv6_ext::walk(&bytes, ipv6_ext::Cursor::start(first), 8);
             let _ = icmpv6::parse(a6, b6, &bytes);
             let _ = verifies_with_pseudo_header_v6(a6, b6, first, &bytes);
+            let _ = udp::parse_v6(a6, b6, &bytes);
+            // The same bytes as IPv6: version 6, and a Payload Length that fits
+            // often enough for the extension-header walk to run on them.
+            if let Some(b) = bytes.first_mut() {
+                *b = 0x60 | (first & 0x0f);
+            }
+            if bytes.len() >= ipv6::HEADER_LEN && total % 2 == 0 {
+                let len = (bytes.len() - ipv6::HEADER_LEN) as u16;
+                bytes[ipv6::field::PAYLOAD_LEN].copy_from_slice(&len.to_be_bytes());
+            }
+            if let Ok(p) = ipv6::parse(&bytes) {
+                let _ = ipv6_ext::walk(p.packet, ipv6_ext::Cursor::start(p.next_header), usize::from(first % 10));
+            }
+            let _ = ipv6_ext::walk(&bytes, ipv6_ext::Cursor { next_header: first, at, named_at: start, headers: 0 }, 8);
         }
     }
 }
