@@ -16,18 +16,10 @@ import socket
 import struct
 import sys
 
+from raw_inject import checksum  # beside this file: the RFC 1071 checksum
+
 ETH_P_IPV6 = 0x86DD
 ICMPV6, FRAGMENT, DEST_OPTIONS, ROUTING = 58, 44, 60, 43
-
-
-def checksum(data: bytes) -> int:
-    """RFC 1071 internet checksum."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def echo_request(src: bytes, dst: bytes) -> bytes:
