@@ -133,8 +133,10 @@ fn ping6_of_56_and_4000_bytes_is_answered() {
     }
     let file = TempFile::new("ipv6.pcapng");
     let ns = Netns::new("ping6");
-    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--pcap", file.path()]);
-    enable_ipv6(&ns);
+    // Here tunstack gives the kernel side its address (--peer6); the other test
+    // does it by hand.
+    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--peer6", KERNEL_CIDR6, "--pcap", file.path()]);
+    poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
     ping(&ns, 56, 3).unwrap_or_else(|e| panic!("56-byte pings: {e}"));
     ping(&ns, 4000, 3).unwrap_or_else(|e| panic!("4000-byte pings: {e}"));
     let refused = ns.run_ok("python3", &["-c", UDP_CLOSED_PORT]);
