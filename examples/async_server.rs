@@ -34,6 +34,7 @@ fn main() -> io::Result<()> {
         prefix_len: 24,
         mtu: cli.mtu,
         offload: false,
+        kernel_addr6: None,
     })?;
     let runtime = Runtime::spawn(tun, StackConfig::default())?;
     let tasks = tokio::runtime::Builder::new_current_thread().build()?;

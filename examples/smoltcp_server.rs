@@ -155,6 +155,7 @@ fn main() -> io::Result<()> {
         name: cli.tun,
         kernel_addr: Ipv4Addr::new(198, 18, 0, 1),
         prefix_len: 24,
+        kernel_addr6: None,
         mtu: cli.mtu,
         offload: false,
     })?;

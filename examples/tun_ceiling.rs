@@ -63,6 +63,7 @@ fn main() -> io::Result<()> {
         name: cli.tun.clone(),
         kernel_addr: KERNEL,
         prefix_len: 24,
+        kernel_addr6: None,
         mtu: cli.mtu,
         offload: false,
     })?;

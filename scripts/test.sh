@@ -61,6 +61,15 @@ if [ ${#failed[@]} -eq 0 ] || [ "${failed[*]}" = "layers" ]; then
     else
         failed+=("cargo test")
     fi
+    # --all-targets leaves out the doctests: the README's and
+    # docs/prototyping.md's code blocks (src/lib.rs includes them) and the
+    # examples in doc comments must compile too.
+    ts_section "cargo test --doc --features tokio"
+    if cargo test --doc --features tokio --no-fail-fast; then
+        ts_ok "doctests"
+    else
+        failed+=("cargo test --doc")
+    fi
 fi
 
 # The public packetdrill suites (../shared/conformance, test data beside the

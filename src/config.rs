@@ -3,7 +3,7 @@
 //! Nothing in the core grows without a limit: each queue, table and buffer has its bound
 //! here, and overflowing it increments a counter instead of allocating more.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 pub use crate::ip::reassembly::ReassemblyConfig;
@@ -18,12 +18,18 @@ pub use crate::tcp::{Keepalive, OptionLayout, SocketBuffers, SynCookies, TcpConf
 pub struct StackConfig {
     /// The stack's own IPv4 address.
     pub addr: Ipv4Addr,
+    /// The stack's own IPv6 address; `None` (the default) turns IPv6 off, and
+    /// IPv6 packets are counted (`ip6_rx_disabled`) and dropped.
+    pub addr6: Option<Ipv6Addr>,
+    /// Most IPv6 extension headers walked in one packet (RFC 8200 §4; RFC 8883
+    /// "too many extension headers" past it).
+    pub ipv6_max_ext_headers: usize,
     /// Link MTU: the largest IP packet the device carries. Larger datagrams are
     /// fragmented on output (RFC 791 §2.3).
     pub mtu: usize,
     /// TTL written on every packet we originate (RFC 1122 3.2.1.7: 64 is customary).
     pub ttl: u8,
-    /// IPv4 fragment reassembly bounds.
+    /// Fragment reassembly bounds, for IPv4 and IPv6 each.
     pub reassembly: ReassemblyConfig,
     /// Port-namespace settings shared by the TCP and UDP tables.
     pub ports: PortConfig,
@@ -52,6 +58,8 @@ impl Default for StackConfig {
     fn default() -> Self {
         StackConfig {
             addr: Ipv4Addr::new(198, 18, 0, 2),
+            addr6: None,
+            ipv6_max_ext_headers: 8,
             mtu: 1500,
             ttl: 64,
             reassembly: ReassemblyConfig::default(),

@@ -28,7 +28,7 @@ macro_rules! counters {
 counters! {
     /// IPv4 packets handed to the stack by the device.
     ip_rx_packets,
-    /// Dropped: not IPv4 (IPv6 arrives in a later issue).
+    /// Dropped: neither IPv4 nor IPv6 (the version nibble is not 4 or 6).
     ip_rx_bad_version,
     /// Dropped: buffer shorter than 20 bytes or than the header length (IHL) says.
     ip_rx_truncated,
@@ -71,6 +71,72 @@ counters! {
     ip_tx_fragments,
     /// Dropped on output: datagram too large even for fragmentation.
     ip_tx_too_big,
+    /// IPv6 packets handed to the stack by the device.
+    ip6_rx_packets,
+    /// Dropped: IPv6 packets while IPv6 is off (`StackConfig::addr6` is `None`).
+    ip6_rx_disabled,
+    /// Dropped: shorter than the 40-byte IPv6 header.
+    ip6_rx_truncated,
+    /// Dropped: Payload Length beyond the buffer.
+    ip6_rx_bad_payload_len,
+    /// Dropped: destination neither our IPv6 address nor a multicast group ICMPv6 reads.
+    ip6_rx_not_for_us,
+    /// Dropped: a source we must not answer (multicast, ours, loopback; unspecified to a unicast address).
+    ip6_rx_bad_source,
+    /// Dropped: an extension header running past the packet's end.
+    ip6_rx_ext_truncated,
+    /// Dropped: Hop-by-Hop Options not first (answered with Parameter Problem code 1, RFC 8200 §4.1).
+    ip6_rx_hop_by_hop_not_first,
+    /// Dropped: an option's length running past its header.
+    ip6_rx_bad_option,
+    /// Dropped: an unrecognised option whose type says "discard" (RFC 8200 §4.2, bits 01).
+    ip6_rx_option_discard,
+    /// Dropped: an unrecognised option whose type asks for Parameter Problem code 2 (bits 10/11).
+    ip6_rx_option_unrecognized,
+    /// Dropped: a type-0 routing header with segments left (RFC 5095; Parameter Problem code 0).
+    ip6_rx_routing_type0,
+    /// Dropped: a routing header with segments left — a host does not forward (Parameter Problem code 0).
+    ip6_rx_routing_segments_left,
+    /// Dropped: more extension headers than `StackConfig::ipv6_max_ext_headers` (Parameter Problem code 8, RFC 8883).
+    ip6_rx_too_many_headers,
+    /// Dropped: a Next Header we do not speak (Parameter Problem code 1, RFC 8200 §4).
+    ip6_rx_unknown_next_header,
+    /// Packets whose chain ends in No Next Header (59): nothing to deliver (RFC 8200 §4.7).
+    ip6_rx_no_next_header,
+    /// Dropped: an upper layer this increment of IPv6 does not carry yet (TCP over IPv6).
+    ip6_rx_transport_unsupported,
+    /// Packets (whole datagrams) passed up to ICMPv6 or UDP.
+    ip6_rx_delivered,
+    /// IPv6 fragments received.
+    ip6_frag_rx,
+    /// Atomic fragments (offset 0, no M flag) delivered as whole packets (RFC 6946).
+    ip6_frag_atomic,
+    /// Datagrams completed by IPv6 reassembly.
+    ip6_frag_reassembled,
+    /// Dropped: a first fragment without the whole header chain (RFC 7112; Parameter Problem code 3).
+    ip6_frag_incomplete_chain,
+    /// Dropped: a non-final fragment whose length is not a multiple of 8 (Parameter Problem code 0).
+    ip6_frag_bad_length,
+    /// Dropped: a fragment that would reassemble past 65,535 bytes (Parameter Problem code 0).
+    ip6_frag_too_big,
+    /// Dropped: exact duplicate IPv6 fragment.
+    ip6_frag_duplicate,
+    /// Dropped: an IPv6 fragment overlapping held data (the whole datagram goes, RFC 5722).
+    ip6_frag_overlap,
+    /// Dropped: an IPv6 fragment disagreeing with the others (length after the final one, …).
+    ip6_frag_invalid,
+    /// Dropped: reassembly buffer bound reached (IPv6).
+    ip6_frag_no_room,
+    /// IPv6 datagrams whose fragments did not all arrive in time (Time Exceeded sent if the first had).
+    ip6_frag_timeout,
+    /// IPv6 packets emitted (each fragment counts).
+    ip6_tx_packets,
+    /// IPv6 datagrams we fragmented at the source (RFC 8200 §4.5).
+    ip6_tx_fragmented,
+    /// IPv6 fragments emitted.
+    ip6_tx_fragments,
+    /// Dropped on output: IPv6 datagram too large even for fragmentation.
+    ip6_tx_too_big,
     /// ICMP messages received.
     icmp_rx,
     /// Dropped: ICMP message shorter than its header.
@@ -89,6 +155,31 @@ counters! {
     icmp_tx_dest_unreachable,
     /// ICMP errors not sent because of the rate limit (RFC 1812 4.3.2.8).
     icmp_tx_rate_limited,
+    /// ICMPv6 messages received.
+    icmp6_rx,
+    /// Dropped: ICMPv6 message shorter than its header.
+    icmp6_rx_truncated,
+    /// Dropped: ICMPv6 checksum (with the IPv6 pseudo-header) wrong.
+    icmp6_rx_bad_checksum,
+    /// ICMPv6 echo requests received.
+    icmp6_rx_echo_request,
+    /// Neighbor Discovery and MLD messages (the kernel's router solicitations and
+    /// listener reports): no use on a TUN, counted and ignored.
+    icmp6_rx_nd_mld,
+    /// ICMPv6 errors received (not yet routed to the transports).
+    icmp6_rx_errors,
+    /// ICMPv6 types we read and ignore (echo replies, unknown informational types).
+    icmp6_rx_ignored,
+    /// ICMPv6 echo replies sent.
+    icmp6_tx_echo_reply,
+    /// ICMPv6 Parameter Problem errors sent.
+    icmp6_tx_param_problem,
+    /// ICMPv6 Destination Unreachable errors sent.
+    icmp6_tx_dest_unreachable,
+    /// ICMPv6 Time Exceeded errors sent (fragment reassembly).
+    icmp6_tx_time_exceeded,
+    /// ICMPv6 errors not sent because of the rate limit (RFC 4443 §2.4 (f)).
+    icmp6_tx_rate_limited,
     /// UDP datagrams that passed validation.
     udp_rx,
     /// Dropped: shorter than a UDP header, or length field inconsistent with the IP payload.

@@ -4,32 +4,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{poll_until, require_e2e, Netns, Stack, STACK_ADDR};
-
-/// A file in the temporary directory for this test, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str) -> TempFile {
-        let path = std::env::temp_dir().join(format!("tunstack-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temporary path")
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+use common::{poll_until, require_e2e, Netns, Stack, TempFile, STACK_ADDR};
 
 /// `tshark -r FILE` with every checksum verified, plus `args`; panics unless it
 /// exits 0. Only reads the file: it runs in the host namespace and opens no
@@ -184,7 +162,7 @@ fn trace_json_has_every_state_transition_of_a_connection() {
     };
     // The last ACK of the close comes a moment after the client is done.
     poll_until("the connection to reach CLOSED", Duration::from_secs(5), || {
-        let text = std::fs::read_to_string(&file.0).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(file.path()).map_err(|e| e.to_string())?;
         if states(&text).iter().any(|(_, _, _, to)| to == "CLOSED") {
             Ok(())
         } else {
@@ -193,7 +171,7 @@ fn trace_json_has_every_state_transition_of_a_connection() {
     });
     drop(stack.stop());
 
-    let text = std::fs::read_to_string(&file.0).expect("the trace file");
+    let text = std::fs::read_to_string(file.path()).expect("the trace file");
     let all = states(&text);
     let (local, remote) = match all.first() {
         Some((l, r, _, _)) => (l.clone(), r.clone()),

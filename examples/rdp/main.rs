@@ -61,6 +61,7 @@ fn main() -> io::Result<()> {
         prefix_len: 24,
         mtu: 1500,
         offload: false,
+        kernel_addr6: None,
     })?;
     let faults = FaultConfig { loss: args.loss, seed: args.seed, ..FaultConfig::default() };
     let device = FaultyDevice::new(tun, faults);

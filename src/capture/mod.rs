@@ -11,7 +11,7 @@
 //!   dropped with the reason as its comment.
 //!
 //! The file holds one interface of link type `LINKTYPE_RAW` (101: each packet
-//! starts with its IPv4 header, as on a TUN) with nanosecond timestamps — or
+//! starts with its IPv4 or IPv6 header, as on a TUN) with nanosecond timestamps — or
 //! several ([`Capture::with_interfaces`], e.g. one per simulated host, like
 //! running tcpdump on each; Wireshark's `frame.interface_id` tells them apart). Each
 //! packet is an Enhanced Packet Block whose `epb_flags` say inbound (to the stack)

@@ -2,7 +2,7 @@
 //! fault injector (netem's vocabulary) and the packet capture.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,15 @@ pub struct LinkArgs {
     /// The stack's own IPv4 address: on `--peer`'s subnet, not the kernel's own.
     #[arg(long, default_value = "198.18.0.2")]
     pub addr: Ipv4Addr,
+    /// The stack's own IPv6 address, e.g. 2001:2::2; without it IPv6 is off (its
+    /// packets are counted as `ip6_rx_disabled`).
+    #[arg(long)]
+    pub addr6: Option<Ipv6Addr>,
+    /// The kernel side's IPv6 address and prefix on the TUN, e.g. 2001:2::1/64
+    /// (needs --addr6, on that prefix). Without it the kernel side gets no IPv6
+    /// address from tunstack.
+    #[arg(long, value_parser = parse_cidr6)]
+    pub peer6: Option<(Ipv6Addr, u8)>,
     /// The kernel side's address and prefix on the TUN.
     #[arg(long, default_value = "198.18.0.1/24", value_parser = parse_cidr)]
     pub peer: (Ipv4Addr, u8),
@@ -75,6 +84,16 @@ fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
     Ok((addr, len))
 }
 
+fn parse_cidr6(s: &str) -> Result<(Ipv6Addr, u8), String> {
+    let (addr, len) = s.split_once('/').ok_or("expected ADDRESS/PREFIX, e.g. 2001:2::1/64")?;
+    let addr: Ipv6Addr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let len: u8 = len.parse().map_err(|e| format!("{len}: {e}"))?;
+    if len > 128 {
+        return Err(format!("prefix length {len} is above 128"));
+    }
+    Ok((addr, len))
+}
+
 fn probability(s: &str) -> Result<f64, String> {
     let p: f64 = s.parse().map_err(|e| format!("{s}: {e}"))?;
     if (0.0..=1.0).contains(&p) {
@@ -109,6 +128,7 @@ impl LinkArgs {
     /// (or the kernel would not route it into the TUN), is not the kernel's own,
     /// and is not the subnet's network or broadcast address.
     pub fn check(&self) -> Result<(), String> {
+        self.check_v6()?;
         let (kernel, prefix) = self.peer;
         let addr = self.addr;
         if addr == kernel {
@@ -137,12 +157,33 @@ impl LinkArgs {
         Ok(())
     }
 
+    /// The IPv6 addresses, when given, make sense together: `--peer6` needs
+    /// `--addr6` on its prefix, and the two differ.
+    fn check_v6(&self) -> Result<(), String> {
+        let Some((kernel, prefix)) = self.peer6 else { return Ok(()) };
+        let Some(addr) = self.addr6 else {
+            return Err(format!(
+                "--peer6 {kernel}/{prefix} gives the kernel an IPv6 address, but the stack has none: add --addr6"
+            ));
+        };
+        if addr == kernel {
+            return Err(format!("--addr6 {addr} is the kernel's address (--peer6 {kernel}/{prefix})"));
+        }
+        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+        if u128::from(addr) & mask != u128::from(kernel) & mask {
+            let network = Ipv6Addr::from(u128::from(kernel) & mask);
+            return Err(format!("--addr6 {addr} is outside --peer6's prefix {network}/{prefix}: the kernel would not route it into the TUN"));
+        }
+        Ok(())
+    }
+
     /// Create and configure the TUN, and start the stack on it.
     pub fn start(&self) -> io::Result<Link> {
         let tun = TunDevice::create(&TunConfig {
             name: self.tun.clone(),
             kernel_addr: self.peer.0,
             prefix_len: self.peer.1,
+            kernel_addr6: self.peer6,
             mtu: usize::from(self.mtu),
             offload: self.offload,
         })?;
@@ -156,8 +197,13 @@ impl LinkArgs {
             seed: self.seed,
         };
         let device = Arc::new(FaultyDevice::new(tun, faults));
-        let mut config =
-            StackConfig { addr: self.addr, mtu: usize::from(self.mtu), seed: self.seed, ..StackConfig::default() };
+        let mut config = StackConfig {
+            addr: self.addr,
+            addr6: self.addr6,
+            mtu: usize::from(self.mtu),
+            seed: self.seed,
+            ..StackConfig::default()
+        };
         config.tcp.msl = Duration::from_millis(self.msl_ms);
         self.tcp.apply(&mut config.tcp);
         // The capture wraps the fault injector: the stack talks to it directly, so
@@ -201,6 +247,13 @@ mod tests {
             assert!(e.contains(why), "{args:?}: {e}");
         };
         refused(&["--addr", "198.18.0.1"], "kernel's address");
+        assert_eq!(check(&["--addr6", "2001:2::2"]), Ok(()), "the kernel side set up by hand");
+        assert_eq!(check(&["--addr6", "2001:2::2", "--peer6", "2001:2::1/64"]), Ok(()));
+        refused(&["--peer6", "2001:2::1/64"], "add --addr6");
+        refused(&["--addr6", "2001:2::1", "--peer6", "2001:2::1/64"], "kernel's address");
+        refused(&["--addr6", "2001:3::2", "--peer6", "2001:2::1/64"], "outside --peer6's prefix 2001:2::/64");
+        refused(&["--addr6", "2001:2::2", "--peer6", "2001:2::1/129"], "above 128");
+        refused(&["--addr6", "2001:2::2", "--peer6", "2001:2::1"], "ADDRESS/PREFIX");
         refused(&["--addr", "198.18.1.2"], "outside --peer's subnet 198.18.0.0/24");
         refused(&["--addr", "10.0.0.2", "--peer", "10.0.0.1/32"], "outside");
         refused(&["--addr", "198.18.0.0"], "network address");

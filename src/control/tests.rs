@@ -225,9 +225,9 @@ udp    UNCONN       1600/1048576 (16/16 dg)  -         198.18.0.2:5001     0.0.0
 fn stats_text_groups_by_layer() {
     let text = format::stats(&Counters { udp_rx_queue_full: 4, ..Counters::default() });
     let headings: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
-    assert_eq!(headings, ["ip:", "icmp:", "udp:", "raw:", "proto:", "tcp:"]);
+    assert_eq!(headings, ["ip:", "ip6:", "icmp:", "icmp6:", "udp:", "raw:", "proto:", "tcp:"]);
     assert!(text.lines().any(|l| l.split_whitespace().eq(["udp_rx_queue_full", "4"])), "{text}");
-    assert_eq!(text.lines().count(), Counters::default().iter().count() + 6);
+    assert_eq!(text.lines().count(), Counters::default().iter().count() + 8);
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! runs of segments glued into one ([`super::vnet`], `device/tun_vnet.rs`).
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::Command;
 
@@ -44,6 +44,10 @@ pub struct TunConfig {
     /// into the TUN.
     pub kernel_addr: Ipv4Addr,
     pub prefix_len: u8,
+    /// The kernel's IPv6 address and prefix length (e.g. 2001:2::1/64), if any:
+    /// IPv6 is turned on for the interface (`disable_ipv6` 0) and the address
+    /// added without duplicate address detection (`nodad`), usable at once.
+    pub kernel_addr6: Option<(Ipv6Addr, u8)>,
     pub mtu: usize,
     /// Open with `IFF_VNET_HDR` and checksum/TCP segmentation offloads: the kernel
     /// passes TCP segments of up to 64 KiB, and runs of ours go out in one write.
@@ -75,6 +79,10 @@ impl TunDevice {
         };
         ip(&["link", "set", "dev", &name, "mtu", &config.mtu.to_string()])?;
         ip(&["addr", "add", &format!("{}/{}", config.kernel_addr, config.prefix_len), "dev", &name])?;
+        if let Some((addr6, prefix6)) = config.kernel_addr6 {
+            enable_ipv6(&name)?;
+            ip(&["-6", "addr", "add", &format!("{addr6}/{prefix6}"), "dev", &name, "nodad"])?;
+        }
         ip(&["link", "set", "dev", &name, "up"])?;
         Ok(TunDevice { fd, name, mtu: config.mtu })
     }
@@ -115,6 +123,14 @@ fn why_not(name: &str, e: &io::Error) -> Option<String> {
         _ => "needs root and /dev/net/tun".into(),
     };
     Some(why)
+}
+
+/// Turn IPv6 on for the interface `name` (it may be off by default, e.g. in a
+/// namespace set up without it).
+fn enable_ipv6(name: &str) -> io::Result<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    std::fs::write(&path, "0")
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot turn IPv6 on for {name} ({path}): {e}")))
 }
 
 fn ip(args: &[&str]) -> io::Result<()> {

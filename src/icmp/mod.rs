@@ -1,5 +1,6 @@
 //! ICMPv4 (RFC 792, RFC 1122 3.2.2): echo replies, destination-unreachable
-//! errors (rate-limited), and reading the errors that arrive for us.
+//! errors (rate-limited), and reading the errors that arrive for us. ICMPv6 (RFC
+//! 4443) is [`Icmpv6`], in `v6.rs`.
 //!
 //! ICMP knows no socket: an error that arrives is handed back to the stack as a
 //! [`Unreachable`], and the stack gives it to the transport it quotes; an error
@@ -7,6 +8,9 @@
 
 #[cfg(test)]
 mod tests;
+mod v6;
+
+pub(crate) use v6::Icmpv6;
 
 use std::time::Duration;
 

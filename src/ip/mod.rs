@@ -1,12 +1,15 @@
-//! IPv4: the layer that gets a packet from the link to the right transport.
+//! IP: the layer that gets a packet from the link to the right transport.
 //!
 //! * `input.rs` ([`IpInput`]) validates a packet (RFC 791 §3.1, RFC 1122 3.2.1),
 //!   reassembles fragments ([`reassembly`]) and hands the whole datagram back to
 //!   the stack, which routes it to ICMP, UDP or TCP.
 //! * `output.rs` wraps a transport payload in an IPv4 header, fragmenting it when it
 //!   is larger than the link MTU (RFC 791 §2.3), and queues it for the device.
+//! * [`ipv6`] does the same for IPv6 (RFC 8200), in files of its own; the stack
+//!   sends a packet to one or the other by its version nibble.
 
 mod input;
+pub(crate) mod ipv6;
 mod output;
 pub mod reassembly;
 #[cfg(test)]

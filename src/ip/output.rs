@@ -209,6 +209,17 @@ impl IpOutput {
         }
     }
 
+    /// Queue `packets` built elsewhere (IPv6 output, `ip/ipv6/output.rs`) if the
+    /// queue has room for all of them; `QueueFull` otherwise, nothing queued.
+    pub fn push_built(&mut self, packets: impl ExactSizeIterator<Item = Vec<u8>>) -> Result<(), OutputError> {
+        if self.queue.len() + packets.len() > self.config.max_tx_queue {
+            tracing::debug!(target: "tunstack::queue", queue = "transmit", len = self.queue.len(), limit = self.config.max_tx_queue, "queue overflow");
+            return Err(OutputError::QueueFull);
+        }
+        self.queue.extend(packets);
+        Ok(())
+    }
+
     /// Packets waiting for the device.
     pub fn len(&self) -> usize {
         self.queue.len()

@@ -1,4 +1,5 @@
-//! IPv4 fragment reassembly (RFC 791 §3.2), sans-IO and bounded.
+//! IP fragment reassembly (RFC 791 §3.2 for IPv4, RFC 8200 §4.5 for IPv6),
+//! sans-IO and bounded.
 //!
 //! A router may split an IPv4 datagram into *fragments*. Each fragment carries
 //! the original datagram's key (source, destination, protocol, identification),
@@ -22,6 +23,11 @@
 //! up to the highest byte received so far. Per-datagram bookkeeping (holes and
 //! received pieces) has at most one entry per 8 buffered bytes, so it is
 //! proportional to `bytes_held`.
+//!
+//! Both families use the same reassembler, told apart by their key type: an IPv4
+//! [`FragmentKey`] (source, destination, protocol, 16-bit id) or IPv6's (source,
+//! destination, 32-bit id; see `ip/ipv6/`). Only the fragmentable part is
+//! reassembled here; IPv6's unfragmentable headers are the caller's.
 //!
 //! Time is never read here: callers pass `now`, call [`Reassembler::expire`]
 //! when [`Reassembler::next_deadline`] is reached, and count what was dropped.
@@ -72,8 +78,8 @@ pub struct FragmentKey {
 
 /// One fragment as seen by IP input after header validation.
 #[derive(Clone, Copy, Debug)]
-pub struct Fragment<'a> {
-    pub key: FragmentKey,
+pub struct Fragment<'a, K = FragmentKey> {
+    pub key: K,
     /// Offset of `payload` in the original datagram, in bytes (header field × 8).
     pub offset: usize,
     /// The MF flag: `false` only on the final fragment.
@@ -217,16 +223,17 @@ impl Partial {
     }
 }
 
-/// Reassembles IPv4 datagrams from fragments, within fixed memory bounds.
+/// Reassembles datagrams from fragments, within fixed memory bounds; `K` names a
+/// datagram (IPv4's [`FragmentKey`] by default).
 #[derive(Debug)]
-pub struct Reassembler {
+pub struct Reassembler<K = FragmentKey> {
     config: ReassemblyConfig,
-    datagrams: HashMap<FragmentKey, Partial>,
+    datagrams: HashMap<K, Partial>,
     /// Sum of `buffer.len()` over all datagrams in progress.
     bytes_held: usize,
 }
 
-impl Reassembler {
+impl<K: Copy + Eq + std::hash::Hash> Reassembler<K> {
     pub fn new(config: ReassemblyConfig) -> Self {
         Reassembler { config, datagrams: HashMap::new(), bytes_held: 0 }
     }
@@ -235,7 +242,7 @@ impl Reassembler {
     /// the datagram, the whole payload (the transport header + data, without IP
     /// header), in order. The `Option` is `Some` exactly for
     /// [`FragmentOutcome::Complete`].
-    pub fn insert(&mut self, now: Instant, fragment: Fragment<'_>) -> (FragmentOutcome, Option<Vec<u8>>) {
+    pub fn insert(&mut self, now: Instant, fragment: Fragment<'_, K>) -> (FragmentOutcome, Option<Vec<u8>>) {
         let (key, offset, payload) = (fragment.key, fragment.offset, fragment.payload);
         let more = fragment.more_fragments;
         let len = payload.len();
@@ -296,13 +303,20 @@ impl Reassembler {
     /// (for a counter). RFC 791 lets the host send ICMP Time Exceeded here;
     /// that is left to the caller.
     pub fn expire(&mut self, now: Instant) -> usize {
+        self.expire_each(now, |_| {})
+    }
+
+    /// [`expire`](Reassembler::expire), telling `expired` the key of each
+    /// datagram dropped (IPv6 answers with Time Exceeded, RFC 8200 §4.5).
+    pub fn expire_each(&mut self, now: Instant, mut expired: impl FnMut(&K)) -> usize {
         let timeout = self.config.timeout;
         let before = self.datagrams.len();
         let mut freed = 0usize;
-        self.datagrams.retain(|_, dgram| {
+        self.datagrams.retain(|key, dgram| {
             let keep = now < dgram.first_arrival + timeout;
             if !keep {
                 freed = freed.saturating_add(dgram.buffer.len());
+                expired(key);
             }
             keep
         });
@@ -331,8 +345,13 @@ impl Reassembler {
         self.bytes_held
     }
 
+    /// Whether a datagram is in progress under `key`.
+    pub fn holds(&self, key: &K) -> bool {
+        self.datagrams.contains_key(key)
+    }
+
     /// Forget the datagram for `key` (if any) and report `outcome`.
-    fn discard(&mut self, key: FragmentKey, outcome: FragmentOutcome) -> (FragmentOutcome, Option<Vec<u8>>) {
+    fn discard(&mut self, key: K, outcome: FragmentOutcome) -> (FragmentOutcome, Option<Vec<u8>>) {
         if let Some(dgram) = self.datagrams.remove(&key) {
             self.bytes_held = self.bytes_held.saturating_sub(dgram.buffer.len());
         }

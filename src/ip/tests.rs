@@ -77,7 +77,8 @@ fn each_malformed_kind_is_dropped_with_its_counter_and_no_output() {
         ),
         ("IHL 4", edit(&|p| p[0] = 0x44), "ip_rx_bad_header_len"),
         ("IHL 0", edit(&|p| p[0] = 0x40), "ip_rx_bad_header_len"),
-        ("version 6", edit(&|p| p[0] = 0x60), "ip_rx_bad_version"),
+        // Version 6 goes to IPv6 (ip/ipv6/tests.rs); any other version is refused here.
+        ("version 7", edit(&|p| p[0] = 0x75), "ip_rx_bad_version"),
         ("version 0", edit(&|p| p[0] = 0x05), "ip_rx_bad_version"),
         ("not for us", udp_packet(PEER, OTHER, 40000, 7, b"payload!"), "ip_rx_not_for_us"),
         ("broadcast destination", udp_packet(PEER, std::net::Ipv4Addr::BROADCAST, 40000, 7, b"x"), "ip_rx_not_for_us"),

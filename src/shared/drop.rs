@@ -76,8 +76,8 @@ macro_rules! drop_reasons {
 drop_reasons! {
     /// Shorter than an IPv4 header, or than its IHL says.
     IpTruncated => ip_rx_truncated, rx, "truncated";
-    /// Not IPv4.
-    IpBadVersion => ip_rx_bad_version, rx, "not IPv4";
+    /// Neither IPv4 nor IPv6.
+    IpBadVersion => ip_rx_bad_version, rx, "not IPv4 or IPv6";
     /// IHL below 5.
     IpBadHeaderLen => ip_rx_bad_header_len, rx, "IHL below 5";
     /// Total length beyond the buffer or below the header.
@@ -100,12 +100,66 @@ drop_reasons! {
     ReassemblyFull => ip_frag_no_room, rx, "reassembly full", queue "reassembly";
     /// A datagram whose fragments did not all arrive in time.
     ReassemblyTimeout => ip_frag_timeout, local, "reassembly timeout";
+    /// An IPv6 packet while IPv6 is off.
+    Ip6Disabled => ip6_rx_disabled, rx, "ipv6 disabled";
+    /// Shorter than the IPv6 header.
+    Ip6Truncated => ip6_rx_truncated, rx, "ipv6 truncated";
+    /// IPv6 Payload Length beyond the buffer.
+    Ip6BadPayloadLen => ip6_rx_bad_payload_len, rx, "ipv6 bad payload length";
+    /// Not addressed to our IPv6 address.
+    Ip6NotForUs => ip6_rx_not_for_us, rx, "ipv6 not for us";
+    /// An IPv6 source we must not answer.
+    Ip6BadSource => ip6_rx_bad_source, rx, "ipv6 bad source";
+    /// An extension header past the packet's end.
+    Ip6ExtTruncated => ip6_rx_ext_truncated, rx, "ipv6 extension header truncated";
+    /// Hop-by-Hop Options not first (RFC 8200 §4.1).
+    Ip6HopByHopNotFirst => ip6_rx_hop_by_hop_not_first, rx, "ipv6 hop-by-hop not first";
+    /// An option's length past its header.
+    Ip6BadOption => ip6_rx_bad_option, rx, "ipv6 bad option length";
+    /// An unrecognised option saying "discard" (RFC 8200 §4.2).
+    Ip6OptionDiscard => ip6_rx_option_discard, rx, "ipv6 option says discard";
+    /// An unrecognised option asking for a Parameter Problem (RFC 8200 §4.2).
+    Ip6OptionUnrecognized => ip6_rx_option_unrecognized, rx, "ipv6 unrecognized option";
+    /// A type-0 routing header with segments left (RFC 5095).
+    Ip6RoutingType0 => ip6_rx_routing_type0, rx, "ipv6 routing type 0";
+    /// A routing header with segments left: a host does not forward.
+    Ip6RoutingSegmentsLeft => ip6_rx_routing_segments_left, rx, "ipv6 routing segments left";
+    /// More extension headers than the configured bound.
+    Ip6TooManyHeaders => ip6_rx_too_many_headers, rx, "ipv6 too many extension headers";
+    /// A Next Header nobody here speaks.
+    Ip6UnknownNextHeader => ip6_rx_unknown_next_header, rx, "ipv6 unknown next header";
+    /// No Next Header: nothing to deliver.
+    Ip6NoNextHeader => ip6_rx_no_next_header, rx, "ipv6 no next header";
+    /// An upper layer IPv6 does not carry yet.
+    Ip6TransportUnsupported => ip6_rx_transport_unsupported, rx, "ipv6 transport not yet supported";
+    /// A first fragment without the whole header chain (RFC 7112).
+    Fragment6IncompleteChain => ip6_frag_incomplete_chain, rx, "ipv6 first fragment incomplete chain";
+    /// A non-final IPv6 fragment whose length is not a multiple of 8.
+    Fragment6BadLength => ip6_frag_bad_length, rx, "ipv6 fragment length not a multiple of 8";
+    /// An IPv6 fragment reassembling past 65,535 bytes.
+    Fragment6TooBig => ip6_frag_too_big, rx, "ipv6 fragment past 65535 bytes";
+    /// The same IPv6 fragment again.
+    Fragment6Duplicate => ip6_frag_duplicate, rx, "ipv6 duplicate fragment";
+    /// An IPv6 fragment overlapping held data: the whole datagram goes (RFC 5722).
+    Fragment6Overlap => ip6_frag_overlap, rx, "ipv6 overlapping fragment";
+    /// An IPv6 fragment disagreeing with the others.
+    Fragment6Invalid => ip6_frag_invalid, rx, "ipv6 invalid fragment";
+    /// The reassembly buffer is at its bound (IPv6).
+    Reassembly6Full => ip6_frag_no_room, rx, "ipv6 reassembly full", queue "ipv6 reassembly";
+    /// An IPv6 datagram whose fragments did not all arrive in time.
+    Reassembly6Timeout => ip6_frag_timeout, local, "ipv6 reassembly timeout";
     /// ICMP message shorter than its header.
     IcmpTruncated => icmp_rx_truncated, rx, "icmp truncated";
     /// ICMP checksum wrong.
     IcmpBadChecksum => icmp_rx_bad_checksum, rx, "icmp bad checksum";
     /// An ICMP error we would have sent, held back by the rate limit.
     IcmpRateLimited => icmp_tx_rate_limited, local, "icmp rate limit";
+    /// ICMPv6 message shorter than its header.
+    Icmp6Truncated => icmp6_rx_truncated, rx, "icmpv6 truncated";
+    /// ICMPv6 checksum wrong.
+    Icmp6BadChecksum => icmp6_rx_bad_checksum, rx, "icmpv6 bad checksum";
+    /// An ICMPv6 error we would have sent, held back by the rate limit.
+    Icmp6RateLimited => icmp6_tx_rate_limited, local, "icmpv6 rate limit";
     /// UDP length field wrong.
     UdpBadLength => udp_rx_bad_length, rx, "udp bad length";
     /// UDP checksum wrong.

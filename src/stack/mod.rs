@@ -17,9 +17,11 @@
 //! what one layer hands back to the next: IP gives back a datagram, which goes to
 //! ICMP, UDP or TCP by protocol number — or to a raw socket and a protocol of
 //! the program's own ([`crate::proto`]); UDP says a port is unreachable and ICMP
-//! sends the error; ICMP gives back an error it received and UDP is told.
+//! sends the error; ICMP gives back an error it received and UDP is told. IPv6
+//! packets take the same path through their own layers, routed in `v6.rs`.
 
 mod socket_table;
+mod v6;
 
 pub use socket_table::SocketRow;
 
@@ -40,8 +42,10 @@ use crate::time::Instant;
 use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
 use crate::wire::icmp::{parse_quoted, parse_quoted_datagram, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
 use crate::wire::ip_protocol;
+use v6::V6;
 
-/// A user-space IPv4 host: IP, ICMP, UDP and TCP.
+/// A user-space host: IPv4, ICMP, UDP and TCP, and (with `StackConfig::addr6`)
+/// IPv6 and ICMPv6.
 #[derive(Debug)]
 pub struct Stack {
     config: StackConfig,
@@ -56,6 +60,8 @@ pub struct Stack {
     raw: RawTable,
     /// Protocols of the program's own, by IP protocol number.
     protocols: ProtocolTable,
+    /// IPv6 and ICMPv6, when the stack has an IPv6 address (`v6.rs`).
+    v6: Option<V6>,
     events: EventQueue,
     /// Why the packet [`input`](Stack::input) is processing was dropped, if it was.
     verdict: Option<DropReason>,
@@ -75,6 +81,7 @@ struct Parts<'a> {
     tcp: &'a mut TcpTable,
     raw: &'a mut RawTable,
     protocols: &'a mut ProtocolTable,
+    v6: Option<&'a mut V6>,
 }
 
 impl Stack {
@@ -100,6 +107,7 @@ impl Stack {
             tcp: TcpTable::new(tcp, config.ports.clone(), config.seed),
             raw: RawTable::new(raw),
             protocols: ProtocolTable::default(),
+            v6: config.addr6.map(|addr| V6::new(addr, &config)),
             events: EventQueue::default(),
             verdict: None,
             drop_log: DropLog::default(),
@@ -108,8 +116,10 @@ impl Stack {
     }
 
     fn parts(&mut self, now: Instant) -> Parts<'_> {
-        let Stack { counters, ip, out, icmp, udp, tcp, raw, protocols, events, verdict, drop_log, .. } = self;
-        Parts { ctx: Context::new(now, counters, events, verdict, drop_log), out, ip, icmp, udp, tcp, raw, protocols }
+        let Stack { counters, ip, out, icmp, udp, tcp, raw, protocols, v6, events, verdict, drop_log, .. } = self;
+        let v6 = v6.as_mut();
+        let ctx = Context::new(now, counters, events, verdict, drop_log);
+        Parts { ctx, out, ip, icmp, udp, tcp, raw, protocols, v6 }
     }
 
     /// The configuration the stack runs with.
@@ -124,7 +134,8 @@ impl Stack {
 
     // ----- The link side -------------------------------------------------------
 
-    /// One IP packet in from the link, at time `now`.
+    /// One IP packet (IPv4, or IPv6 when `StackConfig::addr6` is set) in from the
+    /// link, at time `now`.
     ///
     /// This is the entry point of the receive path: everything the packet causes
     /// (replies, queued datagrams, socket events) is visible afterwards through
@@ -138,6 +149,16 @@ impl Stack {
     pub fn input(&mut self, now: Instant, packet: &[u8]) -> Option<DropReason> {
         self.verdict = None;
         let mut p = self.parts(now);
+        // The version nibble sends IPv6 to its own half (`v6.rs`); all else is
+        // IPv4's to validate, a bad version included.
+        if packet.first().is_some_and(|b| b >> 4 == 6) {
+            p.ctx.counters.ip6_rx_packets += 1;
+            match p.v6 {
+                Some(v6) => v6.input(&mut p.ctx, p.out, packet),
+                None => p.ctx.drop(DropReason::Ip6Disabled, format_args!("len={}", packet.len())),
+            }
+            return self.verdict.take();
+        }
         if let Some(delivered) = p.ip.input(&mut p.ctx, packet) {
             p.deliver(&delivered.datagram());
         }
@@ -173,13 +194,20 @@ impl Stack {
 
     /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.
     pub fn poll_deadline(&self) -> Option<Instant> {
-        [self.ip.next_deadline(), self.tcp.next_deadline(), self.protocols.next_deadline()].into_iter().flatten().min()
+        let v6 = self.v6.as_ref().and_then(V6::next_deadline);
+        [self.ip.next_deadline(), self.tcp.next_deadline(), self.protocols.next_deadline(), v6]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Run every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut p = self.parts(now);
         p.ip.expire(&mut p.ctx);
+        if let Some(v6) = p.v6 {
+            v6.expire(&mut p.ctx, p.out);
+        }
         p.tcp.on_timeout(&mut p.ctx, p.out);
         p.protocols.on_timeout(now);
     }
@@ -527,6 +555,7 @@ impl Stack {
     /// simulation: it visits each socket and connection once.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.check_ip().map_err(|e| format!("IP: {e}"))?;
+        self.v6.as_ref().map_or(Ok(()), V6::check_invariants).map_err(|e| format!("IPv6: {e}"))?;
         self.udp.check_invariants().map_err(|e| format!("UDP: {e}"))?;
         self.raw.check_invariants().map_err(|e| format!("raw: {e}"))?;
         self.protocols.check_invariants()?;

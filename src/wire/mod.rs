@@ -1,7 +1,7 @@
 //! The wire: turning bytes into headers and headers into bytes.
 //!
 //! This layer is a thin adapter over [`etherparse`], which parses and writes the IPv4,
-//! UDP and ICMP headers and computes their checksums. Everything above it works with
+//! IPv6, UDP, ICMP and ICMPv6 headers and computes their checksums. Everything above it works with
 //! the small, validated views defined here, so the protocol code never touches raw
 //! offsets. Where a header must be read or patched in place (an ICMP error's quote,
 //! the TUN's offloads), the functions here do it, and each header module names its
@@ -10,16 +10,20 @@
 //! panics on any input.
 
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6_ext;
 pub mod rewrite;
 pub mod tcp;
 pub mod udp;
 
 mod pseudo_sum;
-pub use pseudo_sum::{complete_partial_checksum, verifies_with_pseudo_header};
+pub use pseudo_sum::{complete_partial_checksum, verifies_with_pseudo_header, verifies_with_pseudo_header_v6};
 
-/// IP protocol numbers (the IPv4 header's protocol field, IANA "Assigned Internet
-/// Protocol Numbers"): the crate's one definition of them, taken from etherparse.
+/// IP protocol numbers (the IPv4 header's protocol field and IPv6's Next Header,
+/// IANA "Assigned Internet Protocol Numbers"): the crate's one definition of them,
+/// taken from etherparse.
 ///
 /// Plain `u8` constants rather than a newtype: every protocol field in the crate
 /// (`ipv4::Ipv4Packet::protocol`, `ipv4::Ipv4Repr::protocol`, the IP layer's
@@ -33,6 +37,18 @@ pub mod ip_protocol {
     pub const TCP: u8 = etherparse::ip_number::TCP.0;
     /// User Datagram Protocol (RFC 768).
     pub const UDP: u8 = etherparse::ip_number::UDP.0;
+    /// IPv6 Hop-by-Hop Options (RFC 8200 §4.3).
+    pub const HOP_BY_HOP: u8 = etherparse::ip_number::IPV6_HOP_BY_HOP.0;
+    /// IPv6 Routing header (RFC 8200 §4.4).
+    pub const ROUTING: u8 = etherparse::ip_number::IPV6_ROUTE.0;
+    /// IPv6 Fragment header (RFC 8200 §4.5).
+    pub const FRAGMENT: u8 = etherparse::ip_number::IPV6_FRAG.0;
+    /// ICMP for IPv6 (RFC 4443).
+    pub const ICMPV6: u8 = etherparse::ip_number::IPV6_ICMP.0;
+    /// IPv6 No Next Header (RFC 8200 §4.7).
+    pub const NO_NEXT_HEADER: u8 = etherparse::ip_number::IPV6_NO_NEXT_HEADER.0;
+    /// IPv6 Destination Options (RFC 8200 §4.6).
+    pub const DEST_OPTIONS: u8 = etherparse::ip_number::IPV6_DEST_OPTIONS.0;
 }
 
 /// Byte ranges of header fields, for the `field` modules of each header.
@@ -76,6 +92,8 @@ mod tests {
     #[test]
     fn protocol_numbers_are_ianas() {
         assert_eq!((ip_protocol::ICMP, ip_protocol::TCP, ip_protocol::UDP), (1, 6, 17));
+        use ip_protocol::*;
+        assert_eq!((HOP_BY_HOP, ROUTING, FRAGMENT, ICMPV6, NO_NEXT_HEADER, DEST_OPTIONS), (0, 43, 44, 58, 59, 60));
     }
 
     proptest::proptest! {
@@ -109,6 +127,23 @@ mod tests {
             let _ = rewrite::set_source(&mut bytes.clone(), std::net::SocketAddrV4::new(a, total));
             let _ = rewrite::clamp_mss(&mut bytes.clone(), total);
             let _ = rewrite::nop_tcp_options(&mut bytes.clone(), |_| false);
+            let (a6, b6) = (a.to_ipv6_mapped(), b.to_ipv6_mapped());
+            let _ = icmpv6::parse(a6, b6, &bytes);
+            let _ = verifies_with_pseudo_header_v6(a6, b6, first, &bytes);
+            let _ = udp::parse_v6(a6, b6, &bytes);
+            // The same bytes as IPv6: version 6, and a Payload Length that fits
+            // often enough for the extension-header walk to run on them.
+            if let Some(b) = bytes.first_mut() {
+                *b = 0x60 | (first & 0x0f);
+            }
+            if bytes.len() >= ipv6::HEADER_LEN && total % 2 == 0 {
+                let len = (bytes.len() - ipv6::HEADER_LEN) as u16;
+                bytes[ipv6::field::PAYLOAD_LEN].copy_from_slice(&len.to_be_bytes());
+            }
+            if let Ok(p) = ipv6::parse(&bytes) {
+                let _ = ipv6_ext::walk(p.packet, ipv6_ext::Cursor::start(p.next_header), usize::from(first % 10));
+            }
+            let _ = ipv6_ext::walk(&bytes, ipv6_ext::Cursor { next_header: first, at, named_at: start, headers: 0 }, 8);
         }
     }
 }

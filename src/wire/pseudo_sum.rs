@@ -1,11 +1,11 @@
-//! Checksums for TCP and UDP, which cover an IPv4 pseudo-header: verification, and
-//! the partial sums of checksum offload (a sender writes the pseudo-header sum, the
-//! device adds the rest).
+//! Checksums for TCP and UDP, which cover an IPv4 pseudo-header (or an IPv6 one,
+//! RFC 8200 §8.1): verification, and the partial sums of checksum offload (a sender
+//! writes the pseudo-header sum, the device adds the rest).
 //!
 //! etherparse's `Sum16BitWords` adds 16-bit words in the machine's byte order, so
 //! its results are written back with `to_ne_bytes` (as etherparse itself does).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::checksum::Sum16BitWords;
 
@@ -31,6 +31,24 @@ pub fn verifies_with_pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, s
         return false;
     };
     pseudo_header(src, dst, protocol, len).add_slice(segment).ones_complement() == 0
+}
+
+/// [`verifies_with_pseudo_header`] over IPv6 (RFC 8200 §8.1): the pseudo-header
+/// holds both 16-byte addresses, the 32-bit upper-layer length and the Next Header
+/// value. Used by ICMPv6's callers and by UDP over IPv6, whose checksum is
+/// mandatory (a zero checksum field does not verify).
+pub fn verifies_with_pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, segment: &[u8]) -> bool {
+    let Ok(len) = u32::try_from(segment.len()) else {
+        return false;
+    };
+    Sum16BitWords::new()
+        .add_16bytes(src.octets())
+        .add_16bytes(dst.octets())
+        .add_4bytes(len.to_be_bytes())
+        .add_2bytes([0, next_header])
+        .add_slice(segment)
+        .ones_complement()
+        == 0
 }
 
 /// What a sender using checksum offload puts in the checksum field of a `len`-byte
@@ -90,6 +108,24 @@ mod tests {
         assert!(!complete_partial_checksum(&mut seg, 0, usize::MAX));
         assert!(!complete_partial_checksum(&mut [], 0, 0));
         assert_eq!(seg, before);
+    }
+
+    #[test]
+    fn the_ipv6_pseudo_header_covers_addresses_length_and_next_header() {
+        let (a, b) = (A.to_ipv6_mapped(), B.to_ipv6_mapped());
+        let mut seg = segment();
+        let sum = Sum16BitWords::new()
+            .add_16bytes(a.octets())
+            .add_16bytes(b.octets())
+            .add_4bytes((seg.len() as u32).to_be_bytes())
+            .add_2bytes([0, 17])
+            .add_slice(&seg)
+            .ones_complement();
+        seg[2..4].copy_from_slice(&sum.to_ne_bytes());
+        assert!(verifies_with_pseudo_header_v6(a, b, 17, &seg));
+        assert!(!verifies_with_pseudo_header_v6(a, b, 6, &seg));
+        assert!(!verifies_with_pseudo_header_v6(a, Ipv6Addr::LOCALHOST, 17, &seg));
+        assert!(!verifies_with_pseudo_header_v6(a, b, 17, &seg[..10]));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! UDP header parsing and writing (RFC 768).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::{UdpHeader, UdpSlice};
 
@@ -58,6 +58,21 @@ pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<UdpDatag
     Ok(UdpDatagram { src_port: header.source_port, dst_port: header.destination_port, payload })
 }
 
+/// Parse a UDP datagram carried over IPv6 from `src` to `dst`: as [`parse`], but
+/// the checksum is mandatory (RFC 8200 §8.1) — a zero checksum field does not
+/// verify (RFC 6935's exception for tunnels is not taken).
+pub fn parse_v6(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Result<UdpDatagram<'_>, UdpError> {
+    let slice = UdpSlice::from_slice(payload).map_err(|_| UdpError::BadLength)?;
+    let length = usize::from(slice.length());
+    if length < HEADER_LEN || length > payload.len() {
+        return Err(UdpError::BadLength);
+    }
+    if !super::verifies_with_pseudo_header_v6(src, dst, super::ip_protocol::UDP, &payload[..length]) {
+        return Err(UdpError::BadChecksum);
+    }
+    let header = slice.to_header();
+    Ok(UdpDatagram { src_port: header.source_port, dst_port: header.destination_port, payload: slice.payload() })
+}
 /// Append a UDP header with its checksum, then `payload`, to `out`. `None` if the
 /// payload is larger than a UDP length field can describe.
 pub fn emit(

@@ -35,6 +35,28 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Bound on every helper command run in a namespace.
 pub const HELPER_TIMEOUT_SECS: u64 = 60;
 
+/// A file in the temporary directory for one test (a capture, a trace), removed on
+/// drop; the name carries the test process id.
+pub struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    pub fn new(name: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!("tunstack-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Path of the binary under test (`TUNSTACK_BIN` overrides, e.g. for a release build).
 pub fn tunstack_bin() -> String {
     std::env::var("TUNSTACK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tunstack").to_string())

@@ -1,0 +1,16 @@
+//! IPv6 (RFC 8200): the same job as IPv4 beside it, with IPv6's rules.
+//!
+//! * `input.rs` ([`Ipv6Input`]) validates the fixed header, walks the extension
+//!   headers, reassembles fragments (with the reassembler IPv4 uses), and hands
+//!   back the datagram — or the ICMPv6 error the packet earned, as an
+//!   [`ErrorRequest`] the stack passes to ICMPv6 (`ip` never imports `icmp`).
+//! * `output.rs` ([`Ipv6Output`]) writes the fixed header and fragments our own
+//!   datagrams at the source, into the transmit queue IPv4 uses.
+
+mod input;
+mod output;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use input::{Datagram6, ErrorRequest, Input6, Ipv6Input, MAX_QUOTE};
+pub(crate) use output::Ipv6Output;

@@ -1,0 +1,153 @@
+//! IPv6 output: the fixed header, fragmentation at the source (RFC 8200 §4.5), and
+//! the same bounded transmit queue IPv4 uses.
+//!
+//! Unlike IPv4, IPv6 routers never fragment: only the source does, with a Fragment
+//! header after the fixed header (our packets carry no other extension header, so
+//! the unfragmentable part is the fixed header alone). Every fragment but the last
+//! carries a multiple of 8 bytes and fits the link MTU; the 32-bit identification
+//! comes from a per-stack counter started at a seeded value (RFC 7739 asks that it
+//! not be trivially predictable across hosts).
+
+use std::net::Ipv6Addr;
+
+use crate::counters::Counters;
+use crate::ip::{IpOutput, OutputError};
+use crate::wire::ipv6::{self, Ipv6Repr, FRAGMENT_HEADER_LEN, HEADER_LEN, MAX_PAYLOAD, MIN_MTU};
+
+/// The sending half of IPv6: our address and the settings of every header.
+#[derive(Debug)]
+pub(crate) struct Ipv6Output {
+    addr: Ipv6Addr,
+    /// The link MTU, at least IPv6's minimum of 1280 (RFC 8200 §5).
+    mtu: usize,
+    hop_limit: u8,
+    next_id: u32,
+}
+
+impl Ipv6Output {
+    pub fn new(addr: Ipv6Addr, mtu: usize, hop_limit: u8, seed: u64) -> Self {
+        Ipv6Output { addr, mtu: mtu.max(MIN_MTU), hop_limit, next_id: (seed >> 32) as u32 ^ seed as u32 }
+    }
+
+    /// Our address: the source of every packet.
+    pub fn addr(&self) -> Ipv6Addr {
+        self.addr
+    }
+
+    /// Wrap `payload` (an upper-layer message of type `next_header`) in IPv6 from
+    /// our address to `dst` and queue it, in fragments if it does not fit the MTU.
+    pub fn send(
+        &mut self,
+        out: &mut IpOutput,
+        counters: &mut Counters,
+        dst: Ipv6Addr,
+        next_header: u8,
+        payload: &[u8],
+    ) -> Result<(), OutputError> {
+        let repr = Ipv6Repr { src: self.addr, dst, next_header, hop_limit: self.hop_limit };
+        if payload.len() > MAX_PAYLOAD - FRAGMENT_HEADER_LEN {
+            counters.ip6_tx_too_big += 1;
+            return Err(OutputError::TooBig);
+        }
+        if HEADER_LEN + payload.len() <= self.mtu {
+            let mut packet = out.buffer();
+            packet.reserve(HEADER_LEN + payload.len());
+            if ipv6::emit(&mut packet, &repr, payload).is_none() {
+                counters.ip6_tx_too_big += 1;
+                return Err(OutputError::TooBig);
+            }
+            out.push_built(std::iter::once(packet))?;
+            counters.ip6_tx_packets += 1;
+            return Ok(());
+        }
+        let per_fragment = (self.mtu - HEADER_LEN - FRAGMENT_HEADER_LEN) / 8 * 8;
+        let count = payload.len().div_ceil(per_fragment);
+        if count > out.config().max_tx_queue {
+            counters.ip6_tx_too_big += 1;
+            return Err(OutputError::TooBig);
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let mut packets = Vec::with_capacity(count);
+        for (i, piece) in payload.chunks(per_fragment).enumerate() {
+            let more = (i + 1) * per_fragment < payload.len();
+            let mut packet = out.buffer();
+            packet.reserve(HEADER_LEN + FRAGMENT_HEADER_LEN + piece.len());
+            if ipv6::emit_fragment(&mut packet, &repr, id, i * per_fragment, more, piece).is_none() {
+                counters.ip6_tx_too_big += 1;
+                return Err(OutputError::TooBig);
+            }
+            packets.push(packet);
+        }
+        out.push_built(packets.into_iter())?;
+        counters.ip6_tx_fragmented += 1;
+        counters.ip6_tx_fragments += count as u64;
+        counters.ip6_tx_packets += count as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ip::OutputConfig;
+    use std::net::Ipv4Addr;
+
+    const US: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+    const PEER: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+
+    fn queue(max_tx_queue: usize) -> IpOutput {
+        let addr = Ipv4Addr::new(198, 18, 0, 2);
+        IpOutput::new(OutputConfig { addr, mtu: 1500, ttl: 64, max_tx_queue }, 1)
+    }
+
+    #[test]
+    fn a_small_payload_goes_whole() {
+        let (mut out, mut counters) = (queue(16), Counters::default());
+        let mut v6 = Ipv6Output::new(US, 1500, 64, 7);
+        v6.send(&mut out, &mut counters, PEER, 58, b"hello").expect("queued");
+        let p = out.pop().expect("a packet");
+        let parsed = ipv6::parse(&p).expect("valid");
+        assert_eq!((parsed.src, parsed.dst, parsed.next_header, parsed.hop_limit), (US, PEER, 58, 64));
+        assert_eq!(parsed.payload(), b"hello");
+        assert_eq!((counters.ip6_tx_packets, counters.ip6_tx_fragmented), (1, 0));
+    }
+
+    #[test]
+    fn a_large_payload_is_fragmented_to_the_mtu_in_eights() {
+        let (mut out, mut counters) = (queue(16), Counters::default());
+        let mut v6 = Ipv6Output::new(US, 1500, 64, 7);
+        let payload: Vec<u8> = (0..4008u32).map(|i| i as u8).collect();
+        v6.send(&mut out, &mut counters, PEER, 58, &payload).expect("queued");
+        let mut rebuilt = Vec::new();
+        let mut ids = Vec::new();
+        while let Some(p) = out.pop() {
+            assert!(p.len() <= 1500);
+            let parsed = ipv6::parse(&p).expect("valid");
+            assert_eq!(parsed.next_header, 44);
+            let frag = &parsed.payload()[..FRAGMENT_HEADER_LEN];
+            assert_eq!(frag[0], 58);
+            let off_m = u16::from_be_bytes([frag[2], frag[3]]);
+            assert_eq!(usize::from(off_m >> 3) * 8, rebuilt.len());
+            let data = &parsed.payload()[FRAGMENT_HEADER_LEN..];
+            assert_eq!(off_m & 1 == 1, rebuilt.len() + data.len() < payload.len(), "M on all but the last");
+            ids.push(u32::from_be_bytes([frag[4], frag[5], frag[6], frag[7]]));
+            rebuilt.extend_from_slice(data);
+        }
+        assert_eq!(rebuilt, payload);
+        assert_eq!(ids.len(), 3, "1448 + 1448 + 1112");
+        assert!(ids.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!((counters.ip6_tx_fragmented, counters.ip6_tx_fragments, counters.ip6_tx_packets), (1, 3, 3));
+    }
+
+    #[test]
+    fn too_big_and_queue_full_are_refused() {
+        let (mut out, mut counters) = (queue(2), Counters::default());
+        let mut v6 = Ipv6Output::new(US, 1500, 64, 7);
+        assert_eq!(v6.send(&mut out, &mut counters, PEER, 58, &vec![0; 65_528]), Err(OutputError::TooBig));
+        assert_eq!(v6.send(&mut out, &mut counters, PEER, 58, &[0; 4000]), Err(OutputError::TooBig), "3 fragments");
+        assert_eq!(v6.send(&mut out, &mut counters, PEER, 58, &[0; 2000]), Ok(()));
+        assert_eq!(v6.send(&mut out, &mut counters, PEER, 58, &[0; 10]), Err(OutputError::QueueFull));
+        assert_eq!(counters.ip6_tx_too_big, 2);
+    }
+}
