@@ -230,7 +230,7 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
         warn(format_args!("writing the capture: {e}"));
     }
     for service in services {
-        if service.thread.join().is_err() {
+        if service.thread.is_some_and(|t| t.join().is_err()) {
             warn(format_args!("the {} service thread panicked", service.label));
         }
     }

@@ -12,11 +12,11 @@
 //!
 //! One request per connection (`Connection: close`), which keeps the code short.
 
-use std::io::{self, Read, Write};
+use std::io;
 
 use super::dashboard;
+use crate::aio::TcpStream;
 use crate::control::format;
-use crate::socket::TcpStream;
 
 /// Largest request head we read.
 const MAX_HEAD: usize = 16 * 1024;
@@ -24,47 +24,47 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_BYTES: u64 = 16 << 30;
 
 /// Read one request and answer it.
-pub(crate) fn serve_connection(stream: &mut TcpStream) -> io::Result<()> {
-    let Some(head) = read_head(stream)? else {
+pub(crate) async fn serve_connection(stream: &TcpStream) -> io::Result<()> {
+    let Some(head) = read_head(stream).await? else {
         return Ok(());
     };
     let request_line = head.lines().next().unwrap_or_default();
     let mut parts = request_line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
     if method != "GET" && method != "HEAD" {
-        return respond(stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", method == "HEAD");
+        return respond(stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", method == "HEAD").await;
     }
     let head_only = method == "HEAD";
     if target == "/" || target == "/index.html" {
-        return respond(stream, "200 OK", "text/html; charset=utf-8", dashboard::PAGE.as_bytes(), head_only);
+        return respond(stream, "200 OK", "text/html; charset=utf-8", dashboard::PAGE.as_bytes(), head_only).await;
     }
     if target == "/api/state.json" {
         let state = dashboard::state_json(stream.runtime(), stream.peer_addr().ok());
-        return respond(stream, "200 OK", "application/json", &state, head_only);
+        return respond(stream, "200 OK", "application/json", &state, head_only).await;
     }
     if target == "/sockets" {
         let (rows, counters) = stream.runtime().with_stack(|stack, _| (stack.socket_table(), stack.counters().clone()));
         let page = format::sockets_page(&rows, &counters);
-        return respond(stream, "200 OK", "text/plain; charset=utf-8", page.as_bytes(), head_only);
+        return respond(stream, "200 OK", "text/plain; charset=utf-8", page.as_bytes(), head_only).await;
     }
     if let Some(n) = target.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok()) {
         if n > MAX_BYTES {
-            return respond(stream, "400 Bad Request", "text/plain", b"too many bytes\n", head_only);
+            return respond(stream, "400 Bad Request", "text/plain", b"too many bytes\n", head_only).await;
         }
-        return send_bytes(stream, n, head_only);
+        return send_bytes(stream, n, head_only).await;
     }
-    respond(stream, "404 Not Found", "text/plain", b"not found\n", head_only)
+    respond(stream, "404 Not Found", "text/plain", b"not found\n", head_only).await
 }
 
 /// The request head up to the blank line, or `None` if the client closed first.
-fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
+async fn read_head(stream: &TcpStream) -> io::Result<Option<String>> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         if head.len() > MAX_HEAD {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "request head too large"));
         }
-        let n = stream.read(&mut buf)?;
+        let n = stream.read(&mut buf).await?;
         if n == 0 {
             return Ok(None);
         }
@@ -73,24 +73,24 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&head).into_owned()))
 }
 
-fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8], head_only: bool) -> io::Result<()> {
+async fn respond(stream: &TcpStream, status: &str, content_type: &str, body: &[u8], head_only: bool) -> io::Result<()> {
     let header = format!(
         "HTTP/1.1 {status}\r\nServer: tunstack\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(header.as_bytes())?;
+    stream.write_all(header.as_bytes()).await?;
     if !head_only {
-        stream.write_all(body)?;
+        stream.write_all(body).await?;
     }
     Ok(())
 }
 
 /// `n` bytes of the pattern `0, 1, …, 255, 0, 1, …` so a client can verify them.
-fn send_bytes(stream: &mut TcpStream, n: u64, head_only: bool) -> io::Result<()> {
+async fn send_bytes(stream: &TcpStream, n: u64, head_only: bool) -> io::Result<()> {
     let header = format!(
         "HTTP/1.1 200 OK\r\nServer: tunstack\r\nContent-Type: application/octet-stream\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n"
     );
-    stream.write_all(header.as_bytes())?;
+    stream.write_all(header.as_bytes()).await?;
     if head_only {
         return Ok(());
     }
@@ -98,7 +98,7 @@ fn send_bytes(stream: &mut TcpStream, n: u64, head_only: bool) -> io::Result<()>
     let mut left = n;
     while left > 0 {
         let take = usize::try_from(left.min(block.len() as u64)).unwrap_or(block.len());
-        stream.write_all(&block[..take])?;
+        stream.write_all(&block[..take]).await?;
         left -= take as u64;
     }
     Ok(())

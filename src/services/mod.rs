@@ -26,9 +26,11 @@ pub use raw::spawn_raw_echo;
 pub use tcp::{spawn_tcp, TcpService};
 pub use udp::{recv_queue_bytes, spawn_udp, UdpService};
 
-/// A running service: the thread serving it.
+/// A running service: its label, and the thread serving it if it has one (the
+/// TCP services are tasks on the runtime's driver thread instead, ended by the
+/// runtime's shutdown).
 pub struct RunningService {
     /// `tcp/7 echo`-style label.
     pub label: String,
-    pub thread: JoinHandle<()>,
+    pub thread: Option<JoinHandle<()>>,
 }

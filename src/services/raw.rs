@@ -22,5 +22,5 @@ pub fn spawn_raw_echo(runtime: &Runtime, protocol: u8, queue: usize) -> io::Resu
             }
         }
     })?;
-    Ok(RunningService { label: format!("raw/{protocol} echo"), thread })
+    Ok(RunningService { label: format!("raw/{protocol} echo"), thread: Some(thread) })
 }

@@ -1,13 +1,14 @@
-//! The TCP services: a listener per port, a thread per connection.
+//! The TCP services: a listener per port, a task per connection, written with
+//! the async API (`crate::aio`) and run on the runtime's driver thread.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::time::Duration;
 
 use super::{chargen_line, daytime_string, http, RunningService};
+use crate::aio::{self, TcpListener, TcpStream};
 use crate::ports::{services::service_name, Protocol};
 use crate::runtime::Runtime;
-use crate::socket::{TcpListener, TcpStream};
 
 /// What a TCP service does with each connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,28 +41,28 @@ impl TcpService {
     }
 
     /// Serve one connection to its end.
-    fn serve(self, mut stream: TcpStream) -> io::Result<()> {
+    async fn serve(self, stream: TcpStream) -> io::Result<()> {
         match self {
             TcpService::Echo => {
                 // RFC 862: send back every byte until the client closes.
                 let mut buf = ReadBuffer::default();
                 loop {
-                    let data = buf.read_from(&mut stream)?;
+                    let data = buf.read_from(&stream).await?;
                     if data.is_empty() {
                         return Ok(());
                     }
-                    stream.write_all(data)?;
+                    stream.write_all(data).await?;
                 }
             }
             TcpService::Discard => {
                 let mut buf = ReadBuffer::default();
-                while !buf.read_from(&mut stream)?.is_empty() {}
+                while !buf.read_from(&stream).await?.is_empty() {}
                 Ok(())
             }
             TcpService::Daytime => {
                 // RFC 867: send the time and close; whatever the client sent is ignored.
-                stream.write_all(daytime_string(std::time::SystemTime::now()).as_bytes())?;
-                finish(stream)
+                stream.write_all(daytime_string(std::time::SystemTime::now()).as_bytes()).await?;
+                finish(stream).await
             }
             TcpService::Chargen => {
                 // RFC 864: characters until the client closes (a write then fails).
@@ -72,12 +73,12 @@ impl TcpService {
                         block.extend_from_slice(&chargen_line(n));
                         n += 1;
                     }
-                    stream.write_all(&block)?;
+                    stream.write_all(&block).await?;
                 }
             }
             TcpService::Http => {
-                http::serve_connection(&mut stream)?;
-                finish(stream)
+                http::serve_connection(&stream).await?;
+                finish(stream).await
             }
         }
     }
@@ -85,7 +86,7 @@ impl TcpService {
 
 /// A read buffer that costs little while its connection is idle: 1 KiB at first,
 /// doubling up to 64 KiB each time a read fills it. (A fixed 64 KiB buffer per
-/// connection thread was a third of the memory of an idle connection.)
+/// connection was a third of the memory of an idle connection.)
 #[derive(Default)]
 struct ReadBuffer(Vec<u8>);
 
@@ -94,11 +95,11 @@ impl ReadBuffer {
     const MAX: usize = 64 * 1024;
 
     /// Read once from `stream`; the bytes read (empty at end of stream).
-    fn read_from(&mut self, stream: &mut TcpStream) -> io::Result<&[u8]> {
+    async fn read_from(&mut self, stream: &TcpStream) -> io::Result<&[u8]> {
         if self.0.is_empty() {
             self.0.resize(Self::FIRST, 0);
         }
-        let n = stream.read(&mut self.0)?;
+        let n = stream.read(&mut self.0).await?;
         if n == self.0.len() && n < Self::MAX {
             self.0.resize(n * 2, 0);
         }
@@ -106,32 +107,35 @@ impl ReadBuffer {
     }
 }
 
-/// Close our side and wait (bounded) for the client's FIN, so unread request bytes
-/// do not turn our close into a reset.
-fn finish(mut stream: TcpStream) -> io::Result<()> {
+/// Close our side and wait (at most 10 s) for the client's FIN, so unread
+/// request bytes do not turn our close into a reset.
+async fn finish(stream: TcpStream) -> io::Result<()> {
     stream.shutdown(Shutdown::Write)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let runtime = stream.runtime().clone();
     let mut sink = [0u8; 4096];
-    while stream.read(&mut sink)? > 0 {}
-    Ok(())
+    aio::timeout(&runtime, Duration::from_secs(10), async {
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), io::Error>(())
+    })
+    .await?
 }
 
-/// Listen on the service's port and serve each connection on its own thread until
-/// the runtime stops.
+/// Listen on the service's port and serve each connection as a task of its own
+/// on the runtime's driver thread (`Runtime::spawn_task`): no thread per
+/// connection, and a connection's reads and writes happen on the thread that
+/// reads the device. Runs until the runtime stops.
 pub fn spawn_tcp(runtime: &Runtime, service: TcpService) -> io::Result<RunningService> {
     let listener = TcpListener::bind(runtime, ("0.0.0.0", service.port()))?;
     let label = format!("tcp/{} {}", service.port(), service.name());
-    let thread = std::thread::Builder::new().name(format!("tcp-{}", service.name())).spawn(move || {
-        while let Ok((stream, peer)) = listener.accept() {
-            let spawned = std::thread::Builder::new().name(format!("tcp-{}-conn", service.name())).spawn(move || {
-                if let Err(e) = service.serve(stream) {
+    let tasks = runtime.clone();
+    runtime.spawn_task(async move {
+        while let Ok((stream, peer)) = listener.accept().await {
+            tasks.spawn_task(async move {
+                if let Err(e) = service.serve(stream).await {
                     tracing::debug!(service = service.name(), %peer, error = %e, "connection ended");
                 }
             });
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "cannot spawn a connection thread");
-            }
         }
-    })?;
-    Ok(RunningService { label, thread })
+    });
+    Ok(RunningService { label, thread: None })
 }

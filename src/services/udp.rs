@@ -74,5 +74,5 @@ pub fn spawn_udp(runtime: &Runtime, service: UdpService, queue: usize) -> io::Re
             }
         }
     })?;
-    Ok(RunningService { label: format!("udp/{} {}", service.port(), service.name()), thread })
+    Ok(RunningService { label: format!("udp/{} {}", service.port(), service.name()), thread: Some(thread) })
 }
