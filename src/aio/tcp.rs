@@ -82,6 +82,15 @@ impl Conn {
         })
     }
 
+    /// Queue all of `buf`. Cancelled, it may have queued a part of it.
+    async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = poll_fn(|cx| self.poll_write(cx, buf)).await?;
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.runtime.with_stack(|stack, now| stack.tcp_shutdown(now, self.handle, how))
     }
@@ -126,12 +135,8 @@ impl TcpStream {
     }
 
     /// Queue all of `buf`. Cancelled, it may have queued a part of it.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            let n = self.write(buf).await?;
-            buf = &buf[n..];
-        }
-        Ok(())
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.conn.write_all(buf).await
     }
 
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
@@ -237,12 +242,8 @@ impl OwnedWriteHalf {
     }
 
     /// Queue all of `buf`.
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            let n = self.write(buf).await?;
-            buf = &buf[n..];
-        }
-        Ok(())
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.conn.write_all(buf).await
     }
 
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
