@@ -366,8 +366,13 @@ grep -q "\[SYN\]" <<<"$(sed -n 1p <<<"$first")" || fail "the capture does not st
 grep -q "\[SYN, ACK\]" <<<"$(sed -n 2p <<<"$first")" || fail "no SYN,ACK second"
 ts_ok "SYN, SYN/ACK, ACK open the connection"
 check "FINs close it" "FIN, (PSH, )?ACK"
+# Packet by packet (-o tcp.desegment_tcp_streams:FALSE): with HTTP reassembly on,
+# tshark calls a retransmission that arrives after the body it belongs to was
+# completed a "reassembly error" — the lossy download of step 23 makes one when
+# the last segment lost is near the end of the body, though its bytes are the
+# same as the original's.
 step "tshark finds no malformed packet and no bad checksum in the whole capture" \
-    "tshark -r $PCAP -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -Y '_ws.malformed || ip.checksum.status == 2 || tcp.checksum.status == 2 || udp.checksum.status == 2' 2>/dev/null | wc -l"
+    "tshark -r $PCAP -o tcp.desegment_tcp_streams:FALSE -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -Y '_ws.malformed || ip.checksum.status == 2 || tcp.checksum.status == 2 || udp.checksum.status == 2' 2>/dev/null | wc -l"
 [ "$OUT" = 0 ] || fail "tshark flagged $OUT packets"
 ts_ok "every packet decodes cleanly ($(in_ns tshark -r "$PCAP" 2>/dev/null | wc -l) packets)"
 
