@@ -68,15 +68,20 @@ where
     }
 }
 
-/// Echo (RFC 862): everything read is written back.
+/// Echo (RFC 862): everything read is written back. The buffer starts small
+/// and doubles (to 64 KiB) while reads fill it, so an idle connection costs
+/// little.
 async fn echo_conn(stream: TcpStream) -> io::Result<()> {
-    let mut buf = vec![0u8; 65_536];
+    let mut buf = vec![0u8; 1024];
     loop {
         let n = stream.read(&mut buf).await?;
         if n == 0 {
             return Ok(());
         }
         stream.write_all(&buf[..n]).await?;
+        if n == buf.len() && n < 65_536 {
+            buf.resize(n * 2, 0);
+        }
     }
 }
 
