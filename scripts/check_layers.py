@@ -56,7 +56,8 @@ from pathlib import Path
 #    device, capture and the tools listed in its row:
 #    what it imports today (measured with --edges), each row a strict layer above
 #    the tools it names, bottom to top:
-#      runtime < socket < control < services;  script < sim;  testutil;  cli (all).
+#      runtime < socket < aio < services, socket < control < services;  script < sim;
+#      testutil;  cli (all).
 #    (sim prints packets with script's parser; services' HTTP status page formats
 #    with control's formatter.)
 #
@@ -90,7 +91,7 @@ LAYERS: dict[str, list[str]] = {
     "socket": ["runtime", *_BELOW_TOOLS],
     "aio": ["socket", "runtime", *_BELOW_TOOLS],
     "control": ["socket", "runtime", *_BELOW_TOOLS],
-    "services": ["control", "socket", "runtime", *_BELOW_TOOLS],
+    "services": ["control", "socket", "aio", "runtime", *_BELOW_TOOLS],
     "script": _BELOW_TOOLS,
     "sim": ["script", *_BELOW_TOOLS],
     "testutil": _BELOW_TOOLS,
