@@ -229,11 +229,6 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     if let Err(e) = link.shutdown() {
         warn(format_args!("writing the capture: {e}"));
     }
-    for service in services {
-        if service.thread.is_some_and(|t| t.join().is_err()) {
-            warn(format_args!("the {} service thread panicked", service.label));
-        }
-    }
     let mut out = report();
     write_counters(&mut out, &counters)?;
     let faults = link.device.stats();

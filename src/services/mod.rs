@@ -18,19 +18,16 @@ mod raw;
 mod tcp;
 mod udp;
 
-use std::thread::JoinHandle;
-
 pub use chargen::chargen_line;
 pub use daytime::daytime_string;
 pub use raw::spawn_raw_echo;
 pub use tcp::{spawn_tcp, TcpService};
 pub use udp::{recv_queue_bytes, spawn_udp, UdpService};
 
-/// A running service: its label, and the thread serving it if it has one (the
-/// TCP services are tasks on the runtime's driver thread instead, ended by the
-/// runtime's shutdown).
+/// A running service. Every service is a task on the runtime's driver thread
+/// (`Runtime::spawn_task`; for TCP, a task per connection), ended by the
+/// runtime's shutdown.
 pub struct RunningService {
     /// `tcp/7 echo`-style label.
     pub label: String,
-    pub thread: Option<JoinHandle<()>>,
 }

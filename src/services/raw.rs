@@ -24,5 +24,5 @@ pub fn spawn_raw_echo(runtime: &Runtime, protocol: u8, queue: usize) -> io::Resu
             }
         }
     });
-    Ok(RunningService { label: format!("raw/{protocol} echo"), thread: None })
+    Ok(RunningService { label: format!("raw/{protocol} echo") })
 }

@@ -137,5 +137,5 @@ pub fn spawn_tcp(runtime: &Runtime, service: TcpService) -> io::Result<RunningSe
             });
         }
     });
-    Ok(RunningService { label, thread: None })
+    Ok(RunningService { label })
 }

@@ -3,9 +3,9 @@
 use std::io;
 
 use super::{chargen_line, daytime_string, RunningService};
+use crate::aio::UdpSocket;
 use crate::ports::{services::service_name, Protocol};
 use crate::runtime::Runtime;
-use crate::socket::UdpSocket;
 
 /// What a UDP service does with each datagram it receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,21 +58,23 @@ pub fn recv_queue_bytes(datagrams: usize) -> usize {
     datagrams.saturating_mul(65_536).min(64 << 20)
 }
 
-/// Bind `service` on the stack and serve it on a thread until the runtime stops.
-/// `queue` bounds the socket's receive queue (datagrams).
+/// Bind `service` on the stack and serve it as a task on the runtime's driver
+/// thread until the runtime stops: a datagram is answered on the thread that
+/// read it from the device. `queue` bounds the socket's receive queue
+/// (datagrams).
 pub fn spawn_udp(runtime: &Runtime, service: UdpService, queue: usize) -> io::Result<RunningService> {
     let socket = UdpSocket::bind(runtime, ("0.0.0.0", service.port()))?;
     socket.set_recv_queue_capacity(queue, recv_queue_bytes(queue))?;
-    let thread = std::thread::Builder::new().name(format!("udp-{}", service.name())).spawn(move || {
+    runtime.spawn_task(async move {
         let mut buf = vec![0u8; 65_536];
         let mut counter = 0;
-        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
             if let Some(reply) = service.answer(&buf[..n], &mut counter) {
-                if socket.send_to(&reply, from).is_err() {
+                if socket.send_to(&reply, from).await.is_err() {
                     tracing::debug!(service = service.name(), %from, "reply not sent");
                 }
             }
         }
-    })?;
-    Ok(RunningService { label: format!("udp/{} {}", service.port(), service.name()), thread: Some(thread) })
+    });
+    Ok(RunningService { label: format!("udp/{} {}", service.port(), service.name()) })
 }
