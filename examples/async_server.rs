@@ -8,12 +8,16 @@
 //! Usage: `async_server [--tun tun0] [--mtu 1500]` (root, inside a network
 //! namespace: it creates the TUN with 198.18.0.1/24 on the kernel's side, the
 //! stack at 198.18.0.2). Prints `ready` once every port listens; runs until
-//! killed.
+//! killed. `tunstack ss --tun tun0` and `tunstack stats --tun tun0` read its
+//! socket table and counters through the control socket, as `serve`'s.
 
 use std::io;
 
 use clap::Parser;
+use std::sync::Arc;
+
 use tunstack::aio::{TcpListener, TcpStream, UdpSocket};
+use tunstack::control::{self, ControlServer};
 use tunstack::device::tun::{TunConfig, TunDevice};
 use tunstack::{Runtime, StackConfig};
 
@@ -29,7 +33,7 @@ struct Cli {
 fn main() -> io::Result<()> {
     let cli = Cli::parse();
     let tun = TunDevice::create(&TunConfig {
-        name: cli.tun,
+        name: cli.tun.clone(),
         kernel_addr: "198.18.0.1".parse().map_err(|_| io::ErrorKind::InvalidInput)?,
         prefix_len: 24,
         mtu: cli.mtu,
@@ -37,6 +41,11 @@ fn main() -> io::Result<()> {
         kernel_addr6: None,
     })?;
     let runtime = Runtime::spawn(tun, StackConfig::default())?;
+    let answering = runtime.clone();
+    let _control = ControlServer::start(
+        &control::default_path(&cli.tun)?,
+        Arc::new(move |request| control::answer(&answering, request)),
+    )?;
     let tasks = tokio::runtime::Builder::new_current_thread().build()?;
     tasks.block_on(serve(runtime))
 }

@@ -150,6 +150,34 @@ async fn cancelled_futures_leave_the_sockets_consistent() {
     assert_eq!(connections(), before, "the cancelled connect left its connection");
 }
 
+/// A `write_all` dropped half-way (the peer was not reading, the window closed)
+/// leaves the stream usable: what reaches the peer is a prefix of the cancelled
+/// data, then what was written after, nothing lost in between or doubled.
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_dropped_half_way_leaves_a_usable_stream() {
+    let net = Net::new();
+    let listener = TcpListener::bind(&net.b, at(B, 9002)).expect("listen");
+    let client = bounded("connect", TcpStream::connect(&net.a, at(B, 9002))).await.expect("connects");
+    let (server, _) = bounded("accept", listener.accept()).await.expect("accepted");
+    let big = payload(9, 16 << 20);
+    let cancelled = tokio::time::timeout(Duration::from_millis(200), client.write_all(&big)).await;
+    assert!(cancelled.is_err(), "16 MiB cannot fit while nobody reads");
+    client.write_all(b"TAIL").await.expect("the stream still writes");
+    client.shutdown(std::net::Shutdown::Write).expect("FIN");
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let n = bounded("read", server.read(&mut buf)).await.expect("read");
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    let k = got.len() - 4;
+    assert!(k > 0 && k < big.len(), "a part of the big write went: {k}");
+    assert!(got[..k] == big[..k] && &got[k..] == b"TAIL", "a prefix, then the tail");
+}
+
 /// Readiness for non-blocking users: wait with `readable`/`writable`, then
 /// `try_read`/`try_write`, which never wait.
 #[tokio::test(flavor = "current_thread")]

@@ -9,39 +9,18 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{require_e2e, Netns, STACK_ADDR};
 
-/// Build the example with the cargo running this test (same profile, same
-/// target directory) and return its path: `cargo test --test rdp_tun` alone
-/// does not build examples.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--example", "rdp", "--manifest-path", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]);
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    if let Some(target) = profile_dir.parent() {
-        build.arg("--target-dir").arg(target);
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "cargo build --example rdp failed");
-    profile_dir.join("examples/rdp")
-}
-
 #[test]
 fn the_python_client_and_the_example_exchange_every_message_once_in_order() {
     if !require_e2e(&["python3", "tshark"]) {
         return;
     }
-    let binary = example_binary();
+    let binary = common::example_binary("rdp");
     let pcap = std::env::temp_dir().join(format!("tunstack-rdp-tun-{}.pcapng", std::process::id()));
     let ns = Netns::new("rdp");
     let bin = binary.to_str().expect("a UTF-8 path");

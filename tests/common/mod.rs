@@ -62,6 +62,26 @@ pub fn tunstack_bin() -> String {
     std::env::var("TUNSTACK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tunstack").to_string())
 }
 
+/// Build the example `name` with the cargo running this test (same profile,
+/// same target directory) and return its path: `cargo test --test X` alone
+/// does not build examples.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--example", name, "--manifest-path", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]);
+    if profile_dir.file_name().is_some_and(|dir| dir == "release") {
+        build.arg("--release");
+    }
+    if let Some(target) = profile_dir.parent() {
+        build.arg("--target-dir").arg(target);
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "cargo build --example {name} failed");
+    profile_dir.join("examples").join(name)
+}
+
 /// Absolute path of a kernel-side client in `tests/helpers/`.
 pub fn helper(name: &str) -> String {
     format!("{}/tests/helpers/{}", env!("CARGO_MANIFEST_DIR"), name)
