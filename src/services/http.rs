@@ -59,7 +59,9 @@ pub(crate) async fn serve_connection(stream: &TcpStream) -> io::Result<()> {
 /// The request head up to the blank line, or `None` if the client closed first.
 async fn read_head(stream: &TcpStream) -> io::Result<Option<String>> {
     let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
+    // On the heap: an array here would sit in every connection task's future,
+    // idle or not.
+    let mut buf = vec![0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         if head.len() > MAX_HEAD {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "request head too large"));

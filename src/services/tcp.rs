@@ -112,7 +112,8 @@ impl ReadBuffer {
 async fn finish(stream: TcpStream) -> io::Result<()> {
     stream.shutdown(Shutdown::Write)?;
     let runtime = stream.runtime().clone();
-    let mut sink = [0u8; 4096];
+    // On the heap: an array here would sit in every connection task's future.
+    let mut sink = vec![0u8; 4096];
     aio::timeout(&runtime, Duration::from_secs(10), async {
         while stream.read(&mut sink).await? > 0 {}
         Ok::<(), io::Error>(())

@@ -1,5 +1,6 @@
 //! The UDP services: one datagram in, at most one datagram out.
 
+use std::borrow::Cow;
 use std::io;
 
 use super::{chargen_line, daytime_string, RunningService};
@@ -36,16 +37,17 @@ impl UdpService {
     }
 
     /// The answer to one datagram, if any.
-    fn answer(self, request: &[u8], counter: &mut u64) -> Option<Vec<u8>> {
+    /// (Echo answers with the request itself: no copy.)
+    fn answer<'a>(self, request: &'a [u8], counter: &mut u64) -> Option<Cow<'a, [u8]>> {
         match self {
-            UdpService::Echo => Some(request.to_vec()),
+            UdpService::Echo => Some(Cow::Borrowed(request)),
             UdpService::Discard => None,
-            UdpService::Daytime => Some(daytime_string(std::time::SystemTime::now()).into_bytes()),
+            UdpService::Daytime => Some(Cow::Owned(daytime_string(std::time::SystemTime::now()).into_bytes())),
             UdpService::Chargen => {
                 // RFC 864: a UDP datagram of 0–512 characters; we send one 74-byte line,
                 // rotating through the printable characters with each answer.
                 *counter += 1;
-                Some(chargen_line(*counter))
+                Some(Cow::Owned(chargen_line(*counter)))
             }
         }
     }
