@@ -112,7 +112,7 @@ impl TcpTable {
         tcb.owns_port = true;
         ctx.counters.tcp_active_opens += 1;
         self.by_tuple.insert((port, remote), handle);
-        self.conns.insert(handle, tcb);
+        self.conns.insert(handle, Box::new(tcb));
         self.with(ctx, out, handle, |tcb, ctx| tcb.open(ctx, State::SynSent, "connect"));
         Ok(handle)
     }
@@ -349,7 +349,7 @@ impl TcpTable {
 
     /// A connection's [`TcpInfo`] snapshot (`None` for a listener or once freed).
     pub fn info(&self, handle: TcpHandle) -> Option<TcpInfo> {
-        self.conns.get(&handle).map(Tcb::info)
+        self.conns.get(&handle).map(|tcb| tcb.info())
     }
 
     /// Every listener and connection, listeners first, then by local port (a

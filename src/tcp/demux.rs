@@ -175,7 +175,7 @@ impl TcpTable {
         tcb.peer_syn_options = seg.options;
         ctx.counters.tcp_passive_opens += 1;
         self.by_tuple.insert((local.port(), remote), handle);
-        self.conns.insert(handle, tcb);
+        self.conns.insert(handle, Box::new(tcb));
         self.with(ctx, out, handle, |tcb, ctx| {
             tcb.negotiate(ctx.config, &seg.options, ctx.now);
             tcb.update_window(irs, iss, seg.window, true);
@@ -299,7 +299,7 @@ impl TcpTable {
         tcb.listener = Some(listener);
         tcb.peer_syn_options = options;
         self.by_tuple.insert((local.port(), remote), handle);
-        self.conns.insert(handle, tcb);
+        self.conns.insert(handle, Box::new(tcb));
         self.with(ctx, out, handle, |tcb, ctx| {
             tcb.negotiate(ctx.config, &options, ctx.now);
             tcb.resume_from_cookie(ctx, queue_full);

@@ -28,7 +28,10 @@ use crate::time::Instant;
 pub(crate) struct TcpTable {
     pub(super) config: TcpParams,
     pub(super) ports: PortTable,
-    pub(super) conns: HandleMap<TcpHandle, Tcb>,
+    /// Every connection, boxed: a table of 1.6 KiB TCBs held inline would
+    /// carry its empty slots (up to half the table, hashbrown grows by
+    /// doubling) at full size — about 1 KiB per connection at 10,000.
+    pub(super) conns: HandleMap<TcpHandle, Box<Tcb>>,
     /// (local port, remote address) → connection: O(1) demultiplexing.
     pub(super) by_tuple: HashMap<(u16, SocketAddrV4), TcpHandle>,
     pub(super) listeners: HandleMap<TcpHandle, Listener>,
