@@ -37,8 +37,8 @@ fn row(netid: Protocol, state: &str, local: SocketAddrV4, peer: Option<SocketAdd
         recv_q_max: 0,
         send_q: 0,
         send_q_max: 0,
-        local,
-        peer,
+        local: local.into(),
+        peer: peer.map(SocketAddr::V4),
         service: None,
         drops: 0,
         datagrams: None,
@@ -63,7 +63,9 @@ fn send_all(sim: &mut Sim, conn: TcpHandle, data: &[u8]) {
     let now = sim.now();
     assert_eq!(sim.a.tcp_send(now, conn, data).expect("send"), data.len());
     let local = v4(sim.a.tcp_local_addr(conn).expect("local"));
-    let acked = sim.run_until(MINUTE, |sim| sim.a.socket_table().iter().any(|r| r.local == local && r.send_q == 0));
+    let acked = sim.run_until(MINUTE, |sim| {
+        sim.a.socket_table().iter().any(|r| r.local == SocketAddr::V4(local) && r.send_q == 0)
+    });
     assert!(acked, "data never acknowledged");
 }
 
@@ -137,7 +139,7 @@ fn socket_table_shows_states_queues_bounds_and_drops() {
     let udp_row = a_table.iter().find(|r| r.netid == Protocol::Udp).expect("A's UDP socket");
     assert_eq!(
         (udp_row.state.as_str(), udp_row.peer, udp_row.service.as_deref()),
-        ("ESTAB", Some(discard), Some("discard"))
+        ("ESTAB", Some(SocketAddr::V4(discard)), Some("discard"))
     );
     assert!(a_table.iter().filter(|r| r.netid == Protocol::Tcp).all(|r| r.state == "ESTABLISHED" && r.send_q == 0));
 }
