@@ -59,9 +59,12 @@ pub fn recv_queue_bytes(datagrams: usize) -> usize {
 }
 
 /// Bind `service` on the stack and serve it on a thread until the runtime stops.
-/// `queue` bounds the socket's receive queue (datagrams).
+/// `queue` bounds the socket's receive queue (datagrams). With an IPv6 address
+/// (`--addr6`) the socket is one dual-stack `[::]` socket, answering both
+/// families (IPv4 clients seen as `::ffff:a.b.c.d`, answered over IPv4).
 pub fn spawn_udp(runtime: &Runtime, service: UdpService, queue: usize) -> io::Result<RunningService> {
-    let socket = UdpSocket::bind(runtime, ("0.0.0.0", service.port()))?;
+    let any = if runtime.with_stack(|stack, _| stack.config().addr6.is_some()) { "::" } else { "0.0.0.0" };
+    let socket = UdpSocket::bind(runtime, (any, service.port()))?;
     socket.set_recv_queue_capacity(queue, recv_queue_bytes(queue))?;
     let thread = std::thread::Builder::new().name(format!("udp-{}", service.name())).spawn(move || {
         let mut buf = vec![0u8; 65_536];

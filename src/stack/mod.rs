@@ -91,6 +91,7 @@ impl Stack {
         let udp = UdpConfig {
             addr: config.addr,
             addr6: config.addr6,
+            bind_v6only: config.bind_v6only,
             max_sockets: config.max_udp_sockets,
             recv_queue: config.udp_recv_queue,
             ports: config.ports.clone(),

@@ -16,9 +16,7 @@
 //!   serve a family in common. So `0.0.0.0:P` and a dual-stack `[::]:P`
 //!   conflict, while `0.0.0.0:P` and an IPv6-only `[::]:P` (or `[ours]:P`)
 //!   share P, each receiving its own family — as on Linux, where the stack
-//!   has one address per family. (Linux also refuses `0.0.0.0:P` after a
-//!   non-`V6ONLY` socket bound to a specific IPv6 address on P, though not in
-//!   the other order; here the rule is the same in both orders.)
+//!   has one address per family.
 //!
 //! Inside the table an address is kept **canonical**: an IPv4-mapped IPv6
 //! address is stored as the IPv4 address it maps, so one comparison decides

@@ -56,6 +56,8 @@ pub(crate) struct UdpConfig {
     /// Our IPv6 address, if the stack has one: the only one an IPv6 socket may
     /// bind besides `::` and the IPv4-mapped ones.
     pub addr6: Option<Ipv6Addr>,
+    /// New IPv6 sockets on `::` start IPv6-only (`StackConfig::bind_v6only`).
+    pub bind_v6only: bool,
     /// Most sockets open at once.
     pub max_sockets: usize,
     /// The receive queue bound a new socket starts with.
@@ -232,7 +234,9 @@ impl UdpTable {
         if self.sockets.len() >= self.config.max_sockets {
             return Err(io::Error::new(io::ErrorKind::OutOfMemory, "UDP socket limit reached (max_udp_sockets)"));
         }
-        let binding = Binding { ip, only_v6: false };
+        // Linux's `bindv6only` applies to IPv6 addresses, never to IPv4-mapped ones.
+        let only_v6 = self.config.bind_v6only && canonical(addr).is_ipv6();
+        let binding = Binding { ip, only_v6 };
         let handle = UdpHandle(self.next_handle);
         // A port bound by the other family's socket may be shared (one
         // namespace, one socket per family on a port).

@@ -264,3 +264,15 @@ fn misuse_is_refused_with_a_clear_error() {
     plain.input(ms(0), &udp_packet(PEER, US, 40_000, 7, b"v4"));
     assert_eq!(plain.udp_recv(dual).expect("IPv4 served").from, addr("[::ffff:198.18.0.1]:40000"));
 }
+
+#[test]
+fn bind_v6only_makes_new_unspecified_ipv6_sockets_ipv6_only() {
+    let mut s = Stack::new(StackConfig { addr6: Some(US6), bind_v6only: true, ..StackConfig::default() });
+    let six = bind(&mut s, "[::]:7");
+    assert!(s.udp_only_v6(six).expect("open"));
+    let four = bind(&mut s, "0.0.0.0:7");
+    assert!(!s.udp_only_v6(four).expect("open"));
+    let mapped = bind(&mut s, "[::ffff:198.18.0.2]:8");
+    assert!(!s.udp_only_v6(mapped).expect("open"), "an IPv4-mapped address is IPv4 whatever the default");
+    s.udp_set_only_v6(six, false).expect_err("the IPv4 place is taken");
+}
