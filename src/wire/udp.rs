@@ -87,11 +87,7 @@ pub fn emit(
     dst_port: u16,
     payload: &[u8],
 ) -> Option<()> {
-    let mut header = UdpHeader::without_ipv4_checksum(src_port, dst_port, payload.len()).ok()?;
-    header.checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).ok()?;
-    out.extend_from_slice(&header.to_bytes());
-    out.extend_from_slice(payload);
-    Some(())
+    emit_with(out, src_port, dst_port, payload, |h| h.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).ok())
 }
 
 /// Append a UDP header with its checksum over the IPv6 pseudo-header (RFC 8200
@@ -104,8 +100,19 @@ pub fn emit_v6(
     dst_port: u16,
     payload: &[u8],
 ) -> Option<()> {
+    emit_with(out, src_port, dst_port, payload, |h| h.calc_checksum_ipv6_raw(src.octets(), dst.octets(), payload).ok())
+}
+
+/// The header with the checksum `checksum` computes for it, then `payload`.
+fn emit_with(
+    out: &mut Vec<u8>,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+    checksum: impl FnOnce(&UdpHeader) -> Option<u16>,
+) -> Option<()> {
     let mut header = UdpHeader::without_ipv4_checksum(src_port, dst_port, payload.len()).ok()?;
-    header.checksum = header.calc_checksum_ipv6_raw(src.octets(), dst.octets(), payload).ok()?;
+    header.checksum = checksum(&header)?;
     out.extend_from_slice(&header.to_bytes());
     out.extend_from_slice(payload);
     Some(())
