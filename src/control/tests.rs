@@ -223,6 +223,30 @@ udp    UNCONN       1600/1048576 (16/16 dg)  -         198.18.0.2:5001     0.0.0
     assert_eq!(text, expected);
 }
 
+/// IPv6 UDP sockets are listed as `ss` lists them: `[::]:7` for a dual-stack
+/// socket, an IPv4 peer of an IPv6 socket mapped, IPv4 before IPv6 on a port.
+#[test]
+fn ipv6_udp_sockets_are_listed_as_ss_lists_them() {
+    let config = crate::StackConfig { addr6: Some("2001:2::2".parse().expect("addr")), ..Default::default() };
+    let mut stack = crate::Stack::new(config);
+    let addr = |s: &str| s.parse::<SocketAddr>().expect("addr");
+    stack.udp_bind(addr("[::]:7")).expect("dual-stack");
+    let six = stack.udp_bind(addr("[2001:2::2]:9")).expect("IPv6");
+    stack.udp_connect(six, addr("[2001:2::1]:6000")).expect("connect");
+    let mapped = stack.udp_bind(addr("[::]:5000")).expect("dual-stack");
+    stack.udp_connect(mapped, addr("198.18.0.1:53")).expect("connect");
+    stack.udp_bind(addr("0.0.0.0:9")).expect("IPv4 beside the IPv6-only [2001:2::2]:9");
+    let text = format::socket_table(&stack.socket_table());
+    let expected = "\
+Netid  State   Recv-Q                 Send-Q  Local Address:Port  Peer Address:Port       Service  Drops  PMTU
+udp    UNCONN  0/1048576 (0/1024 dg)  -       [::]:7              [::]:*                  echo     0      -
+udp    UNCONN  0/1048576 (0/1024 dg)  -       198.18.0.2:9        0.0.0.0:*               discard  0      -
+udp    ESTAB   0/1048576 (0/1024 dg)  -       [2001:2::2]:9       [2001:2::1]:6000        discard  0      -
+udp    ESTAB   0/1048576 (0/1024 dg)  -       [::]:5000           [::ffff:198.18.0.1]:53  domain   0      -
+";
+    assert_eq!(text, expected);
+}
+
 #[test]
 fn stats_text_groups_by_layer() {
     let text = format::stats(&Counters { udp_rx_queue_full: 4, ..Counters::default() });

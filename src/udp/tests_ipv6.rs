@@ -276,3 +276,15 @@ fn bind_v6only_makes_new_unspecified_ipv6_sockets_ipv6_only() {
     assert!(!s.udp_only_v6(mapped).expect("open"), "an IPv4-mapped address is IPv4 whatever the default");
     s.udp_set_only_v6(six, false).expect_err("the IPv4 place is taken");
 }
+
+#[test]
+fn an_icmpv4_error_reaches_a_dual_stack_socket_connected_to_a_mapped_peer() {
+    let mut s = stack6();
+    let h = bind(&mut s, "[::]:5000");
+    s.udp_connect(h, addr("[::ffff:198.18.0.1]:6000")).expect("connect");
+    s.udp_send(h, b"probe").expect("sent");
+    let sent = drain(&mut s).remove(0);
+    s.input(ms(0), &icmp_dest_unreachable(PEER, US, ICMP4_PORT_UNREACHABLE, &sent[..28]));
+    assert_eq!(events(&mut s), [Event::UdpError(h)]);
+    assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::ConnectionRefused);
+}
