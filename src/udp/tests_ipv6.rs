@@ -288,3 +288,19 @@ fn an_icmpv4_error_reaches_a_dual_stack_socket_connected_to_a_mapped_peer() {
     assert_eq!(events(&mut s), [Event::UdpError(h)]);
     assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::ConnectionRefused);
 }
+
+#[test]
+fn an_ipv6_packet_from_an_ipv4_mapped_source_is_not_taken_for_ipv4() {
+    let mut s = stack6();
+    let dual = bind(&mut s, "[::]:7");
+    let four = bind(&mut s, "0.0.0.0:9");
+    let mapped = PEER.to_ipv6_mapped();
+    s.input(ms(0), &udp6_packet(mapped, US6, 40_000, 7, b"posing as IPv4"));
+    s.input(ms(0), &udp6_packet(mapped, US6, 40_000, 9, b"posing as IPv4"));
+    assert!(drain(&mut s).is_empty() && events(&mut s).is_empty());
+    assert_eq!(
+        (err_kind(s.udp_recv(dual)), err_kind(s.udp_recv(four))),
+        (ErrorKind::WouldBlock, ErrorKind::WouldBlock)
+    );
+    assert_eq!((s.counters().ip6_rx_bad_source, s.counters().udp_rx), (2, 0));
+}
