@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use crate::ip::ipv6::{Datagram6, ErrorRequest, Ipv6Output, MAX_QUOTE};
+use crate::ip::ipv6::{Datagram6, ErrorRequest, MAX_QUOTE};
 use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason, TokenBucket};
 use crate::wire::icmpv6::{self, ErrorKind, Icmpv6Error, Icmpv6Message};
@@ -56,7 +56,6 @@ impl Icmpv6 {
     pub fn input<'a>(
         &mut self,
         ctx: &mut Context<'_>,
-        out6: &mut Ipv6Output,
         out: &mut IpOutput,
         datagram: &Datagram6<'a>,
     ) -> Option<Received6Error<'a>> {
@@ -79,8 +78,8 @@ impl Icmpv6 {
             Icmpv6Message::EchoRequest { id, seq, data } if !datagram.is_multicast() => {
                 ctx.counters.icmp6_rx_echo_request += 1;
                 let mut reply = Vec::with_capacity(icmpv6::HEADER_LEN + data.len());
-                if icmpv6::emit_echo_reply(&mut reply, out6.addr(), datagram.src, id, seq, data).is_some()
-                    && out6.send(out, ctx.counters, datagram.src, ICMPV6, &reply).is_ok()
+                if icmpv6::emit_echo_reply(&mut reply, datagram.dst, datagram.src, id, seq, data).is_some()
+                    && out.send_v6(ctx.counters, datagram.src, ICMPV6, &reply).is_ok()
                 {
                     ctx.counters.icmp6_tx_echo_reply += 1;
                 }
@@ -103,11 +102,11 @@ impl Icmpv6 {
     pub fn send_error(
         &mut self,
         ctx: &mut Context<'_>,
-        out6: &mut Ipv6Output,
         out: &mut IpOutput,
         request: &ErrorRequest<'_>,
     ) {
         let to = request.to;
+        let Some(src) = out.addr6() else { return };
         if to.is_unspecified() || to.is_multicast() || is_error_message(&request.packet) {
             return;
         }
@@ -117,8 +116,8 @@ impl Icmpv6 {
         }
         let quoted = request.packet.get(..MAX_QUOTE).unwrap_or(&request.packet);
         let mut message = Vec::with_capacity(icmpv6::HEADER_LEN + quoted.len());
-        if icmpv6::emit_error(&mut message, out6.addr(), to, request.kind, quoted).is_none()
-            || out6.send(out, ctx.counters, to, ICMPV6, &message).is_err()
+        if icmpv6::emit_error(&mut message, src, to, request.kind, quoted).is_none()
+            || out.send_v6(ctx.counters, to, ICMPV6, &message).is_err()
         {
             return;
         }

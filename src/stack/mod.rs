@@ -32,6 +32,7 @@ use std::time::Duration;
 use crate::config::{CongestionAlgorithm, StackConfig};
 use crate::counters::Counters;
 use crate::icmp::{Icmp, Unreachable};
+use crate::ip::ipv6::Ipv6Output;
 use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
 use crate::proto::{IcmpError, Protocol, ProtocolTable, Verdict};
@@ -103,7 +104,11 @@ impl Stack {
         Stack {
             counters: Counters::default(),
             ip: IpInput::new(config.addr, config.reassembly.clone()),
-            out: IpOutput::new(output, config.seed),
+            out: match config.addr6 {
+                Some(addr6) => IpOutput::new(output, config.seed)
+                    .with_ipv6(Ipv6Output::new(addr6, config.mtu, config.ttl, config.seed)),
+                None => IpOutput::new(output, config.seed),
+            },
             icmp: Icmp::new(config.icmp_error_burst, config.icmp_refill_interval()),
             udp: UdpTable::new(udp),
             tcp: TcpTable::new(tcp, config.ports.clone(), config.seed),
@@ -258,8 +263,7 @@ impl Stack {
     /// is full; a pending ICMP error of a connected socket.
     pub fn udp_send_to(&mut self, handle: UdpHandle, payload: &[u8], dst: SocketAddr) -> io::Result<usize> {
         let mut p = self.parts(Instant::ZERO);
-        let out6 = p.v6.map(V6::output);
-        p.udp.send_to(&mut p.ctx, p.out, out6, handle, payload, dst)
+        p.udp.send_to(&mut p.ctx, p.out, handle, payload, dst)
     }
 
     /// Send to the connected peer.

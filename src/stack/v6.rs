@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use crate::config::StackConfig;
 use crate::icmp::{Icmpv6, Received6Error};
-use crate::ip::ipv6::{Datagram6, ErrorRequest, Input6, Ipv6Input, Ipv6Output};
+use crate::ip::ipv6::{Datagram6, ErrorRequest, Input6, Ipv6Input};
 use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason};
 use crate::time::Instant;
@@ -42,7 +42,6 @@ fn error_to_udp(ctx: &mut Context<'_>, udp: &mut UdpTable, error: &Received6Erro
 #[derive(Debug)]
 pub(crate) struct V6 {
     input: Ipv6Input,
-    out: Ipv6Output,
     icmp: Icmpv6,
 }
 
@@ -50,21 +49,15 @@ impl V6 {
     pub fn new(addr: Ipv6Addr, config: &StackConfig) -> Self {
         V6 {
             input: Ipv6Input::new(addr, config.ipv6_max_ext_headers, config.reassembly.clone()),
-            out: Ipv6Output::new(addr, config.mtu, config.ttl, config.seed),
             icmp: Icmpv6::new(config.icmp_error_burst, config.icmp_refill_interval()),
         }
-    }
-
-    /// IPv6 output, for the transports' sends.
-    pub fn output(&mut self) -> &mut Ipv6Output {
-        &mut self.out
     }
 
     /// One IPv6 packet from the link.
     pub fn input(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, udp: &mut UdpTable, packet: &[u8]) {
         match self.input.input(ctx, packet) {
             Input6::Nothing => {}
-            Input6::Error(request) => self.icmp.send_error(ctx, &mut self.out, out, &request),
+            Input6::Error(request) => self.icmp.send_error(ctx, out, &request),
             Input6::Deliver(delivered) => self.deliver(ctx, out, udp, &delivered.datagram()),
         }
     }
@@ -79,7 +72,7 @@ impl V6 {
         let error = match protocol {
             ICMPV6 => {
                 ctx.counters.ip6_rx_delivered += 1;
-                if let Some(error) = self.icmp.input(ctx, &mut self.out, out, datagram) {
+                if let Some(error) = self.icmp.input(ctx, out, datagram) {
                     error_to_udp(ctx, udp, &error);
                 }
                 None
@@ -107,7 +100,7 @@ impl V6 {
             }
         };
         if let Some(request) = error.and_then(|kind| ErrorRequest::about(kind, datagram, false)) {
-            self.icmp.send_error(ctx, &mut self.out, out, &request);
+            self.icmp.send_error(ctx, out, &request);
         }
     }
 
@@ -120,7 +113,7 @@ impl V6 {
     /// Exceeded where the first fragment had arrived.
     pub fn expire(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput) {
         for request in self.input.expire(ctx) {
-            self.icmp.send_error(ctx, &mut self.out, out, &request);
+            self.icmp.send_error(ctx, out, &request);
         }
     }
 

@@ -21,7 +21,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
 
-use crate::ip::ipv6::Ipv6Output;
 use crate::ip::{Datagram, IpOutput, OutputError};
 use crate::ports::{BindError, PortConfig, PortTable, Protocol};
 use crate::shared::{Context, DropReason, Event, QueueLimit, UdpHandle};
@@ -317,13 +316,11 @@ impl UdpTable {
         Ok(())
     }
 
-    /// Send one datagram to `dst` through `out` (IPv4) or `out6` (IPv6, `None`
-    /// when the stack has no IPv6 address).
+    /// Send one datagram to `dst` through `out`, over IPv4 or IPv6.
     pub fn send_to(
         &mut self,
         ctx: &mut Context<'_>,
         out: &mut IpOutput,
-        out6: Option<&mut Ipv6Output>,
         handle: UdpHandle,
         payload: &[u8],
         dst: SocketAddr,
@@ -349,22 +346,18 @@ impl UdpTable {
         }
         let src_port = socket.local_port;
         let mut segment = out.buffer();
-        let sent = match (canonical(dst), out6) {
+        let sent = match (canonical(dst), out.addr6()) {
             (SocketAddr::V4(dst), _) => match udp::emit(&mut segment, src, *dst.ip(), src_port, dst.port(), payload) {
                 Some(()) => out.send(ctx.counters, *dst.ip(), PROTO_UDP, &segment),
                 None => Err(OutputError::TooBig),
             },
-            (SocketAddr::V6(dst), Some(out6)) => {
-                match udp::emit_v6(&mut segment, out6.addr(), *dst.ip(), src_port, dst.port(), payload) {
-                    Some(()) => out6.send(out, ctx.counters, *dst.ip(), PROTO_UDP, &segment),
+            (SocketAddr::V6(dst), Some(src6)) => {
+                match udp::emit_v6(&mut segment, src6, *dst.ip(), src_port, dst.port(), payload) {
+                    Some(()) => out.send_v6(ctx.counters, *dst.ip(), PROTO_UDP, &segment),
                     None => Err(OutputError::TooBig),
                 }
             }
-            (SocketAddr::V6(_), None) => {
-                out.recycle(segment);
-                let why = "this stack has no IPv6 address (StackConfig::addr6)";
-                return Err(io::Error::new(io::ErrorKind::NetworkUnreachable, why));
-            }
+            (SocketAddr::V6(_), None) => Err(OutputError::NoIpv6),
         };
         out.recycle(segment);
         match sent {
@@ -375,6 +368,10 @@ impl UdpTable {
             Err(OutputError::QueueFull) => Err(io::Error::new(io::ErrorKind::WouldBlock, "transmit queue full")),
             Err(OutputError::TooBig) => {
                 Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large for this MTU"))
+            }
+            Err(OutputError::NoIpv6) => {
+                let why = "this stack has no IPv6 address (StackConfig::addr6)";
+                Err(io::Error::new(io::ErrorKind::NetworkUnreachable, why))
             }
         }
     }
