@@ -99,12 +99,7 @@ impl Icmpv6 {
 
     /// Send the error `request` asks for, unless RFC 4443 §2.4 (e) or the rate
     /// limit (f) forbids it.
-    pub fn send_error(
-        &mut self,
-        ctx: &mut Context<'_>,
-        out: &mut IpOutput,
-        request: &ErrorRequest<'_>,
-    ) {
+    pub fn send_error(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, request: &ErrorRequest<'_>) {
         let to = request.to;
         let Some(src) = out.addr6() else { return };
         if to.is_unspecified() || to.is_multicast() || is_error_message(&request.packet) {

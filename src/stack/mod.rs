@@ -105,8 +105,12 @@ impl Stack {
             counters: Counters::default(),
             ip: IpInput::new(config.addr, config.reassembly.clone()),
             out: match config.addr6 {
-                Some(addr6) => IpOutput::new(output, config.seed)
-                    .with_ipv6(Ipv6Output::new(addr6, config.mtu, config.ttl, config.seed)),
+                Some(addr6) => IpOutput::new(output, config.seed).with_ipv6(Ipv6Output::new(
+                    addr6,
+                    config.mtu,
+                    config.ttl,
+                    config.seed,
+                )),
                 None => IpOutput::new(output, config.seed),
             },
             icmp: Icmp::new(config.icmp_error_burst, config.icmp_refill_interval()),

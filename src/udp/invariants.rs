@@ -4,8 +4,8 @@
 //! the places of the families it serves (`dual_stack.rs`) and no port bound
 //! without a socket (none leaked); at most `max_udp_sockets` sockets.
 
-use super::dual_stack::Family;
 use super::UdpTable;
+use crate::ip::dual_stack::Family;
 use crate::shared::ensure;
 
 impl UdpTable {

@@ -21,6 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
 
+use crate::ip::dual_stack::{canonical, Binding, Family};
 use crate::ip::{Datagram, IpOutput, OutputError};
 use crate::ports::{BindError, PortConfig, PortTable, Protocol};
 use crate::shared::{Context, DropReason, Event, QueueLimit, UdpHandle};
@@ -28,7 +29,7 @@ use crate::wire::icmp::{CODE_HOST_UNREACHABLE, CODE_NET_UNREACHABLE, CODE_PORT_U
 use crate::wire::icmpv6;
 use crate::wire::ip_protocol::UDP as PROTO_UDP;
 use crate::wire::udp::{self, UdpDatagram, UdpError, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
-use dual_stack::{canonical, Binding, Family, PortHolders};
+use dual_stack::PortHolders;
 
 /// A UDP socket as listed by [`Stack::udp_sockets`](crate::Stack::udp_sockets).
 #[derive(Clone, Debug, PartialEq, Eq)]

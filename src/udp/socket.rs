@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use super::dual_stack::Binding;
+use crate::ip::dual_stack::Binding;
 use crate::shared::RecvQueue;
 
 /// What the core knows of one UDP socket: its port and what it bound, an optional
@@ -13,7 +13,7 @@ use crate::shared::RecvQueue;
 pub struct UdpSocketState {
     pub local_port: u16,
     /// The address bound and `IPV6_V6ONLY`: which families the socket serves
-    /// (see `dual_stack.rs`).
+    /// (see `ip/dual_stack.rs`).
     pub(crate) binding: Binding,
     /// Set by `connect`: datagrams go there by default and only datagrams from there
     /// are accepted. Canonical: an IPv4 peer is kept as IPv4 even when the program

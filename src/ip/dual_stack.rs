@@ -1,0 +1,125 @@
+//! Dual-stack sockets: which address families a UDP socket or a TCP listener
+//! serves, and how a socket of either family names its peers — the rules Linux
+//! applies (RFC 4291 §2.5.5.2 for IPv4-mapped addresses, RFC 3493 §3.7 for
+//! `IPV6_V6ONLY`).
+//!
+//! * A socket bound to an **IPv4** address (`0.0.0.0` or ours) is an IPv4
+//!   socket: it serves IPv4 only and names peers as IPv4 addresses.
+//! * A socket bound to an **IPv6** address is an IPv6 socket and names every
+//!   peer as an IPv6 address; an IPv4 peer `a.b.c.d` appears as the
+//!   IPv4-mapped `::ffff:a.b.c.d`. Bound to `::`, it serves IPv6 *and* IPv4 —
+//!   unless `only_v6` is set (Linux's `IPV6_V6ONLY`, off by default as with
+//!   `net.ipv6.bindv6only = 0`); bound to our IPv6 address, IPv6 only; bound
+//!   to an IPv4-mapped address (`::ffff:0.0.0.0` or `::ffff:` and ours), IPv4
+//!   only.
+//!
+//! Inside the stack an address is kept **canonical**: an IPv4-mapped IPv6
+//! address is stored as the IPv4 address it maps, so one comparison decides
+//! whether a datagram or segment comes from a known peer whichever way the
+//! program wrote it. (IPv6 input refuses IPv4-mapped sources, so a canonical
+//! IPv4 address always came over IPv4.)
+
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+
+/// An IP address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// The family `addr` reaches: IPv4 for an IPv4 or IPv4-mapped address.
+    pub fn of(addr: &SocketAddr) -> Family {
+        match canonical(*addr) {
+            SocketAddr::V4(_) => Family::V4,
+            SocketAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+/// `addr` with an IPv4-mapped address turned into the IPv4 address it maps.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), a.port()),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}
+
+/// What a socket bound: the address as the program gave it (the port aside),
+/// and whether an IPv6 socket refuses IPv4 (`IPV6_V6ONLY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub ip: IpAddr,
+    pub only_v6: bool,
+}
+
+impl Binding {
+    /// An IPv6 socket (`AF_INET6`): it names its peers as IPv6 addresses.
+    pub fn is_v6_socket(&self) -> bool {
+        self.ip.is_ipv6()
+    }
+
+    /// Whether the socket sends to and receives from `family`.
+    pub fn serves(&self, family: Family) -> bool {
+        match self.ip {
+            IpAddr::V4(_) => family == Family::V4,
+            IpAddr::V6(ip) if ip.is_unspecified() => family == Family::V6 || !self.only_v6,
+            IpAddr::V6(ip) if ip.to_ipv4_mapped().is_some() => family == Family::V4,
+            IpAddr::V6(_) => family == Family::V6,
+        }
+    }
+
+    /// A canonical peer address as this socket names it: an IPv4 peer of an
+    /// IPv6 socket as `::ffff:a.b.c.d`.
+    pub fn show(&self, addr: SocketAddr) -> SocketAddr {
+        match addr {
+            SocketAddr::V4(a) if self.is_v6_socket() => {
+                SocketAddr::V6(SocketAddrV6::new(a.ip().to_ipv6_mapped(), a.port(), 0, 0))
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn binding(ip: &str, only_v6: bool) -> Binding {
+        Binding { ip: ip.parse().expect("an address"), only_v6 }
+    }
+
+    #[test]
+    fn who_serves_what() {
+        let cases = [
+            ("0.0.0.0", false, true, false),
+            ("198.18.0.2", false, true, false),
+            ("::", false, true, true),
+            ("::", true, false, true),
+            ("2001:2::2", false, false, true),
+            ("::ffff:0.0.0.0", false, true, false),
+            ("::ffff:198.18.0.2", false, true, false),
+        ];
+        for (ip, only_v6, v4, v6) in cases {
+            let b = binding(ip, only_v6);
+            assert_eq!((b.serves(Family::V4), b.serves(Family::V6)), (v4, v6), "{ip} only_v6={only_v6}");
+        }
+    }
+
+    #[test]
+    fn mapped_addresses_are_kept_as_ipv4_and_shown_mapped_to_ipv6_sockets() {
+        let mapped: SocketAddr = "[::ffff:198.18.0.1]:53".parse().expect("addr");
+        let v4 = SocketAddr::from((Ipv4Addr::new(198, 18, 0, 1), 53));
+        assert_eq!(canonical(mapped), v4);
+        assert_eq!(Family::of(&mapped), Family::V4);
+        assert_eq!(binding("::", false).show(v4), mapped);
+        assert_eq!(binding("0.0.0.0", false).show(v4), v4);
+        let v6 = SocketAddr::from((Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1), 53));
+        assert_eq!((canonical(v6), binding("::", false).show(v6)), (v6, v6));
+    }
+}
