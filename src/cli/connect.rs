@@ -15,7 +15,7 @@ use tunstack::{Runtime, TcpStream, UdpSocket};
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
     /// The peer's address (usually the kernel side, e.g. 198.18.0.1; an IPv6
-    /// address such as 2001:2::1 with --udp and --addr6).
+    /// address such as 2001:2::1 with --addr6).
     host: IpAddr,
     /// The peer's port (TCP, or UDP with `--udp`), 1–65535.
     #[arg(value_parser = clap::value_parser!(u16).range(1..), allow_negative_numbers = true)]
@@ -41,9 +41,6 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     /// See [`Cli::check`](super::Cli::check).
     pub fn check(&self) -> Result<(), String> {
-        if self.host.is_ipv6() && !self.udp {
-            return Err(format!("TCP over IPv6 is not supported yet: {} needs --udp", self.host));
-        }
         if self.host.is_ipv6() && self.link.addr6.is_none() {
             return Err(format!("{} is an IPv6 address, but the stack has none: add --addr6", self.host));
         }

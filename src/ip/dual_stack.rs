@@ -49,6 +49,15 @@ pub fn canonical(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// A canonical address as a socket names it: an IPv4 address as
+/// `::ffff:a.b.c.d` to an IPv6 socket (`v6_socket`), else as it is.
+pub fn shown(addr: SocketAddr, v6_socket: bool) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if v6_socket => SocketAddr::V6(SocketAddrV6::new(a.ip().to_ipv6_mapped(), a.port(), 0, 0)),
+        other => other,
+    }
+}
+
 /// What a socket bound: the address as the program gave it (the port aside),
 /// and whether an IPv6 socket refuses IPv4 (`IPV6_V6ONLY`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,12 +85,7 @@ impl Binding {
     /// A canonical peer address as this socket names it: an IPv4 peer of an
     /// IPv6 socket as `::ffff:a.b.c.d`.
     pub fn show(&self, addr: SocketAddr) -> SocketAddr {
-        match addr {
-            SocketAddr::V4(a) if self.is_v6_socket() => {
-                SocketAddr::V6(SocketAddrV6::new(a.ip().to_ipv6_mapped(), a.port(), 0, 0))
-            }
-            other => other,
-        }
+        shown(addr, self.is_v6_socket())
     }
 }
 

@@ -98,7 +98,13 @@ impl Stack {
             ports: config.ports.clone(),
             seed: config.seed,
         };
-        let tcp = TcpParams { tcp: config.tcp.clone(), addr: config.addr, mtu: config.mtu };
+        let tcp = TcpParams {
+            tcp: config.tcp.clone(),
+            addr: config.addr,
+            addr6: config.addr6,
+            bind_v6only: config.bind_v6only,
+            mtu: config.mtu,
+        };
         let raw =
             RawConfig { addr: config.addr, max_sockets: config.max_raw_sockets, recv_queue: config.raw_recv_queue };
         Stack {
@@ -165,7 +171,7 @@ impl Stack {
         if packet.first().is_some_and(|b| b >> 4 == 6) {
             p.ctx.counters.ip6_rx_packets += 1;
             match p.v6 {
-                Some(v6) => v6.input(&mut p.ctx, p.out, p.udp, packet),
+                Some(v6) => v6.input(&mut p.ctx, p.out, p.udp, p.tcp, packet),
                 None => p.ctx.drop(DropReason::Ip6Disabled, format_args!("len={}", packet.len())),
             }
             return self.verdict.take();
@@ -318,6 +324,17 @@ impl Stack {
     /// connections waiting for `accept` (capped by the configured accept backlog).
     pub fn tcp_listen(&mut self, addr: SocketAddr, backlog: usize) -> io::Result<TcpHandle> {
         self.tcp.listen(addr, backlog)
+    }
+
+    /// `IPV6_V6ONLY` of an IPv6 listener: `true` refuses IPv4 SYNs (answered with
+    /// RST). `InvalidInput` for an IPv4 listener or a connection.
+    pub fn tcp_set_only_v6(&mut self, listener: TcpHandle, only_v6: bool) -> io::Result<()> {
+        self.tcp.set_only_v6(listener, only_v6)
+    }
+
+    /// Whether an IPv6 listener refuses IPv4.
+    pub fn tcp_only_v6(&self, listener: TcpHandle) -> io::Result<bool> {
+        self.tcp.only_v6(listener)
     }
 
     /// Take the oldest established connection of a listener.

@@ -6,8 +6,8 @@
 //! ICMPv6 error to send, and [`V6::input`] routes either: protocol 58 to ICMPv6,
 //! whose received destination unreachables go to the UDP socket whose datagram
 //! they quote; UDP to the UDP table that IPv4 shares (its checksum is mandatory
-//! over IPv6), a closed port answered with ICMPv6 port unreachable; TCP counted
-//! as not yet supported; No Next Header dropped quietly; any other Next Header
+//! over IPv6), a closed port answered with ICMPv6 port unreachable; TCP to the
+//! TCP table IPv4 shares; No Next Header dropped quietly; any other Next Header
 //! refused with Parameter Problem code 1 pointing at the field that named it
 //! (RFC 8200 §4). A datagram to a multicast group goes to ICMPv6 only.
 
@@ -18,6 +18,7 @@ use crate::icmp::{Icmpv6, Received6Error};
 use crate::ip::ipv6::{Datagram6, ErrorRequest, Input6, Ipv6Input};
 use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason};
+use crate::tcp::TcpTable;
 use crate::time::Instant;
 use crate::udp::{unreachable_kind_v6, Delivery, UdpTable};
 use crate::wire::icmpv6::{self, types, ErrorKind, CODE_PORT_UNREACHABLE, CODE_UNRECOGNIZED_NEXT_HEADER};
@@ -54,16 +55,30 @@ impl V6 {
     }
 
     /// One IPv6 packet from the link.
-    pub fn input(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, udp: &mut UdpTable, packet: &[u8]) {
+    pub fn input(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        udp: &mut UdpTable,
+        tcp: &mut TcpTable,
+        packet: &[u8],
+    ) {
         match self.input.input(ctx, packet) {
             Input6::Nothing => {}
             Input6::Error(request) => self.icmp.send_error(ctx, out, &request),
-            Input6::Deliver(delivered) => self.deliver(ctx, out, udp, &delivered.datagram()),
+            Input6::Deliver(delivered) => self.deliver(ctx, out, udp, tcp, &delivered.datagram()),
         }
     }
 
     /// Hand a whole datagram to its upper layer.
-    fn deliver(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, udp: &mut UdpTable, datagram: &Datagram6<'_>) {
+    fn deliver(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        udp: &mut UdpTable,
+        tcp: &mut TcpTable,
+        datagram: &Datagram6<'_>,
+    ) {
         let protocol = datagram.protocol;
         if datagram.is_multicast() && protocol != ICMPV6 {
             ctx.drop(DropReason::Ip6NotForUs, format_args!("dst={} protocol={protocol}", datagram.dst));
@@ -86,7 +101,8 @@ impl V6 {
                 }
             }
             TCP => {
-                ctx.drop(DropReason::Ip6TransportUnsupported, format_args!("src={}", datagram.src));
+                ctx.counters.ip6_rx_delivered += 1;
+                tcp.input_v6(ctx, out, datagram.src, datagram.dst, datagram.payload());
                 None
             }
             NO_NEXT_HEADER => {

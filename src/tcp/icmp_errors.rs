@@ -21,7 +21,7 @@
 //!   the connection's MSS (`pmtu.rs`).
 
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use super::seq::SeqNumber;
 use super::state::State;
@@ -66,7 +66,7 @@ impl TcpTable {
         next_hop_mtu: u16,
         quoted: &Quoted,
     ) {
-        let remote = SocketAddrV4::new(quoted.dst, quoted.dst_port);
+        let remote = SocketAddr::from((quoted.dst, quoted.dst_port));
         let found = (quoted.src == self.config.addr)
             .then(|| self.by_tuple.get(&(quoted.src_port, remote)).copied())
             .flatten()

@@ -9,7 +9,7 @@
 //! [`TcpConfig`]: `max_connections`, `syn_backlog`, `accept_backlog`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::isn::IsnGenerator;
@@ -30,7 +30,7 @@ pub(crate) struct TcpTable {
     pub(super) ports: PortTable,
     pub(super) conns: HandleMap<TcpHandle, Tcb>,
     /// (local port, remote address) → connection: O(1) demultiplexing.
-    pub(super) by_tuple: HashMap<(u16, SocketAddrV4), TcpHandle>,
+    pub(super) by_tuple: HashMap<(u16, SocketAddr), TcpHandle>,
     pub(super) listeners: HandleMap<TcpHandle, Listener>,
     pub(super) listener_by_port: HashMap<u16, TcpHandle>,
     /// Every connection's next deadline, earliest first (see `schedule.rs`).
