@@ -15,8 +15,8 @@
 //! Router solicitations and MLD reports, which the kernel sends on every link with
 //! IPv6, are counted (`icmp6_rx_nd_mld`) and ignored: a TUN has no link layer to
 //! resolve and no multicast routing to join. Errors that arrive are counted
-//! (`icmp6_rx_errors`) and handed back to the stack, which gives a destination
-//! unreachable to the UDP socket whose datagram it quotes.
+//! (`icmp6_rx_errors`) and handed back to the stack, which gives them to the UDP
+//! socket or TCP connection whose datagram they quote.
 
 use std::time::Duration;
 

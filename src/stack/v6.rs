@@ -4,7 +4,7 @@
 //! [`V6`] exists only when `StackConfig::addr6` is set. `Stack::input` sends a
 //! packet here by its version nibble; IPv6 input hands back a datagram or an
 //! ICMPv6 error to send, and [`V6::input`] routes either: protocol 58 to ICMPv6,
-//! whose received destination unreachables go to the UDP socket whose datagram
+//! whose received errors go to the UDP socket or TCP connection whose datagram
 //! they quote; UDP to the UDP table that IPv4 shares (its checksum is mandatory
 //! over IPv6), a closed port answered with ICMPv6 port unreachable; TCP to the
 //! TCP table IPv4 shares; No Next Header dropped quietly; any other Next Header
@@ -24,18 +24,27 @@ use crate::udp::{unreachable_kind_v6, Delivery, UdpTable};
 use crate::wire::icmpv6::{self, types, ErrorKind, CODE_PORT_UNREACHABLE, CODE_UNRECOGNIZED_NEXT_HEADER};
 use crate::wire::ip_protocol::{ICMPV6, NO_NEXT_HEADER, TCP, UDP};
 
-/// A destination unreachable about a UDP datagram we sent: to its socket
-/// (only a socket connected to the quoted destination takes it, as for IPv4).
-fn error_to_udp(ctx: &mut Context<'_>, udp: &mut UdpTable, error: &Received6Error<'_>) {
-    if error.icmp_type != types::DEST_UNREACHABLE {
-        return;
-    }
-    let (Some(kind), Some(q)) = (unreachable_kind_v6(error.code), icmpv6::parse_quoted(error.quoted)) else {
-        return;
-    };
-    if q.protocol == UDP {
-        let peer = SocketAddr::new(IpAddr::V6(q.dst), q.dst_port);
-        udp.dest_unreachable(ctx, kind, IpAddr::V6(q.src), q.src_port, peer);
+/// An ICMPv6 error about a datagram or segment we sent, to its transport: a
+/// destination unreachable to the UDP socket connected to the quoted
+/// destination (as for IPv4); to TCP, destination unreachables and Packet Too
+/// Big (`tcp/icmp_errors.rs`).
+fn route_error(
+    ctx: &mut Context<'_>,
+    out: &mut IpOutput,
+    udp: &mut UdpTable,
+    tcp: &mut TcpTable,
+    error: &Received6Error<'_>,
+) {
+    let Some(q) = icmpv6::parse_quoted(error.quoted) else { return };
+    match q.protocol {
+        UDP if error.icmp_type == types::DEST_UNREACHABLE => {
+            if let Some(kind) = unreachable_kind_v6(error.code) {
+                let peer = SocketAddr::new(IpAddr::V6(q.dst), q.dst_port);
+                udp.dest_unreachable(ctx, kind, IpAddr::V6(q.src), q.src_port, peer);
+            }
+        }
+        TCP => tcp.icmpv6_error(ctx, out, (error.icmp_type, error.code, error.param), &q),
+        _ => {}
     }
 }
 
@@ -88,7 +97,7 @@ impl V6 {
             ICMPV6 => {
                 ctx.counters.ip6_rx_delivered += 1;
                 if let Some(error) = self.icmp.input(ctx, out, datagram) {
-                    error_to_udp(ctx, udp, &error);
+                    route_error(ctx, out, udp, tcp, &error);
                 }
                 None
             }

@@ -19,7 +19,7 @@ use etherparse::{
     IcmpEchoHeader, Icmpv6Header, Icmpv6Slice, Icmpv6Type, IpNumber, Ipv6FragmentHeaderSlice, Ipv6Header,
 };
 
-use super::field::read_u16;
+use super::field::{read_u16, read_u32};
 use super::ip_protocol::{FRAGMENT, TCP, UDP};
 
 /// Where each field of the ICMPv6 header sits (RFC 4443 §2.1).
@@ -206,6 +206,9 @@ pub struct Quoted6 {
     pub protocol: u8,
     pub src_port: u16,
     pub dst_port: u16,
+    /// TCP only: the quoted segment's sequence number, which RFC 5927 §4.1
+    /// checks against the connection's window.
+    pub seq: Option<u32>,
 }
 
 /// Read a quoted IPv6 packet past its extension headers to the ports of its
@@ -222,6 +225,7 @@ pub fn parse_quoted(quoted: &[u8]) -> Option<Quoted6> {
         protocol,
         src_port: read_u16(data, super::udp::field::SRC_PORT)?,
         dst_port: read_u16(data, super::udp::field::DST_PORT)?,
+        seq: if protocol == TCP { read_u32(data, super::tcp::field::SEQ_NUM) } else { None },
     })
 }
 
@@ -281,7 +285,7 @@ mod tests {
         let repr = crate::wire::ipv6::Ipv6Repr { src: B, dst: A, next_header: 60, hop_limit: 64 };
         let mut packet = Vec::new();
         crate::wire::ipv6::emit(&mut packet, &repr, &payload).expect("fits");
-        let expected = Quoted6 { src: B, dst: A, protocol: UDP, src_port: 50_000, dst_port: 4444 };
+        let expected = Quoted6 { src: B, dst: A, protocol: UDP, src_port: 50_000, dst_port: 4444, seq: None };
         assert_eq!(parse_quoted(&packet), Some(expected));
         assert_eq!(parse_quoted(&packet[..40 + 8 + 3]), None, "cut before the ports");
         assert_eq!(parse_quoted(&packet[..30]), None, "cut in the fixed header");

@@ -1,7 +1,8 @@
 //! TCP over IPv6 and dual-stack listeners, exact segments in and out: the
 //! handshake over each family to one `[::]` listener, the IPv6 MSS (the MTU less
 //! 40 + 20 header bytes), the IPv4 peer named `::ffff:a.b.c.d`, `only_v6`
-//! turning IPv4 SYNs away with a RST, and an active open over IPv6.
+//! turning IPv4 SYNs away with a RST, an active open over IPv6, and ICMPv6
+//! errors quoting our segments (Packet Too Big, RFC 8201; port unreachable).
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -9,7 +10,8 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use crate::config::StackConfig;
 use crate::stack::Stack;
 use crate::testutil::{drain, ip_packet, ms, parse_sent, stack, US};
-use crate::wire::ip_protocol::TCP;
+use crate::wire::icmpv6::{self, ErrorKind as Icmp6Kind};
+use crate::wire::ip_protocol::{ICMPV6, TCP};
 use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::tcp::{self as wire, Flags, OptionLayout, Options, Segment};
 
@@ -188,4 +190,53 @@ fn an_active_open_over_ipv6_offers_the_ipv6_mss_and_completes() {
     assert_eq!((out[0].src.ip(), out[0].dst, out[0].mss), (IpAddr::V4(US), addr("198.18.0.1:80"), Some(1460)));
     assert_eq!(s.tcp_peer_addr(mapped).expect("open"), addr("[::ffff:198.18.0.1]:80"));
     s.check_invariants().expect("invariants");
+}
+
+/// An ICMPv6 error from `from` to us quoting `quoted` (a packet we sent).
+fn icmpv6_error(from: Ipv6Addr, kind: Icmp6Kind, quoted: &[u8]) -> Vec<u8> {
+    let mut message = Vec::new();
+    icmpv6::emit_error(&mut message, from, US6, kind, quoted).expect("fits");
+    let mut out = Vec::new();
+    ipv6::emit(&mut out, &Ipv6Repr { src: from, dst: US6, next_header: ICMPV6, hop_limit: 64 }, &message)
+        .expect("fits");
+    out
+}
+
+#[test]
+fn packet_too_big_lowers_the_path_mtu_never_below_1280_and_only_for_data_in_flight() {
+    let mut s = stack6();
+    let listener = s.tcp_listen(addr("[::]:7"), 8).expect("listen");
+    let (peer, us) = (addr("[2001:2::1]:40000"), addr("[2001:2::2]:7"));
+    handshake(&mut s, peer, us, 1440);
+    let (conn, _) = s.tcp_accept(listener).expect("accepted");
+    assert_eq!(s.tcp_send(ms(2), conn, &[0x42; 3000]).expect("taken"), 3000);
+    let flight = drain(&mut s);
+    // Two full segments of the peer's MSS (1,400); Nagle holds the last 200.
+    assert_eq!(flight.len(), 2);
+    assert_eq!(flight[0].len(), 40 + 20 + 1400);
+    let router = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0xfe);
+
+    // A router's Packet Too Big for 1,000 bytes: the floor is IPv6's 1,280.
+    s.input(ms(3), &icmpv6_error(router, Icmp6Kind::PacketTooBig(1000), &flight[0][..1232.min(flight[0].len())]));
+    assert_eq!(s.tcp_info(conn).expect("open").snd_mss, 1280 - 60);
+    assert_eq!(s.counters().tcp_pmtu_reductions, 1);
+    let resent = sent(&mut s);
+    assert!(!resent.is_empty() && resent.iter().all(|o| o.data.len() <= 1220), "{resent:?}");
+
+    // One quoting a sequence number not in flight is refused (RFC 5927).
+    let mut stale = flight[0].clone();
+    stale[40 + 4..40 + 8].copy_from_slice(&0u32.to_be_bytes());
+    s.input(ms(4), &icmpv6_error(router, Icmp6Kind::PacketTooBig(1280), &stale));
+    assert_eq!(s.counters().tcp_rx_icmp_out_of_window, 1);
+}
+
+#[test]
+fn icmpv6_port_unreachable_ends_a_connect_over_ipv6() {
+    let mut s = stack6();
+    let conn = s.tcp_connect(ms(0), addr("[2001:2::1]:81")).expect("connect");
+    let syn = drain(&mut s).remove(0);
+    let kind = Icmp6Kind::DestUnreachable(icmpv6::CODE_PORT_UNREACHABLE);
+    s.input(ms(1), &icmpv6_error(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1), kind, &syn));
+    assert_eq!(s.tcp_connect_status(conn).expect_err("refused").kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(s.counters().tcp_icmp_aborts, 1);
 }
