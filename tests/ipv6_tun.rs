@@ -13,6 +13,11 @@
 //! `net.ipv6.bindv6only`) that socket is IPv6-only and the IPv4 client is
 //! refused.
 //!
+//! A kernel IPv6 client and a kernel IPv4 client both connect to one dual-stack
+//! TCP listener (`serve --no-accept 9000` listens on `[::]:9000` with
+//! `--addr6`), and `tunstack ss --json` lists both connections under it; with
+//! `--bindv6only` the IPv4 connect is refused.
+//!
 //! `tunstack connect 2001:2::1 PORT --udp` sends stdin to a kernel UDP echo
 //! over IPv6 and prints what comes back; without `--udp`, 1 MiB goes through a
 //! TCP connection over IPv6 to a kernel echo server and comes back byte-exact.
@@ -212,21 +217,77 @@ fn udp_echo_over_ipv6_is_byte_exact_and_one_dual_stack_socket_serves_both_famili
     }
 }
 
+/// The kernel connects to port 9000 over IPv6, then over IPv4 (refused or
+/// not), says how it went, and holds what it got until its stdin closes.
+const KERNEL_TCP_BOTH: &str = "\
+import socket, sys
+six = socket.create_connection(('2001:2::2', 9000), timeout=10)
+try:
+    four = socket.create_connection(('198.18.0.2', 9000), timeout=10)
+    print('both', six.getsockname()[1], four.getsockname()[1], flush=True)
+except ConnectionRefusedError:
+    print('ipv4 refused', six.getsockname()[1], flush=True)
+sys.stdin.read()
+";
+
+/// Run [`KERNEL_TCP_BOTH`]: its first line, and the process (to end it).
+fn kernel_tcp_both(ns: &Netns) -> (String, std::process::Child) {
+    let mut client = ns.spawn("python3", &["-c", KERNEL_TCP_BOTH]);
+    let mut line = String::new();
+    let stdout = client.stdout.as_mut().expect("piped stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("the client reports");
+    (line.trim().to_string(), client)
+}
+
+#[test]
+fn an_ipv6_and_an_ipv4_client_reach_one_dual_stack_tcp_listener() {
+    if !require_e2e(&["ping", "python3"]) {
+        return;
+    }
+    let ns = Netns::new("tcp-dual");
+    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--peer6", KERNEL_CIDR6, "--no-accept", "9000"]);
+    poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
+    let (line, mut client) = kernel_tcp_both(&ns);
+    let ports: Vec<&str> =
+        line.strip_prefix("both ").unwrap_or_else(|| panic!("client said {line:?}")).split(' ').collect();
+    let json = ns.run_ok(&common::tunstack_bin(), &["ss", "--json"]);
+    let _ = client.kill();
+    let _ = client.wait();
+    // One listener, two connections waiting in its accept queue, one per family:
+    // the IPv4 peer named as IPv4-mapped, as Linux names it to an IPv6 socket.
+    let expected = [
+        "\"local\":\"[::]:9000\"".to_string(),
+        format!("\"peer\":\"[2001:2::1]:{}\"", ports[0]),
+        format!("\"peer\":\"[::ffff:198.18.0.1]:{}\"", ports[1]),
+    ];
+    for needle in &expected {
+        assert!(json.contains(needle.as_str()), "no {needle} in `ss --json`: {json}");
+    }
+    let r = stack.stop();
+    assert_eq!(r.counter("tcp_passive_opens"), 2, "{}", r.dump());
+}
+
 #[test]
 fn with_bindv6only_the_ipv4_client_is_refused() {
     if !require_e2e(&["ping", "python3"]) {
         return;
     }
     let ns = Netns::new("v6only");
-    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--peer6", KERNEL_CIDR6, "--bindv6only"]);
+    let args = ["--addr6", STACK_ADDR6, "--peer6", KERNEL_CIDR6, "--bindv6only", "--no-accept", "9000"];
+    let stack = Stack::start(&ns, &args);
     poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
     let out = ns.python("udp_echo.py", &[STACK_ADDR6, "7", "1000"]);
     assert_eq!(ok_lines(&out), ["OK size=1000"], "{out}");
     assert_eq!(ns.python("udp_refused.py", &[STACK_ADDR, "7"]).trim(), "REFUSED", "[::]:7 is IPv6-only");
+    let (line, mut client) = kernel_tcp_both(&ns);
+    let _ = client.kill();
+    let _ = client.wait();
+    assert!(line.starts_with("ipv4 refused "), "[::]:9000 is IPv6-only: the client said {line:?}");
 
     let r = stack.stop();
     assert_eq!(r.socket("udp/7").received, 1, "{}", r.dump());
     assert_eq!((r.counter("udp_rx_no_port"), r.counter("icmp_tx_dest_unreachable")), (1, 1), "{}", r.dump());
+    assert_eq!((r.counter("tcp_passive_opens"), r.counter("tcp_rx_no_socket")), (1, 1), "{}", r.dump());
 }
 
 /// The kernel answers one UDP datagram on `[::]:5555` with the same bytes.
