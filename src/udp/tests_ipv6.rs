@@ -39,7 +39,7 @@ fn udp6_packet(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, data: &[u8]
 
 fn ip6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    ipv6::emit(&mut out, &Ipv6Repr { src, dst, next_header, hop_limit: 64 }, payload).expect("fits");
+    ipv6::emit(&mut out, &Ipv6Repr { src, dst, next_header, hop_limit: 64, flow_label: 0 }, payload).expect("fits");
     out
 }
 

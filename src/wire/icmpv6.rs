@@ -282,7 +282,7 @@ mod tests {
         // Destination options (8 bytes of padding) before UDP.
         let mut payload = vec![UDP, 0, 1, 4, 0, 0, 0, 0];
         payload.extend_from_slice(&udp);
-        let repr = crate::wire::ipv6::Ipv6Repr { src: B, dst: A, next_header: 60, hop_limit: 64 };
+        let repr = crate::wire::ipv6::Ipv6Repr { src: B, dst: A, next_header: 60, hop_limit: 64, flow_label: 0 };
         let mut packet = Vec::new();
         crate::wire::ipv6::emit(&mut packet, &repr, &payload).expect("fits");
         let expected = Quoted6 { src: B, dst: A, protocol: UDP, src_port: 50_000, dst_port: 4444, seq: None };

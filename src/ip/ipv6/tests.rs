@@ -27,7 +27,8 @@ fn stack6() -> Stack {
 fn packet(src: Ipv6Addr, dst: Ipv6Addr, first: u8, chain: &[&[u8]]) -> Vec<u8> {
     let body: Vec<u8> = chain.concat();
     let mut out = Vec::new();
-    ipv6::emit(&mut out, &Ipv6Repr { src, dst, next_header: first, hop_limit: 64 }, &body).expect("fits");
+    ipv6::emit(&mut out, &Ipv6Repr { src, dst, next_header: first, hop_limit: 64, flow_label: 0 }, &body)
+        .expect("fits");
     out
 }
 

@@ -47,7 +47,8 @@ fn packet(
         (IpAddr::V4(s), IpAddr::V4(d)) => ip_packet(s, d, TCP, 1, &tcp),
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let mut out = Vec::new();
-            ipv6::emit(&mut out, &Ipv6Repr { src: s, dst: d, next_header: TCP, hop_limit: 64 }, &tcp).expect("fits");
+            ipv6::emit(&mut out, &Ipv6Repr { src: s, dst: d, next_header: TCP, hop_limit: 64, flow_label: 0 }, &tcp)
+                .expect("fits");
             out
         }
         _ => panic!("mixed families"),
@@ -197,8 +198,12 @@ fn icmpv6_error(from: Ipv6Addr, kind: Icmp6Kind, quoted: &[u8]) -> Vec<u8> {
     let mut message = Vec::new();
     icmpv6::emit_error(&mut message, from, US6, kind, quoted).expect("fits");
     let mut out = Vec::new();
-    ipv6::emit(&mut out, &Ipv6Repr { src: from, dst: US6, next_header: ICMPV6, hop_limit: 64 }, &message)
-        .expect("fits");
+    ipv6::emit(
+        &mut out,
+        &Ipv6Repr { src: from, dst: US6, next_header: ICMPV6, hop_limit: 64, flow_label: 0 },
+        &message,
+    )
+    .expect("fits");
     out
 }
 
