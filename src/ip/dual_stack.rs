@@ -89,6 +89,64 @@ impl Binding {
     }
 }
 
+/// The sockets on one port — UDP sockets, or TCP listeners — at most one per
+/// family (a dual-stack socket fills both places). **One port namespace for
+/// both families**: two sockets on a port conflict (`AddrInUse`) when they serve
+/// a family in common. So `0.0.0.0:P` and a dual-stack `[::]:P` conflict, while
+/// `0.0.0.0:P` and an IPv6-only `[::]:P` (or `[ours]:P`) share P, each receiving
+/// its own family — as on Linux, where the stack has one address per family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortHolders<H> {
+    pub v4: Option<H>,
+    pub v6: Option<H>,
+}
+
+impl<H> Default for PortHolders<H> {
+    fn default() -> Self {
+        PortHolders { v4: None, v6: None }
+    }
+}
+
+impl<H: Copy + PartialEq> PortHolders<H> {
+    /// The socket receiving `family` on this port.
+    pub fn get(&self, family: Family) -> Option<H> {
+        match family {
+            Family::V4 => self.v4,
+            Family::V6 => self.v6,
+        }
+    }
+
+    /// Whether a socket `binding` (`handle`, if it holds places already) would
+    /// take a family another socket holds.
+    pub fn conflicts(&self, binding: &Binding, handle: Option<H>) -> bool {
+        [Family::V4, Family::V6]
+            .into_iter()
+            .any(|f| binding.serves(f) && self.get(f).is_some_and(|h| Some(h) != handle))
+    }
+
+    /// Give `handle` the places of the families `binding` serves, and take it
+    /// from the others.
+    pub fn place(&mut self, binding: &Binding, handle: H) {
+        for (family, place) in [(Family::V4, &mut self.v4), (Family::V6, &mut self.v6)] {
+            if binding.serves(family) {
+                *place = Some(handle);
+            } else if *place == Some(handle) {
+                *place = None;
+            }
+        }
+    }
+
+    /// Take `handle` out; whether the port is now empty.
+    pub fn remove(&mut self, handle: H) -> bool {
+        for place in [&mut self.v4, &mut self.v6] {
+            if *place == Some(handle) {
+                *place = None;
+            }
+        }
+        self.v4.is_none() && self.v6.is_none()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +183,19 @@ mod tests {
         assert_eq!(binding("0.0.0.0", false).show(v4), v4);
         let v6 = SocketAddr::from((Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1), 53));
         assert_eq!((canonical(v6), binding("::", false).show(v6)), (v6, v6));
+    }
+
+    #[test]
+    fn a_port_holds_one_socket_per_family() {
+        let (a, b) = (1u64, 2u64);
+        let mut port = PortHolders::default();
+        port.place(&binding("0.0.0.0", false), a);
+        assert!(port.conflicts(&binding("::", false), None), "dual-stack wants IPv4 too");
+        assert!(!port.conflicts(&binding("::", true), None), "IPv6-only shares the port");
+        assert!(!port.conflicts(&binding("0.0.0.0", false), Some(a)), "a socket does not conflict with itself");
+        port.place(&binding("::", true), b);
+        assert_eq!((port.get(Family::V4), port.get(Family::V6)), (Some(a), Some(b)));
+        assert!(!port.remove(a));
+        assert!(port.remove(b));
     }
 }

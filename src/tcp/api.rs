@@ -17,6 +17,7 @@ use super::timer_table::Timer;
 use super::{Keepalive, TcpInfo, TcpTable};
 use crate::ip::dual_stack::{canonical, shown, Binding, Family};
 use crate::ip::IpOutput;
+use crate::ports::BindError;
 use crate::shared::{Context, Event, TcpHandle};
 
 /// A TCP socket as listed by [`Stack::tcp_sockets`](crate::Stack::tcp_sockets) (like a row of `ss -tan`).
@@ -54,8 +55,8 @@ fn closed() -> io::Error {
 impl TcpTable {
     /// Passive open (RFC 9293 §3.10.1): listen on `addr` with at most `backlog`
     /// connections waiting for `accept` (capped by the configured accept backlog).
-    /// An IPv6 listener on `[::]` takes IPv4 SYNs too, unless `only_v6`
-    /// (`ip/dual_stack.rs`); one listener per port, whatever its family.
+    /// An IPv6 listener on `[::]` takes IPv4 SYNs too, unless `only_v6`; a port
+    /// holds one listener per family (`ip/dual_stack.rs`).
     pub fn listen(&mut self, addr: SocketAddr, backlog: usize) -> io::Result<TcpHandle> {
         let ours = match canonical(addr).ip() {
             IpAddr::V4(a) => a.is_unspecified() || a == self.config.addr,
@@ -67,17 +68,27 @@ impl TcpTable {
                 format!("{} is not this stack's address", addr.ip()),
             ));
         }
-        let port = self.ports.bind(addr.port())?;
-        let handle = self.new_handle();
-        let backlog = backlog.clamp(1, self.config.tcp.accept_backlog.max(1));
         let only_v6 = self.config.bind_v6only && canonical(addr).is_ipv6();
         let binding = Binding { ip: addr.ip(), only_v6 };
+        // A port a listener of the other family holds may be shared; one a
+        // connection owns (an active open's ephemeral port) may not.
+        let port = match self.ports.bind(addr.port()) {
+            Ok(port) => port,
+            Err(BindError::InUse(port))
+                if self.listener_by_port.get(&port).is_some_and(|p| !p.conflicts(&binding, None)) =>
+            {
+                port
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let handle = self.new_handle();
+        let backlog = backlog.clamp(1, self.config.tcp.accept_backlog.max(1));
         let local = match addr {
             SocketAddr::V4(_) => SocketAddr::from((self.config.addr, port)),
             SocketAddr::V6(a) => SocketAddr::new(IpAddr::V6(*a.ip()), port),
         };
         self.listeners.insert(handle, Listener::new(handle, local, binding, backlog));
-        self.listener_by_port.insert(port, handle);
+        self.listener_by_port.entry(port).or_default().place(&binding, handle);
         Ok(handle)
     }
 
@@ -91,12 +102,15 @@ impl TcpTable {
     }
 
     /// `IPV6_V6ONLY` of an IPv6 listener: whether it refuses IPv4 SYNs. May be
-    /// changed while it listens (connections already made stay).
+    /// changed while it listens (connections already made stay); turning it
+    /// off takes the port's IPv4 place, `AddrInUse` while an IPv4 listener
+    /// holds it.
     pub fn set_only_v6(&mut self, listener: TcpHandle, only_v6: bool) -> io::Result<()> {
         let l = self.listeners.get_mut(&listener).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "only_v6 applies to IPv6 listeners (not connections)")
         })?;
         let binding = Binding { only_v6, ..l.binding };
+        let port = l.local.port();
         if !binding.is_v6_socket() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "only_v6 applies to IPv6 listeners"));
         }
@@ -104,6 +118,11 @@ impl TcpTable {
             let why = "a listener bound to an IPv4-mapped address is IPv4 only";
             return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
         }
+        let holders = self.listener_by_port.entry(port).or_default();
+        if holders.conflicts(&binding, Some(listener)) {
+            return Err(BindError::InUse(port).into());
+        }
+        holders.place(&binding, listener);
         l.binding = binding;
         Ok(())
     }
@@ -250,10 +269,11 @@ impl TcpTable {
             return;
         };
         ctx.forget(Event::Tcp(listener));
-        if self.listener_by_port.get(&l.local.port()) == Some(&listener) {
-            self.listener_by_port.remove(&l.local.port());
+        let port = l.local.port();
+        if self.listener_by_port.get_mut(&port).is_none_or(|holders| holders.remove(listener)) {
+            self.listener_by_port.remove(&port);
+            self.ports.release(port);
         }
-        self.ports.release(l.local.port());
         let pending: Vec<TcpHandle> =
             self.conns.iter().filter(|(_, t)| t.listener == Some(listener)).map(|(&h, _)| h).collect();
         // As Linux (inet_csk_listen_stop) and FreeBSD: a connection nobody

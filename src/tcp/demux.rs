@@ -96,10 +96,9 @@ impl TcpTable {
         self.reset_for(ctx, out, &seg, local_ip, src);
     }
 
-    /// The listener on `port`, if it takes SYNs of `family`.
+    /// The listener on `port` that takes SYNs of `family`.
     fn listener_for(&self, port: u16, family: Family) -> Option<TcpHandle> {
-        let handle = *self.listener_by_port.get(&port)?;
-        self.listeners.get(&handle).filter(|l| l.binding.serves(family)).map(|_| handle)
+        self.listener_by_port.get(&port)?.get(family)
     }
 
     /// RFC 9293 §3.10.7.4 (TIME-WAIT) and RFC 6191: a new SYN with a sequence

@@ -1,7 +1,7 @@
 //! What must hold of the UDP table between any two calls (see
 //! [`crate::invariants`]): each socket's receive queue within its bound; each
 //! bound UDP port held by one socket per family at most, every socket in exactly
-//! the places of the families it serves (`dual_stack.rs`) and no port bound
+//! the places of the families it serves (`ip/dual_stack.rs`) and no port bound
 //! without a socket (none leaked); at most `max_udp_sockets` sockets.
 
 use super::UdpTable;

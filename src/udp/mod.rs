@@ -4,7 +4,6 @@
 //! The UDP port table is its own namespace: UDP port 7 and TCP port 7 are different
 //! ports (see [`crate::ports`]).
 
-mod dual_stack;
 mod invariants;
 mod socket;
 #[cfg(test)]
@@ -21,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
 
-use crate::ip::dual_stack::{canonical, Binding, Family};
+use crate::ip::dual_stack::{canonical, Binding, Family, PortHolders};
 use crate::ip::{Datagram, IpOutput, OutputError};
 use crate::ports::{BindError, PortConfig, PortTable, Protocol};
 use crate::shared::{Context, DropReason, Event, QueueLimit, UdpHandle};
@@ -29,7 +28,6 @@ use crate::wire::icmp::{CODE_HOST_UNREACHABLE, CODE_NET_UNREACHABLE, CODE_PORT_U
 use crate::wire::icmpv6;
 use crate::wire::ip_protocol::UDP as PROTO_UDP;
 use crate::wire::udp::{self, UdpDatagram, UdpError, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
-use dual_stack::PortHolders;
 
 /// A UDP socket as listed by [`Stack::udp_sockets`](crate::Stack::udp_sockets).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,13 +78,13 @@ pub(crate) enum Delivery {
 }
 
 /// All UDP sockets and the UDP port namespace, shared by IPv4 and IPv6 (see
-/// `dual_stack.rs` for the rules).
+/// `ip/dual_stack.rs` for the rules).
 #[derive(Debug)]
 pub(crate) struct UdpTable {
     config: UdpConfig,
     ports: PortTable,
     sockets: HashMap<UdpHandle, UdpSocketState>,
-    by_port: HashMap<u16, PortHolders>,
+    by_port: HashMap<u16, PortHolders<UdpHandle>>,
     next_handle: u64,
 }
 
@@ -221,7 +219,7 @@ impl UdpTable {
 
     /// Open a socket on `addr` (port 0: an ephemeral port). The address must be
     /// ours, unspecified, or (IPv6) IPv4-mapped one of those; an IPv6 socket on
-    /// `::` serves both families (see `dual_stack.rs`).
+    /// `::` serves both families (see `ip/dual_stack.rs`).
     pub fn bind(&mut self, addr: SocketAddr) -> io::Result<UdpHandle> {
         let ip = addr.ip();
         let ours = match canonical(addr).ip() {
@@ -237,16 +235,16 @@ impl UdpTable {
         // Linux's `bindv6only` applies to IPv6 addresses, never to IPv4-mapped ones.
         let only_v6 = self.config.bind_v6only && canonical(addr).is_ipv6();
         let binding = Binding { ip, only_v6 };
-        let handle = UdpHandle(self.next_handle);
         // A port bound by the other family's socket may be shared (one
         // namespace, one socket per family on a port).
         let port = match self.ports.bind(addr.port()) {
             Ok(port) => port,
-            Err(BindError::InUse(port)) if !self.by_port.get(&port).is_some_and(|p| p.conflicts(&binding, handle)) => {
+            Err(BindError::InUse(port)) if self.by_port.get(&port).is_some_and(|p| !p.conflicts(&binding, None)) => {
                 port
             }
             Err(e) => return Err(e.into()),
         };
+        let handle = UdpHandle(self.next_handle);
         self.next_handle += 1;
         let socket = UdpSocketState {
             local_port: port,
@@ -278,7 +276,7 @@ impl UdpTable {
         }
         let port = socket.local_port;
         let holders = self.by_port.entry(port).or_default();
-        if holders.conflicts(&binding, handle) {
+        if holders.conflicts(&binding, Some(handle)) {
             return Err(BindError::InUse(port).into());
         }
         holders.place(&binding, handle);

@@ -1,6 +1,6 @@
 //! UDP over IPv6 and dual-stack sockets through the whole core: exact packets
 //! in through `Stack::input`, exact packets out of `poll_transmit`, the
-//! dual-stack port rules of `dual_stack.rs`, ICMPv6 errors to connected sockets.
+//! dual-stack port rules of `ip/dual_stack.rs`, ICMPv6 errors to connected sockets.
 
 use std::io::ErrorKind;
 use std::net::{Ipv6Addr, SocketAddr};

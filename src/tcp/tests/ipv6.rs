@@ -245,3 +245,32 @@ fn icmpv6_port_unreachable_ends_a_connect_over_ipv6() {
     assert_eq!(s.tcp_connect_status(conn).expect_err("refused").kind(), ErrorKind::ConnectionRefused);
     assert_eq!(s.counters().tcp_icmp_aborts, 1);
 }
+
+#[test]
+fn an_ipv4_listener_and_an_ipv6_only_one_share_a_port() {
+    let mut s = stack6();
+    let four = s.tcp_listen(addr("0.0.0.0:7"), 8).expect("listen");
+    let six = s.tcp_listen(addr("[2001:2::2]:7"), 8).expect("IPv6 only: shares port 7");
+    s.check_invariants().expect("invariants");
+    handshake(&mut s, addr("[2001:2::1]:40000"), addr("[2001:2::2]:7"), 1440);
+    handshake(&mut s, addr("198.18.0.1:40000"), addr("198.18.0.2:7"), 1460);
+    assert_eq!(s.tcp_accept(six).expect("IPv6 to the IPv6 listener").1, addr("[2001:2::1]:40000"));
+    assert_eq!(s.tcp_accept(four).expect("IPv4 to the IPv4 listener").1, addr("198.18.0.1:40000"));
+
+    // The port stays bound until its last listener goes; a dual-stack listener
+    // cannot take the IPv4 place while it is held.
+    s.tcp_close_listener(ms(2), six);
+    let dual = s.tcp_listen(addr("[::]:7"), 8);
+    assert_eq!(dual.expect_err("IPv4's place is taken").kind(), ErrorKind::AddrInUse);
+    let mut t = Stack::new(StackConfig { addr6: Some(US6), bind_v6only: true, ..StackConfig::default() });
+    let four = t.tcp_listen(addr("0.0.0.0:8"), 8).expect("listen");
+    let six = t.tcp_listen(addr("[::]:8"), 8).expect("bind_v6only: [::] starts IPv6-only");
+    assert_eq!(t.tcp_set_only_v6(six, false).expect_err("IPv4 is held").kind(), ErrorKind::AddrInUse);
+    t.tcp_close_listener(ms(0), four);
+    t.tcp_set_only_v6(six, false).expect("now free");
+    assert!(t.tcp_ports().is_bound(8));
+    t.tcp_close_listener(ms(0), six);
+    assert!(!t.tcp_ports().is_bound(8));
+    t.check_invariants().expect("invariants");
+    s.check_invariants().expect("invariants");
+}
