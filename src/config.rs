@@ -21,6 +21,10 @@ pub struct StackConfig {
     /// The stack's own IPv6 address; `None` (the default) turns IPv6 off, and
     /// IPv6 packets are counted (`ip6_rx_disabled`) and dropped.
     pub addr6: Option<Ipv6Addr>,
+    /// Whether a new IPv6 socket bound to `::` refuses IPv4 from the start
+    /// (`only_v6`), as Linux's `net.ipv6.bindv6only`; default false: `[::]`
+    /// sockets are dual-stack.
+    pub bind_v6only: bool,
     /// Most IPv6 extension headers walked in one packet (RFC 8200 §4; RFC 8883
     /// "too many extension headers" past it).
     pub ipv6_max_ext_headers: usize,
@@ -59,6 +63,7 @@ impl Default for StackConfig {
         StackConfig {
             addr: Ipv4Addr::new(198, 18, 0, 2),
             addr6: None,
+            bind_v6only: false,
             ipv6_max_ext_headers: 8,
             mtu: 1500,
             ttl: 64,

@@ -103,9 +103,7 @@ counters! {
     ip6_rx_unknown_next_header,
     /// Packets whose chain ends in No Next Header (59): nothing to deliver (RFC 8200 §4.7).
     ip6_rx_no_next_header,
-    /// Dropped: an upper layer this increment of IPv6 does not carry yet (TCP over IPv6).
-    ip6_rx_transport_unsupported,
-    /// Packets (whole datagrams) passed up to ICMPv6 or UDP.
+    /// Packets (whole datagrams) passed up to ICMPv6, UDP or TCP.
     ip6_rx_delivered,
     /// IPv6 fragments received.
     ip6_frag_rx,

@@ -6,7 +6,7 @@
 //! test instead of hanging it.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use tunstack::aio::{RawSocket, TcpListener, TcpStream, UdpSocket};
@@ -15,6 +15,8 @@ use tunstack::{Runtime, StackConfig};
 
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const A6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 /// The most any single step may wait for the other stack.
 const BOUND: Duration = Duration::from_secs(30);
 
@@ -28,8 +30,10 @@ impl Net {
     fn new() -> Net {
         let (end_a, end_b) = link::pair(1500).expect("link pair");
         Net {
-            a: Runtime::spawn(end_a, StackConfig { addr: A, ..StackConfig::default() }).expect("runtime A"),
-            b: Runtime::spawn(end_b, StackConfig { addr: B, ..StackConfig::default() }).expect("runtime B"),
+            a: Runtime::spawn(end_a, StackConfig { addr: A, addr6: Some(A6), ..StackConfig::default() })
+                .expect("runtime A"),
+            b: Runtime::spawn(end_b, StackConfig { addr: B, addr6: Some(B6), ..StackConfig::default() })
+                .expect("runtime B"),
         }
     }
 }
@@ -211,6 +215,34 @@ async fn udp_datagrams_go_both_ways_and_a_refused_connect_is_reported() {
         assert_eq!(&buf[..m], &sent[..]);
     }
     let refused = TcpStream::connect(&net.a, at(B, 1)).await.expect_err("nobody listens on B:1");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+/// Async UDP over IPv6: a dual-stack server on `[::]:7` answers an IPv6 and an
+/// IPv4 client, naming the IPv4 one by its mapped address; with `only_v6` the
+/// IPv4 one is refused.
+#[tokio::test(flavor = "current_thread")]
+async fn udp_over_ipv6_and_a_dual_stack_socket() {
+    let net = Net::new();
+    let server = UdpSocket::bind(&net.b, "[::]:7").expect("bind [::]:7");
+    let six = UdpSocket::bind(&net.a, "[::]:0").expect("bind A [::]");
+    let four = UdpSocket::bind(&net.a, at(A, 0)).expect("bind A");
+    let mut buf = vec![0u8; 8192];
+    for (client, to, from_ip) in
+        [(&six, SocketAddr::from((B6, 7)), A6.into()), (&four, at(B, 7), A.to_ipv6_mapped().into())]
+    {
+        let sent = payload(7, 4000);
+        client.send_to(&sent, to).await.expect("send_to");
+        let (n, from) = bounded("recv_from", server.recv_from(&mut buf)).await.expect("recv_from");
+        assert_eq!((&buf[..n], from.ip()), (&sent[..], from_ip));
+        server.send_to(&buf[..n], from).await.expect("send back");
+        let (m, came) = bounded("the answer", client.recv_from(&mut buf)).await.expect("answer");
+        assert_eq!((&buf[..m], came), (&sent[..], to));
+    }
+    server.set_only_v6(true).expect("an IPv6 socket");
+    four.connect(at(B, 7)).expect("connect");
+    four.send(b"still there?").await.expect("send");
+    let refused = bounded("the refusal", four.recv(&mut buf)).await.expect_err("B:7 no longer takes IPv4");
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 

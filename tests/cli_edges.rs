@@ -331,6 +331,12 @@ fn addr_must_be_on_the_kernels_subnet_and_not_the_kernels() {
 }
 
 #[test]
+fn connect_to_an_ipv6_host_needs_addr6() {
+    usage_error("connect6-tcp", &["connect", "2001:2::1", "7"], "add --addr6");
+    usage_error("connect6-udp", &["connect", "2001:2::1", "7", "--udp"], "add --addr6");
+}
+
+#[test]
 fn port_0_is_refused_for_ports_that_would_be_printed() {
     usage_error("noaccept0", &["serve", "--no-accept", "0"], "port 0");
     usage_error("noread0", &["serve", "--udp-no-read", "0"], "port 0");

@@ -7,6 +7,21 @@
 //! into `ConnectionRefused` for the connected socket. The `--pcap` capture of it
 //! all decodes in `tshark` with no malformed packet and no bad checksum.
 //!
+//! UDP over IPv6 (`udp_echo.py` with an IPv6 address): the echo service's one
+//! dual-stack `[::]:7` socket returns 0, 1, 1,452 and 4,000 bytes byte-exact to
+//! an IPv6 client and serves an IPv4 client too; with `--bindv6only` (Linux's
+//! `net.ipv6.bindv6only`) that socket is IPv6-only and the IPv4 client is
+//! refused.
+//!
+//! A kernel IPv6 client and a kernel IPv4 client both connect to one dual-stack
+//! TCP listener (`serve --no-accept 9000` listens on `[::]:9000` with
+//! `--addr6`), and `tunstack ss --json` lists both connections under it; with
+//! `--bindv6only` the IPv4 connect is refused.
+//!
+//! `tunstack connect 2001:2::1 PORT --udp` sends stdin to a kernel UDP echo
+//! over IPv6 and prints what comes back; without `--udp`, 1 MiB goes through a
+//! TCP connection over IPv6 to a kernel echo server and comes back byte-exact.
+//!
 //! Malformed IPv6 injected through AF_PACKET (`helpers/raw_inject6.py`) raises
 //! one counter per kind, the kernel receives the Parameter Problem RFC 8200 asks
 //! for (read from its own `/proc/net/snmp6`), and the stack keeps answering.
@@ -16,7 +31,7 @@
 
 mod common;
 
-use common::{poll_until, require_e2e, Netns, Stack, TempFile, TUN};
+use common::{poll_until, require_e2e, Netns, Stack, TempFile, STACK_ADDR, TUN};
 use std::process::Command;
 use std::time::Duration;
 
@@ -167,4 +182,217 @@ fn ping6_of_56_and_4000_bytes_is_answered() {
     let versions = tshark(file.path(), &["-T", "fields", "-E", "occurrence=f", "-e", "ipv6.version"]);
     assert!(versions.lines().all(|l| l.trim() == "6"), "only IPv6 on this link: {versions}");
     assert_eq!(versions.lines().count() as u64, c("ip6_rx_packets") + c("ip6_tx_packets"), "{}", r.dump());
+}
+
+/// The helper's `OK` lines.
+fn ok_lines(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| l.starts_with("OK")).collect()
+}
+
+#[test]
+fn udp_echo_over_ipv6_is_byte_exact_and_one_dual_stack_socket_serves_both_families() {
+    if !require_e2e(&["ping", "python3"]) {
+        return;
+    }
+    let ns = Netns::new("udp6");
+    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--peer6", KERNEL_CIDR6]);
+    poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
+    // 1,452 bytes fill a 1,500-byte packet exactly; 4,000 are fragmented by the
+    // kernel, reassembled by the stack, and fragmented again by the stack.
+    let out = ns.python("udp_echo.py", &[STACK_ADDR6, "7", "0", "1", "1452", "4000"]);
+    assert_eq!(ok_lines(&out), ["OK size=0", "OK size=1", "OK size=1452", "OK size=4000"], "{out}");
+    let out = ns.python("udp_echo.py", &[STACK_ADDR, "7", "100"]);
+    assert_eq!(ok_lines(&out), ["OK size=100"], "IPv4 to the same socket: {out}");
+    assert_eq!(ns.python("udp_refused.py", &[STACK_ADDR6, "4444"]).trim(), "REFUSED");
+
+    let r = stack.stop();
+    let c = |name: &str| r.counter(name);
+    // One socket on UDP port 7 took both families' datagrams.
+    assert_eq!(r.socket("udp/7").received, 5, "{}", r.dump());
+    assert_eq!((c("udp_rx_delivered"), c("udp_tx")), (5, 5), "{}", r.dump());
+    assert_eq!((c("udp_rx_no_port"), c("icmp6_tx_dest_unreachable")), (1, 1), "{}", r.dump());
+    assert_eq!((c("ip6_frag_reassembled"), c("ip6_tx_fragmented")), (1, 1), "the 4,000 bytes\n{}", r.dump());
+    for bad in ["udp_rx_bad_checksum", "udp_rx_bad_length", "ip6_rx_unknown_next_header"] {
+        assert_eq!(c(bad), 0, "{bad}\n{}", r.dump());
+    }
+}
+
+/// The kernel connects to port 9000 over IPv6, then over IPv4 (refused or
+/// not), says how it went, and holds what it got until its stdin closes.
+const KERNEL_TCP_BOTH: &str = "\
+import socket, sys
+six = socket.create_connection(('2001:2::2', 9000), timeout=10)
+try:
+    four = socket.create_connection(('198.18.0.2', 9000), timeout=10)
+    print('both', six.getsockname()[1], four.getsockname()[1], flush=True)
+except ConnectionRefusedError:
+    print('ipv4 refused', six.getsockname()[1], flush=True)
+sys.stdin.read()
+";
+
+/// Run [`KERNEL_TCP_BOTH`]: its first line, and the process (to end it).
+fn kernel_tcp_both(ns: &Netns) -> (String, std::process::Child) {
+    let mut client = ns.spawn("python3", &["-c", KERNEL_TCP_BOTH]);
+    let mut line = String::new();
+    let stdout = client.stdout.as_mut().expect("piped stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("the client reports");
+    (line.trim().to_string(), client)
+}
+
+#[test]
+fn an_ipv6_and_an_ipv4_client_reach_one_dual_stack_tcp_listener() {
+    if !require_e2e(&["ping", "python3"]) {
+        return;
+    }
+    let ns = Netns::new("tcp-dual");
+    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--peer6", KERNEL_CIDR6, "--no-accept", "9000"]);
+    poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
+    let (line, mut client) = kernel_tcp_both(&ns);
+    let ports: Vec<&str> =
+        line.strip_prefix("both ").unwrap_or_else(|| panic!("client said {line:?}")).split(' ').collect();
+    let json = ns.run_ok(&common::tunstack_bin(), &["ss", "--json"]);
+    let _ = client.kill();
+    let _ = client.wait();
+    // One listener, two connections waiting in its accept queue, one per family:
+    // the IPv4 peer named as IPv4-mapped, as Linux names it to an IPv6 socket.
+    let expected = [
+        "\"local\":\"[::]:9000\"".to_string(),
+        format!("\"peer\":\"[2001:2::1]:{}\"", ports[0]),
+        format!("\"peer\":\"[::ffff:198.18.0.1]:{}\"", ports[1]),
+    ];
+    for needle in &expected {
+        assert!(json.contains(needle.as_str()), "no {needle} in `ss --json`: {json}");
+    }
+    let r = stack.stop();
+    assert_eq!(r.counter("tcp_passive_opens"), 2, "{}", r.dump());
+}
+
+#[test]
+fn with_bindv6only_the_ipv4_client_is_refused() {
+    if !require_e2e(&["ping", "python3"]) {
+        return;
+    }
+    let ns = Netns::new("v6only");
+    let args = ["--addr6", STACK_ADDR6, "--peer6", KERNEL_CIDR6, "--bindv6only", "--no-accept", "9000"];
+    let stack = Stack::start(&ns, &args);
+    poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
+    let out = ns.python("udp_echo.py", &[STACK_ADDR6, "7", "1000"]);
+    assert_eq!(ok_lines(&out), ["OK size=1000"], "{out}");
+    assert_eq!(ns.python("udp_refused.py", &[STACK_ADDR, "7"]).trim(), "REFUSED", "[::]:7 is IPv6-only");
+    let (line, mut client) = kernel_tcp_both(&ns);
+    let _ = client.kill();
+    let _ = client.wait();
+    assert!(line.starts_with("ipv4 refused "), "[::]:9000 is IPv6-only: the client said {line:?}");
+
+    let r = stack.stop();
+    assert_eq!(r.socket("udp/7").received, 1, "{}", r.dump());
+    assert_eq!((r.counter("udp_rx_no_port"), r.counter("icmp_tx_dest_unreachable")), (1, 1), "{}", r.dump());
+    assert_eq!((r.counter("tcp_passive_opens"), r.counter("tcp_rx_no_socket")), (1, 1), "{}", r.dump());
+}
+
+/// The kernel answers one UDP datagram on `[::]:5555` with the same bytes.
+const KERNEL_UDP6_ECHO_ONCE: &str = "\
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(('::', 5555))
+s.settimeout(30)
+print('ready', flush=True)
+data, peer = s.recvfrom(65535)
+s.sendto(data, peer)
+";
+
+#[test]
+fn connect_udp_to_a_kernel_echo_over_ipv6() {
+    if !require_e2e(&["python3"]) {
+        return;
+    }
+    let ns = Netns::new("connect6");
+    let mut server = ns.spawn("python3", &["-c", KERNEL_UDP6_ECHO_ONCE]);
+    let mut ready = String::new();
+    let stdout = server.stdout.as_mut().expect("piped stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready).expect("the server starts");
+    assert_eq!(ready.trim(), "ready");
+    let bin = common::tunstack_bin();
+    // The line goes in once the TUN is up with the kernel's address usable (not
+    // tentative): before that the kernel would drop the one datagram. Bounded:
+    // 400 polls of 50 ms.
+    let usable = format!(
+        "ip -6 addr show dev {TUN} up | grep -q '{KERNEL_CIDR6}' && ! ip -6 addr show dev {TUN} | grep -q tentative"
+    );
+    let out = ns.run(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "(for i in $(seq 400); do {usable} && break; sleep 0.05; done; printf 'hello over IPv6\\n') | \
+             timeout -k 2 30 {bin} connect 2001:2::1 5555 --udp --linger-ms 3000 \
+             --stats --tun {TUN} --addr6 {STACK_ADDR6} --peer6 {KERNEL_CIDR6}"
+            ),
+        ],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out, "hello over IPv6\n", "{stderr}");
+}
+
+/// The kernel echoes one TCP connection on `[::]:5000` and says who it came from.
+const KERNEL_TCP6_ECHO_ONCE: &str = "\
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('::', 5000))
+s.listen(1)
+s.settimeout(60)
+print('ready', flush=True)
+c, peer = s.accept()
+c.settimeout(60)
+while True:
+    data = c.recv(65536)
+    if not data:
+        break
+    c.sendall(data)
+c.close()
+print(peer[0], flush=True)
+";
+
+#[test]
+fn connect_tcp_over_ipv6_to_a_kernel_echo_is_byte_exact() {
+    if !require_e2e(&["python3", "cmp"]) {
+        return;
+    }
+    let ns = Netns::new("tcp6");
+    let mut server = ns.spawn("python3", &["-c", KERNEL_TCP6_ECHO_ONCE]);
+    let mut lines = std::io::BufReader::new(server.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut lines, &mut line).expect("the server starts");
+    assert_eq!(line.trim(), "ready");
+    let (sent, back) = (TempFile::new("tcp6-sent"), TempFile::new("tcp6-back"));
+    let bin = common::tunstack_bin();
+    let out = ns.run(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "head -c 1048576 /dev/urandom > {sent} && \
+             timeout -k 2 60 {bin} connect 2001:2::1 5000 --stats --tun {TUN} --addr6 {STACK_ADDR6} \
+             --peer6 {KERNEL_CIDR6} < {sent} > {back} && cmp {sent} {back} && echo SAME",
+                sent = sent.path(),
+                back = back.path()
+            ),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "SAME", "{stderr}");
+    line.clear();
+    std::io::BufRead::read_line(&mut lines, &mut line).expect("the server reports its peer");
+    assert_eq!(line.trim(), STACK_ADDR6, "the kernel saw the stack's IPv6 address");
+    let _ = server.wait();
+    // The stack's own account (--stats): TCP over IPv6, nothing refused.
+    let counter =
+        |name: &str| stderr.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok()).unwrap_or(0);
+    assert!(counter("ip6_rx_delivered ") > 100, "{stderr}");
+    assert_eq!((counter("tcp_rx_bad_checksum "), counter("tcp_rx_bad_header ")), (0, 0), "{stderr}");
 }

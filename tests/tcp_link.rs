@@ -7,7 +7,7 @@
 //! timeouts), so a lost packet fails a test instead of hanging it.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ use tunstack::{Runtime, StackConfig, TcpListener, TcpStream};
 
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const A6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 /// The most any single step of a test may wait for the other stack.
 const BOUND: Duration = Duration::from_secs(30);
 /// A short maximum segment lifetime, so TIME-WAIT (2 × MSL = 4 s) passes
@@ -39,14 +41,14 @@ struct Net {
 impl Net {
     fn new() -> Net {
         let (end_a, end_b) = link::pair(1500).expect("link pair");
-        let config = |addr| {
-            let mut c = StackConfig { addr, ..StackConfig::default() };
+        let config = |addr, addr6| {
+            let mut c = StackConfig { addr, addr6: Some(addr6), ..StackConfig::default() };
             c.tcp.msl = MSL;
             c
         };
         Net {
-            a: Runtime::spawn(end_a, config(A)).expect("runtime A"),
-            b: Runtime::spawn(end_b, config(B)).expect("runtime B"),
+            a: Runtime::spawn(end_a, config(A, A6)).expect("runtime A"),
+            b: Runtime::spawn(end_b, config(B, B6)).expect("runtime B"),
         }
     }
 }
@@ -234,4 +236,56 @@ fn a_shared_stream_reads_and_writes_from_two_threads_and_its_clones_share_settin
     let mut byte = [0u8; 1];
     let e = (&stream).read(&mut byte).expect_err("nothing to read");
     assert_eq!(e.kind(), ErrorKind::WouldBlock, "the original is non-blocking too");
+}
+
+/// TCP over IPv6 through the blocking API: one dual-stack `[::]:7` listener
+/// echoes 1 MiB byte-exact to an IPv6 client and to an IPv4 one (accepted as
+/// `::ffff:198.18.0.1`); with `only_v6` the IPv4 client is refused.
+#[test]
+fn ipv6_and_ipv4_clients_reach_one_dual_stack_listener() {
+    let net = Net::new();
+    let listener = TcpListener::bind(&net.b, "[::]:7").expect("listen on [::]:7");
+    let (peers, accepted) = mpsc::channel();
+    thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((mut stream, peer)) = listener.accept() else { return };
+            let _ = peers.send(peer);
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                if stream.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+        listener.set_only_v6(true).expect("an IPv6 listener");
+        let _ = peers.send("[::]:0".parse().expect("addr"));
+        // Held open (the runtime stops it) so that IPv4 finds it IPv6-only.
+        let _ = listener.accept();
+    });
+    let sent = payload(6, 1 << 20);
+    let to6 = SocketAddr::from((B6, 7));
+    for (to, seen_as) in [(to6, A6), (SocketAddr::from((B, 7)), A.to_ipv6_mapped())] {
+        let mut stream = TcpStream::connect_timeout(&net.a, &to, BOUND).expect("connect");
+        stream.set_read_timeout(Some(BOUND)).expect("timeout");
+        assert_eq!(stream.peer_addr().expect("peer"), to);
+        let writer = {
+            let mut w = stream.try_clone().expect("clone");
+            let data = sent.clone();
+            thread::spawn(move || {
+                w.write_all(&data).expect("write");
+                w.shutdown(std::net::Shutdown::Write).expect("shutdown");
+            })
+        };
+        let mut back = Vec::new();
+        stream.read_to_end(&mut back).expect("the echo");
+        writer.join().expect("writer");
+        assert!(back == sent, "echo over {to} differs ({} of {} bytes)", back.len(), sent.len());
+        let peer = accepted.recv_timeout(BOUND).expect("accepted");
+        assert_eq!(peer.ip(), seen_as, "the listener names the {to} client");
+    }
+    accepted.recv_timeout(BOUND).expect("only_v6 set");
+    let refused = TcpStream::connect_timeout(&net.a, &SocketAddr::from((B, 7)), BOUND).expect_err("IPv6 only now");
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+    let mut six = TcpStream::connect_timeout(&net.a, &to6, BOUND).expect("IPv6 still");
+    six.write_all(b"x").expect("write");
 }

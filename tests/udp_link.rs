@@ -6,7 +6,7 @@
 //! timeout), so a lost packet fails a test instead of hanging it.
 
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,8 @@ use tunstack::{Runtime, StackConfig, UdpSocket};
 
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const A6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 /// The most any single step of a test may wait for the other stack.
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -28,10 +30,10 @@ struct Net {
 impl Net {
     fn new() -> Net {
         let (end_a, end_b) = link::pair(1500).expect("link pair");
-        let config = |addr| StackConfig { addr, ..StackConfig::default() };
+        let config = |addr, addr6| StackConfig { addr, addr6: Some(addr6), ..StackConfig::default() };
         Net {
-            a: Runtime::spawn(end_a, config(A)).expect("runtime A"),
-            b: Runtime::spawn(end_b, config(B)).expect("runtime B"),
+            a: Runtime::spawn(end_a, config(A, A6)).expect("runtime A"),
+            b: Runtime::spawn(end_b, config(B, B6)).expect("runtime B"),
         }
     }
 }
@@ -94,6 +96,42 @@ fn connected_sockets_send_recv_and_filter_other_peers() {
     let n = client.recv(&mut buf).expect("client receives");
     assert_eq!(&buf[..n], b"pong");
     assert!(net.a.counters().udp_rx_no_port >= 1);
+}
+
+/// IPv6 through the blocking API: IPv6 sockets both ends, a dual-stack server
+/// that names an IPv4 client by its mapped address, `only_v6` refusing IPv4
+/// afterwards, and an ICMPv6 port unreachable refusing a connected socket.
+#[test]
+fn ipv6_and_dual_stack_sockets_round_trip() {
+    let net = Net::new();
+    let server = bound_socket(&net.b, "[::]:7".parse().expect("addr"));
+    let six = bound_socket(&net.a, "[::]:0".parse().expect("addr"));
+    let four = bound_socket(&net.a, sa(Ipv4Addr::UNSPECIFIED, 0));
+    let mut buf = [0u8; 8192];
+    let b6_7 = SocketAddr::from((B6, 7));
+    for (client, to, from) in [
+        (&six, b6_7, SocketAddr::from((A6, six.local_addr().expect("local").port()))),
+        (&four, sa(B, 7), SocketAddr::from((A.to_ipv6_mapped(), four.local_addr().expect("local").port()))),
+    ] {
+        let data: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+        client.send_to(&data, to).expect("send");
+        let (n, came) = server.recv_from(&mut buf).expect("server receives");
+        assert_eq!((&buf[..n], came), (&data[..], from));
+        server.send_to(&buf[..n], came).expect("echo");
+        let (n, came) = client.recv_from(&mut buf).expect("client receives");
+        assert_eq!((&buf[..n], came), (&data[..], to));
+    }
+
+    server.set_only_v6(true).expect("an IPv6 socket");
+    assert!(server.only_v6().expect("open"));
+    four.connect(sa(B, 7)).expect("connect");
+    four.send(b"refused now").expect("send");
+    assert_eq!(four.recv(&mut buf).expect_err("refused").kind(), ErrorKind::ConnectionRefused);
+
+    six.connect(SocketAddr::from((B6, 9))).expect("connect");
+    six.send(b"nobody on 9").expect("send");
+    assert_eq!(six.recv(&mut buf).expect_err("refused").kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(net.b.counters().icmp6_tx_dest_unreachable, 1);
 }
 
 #[test]

@@ -19,8 +19,10 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Listen on `addr` (port 0: an ephemeral port) with the configured backlog.
-    /// Binding never waits, so it is not `async`.
+    /// Listen on `addr` (port 0: an ephemeral port) with the configured backlog,
+    /// IPv4 or IPv6 (`[::]:P` is dual-stack until
+    /// [`set_only_v6`](TcpListener::set_only_v6)). Binding never waits, so it is
+    /// not `async`.
     pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         Self::bind_with_backlog(runtime, addr, usize::MAX)
     }
@@ -46,6 +48,15 @@ impl TcpListener {
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.runtime.with_stack(|stack, _| stack.tcp_local_addr(self.handle))
+    }
+
+    /// `IPV6_V6ONLY`, as the blocking [`crate::TcpListener::set_only_v6`].
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.tcp_set_only_v6(self.handle, only_v6))
+    }
+
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.runtime.with_stack(|stack, _| stack.tcp_only_v6(self.handle))
     }
 }
 

@@ -18,7 +18,9 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Bind to `addr` (`0.0.0.0:0` for any port). Binding never waits.
+    /// Bind to `addr` (`0.0.0.0:0` for any port), IPv4 or IPv6 (`[::]:P` serves
+    /// both families until [`set_only_v6`](UdpSocket::set_only_v6); see the
+    /// blocking [`crate::UdpSocket::bind`]). Binding never waits.
     pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let addr = first_addr(addr)?;
         let handle = runtime.with_stack(|stack, _| stack.udp_bind(addr))?;
@@ -76,6 +78,19 @@ impl UdpSocket {
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.runtime.with_stack(|stack, _| stack.udp_local_addr(self.handle))
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.runtime.with_stack(|stack, _| stack.udp_peer_addr(self.handle))
+    }
+
+    /// `IPV6_V6ONLY`, as the blocking [`crate::UdpSocket::set_only_v6`].
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.udp_set_only_v6(self.handle, only_v6))
+    }
+
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.runtime.with_stack(|stack, _| stack.udp_only_v6(self.handle))
     }
 
     /// Bound this socket's receive queue: at most `datagrams` datagrams and

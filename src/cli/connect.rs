@@ -3,7 +3,7 @@
 //! output; it exits 0 once both directions are closed.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::Duration;
 
 use clap::Args;
@@ -14,8 +14,9 @@ use tunstack::{Runtime, TcpStream, UdpSocket};
 
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
-    /// The peer's address (usually the kernel side, e.g. 198.18.0.1).
-    host: Ipv4Addr,
+    /// The peer's address (usually the kernel side, e.g. 198.18.0.1; an IPv6
+    /// address such as 2001:2::1 with --addr6).
+    host: IpAddr,
     /// The peer's port (TCP, or UDP with `--udp`), 1–65535.
     #[arg(value_parser = clap::value_parser!(u16).range(1..), allow_negative_numbers = true)]
     port: u16,
@@ -40,6 +41,9 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     /// See [`Cli::check`](super::Cli::check).
     pub fn check(&self) -> Result<(), String> {
+        if self.host.is_ipv6() && self.link.addr6.is_none() {
+            return Err(format!("{} is an IPv6 address, but the stack has none: add --addr6", self.host));
+        }
         self.link.check()
     }
 }
@@ -91,7 +95,7 @@ fn tcp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()
 }
 
 fn udp(runtime: &Runtime, peer: SocketAddr, args: &ConnectArgs) -> io::Result<()> {
-    let socket = UdpSocket::bind(runtime, "0.0.0.0:0")?;
+    let socket = UdpSocket::bind(runtime, if peer.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" })?;
     socket.connect(peer)?;
     socket.set_read_timeout(Some(Duration::from_millis(args.linger_ms.max(1))))?;
     let mut stdin = io::stdin().lock();

@@ -28,6 +28,10 @@ pub struct LinkArgs {
     /// packets are counted as `ip6_rx_disabled`).
     #[arg(long)]
     pub addr6: Option<Ipv6Addr>,
+    /// IPv6 sockets bound to [::] refuse IPv4 from the start (Linux's
+    /// net.ipv6.bindv6only): with --addr6 the UDP services then answer IPv6 only.
+    #[arg(long)]
+    pub bindv6only: bool,
     /// The kernel side's IPv6 address and prefix on the TUN, e.g. 2001:2::1/64
     /// (needs --addr6, on that prefix). Without it the kernel side gets no IPv6
     /// address from tunstack.
@@ -200,6 +204,7 @@ impl LinkArgs {
         let mut config = StackConfig {
             addr: self.addr,
             addr6: self.addr6,
+            bind_v6only: self.bindv6only,
             mtu: usize::from(self.mtu),
             seed: self.seed,
             ..StackConfig::default()

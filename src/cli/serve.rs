@@ -184,16 +184,19 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
         raw_unread.push(socket);
         writeln!(out, "listening raw/{protocol} no-read")?;
     }
+    // With an IPv6 address, these listen dual-stack on `[::]` (IPv6-only with
+    // --bindv6only), as the UDP services do.
+    let any = if args.link.addr6.is_some() { "::" } else { "0.0.0.0" };
     // Held until exit and never accepted from: only the backlog bounds them.
     let mut idle_listeners = Vec::new();
     for &port in &args.no_accept {
-        idle_listeners.push(TcpListener::bind(runtime, ("0.0.0.0", port))?);
+        idle_listeners.push(TcpListener::bind(runtime, (any, port))?);
         writeln!(out, "listening tcp/{port} no-accept")?;
     }
     // Held until exit and never read: only the receive queue's bound holds them.
     let mut unread = Vec::new();
     for &port in &args.udp_no_read {
-        let socket = UdpSocket::bind(runtime, ("0.0.0.0", port))?;
+        let socket = UdpSocket::bind(runtime, (any, port))?;
         socket.set_recv_queue_capacity(args.udp_queue, recv_queue_bytes(args.udp_queue))?;
         unread.push(socket);
         writeln!(out, "listening udp/{port} no-read")?;

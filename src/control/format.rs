@@ -34,7 +34,8 @@ fn cells(row: &SocketRow) -> [String; 9] {
         recv_cell(row),
         send_cell(row),
         row.local.to_string(),
-        row.peer.map_or_else(|| "0.0.0.0:*".to_string(), |p| p.to_string()),
+        row.peer
+            .map_or_else(|| if row.local.is_ipv6() { "[::]:*" } else { "0.0.0.0:*" }.to_string(), |p| p.to_string()),
         row.service.clone().unwrap_or_else(|| "-".to_string()),
         row.drops.to_string(),
         row.path_mtu.map_or_else(|| "-".to_string(), |m| m.to_string()),

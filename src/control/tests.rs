@@ -37,8 +37,8 @@ fn row(netid: Protocol, state: &str, local: SocketAddrV4, peer: Option<SocketAdd
         recv_q_max: 0,
         send_q: 0,
         send_q_max: 0,
-        local,
-        peer,
+        local: local.into(),
+        peer: peer.map(SocketAddr::V4),
         service: None,
         drops: 0,
         datagrams: None,
@@ -63,7 +63,9 @@ fn send_all(sim: &mut Sim, conn: TcpHandle, data: &[u8]) {
     let now = sim.now();
     assert_eq!(sim.a.tcp_send(now, conn, data).expect("send"), data.len());
     let local = v4(sim.a.tcp_local_addr(conn).expect("local"));
-    let acked = sim.run_until(MINUTE, |sim| sim.a.socket_table().iter().any(|r| r.local == local && r.send_q == 0));
+    let acked = sim.run_until(MINUTE, |sim| {
+        sim.a.socket_table().iter().any(|r| r.local == SocketAddr::V4(local) && r.send_q == 0)
+    });
     assert!(acked, "data never acknowledged");
 }
 
@@ -137,7 +139,7 @@ fn socket_table_shows_states_queues_bounds_and_drops() {
     let udp_row = a_table.iter().find(|r| r.netid == Protocol::Udp).expect("A's UDP socket");
     assert_eq!(
         (udp_row.state.as_str(), udp_row.peer, udp_row.service.as_deref()),
-        ("ESTAB", Some(discard), Some("discard"))
+        ("ESTAB", Some(SocketAddr::V4(discard)), Some("discard"))
     );
     assert!(a_table.iter().filter(|r| r.netid == Protocol::Tcp).all(|r| r.state == "ESTABLISHED" && r.send_q == 0));
 }
@@ -217,6 +219,30 @@ Netid  State        Recv-Q                   Send-Q    Local Address:Port  Peer 
 tcp    LISTEN       0/128                    -         198.18.0.2:7        0.0.0.0:*          echo     0      -
 tcp    ESTABLISHED  5/262144                 0/262144  198.18.0.2:7        198.18.0.1:40000   echo     0      1280
 udp    UNCONN       1600/1048576 (16/16 dg)  -         198.18.0.2:5001     0.0.0.0:*          -        4      -
+";
+    assert_eq!(text, expected);
+}
+
+/// IPv6 UDP sockets are listed as `ss` lists them: `[::]:7` for a dual-stack
+/// socket, an IPv4 peer of an IPv6 socket mapped, IPv4 before IPv6 on a port.
+#[test]
+fn ipv6_udp_sockets_are_listed_as_ss_lists_them() {
+    let config = crate::StackConfig { addr6: Some("2001:2::2".parse().expect("addr")), ..Default::default() };
+    let mut stack = crate::Stack::new(config);
+    let addr = |s: &str| s.parse::<SocketAddr>().expect("addr");
+    stack.udp_bind(addr("[::]:7")).expect("dual-stack");
+    let six = stack.udp_bind(addr("[2001:2::2]:9")).expect("IPv6");
+    stack.udp_connect(six, addr("[2001:2::1]:6000")).expect("connect");
+    let mapped = stack.udp_bind(addr("[::]:5000")).expect("dual-stack");
+    stack.udp_connect(mapped, addr("198.18.0.1:53")).expect("connect");
+    stack.udp_bind(addr("0.0.0.0:9")).expect("IPv4 beside the IPv6-only [2001:2::2]:9");
+    let text = format::socket_table(&stack.socket_table());
+    let expected = "\
+Netid  State   Recv-Q                 Send-Q  Local Address:Port  Peer Address:Port       Service  Drops  PMTU
+udp    UNCONN  0/1048576 (0/1024 dg)  -       [::]:7              [::]:*                  echo     0      -
+udp    UNCONN  0/1048576 (0/1024 dg)  -       198.18.0.2:9        0.0.0.0:*               discard  0      -
+udp    ESTAB   0/1048576 (0/1024 dg)  -       [2001:2::2]:9       [2001:2::1]:6000        discard  0      -
+udp    ESTAB   0/1048576 (0/1024 dg)  -       [::]:5000           [::ffff:198.18.0.1]:53  domain   0      -
 ";
     assert_eq!(text, expected);
 }

@@ -10,7 +10,7 @@
 mod tests;
 mod v6;
 
-pub(crate) use v6::Icmpv6;
+pub(crate) use v6::{Icmpv6, Received6Error};
 
 use std::time::Duration;
 

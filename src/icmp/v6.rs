@@ -15,18 +15,28 @@
 //! Router solicitations and MLD reports, which the kernel sends on every link with
 //! IPv6, are counted (`icmp6_rx_nd_mld`) and ignored: a TUN has no link layer to
 //! resolve and no multicast routing to join. Errors that arrive are counted
-//! (`icmp6_rx_errors`); routing them to the transports comes with TCP and UDP over
-//! IPv6.
+//! (`icmp6_rx_errors`) and handed back to the stack, which gives them to the UDP
+//! socket or TCP connection whose datagram they quote.
 
 use std::time::Duration;
 
-use etherparse::{IpNumber, Ipv6FragmentHeaderSlice, Ipv6Header};
-
-use crate::ip::ipv6::{Datagram6, ErrorRequest, Ipv6Output, MAX_QUOTE};
+use crate::ip::ipv6::{Datagram6, ErrorRequest, MAX_QUOTE};
 use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason, TokenBucket};
 use crate::wire::icmpv6::{self, ErrorKind, Icmpv6Error, Icmpv6Message};
-use crate::wire::ip_protocol::{FRAGMENT, ICMPV6};
+use crate::wire::ip_protocol::ICMPV6;
+
+/// An ICMPv6 error received (RFC 4443 §3): for the transport whose datagram it
+/// quotes, which the stack finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Received6Error<'a> {
+    pub icmp_type: u8,
+    pub code: u8,
+    /// The pointer (Parameter Problem) or MTU (Packet Too Big) word.
+    pub param: u32,
+    /// The start of the invoking packet, fixed header first.
+    pub quoted: &'a [u8],
+}
 
 /// ICMPv6's state: the rate limit of the errors we send.
 #[derive(Debug)]
@@ -41,24 +51,24 @@ impl Icmpv6 {
     }
 
     /// An ICMPv6 message for us (or a multicast group): echo requests to our
-    /// address are answered, everything else is counted.
-    pub fn input(
+    /// address are answered, errors handed back for the stack to route to the
+    /// transport they are about, everything else is counted.
+    pub fn input<'a>(
         &mut self,
         ctx: &mut Context<'_>,
-        out6: &mut Ipv6Output,
         out: &mut IpOutput,
-        datagram: &Datagram6<'_>,
-    ) {
+        datagram: &Datagram6<'a>,
+    ) -> Option<Received6Error<'a>> {
         ctx.counters.icmp6_rx += 1;
         let message = match icmpv6::parse(datagram.src, datagram.dst, datagram.payload()) {
             Ok(m) => m,
             Err(Icmpv6Error::Truncated) => {
                 ctx.drop(DropReason::Icmp6Truncated, format_args!("src={}", datagram.src));
-                return;
+                return None;
             }
             Err(Icmpv6Error::BadChecksum) => {
                 ctx.drop(DropReason::Icmp6BadChecksum, format_args!("src={}", datagram.src));
-                return;
+                return None;
             }
         };
         match message {
@@ -68,31 +78,30 @@ impl Icmpv6 {
             Icmpv6Message::EchoRequest { id, seq, data } if !datagram.is_multicast() => {
                 ctx.counters.icmp6_rx_echo_request += 1;
                 let mut reply = Vec::with_capacity(icmpv6::HEADER_LEN + data.len());
-                if icmpv6::emit_echo_reply(&mut reply, out6.addr(), datagram.src, id, seq, data).is_some()
-                    && out6.send(out, ctx.counters, datagram.src, ICMPV6, &reply).is_ok()
+                if icmpv6::emit_echo_reply(&mut reply, datagram.dst, datagram.src, id, seq, data).is_some()
+                    && out.send_v6(ctx.counters, datagram.src, ICMPV6, &reply).is_ok()
                 {
                     ctx.counters.icmp6_tx_echo_reply += 1;
                 }
             }
-            Icmpv6Message::Error { .. } => ctx.counters.icmp6_rx_errors += 1,
+            Icmpv6Message::Error { icmp_type, code, param, quoted } => {
+                ctx.counters.icmp6_rx_errors += 1;
+                return Some(Received6Error { icmp_type, code, param, quoted });
+            }
             Icmpv6Message::NeighborOrMulticast { icmp_type } => {
                 ctx.counters.icmp6_rx_nd_mld += 1;
                 tracing::trace!(icmp_type, src = %datagram.src, "icmpv6 neighbor discovery / MLD ignored");
             }
             Icmpv6Message::EchoRequest { .. } | Icmpv6Message::Other { .. } => ctx.counters.icmp6_rx_ignored += 1,
         }
+        None
     }
 
     /// Send the error `request` asks for, unless RFC 4443 §2.4 (e) or the rate
     /// limit (f) forbids it.
-    pub fn send_error(
-        &mut self,
-        ctx: &mut Context<'_>,
-        out6: &mut Ipv6Output,
-        out: &mut IpOutput,
-        request: &ErrorRequest<'_>,
-    ) {
+    pub fn send_error(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, request: &ErrorRequest<'_>) {
         let to = request.to;
+        let Some(src) = out.addr6() else { return };
         if to.is_unspecified() || to.is_multicast() || is_error_message(&request.packet) {
             return;
         }
@@ -102,8 +111,8 @@ impl Icmpv6 {
         }
         let quoted = request.packet.get(..MAX_QUOTE).unwrap_or(&request.packet);
         let mut message = Vec::with_capacity(icmpv6::HEADER_LEN + quoted.len());
-        if icmpv6::emit_error(&mut message, out6.addr(), to, request.kind, quoted).is_none()
-            || out6.send(out, ctx.counters, to, ICMPV6, &message).is_err()
+        if icmpv6::emit_error(&mut message, src, to, request.kind, quoted).is_none()
+            || out.send_v6(ctx.counters, to, ICMPV6, &message).is_err()
         {
             return;
         }
@@ -118,24 +127,9 @@ impl Icmpv6 {
 }
 
 /// Whether `packet` is itself an ICMPv6 error (types below 128, RFC 4443 §2.1),
-/// which no error may answer (§2.4 (e.1)). Its extension headers are skipped
-/// with etherparse; a chain too broken to skip, or a fragment other than the
-/// first (whose data is no header), counts as no error message.
+/// which no error may answer (§2.4 (e.1)). A chain too broken to skip, or a
+/// fragment other than the first, counts as no error message.
 fn is_error_message(packet: &[u8]) -> bool {
-    let Ok((header, mut rest)) = Ipv6Header::from_slice(packet) else { return false };
-    let mut next = header.next_header;
-    loop {
-        if next == IpNumber(FRAGMENT) {
-            match Ipv6FragmentHeaderSlice::from_slice(rest) {
-                Ok(frag) if frag.fragment_offset().value() == 0 => {}
-                _ => return false,
-            }
-        }
-        match Ipv6Header::skip_header_extension_in_slice(rest, next) {
-            Ok((after, remaining)) if remaining.len() < rest.len() => (next, rest) = (after, remaining),
-            Ok(_) => break,
-            Err(_) => return false,
-        }
-    }
-    next == IpNumber(ICMPV6) && rest.first().is_some_and(|&t| t < icmpv6::types::ECHO_REQUEST)
+    icmpv6::upper_layer(packet)
+        .is_some_and(|(_, next, rest)| next == ICMPV6 && rest.first().is_some_and(|&t| t < icmpv6::types::ECHO_REQUEST))
 }

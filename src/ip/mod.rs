@@ -7,7 +7,10 @@
 //!   is larger than the link MTU (RFC 791 §2.3), and queues it for the device.
 //! * [`ipv6`] does the same for IPv6 (RFC 8200), in files of its own; the stack
 //!   sends a packet to one or the other by its version nibble.
+//! * `dual_stack.rs`: which families a socket serves and how it names peers
+//!   (IPv4-mapped addresses), for UDP sockets and TCP listeners alike.
 
+pub(crate) mod dual_stack;
 mod input;
 pub(crate) mod ipv6;
 mod output;

@@ -1,8 +1,12 @@
-//! IPv4 output: header, fragmentation, the bounded transmit queue.
+//! IPv4 output: header, fragmentation, the bounded transmit queue — and, when
+//! the stack has an IPv6 address, IPv6 output into the same queue
+//! ([`IpOutput::send_v6`], `ipv6/output.rs`), so every layer that can send IPv4
+//! can send IPv6 through the one `&mut IpOutput` it is lent.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::ipv6::Ipv6Output;
 use crate::counters::Counters;
 use crate::wire::ipv4::{self, Ipv4Repr, MAX_DATAGRAM, MIN_HEADER_LEN};
 
@@ -14,6 +18,8 @@ pub enum OutputError {
     TooBig,
     /// The transmit queue is at its bound; try again once the device drained it.
     QueueFull,
+    /// IPv6 asked of a stack without an IPv6 address (`StackConfig::addr6`).
+    NoIpv6,
 }
 
 /// Buffers kept for reuse at most (packets handed back with
@@ -31,6 +37,8 @@ pub struct IpOutput {
     queue: VecDeque<Vec<u8>>,
     next_id: u16,
     spare: Vec<Vec<u8>>,
+    /// IPv6 output, when the stack has an IPv6 address.
+    v6: Option<Ipv6Output>,
 }
 
 /// What IPv4 output needs to know: the stack's side of every header it writes.
@@ -49,7 +57,35 @@ pub struct OutputConfig {
 impl IpOutput {
     pub fn new(config: OutputConfig, seed: u64) -> Self {
         // Only the low bits of the seed: a different seed gives a different sequence.
-        IpOutput { config, queue: VecDeque::new(), next_id: (seed ^ (seed >> 16)) as u16, spare: Vec::new() }
+        IpOutput { config, queue: VecDeque::new(), next_id: (seed ^ (seed >> 16)) as u16, spare: Vec::new(), v6: None }
+    }
+
+    /// This output with IPv6 too, from `v6`'s address.
+    pub fn with_ipv6(mut self, v6: Ipv6Output) -> Self {
+        self.v6 = Some(v6);
+        self
+    }
+
+    /// Our IPv6 address, the source of every IPv6 packet; `None` without IPv6.
+    pub fn addr6(&self) -> Option<Ipv6Addr> {
+        self.v6.as_ref().map(Ipv6Output::addr)
+    }
+
+    /// Wrap `payload` (an upper-layer message of type `next_header`) in IPv6 from
+    /// our address to `dst` and queue it, fragmented at the source if it does not
+    /// fit the MTU (see [`Ipv6Output::send`]). `NoIpv6` without an IPv6 address.
+    pub fn send_v6(
+        &mut self,
+        counters: &mut Counters,
+        dst: Ipv6Addr,
+        next_header: u8,
+        payload: &[u8],
+    ) -> Result<(), OutputError> {
+        // IPv6 output writes into this queue: lent it for the call.
+        let mut v6 = self.v6.take().ok_or(OutputError::NoIpv6)?;
+        let sent = v6.send(self, counters, dst, next_header, payload);
+        self.v6 = Some(v6);
+        sent
     }
 
     /// The headers' settings and the queue's bound.

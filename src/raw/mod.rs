@@ -212,6 +212,7 @@ impl RawTable {
             }
             Err(OutputError::QueueFull) => Err(io::Error::new(io::ErrorKind::WouldBlock, "transmit queue full")),
             Err(OutputError::TooBig) => Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large")),
+            Err(OutputError::NoIpv6) => Err(io::Error::new(io::ErrorKind::NetworkUnreachable, "no IPv6 address")),
         }
     }
 

@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::counters::Counters;
 use crate::runtime::Runtime;
 use crate::stack::SocketRow;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 
 /// The page, served as it is.
 pub(crate) const PAGE: &str = include_str!("dashboard.html");
@@ -61,8 +61,8 @@ struct State {
 /// A connection's `tcp_info`, in the units the page draws.
 #[derive(Serialize)]
 struct Connection {
-    local: SocketAddrV4,
-    peer: SocketAddrV4,
+    local: SocketAddr,
+    peer: SocketAddr,
     state: &'static str,
     /// Smoothed RTT and its variation (RFC 6298 §2), and the retransmission
     /// timeout with its back-off, in µs.

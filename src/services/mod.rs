@@ -18,6 +18,8 @@ mod raw;
 mod tcp;
 mod udp;
 
+use crate::runtime::Runtime;
+
 pub use chargen::chargen_line;
 pub use daytime::daytime_string;
 pub use raw::spawn_raw_echo;
@@ -30,4 +32,16 @@ pub use udp::{recv_queue_bytes, spawn_udp, UdpService};
 pub struct RunningService {
     /// `tcp/7 echo`-style label.
     pub label: String,
+}
+
+/// The address a service binds: `0.0.0.0`, or with an IPv6 address
+/// (`--addr6`) the dual-stack `::`, which takes both families (IPv4 clients
+/// seen as `::ffff:a.b.c.d`) unless the stack binds IPv6-only
+/// (`--bindv6only`).
+fn any_address(runtime: &Runtime) -> &'static str {
+    if runtime.with_stack(|stack, _| stack.config().addr6.is_some()) {
+        "::"
+    } else {
+        "0.0.0.0"
+    }
 }

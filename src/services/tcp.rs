@@ -5,7 +5,7 @@ use std::io;
 use std::net::Shutdown;
 use std::time::Duration;
 
-use super::{chargen_line, daytime_string, http, RunningService};
+use super::{any_address, chargen_line, daytime_string, http, RunningService};
 use crate::aio::{self, TcpListener, TcpStream};
 use crate::ports::{services::service_name, Protocol};
 use crate::runtime::Runtime;
@@ -138,7 +138,7 @@ async fn finish(stream: TcpStream) -> io::Result<()> {
 /// connection, and a connection's reads and writes happen on the thread that
 /// reads the device. Runs until the runtime stops.
 pub fn spawn_tcp(runtime: &Runtime, service: TcpService) -> io::Result<RunningService> {
-    let listener = TcpListener::bind(runtime, ("0.0.0.0", service.port()))?;
+    let listener = TcpListener::bind(runtime, (any_address(runtime), service.port()))?;
     let label = format!("tcp/{} {}", service.port(), service.name());
     let tasks = runtime.clone();
     runtime.spawn_task(async move {

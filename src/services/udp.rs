@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::io;
 
-use super::{chargen_line, daytime_string, RunningService};
+use super::{any_address, chargen_line, daytime_string, RunningService};
 use crate::aio::UdpSocket;
 use crate::ports::{services::service_name, Protocol};
 use crate::runtime::Runtime;
@@ -63,9 +63,11 @@ pub fn recv_queue_bytes(datagrams: usize) -> usize {
 /// Bind `service` on the stack and serve it as a task on the runtime's driver
 /// thread until the runtime stops: a datagram is answered on the thread that
 /// read it from the device. `queue` bounds the socket's receive queue
-/// (datagrams).
+/// (datagrams). With an IPv6 address (`--addr6`) the socket is one dual-stack
+/// `[::]` socket, answering both families (IPv4 clients seen as
+/// `::ffff:a.b.c.d`, answered over IPv4).
 pub fn spawn_udp(runtime: &Runtime, service: UdpService, queue: usize) -> io::Result<RunningService> {
-    let socket = UdpSocket::bind(runtime, ("0.0.0.0", service.port()))?;
+    let socket = UdpSocket::bind(runtime, (any_address(runtime), service.port()))?;
     socket.set_recv_queue_capacity(queue, recv_queue_bytes(queue))?;
     runtime.spawn_task(async move {
         let mut buf = vec![0u8; 65_536];

@@ -131,7 +131,6 @@ drop_reasons! {
     /// No Next Header: nothing to deliver.
     Ip6NoNextHeader => ip6_rx_no_next_header, rx, "ipv6 no next header";
     /// An upper layer IPv6 does not carry yet.
-    Ip6TransportUnsupported => ip6_rx_transport_unsupported, rx, "ipv6 transport not yet supported";
     /// A first fragment without the whole header chain (RFC 7112).
     Fragment6IncompleteChain => ip6_frag_incomplete_chain, rx, "ipv6 first fragment incomplete chain";
     /// A non-final IPv6 fragment whose length is not a multiple of 8.

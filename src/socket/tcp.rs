@@ -22,7 +22,9 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Listen on `addr` (port 0: an ephemeral port) with the configured backlog.
+    /// Listen on `addr` (port 0: an ephemeral port) with the configured backlog,
+    /// IPv4 or IPv6: `[::]:P` takes IPv4 connections too (their peers named
+    /// `::ffff:a.b.c.d`) until [`set_only_v6`](TcpListener::set_only_v6).
     pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         Self::bind_with_backlog(runtime, addr, usize::MAX)
     }
@@ -56,6 +58,16 @@ impl TcpListener {
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.settings.set_nonblocking(nonblocking);
         Ok(())
+    }
+
+    /// `IPV6_V6ONLY`: an IPv6 listener on `[::]` refuses IPv4 connections (their
+    /// SYNs are reset) from now on. `InvalidInput` on an IPv4 listener.
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.tcp_set_only_v6(self.handle, only_v6))
+    }
+
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.runtime.with_stack(|stack, _| stack.tcp_only_v6(self.handle))
     }
 }
 

@@ -31,8 +31,12 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Bind to `addr` on the stack (`0.0.0.0:0` for any port). Errors: `AddrInUse`,
-    /// `PermissionDenied` (privileged port refused by config), `AddrNotAvailable`.
+    /// Bind to `addr` on the stack (`0.0.0.0:0` for any port), IPv4 or IPv6:
+    /// `[::]:P` is dual-stack, receiving IPv4 too from `::ffff:a.b.c.d` peers,
+    /// until [`set_only_v6`](UdpSocket::set_only_v6). Errors: `AddrInUse` (the
+    /// port's socket of that family is taken: IPv4 and IPv6 share the UDP
+    /// ports), `PermissionDenied` (privileged port refused by config),
+    /// `AddrNotAvailable`.
     pub fn bind(runtime: &Runtime, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let addr = first_addr(addr)?;
         let handle = runtime.with_stack(|stack, _| stack.udp_bind(addr))?;
@@ -77,6 +81,19 @@ impl UdpSocket {
                 other => return other,
             }
         }
+    }
+
+    /// `IPV6_V6ONLY`: an IPv6 socket on `[::]` stops receiving IPv4, leaving the
+    /// port's IPv4 side to an IPv4 socket. Unlike Linux it may be set after
+    /// binding (binding happens at creation here); clearing it fails with
+    /// `AddrInUse` while an IPv4 socket holds the port. `InvalidInput` on an
+    /// IPv4 socket.
+    pub fn set_only_v6(&self, only_v6: bool) -> io::Result<()> {
+        self.runtime.with_stack(|stack, _| stack.udp_set_only_v6(self.handle, only_v6))
+    }
+
+    pub fn only_v6(&self) -> io::Result<bool> {
+        self.runtime.with_stack(|stack, _| stack.udp_only_v6(self.handle))
     }
 
     /// Receive one datagram; bytes beyond `buf` are discarded, as with std.

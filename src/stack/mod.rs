@@ -26,12 +26,13 @@ mod v6;
 pub use socket_table::SocketRow;
 
 use std::io;
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr};
 use std::time::Duration;
 
 use crate::config::{CongestionAlgorithm, StackConfig};
 use crate::counters::Counters;
 use crate::icmp::{Icmp, Unreachable};
+use crate::ip::ipv6::Ipv6Output;
 use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
 use crate::proto::{IcmpError, Protocol, ProtocolTable, Verdict};
@@ -39,7 +40,7 @@ use crate::raw::{RawConfig, RawDelivery, RawSocketInfo, RawTable};
 use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, RawHandle, TcpHandle, UdpHandle};
 use crate::tcp::{Keepalive, SocketBuffers, State, TcpInfo, TcpParams, TcpReadiness, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
-use crate::udp::{Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
+use crate::udp::{unreachable_kind_v4, Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
 use crate::wire::icmp::{parse_quoted, parse_quoted_datagram, CODE_PORT_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE};
 use crate::wire::ip_protocol;
 use v6::V6;
@@ -90,18 +91,34 @@ impl Stack {
             OutputConfig { addr: config.addr, mtu: config.mtu, ttl: config.ttl, max_tx_queue: config.max_tx_queue };
         let udp = UdpConfig {
             addr: config.addr,
+            addr6: config.addr6,
+            bind_v6only: config.bind_v6only,
             max_sockets: config.max_udp_sockets,
             recv_queue: config.udp_recv_queue,
             ports: config.ports.clone(),
             seed: config.seed,
         };
-        let tcp = TcpParams { tcp: config.tcp.clone(), addr: config.addr, mtu: config.mtu };
+        let tcp = TcpParams {
+            tcp: config.tcp.clone(),
+            addr: config.addr,
+            addr6: config.addr6,
+            bind_v6only: config.bind_v6only,
+            mtu: config.mtu,
+        };
         let raw =
             RawConfig { addr: config.addr, max_sockets: config.max_raw_sockets, recv_queue: config.raw_recv_queue };
         Stack {
             counters: Counters::default(),
             ip: IpInput::new(config.addr, config.reassembly.clone()),
-            out: IpOutput::new(output, config.seed),
+            out: match config.addr6 {
+                Some(addr6) => IpOutput::new(output, config.seed).with_ipv6(Ipv6Output::new(
+                    addr6,
+                    config.mtu,
+                    config.ttl,
+                    config.seed,
+                )),
+                None => IpOutput::new(output, config.seed),
+            },
             icmp: Icmp::new(config.icmp_error_burst, config.icmp_refill_interval()),
             udp: UdpTable::new(udp),
             tcp: TcpTable::new(tcp, config.ports.clone(), config.seed),
@@ -154,7 +171,7 @@ impl Stack {
         if packet.first().is_some_and(|b| b >> 4 == 6) {
             p.ctx.counters.ip6_rx_packets += 1;
             match p.v6 {
-                Some(v6) => v6.input(&mut p.ctx, p.out, packet),
+                Some(v6) => v6.input(&mut p.ctx, p.out, p.udp, p.tcp, packet),
                 None => p.ctx.drop(DropReason::Ip6Disabled, format_args!("len={}", packet.len())),
             }
             return self.verdict.take();
@@ -215,9 +232,26 @@ impl Stack {
     // ----- UDP ---------------------------------------------------------------
 
     /// Open a UDP socket on `addr` (port 0: an ephemeral port). The address must be
-    /// ours or unspecified.
+    /// ours, unspecified, or (IPv6) IPv4-mapped one of those. IPv4 and IPv6 share
+    /// the UDP port namespace: a socket on `[::]:P` serves both families (IPv4
+    /// peers appear as `::ffff:a.b.c.d`) unless
+    /// [`udp_set_only_v6`](Stack::udp_set_only_v6), and a port holds at most one
+    /// socket per family (DESIGN.md, "IPv6").
     pub fn udp_bind(&mut self, addr: SocketAddr) -> io::Result<UdpHandle> {
         self.udp.bind(addr)
+    }
+
+    /// `IPV6_V6ONLY` of an IPv6 socket: `true` refuses IPv4, freeing the port's
+    /// IPv4 place for an IPv4 socket. May be changed after bind (unlike Linux);
+    /// turning it off fails with `AddrInUse` while an IPv4 socket holds the port.
+    /// `InvalidInput` for an IPv4 socket.
+    pub fn udp_set_only_v6(&mut self, handle: UdpHandle, only_v6: bool) -> io::Result<()> {
+        self.udp.set_only_v6(handle, only_v6)
+    }
+
+    /// Whether an IPv6 socket refuses IPv4.
+    pub fn udp_only_v6(&self, handle: UdpHandle) -> io::Result<bool> {
+        self.udp.only_v6(handle)
     }
 
     /// Close a socket and release its port. Datagrams still queued are discarded.
@@ -233,8 +267,10 @@ impl Stack {
     }
 
     /// Send one datagram to `dst`. Errors: `InvalidInput` for a payload larger than
-    /// 65,507 bytes or port 0, `WouldBlock` while the transmit queue is full, a
-    /// pending ICMP error of a connected socket.
+    /// 65,507 bytes (IPv4) or 65,519 (IPv6), port 0, or an IPv6 destination from
+    /// an IPv4 socket; `NetworkUnreachable` for a family the socket does not serve
+    /// or IPv6 without `StackConfig::addr6`; `WouldBlock` while the transmit queue
+    /// is full; a pending ICMP error of a connected socket.
     pub fn udp_send_to(&mut self, handle: UdpHandle, payload: &[u8], dst: SocketAddr) -> io::Result<usize> {
         let mut p = self.parts(Instant::ZERO);
         p.udp.send_to(&mut p.ctx, p.out, handle, payload, dst)
@@ -288,6 +324,17 @@ impl Stack {
     /// connections waiting for `accept` (capped by the configured accept backlog).
     pub fn tcp_listen(&mut self, addr: SocketAddr, backlog: usize) -> io::Result<TcpHandle> {
         self.tcp.listen(addr, backlog)
+    }
+
+    /// `IPV6_V6ONLY` of an IPv6 listener: `true` refuses IPv4 SYNs (answered with
+    /// RST). `InvalidInput` for an IPv4 listener or a connection.
+    pub fn tcp_set_only_v6(&mut self, listener: TcpHandle, only_v6: bool) -> io::Result<()> {
+        self.tcp.set_only_v6(listener, only_v6)
+    }
+
+    /// Whether an IPv6 listener refuses IPv4.
+    pub fn tcp_only_v6(&self, listener: TcpHandle) -> io::Result<bool> {
+        self.tcp.only_v6(listener)
     }
 
     /// Take the oldest established connection of a listener.
@@ -676,8 +723,10 @@ impl Parts<'_> {
         let Some(q) = parse_quoted(error.quoted) else { return };
         match q.protocol {
             ip_protocol::UDP => {
-                let peer = SocketAddrV4::new(q.dst, q.dst_port);
-                self.udp.dest_unreachable(&mut self.ctx, error.code, q.src, q.src_port, peer);
+                if let Some(kind) = unreachable_kind_v4(error.code) {
+                    let peer = SocketAddr::from((q.dst, q.dst_port));
+                    self.udp.dest_unreachable(&mut self.ctx, kind, IpAddr::V4(q.src), q.src_port, peer);
+                }
             }
             _ => self.tcp.dest_unreachable(&mut self.ctx, self.out, error.code, error.next_hop_mtu, &q),
         }

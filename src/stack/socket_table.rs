@@ -20,7 +20,7 @@
 //! Linux's `ss` prints a listener's backlog in the Send-Q column; here it is the
 //! accept queue's bound, where it belongs.
 
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,9 +46,10 @@ pub struct SocketRow {
     pub send_q: usize,
     /// The bound of that queue (0 where there is no send queue).
     pub send_q_max: usize,
-    pub local: SocketAddrV4,
+    /// The local address: IPv4, or (an IPv6 UDP socket) the IPv6 address bound.
+    pub local: SocketAddr,
     /// The connected peer; `None` for a listener or an unconnected UDP socket.
-    pub peer: Option<SocketAddrV4>,
+    pub peer: Option<SocketAddr>,
     /// The well-known name of the local port, else of the peer's port (from
     /// [`crate::ports::services`]).
     pub service: Option<String>,
@@ -70,15 +71,16 @@ pub struct SocketRow {
 
 /// The name of `local`'s port, else of `peer`'s: an incoming connection is
 /// named by our well-known port, an outgoing one by the server's.
-fn service(protocol: Protocol, local: SocketAddrV4, peer: Option<SocketAddrV4>) -> Option<String> {
+fn service(protocol: Protocol, local: SocketAddr, peer: Option<SocketAddr>) -> Option<String> {
     service_name(protocol, local.port())
         .or_else(|| peer.and_then(|p| service_name(protocol, p.port())))
         .map(str::to_string)
 }
 
-/// Sort key: local port, then peer (listeners and unconnected sockets first).
-fn order(row: &SocketRow) -> (u16, Option<(u32, u16)>) {
-    (row.local.port(), row.peer.map(|p| (u32::from(*p.ip()), p.port())))
+/// Sort key: local port, then peer (listeners and unconnected sockets first),
+/// IPv4 before IPv6.
+fn order(row: &SocketRow) -> (u16, bool, Option<SocketAddr>) {
+    (row.local.port(), row.local.is_ipv6(), row.peer)
 }
 
 /// The rows of the socket table from the TCP and UDP tables' own listings:
@@ -132,8 +134,8 @@ pub(super) fn rows(tcp: Vec<TcpSocketInfo>, udp: Vec<UdpSocketInfo>, raw: Vec<Ra
         recv_q_max: r.limit.bytes,
         send_q: 0,
         send_q_max: 0,
-        local: SocketAddrV4::new(r.local, u16::from(r.protocol)),
-        peer: r.peer.map(|p| SocketAddrV4::new(p, u16::from(r.protocol))),
+        local: SocketAddrV4::new(r.local, u16::from(r.protocol)).into(),
+        peer: r.peer.map(|p| SocketAddrV4::new(p, u16::from(r.protocol)).into()),
         service: None,
         drops: r.dropped,
         datagrams: Some((r.queued_datagrams, r.limit.datagrams)),

@@ -3,30 +3,55 @@
 //!
 //! [`V6`] exists only when `StackConfig::addr6` is set. `Stack::input` sends a
 //! packet here by its version nibble; IPv6 input hands back a datagram or an
-//! ICMPv6 error to send, and [`V6::input`] routes either: protocol 58 to ICMPv6;
-//! UDP, checked (its checksum is mandatory over IPv6), answered with port
-//! unreachable — no socket can be bound to an IPv6 address yet; TCP counted as
-//! not yet supported; No Next Header dropped quietly; any other Next Header
+//! ICMPv6 error to send, and [`V6::input`] routes either: protocol 58 to ICMPv6,
+//! whose received errors go to the UDP socket or TCP connection whose datagram
+//! they quote; UDP to the UDP table that IPv4 shares (its checksum is mandatory
+//! over IPv6), a closed port answered with ICMPv6 port unreachable; TCP to the
+//! TCP table IPv4 shares; No Next Header dropped quietly; any other Next Header
 //! refused with Parameter Problem code 1 pointing at the field that named it
 //! (RFC 8200 §4). A datagram to a multicast group goes to ICMPv6 only.
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use crate::config::StackConfig;
-use crate::icmp::Icmpv6;
-use crate::ip::ipv6::{Datagram6, ErrorRequest, Input6, Ipv6Input, Ipv6Output};
+use crate::icmp::{Icmpv6, Received6Error};
+use crate::ip::ipv6::{Datagram6, ErrorRequest, Input6, Ipv6Input};
 use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason};
+use crate::tcp::TcpTable;
 use crate::time::Instant;
-use crate::wire::icmpv6::{ErrorKind, CODE_PORT_UNREACHABLE, CODE_UNRECOGNIZED_NEXT_HEADER};
+use crate::udp::{unreachable_kind_v6, Delivery, UdpTable};
+use crate::wire::icmpv6::{self, types, ErrorKind, CODE_PORT_UNREACHABLE, CODE_UNRECOGNIZED_NEXT_HEADER};
 use crate::wire::ip_protocol::{ICMPV6, NO_NEXT_HEADER, TCP, UDP};
-use crate::wire::udp::{self, UdpError};
+
+/// An ICMPv6 error about a datagram or segment we sent, to its transport: a
+/// destination unreachable to the UDP socket connected to the quoted
+/// destination (as for IPv4); to TCP, destination unreachables and Packet Too
+/// Big (`tcp/icmp_errors.rs`).
+fn route_error(
+    ctx: &mut Context<'_>,
+    out: &mut IpOutput,
+    udp: &mut UdpTable,
+    tcp: &mut TcpTable,
+    error: &Received6Error<'_>,
+) {
+    let Some(q) = icmpv6::parse_quoted(error.quoted) else { return };
+    match q.protocol {
+        UDP if error.icmp_type == types::DEST_UNREACHABLE => {
+            if let Some(kind) = unreachable_kind_v6(error.code) {
+                let peer = SocketAddr::new(IpAddr::V6(q.dst), q.dst_port);
+                udp.dest_unreachable(ctx, kind, IpAddr::V6(q.src), q.src_port, peer);
+            }
+        }
+        TCP => tcp.icmpv6_error(ctx, out, (error.icmp_type, error.code, error.param), &q),
+        _ => {}
+    }
+}
 
 /// IPv6's layers, present when the stack has an IPv6 address.
 #[derive(Debug)]
 pub(crate) struct V6 {
     input: Ipv6Input,
-    out: Ipv6Output,
     icmp: Icmpv6,
 }
 
@@ -34,22 +59,35 @@ impl V6 {
     pub fn new(addr: Ipv6Addr, config: &StackConfig) -> Self {
         V6 {
             input: Ipv6Input::new(addr, config.ipv6_max_ext_headers, config.reassembly.clone()),
-            out: Ipv6Output::new(addr, config.mtu, config.ttl, config.seed),
             icmp: Icmpv6::new(config.icmp_error_burst, config.icmp_refill_interval()),
         }
     }
 
     /// One IPv6 packet from the link.
-    pub fn input(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, packet: &[u8]) {
+    pub fn input(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        udp: &mut UdpTable,
+        tcp: &mut TcpTable,
+        packet: &[u8],
+    ) {
         match self.input.input(ctx, packet) {
             Input6::Nothing => {}
-            Input6::Error(request) => self.icmp.send_error(ctx, &mut self.out, out, &request),
-            Input6::Deliver(delivered) => self.deliver(ctx, out, &delivered.datagram()),
+            Input6::Error(request) => self.icmp.send_error(ctx, out, &request),
+            Input6::Deliver(delivered) => self.deliver(ctx, out, udp, tcp, &delivered.datagram()),
         }
     }
 
     /// Hand a whole datagram to its upper layer.
-    fn deliver(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, datagram: &Datagram6<'_>) {
+    fn deliver(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        udp: &mut UdpTable,
+        tcp: &mut TcpTable,
+        datagram: &Datagram6<'_>,
+    ) {
         let protocol = datagram.protocol;
         if datagram.is_multicast() && protocol != ICMPV6 {
             ctx.drop(DropReason::Ip6NotForUs, format_args!("dst={} protocol={protocol}", datagram.dst));
@@ -58,29 +96,22 @@ impl V6 {
         let error = match protocol {
             ICMPV6 => {
                 ctx.counters.ip6_rx_delivered += 1;
-                self.icmp.input(ctx, &mut self.out, out, datagram);
+                if let Some(error) = self.icmp.input(ctx, out, datagram) {
+                    route_error(ctx, out, udp, tcp, &error);
+                }
                 None
             }
             UDP => {
                 ctx.counters.ip6_rx_delivered += 1;
-                match udp::parse_v6(datagram.src, datagram.dst, datagram.payload()) {
-                    Ok(d) => {
-                        // RFC 4443 §3.1 code 4: no socket listens on the port.
-                        ctx.drop(DropReason::UdpNoPort, format_args!("[{}]:{}", datagram.dst, d.dst_port));
-                        Some(ErrorKind::DestUnreachable(CODE_PORT_UNREACHABLE))
-                    }
-                    Err(e) => {
-                        let reason = match e {
-                            UdpError::BadLength => DropReason::UdpBadLength,
-                            UdpError::BadChecksum => DropReason::UdpBadChecksum,
-                        };
-                        ctx.drop(reason, format_args!("src={}", datagram.src));
-                        None
-                    }
+                match udp.input_v6(ctx, datagram.src, datagram.dst, datagram.payload()) {
+                    // RFC 4443 §3.1 code 4: no socket listens on the port.
+                    Delivery::PortUnreachable => Some(ErrorKind::DestUnreachable(CODE_PORT_UNREACHABLE)),
+                    Delivery::Done => None,
                 }
             }
             TCP => {
-                ctx.drop(DropReason::Ip6TransportUnsupported, format_args!("src={}", datagram.src));
+                ctx.counters.ip6_rx_delivered += 1;
+                tcp.input_v6(ctx, out, datagram.src, datagram.dst, datagram.payload());
                 None
             }
             NO_NEXT_HEADER => {
@@ -94,7 +125,7 @@ impl V6 {
             }
         };
         if let Some(request) = error.and_then(|kind| ErrorRequest::about(kind, datagram, false)) {
-            self.icmp.send_error(ctx, &mut self.out, out, &request);
+            self.icmp.send_error(ctx, out, &request);
         }
     }
 
@@ -107,7 +138,7 @@ impl V6 {
     /// Exceeded where the first fragment had arrived.
     pub fn expire(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput) {
         for request in self.input.expire(ctx) {
-            self.icmp.send_error(ctx, &mut self.out, out, &request);
+            self.icmp.send_error(ctx, out, &request);
         }
     }
 

@@ -4,7 +4,7 @@
 //! Each returns at once; `WouldBlock` means "not yet — wait for an event".
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::Duration;
 
 use super::buffers::SocketBuffers;
@@ -15,7 +15,9 @@ use super::state::State;
 use super::tcb::Tcb;
 use super::timer_table::Timer;
 use super::{Keepalive, TcpInfo, TcpTable};
+use crate::ip::dual_stack::{canonical, shown, Binding, Family};
 use crate::ip::IpOutput;
+use crate::ports::BindError;
 use crate::shared::{Context, Event, TcpHandle};
 
 /// A TCP socket as listed by [`Stack::tcp_sockets`](crate::Stack::tcp_sockets) (like a row of `ss -tan`).
@@ -24,8 +26,12 @@ pub struct TcpSocketInfo {
     pub handle: TcpHandle,
     /// RFC 9293 state name (`LISTEN` for listeners).
     pub state: &'static str,
-    pub local: SocketAddrV4,
-    pub peer: Option<SocketAddrV4>,
+    /// Ours and the port (a listener on an IPv6 address: the address it bound,
+    /// `[::]:P` for a dual-stack one).
+    pub local: SocketAddr,
+    /// As the program's socket names it (an IPv4 peer of an IPv6 socket as
+    /// `::ffff:a.b.c.d`).
+    pub peer: Option<SocketAddr>,
     /// Bytes received and not read (for a listener: connections waiting for accept).
     pub recv_queue: usize,
     /// Bytes written and not acknowledged (for a listener: the backlog).
@@ -42,13 +48,6 @@ pub struct TcpSocketInfo {
     pub path_mtu: Option<usize>,
 }
 
-fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
-    match addr {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "IPv6 is not supported yet")),
-    }
-}
-
 fn closed() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "TCP socket is closed")
 }
@@ -56,20 +55,40 @@ fn closed() -> io::Error {
 impl TcpTable {
     /// Passive open (RFC 9293 §3.10.1): listen on `addr` with at most `backlog`
     /// connections waiting for `accept` (capped by the configured accept backlog).
+    /// An IPv6 listener on `[::]` takes IPv4 SYNs too, unless `only_v6`; a port
+    /// holds one listener per family (`ip/dual_stack.rs`).
     pub fn listen(&mut self, addr: SocketAddr, backlog: usize) -> io::Result<TcpHandle> {
-        let addr = v4(addr)?;
-        if !addr.ip().is_unspecified() && *addr.ip() != self.config.addr {
+        let ours = match canonical(addr).ip() {
+            IpAddr::V4(a) => a.is_unspecified() || a == self.config.addr,
+            IpAddr::V6(a) => a.is_unspecified() || Some(a) == self.config.addr6,
+        };
+        if !ours {
             return Err(io::Error::new(
                 io::ErrorKind::AddrNotAvailable,
                 format!("{} is not this stack's address", addr.ip()),
             ));
         }
-        let port = self.ports.bind(addr.port())?;
+        let only_v6 = self.config.bind_v6only && canonical(addr).is_ipv6();
+        let binding = Binding { ip: addr.ip(), only_v6 };
+        // A port a listener of the other family holds may be shared; one a
+        // connection owns (an active open's ephemeral port) may not.
+        let port = match self.ports.bind(addr.port()) {
+            Ok(port) => port,
+            Err(BindError::InUse(port))
+                if self.listener_by_port.get(&port).is_some_and(|p| !p.conflicts(&binding, None)) =>
+            {
+                port
+            }
+            Err(e) => return Err(e.into()),
+        };
         let handle = self.new_handle();
         let backlog = backlog.clamp(1, self.config.tcp.accept_backlog.max(1));
-        let local = SocketAddrV4::new(self.config.addr, port);
-        self.listeners.insert(handle, Listener::new(handle, local, backlog));
-        self.listener_by_port.insert(port, handle);
+        let local = match addr {
+            SocketAddr::V4(_) => SocketAddr::from((self.config.addr, port)),
+            SocketAddr::V6(a) => SocketAddr::new(IpAddr::V6(*a.ip()), port),
+        };
+        self.listeners.insert(handle, Listener::new(handle, local, binding, backlog));
+        self.listener_by_port.entry(port).or_default().place(&binding, handle);
         Ok(handle)
     }
 
@@ -79,7 +98,38 @@ impl TcpTable {
         let handle = l.accept_queue.pop_front().ok_or(io::ErrorKind::WouldBlock)?;
         let tcb = self.conns.get_mut(&handle).ok_or(io::ErrorKind::WouldBlock)?;
         tcb.listener = None;
-        Ok((handle, SocketAddr::V4(tcb.remote)))
+        Ok((handle, shown(tcb.remote, tcb.names_v6)))
+    }
+
+    /// `IPV6_V6ONLY` of an IPv6 listener: whether it refuses IPv4 SYNs. May be
+    /// changed while it listens (connections already made stay); turning it
+    /// off takes the port's IPv4 place, `AddrInUse` while an IPv4 listener
+    /// holds it.
+    pub fn set_only_v6(&mut self, listener: TcpHandle, only_v6: bool) -> io::Result<()> {
+        let l = self.listeners.get_mut(&listener).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "only_v6 applies to IPv6 listeners (not connections)")
+        })?;
+        let binding = Binding { only_v6, ..l.binding };
+        let port = l.local.port();
+        if !binding.is_v6_socket() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "only_v6 applies to IPv6 listeners"));
+        }
+        if only_v6 && !binding.serves(Family::V6) {
+            let why = "a listener bound to an IPv4-mapped address is IPv4 only";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
+        let holders = self.listener_by_port.entry(port).or_default();
+        if holders.conflicts(&binding, Some(listener)) {
+            return Err(BindError::InUse(port).into());
+        }
+        holders.place(&binding, listener);
+        l.binding = binding;
+        Ok(())
+    }
+
+    /// Whether an IPv6 listener refuses IPv4 (`false` for an IPv4 one).
+    pub fn only_v6(&self, listener: TcpHandle) -> io::Result<bool> {
+        self.listeners.get(&listener).map(|l| l.binding.only_v6).ok_or_else(closed)
     }
 
     /// Active open (RFC 9293 §3.10.1): send a SYN from an ephemeral port. The
@@ -92,23 +142,31 @@ impl TcpTable {
         remote: SocketAddr,
         buffers: SocketBuffers,
     ) -> io::Result<TcpHandle> {
-        let remote = v4(remote)?;
-        if remote.port() == 0
-            || remote.ip().is_unspecified()
-            || remote.ip().is_broadcast()
-            || remote.ip().is_multicast()
-        {
+        let names_v6 = remote.is_ipv6();
+        let remote = canonical(remote);
+        let unusable = match remote.ip() {
+            IpAddr::V4(a) => a.is_unspecified() || a.is_broadcast() || a.is_multicast(),
+            IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
+        };
+        if remote.port() == 0 || unusable {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot connect to that address"));
         }
+        let local_ip = match remote.ip() {
+            IpAddr::V4(_) => IpAddr::V4(self.config.addr),
+            IpAddr::V6(_) => IpAddr::V6(self.config.addr6.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NetworkUnreachable, "this stack has no IPv6 address (StackConfig::addr6)")
+            })?),
+        };
         if self.conns.len() >= self.config.tcp.max_connections {
             return Err(io::Error::new(io::ErrorKind::OutOfMemory, "TCP connection limit reached (max_connections)"));
         }
         let port = self.ports.bind(0)?;
-        let local = SocketAddrV4::new(self.config.addr, port);
+        let local = SocketAddr::new(local_ip, port);
         let handle = self.new_handle();
         let iss = self.isn.isn(ctx.now, local, remote);
         let mut tcb = Tcb::new(handle, local, remote, iss, SeqNumber(0), &self.config);
         tcb.set_buffers(buffers);
+        tcb.names_v6 = names_v6;
         tcb.owns_port = true;
         ctx.counters.tcp_active_opens += 1;
         self.by_tuple.insert((port, remote), handle);
@@ -211,10 +269,11 @@ impl TcpTable {
             return;
         };
         ctx.forget(Event::Tcp(listener));
-        if self.listener_by_port.get(&l.local.port()) == Some(&listener) {
-            self.listener_by_port.remove(&l.local.port());
+        let port = l.local.port();
+        if self.listener_by_port.get_mut(&port).is_none_or(|holders| holders.remove(listener)) {
+            self.listener_by_port.remove(&port);
+            self.ports.release(port);
         }
-        self.ports.release(l.local.port());
         let pending: Vec<TcpHandle> =
             self.conns.iter().filter(|(_, t)| t.listener == Some(listener)).map(|(&h, _)| h).collect();
         // As Linux (inet_csk_listen_stop) and FreeBSD: a connection nobody
@@ -333,13 +392,13 @@ impl TcpTable {
 
     pub fn local_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
         if let Some(l) = self.listeners.get(&handle) {
-            return Ok(SocketAddr::V4(l.local));
+            return Ok(l.local);
         }
-        self.conns.get(&handle).map(|t| SocketAddr::V4(t.local)).ok_or_else(closed)
+        self.conns.get(&handle).map(|t| shown(t.local, t.names_v6)).ok_or_else(closed)
     }
 
     pub fn peer_addr(&self, handle: TcpHandle) -> io::Result<SocketAddr> {
-        self.conns.get(&handle).map(|t| SocketAddr::V4(t.remote)).ok_or_else(closed)
+        self.conns.get(&handle).map(|t| shown(t.remote, t.names_v6)).ok_or_else(closed)
     }
 
     /// The RFC 9293 state of a connection (`None` once freed).
@@ -378,8 +437,8 @@ impl TcpTable {
             .map(|t| TcpSocketInfo {
                 handle: t.handle,
                 state: t.state.name(),
-                local: t.local,
-                peer: Some(t.remote),
+                local: shown(t.local, t.names_v6),
+                peer: Some(shown(t.remote, t.names_v6)),
                 recv_queue: t.rcv.buffer.len(),
                 send_queue: t.snd.buffer.len(),
                 recv_queue_max: t.rcv.capacity,
@@ -390,7 +449,7 @@ impl TcpTable {
             })
             .collect();
         list.sort_by_key(|i| i.local.port());
-        conns.sort_by_key(|i| (i.local.port(), i.peer.map(|p| (u32::from(*p.ip()), p.port()))));
+        conns.sort_by_key(|i| (i.local.port(), i.peer));
         list.extend(conns);
         list
     }

@@ -2,9 +2,11 @@
 //! the listener of its port (a passive open), else nobody — answered with RST.
 //! Also the two cases where a segment for an existing connection goes elsewhere:
 //! a SYN that reuses a TIME-WAIT connection's 4-tuple, and the ACK that would
-//! complete a handshake while the accept queue is full.
+//! complete a handshake while the accept queue is full. Segments of both
+//! families meet here: over IPv4 from `input`, over IPv6 from `input_v6`; a
+//! listener takes the SYNs of the families it serves (`ip/dual_stack.rs`).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use super::buffers::SocketBuffers;
 use super::seq::SeqNumber;
@@ -12,31 +14,66 @@ use super::state::State;
 use super::syncookie::{self, decode_ts, encode_ts, TsOptions};
 use super::tcb::{our_mss, reset_for, send_segment, wscale_for, Ctx, Tcb, DEFAULT_MSS};
 use super::{SynCookies, TcpTable};
+use crate::ip::dual_stack::Family;
 use crate::ip::{Datagram, IpOutput};
 use crate::shared::{Context, DropReason, TcpHandle};
 use crate::time::Instant;
 use crate::wire::tcp::{self as wire, Flags, Options, Segment, TcpError};
 
 impl TcpTable {
-    /// A TCP segment for us.
+    /// A TCP segment over IPv4 for us.
     pub fn input(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, ip: &Datagram<'_>) {
-        let seg = match wire::parse(ip.src, ip.dst, ip.payload) {
+        let seg = wire::parse(ip.src, ip.dst, ip.payload);
+        self.segment_in(ctx, out, IpAddr::V4(ip.src), seg);
+    }
+
+    /// A TCP segment over IPv6 for us (`dst` is our IPv6 address).
+    pub fn input_v6(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        payload: &[u8],
+    ) {
+        let seg = wire::parse_v6(src, dst, payload);
+        self.segment_in(ctx, out, IpAddr::V6(src), seg);
+    }
+
+    /// A segment from `src` (parsed, or refused by parsing), to its connection,
+    /// its listener, or a RST.
+    fn segment_in(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        src: IpAddr,
+        seg: Result<Segment<'_>, TcpError>,
+    ) {
+        let seg = match seg {
             Ok(s) => s,
             Err(e) => {
                 let reason = match e {
                     TcpError::BadHeader => DropReason::TcpBadHeader,
                     TcpError::BadChecksum => DropReason::TcpBadChecksum,
                 };
-                ctx.drop(reason, format_args!("src={}", ip.src));
+                ctx.drop(reason, format_args!("src={src}"));
                 return;
             }
         };
         ctx.counters.tcp_rx_segments += 1;
         if seg.flags.syn && seg.flags.fin && self.config.tcp.drop_syn_fin {
-            ctx.drop(DropReason::TcpSynFin, format_args!("src={}", ip.src));
+            ctx.drop(DropReason::TcpSynFin, format_args!("src={src}"));
             return;
         }
-        let remote = SocketAddrV4::new(ip.src, seg.src_port);
+        let remote = SocketAddr::new(src, seg.src_port);
+        // Our address in the segment's family (IPv6 input delivers only ours).
+        let local_ip = match src {
+            IpAddr::V4(_) => IpAddr::V4(self.config.addr),
+            IpAddr::V6(_) => match self.config.addr6 {
+                Some(addr6) => IpAddr::V6(addr6),
+                None => return,
+            },
+        };
         if let Some(&handle) = self.by_tuple.get(&(seg.dst_port, remote)) {
             if self.accept_queue_full_for(ctx, handle, &seg) {
                 return;
@@ -49,20 +86,27 @@ impl TcpTable {
                 return;
             }
         }
-        if let Some(&listener) = self.listener_by_port.get(&seg.dst_port) {
-            self.listen_input(ctx, out, listener, remote, &seg);
+        if let Some(listener) = self.listener_for(seg.dst_port, Family::of(&remote)) {
+            let local = SocketAddr::new(local_ip, seg.dst_port);
+            self.listen_input(ctx, out, listener, local, remote, &seg);
             return;
         }
         // RFC 9293 §3.10.7.1: nobody is here — answer with RST.
         ctx.drop(DropReason::TcpNoSocket, format_args!("port={}", seg.dst_port));
-        self.reset_for(ctx, out, &seg, ip.dst, ip.src);
+        self.reset_for(ctx, out, &seg, local_ip, src);
+    }
+
+    /// The listener on `port` that takes SYNs of `family`.
+    fn listener_for(&self, port: u16, family: Family) -> Option<TcpHandle> {
+        self.listener_by_port.get(&port)?.get(family)
     }
 
     /// RFC 9293 §3.10.7.4 (TIME-WAIT) and RFC 6191: a new SYN with a sequence
     /// number beyond the old connection's may reuse the 4-tuple at once. The old
     /// TCB is freed and the SYN goes to the listener.
     fn time_wait_reuse(&mut self, ctx: &mut Context<'_>, handle: TcpHandle, seg: &Segment<'_>) -> bool {
-        let listening = self.listener_by_port.contains_key(&seg.dst_port);
+        let family = self.conns.get(&handle).map(|tcb| Family::of(&tcb.remote));
+        let listening = family.is_some_and(|f| self.listener_for(seg.dst_port, f).is_some());
         let Some(tcb) = self.conns.get_mut(&handle) else {
             return false;
         };
@@ -110,13 +154,13 @@ impl TcpTable {
         ctx: &mut Context<'_>,
         out: &mut IpOutput,
         listener: TcpHandle,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Segment<'_>,
     ) {
         if seg.flags.rst {
             return;
         }
-        let local = SocketAddrV4::new(self.config.addr, seg.dst_port);
         if seg.flags.ack && seg.flags.syn && !self.config.tcp.rst_syn_ack_to_listener {
             ctx.drop(DropReason::TcpSynAckToListener, format_args!("port={}", seg.dst_port));
             return;
@@ -129,7 +173,7 @@ impl TcpTable {
                 }
                 ctx.counters.tcp_syncookies_recv_failed += 1;
             }
-            self.reset_for(ctx, out, seg, *local.ip(), *remote.ip());
+            self.reset_for(ctx, out, seg, local.ip(), remote.ip());
             return;
         }
         if !seg.flags.syn {
@@ -139,7 +183,7 @@ impl TcpTable {
         let Some(l) = self.listeners.get_mut(&listener) else {
             return;
         };
-        let buffers = l.buffers;
+        let (buffers, names_v6) = (l.buffers, l.binding.is_v6_socket());
         // Like Linux, a full accept queue refuses even a cookie: the program is
         // not keeping up, and a cookie connection would only wait there too.
         if l.accept_queue.len() >= l.backlog {
@@ -171,6 +215,7 @@ impl TcpTable {
         let irs = SeqNumber(seg.seq);
         let mut tcb = Tcb::new(handle, local, remote, iss, irs, &self.config);
         tcb.set_buffers(buffers);
+        tcb.names_v6 = names_v6;
         tcb.listener = Some(listener);
         tcb.peer_syn_options = seg.options;
         ctx.counters.tcp_passive_opens += 1;
@@ -198,8 +243,8 @@ impl TcpTable {
         &mut self,
         ctx: &mut Context<'_>,
         out: &mut IpOutput,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Segment<'_>,
         buffers: SocketBuffers,
     ) {
@@ -232,7 +277,7 @@ impl TcpTable {
             // What a new connection's SYN,ACK offers: its whole buffer, unscaled.
             window: u16::try_from(window).unwrap_or(u16::MAX),
             options: Options {
-                mss: Some(our_mss(&self.config)),
+                mss: Some(our_mss(&self.config, &remote)),
                 window_scale: carried.window_scale,
                 sack_permitted: carried.sack_permitted,
                 timestamp,
@@ -242,7 +287,7 @@ impl TcpTable {
         };
         ctx.counters.tcp_syncookies_sent += 1;
         let mut tcb_ctx = Ctx::new(ctx.reborrow(), out, &self.config, &mut self.challenge);
-        send_segment(&mut tcb_ctx, *local.ip(), *remote.ip(), &reply);
+        send_segment(&mut tcb_ctx, local.ip(), remote.ip(), &reply);
     }
 
     /// An ACK that may return a cookie: if it checks, build the connection the
@@ -254,8 +299,8 @@ impl TcpTable {
         ctx: &mut Context<'_>,
         out: &mut IpOutput,
         listener: TcpHandle,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &Segment<'_>,
     ) -> bool {
         let peer_isn = SeqNumber(seg.seq) - 1;
@@ -275,7 +320,7 @@ impl TcpTable {
         // speak (daytime, SMTP) hanging forever, since no state of ours would
         // retry. Those waiting peers are bounded by the accept backlog.
         let queue_full = l.accept_queue.len() >= l.backlog;
-        let buffers = l.buffers;
+        let (buffers, names_v6) = (l.buffers, l.binding.is_v6_socket());
         if conns >= conn_limit || (queue_full && l.half_open >= syn_backlog + l.backlog) {
             l.overflows += 1;
             let (len, limit) = (l.accept_queue.len(), l.backlog);
@@ -296,6 +341,7 @@ impl TcpTable {
         let handle = self.new_handle();
         let mut tcb = Tcb::new(handle, local, remote, iss, peer_isn, &self.config);
         tcb.set_buffers(buffers);
+        tcb.names_v6 = names_v6;
         tcb.listener = Some(listener);
         tcb.peer_syn_options = options;
         self.by_tuple.insert((local.port(), remote), handle);
@@ -332,8 +378,8 @@ impl TcpTable {
         ctx: &mut Context<'_>,
         out: &mut IpOutput,
         seg: &Segment<'_>,
-        local: Ipv4Addr,
-        remote: Ipv4Addr,
+        local: IpAddr,
+        remote: IpAddr,
     ) {
         let mut tcb_ctx = Ctx::new(ctx.reborrow(), out, &self.config, &mut self.challenge);
         reset_for(&mut tcb_ctx, local, remote, seg);
@@ -431,7 +477,7 @@ mod tests {
         assert!(sent.is_empty(), "no RST, nothing at all: {sent:?}");
         assert_eq!(s.counters().tcp_listen_overflow, 1);
         assert_eq!(s.counters().tcp_resets, 0);
-        let b = s.tcp_table().by_tuple[&(7, std::net::SocketAddrV4::new(PEER, 40002))];
+        let b = s.tcp_table().by_tuple[&(7, std::net::SocketAddr::from((PEER, 40002)))];
         assert_eq!(s.tcp_state(b), Some(State::SynReceived));
 
         s.tcp_accept(listener).expect("the first connection");

@@ -25,7 +25,7 @@ impl Tcb {
     pub(crate) fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &Segment<'_>) {
         match self.state {
             State::SynSent => self.on_segment_syn_sent(ctx, seg),
-            State::Closed => reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg),
+            State::Closed => reset_for(ctx, self.local.ip(), self.remote.ip(), seg),
             _ => self.on_segment_synchronized(ctx, seg),
         }
     }
@@ -35,7 +35,7 @@ impl Tcb {
         let ack = SeqNumber(seg.ack);
         // First: an ACK must acknowledge our SYN and nothing more.
         if seg.flags.ack && (ack <= self.snd.iss || ack > self.snd.snd_nxt) {
-            reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg);
+            reset_for(ctx, self.local.ip(), self.remote.ip(), seg);
             return;
         }
         // Second: a RST is believed only with an acceptable ACK.
@@ -257,7 +257,7 @@ impl Tcb {
         let ack = SeqNumber(seg.ack);
         if self.state == State::SynReceived {
             if !self.snd.acks_new_data(ack) {
-                reset_for(ctx, *self.local.ip(), *self.remote.ip(), seg);
+                reset_for(ctx, self.local.ip(), self.remote.ip(), seg);
                 return;
             }
             self.update_window(seq, ack, seg.window, true);

@@ -8,6 +8,7 @@ use super::state::State;
 use super::tcb::Tcb;
 use super::timer_table::Timer;
 use super::TcpTable;
+use crate::ip::dual_stack::Family;
 use crate::shared::ensure;
 
 impl TcpTable {
@@ -30,24 +31,33 @@ impl TcpTable {
             config.max_connections
         );
 
-        // Ports: each owner holds a bound port of its own, and nothing else is bound.
+        // Ports: each owner holds a bound port of its own — the listeners of a
+        // port (one per family at most) together — and nothing else is bound.
         let mut owners: HashMap<u16, String> = HashMap::new();
         let mut claim = |port: u16, who: String| match owners.insert(port, who.clone()) {
             Some(other) => Err(format!("port {port} is owned by both {other} and {who}")),
             None => Ok(()),
         };
+        for (&port, holders) in &tcp.listener_by_port {
+            claim(port, format!("the listeners {holders:?}"))?;
+            for handle in [holders.v4, holders.v6].into_iter().flatten() {
+                let on = tcp.listeners.get(&handle).map(|l| l.local.port());
+                ensure!(on == Some(port), "port {port} leads to listener {handle:?}, which is on {on:?}");
+            }
+        }
         for (handle, l) in &tcp.listeners {
-            claim(l.local.port(), format!("listener {handle:?}"))?;
-            ensure!(
-                tcp.listener_by_port.get(&l.local.port()) == Some(handle),
-                "listener {handle:?}'s port {} does not lead to it",
-                l.local.port()
-            );
+            let holders = tcp.listener_by_port.get(&l.local.port()).copied().unwrap_or_default();
+            for family in [Family::V4, Family::V6] {
+                ensure!(
+                    (holders.get(family) == Some(*handle)) == l.binding.serves(family),
+                    "listener {handle:?} on port {}: its {family:?} place does not match what it serves",
+                    l.local.port()
+                );
+            }
         }
         for tcb in tcp.conns.values().filter(|t| t.owns_port) {
             claim(tcb.local.port(), format!("connection {:?}", tcb.handle))?;
         }
-        ensure!(tcp.listener_by_port.len() == tcp.listeners.len(), "a port leads to a listener that is gone");
         for (&port, who) in &owners {
             ensure!(tcp.ports.is_bound(port), "{who} owns port {port}, which is not bound");
         }

@@ -6,7 +6,7 @@
 //! off-path attacker from guessing them.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use super::seq::SeqNumber;
 use crate::time::Instant;
@@ -24,16 +24,25 @@ impl IsnGenerator {
     }
 
     /// The ISN for a connection between `local` and `remote` at `now`.
-    pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNumber {
+    pub fn isn(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> SeqNumber {
         // DefaultHasher::new() is SipHash with fixed keys; mixing the secret in
         // first makes it a keyed pseudo-random function of the 4-tuple.
         let mut hasher = DefaultHasher::new();
         self.secret.hash(&mut hasher);
-        local.hash(&mut hasher);
-        remote.hash(&mut hasher);
+        hash_addr(&local, &mut hasher);
+        hash_addr(&remote, &mut hasher);
         let f = hasher.finish() as u32;
         let m = (now.micros() / 4) as u32;
         SeqNumber(m.wrapping_add(f))
+    }
+}
+
+/// Hash an address of either family; an IPv4 one exactly as a `SocketAddrV4`
+/// (so IPv4 ISNs and cookies are what they were before IPv6).
+pub(crate) fn hash_addr(addr: &SocketAddr, hasher: &mut impl Hasher) {
+    match addr {
+        SocketAddr::V4(a) => a.hash(hasher),
+        SocketAddr::V6(a) => a.hash(hasher),
     }
 }
 
@@ -44,9 +53,9 @@ mod tests {
     #[test]
     fn keyed_per_tuple_and_advancing() {
         let g = IsnGenerator::new(42);
-        let a: SocketAddrV4 = "198.18.0.2:80".parse().expect("addr");
-        let b: SocketAddrV4 = "198.18.0.1:40000".parse().expect("addr");
-        let c: SocketAddrV4 = "198.18.0.1:40001".parse().expect("addr");
+        let a: SocketAddr = "198.18.0.2:80".parse().expect("addr");
+        let b: SocketAddr = "198.18.0.1:40000".parse().expect("addr");
+        let c: SocketAddr = "[2001:2::1]:40000".parse().expect("addr");
         let t = Instant::from_millis(10);
         assert_ne!(g.isn(t, a, b), g.isn(t, a, c));
         assert_ne!(g.isn(t, a, b), IsnGenerator::new(43).isn(t, a, b));

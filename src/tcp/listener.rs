@@ -10,17 +10,22 @@
 //! unless they are off), which costs no memory at all.
 
 use std::collections::VecDeque;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use super::buffers::SocketBuffers;
+use crate::ip::dual_stack::Binding;
 use crate::shared::TcpHandle;
 
 /// One listening socket.
 #[derive(Debug)]
 pub struct Listener {
     pub handle: TcpHandle,
-    /// The address the program bound (the port is what matters: one address).
-    pub local: SocketAddrV4,
+    /// The address shown for it: ours for an IPv4 listener, the one bound for an
+    /// IPv6 one (`[::]:P` for a dual-stack listener), and the port.
+    pub local: SocketAddr,
+    /// What was bound and `only_v6`: which families' SYNs it takes
+    /// (`ip/dual_stack.rs`).
+    pub binding: Binding,
     /// Most established connections waiting for `accept`.
     pub backlog: usize,
     /// Connections in SYN-RECEIVED created by this listener.
@@ -38,10 +43,11 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub fn new(handle: TcpHandle, local: SocketAddrV4, backlog: usize) -> Self {
+    pub fn new(handle: TcpHandle, local: SocketAddr, binding: Binding, backlog: usize) -> Self {
         Listener {
             handle,
             local,
+            binding,
             backlog,
             half_open: 0,
             accept_queue: VecDeque::new(),

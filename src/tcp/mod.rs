@@ -70,13 +70,17 @@ pub use readiness::TcpReadiness;
 pub use state::State;
 pub(crate) use table::TcpTable;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What the TCP table is given of the stack's configuration: its own settings,
-/// and the address and MTU of the IP layer below (for our MSS).
+/// and the addresses and MTU of the IP layer below (for our MSS).
 #[derive(Clone, Debug)]
 pub(crate) struct TcpParams {
     pub tcp: TcpConfig,
     pub addr: Ipv4Addr,
+    /// Our IPv6 address, if the stack has one.
+    pub addr6: Option<Ipv6Addr>,
+    /// New IPv6 listeners on `::` start IPv6-only (`StackConfig::bind_v6only`).
+    pub bind_v6only: bool,
     pub mtu: usize,
 }

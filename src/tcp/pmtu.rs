@@ -23,7 +23,7 @@
 
 use tracing::debug;
 
-use super::tcb::{Ctx, Tcb};
+use super::tcb::{header_overhead, Ctx, Tcb};
 
 /// The smallest path MTU accepted: 576 bytes, the datagram every host must
 /// accept (RFC 1122 3.3.3), an MSS of 536 (RFC 9293 §3.7.1).
@@ -32,9 +32,13 @@ pub(crate) const MIN_PMTU: usize = 576;
 /// RFC 1191 §7's plateaus: likely MTUs, largest first.
 const PLATEAUS: [usize; 11] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
 
+/// The smallest path MTU over IPv6: its minimum link MTU (RFC 8200 §5; RFC 8201
+/// §4: never estimated below it).
+pub(crate) const MIN_PMTU_V6: usize = 1280;
+
 /// Where black-hole detection steps the path MTU down to, largest first (IPv6's
-/// minimum 1280, RFC 4821 §7.2's 1024, then the floor).
-pub(crate) const BLACK_HOLE_STEPS: [usize; 3] = [1280, 1024, MIN_PMTU];
+/// minimum 1280, RFC 4821 §7.2's 1024, then the floor; over IPv6 only the first).
+pub(crate) const BLACK_HOLE_STEPS: [usize; 3] = [MIN_PMTU_V6, 1024, MIN_PMTU];
 
 /// RFC 1191 §5: the path MTU a "fragmentation needed" says, or — from a router
 /// that sends none — the first plateau below the refused datagram's length.
@@ -47,15 +51,17 @@ pub(crate) fn reported_mtu(next_hop_mtu: u16, quoted_total_len: u16) -> usize {
 }
 
 impl Tcb {
-    /// An ICMP "fragmentation needed" quoting a segment in flight: lower the path
-    /// MTU to what it reports (within the bounds above) and resend.
-    pub(crate) fn on_packet_too_big(&mut self, ctx: &mut Ctx<'_>, next_hop_mtu: u16, quoted_total_len: u16) {
-        let mtu = reported_mtu(next_hop_mtu, quoted_total_len).max(MIN_PMTU);
+    /// An ICMP "fragmentation needed" or ICMPv6 Packet Too Big (RFC 8201) quoting
+    /// a segment in flight, reporting `mtu`: lower the path MTU to it (not below
+    /// the family's floor) and resend.
+    pub(crate) fn on_packet_too_big(&mut self, ctx: &mut Ctx<'_>, mtu: usize) {
+        let floor = if self.remote.is_ipv6() { MIN_PMTU_V6 } else { MIN_PMTU };
+        let mtu = mtu.max(floor);
         if mtu >= self.pmtu {
             return;
         }
         ctx.counters.tcp_pmtu_reductions += 1;
-        self.lower_path_mtu(mtu, "ICMP fragmentation needed");
+        self.lower_path_mtu(mtu, "ICMP packet too big");
         self.output(ctx);
     }
 
@@ -66,11 +72,12 @@ impl Tcb {
         if !ctx.tcp().path_mtu_discovery || self.snd.retries != 2 {
             return;
         }
-        let Some(step) = BLACK_HOLE_STEPS.into_iter().find(|&s| s < self.pmtu) else {
+        let floor = if self.remote.is_ipv6() { MIN_PMTU_V6 } else { MIN_PMTU };
+        let Some(step) = BLACK_HOLE_STEPS.into_iter().find(|&s| s < self.pmtu && s >= floor) else {
             return;
         };
         let largest = self.snd.sent.iter().map(|s| s.len()).max().unwrap_or(0);
-        if largest + 40 <= step {
+        if largest + header_overhead(&self.remote) <= step {
             // Nothing in flight would have been too big for the smaller path: the
             // silence is not the MTU's fault.
             return;

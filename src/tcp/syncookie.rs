@@ -25,9 +25,10 @@
 //! Cost: one SipHash per cookie sent and at most two per ACK checked; no memory.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::isn::hash_addr;
 use super::seq::SeqNumber;
 use crate::time::Instant;
 
@@ -74,11 +75,11 @@ impl CookieJar {
         CookieJar { secret }
     }
 
-    fn mac(&self, local: SocketAddrV4, remote: SocketAddrV4, peer_isn: SeqNumber, count: u32, mss_index: u32) -> u32 {
+    fn mac(&self, local: SocketAddr, remote: SocketAddr, peer_isn: SeqNumber, count: u32, mss_index: u32) -> u32 {
         let mut hasher = DefaultHasher::new();
         self.secret.hash(&mut hasher);
-        local.hash(&mut hasher);
-        remote.hash(&mut hasher);
+        hash_addr(&local, &mut hasher);
+        hash_addr(&remote, &mut hasher);
         peer_isn.0.hash(&mut hasher);
         count.hash(&mut hasher);
         mss_index.hash(&mut hasher);
@@ -90,8 +91,8 @@ impl CookieJar {
     pub fn make(
         &self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         peer_isn: SeqNumber,
         peer_mss: u16,
     ) -> SeqNumber {
@@ -105,8 +106,8 @@ impl CookieJar {
     pub fn check(
         &self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         peer_isn: SeqNumber,
         cookie: SeqNumber,
     ) -> Option<Cookie> {
@@ -143,7 +144,7 @@ pub(crate) fn decode_ts(tsecr: u32) -> TsOptions {
 mod tests {
     use super::*;
 
-    fn tuple() -> (SocketAddrV4, SocketAddrV4) {
+    fn tuple() -> (SocketAddr, SocketAddr) {
         ("198.18.0.2:80".parse().expect("addr"), "198.18.0.1:40000".parse().expect("addr"))
     }
 
@@ -164,7 +165,7 @@ mod tests {
             );
         }
         assert_eq!(jar.check(made + PERIOD * 2, local, remote, isn, cookie), None, "too old");
-        let other: SocketAddrV4 = "198.18.0.1:40001".parse().expect("addr");
+        let other: SocketAddr = "198.18.0.1:40001".parse().expect("addr");
         assert_eq!(jar.check(made, local, other, isn, cookie), None, "another port");
         assert_eq!(jar.check(made, local, remote, isn + 1, cookie), None, "another peer ISN");
         assert_eq!(CookieJar::new(8).check(made, local, remote, isn, cookie), None, "another secret");

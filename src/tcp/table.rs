@@ -9,7 +9,7 @@
 //! [`TcpConfig`]: `max_connections`, `syn_backlog`, `accept_backlog`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::isn::IsnGenerator;
@@ -18,6 +18,7 @@ use super::state::State;
 use super::syncookie::CookieJar;
 use super::tcb::{Ctx, Tcb};
 use super::TcpParams;
+use crate::ip::dual_stack::PortHolders;
 use crate::ip::IpOutput;
 use crate::ports::{PortConfig, PortTable, Protocol};
 use crate::shared::{Context, Event, HandleMap, TcpHandle, TokenBucket};
@@ -33,9 +34,11 @@ pub(crate) struct TcpTable {
     /// doubling) at full size — about 1 KiB per connection at 10,000.
     pub(super) conns: HandleMap<TcpHandle, Box<Tcb>>,
     /// (local port, remote address) → connection: O(1) demultiplexing.
-    pub(super) by_tuple: HashMap<(u16, SocketAddrV4), TcpHandle>,
+    pub(super) by_tuple: HashMap<(u16, SocketAddr), TcpHandle>,
     pub(super) listeners: HandleMap<TcpHandle, Listener>,
-    pub(super) listener_by_port: HashMap<u16, TcpHandle>,
+    /// Port → its listeners, one per family at most (`ip/dual_stack.rs`: an
+    /// IPv4 listener and an IPv6-only one may share a port).
+    pub(super) listener_by_port: HashMap<u16, PortHolders<TcpHandle>>,
     /// Every connection's next deadline, earliest first (see `schedule.rs`).
     pub(super) timers: BTreeSet<(Instant, TcpHandle)>,
     pub(super) isn: IsnGenerator,

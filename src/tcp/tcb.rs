@@ -2,7 +2,7 @@
 //! about one connection, and the helpers that write its segments.
 
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -85,8 +85,14 @@ pub struct Negotiated {
 #[derive(Debug)]
 pub(crate) struct Tcb {
     pub(super) handle: TcpHandle,
-    pub(super) local: SocketAddrV4,
-    pub(super) remote: SocketAddrV4,
+    /// Our address and port, and the peer's, canonical (an IPv4 peer as IPv4,
+    /// `ip/dual_stack.rs`): the family they share is the one the segments take.
+    pub(super) local: SocketAddr,
+    pub(super) remote: SocketAddr,
+    /// Whether the program's socket is an IPv6 one (connected to, or accepted
+    /// from a listener on, an IPv6 address): it names an IPv4 peer as
+    /// `::ffff:a.b.c.d`.
+    pub(super) names_v6: bool,
     pub(super) state: State,
     pub(super) snd: Sender,
     pub(super) rcv: Receiver,
@@ -147,14 +153,25 @@ pub(crate) struct Tcb {
     pub(super) asked: SocketBuffers,
 }
 
-/// Our MSS: what fits in the MTU after the 20-byte IPv4 and TCP headers (RFC 9293
-/// §3.7.1; RFC 6691: options are not counted, the sender leaves room for them).
+/// The IP and TCP headers' bytes in a segment to or from `peer`: 20 + 20 over
+/// IPv4, 40 + 20 over IPv6 (RFC 8200 §3).
+pub(crate) fn header_overhead(peer: &SocketAddr) -> usize {
+    if peer.is_ipv6() {
+        60
+    } else {
+        40
+    }
+}
+
+/// Our MSS towards `peer`: what fits in the MTU after the IP and TCP headers
+/// (RFC 9293 §3.7.1, 20-byte IPv4 or 40-byte IPv6 header; RFC 6691: options are
+/// not counted, the sender leaves room for them).
 /// On a link below 576 bytes this is less than the 536 a peer without an MSS
 /// option is assumed to take: we never send segments our own link cannot carry
 /// whole. (It once was raised to 536, and an MTU of 296 fragmented every full
 /// segment; found by the `two_stacks` fuzz target.)
-pub(crate) fn our_mss(config: &TcpParams) -> u16 {
-    u16::try_from(config.mtu.saturating_sub(40).max(1)).unwrap_or(u16::MAX)
+pub(crate) fn our_mss(config: &TcpParams, peer: &SocketAddr) -> u16 {
+    u16::try_from(config.mtu.saturating_sub(header_overhead(peer)).max(1)).unwrap_or(u16::MAX)
 }
 
 /// The payload of a segment that carries no data ([`Tcb::emit`]).
@@ -175,8 +192,8 @@ impl Tcb {
     /// handshake begins with [`open`](Tcb::open).
     pub(crate) fn new(
         handle: TcpHandle,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         iss: SeqNumber,
         irs: SeqNumber,
         params: &TcpParams,
@@ -187,6 +204,7 @@ impl Tcb {
             handle,
             local,
             remote,
+            names_v6: remote.is_ipv6(),
             state: State::Closed,
             snd: Sender {
                 iss,
@@ -289,7 +307,7 @@ impl Tcb {
         if tcp.round_recv_buffer_to_mss {
             // FreeBSD (tcp_mss): the buffer holds whole segments of the agreed
             // size; with timestamps FreeBSD counts 20 bytes of options per segment.
-            let unit = self.rcv.peer_mss.min(self.pmtu.saturating_sub(40));
+            let unit = self.rcv.peer_mss.min(self.pmtu.saturating_sub(header_overhead(&self.remote)));
             let unit = if self.negotiated.timestamps.is_some() { unit.saturating_sub(20) } else { unit }.max(1);
             self.rcv.capacity = self.rcv.capacity.div_ceil(unit) * unit;
         }
@@ -297,12 +315,13 @@ impl Tcb {
     }
 
     /// The most data one segment may carry: what the peer accepts (its MSS
-    /// option) and the path carries (the path MTU less the 20-byte IPv4 and TCP
-    /// headers, RFC 9293 §3.7.1), less the timestamp option every segment then
-    /// carries (RFC 6691).
+    /// option) and the path carries (the path MTU less the IP and TCP headers,
+    /// RFC 9293 §3.7.1), less the timestamp option every segment then carries
+    /// (RFC 6691).
     pub(crate) fn send_mss(&self) -> usize {
         let overhead = if self.negotiated.timestamps.is_some() { TS_OPTION_LEN } else { 0 };
-        self.rcv.peer_mss.min(self.pmtu.saturating_sub(40)).saturating_sub(overhead).max(1)
+        let path = self.pmtu.saturating_sub(header_overhead(&self.remote));
+        self.rcv.peer_mss.min(path).saturating_sub(overhead).max(1)
     }
 
     /// Our timestamp clock: milliseconds, offset per connection (RFC 7323 §5.4).
@@ -329,7 +348,7 @@ impl Tcb {
         let offered = |ours: bool, theirs: bool| ours && peer.is_none_or(|_| theirs);
         let ts = offered(tcp.timestamps, peer.is_some_and(|p| p.timestamp.is_some()));
         Options {
-            mss: Some(our_mss(config)),
+            mss: Some(our_mss(config, &self.remote)),
             window_scale: offered(tcp.window_scaling, peer.is_some_and(|p| p.window_scale.is_some()))
                 .then(|| wscale_for(self.rcv.tune.max.max(self.rcv.capacity))),
             sack_permitted: offered(tcp.sack, peer.is_some_and(|p| p.sack_permitted)),
@@ -405,7 +424,7 @@ impl Tcb {
             options,
             payload: data,
         };
-        send_segment_parts(ctx, *self.local.ip(), *self.remote.ip(), &segment, tail);
+        send_segment_parts(ctx, self.local.ip(), self.remote.ip(), &segment, tail);
         self.last_send = ctx.now;
     }
 
@@ -484,28 +503,33 @@ impl Tcb {
 }
 
 /// Write a segment to the IP layer and count it.
-pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: std::net::Ipv4Addr, dst: std::net::Ipv4Addr, segment: &Segment<'_>) {
+pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: IpAddr, dst: IpAddr, segment: &Segment<'_>) {
     send_segment_parts(ctx, src, dst, segment, &[]);
 }
 
 /// [`send_segment`] for a payload in two parts, `segment.payload` then `tail`
 /// (the send buffer's ring may wrap): the segment is built straight into the
 /// packet, so each payload byte is copied once on its way out.
-pub(crate) fn send_segment_parts(
-    ctx: &mut Ctx<'_>,
-    src: std::net::Ipv4Addr,
-    dst: std::net::Ipv4Addr,
-    segment: &Segment<'_>,
-    tail: &[u8],
-) {
+pub(crate) fn send_segment_parts(ctx: &mut Ctx<'_>, src: IpAddr, dst: IpAddr, segment: &Segment<'_>, tail: &[u8]) {
     let Ctx { base, out, config, .. } = ctx;
-    // RFC 1191 §3: with path MTU discovery every segment carries Don't Fragment.
     let layout = config.tcp.option_layout;
-    let sent = out
-        .send_built(base.counters, dst, PROTO_TCP, config.tcp.path_mtu_discovery, |packet| {
-            wire::emit_parts(packet, src, dst, segment, tail, layout)
-        })
-        .is_ok();
+    let sent = match dst {
+        // RFC 1191 §3: with path MTU discovery every segment carries Don't Fragment.
+        IpAddr::V4(to) => out
+            .send_built(base.counters, to, PROTO_TCP, config.tcp.path_mtu_discovery, |packet| {
+                wire::emit_parts(packet, src, dst, segment, tail, layout)
+            })
+            .is_ok(),
+        // IPv6 routers never fragment (RFC 8200 §5); segments fit our MTU by
+        // their MSS, so only the source could, and it need not.
+        IpAddr::V6(to) => {
+            let mut built = out.buffer();
+            let sent = wire::emit_parts(&mut built, src, dst, segment, tail, layout).is_some()
+                && out.send_v6(base.counters, to, PROTO_TCP, &built).is_ok();
+            out.recycle(built);
+            sent
+        }
+    };
     if sent {
         base.counters.tcp_tx_segments += 1;
         if segment.flags.rst {
@@ -516,7 +540,7 @@ pub(crate) fn send_segment_parts(
 
 /// RFC 9293 §3.10.7.1: the answer to a segment for no connection: a RST that the
 /// sender will accept, built only from the offending segment.
-pub(crate) fn reset_for(ctx: &mut Ctx<'_>, local: std::net::Ipv4Addr, remote: std::net::Ipv4Addr, seg: &Segment<'_>) {
+pub(crate) fn reset_for(ctx: &mut Ctx<'_>, local: IpAddr, remote: IpAddr, seg: &Segment<'_>) {
     if seg.flags.rst {
         return;
     }

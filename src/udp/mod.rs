@@ -8,29 +8,37 @@ mod invariants;
 mod socket;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ipv6;
 
 pub use crate::shared::{ReceivedDatagram, RecvQueue};
 pub use socket::UdpSocketState;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
 
+use crate::ip::dual_stack::{canonical, Binding, Family, PortHolders};
 use crate::ip::{Datagram, IpOutput, OutputError};
-use crate::ports::{PortConfig, PortTable, Protocol};
+use crate::ports::{BindError, PortConfig, PortTable, Protocol};
 use crate::shared::{Context, DropReason, Event, QueueLimit, UdpHandle};
 use crate::wire::icmp::{CODE_HOST_UNREACHABLE, CODE_NET_UNREACHABLE, CODE_PORT_UNREACHABLE};
+use crate::wire::icmpv6;
 use crate::wire::ip_protocol::UDP as PROTO_UDP;
-use crate::wire::udp::{self, UdpError, MAX_PAYLOAD_V4};
+use crate::wire::udp::{self, UdpDatagram, UdpError, MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
 
 /// A UDP socket as listed by [`Stack::udp_sockets`](crate::Stack::udp_sockets).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UdpSocketInfo {
     pub handle: UdpHandle,
-    pub local: SocketAddrV4,
-    pub peer: Option<SocketAddrV4>,
+    /// IPv4 sockets: our IPv4 address and the port. IPv6 sockets: the address
+    /// they bound (`[::]` for a dual-stack socket) and the port.
+    pub local: SocketAddr,
+    /// The connected peer, as the socket names it (IPv4-mapped on an IPv6
+    /// socket talking IPv4).
+    pub peer: Option<SocketAddr>,
     pub queued_datagrams: usize,
     pub queued_bytes: usize,
     pub limit: QueueLimit,
@@ -43,6 +51,11 @@ pub struct UdpSocketInfo {
 pub(crate) struct UdpConfig {
     /// Our address: the only one a socket may bind besides 0.0.0.0.
     pub addr: Ipv4Addr,
+    /// Our IPv6 address, if the stack has one: the only one an IPv6 socket may
+    /// bind besides `::` and the IPv4-mapped ones.
+    pub addr6: Option<Ipv6Addr>,
+    /// New IPv6 sockets on `::` start IPv6-only (`StackConfig::bind_v6only`).
+    pub bind_v6only: bool,
     /// Most sockets open at once.
     pub max_sockets: usize,
     /// The receive queue bound a new socket starts with.
@@ -64,25 +77,42 @@ pub(crate) enum Delivery {
     PortUnreachable,
 }
 
-/// All UDP sockets and the UDP port namespace.
+/// All UDP sockets and the UDP port namespace, shared by IPv4 and IPv6 (see
+/// `ip/dual_stack.rs` for the rules).
 #[derive(Debug)]
 pub(crate) struct UdpTable {
     config: UdpConfig,
     ports: PortTable,
     sockets: HashMap<UdpHandle, UdpSocketState>,
-    by_port: HashMap<u16, UdpHandle>,
+    by_port: HashMap<u16, PortHolders<UdpHandle>>,
     next_handle: u64,
-}
-
-fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
-    match addr {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "IPv6 is not supported yet")),
-    }
 }
 
 fn closed() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "UDP socket is closed")
+}
+
+/// The error of an ICMP destination unreachable with `code` (RFC 1122 4.1.3.3),
+/// or `None` for a code not reported to sockets.
+pub(crate) fn unreachable_kind_v4(code: u8) -> Option<io::ErrorKind> {
+    match code {
+        CODE_NET_UNREACHABLE => Some(io::ErrorKind::NetworkUnreachable),
+        CODE_HOST_UNREACHABLE => Some(io::ErrorKind::HostUnreachable),
+        CODE_PORT_UNREACHABLE => Some(io::ErrorKind::ConnectionRefused),
+        _ => None,
+    }
+}
+
+/// The error of an ICMPv6 destination unreachable with `code` (RFC 4443 §3.1),
+/// as Linux's `icmpv6_err_convert` reports it; `None` for the others.
+pub(crate) fn unreachable_kind_v6(code: u8) -> Option<io::ErrorKind> {
+    match code {
+        icmpv6::CODE_NO_ROUTE => Some(io::ErrorKind::NetworkUnreachable),
+        icmpv6::CODE_ADMIN_PROHIBITED => Some(io::ErrorKind::PermissionDenied),
+        icmpv6::CODE_ADDRESS_UNREACHABLE => Some(io::ErrorKind::HostUnreachable),
+        icmpv6::CODE_PORT_UNREACHABLE => Some(io::ErrorKind::ConnectionRefused),
+        _ => None,
+    }
 }
 
 impl UdpTable {
@@ -111,25 +141,31 @@ impl UdpTable {
         &mut self.ports
     }
 
-    /// A UDP datagram for us (RFC 768).
+    /// A UDP datagram over IPv4 for us (RFC 768).
     pub fn input(&mut self, ctx: &mut Context<'_>, ip: &Datagram<'_>) -> Delivery {
-        let datagram = match udp::parse(ip.src, ip.dst, ip.payload) {
-            Ok(d) => d,
-            Err(e) => {
-                let reason = match e {
-                    UdpError::BadLength => DropReason::UdpBadLength,
-                    UdpError::BadChecksum => DropReason::UdpBadChecksum,
-                };
-                ctx.drop(reason, format_args!("src={}", ip.src));
-                return Delivery::Done;
-            }
-        };
+        match udp::parse(ip.src, ip.dst, ip.payload) {
+            Ok(d) => self.deliver(ctx, IpAddr::V4(ip.src), &d),
+            Err(e) => refuse(ctx, e, IpAddr::V4(ip.src)),
+        }
+    }
+
+    /// A UDP datagram over IPv6 for us: its checksum is mandatory (RFC 8200 §8.1).
+    pub fn input_v6(&mut self, ctx: &mut Context<'_>, src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Delivery {
+        match udp::parse_v6(src, dst, payload) {
+            Ok(d) => self.deliver(ctx, IpAddr::V6(src), &d),
+            Err(e) => refuse(ctx, e, IpAddr::V6(src)),
+        }
+    }
+
+    /// Queue a valid datagram from `src` on the socket that holds its port for
+    /// its family, if that socket takes datagrams from there.
+    fn deliver(&mut self, ctx: &mut Context<'_>, src: IpAddr, datagram: &UdpDatagram<'_>) -> Delivery {
         ctx.counters.udp_rx += 1;
-        let from = SocketAddrV4::new(ip.src, datagram.src_port);
+        let from = SocketAddr::new(src, datagram.src_port);
         let target = self
             .by_port
             .get(&datagram.dst_port)
-            .copied()
+            .and_then(|port| port.get(Family::of(&from)))
             .filter(|h| self.sockets.get(h).is_some_and(|s| s.peer.is_none_or(|peer| peer == from)));
         let Some(handle) = target else {
             ctx.drop(DropReason::UdpNoPort, format_args!("port={}", datagram.dst_port));
@@ -138,7 +174,8 @@ impl UdpTable {
         let Some(socket) = self.sockets.get_mut(&handle) else {
             return Delivery::Done;
         };
-        let received = ReceivedDatagram { from: SocketAddr::V4(from), data: Bytes::copy_from_slice(datagram.payload) };
+        let from = socket.binding.show(from);
+        let received = ReceivedDatagram { from, data: Bytes::copy_from_slice(datagram.payload) };
         if socket.queue.push(received) {
             ctx.counters.udp_rx_delivered += 1;
             ctx.notify(Event::UdpReadable(handle));
@@ -149,27 +186,26 @@ impl UdpTable {
         Delivery::Done
     }
 
-    /// An ICMP destination unreachable with `code`, quoting a datagram we sent
-    /// from `src`:`local_port` to `peer`. RFC 1122 4.1.3.3: the error goes to the
-    /// application; like Linux, only a socket connected to that peer gets it.
+    /// An ICMP or ICMPv6 destination unreachable meaning `kind` (see
+    /// [`unreachable_kind_v4`], [`unreachable_kind_v6`]), quoting a datagram we
+    /// sent from `src`:`local_port` to `peer`. RFC 1122 4.1.3.3: the error goes
+    /// to the application; like Linux, only a socket connected to that peer gets
+    /// it.
     pub fn dest_unreachable(
         &mut self,
         ctx: &mut Context<'_>,
-        code: u8,
-        src: Ipv4Addr,
+        kind: io::ErrorKind,
+        src: IpAddr,
         local_port: u16,
-        peer: SocketAddrV4,
+        peer: SocketAddr,
     ) {
-        if src != self.config.addr {
-            return;
-        }
-        let kind = match code {
-            CODE_NET_UNREACHABLE => io::ErrorKind::NetworkUnreachable,
-            CODE_HOST_UNREACHABLE => io::ErrorKind::HostUnreachable,
-            CODE_PORT_UNREACHABLE => io::ErrorKind::ConnectionRefused,
-            _ => return,
+        let ours = match src {
+            IpAddr::V4(a) => a == self.config.addr,
+            IpAddr::V6(a) => Some(a) == self.config.addr6,
         };
-        let Some(&handle) = self.by_port.get(&local_port) else {
+        let peer = canonical(peer);
+        let holder = self.by_port.get(&local_port).and_then(|port| port.get(Family::of(&peer)));
+        let Some(handle) = holder.filter(|_| ours) else {
             return;
         };
         let Some(socket) = self.sockets.get_mut(&handle) else {
@@ -182,55 +218,104 @@ impl UdpTable {
     }
 
     /// Open a socket on `addr` (port 0: an ephemeral port). The address must be
-    /// ours or unspecified.
+    /// ours, unspecified, or (IPv6) IPv4-mapped one of those; an IPv6 socket on
+    /// `::` serves both families (see `ip/dual_stack.rs`).
     pub fn bind(&mut self, addr: SocketAddr) -> io::Result<UdpHandle> {
-        let addr = v4(addr)?;
-        if !addr.ip().is_unspecified() && *addr.ip() != self.config.addr {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrNotAvailable,
-                format!("{} is not this stack's address", addr.ip()),
-            ));
+        let ip = addr.ip();
+        let ours = match canonical(addr).ip() {
+            IpAddr::V4(a) => a.is_unspecified() || a == self.config.addr,
+            IpAddr::V6(a) => a.is_unspecified() || Some(a) == self.config.addr6,
+        };
+        if !ours {
+            return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, format!("{ip} is not this stack's address")));
         }
         if self.sockets.len() >= self.config.max_sockets {
             return Err(io::Error::new(io::ErrorKind::OutOfMemory, "UDP socket limit reached (max_udp_sockets)"));
         }
-        let port = self.ports.bind(addr.port())?;
+        // Linux's `bindv6only` applies to IPv6 addresses, never to IPv4-mapped ones.
+        let only_v6 = self.config.bind_v6only && canonical(addr).is_ipv6();
+        let binding = Binding { ip, only_v6 };
+        // A port bound by the other family's socket may be shared (one
+        // namespace, one socket per family on a port).
+        let port = match self.ports.bind(addr.port()) {
+            Ok(port) => port,
+            Err(BindError::InUse(port)) if self.by_port.get(&port).is_some_and(|p| !p.conflicts(&binding, None)) => {
+                port
+            }
+            Err(e) => return Err(e.into()),
+        };
         let handle = UdpHandle(self.next_handle);
         self.next_handle += 1;
         let socket = UdpSocketState {
             local_port: port,
+            binding,
             peer: None,
             queue: RecvQueue::new(self.config.recv_queue),
             pending_error: None,
         };
         self.sockets.insert(handle, socket);
-        self.by_port.insert(port, handle);
+        self.by_port.entry(port).or_default().place(&binding, handle);
         Ok(handle)
     }
 
-    /// Close a socket and release its port. Returns whether it was open.
+    /// `IPV6_V6ONLY` of an IPv6 socket: whether it refuses IPv4. Unlike Linux,
+    /// which takes it only before `bind`, it may change on a bound socket: turning
+    /// it off takes the port's IPv4 place, so it fails with `AddrInUse` when an
+    /// IPv4 socket holds it.
+    pub fn set_only_v6(&mut self, handle: UdpHandle, only_v6: bool) -> io::Result<()> {
+        let socket = self.sockets.get(&handle).ok_or_else(closed)?;
+        let binding = Binding { only_v6, ..socket.binding };
+        if !binding.is_v6_socket() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "only_v6 applies to IPv6 sockets"));
+        }
+        if only_v6 && !binding.serves(Family::V6) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a socket bound to an IPv4-mapped address is IPv4 only",
+            ));
+        }
+        let port = socket.local_port;
+        let holders = self.by_port.entry(port).or_default();
+        if holders.conflicts(&binding, Some(handle)) {
+            return Err(BindError::InUse(port).into());
+        }
+        holders.place(&binding, handle);
+        self.get(handle)?.binding = binding;
+        Ok(())
+    }
+
+    /// Whether an IPv6 socket refuses IPv4 (`false` for IPv4 sockets).
+    pub fn only_v6(&self, handle: UdpHandle) -> io::Result<bool> {
+        Ok(self.sockets.get(&handle).ok_or_else(closed)?.binding.only_v6)
+    }
+
+    /// Close a socket and release its port (once no socket of the other family
+    /// holds it). Returns whether it was open.
     pub fn close(&mut self, handle: UdpHandle) -> bool {
         let Some(socket) = self.sockets.remove(&handle) else {
             return false;
         };
-        self.by_port.remove(&socket.local_port);
-        self.ports.release(socket.local_port);
+        let port = socket.local_port;
+        if self.by_port.get_mut(&port).is_none_or(|holders| holders.remove(handle)) {
+            self.by_port.remove(&port);
+            self.ports.release(port);
+        }
         true
     }
 
     /// Fix the peer: `send` goes there and only its datagrams are received.
     pub fn connect(&mut self, handle: UdpHandle, peer: SocketAddr) -> io::Result<()> {
-        let peer = v4(peer)?;
         if peer.port() == 0 || peer.ip().is_unspecified() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot connect to port 0 or 0.0.0.0"));
         }
         let socket = self.get(handle)?;
-        socket.peer = Some(peer);
+        route(&socket.binding, peer)?;
+        socket.peer = Some(canonical(peer));
         socket.pending_error = None;
         Ok(())
     }
 
-    /// Send one datagram to `dst` through `out`.
+    /// Send one datagram to `dst` through `out`, over IPv4 or IPv6.
     pub fn send_to(
         &mut self,
         ctx: &mut Context<'_>,
@@ -239,11 +324,14 @@ impl UdpTable {
         payload: &[u8],
         dst: SocketAddr,
     ) -> io::Result<usize> {
-        let dst = v4(dst)?;
-        if payload.len() > MAX_PAYLOAD_V4 {
+        let (ip, max) = match Family::of(&dst) {
+            Family::V4 => ("IPv4", MAX_PAYLOAD_V4),
+            Family::V6 => ("IPv6", MAX_PAYLOAD_V6),
+        };
+        if payload.len() > max {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("datagram of {} bytes is larger than UDP over IPv4 allows ({MAX_PAYLOAD_V4})", payload.len()),
+                format!("datagram of {} bytes is larger than UDP over {ip} allows ({max})", payload.len()),
             ));
         }
         if dst.port() == 0 {
@@ -251,16 +339,25 @@ impl UdpTable {
         }
         let src = self.config.addr;
         let socket = self.get(handle)?;
+        route(&socket.binding, dst)?;
         if let Some(kind) = socket.pending_error.take() {
             return Err(icmp_error(kind));
         }
         let src_port = socket.local_port;
         let mut segment = out.buffer();
-        if udp::emit(&mut segment, src, *dst.ip(), src_port, dst.port(), payload).is_none() {
-            out.recycle(segment);
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large"));
-        }
-        let sent = out.send(ctx.counters, *dst.ip(), PROTO_UDP, &segment);
+        let sent = match (canonical(dst), out.addr6()) {
+            (SocketAddr::V4(dst), _) => match udp::emit(&mut segment, src, *dst.ip(), src_port, dst.port(), payload) {
+                Some(()) => out.send(ctx.counters, *dst.ip(), PROTO_UDP, &segment),
+                None => Err(OutputError::TooBig),
+            },
+            (SocketAddr::V6(dst), Some(src6)) => {
+                match udp::emit_v6(&mut segment, src6, *dst.ip(), src_port, dst.port(), payload) {
+                    Some(()) => out.send_v6(ctx.counters, *dst.ip(), PROTO_UDP, &segment),
+                    None => Err(OutputError::TooBig),
+                }
+            }
+            (SocketAddr::V6(_), None) => Err(OutputError::NoIpv6),
+        };
         out.recycle(segment);
         match sent {
             Ok(()) => {
@@ -271,6 +368,10 @@ impl UdpTable {
             Err(OutputError::TooBig) => {
                 Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large for this MTU"))
             }
+            Err(OutputError::NoIpv6) => {
+                let why = "this stack has no IPv6 address (StackConfig::addr6)";
+                Err(io::Error::new(io::ErrorKind::NetworkUnreachable, why))
+            }
         }
     }
 
@@ -279,7 +380,7 @@ impl UdpTable {
         let socket = self.sockets.get(&handle).ok_or(io::ErrorKind::NotConnected)?;
         socket
             .peer
-            .map(SocketAddr::V4)
+            .map(|peer| socket.binding.show(peer))
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "UDP socket is not connected"))
     }
 
@@ -308,18 +409,27 @@ impl UdpTable {
 
     pub fn local_addr(&self, handle: UdpHandle) -> io::Result<SocketAddr> {
         let socket = self.sockets.get(&handle).ok_or(io::ErrorKind::NotConnected)?;
-        Ok(SocketAddr::V4(SocketAddrV4::new(self.config.addr, socket.local_port)))
+        Ok(self.local_of(socket))
     }
 
-    /// Every open socket, ordered by port.
+    /// An IPv4 socket's local address is ours; an IPv6 socket's, what it bound
+    /// (as Linux's `getsockname` shows `[::]` for a dual-stack socket).
+    fn local_of(&self, socket: &UdpSocketState) -> SocketAddr {
+        match socket.binding.ip {
+            IpAddr::V4(_) => SocketAddr::from((self.config.addr, socket.local_port)),
+            ip => SocketAddr::new(ip, socket.local_port),
+        }
+    }
+
+    /// Every open socket, ordered by port (IPv4 before IPv6 on a shared port).
     pub fn sockets(&self) -> Vec<UdpSocketInfo> {
         let mut list: Vec<_> = self
             .sockets
             .iter()
             .map(|(&handle, s)| UdpSocketInfo {
                 handle,
-                local: SocketAddrV4::new(self.config.addr, s.local_port),
-                peer: s.peer,
+                local: self.local_of(s),
+                peer: s.peer.map(|p| s.binding.show(p)),
                 queued_datagrams: s.queue.len(),
                 queued_bytes: s.queue.bytes(),
                 limit: s.queue.limit(),
@@ -327,15 +437,42 @@ impl UdpTable {
                 dropped: s.queue.dropped,
             })
             .collect();
-        list.sort_by_key(|i| i.local.port());
+        list.sort_by_key(|i| (i.local.port(), i.local.is_ipv6()));
         list
     }
+}
+
+/// Count a datagram that did not parse.
+fn refuse(ctx: &mut Context<'_>, error: UdpError, src: IpAddr) -> Delivery {
+    let reason = match error {
+        UdpError::BadLength => DropReason::UdpBadLength,
+        UdpError::BadChecksum => DropReason::UdpBadChecksum,
+    };
+    ctx.drop(reason, format_args!("src={src}"));
+    Delivery::Done
+}
+
+/// Whether a socket `binding` may talk to `peer`: an IPv4 socket only to IPv4
+/// addresses (`InvalidInput`, Linux's `EAFNOSUPPORT`), an IPv6 socket only to
+/// the families it serves (`NetworkUnreachable`, Linux's `ENETUNREACH`).
+fn route(binding: &Binding, peer: SocketAddr) -> io::Result<()> {
+    if !binding.is_v6_socket() && peer.is_ipv6() {
+        let why = format!("an IPv4 socket cannot reach the IPv6 address {peer}");
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+    }
+    if !binding.serves(Family::of(&peer)) {
+        let only = if binding.only_v6 { " (only_v6)" } else { "" };
+        let why = format!("a UDP socket bound to {}{only} cannot reach {peer}", binding.ip);
+        return Err(io::Error::new(io::ErrorKind::NetworkUnreachable, why));
+    }
+    Ok(())
 }
 
 fn icmp_error(kind: io::ErrorKind) -> io::Error {
     let what = match kind {
         io::ErrorKind::ConnectionRefused => "peer answered ICMP port unreachable",
         io::ErrorKind::HostUnreachable => "peer answered ICMP host unreachable",
+        io::ErrorKind::PermissionDenied => "peer answered ICMPv6 administratively prohibited",
         _ => "peer answered ICMP network unreachable",
     };
     io::Error::new(kind, what)

@@ -15,7 +15,12 @@
 use std::net::Ipv6Addr;
 
 use etherparse::icmpv6::{DestUnreachableCode, ParameterProblemCode, ParameterProblemHeader, TimeExceededCode};
-use etherparse::{IcmpEchoHeader, Icmpv6Header, Icmpv6Slice, Icmpv6Type};
+use etherparse::{
+    IcmpEchoHeader, Icmpv6Header, Icmpv6Slice, Icmpv6Type, IpNumber, Ipv6FragmentHeaderSlice, Ipv6Header,
+};
+
+use super::field::{read_u16, read_u32};
+use super::ip_protocol::{FRAGMENT, TCP, UDP};
 
 /// Where each field of the ICMPv6 header sits (RFC 4443 §2.1).
 pub mod field {
@@ -53,6 +58,7 @@ pub mod types {
 /// Destination-unreachable codes (RFC 4443 §3.1).
 pub const CODE_NO_ROUTE: u8 = 0;
 pub const CODE_ADMIN_PROHIBITED: u8 = 1;
+pub const CODE_ADDRESS_UNREACHABLE: u8 = 3;
 pub const CODE_PORT_UNREACHABLE: u8 = 4;
 /// Time-exceeded code: fragment reassembly time exceeded (RFC 4443 §3.3).
 pub const CODE_REASSEMBLY_TIME_EXCEEDED: u8 = 1;
@@ -165,6 +171,64 @@ pub fn emit_error(out: &mut Vec<u8>, src: Ipv6Addr, dst: Ipv6Addr, kind: ErrorKi
     emit(out, src, dst, icmp_type, quoted)
 }
 
+/// The upper layer of an IPv6 packet, whole or quoted by an error: its fixed
+/// header, the Next Header that ends the extension-header chain, and the bytes
+/// after the chain. The chain is skipped with etherparse; `None` when the fixed
+/// header is cut short, the chain is too broken to skip, or the packet is a
+/// fragment other than the first (whose data is no upper-layer header).
+pub fn upper_layer(packet: &[u8]) -> Option<(Ipv6Header, u8, &[u8])> {
+    let (header, mut rest) = Ipv6Header::from_slice(packet).ok()?;
+    let mut next = header.next_header;
+    loop {
+        if next == IpNumber(FRAGMENT) {
+            let frag = Ipv6FragmentHeaderSlice::from_slice(rest).ok()?;
+            if frag.fragment_offset().value() != 0 {
+                return None;
+            }
+        }
+        match Ipv6Header::skip_header_extension_in_slice(rest, next) {
+            Ok((after, remaining)) if remaining.len() < rest.len() => (next, rest) = (after, remaining),
+            Ok(_) => return Some((header, next.0, rest)),
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The UDP or TCP datagram an ICMPv6 error quotes (RFC 4443 §2.4 (c): as much
+/// of it as fits), enough to find the socket it came from: the addresses of its
+/// fixed header and the two ports that begin both transport headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quoted6 {
+    /// The datagram's source: us, if we sent it.
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    /// `ip_protocol::UDP` or `ip_protocol::TCP`.
+    pub protocol: u8,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// TCP only: the quoted segment's sequence number, which RFC 5927 §4.1
+    /// checks against the connection's window.
+    pub seq: Option<u32>,
+}
+
+/// Read a quoted IPv6 packet past its extension headers to the ports of its
+/// UDP or TCP header; `None` if the quote stops before them or the protocol is
+/// another.
+pub fn parse_quoted(quoted: &[u8]) -> Option<Quoted6> {
+    let (header, protocol, data) = upper_layer(quoted)?;
+    if protocol != UDP && protocol != TCP {
+        return None;
+    }
+    Some(Quoted6 {
+        src: Ipv6Addr::from(header.source),
+        dst: Ipv6Addr::from(header.destination),
+        protocol,
+        src_port: read_u16(data, super::udp::field::SRC_PORT)?,
+        dst_port: read_u16(data, super::udp::field::DST_PORT)?,
+        seq: if protocol == TCP { read_u32(data, super::tcp::field::SEQ_NUM) } else { None },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +273,22 @@ mod tests {
             assert_eq!(parse(B, A, &buf), Ok(Icmpv6Message::Error { icmp_type, code, param, quoted }), "{kind:?}");
         }
         assert_eq!(emit_error(&mut Vec::new(), B, A, ErrorKind::ParameterProblem { code: 200, pointer: 0 }, &[]), None);
+    }
+
+    #[test]
+    fn a_quoted_udp_datagram_is_read_past_its_extension_headers() {
+        let mut udp = Vec::new();
+        crate::wire::udp::emit_v6(&mut udp, B, A, 50_000, 4444, b"data").expect("fits");
+        // Destination options (8 bytes of padding) before UDP.
+        let mut payload = vec![UDP, 0, 1, 4, 0, 0, 0, 0];
+        payload.extend_from_slice(&udp);
+        let repr = crate::wire::ipv6::Ipv6Repr { src: B, dst: A, next_header: 60, hop_limit: 64, flow_label: 0 };
+        let mut packet = Vec::new();
+        crate::wire::ipv6::emit(&mut packet, &repr, &payload).expect("fits");
+        let expected = Quoted6 { src: B, dst: A, protocol: UDP, src_port: 50_000, dst_port: 4444, seq: None };
+        assert_eq!(parse_quoted(&packet), Some(expected));
+        assert_eq!(parse_quoted(&packet[..40 + 8 + 3]), None, "cut before the ports");
+        assert_eq!(parse_quoted(&packet[..30]), None, "cut in the fixed header");
     }
 
     #[test]

@@ -103,14 +103,16 @@ pub struct Ipv6Repr {
     pub dst: Ipv6Addr,
     pub next_header: u8,
     pub hop_limit: u8,
+    /// The 20-bit Flow Label (RFC 6437; 0: no flow).
+    pub flow_label: u32,
 }
 
 /// Append a fixed header for `payload_len` bytes to `out`; `None` if the length
-/// does not fit the 16-bit field.
+/// does not fit the 16-bit field or the label its 20 bits.
 pub fn emit_header(out: &mut Vec<u8>, repr: &Ipv6Repr, payload_len: usize) -> Option<()> {
     let header = Ipv6Header {
         traffic_class: 0,
-        flow_label: Ipv6FlowLabel::ZERO,
+        flow_label: Ipv6FlowLabel::try_new(repr.flow_label).ok()?,
         payload_length: u16::try_from(payload_len).ok()?,
         next_header: IpNumber(repr.next_header),
         hop_limit: repr.hop_limit,
@@ -161,7 +163,8 @@ mod tests {
 
     fn sample(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        emit(&mut out, &Ipv6Repr { src: A, dst: B, next_header: 17, hop_limit: 64 }, payload).expect("fits");
+        emit(&mut out, &Ipv6Repr { src: A, dst: B, next_header: 17, hop_limit: 64, flow_label: 0 }, payload)
+            .expect("fits");
         out
     }
 
@@ -202,7 +205,7 @@ mod tests {
     #[test]
     fn a_fragment_carries_its_header_and_piece() {
         let mut out = Vec::new();
-        let repr = Ipv6Repr { src: B, dst: A, next_header: 58, hop_limit: 64 };
+        let repr = Ipv6Repr { src: B, dst: A, next_header: 58, hop_limit: 64, flow_label: 0 };
         emit_fragment(&mut out, &repr, 0xdead_beef, 1448, true, &[7; 16]).expect("fits");
         let p = parse(&out).expect("valid");
         assert_eq!(p.next_header, 44);

@@ -1,7 +1,7 @@
 //! TCP segment parsing and writing (RFC 9293 §3.1) and the options the stack speaks:
 //! MSS (RFC 9293 §3.7.1), window scale and timestamps (RFC 7323), SACK (RFC 2018).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::{Ipv4HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement, TcpOptionsIterator, TcpSlice};
 
@@ -104,8 +104,18 @@ impl Segment<'_> {
 
 /// Parse and checksum-verify one TCP segment carried from `src` to `dst`.
 pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<Segment<'_>, TcpError> {
+    parse_checked(ip_payload, |segment| super::verifies_with_pseudo_header(src, dst, ip_protocol::TCP, segment))
+}
+
+/// [`parse`] for a segment carried over IPv6 (the checksum covers the IPv6
+/// pseudo-header, RFC 8200 §8.1).
+pub fn parse_v6(src: Ipv6Addr, dst: Ipv6Addr, ip_payload: &[u8]) -> Result<Segment<'_>, TcpError> {
+    parse_checked(ip_payload, |segment| super::verifies_with_pseudo_header_v6(src, dst, ip_protocol::TCP, segment))
+}
+
+fn parse_checked(ip_payload: &[u8], verifies: impl FnOnce(&[u8]) -> bool) -> Result<Segment<'_>, TcpError> {
     let slice = TcpSlice::from_slice(ip_payload).map_err(|_| TcpError::BadHeader)?;
-    if !super::verifies_with_pseudo_header(src, dst, ip_protocol::TCP, ip_payload) {
+    if !verifies(ip_payload) {
         return Err(TcpError::BadChecksum);
     }
     Ok(Segment {
@@ -195,16 +205,17 @@ pub fn emit_with(
     segment: &Segment<'_>,
     layout: OptionLayout,
 ) -> Option<()> {
-    emit_parts(out, src, dst, segment, &[], layout)
+    emit_parts(out, src.into(), dst.into(), segment, &[], layout)
 }
 
 /// [`emit_with`] for a payload in two parts, `segment.payload` then `tail` (a
 /// range of a ring buffer that wraps): both are copied once, straight into
-/// `out`, and the checksum is computed over them there.
+/// `out`, and the checksum is computed over them there — over the IPv4 or the
+/// IPv6 pseudo-header, as the addresses are (`None` if their families differ).
 pub fn emit_parts(
     out: &mut Vec<u8>,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     segment: &Segment<'_>,
     tail: &[u8],
     layout: OptionLayout,
@@ -227,8 +238,16 @@ pub fn emit_parts(
     let payload_start = out.len();
     out.extend_from_slice(segment.payload);
     out.extend_from_slice(tail);
-    let checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), &out[payload_start..]);
-    let Ok(checksum) = checksum else {
+    let checksum = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            header.calc_checksum_ipv4_raw(s.octets(), d.octets(), &out[payload_start..]).ok()
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            header.calc_checksum_ipv6_raw(s.octets(), d.octets(), &out[payload_start..]).ok()
+        }
+        _ => None,
+    };
+    let Some(checksum) = checksum else {
         out.truncate(start);
         return None;
     };
@@ -546,8 +565,15 @@ mod tests {
             emit_with(&mut whole, A, B, &Segment { payload: &data, ..seg }, layout).expect("fits");
             for cut in [0, 1, 500, 999, 1000] {
                 let mut parts = b"ip header".to_vec();
-                emit_parts(&mut parts, A, B, &Segment { payload: &data[..cut], ..seg }, &data[cut..], layout)
-                    .expect("fits");
+                emit_parts(
+                    &mut parts,
+                    A.into(),
+                    B.into(),
+                    &Segment { payload: &data[..cut], ..seg },
+                    &data[cut..],
+                    layout,
+                )
+                .expect("fits");
                 assert_eq!(&parts[9..], &whole[..], "{layout:?} cut at {cut}");
             }
         }

@@ -20,6 +20,10 @@ pub mod field {
 pub const HEADER_LEN: usize = 8;
 /// The largest UDP payload over IPv4: 65,535 − 20 (IP) − 8 (UDP).
 pub const MAX_PAYLOAD_V4: usize = 65_507;
+/// The largest UDP payload over IPv6 here: 65,535 (Payload Length) − 8 (the
+/// Fragment header, which counts in it once the datagram is fragmented, RFC 8200
+/// §4.5) − 8 (UDP). Jumbograms (RFC 2675) are not sent.
+pub const MAX_PAYLOAD_V6: usize = 65_519;
 
 /// Why a UDP datagram was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +87,32 @@ pub fn emit(
     dst_port: u16,
     payload: &[u8],
 ) -> Option<()> {
+    emit_with(out, src_port, dst_port, payload, |h| h.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).ok())
+}
+
+/// Append a UDP header with its checksum over the IPv6 pseudo-header (RFC 8200
+/// §8.1: mandatory; a sum of zero is sent as 0xffff, RFC 768), then `payload`.
+pub fn emit_v6(
+    out: &mut Vec<u8>,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+) -> Option<()> {
+    emit_with(out, src_port, dst_port, payload, |h| h.calc_checksum_ipv6_raw(src.octets(), dst.octets(), payload).ok())
+}
+
+/// The header with the checksum `checksum` computes for it, then `payload`.
+fn emit_with(
+    out: &mut Vec<u8>,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+    checksum: impl FnOnce(&UdpHeader) -> Option<u16>,
+) -> Option<()> {
     let mut header = UdpHeader::without_ipv4_checksum(src_port, dst_port, payload.len()).ok()?;
-    header.checksum = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).ok()?;
+    header.checksum = checksum(&header)?;
     out.extend_from_slice(&header.to_bytes());
     out.extend_from_slice(payload);
     Some(())
@@ -114,6 +142,19 @@ mod tests {
         buf[field::CHECKSUM].copy_from_slice(&[0, 0]);
         buf[HEADER_LEN] = b'y';
         assert_eq!(parse(A, B, &buf).expect("unchecked").payload, b"y");
+    }
+
+    #[test]
+    fn over_ipv6_the_checksum_is_written_and_mandatory() {
+        let (a6, b6) = (Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1), Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2));
+        let mut buf = Vec::new();
+        emit_v6(&mut buf, a6, b6, 4000, 7, b"ping").expect("fits");
+        assert_ne!(&buf[field::CHECKSUM], &[0, 0]);
+        let d = parse_v6(a6, b6, &buf).expect("valid");
+        assert_eq!((d.src_port, d.dst_port, d.payload), (4000, 7, &b"ping"[..]));
+        assert_eq!(parse_v6(b6, b6, &buf).err(), Some(UdpError::BadChecksum), "pseudo-header");
+        buf[field::CHECKSUM].copy_from_slice(&[0, 0]);
+        assert_eq!(parse_v6(a6, b6, &buf).err(), Some(UdpError::BadChecksum), "zero is no checksum only over IPv4");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 """Kernel-side UDP echo client (RFC 862) for the tunstack end-to-end tests.
 
 Sends one datagram of random bytes for each SIZE to HOST:PORT and checks that
-the reply comes from HOST:PORT and is byte-for-byte identical.  Prints
+the reply comes from HOST:PORT and is byte-for-byte identical.  HOST may be an
+IPv4 or an IPv6 address (the socket's family follows it).  Prints
 `OK size=N` per datagram, exits non-zero with a message on stderr on the first
 mismatch or timeout.  Standard library only; every wait is bounded.
 
@@ -22,9 +23,10 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=5.0)
     args = ap.parse_args()
 
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    v6 = ":" in args.host
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(args.timeout)
-    s.bind(("0.0.0.0", 0))
+    s.bind(("::" if v6 else "0.0.0.0", 0))
     peer = (args.host, args.port)
     for size in args.sizes:
         payload = os.urandom(size)
@@ -37,7 +39,8 @@ def main() -> int:
         except socket.timeout:
             print(f"FAIL size={size}: no echo within {args.timeout}s", file=sys.stderr)
             return 1
-        if addr != peer:
+        # An IPv6 source comes with flow info and scope id: compare host and port.
+        if addr[:2] != peer:
             print(f"FAIL size={size}: reply came from {addr}, expected {peer}", file=sys.stderr)
             return 1
         if data != payload:

@@ -3,8 +3,9 @@
 
 A UDP socket `connect`ed to a closed port sends one datagram; the peer's ICMP
 port-unreachable makes the kernel fail the socket's next recv with
-ECONNREFUSED.  Prints `REFUSED` and exits 0 when that happens; exits 1 when a
-reply arrives instead or nothing happens within --timeout seconds.
+ECONNREFUSED (ICMP or ICMPv6: HOST may be an IPv4 or an IPv6 address).
+Prints `REFUSED` and exits 0 when that happens; exits 1 when a reply arrives
+instead or nothing happens within --timeout seconds.
 
 usage: udp_refused.py HOST PORT [--timeout SECONDS]
 """
@@ -20,7 +21,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=5.0)
     args = ap.parse_args()
 
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(args.timeout)
     s.connect((args.host, args.port))
     s.send(b"is anybody there?\n")

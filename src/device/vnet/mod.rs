@@ -3,8 +3,8 @@
 //!
 //! * **Receive (TSO from the kernel).** With `TUNSETOFFLOAD` the TUN claims to
 //!   segment and checksum in "hardware", so the kernel's TCP hands it segments of up
-//!   to 64 KiB (`gso_type` TCPv4) whose TCP checksum is only seeded with the
-//!   pseudo-header (`NEEDS_CSUM`). [`complete_checksum`] finishes the checksum, and
+//!   to 64 KiB (`gso_type` TCPv4, or TCPv6 over IPv6) whose TCP checksum is only
+//!   seeded with the pseudo-header (`NEEDS_CSUM`). [`complete_checksum`] finishes the checksum, and
 //!   the stack takes the 64 KiB segment as one: one read, one pass through TCP,
 //!   instead of 44.
 //! * **Transmit (TSO to the kernel).** [`coalesce`] glues a run of back-to-back
@@ -32,6 +32,8 @@ const F_NEEDS_CSUM: u8 = 1;
 const GSO_NONE: u8 = 0;
 /// `VIRTIO_NET_HDR_GSO_TCPV4`.
 const GSO_TCPV4: u8 = 1;
+/// `VIRTIO_NET_HDR_GSO_TCPV6`.
+const GSO_TCPV6: u8 = 4;
 /// `VIRTIO_NET_HDR_GSO_ECN`: a flag bit on top of the GSO type.
 const GSO_ECN: u8 = 0x80;
 
@@ -49,8 +51,8 @@ pub struct VnetHeader {
 /// Why a packet read from the TUN could not be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VnetError {
-    /// A segmentation type we did not ask for (UDP, TCPv6): taking such a packet
-    /// whole would merge datagrams.
+    /// A segmentation type we did not ask for (UDP): taking such a packet whole
+    /// would merge datagrams.
     UnsupportedGso(u8),
     /// `csum_start`/`csum_offset` point outside the packet.
     BadChecksumOffsets,
@@ -82,11 +84,13 @@ impl VnetHeader {
 }
 
 /// Make a packet read from the TUN an ordinary IP packet: finish a partial
-/// checksum, and accept a TCPv4 super-segment as it is (its IPv4 header already
-/// has the full length and a valid checksum).
+/// checksum (the sum from `csum_start` on is the same over either family's
+/// pseudo-header seed), and accept a TCPv4 or TCPv6 super-segment as it is (its
+/// IPv4 header already has the full length and a valid checksum; its IPv6
+/// header the full Payload Length).
 pub fn complete_checksum(header: &VnetHeader, packet: &mut [u8]) -> Result<(), VnetError> {
     match header.gso_type & !GSO_ECN {
-        GSO_NONE | GSO_TCPV4 => {}
+        GSO_NONE | GSO_TCPV4 | GSO_TCPV6 => {}
         other => return Err(VnetError::UnsupportedGso(other)),
     }
     if header.flags & F_NEEDS_CSUM == 0 {

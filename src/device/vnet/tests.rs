@@ -136,6 +136,36 @@ fn a_partial_checksum_from_the_kernel_is_completed() {
 }
 
 #[test]
+fn a_tcpv6_super_segment_from_the_kernel_is_completed_and_taken_whole() {
+    let (src, dst) =
+        ([0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    let payload = vec![0x6b; 3000];
+    let mut good = Vec::new();
+    PacketBuilder::ipv6(src, dst, 64).tcp(40000, 80, 1, 4096).ack(9).write(&mut good, &payload).expect("writes");
+    // What the kernel hands over: the checksum seeded with the pseudo-header sum.
+    let len = (good.len() - 40) as u32;
+    let seed = etherparse::checksum::Sum16BitWords::new()
+        .add_16bytes(src)
+        .add_16bytes(dst)
+        .add_4bytes(len.to_be_bytes())
+        .add_2bytes([0, ip_protocol::TCP])
+        .ones_complement();
+    let mut partial = good.clone();
+    let at = 40 + tcp_field::CHECKSUM.start;
+    partial[at..at + 2].copy_from_slice(&(!seed).to_ne_bytes());
+    let header = VnetHeader {
+        flags: F_NEEDS_CSUM,
+        gso_type: GSO_TCPV6,
+        gso_size: 1428,
+        csum_start: 40,
+        csum_offset: tcp_field::CHECKSUM.start as u16,
+        ..PLAIN
+    };
+    complete_checksum(&header, &mut partial).expect("completes");
+    assert_eq!(partial, good);
+}
+
+#[test]
 fn the_header_round_trips() {
     let h = VnetHeader { flags: 1, gso_type: 1, hdr_len: 52, gso_size: 1448, csum_start: 20, csum_offset: 16 };
     assert_eq!(VnetHeader::parse(h.to_bytes()), h);

@@ -417,7 +417,13 @@ fn pointer(at: usize) -> u32 {
 
 /// A source we may take packets from (RFC 4443 §2.4 (e), RFC 4291 §2.5.2): never
 /// multicast, ours or loopback; unspecified only for a multicast destination (a
-/// host's MLD reports and router solicitations before it has an address).
+/// host's MLD reports and router solicitations before it has an address). Never
+/// IPv4-mapped either (RFC 4038 §5.1.1, as Linux drops them): a dual-stack socket
+/// names IPv4 peers that way, so such a packet would pass for IPv4.
 fn is_acceptable_source(src: Ipv6Addr, ours: Ipv6Addr, to_multicast: bool) -> bool {
-    !src.is_multicast() && src != ours && !src.is_loopback() && (to_multicast || !src.is_unspecified())
+    !src.is_multicast()
+        && src != ours
+        && !src.is_loopback()
+        && src.to_ipv4_mapped().is_none()
+        && (to_multicast || !src.is_unspecified())
 }

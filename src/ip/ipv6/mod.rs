@@ -5,7 +5,9 @@
 //!   back the datagram — or the ICMPv6 error the packet earned, as an
 //!   [`ErrorRequest`] the stack passes to ICMPv6 (`ip` never imports `icmp`).
 //! * `output.rs` ([`Ipv6Output`]) writes the fixed header and fragments our own
-//!   datagrams at the source, into the transmit queue IPv4 uses.
+//!   datagrams at the source, into the transmit queue IPv4 uses; `IpOutput`
+//!   holds it, so a layer lent `&mut IpOutput` sends IPv6 with
+//!   `IpOutput::send_v6`.
 
 mod input;
 mod output;

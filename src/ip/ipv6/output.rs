@@ -7,11 +7,19 @@
 //! carries a multiple of 8 bytes and fits the link MTU; the 32-bit identification
 //! comes from a per-stack counter started at a seeded value (RFC 7739 asks that it
 //! not be trivially predictable across hosts).
+//!
+//! Each TCP or UDP flow gets a Flow Label (RFC 6437 §3): the same for every packet
+//! of the flow (its fragments included), different between flows, and hard to
+//! guess — a keyed hash of the addresses, the protocol and the two ports that
+//! begin either transport header, cut to 20 bits and never 0. Other traffic
+//! (ICMPv6) goes unlabelled, as RFC 6437 allows.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::Ipv6Addr;
 
 use crate::counters::Counters;
 use crate::ip::{IpOutput, OutputError};
+use crate::wire::ip_protocol::{TCP, UDP};
 use crate::wire::ipv6::{self, Ipv6Repr, FRAGMENT_HEADER_LEN, HEADER_LEN, MAX_PAYLOAD, MIN_MTU};
 
 /// The sending half of IPv6: our address and the settings of every header.
@@ -22,11 +30,33 @@ pub(crate) struct Ipv6Output {
     mtu: usize,
     hop_limit: u8,
     next_id: u32,
+    /// The key of the flow-label hash.
+    secret: u64,
 }
 
 impl Ipv6Output {
     pub fn new(addr: Ipv6Addr, mtu: usize, hop_limit: u8, seed: u64) -> Self {
-        Ipv6Output { addr, mtu: mtu.max(MIN_MTU), hop_limit, next_id: (seed >> 32) as u32 ^ seed as u32 }
+        Ipv6Output {
+            addr,
+            mtu: mtu.max(MIN_MTU),
+            hop_limit,
+            next_id: (seed >> 32) as u32 ^ seed as u32,
+            secret: seed.rotate_left(17) ^ 0x6437,
+        }
+    }
+
+    /// The Flow Label of a TCP or UDP `payload` to `dst` (its first 4 bytes are
+    /// the ports); 0 for other protocols or a payload too short to name them.
+    fn flow_label(&self, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> u32 {
+        let Some(ports) = payload.get(..4).filter(|_| next_header == TCP || next_header == UDP) else {
+            return 0;
+        };
+        let mut hasher = DefaultHasher::new();
+        (self.secret, self.addr, dst, next_header, ports).hash(&mut hasher);
+        match (hasher.finish() as u32) & 0xf_ffff {
+            0 => 1,
+            label => label,
+        }
     }
 
     /// Our address: the source of every packet.
@@ -44,7 +74,8 @@ impl Ipv6Output {
         next_header: u8,
         payload: &[u8],
     ) -> Result<(), OutputError> {
-        let repr = Ipv6Repr { src: self.addr, dst, next_header, hop_limit: self.hop_limit };
+        let flow_label = self.flow_label(dst, next_header, payload);
+        let repr = Ipv6Repr { src: self.addr, dst, next_header, hop_limit: self.hop_limit, flow_label };
         if payload.len() > MAX_PAYLOAD - FRAGMENT_HEADER_LEN {
             counters.ip6_tx_too_big += 1;
             return Err(OutputError::TooBig);
@@ -138,6 +169,29 @@ mod tests {
         assert_eq!(ids.len(), 3, "1448 + 1448 + 1112");
         assert!(ids.windows(2).all(|w| w[0] == w[1]));
         assert_eq!((counters.ip6_tx_fragmented, counters.ip6_tx_fragments, counters.ip6_tx_packets), (1, 3, 3));
+    }
+
+    /// The 20-bit Flow Label of a packet.
+    fn label(packet: &[u8]) -> u32 {
+        u32::from_be_bytes([0, packet[1] & 0x0f, packet[2], packet[3]])
+    }
+
+    #[test]
+    fn each_tcp_or_udp_flow_has_its_own_label_on_every_packet() {
+        let (mut out, mut counters) = (queue(16), Counters::default());
+        let mut v6 = Ipv6Output::new(US, 1500, 64, 7);
+        let flow = |sport: u16| [&sport.to_be_bytes()[..], &[0, 7], &[0; 4000]].concat();
+        v6.send(&mut out, &mut counters, PEER, UDP, &flow(5000)[..100]).expect("queued");
+        v6.send(&mut out, &mut counters, PEER, UDP, &flow(5000)).expect("queued: 3 fragments");
+        v6.send(&mut out, &mut counters, PEER, UDP, &flow(5001)[..100]).expect("queued");
+        v6.send(&mut out, &mut counters, PEER, 58, &flow(5000)[..100]).expect("queued");
+        let labels: Vec<u32> = std::iter::from_fn(|| out.pop()).map(|p| label(&p)).collect();
+        assert_eq!(labels.len(), 6);
+        assert!(labels[0] != 0 && labels[..4].iter().all(|&l| l == labels[0]), "one flow, one label: {labels:?}");
+        assert_ne!(labels[4], labels[0], "another port, another flow");
+        assert_eq!(labels[5], 0, "ICMPv6 is no flow");
+        let other_seed = Ipv6Output::new(US, 1500, 64, 8).flow_label(PEER, UDP, &flow(5000));
+        assert_ne!(other_seed, labels[0], "keyed: not guessable from the tuple alone");
     }
 
     #[test]

@@ -27,7 +27,8 @@ fn stack6() -> Stack {
 fn packet(src: Ipv6Addr, dst: Ipv6Addr, first: u8, chain: &[&[u8]]) -> Vec<u8> {
     let body: Vec<u8> = chain.concat();
     let mut out = Vec::new();
-    ipv6::emit(&mut out, &Ipv6Repr { src, dst, next_header: first, hop_limit: 64 }, &body).expect("fits");
+    ipv6::emit(&mut out, &Ipv6Repr { src, dst, next_header: first, hop_limit: 64, flow_label: 0 }, &body)
+        .expect("fits");
     out
 }
 
@@ -188,7 +189,7 @@ fn each_malformed_kind_has_its_counter_and_the_error_rfc_8200_asks_for() {
             None,
         ),
         ("no next header", packet(PEER6, US6, NO_NEXT_HEADER, &[]), "ip6_rx_no_next_header", None),
-        ("TCP over IPv6", packet(PEER6, US6, TCP, &[&[0; 20]]), "ip6_rx_transport_unsupported", None),
+        ("TCP header unreadable", packet(PEER6, US6, TCP, &[&[0; 20]]), "tcp_rx_bad_header", None),
         ("UDP without a checksum", packet(PEER6, US6, UDP, &[&zero_udp_checksum]), "udp_rx_bad_checksum", None),
         ("ICMPv6 checksum wrong", packet(PEER6, US6, ICMPV6, &[&bad_icmp]), "icmp6_rx_bad_checksum", None),
         ("ICMPv6 shorter than its header", packet(PEER6, US6, ICMPV6, &[&ping[..7]]), "icmp6_rx_truncated", None),

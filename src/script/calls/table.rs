@@ -59,7 +59,7 @@ impl Runner {
         let t = self.matcher.tuple;
         let sockets = self.stack.tcp_sockets();
         let conn = sockets.iter().find(|s| {
-            s.local.port() == t.local_port && s.peer.is_some_and(|p| *p.ip() == t.remote && p.port() == t.remote_port)
+            s.local.port() == t.local_port && s.peer.is_some_and(|p| p.ip() == t.remote && p.port() == t.remote_port)
         });
         match conn {
             Some(s) => self.snapshot(shell::freebsd_state(s.state), Some(s.handle)),

@@ -16,7 +16,6 @@
 //! tests of it use a 4-tuple on which the stack has sent no SYN (ISS base 0).
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use super::segment::{mss, parse, sack_perm, seg, to_packet, ts, ws, Seg};
@@ -175,7 +174,7 @@ impl Harness {
 
     /// The connection on the script's 4-tuple, accepted or not.
     pub fn conn(&self) -> Option<TcpHandle> {
-        self.stack.tcp_table().by_tuple.get(&(self.port, SocketAddrV4::new(PEER, self.peer_port))).copied()
+        self.stack.tcp_table().by_tuple.get(&(self.port, std::net::SocketAddr::from((PEER, self.peer_port)))).copied()
     }
 
     /// The state of the connection on the script's 4-tuple.

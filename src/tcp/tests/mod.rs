@@ -23,7 +23,8 @@
 //! * `syncookies.rs` — SYN cookies for a full half-open queue (RFC 4987);
 //! * `keepalive.rs` — keepalive probes and the user timeout (RFC 1122 4.2.3.6, RFC 5482);
 //! * `pmtu.rs` — path MTU discovery and black-hole detection (RFC 1191, RFC 4821);
-//! * `invariants.rs` — each invariant of the stack reported when broken on purpose.
+//! * `invariants.rs` — each invariant of the stack reported when broken on purpose;
+//! * `ipv6.rs` — TCP over IPv6, dual-stack listeners, `only_v6`.
 
 mod acceptance;
 mod acks;
@@ -32,6 +33,7 @@ mod handshake;
 mod harness;
 mod icmp;
 mod invariants;
+mod ipv6;
 mod keepalive;
 mod listen;
 mod pmtu;
