@@ -396,3 +396,71 @@ fn connect_tcp_over_ipv6_to_a_kernel_echo_is_byte_exact() {
     assert!(counter("ip6_rx_delivered ") > 100, "{stderr}");
     assert_eq!((counter("tcp_rx_bad_checksum "), counter("tcp_rx_bad_header ")), (0, 0), "{stderr}");
 }
+
+/// The open ports of nmap's grepable output (`-oG -`) for `protocol`, with the
+/// state nmap gave each.
+fn nmap_ports(grepable: &str, protocol: &str) -> Vec<(u16, String)> {
+    let mut ports = Vec::new();
+    for line in grepable.lines().filter(|l| l.starts_with("Host:")) {
+        let Some(list) = line.split('\t').find_map(|field| field.strip_prefix("Ports: ")) else { continue };
+        for entry in list.split(", ") {
+            let fields: Vec<&str> = entry.trim().split('/').collect();
+            if let [port, state, proto, ..] = fields[..] {
+                if proto == protocol {
+                    ports.push((port.parse().expect("a port number"), state.to_string()));
+                }
+            }
+        }
+    }
+    ports.sort();
+    ports
+}
+
+/// `serve`'s TCP services over IPv6 (one dual-stack `[::]` listener each):
+/// curl -6 downloads 100 MiB byte-exact, eight Python echo connections at once
+/// come back byte for byte, and nmap -6 sees exactly the served TCP ports open
+/// and, over UDP, the services that answer open, discard open|filtered (it
+/// answers nothing), the rest closed (ICMPv6 port unreachable).
+#[test]
+fn tcp_services_over_ipv6_curl_echo_and_nmap() {
+    if !require_e2e(&["ping", "python3", "curl", "nmap"]) {
+        return;
+    }
+    let ns = Netns::new("tcp6");
+    let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6, "--peer6", KERNEL_CIDR6]);
+    poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
+
+    const N: u64 = 100 << 20;
+    let got = ns.run_ok(
+        "bash",
+        &[
+            "-c",
+            &format!(
+                "set -o pipefail; curl -6 -g -sS --max-time 55 'http://[{STACK_ADDR6}]/bytes/{N}' | python3 {}",
+                common::helper("hash_stdin.py")
+            ),
+        ],
+    );
+    let expected = ns.sh_ok(&format!(
+        "python3 -c 'import hashlib; b=bytes(range(256))*({N}//256)+bytes(range({N}%256)); print({N}, hashlib.sha256(b).hexdigest())'"
+    ));
+    assert_eq!(got.split_whitespace().collect::<Vec<_>>(), expected.split_whitespace().collect::<Vec<_>>());
+
+    let out = ns.python("tcp_many.py", &[STACK_ADDR6, "7", "8", "1048576"]);
+    assert!(out.contains("OK connections=8 bytes=8388608"), "{out}");
+
+    let tcp = ns.run_ok("nmap", &["-6", "-sS", "-Pn", "-n", "-p", "1-1024", STACK_ADDR6, "-oG", "-"]);
+    let open: Vec<u16> = nmap_ports(&tcp, "tcp").into_iter().filter(|(_, s)| s == "open").map(|(p, _)| p).collect();
+    assert_eq!(open, [7, 9, 13, 19, 80], "{tcp}");
+    let udp = ns.run_ok("nmap", &["-6", "-sU", "-Pn", "-n", "-p", "5-20", STACK_ADDR6, "-oG", "-"]);
+    let states = nmap_ports(&udp, "udp");
+    let named: Vec<(u16, &str)> = states.iter().filter(|(_, s)| s != "closed").map(|(p, s)| (*p, s.as_str())).collect();
+    assert_eq!(named, [(7, "open"), (9, "open|filtered"), (13, "open"), (19, "open")], "{udp}");
+
+    let r = stack.stop();
+    // Every closed TCP port among the 1,024 was answered with a RST (nmap may
+    // probe a port more than once, never less), and nothing is left open but
+    // TIME-WAIT (the HTTP connection, which the stack closed first).
+    assert!(r.counter("tcp_rx_no_socket") >= 1024 - 5, "{}", r.dump());
+    assert_eq!(r.tcp("connections"), r.tcp("time_wait"), "{}", r.dump());
+}

@@ -8,7 +8,7 @@ With SIZE 0 it sends nothing and only reads to end of stream (a server that
 speaks first and closes first, like daytime), then closes: the server side ends
 in TIME-WAIT.
 
-usage: tcp_many.py HOST PORT N SIZE
+usage: tcp_many.py HOST PORT N SIZE   (HOST an IPv4 or IPv6 address)
 Prints 'OK connections=N bytes=B'; exits 1 (listing what went wrong) on a
 mismatch, a reset, or if not all are done within 50 s."""
 import os
@@ -38,7 +38,8 @@ class Conn:
         self.data = os.urandom(size)
         self.sent = 0
         self.got = bytearray()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         err = self.sock.connect_ex((host, port))
         if err not in (0, 115):  # EINPROGRESS
