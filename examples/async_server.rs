@@ -21,6 +21,10 @@ use tunstack::control::{self, ControlServer};
 use tunstack::device::tun::{TunConfig, TunDevice};
 use tunstack::{Runtime, StackConfig};
 
+/// Connections each listener lets wait for `accept` (Linux's default
+/// `somaxconn` since 5.4).
+const BACKLOG: usize = 4096;
+
 #[derive(Parser)]
 #[command(about = "tunstack's async API serving echo, discard and /bytes/N on a TUN")]
 struct Cli {
@@ -40,7 +44,14 @@ fn main() -> io::Result<()> {
         offload: false,
         kernel_addr6: None,
     })?;
-    let runtime = Runtime::spawn(tun, StackConfig::default())?;
+    // A server that expects bursts of clients sizes its queues for them, as one
+    // raises Linux's somaxconn and tcp_max_syn_backlog: a thousand clients
+    // connecting at once should wait in the queues, not overflow into SYN
+    // cookies and drops while the accept loop catches up.
+    let mut config = StackConfig::default();
+    config.tcp.accept_backlog = BACKLOG;
+    config.tcp.syn_backlog = BACKLOG;
+    let runtime = Runtime::spawn(tun, config)?;
     let answering = runtime.clone();
     let _control = ControlServer::start(
         &control::default_path(&cli.tun)?,
@@ -51,9 +62,9 @@ fn main() -> io::Result<()> {
 }
 
 async fn serve(runtime: Runtime) -> io::Result<()> {
-    let echo = TcpListener::bind(&runtime, "0.0.0.0:7")?;
-    let discard = TcpListener::bind(&runtime, "0.0.0.0:9")?;
-    let http = TcpListener::bind(&runtime, "0.0.0.0:80")?;
+    let echo = TcpListener::bind_with_backlog(&runtime, "0.0.0.0:7", BACKLOG)?;
+    let discard = TcpListener::bind_with_backlog(&runtime, "0.0.0.0:9", BACKLOG)?;
+    let http = TcpListener::bind_with_backlog(&runtime, "0.0.0.0:80", BACKLOG)?;
     let udp = UdpSocket::bind(&runtime, "0.0.0.0:7")?;
     tokio::spawn(accept_loop(echo, echo_conn));
     tokio::spawn(accept_loop(discard, discard_conn));

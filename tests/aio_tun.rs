@@ -42,8 +42,16 @@ fn the_tokio_example_serves_the_kernel_and_leaves_nothing_behind() {
     assert!(out.contains(&format!("OK connections=8 bytes={}", 8 * MIB32)), "{out}");
 
     // A thousand at once: each accepted and served by a task of its own.
-    let out = ns.python("tcp_many.py", &[STACK_ADDR, "7", "1000", "512"]);
-    assert!(out.contains("OK connections=1000 bytes=512000"), "{out}");
+    let many = ns.run("python3", &[&common::helper("tcp_many.py"), STACK_ADDR, "7", "1000", "512"]);
+    let out = String::from_utf8_lossy(&many.stdout);
+    if !out.contains("OK connections=1000 bytes=512000") {
+        let stats = ns.run(&common::tunstack_bin(), &["stats", "--tun", TUN]);
+        panic!(
+            "{out}{}\nthe stack's counters:\n{}",
+            String::from_utf8_lossy(&many.stderr).lines().take(5).collect::<Vec<_>>().join("\n"),
+            String::from_utf8_lossy(&stats.stdout)
+        );
+    }
 
     // UDP request/response through the async UdpSocket.
     let out = ns.python("udp_echo.py", &[STACK_ADDR, "7", "0", "1", "1472", "4000"]);
