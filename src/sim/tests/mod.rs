@@ -180,8 +180,18 @@ fn check_delivered_and_freed(
 
 /// A connects to B, then each runs its program until both are finished or `max`
 /// of virtual time has passed.
-fn run_programs(sim: &mut Sim, mut a: Program, mut b: Program, max: Duration) -> Result<Transfer, String> {
-    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+fn run_programs(sim: &mut Sim, a: Program, b: Program, max: Duration) -> Result<Transfer, String> {
+    run_programs_to(sim, SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT)), a, b, max)
+}
+
+/// [`run_programs`] with A connecting to `server` (B's, in either family).
+fn run_programs_to(
+    sim: &mut Sim,
+    server: SocketAddr,
+    mut a: Program,
+    mut b: Program,
+    max: Duration,
+) -> Result<Transfer, String> {
     let listener = sim.b.tcp_listen(server, 8).map_err(|e| format!("listen: {e}"))?;
     a.handle = Some(sim.a.tcp_connect(sim.now(), server).map_err(|e| format!("connect: {e}"))?);
     let mut error = None;
@@ -292,12 +302,23 @@ fn patient(config: &mut StackConfig) {
 /// The two hosts for the TCP properties: defaults, but [`patient`], with their
 /// seeds derived from the link's; invariants checked at every step.
 fn patient_hosts(link: LinkConfig) -> Sim {
-    let host = |addr, salt: u64| {
-        let mut config = StackConfig { addr, seed: link.seed ^ salt, ..StackConfig::default() };
+    patient_hosts_with(link, None)
+}
+
+/// IPv6 addresses for the hosts of the IPv6 properties (the benchmarking
+/// range, RFC 5180).
+const ADDR6_A: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const ADDR6_B: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+
+/// [`patient_hosts`], dual-stack when `v6` (A at [`ADDR6_A`], B at [`ADDR6_B`]).
+fn patient_hosts_with(link: LinkConfig, v6: Option<(std::net::Ipv6Addr, std::net::Ipv6Addr)>) -> Sim {
+    let host = |addr, addr6, salt: u64| {
+        let mut config = StackConfig { addr, addr6, seed: link.seed ^ salt, ..StackConfig::default() };
         patient(&mut config);
         config
     };
-    let mut sim = Sim::with_hosts(host(ADDR_A, 0xA), host(ADDR_B, 0xB), link);
+    let (a6, b6) = (v6.map(|v| v.0), v6.map(|v| v.1));
+    let mut sim = Sim::with_hosts(host(ADDR_A, a6, 0xA), host(ADDR_B, b6, 0xB), link);
     sim.check_invariants(true);
     sim
 }

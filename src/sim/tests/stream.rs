@@ -63,6 +63,25 @@ proptest! {
         check_stream_with("half_close", link, bytes(ab, content), bytes(ba, !content), true)?;
     }
 
+    /// The same both ways over IPv6 (issue 14): the stacks dual-stack, A
+    /// connecting to B's IPv6 address; the link and its faults are the same.
+    #[test]
+    fn tcp_streams_over_ipv6_arrive_intact(link in any_rough_link(0.10), ab in 0usize..=32_768, ba in 0usize..=32_768, content in any::<u64>()) {
+        let seed = link.seed;
+        let mut sim = patient_hosts_with(link, Some((ADDR6_A, ADDR6_B)));
+        let server = SocketAddr::new(ADDR6_B.into(), PORT);
+        let (to_b, to_a) = (bytes(ab, content), bytes(ba, !content));
+        run_case("ipv6", &mut sim, |sim| {
+            let a = Program { always_shut: true, ..Program::new(to_b.clone()) };
+            let run = run_programs_to(sim, server, a, Program::new(to_a.clone()), TCP_BOUND)
+                .map_err(|e| TestCaseError::fail(format!("seed {seed:#x}: {e}")))?;
+            prop_assert!(run.finished, "seed {:#x}: not both closed", seed);
+            let (a, b) = (sim.a.counters(), sim.b.counters());
+            prop_assert!(a.ip6_tx_packets > 0 && b.ip6_tx_packets > 0 && a.ip_tx_packets + b.ip_tx_packets == 0);
+            check_delivered_and_freed(sim, seed, &run, &to_a, &to_b)
+        })?;
+    }
+
     /// A sends any bytes to B over any faulty link and shuts down writing; B reads to
     /// end of stream and closes. B got exactly what A wrote, and both are closed.
     #[test]
