@@ -9,9 +9,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::Command;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{require_e2e, Netns, STACK_ADDR, TUN};
@@ -23,17 +21,7 @@ fn the_tokio_example_serves_the_kernel_and_leaves_nothing_behind() {
     }
     let binary = common::example_binary("async_server");
     let ns = Netns::new("aio");
-    let mut server = ns.spawn(binary.to_str().expect("a UTF-8 path"), &["--tun", TUN]);
-    let (tx, lines) = mpsc::channel();
-    let stdout = server.stdout.take().expect("piped stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    assert_eq!(lines.recv_timeout(Duration::from_secs(20)).as_deref(), Ok("ready"), "the example did not start");
+    let (mut server, _lines) = ns.spawn_ready(binary.to_str().expect("a UTF-8 path"), &["--tun", TUN]);
 
     // Eight echo connections at once, 32 MiB of random bytes each way on each,
     // compared byte for byte by the client.

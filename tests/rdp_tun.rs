@@ -8,10 +8,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::Command;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use common::{require_e2e, Netns, STACK_ADDR};
 
@@ -25,18 +22,7 @@ fn the_python_client_and_the_example_exchange_every_message_once_in_order() {
     let ns = Netns::new("rdp");
     let bin = binary.to_str().expect("a UTF-8 path");
     let pcap_path = pcap.to_str().expect("a UTF-8 path");
-    let mut server = ns.spawn(bin, &["--pcap", pcap_path, "--loss", "0.1", "--seed", "7"]);
-    let (tx, lines) = mpsc::channel();
-    let stdout = server.stdout.take().expect("piped stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let ready = lines.recv_timeout(Duration::from_secs(20));
-    assert_eq!(ready.as_deref(), Ok("ready"), "the example did not start");
+    let (mut server, lines) = ns.spawn_ready(bin, &["--pcap", pcap_path, "--loss", "0.1", "--seed", "7"]);
 
     // 60 messages of 1 to 3,000 bytes: the 3,000-byte ones travel in fragments.
     let out =

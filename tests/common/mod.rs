@@ -298,6 +298,25 @@ impl Netns {
             .unwrap_or_else(|e| panic!("cannot spawn `{program}` in {}: {e}", self.name))
     }
 
+    /// [`spawn`](Netns::spawn) a server that prints `ready` when it is, and wait
+    /// (20 s at most) for that line; the rest of its stdout comes through the
+    /// returned channel, a line at a time.
+    pub fn spawn_ready(&self, program: &str, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+        let mut child = self.spawn(program, args);
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let ready = lines.recv_timeout(Duration::from_secs(20));
+        assert_eq!(ready.as_deref(), Ok("ready"), "`{program}` did not start");
+        (child, lines)
+    }
+
     /// Waits (bounded by `timeout`) until a kernel socket in this namespace
     /// listens on TCP `port` (`ss -Hltn`), so a client can start only once its
     /// server is ready.
