@@ -111,9 +111,9 @@ impl Runner {
     fn new(script: &Script, profile: Profile) -> Self {
         let stack = Stack::new(profile.config.clone());
         let tuple = Tuple {
-            local: profile.config.addr,
+            local: profile.local_ip(),
             local_port: profile.local_port,
-            remote: profile.remote,
+            remote: profile.remote_ip(),
             remote_port: profile.remote_port,
         };
         Runner {
@@ -240,7 +240,7 @@ impl Runner {
             return None;
         }
         let tuple =
-            Tuple { local: self.profile.config.addr, local_port, remote: self.profile.remote, remote_port: port };
+            Tuple { local: self.profile.local_ip(), local_port, remote: self.profile.remote_ip(), remote_port: port };
         let other = self.accepted.remove(&port).unwrap_or_else(|| Matcher::new(tuple));
         self.selected = Some(port);
         Some(std::mem::replace(&mut self.matcher, other))
