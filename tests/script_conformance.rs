@@ -29,7 +29,11 @@ fn scripts_under(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             scripts_under(&path, out);
-        } else if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with("ipv4.pkt") || n.ends_with("ipv6.pkt")) {
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with("ipv4.pkt") || n.ends_with("ipv6.pkt"))
+        {
             out.push(path);
         }
     }

@@ -20,7 +20,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use etherparse::{IpHeaders, IpSlice, PacketBuilder, PacketBuilderStep, TcpHeader, TcpOptionElement, TcpSlice, UdpSlice};
+use etherparse::{
+    IpHeaders, IpSlice, PacketBuilder, PacketBuilderStep, TcpHeader, TcpOptionElement, TcpSlice, UdpSlice,
+};
 
 use crate::wire::tcp::Flags;
 
@@ -472,7 +474,9 @@ mod tests {
         let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
         let mut packet = udp_packet(a.into(), 5, b.into(), 6, 100).expect("fits");
         match parse_outbound(&packet) {
-            Ok(Outbound::Udp(d)) => assert_eq!((d.src, d.sport, d.dst, d.dport, d.len), (a.into(), 5, b.into(), 6, 100)),
+            Ok(Outbound::Udp(d)) => {
+                assert_eq!((d.src, d.sport, d.dst, d.dport, d.len), (a.into(), 5, b.into(), 6, 100))
+            }
             _ => panic!("a UDP datagram"),
         }
         let last = packet.len() - 1;
@@ -496,7 +500,8 @@ mod tests {
     fn ipv6_segments_datagrams_and_errors_round_trip() {
         let a: IpAddr = "fd3d:fa7b:d17d::1".parse().expect("literal");
         let b: IpAddr = "fd3d:a0b:17d6::1".parse().expect("literal");
-        let seg = Seg::new(Flags { syn: true, ..Flags::default() }, 9).opts([TcpOptionElement::MaximumSegmentSize(1440)]);
+        let seg =
+            Seg::new(Flags { syn: true, ..Flags::default() }, 9).opts([TcpOptionElement::MaximumSegmentSize(1440)]);
         let mut packet = seg.to_packet(a, 1, b, 2).expect("fits");
         assert_eq!(packet[0] >> 4, 6, "an IPv6 packet");
         let sent = parse(&packet).expect("valid");
