@@ -549,7 +549,8 @@ mod tests {
         s.dir = Direction::Inbound;
         s.options = vec![OptSpec::Nop, OptSpec::Eol, OptSpec::Mss(1000)];
         let packet = m.inbound_packet(&s).expect("fits");
-        // 20 bytes of IPv4, 20 of TCP, then the options as written, zero-padded.
+        // 20 bytes of IPv4 (the test's tuple), 20 of TCP, then the options as
+        // written, zero-padded.
         assert_eq!(&packet[40..48], &[1, 0, 2, 4, 0x03, 0xe8, 0, 0]);
         assert_eq!(packet[32] >> 4, 7, "a 28-byte TCP header");
         let back = crate::script::packet::parse(&packet).expect("valid");
