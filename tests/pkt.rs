@@ -128,6 +128,11 @@ fn unsupported_constructs_are_refused_with_their_line() {
     )
     .expect_err("IPv4-mapped IPv6");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+    let e =
+        run_str("v6.pkt", "--ip_version=ipv6\n0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3\n", &Profile::linux())
+            .expect_err("an IPv4 socket in an IPv6 script");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 2));
+    assert!(e.to_string().contains("socket domain other than the script's IP version"), "{e}");
 }
 
 #[test]
