@@ -121,9 +121,18 @@ fn unsupported_constructs_are_refused_with_their_line() {
         assert!(text.contains(&format!("bad.pkt:{line}: unsupported: ")), "{text}");
         assert!(text.contains(what), "{body}: {text}");
     }
-    let e = run_str("v6.pkt", "--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", &Profile::linux())
-        .expect_err("IPv6 option");
+    let e = run_str(
+        "v6.pkt",
+        "--ip_version=ipv4-mapped-ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
+        &Profile::linux(),
+    )
+    .expect_err("IPv4-mapped IPv6");
     assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+    let e =
+        run_str("v6.pkt", "--ip_version=ipv6\n0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3\n", &Profile::linux())
+            .expect_err("an IPv4 socket in an IPv6 script");
+    assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 2));
+    assert!(e.to_string().contains("socket domain other than the script's IP version"), "{e}");
 }
 
 #[test]

@@ -123,9 +123,9 @@ fn an_unsupported_construct_exits_3_with_its_line() {
 }
 
 #[test]
-fn ipv6_scripts_are_unsupported() {
+fn ipv4_mapped_ipv6_scripts_are_unsupported() {
     let dir = scratch("ipv6");
-    let f = write(&dir, "v6.pkt", "--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+    let f = write(&dir, "v6.pkt", "--ip_version=ipv4-mapped-ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
     let (code, _, err) = script(&[path(&f)]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains(&format!("{}:1: unsupported: IPv6", path(&f))), "{err}");
@@ -164,7 +164,8 @@ fn command_line_options_override_the_header() {
 fn several_scripts_exit_with_the_worst_verdict() {
     let dir = scratch("several");
     let ok = write(&dir, "ok.pkt", OPEN);
-    let unsupported = write(&dir, "v6.pkt", "--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+    let unsupported =
+        write(&dir, "v6.pkt", "--ip_version=ipv4-mapped-ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
     let missing = dir.join("missing.pkt");
     let (code, out, _) = script(&[path(&ok), path(&unsupported)]);
     assert_eq!((code, out.lines().count()), (3, 2), "{out}");

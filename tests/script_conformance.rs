@@ -1,7 +1,7 @@
 //! The FreeBSD tcp-testsuite's state-event-engine scripts, when the shared test
 //! data is beside the repository (`../shared/conformance/`, see its README):
 //! run with the `freebsd` profile (and `FreeBSD` defined for `#ifdef`, as
-//! `tunstack script --profile freebsd` does), every IPv4 script must get at least
+//! `tunstack script --profile freebsd` does), every IPv4 and IPv6 script must get at least
 //! the verdict that `scripts/lib/freebsd-state-event-engine.freebsd.expect`
 //! records for it, a script not listed must pass, and at least 95 % must pass. This holds the floor in CI; scripts that do better
 //! are printed so the file can be updated. Without the data the test says loudly
@@ -29,7 +29,11 @@ fn scripts_under(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             scripts_under(&path, out);
-        } else if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with("ipv4.pkt")) {
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with("ipv4.pkt") || n.ends_with("ipv6.pkt"))
+        {
             out.push(path);
         }
     }
@@ -56,7 +60,7 @@ fn freebsd_state_event_engine_holds_its_floor() {
     let mut scripts = Vec::new();
     scripts_under(&suite, &mut scripts);
     scripts.sort();
-    assert!(scripts.len() >= 300, "the suite has its 307 IPv4 scripts, found {}", scripts.len());
+    assert!(scripts.len() >= 600, "the suite has its 307 IPv4 and 307 IPv6 scripts, found {}", scripts.len());
     let (mut regressions, mut better, mut passed) = (Vec::new(), Vec::new(), 0);
     let (profile, defines) = (Profile::freebsd(), ["--define=FreeBSD".to_string()]);
     for path in &scripts {
@@ -80,7 +84,7 @@ fn freebsd_state_event_engine_holds_its_floor() {
             better.push(format!("{name}: {verdict}, listed as {want}"));
         }
     }
-    eprintln!("FreeBSD state-event-engine, freebsd profile: {passed} of {} IPv4 scripts pass", scripts.len());
+    eprintln!("FreeBSD state-event-engine, freebsd profile: {passed} of {} IPv4 and IPv6 scripts pass", scripts.len());
     if !better.is_empty() {
         eprintln!(
             "better than scripts/lib/freebsd-state-event-engine.freebsd.expect (update it):\n  {}",

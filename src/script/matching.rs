@@ -61,7 +61,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use etherparse::TcpOptionElement;
 
@@ -74,9 +74,9 @@ pub(super) const TS_MEMORY: usize = 64;
 /// The connection under test, from the stack's side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Tuple {
-    pub local: Ipv4Addr,
+    pub local: IpAddr,
     pub local_port: u16,
-    pub remote: Ipv4Addr,
+    pub remote: IpAddr,
     pub remote_port: u16,
 }
 
@@ -306,7 +306,7 @@ impl Matcher {
         }
     }
 
-    /// The whole IPv4 packet for an inbound `spec`, from the remote end of the
+    /// The whole IP packet (the tuple's version) for an inbound `spec`, from the remote end of the
     /// tuple to the stack; `Err` when its options do not fit in a TCP header. With
     /// an `eol`, the options are written byte by byte, each `eol` a zero where the
     /// script put it.
@@ -328,8 +328,8 @@ impl Matcher {
 }
 
 impl Matcher {
-    /// The IPv4 packet of an inbound ICMP error: from the remote host to the
-    /// stack, quoting the IP header and TCP header of the segment `[start:end]`
+    /// The IP packet of an inbound ICMP error (ICMPv6 in an IPv6 script): from
+    /// the remote host to the stack, quoting the IP header and TCP header of the segment `[start:end]`
     /// the stack sent on the tuple (its sequence number made absolute).
     pub fn icmp_packet(&self, spec: &IcmpSpec) -> Result<Vec<u8>, String> {
         let t = self.tuple;
@@ -343,8 +343,10 @@ impl Matcher {
             t.remote_port,
         )?;
         // RFC 792: the IP header and at least 8 bytes of what follows; quote the
-        // whole TCP header (RFC 1812 4.3.2.3 allows up to 576 bytes).
-        let end = quoted.len().min(40);
+        // whole TCP header (RFC 1812 4.3.2.3 allows up to 576 bytes; RFC 4443
+        // 2.4(c): as much as fits in the minimum IPv6 MTU).
+        let headers = if t.local.is_ipv6() { 60 } else { 40 };
+        let end = quoted.len().min(headers);
         let quoted = quoted.get(..end).ok_or("a quoted segment shorter than its headers")?;
         icmp_unreachable_packet(t.remote, t.local, spec.code, spec.mtu.unwrap_or(0), quoted)
     }
@@ -375,9 +377,10 @@ mod tests {
     use super::*;
     use crate::script::ast::Direction;
     use crate::wire::tcp::Flags;
+    use std::net::Ipv4Addr;
 
-    const LOCAL: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
-    const REMOTE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1));
+    const REMOTE: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
     const ISN: u32 = 0xfff0_0000;
 
     fn matcher() -> Matcher {
@@ -546,7 +549,8 @@ mod tests {
         s.dir = Direction::Inbound;
         s.options = vec![OptSpec::Nop, OptSpec::Eol, OptSpec::Mss(1000)];
         let packet = m.inbound_packet(&s).expect("fits");
-        // 20 bytes of IPv4, 20 of TCP, then the options as written, zero-padded.
+        // 20 bytes of IPv4 (the test's tuple), 20 of TCP, then the options as
+        // written, zero-padded.
         assert_eq!(&packet[40..48], &[1, 0, 2, 4, 0x03, 0xe8, 0, 0]);
         assert_eq!(packet[32] >> 4, 7, "a 28-byte TCP header");
         let back = crate::script::packet::parse(&packet).expect("valid");

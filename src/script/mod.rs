@@ -49,7 +49,7 @@ pub mod shell;
 mod source;
 pub mod virtual_time;
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 pub use error::{ErrorKind, Result, ScriptError};
@@ -64,6 +64,14 @@ pub struct Profile {
     pub config: StackConfig,
     /// The remote host the script plays.
     pub remote: Ipv4Addr,
+    /// The script runs over IPv6 (`--ip_version=ipv6`): the stack gets
+    /// `local6` as its `StackConfig::addr6`, and every packet, call and
+    /// tuple uses `local6` and `remote6` instead of the IPv4 addresses.
+    pub ipv6: bool,
+    /// The stack's IPv6 address in an IPv6 script.
+    pub local6: Ipv6Addr,
+    /// The remote host's IPv6 address in an IPv6 script.
+    pub remote6: Ipv6Addr,
     /// The port `bind(fd, ..., ...)` binds and `listen` listens on.
     pub local_port: u16,
     /// The remote host's port when it connects to a listener.
@@ -76,11 +84,17 @@ impl Profile {
     /// packetdrill's defaults on Linux: the stack is 192.168.0.1, the remote host
     /// 192.0.2.1 (TEST-NET-1); scripts bind and connect to port 8080; the remote
     /// host connects from an ephemeral port (which scripts never name). The stack
-    /// uses [`StackConfig::linux_profile`].
+    /// uses [`StackConfig::linux_profile`]. In IPv6 the stack is
+    /// fd3d:a0b:17d6::1 and the remote host fd3d:fa7b:d17d::1, the addresses
+    /// packetdrill's own test runner (and the Linux kernel's selftests) pass
+    /// with `--ip_version=ipv6`.
     pub fn linux() -> Self {
         Profile {
             config: StackConfig::linux_profile(),
             remote: Ipv4Addr::new(192, 0, 2, 1),
+            ipv6: false,
+            local6: Ipv6Addr::new(0xfd3d, 0x0a0b, 0x17d6, 0, 0, 0, 0, 1),
+            remote6: Ipv6Addr::new(0xfd3d, 0xfa7b, 0xd17d, 0, 0, 0, 0, 1),
             local_port: 8080,
             remote_port: 48_271,
             connect_port: 8080,
@@ -89,6 +103,24 @@ impl Profile {
 }
 
 impl Profile {
+    /// The stack's address in this script: IPv4 or, with `ipv6`, IPv6.
+    pub fn local_ip(&self) -> IpAddr {
+        if self.ipv6 {
+            IpAddr::V6(self.local6)
+        } else {
+            IpAddr::V4(self.config.addr)
+        }
+    }
+
+    /// The remote host's address in this script.
+    pub fn remote_ip(&self) -> IpAddr {
+        if self.ipv6 {
+            IpAddr::V6(self.remote6)
+        } else {
+            IpAddr::V4(self.remote)
+        }
+    }
+
     /// FreeBSD 13/14 as the FreeBSD TCP test suite expects it: the same addresses
     /// and ports as [`Profile::linux`], the stack with
     /// [`StackConfig::freebsd_profile`].

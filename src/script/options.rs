@@ -8,8 +8,9 @@
 //!
 //! - **applied** — it changes the run: `--tolerance_usecs`,
 //!   `--tolerance_percent` (packetdrill's default 12.5 % is not ours: 0), `--bind_port`,
-//!   `--connect_port`, `--local_ip`, `--remote_ip` (IPv4), `--mtu`,
-//!   `--ip_version=ipv4`, `-v`/`--verbose` (trace every event, and show a
+//!   `--connect_port`, `--local_ip`, `--remote_ip` (IPv4 or IPv6), `--mtu`,
+//!   `--ip_version=ipv4` and `ipv6` (the stack gets an IPv6 address, and the
+//!   script's packets and sockets are IPv6), `-v`/`--verbose` (trace every event, and show a
 //!   mismatched packet field by field), and `-D`/`--define` on the command line
 //!   (symbols for `#ifdef`, see `preprocess.rs`);
 //! - **ignored, and said so** — it tunes packetdrill itself or its live
@@ -18,7 +19,8 @@
 //!   (`--tcp_ts_tick_usecs`: outbound TSvals are never compared). Each one becomes
 //!   a note in the [`Report`](super::Report), never silence;
 //! - **unsupported** — it asks for something the stack does not have:
-//!   `--ip_version=ipv6` and `ipv4-mapped-ipv6` ("unsupported: IPv6").
+//!   `--ip_version=ipv4-mapped-ipv6` (IPv4 on the wire under `AF_INET6`
+//!   sockets: "unsupported: IPv6 …").
 //!
 //! A name packetdrill does not know, or a value it would refuse (a port of 0, a
 //! tolerance that is not a number), is a syntax error with its line. Options
@@ -29,7 +31,7 @@
 //!
 //! One string split and a table lookup per option; notes are short strings.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use super::ast::Script;
@@ -44,10 +46,12 @@ pub struct Settings {
     pub bind_port: Option<u16>,
     /// `--connect_port`: the port `connect` connects to.
     pub connect_port: Option<u16>,
-    /// `--local_ip`: the stack's address.
-    pub local_ip: Option<Ipv4Addr>,
-    /// `--remote_ip`: the remote host's address.
-    pub remote_ip: Option<Ipv4Addr>,
+    /// `--ip_version=ipv6`: the script runs over IPv6.
+    pub ipv6: bool,
+    /// `--local_ip`: the stack's address (IPv4 or IPv6).
+    pub local_ip: Option<IpAddr>,
+    /// `--remote_ip`: the remote host's address (IPv4 or IPv6).
+    pub remote_ip: Option<IpAddr>,
     /// `--mtu`: the link MTU (and so the MSS the stack offers).
     pub mtu: Option<usize>,
     /// `-v` / `--verbose`: trace every event as it runs.
@@ -69,11 +73,19 @@ impl Settings {
         if let Some(port) = self.connect_port {
             p.connect_port = port;
         }
-        if let Some(ip) = self.local_ip {
-            p.config.addr = ip;
+        match self.local_ip {
+            Some(IpAddr::V4(ip)) => p.config.addr = ip,
+            Some(IpAddr::V6(ip)) => p.local6 = ip,
+            None => {}
         }
-        if let Some(ip) = self.remote_ip {
-            p.remote = ip;
+        match self.remote_ip {
+            Some(IpAddr::V4(ip)) => p.remote = ip,
+            Some(IpAddr::V6(ip)) => p.remote6 = ip,
+            None => {}
+        }
+        if self.ipv6 {
+            p.ipv6 = true;
+            p.config.addr6 = Some(p.local6);
         }
         if let Some(mtu) = self.mtu {
             p.config.mtu = mtu;
@@ -132,8 +144,8 @@ pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
     let settings = &mut script.settings;
     match name {
         "ip_version" => match needs()? {
-            "ipv4" => {}
-            "ipv6" => return Err(ScriptError::unsupported(line, "IPv6 (--ip_version=ipv6)")),
+            "ipv4" => settings.ipv6 = false,
+            "ipv6" => settings.ipv6 = true,
             "ipv4-mapped-ipv6" => {
                 return Err(ScriptError::unsupported(line, "IPv6 (--ip_version=ipv4-mapped-ipv6: AF_INET6 sockets)"))
             }
@@ -159,8 +171,8 @@ pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
             }
         }
         "verbose" => settings.verbose = true,
-        "local_ip" => settings.local_ip = Some(ipv4(line, name, needs()?)?),
-        "remote_ip" => settings.remote_ip = Some(ipv4(line, name, needs()?)?),
+        "local_ip" => settings.local_ip = Some(address(line, name, needs()?)?),
+        "remote_ip" => settings.remote_ip = Some(address(line, name, needs()?)?),
         _ => match IGNORED.iter().find(|(n, _)| *n == name) {
             Some((_, why)) => settings.notes.push((line, format!("ignored `{option}`: {why}"))),
             None => return Err(err(format!("unknown option `--{name}` (packetdrill has no such option)"))),
@@ -200,14 +212,12 @@ fn port(name: &str, value: &str) -> std::result::Result<u16, String> {
     }
 }
 
-/// An IPv4 address, optionally with a prefix length (`192.0.2.1/24`, as
-/// packetdrill's `--remote_ip` allows). An IPv6 address is unsupported.
-fn ipv4(line: usize, name: &str, value: &str) -> Result<Ipv4Addr> {
+/// An IPv4 or IPv6 address, optionally with a prefix length (`192.0.2.1/24`,
+/// as packetdrill's `--remote_ip` allows). Which one the script uses is
+/// `--ip_version`'s choice; the other is kept for a later `--ip_version`.
+fn address(line: usize, name: &str, value: &str) -> Result<IpAddr> {
     let addr = value.split_once('/').map_or(value, |(a, _)| a);
-    if addr.contains(':') {
-        return Err(ScriptError::unsupported(line, format!("IPv6 (--{name}={value})")));
-    }
-    addr.parse().map_err(|_| ScriptError::parse(line, format!("bad --{name} `{value}` (an IPv4 address)")))
+    addr.parse().map_err(|_| ScriptError::parse(line, format!("bad --{name} `{value}` (an IP address)")))
 }
 
 #[cfg(test)]
@@ -215,6 +225,7 @@ mod tests {
     use super::*;
     use crate::script::parser::DEFAULT_TOLERANCE_US;
     use crate::script::ErrorKind;
+    use std::net::Ipv4Addr;
 
     fn script() -> Script {
         Script { tolerance_us: DEFAULT_TOLERANCE_US, settings: Settings::default(), events: vec![] }
@@ -250,6 +261,7 @@ mod tests {
         let p = s.settings.apply_to(&Profile::linux());
         assert_eq!((p.local_port, p.connect_port), (9000, 9001));
         assert_eq!((p.config.addr, p.remote), (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)));
+        assert!(!p.ipv6 && p.config.addr6.is_none(), "IPv4 scripts leave IPv6 off");
         assert_eq!(p.config.mtu, 1280);
         assert!(s.settings.notes.is_empty());
     }
@@ -281,12 +293,24 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_is_unsupported() {
-        for o in ["--ip_version=ipv6", "--ip_version=ipv4-mapped-ipv6", "--local_ip=fd3d::1"] {
-            let e = applied(&[o]).expect_err(o);
-            assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1), "{o}");
-            assert!(e.message.starts_with("IPv6"), "{o}: {e}");
-        }
+    fn ipv6_scripts_get_ipv6_addresses() {
+        let s = applied(&["--ip_version=ipv6"]).expect("valid");
+        let p = s.settings.apply_to(&Profile::linux());
+        assert!(p.ipv6);
+        assert_eq!(p.config.addr6, Some(p.local6));
+        assert_eq!((p.local_ip(), p.remote_ip()), (p.local6.into(), p.remote6.into()));
+        let s = applied(&["--ip_version=ipv6", "--local_ip=fd3d::1", "--remote_ip=fd3d::2/64"]).expect("valid");
+        let p = s.settings.apply_to(&Profile::linux());
+        assert_eq!(p.local_ip(), "fd3d::1".parse::<IpAddr>().expect("literal"));
+        assert_eq!(p.remote_ip(), "fd3d::2".parse::<IpAddr>().expect("literal"));
+        assert_eq!(p.config.addr6, Some("fd3d::1".parse().expect("literal")));
+    }
+
+    #[test]
+    fn ipv4_mapped_ipv6_is_unsupported() {
+        let e = applied(&["--ip_version=ipv4-mapped-ipv6"]).expect_err("unsupported");
+        assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
+        assert!(e.message.starts_with("IPv6"), "{e}");
     }
 
     #[test]

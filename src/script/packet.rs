@@ -1,5 +1,5 @@
 //! One TCP segment as a script sees it — flags, numbers, window, options, payload —
-//! and its translation to and from a whole IPv4 packet with etherparse.
+//! and its translation to and from a whole IPv4 or IPv6 packet with etherparse.
 //!
 //! Both the `.pkt` runner and the unit-test harness in `src/tcp/tests/` speak in
 //! [`Seg`]s: a test builds the segments the peer sends and compares the segments the
@@ -18,9 +18,11 @@
 //! and the payload length (SYN and FIN are not counted, as in packetdrill).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-use etherparse::{Ipv4Slice, PacketBuilder, TcpHeader, TcpOptionElement, TcpSlice, UdpSlice};
+use etherparse::{
+    IpHeaders, IpSlice, PacketBuilder, PacketBuilderStep, TcpHeader, TcpOptionElement, TcpSlice, UdpSlice,
+};
 
 use crate::wire::tcp::Flags;
 
@@ -80,13 +82,20 @@ impl Seg {
         }
     }
 
-    /// The whole IPv4 packet (TTL 64) carrying this segment from `src:sport` to
-    /// `dst:dport`, checksums computed by etherparse. Fails only when the options
-    /// do not fit in the 40 bytes a TCP header has room for.
-    pub fn to_packet(&self, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Result<Vec<u8>, String> {
+    /// The whole IP packet (TTL or hop limit 64) carrying this segment from
+    /// `src:sport` to `dst:dport`, IPv4 or IPv6 as the addresses are,
+    /// checksums computed by etherparse. Fails only when the options do not fit
+    /// in the 40 bytes a TCP header has room for, or the addresses mix families.
+    pub fn to_packet(
+        &self,
+        src: impl Into<IpAddr>,
+        sport: u16,
+        dst: impl Into<IpAddr>,
+        dport: u16,
+    ) -> Result<Vec<u8>, String> {
         let mut header = self.header(sport, dport);
         header.set_options(&self.opts).map_err(|e| format!("TCP options do not fit: {e}"))?;
-        self.build(header, src, dst)
+        self.build(header, src.into(), dst.into())
     }
 
     /// As [`Seg::to_packet`], with the options given as bytes instead of
@@ -95,14 +104,14 @@ impl Seg {
     pub fn to_packet_with_raw_options(
         &self,
         options: &[u8],
-        src: Ipv4Addr,
+        src: impl Into<IpAddr>,
         sport: u16,
-        dst: Ipv4Addr,
+        dst: impl Into<IpAddr>,
         dport: u16,
     ) -> Result<Vec<u8>, String> {
         let mut header = self.header(sport, dport);
         header.set_options_raw(options).map_err(|e| format!("TCP options do not fit: {e}"))?;
-        self.build(header, src, dst)
+        self.build(header, src.into(), dst.into())
     }
 
     fn header(&self, sport: u16, dport: u16) -> TcpHeader {
@@ -117,11 +126,21 @@ impl Seg {
         header
     }
 
-    fn build(&self, header: TcpHeader, src: Ipv4Addr, dst: Ipv4Addr) -> Result<Vec<u8>, String> {
-        let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).tcp_header(header);
+    fn build(&self, header: TcpHeader, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, String> {
+        let builder = ip_builder(src, dst)?.tcp_header(header);
         let mut packet = Vec::with_capacity(builder.size(self.data.len()));
         builder.write(&mut packet, &self.data).map_err(|e| format!("cannot build the packet: {e}"))?;
         Ok(packet)
+    }
+}
+
+/// The IP layer of a packet from `src` to `dst`: IPv4 with TTL 64, or IPv6
+/// with hop limit 64 (flow label 0).
+fn ip_builder(src: IpAddr, dst: IpAddr) -> Result<PacketBuilderStep<IpHeaders>, String> {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ok(PacketBuilder::ipv4(s.octets(), d.octets(), 64)),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ok(PacketBuilder::ipv6(s.octets(), d.octets(), 64)),
+        _ => Err(format!("{src} and {dst} are not of one IP version")),
     }
 }
 
@@ -155,11 +174,11 @@ pub fn option_bytes(opts: &[TcpOptionElement]) -> Vec<u8> {
     out
 }
 
-/// A TCP/IPv4 packet the stack sent, taken apart and checked: addresses, ports and
-/// both checksums.
+/// A TCP packet (over IPv4 or IPv6) the stack sent, taken apart and checked:
+/// addresses, ports and the checksums.
 pub struct Sent {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub sport: u16,
     pub dport: u16,
     pub seg: Seg,
@@ -168,20 +187,22 @@ pub struct Sent {
 /// Parse a packet from `poll_transmit` with etherparse, verifying both checksums.
 /// An `Err` says what was wrong: the stack sent something malformed (or not TCP).
 pub fn parse(packet: &[u8]) -> Result<Sent, String> {
-    let ip = Ipv4Slice::from_slice(packet).map_err(|e| format!("not a valid IPv4 packet: {e}"))?;
-    let header = ip.header();
-    if header.protocol().0 != PROTO_TCP {
-        return Err(format!("not TCP but IP protocol {}", header.protocol().0));
+    let ip = ip_slice(packet)?;
+    let proto = ip.payload().ip_number.0;
+    if proto != PROTO_TCP {
+        return Err(format!("not TCP but IP protocol {proto}"));
     }
-    if ip.is_payload_fragmented() {
+    if ip.payload().fragmented {
         return Err("a fragmented TCP segment".into());
     }
-    if header.header_checksum() != header.to_header().calc_header_checksum() {
-        return Err("bad IPv4 header checksum".into());
-    }
     let tcp = TcpSlice::from_slice(ip.payload().payload).map_err(|e| format!("not a valid TCP header: {e}"))?;
-    let (src, dst) = (header.source_addr(), header.destination_addr());
-    let checksum = tcp.calc_checksum_ipv4(src.octets(), dst.octets()).map_err(|e| format!("{e}"))?;
+    let (src, dst) = (ip.source_addr(), ip.destination_addr());
+    let checksum = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => tcp.calc_checksum_ipv4(s.octets(), d.octets()),
+        (IpAddr::V6(s), IpAddr::V6(d)) => tcp.calc_checksum_ipv6(s.octets(), d.octets()),
+        _ => return Err("mixed IP versions".into()),
+    }
+    .map_err(|e| format!("{e}"))?;
     if tcp.checksum() != checksum {
         return Err("bad TCP checksum".into());
     }
@@ -198,14 +219,27 @@ pub fn parse(packet: &[u8]) -> Result<Sent, String> {
     Ok(Sent { src, dst, sport: tcp.source_port(), dport: tcp.destination_port(), seg })
 }
 
-/// The IP protocol numbers of UDP and ICMP.
+/// An IPv4 or IPv6 packet, its IPv4 header checksum verified (IPv6 has none).
+fn ip_slice(packet: &[u8]) -> Result<IpSlice<'_>, String> {
+    let ip = IpSlice::from_slice(packet).map_err(|e| format!("not a valid IP packet: {e}"))?;
+    if let Some(v4) = ip.ipv4() {
+        let header = v4.header();
+        if header.header_checksum() != header.to_header().calc_header_checksum() {
+            return Err("bad IPv4 header checksum".into());
+        }
+    }
+    Ok(ip)
+}
+
+/// The IP protocol numbers of UDP, ICMP and ICMPv6.
 const PROTO_UDP: u8 = 17;
 const PROTO_ICMP: u8 = 1;
+const PROTO_ICMPV6: u8 = 58;
 
 /// A UDP datagram the stack sent, checked like a TCP segment.
 pub struct SentDatagram {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub sport: u16,
     pub dport: u16,
     pub len: usize,
@@ -217,9 +251,10 @@ pub enum Outbound {
     Tcp(Sent),
     Udp(SentDatagram),
     /// An ICMP message: its type, code and bytes 5–8 (a next-hop MTU in 7–8).
+    /// An ICMPv6 error is given in ICMPv4's terms (`v6_as_v4`).
     Icmp {
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: IpAddr,
+        dst: IpAddr,
         kind: u8,
         code: u8,
         rest: [u8; 4],
@@ -228,18 +263,27 @@ pub enum Outbound {
     Other(String),
 }
 
-/// Parse any IPv4 packet from `poll_transmit`: TCP as [`parse`] does, UDP with its
-/// checksum verified, ICMP described.
+/// Parse any IP packet from `poll_transmit`: TCP as [`parse`] does, UDP with its
+/// checksum verified, ICMP and ICMPv6 described.
 pub fn parse_outbound(packet: &[u8]) -> Result<Outbound, String> {
-    let ip = Ipv4Slice::from_slice(packet).map_err(|e| format!("not a valid IPv4 packet: {e}"))?;
-    let header = ip.header();
-    let (src, dst) = (header.source_addr(), header.destination_addr());
-    match header.protocol().0 {
+    let ip = ip_slice(packet)?;
+    let (src, dst) = (ip.source_addr(), ip.destination_addr());
+    match ip.payload().ip_number.0 {
         PROTO_TCP => parse(packet).map(Outbound::Tcp),
         PROTO_UDP => {
             let udp = UdpSlice::from_slice(ip.payload().payload).map_err(|e| format!("not a valid UDP header: {e}"))?;
-            let checksum = udp.to_header().calc_checksum_ipv4_raw(src.octets(), dst.octets(), udp.payload());
-            if udp.checksum() != 0 && checksum.ok() != Some(udp.checksum()) {
+            let checksum = match (src, dst) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => {
+                    udp.to_header().calc_checksum_ipv4_raw(s.octets(), d.octets(), udp.payload())
+                }
+                (IpAddr::V6(s), IpAddr::V6(d)) => {
+                    udp.to_header().calc_checksum_ipv6_raw(s.octets(), d.octets(), udp.payload())
+                }
+                _ => return Err("mixed IP versions".into()),
+            };
+            // RFC 8200 8.1: a zero checksum is not allowed over IPv6.
+            let optional = src.is_ipv4() && udp.checksum() == 0;
+            if !optional && checksum.ok() != Some(udp.checksum()) {
                 return Err("bad UDP checksum".into());
             }
             Ok(Outbound::Udp(SentDatagram {
@@ -256,34 +300,77 @@ pub fn parse_outbound(packet: &[u8]) -> Result<Outbound, String> {
             }
             _ => Err("a truncated ICMP message".into()),
         },
+        PROTO_ICMPV6 => match ip.payload().payload {
+            [kind, code, _, _, r0, r1, r2, r3, ..] => {
+                let (kind, code, rest) = v6_as_v4(*kind, *code, [*r0, *r1, *r2, *r3]);
+                Ok(Outbound::Icmp { src, dst, kind, code, rest })
+            }
+            _ => Err("a truncated ICMPv6 message".into()),
+        },
         other => Ok(Outbound::Other(format!("IP protocol {other} ({src} > {dst})"))),
     }
 }
 
-/// The IPv4 packet (TTL 64) carrying a UDP datagram of `len` zero bytes.
-pub fn udp_packet(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, len: usize) -> Result<Vec<u8>, String> {
-    let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).udp(sport, dport);
+/// The IP packet (TTL or hop limit 64) carrying a UDP datagram of `len` zero bytes.
+pub fn udp_packet(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, len: usize) -> Result<Vec<u8>, String> {
+    let builder = ip_builder(src, dst)?.udp(sport, dport);
     let payload = vec![0; len];
     let mut packet = Vec::with_capacity(builder.size(len));
     builder.write(&mut packet, &payload).map_err(|e| format!("cannot build the datagram: {e}"))?;
     Ok(packet)
 }
 
-/// The IPv4 packet (TTL 64) of an ICMP destination unreachable with `code` from
-/// `src` to `dst`, next-hop MTU `mtu` (0 if none), quoting `quoted` (the start of
-/// the offending IP datagram). The checksum is etherparse's.
-pub fn icmp_unreachable_packet(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    code: u8,
-    mtu: u16,
-    quoted: &[u8],
-) -> Result<Vec<u8>, String> {
-    let [m0, m1] = mtu.to_be_bytes();
-    let builder = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).icmpv4_raw(3, code, [0, 0, m0, m1]);
-    let mut packet = Vec::with_capacity(builder.size(quoted.len()));
-    builder.write(&mut packet, quoted).map_err(|e| format!("cannot build the ICMP message: {e}"))?;
+/// The packet (TTL or hop limit 64) of an ICMP destination unreachable with
+/// `code` from `src` to `dst`, next-hop MTU `mtu` (0 if none), quoting `quoted`
+/// (the start of the offending IP datagram). Between IPv6 addresses it is the
+/// ICMPv6 error `v4_as_v6` translates it to. The checksum is etherparse's.
+pub fn icmp_unreachable_packet(src: IpAddr, dst: IpAddr, code: u8, mtu: u16, quoted: &[u8]) -> Result<Vec<u8>, String> {
+    let mut packet = Vec::new();
+    let written = if src.is_ipv6() {
+        let (kind, code, rest) = v4_as_v6(code, mtu)?;
+        ip_builder(src, dst)?.icmpv6_raw(kind, code, rest).write(&mut packet, quoted)
+    } else {
+        let [m0, m1] = mtu.to_be_bytes();
+        ip_builder(src, dst)?.icmpv4_raw(3, code, [0, 0, m0, m1]).write(&mut packet, quoted)
+    };
+    written.map_err(|e| format!("cannot build the ICMP message: {e}"))?;
     Ok(packet)
+}
+
+/// ICMPv4 destination-unreachable `code` (RFC 792, RFC 1812) as the ICMPv6 error
+/// (RFC 4443) with the same meaning: `(type, code, bytes 5–8)`. Fragmentation
+/// needed is Packet Too Big (type 2, the MTU in bytes 5–8); the unreachables are
+/// type 1: net → 0 no route, host → 3 address, port → 4 port, the
+/// administratively prohibited ones → 1. A code with no ICMPv6 twin (protocol
+/// unreachable, source route failed, …) is an `Err`.
+fn v4_as_v6(code: u8, mtu: u16) -> Result<(u8, u8, [u8; 4]), String> {
+    let v6 = match code {
+        4 => return Ok((2, 0, u32::from(mtu).to_be_bytes())),
+        0 | 6 => 0,
+        1 | 7 => 3,
+        3 => 4,
+        9 | 10 | 13 => 1,
+        other => return Err(format!("ICMP unreachable code {other} has no ICMPv6 equivalent")),
+    };
+    Ok((1, v6, [0; 4]))
+}
+
+/// An ICMPv6 message in ICMPv4's terms, the inverse of `v4_as_v6`: a Packet Too
+/// Big is a fragmentation needed with its MTU (capped at 65535), a destination
+/// unreachable a type 3 with the ICMPv4 code; anything else keeps its numbers
+/// (and so never matches an `icmp unreachable` line).
+fn v6_as_v4(kind: u8, code: u8, rest: [u8; 4]) -> (u8, u8, [u8; 4]) {
+    match (kind, code) {
+        (2, _) => {
+            let [m0, m1] = u16::try_from(u32::from_be_bytes(rest)).unwrap_or(u16::MAX).to_be_bytes();
+            (3, 4, [0, 0, m0, m1])
+        }
+        (1, 0) => (3, 0, [0; 4]),
+        (1, 1) => (3, 13, [0; 4]),
+        (1, 3) => (3, 1, [0; 4]),
+        (1, 4) => (3, 3, [0; 4]),
+        _ => (kind, code, rest),
+    }
 }
 
 /// The flag letters in tcpdump's order: `F S R P U`, then `.` for ACK.
@@ -337,6 +424,7 @@ impl fmt::Debug for Seg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn round_trip_through_etherparse() {
@@ -357,7 +445,7 @@ mod tests {
         let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
         let packet = seg.to_packet(a, 1, b, 2).expect("fits");
         let sent = parse(&packet).expect("valid");
-        assert_eq!((sent.src, sent.sport, sent.dst, sent.dport), (a, 1, b, 2));
+        assert_eq!((sent.src, sent.sport, sent.dst, sent.dport), (a.into(), 1, b.into(), 2));
         assert_eq!(sent.seg, seg);
         assert_eq!(seg.to_string(), "S. 7:10(3) ack 1001 win 65535 <mss 1460,sackOK,TS val 5 ecr 9,nop,wscale 7>");
     }
@@ -384,9 +472,11 @@ mod tests {
     #[test]
     fn udp_datagrams_round_trip_and_are_checked() {
         let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
-        let mut packet = udp_packet(a, 5, b, 6, 100).expect("fits");
+        let mut packet = udp_packet(a.into(), 5, b.into(), 6, 100).expect("fits");
         match parse_outbound(&packet) {
-            Ok(Outbound::Udp(d)) => assert_eq!((d.src, d.sport, d.dst, d.dport, d.len), (a, 5, b, 6, 100)),
+            Ok(Outbound::Udp(d)) => {
+                assert_eq!((d.src, d.sport, d.dst, d.dport, d.len), (a.into(), 5, b.into(), 6, 100))
+            }
             _ => panic!("a UDP datagram"),
         }
         let last = packet.len() - 1;
@@ -397,13 +487,42 @@ mod tests {
     #[test]
     fn icmp_errors_round_trip() {
         let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 168, 0, 1));
-        let packet = icmp_unreachable_packet(a, b, 4, 1200, &[0x45; 28]).expect("fits");
+        let packet = icmp_unreachable_packet(a.into(), b.into(), 4, 1200, &[0x45; 28]).expect("fits");
         match parse_outbound(&packet) {
             Ok(Outbound::Icmp { src, dst, kind, code, rest }) => {
-                assert_eq!((src, dst, kind, code, rest), (a, b, 3, 4, [0, 0, 0x04, 0xb0]));
+                assert_eq!((src, dst, kind, code, rest), (a.into(), b.into(), 3, 4, [0, 0, 0x04, 0xb0]));
             }
             _ => panic!("an ICMP message"),
         }
+    }
+
+    #[test]
+    fn ipv6_segments_datagrams_and_errors_round_trip() {
+        let a: IpAddr = "fd3d:fa7b:d17d::1".parse().expect("literal");
+        let b: IpAddr = "fd3d:a0b:17d6::1".parse().expect("literal");
+        let seg =
+            Seg::new(Flags { syn: true, ..Flags::default() }, 9).opts([TcpOptionElement::MaximumSegmentSize(1440)]);
+        let mut packet = seg.to_packet(a, 1, b, 2).expect("fits");
+        assert_eq!(packet[0] >> 4, 6, "an IPv6 packet");
+        let sent = parse(&packet).expect("valid");
+        assert_eq!((sent.src, sent.sport, sent.dst, sent.dport, sent.seg.clone()), (a, 1, b, 2, seg.clone()));
+        let last = packet.len() - 1;
+        packet[last] ^= 1;
+        assert!(parse(&packet).is_err(), "bad TCP checksum");
+        match parse_outbound(&udp_packet(a, 5, b, 6, 10).expect("fits")) {
+            Ok(Outbound::Udp(d)) => assert_eq!((d.src, d.sport, d.dst, d.dport, d.len), (a, 5, b, 6, 10)),
+            _ => panic!("a UDP datagram"),
+        }
+        for (v4_code, mtu, rest) in [(4, 1280, [0, 0, 0x05, 0x00]), (3, 0, [0; 4]), (1, 0, [0; 4])] {
+            let packet = icmp_unreachable_packet(a, b, v4_code, mtu, &[0x60; 48]).expect("fits");
+            assert_eq!((packet[6], packet[40]), (58, if v4_code == 4 { 2 } else { 1 }), "ICMPv6");
+            match parse_outbound(&packet) {
+                Ok(Outbound::Icmp { kind, code, rest: r, .. }) => assert_eq!((kind, code, r), (3, v4_code, rest)),
+                _ => panic!("an ICMPv6 message"),
+            }
+        }
+        assert!(icmp_unreachable_packet(a, b, 2, 0, &[]).is_err(), "protocol unreachable has no ICMPv6 twin");
+        assert!(seg.to_packet(a, 1, Ipv4Addr::LOCALHOST, 2).is_err(), "mixed versions");
     }
 
     #[test]

@@ -111,9 +111,9 @@ impl Runner {
     fn new(script: &Script, profile: Profile) -> Self {
         let stack = Stack::new(profile.config.clone());
         let tuple = Tuple {
-            local: profile.config.addr,
+            local: profile.local_ip(),
             local_port: profile.local_port,
-            remote: profile.remote,
+            remote: profile.remote_ip(),
             remote_port: profile.remote_port,
         };
         Runner {
@@ -240,7 +240,7 @@ impl Runner {
             return None;
         }
         let tuple =
-            Tuple { local: self.profile.config.addr, local_port, remote: self.profile.remote, remote_port: port };
+            Tuple { local: self.profile.local_ip(), local_port, remote: self.profile.remote_ip(), remote_port: port };
         let other = self.accepted.remove(&port).unwrap_or_else(|| Matcher::new(tuple));
         self.selected = Some(port);
         Some(std::mem::replace(&mut self.matcher, other))
@@ -517,8 +517,13 @@ impl Runner {
         for command in commands {
             match command {
                 Command::Sysctl(s) => changed |= self.sysctl(line, s)?,
-                Command::CountSockets { text, port, own, state, expect } => {
-                    let states = self.socket_states(*port, *own);
+                Command::CountSockets { text, ipv6, port, own, state, expect } => {
+                    // Every socket of a script is of its IP version: `sockstat
+                    // -4` in an IPv6 script (or `-6` in an IPv4 one) sees none.
+                    let states = match ipv6 {
+                        Some(v6) if *v6 != self.profile.ipv6 => Vec::new(),
+                        _ => self.socket_states(*port, *own),
+                    };
                     let count = states.iter().filter(|s| s.contains(state)).count();
                     // `grep N` succeeds when the count's line contains N.
                     if !count.to_string().contains(expect.as_str()) {

@@ -14,8 +14,8 @@
 //!   only answers ECN the peer asks for and the parser refuses ECN flags) is
 //!   accepted with a note saying why it changes nothing;
 //! - the FreeBSD suite's assertions on the socket table become questions to the
-//!   stack: `sockstat -4 -P tcp [-p PORT] -s | [grep packetdrill |] grep -c STATE
-//!   | grep N` counts the sockets in STATE (FreeBSD's names: `SYN_RCVD`,
+//!   stack: `sockstat -4|-6 -P tcp [-p PORT] -s | [grep packetdrill |] grep -c STATE
+//!   | grep N` counts the sockets (of that IP version only) in STATE (FreeBSD's names: `SYN_RCVD`,
 //!   `TIME_WAIT`, …) — with the `grep packetdrill` stage only those the script
 //!   holds a descriptor for, as `sockstat`'s user column would — and fails the
 //!   script unless the count contains N (what `grep N` checks); `tcpdrop -s
@@ -150,9 +150,11 @@ pub enum Command {
     Sysctl(Sysctl),
     /// `sockstat … | grep -c STATE | grep N`: the number of sockets in `state`
     /// (FreeBSD's name), on `port` if given, only the script's own if `own`, must
-    /// contain `expect` as `grep` reads it.
+    /// contain `expect` as `grep` reads it. `ipv6`: `-6` (`Some(true)`) counts
+    /// only IPv6 sockets, `-4` only IPv4 ones, neither both.
     CountSockets {
         text: String,
+        ipv6: Option<bool>,
         port: Option<u16>,
         own: bool,
         state: &'static str,
@@ -308,18 +310,19 @@ pub(super) fn interpret_as(line: usize, text: &str, origin: Origin<'_>) -> Resul
     Ok(out)
 }
 
-/// `sockstat -4 -P tcp [-p PORT] -s | [grep USER |] grep -c STATE | grep N`.
+/// `sockstat [-4|-6] -P tcp [-p PORT] -s | [grep USER |] grep -c STATE | grep N`.
 fn sockstat(line: usize, command: &str) -> Result<Command> {
     let text = command.trim().to_string();
     let unsupported = || ScriptError::unsupported(line, format!("shell command `{text}`"));
     let stages: Vec<Vec<&str>> = text.split('|').map(|s| s.split_whitespace().collect()).collect();
     let (first, greps) = stages.split_first().ok_or_else(unsupported)?;
     let mut port = None;
-    let (mut tcp, mut states) = (false, false);
+    let (mut tcp, mut states, mut ipv6) = (false, false, None);
     let mut args = first.iter().skip(1);
     while let Some(arg) = args.next() {
         match *arg {
-            "-4" => {}
+            "-4" => ipv6 = Some(false),
+            "-6" => ipv6 = Some(true),
             "-s" => states = true,
             "-P" => tcp = args.next() == Some(&"tcp"),
             "-p" => port = Some(args.next().and_then(|p| p.parse::<u16>().ok()).ok_or_else(unsupported)?),
@@ -340,7 +343,7 @@ fn sockstat(line: usize, command: &str) -> Result<Command> {
         return Err(unsupported());
     }
     let state = state_named(line, count, &text)?;
-    Ok(Command::CountSockets { port, own, state, expect: expect.to_string(), text })
+    Ok(Command::CountSockets { ipv6, port, own, state, expect: expect.to_string(), text })
 }
 
 /// `tcpdrop -s STATE`.
@@ -804,6 +807,7 @@ mod tests {
             c,
             [Command::CountSockets {
                 text: "sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1".into(),
+                ipv6: Some(false),
                 port: None,
                 own: true,
                 state: "TIME_WAIT",
@@ -814,6 +818,8 @@ mod tests {
         assert!(
             matches!(&c[0], Command::CountSockets { port: Some(8080), own: false, state: "SYN_RCVD", expect, .. } if expect == "0")
         );
+        let c = interpret(1, "sockstat -6 -P tcp -p 8080 -s | grep -c SYN_RCVD | grep 0", None).expect("known");
+        assert!(matches!(&c[0], Command::CountSockets { ipv6: Some(true), port: Some(8080), .. }));
         let c = interpret(1, "tcpdrop -s TIME_WAIT", None).expect("known");
         assert_eq!(c, [Command::Drop { text: "tcpdrop -s TIME_WAIT".into(), state: "TIME_WAIT" }]);
         assert_eq!(freebsd_state("SYN-RECEIVED"), "SYN_RCVD");

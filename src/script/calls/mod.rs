@@ -43,7 +43,7 @@ mod table;
 mod udp;
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
 use super::args::{arg_int, arg_value, eval, expect_args, require_ellipsis};
@@ -349,11 +349,14 @@ impl Runner {
         expect_args(line, call, 3)?;
         let domain = arg_value(line, call, 0)?;
         let kind = arg_value(line, call, 1)?;
-        if domain == Some(i64::from(libc::AF_INET6)) {
-            return Err(ScriptError::unsupported(line, "IPv6 sockets (AF_INET6)"));
+        // The script's IP version decides the family (`...` is either);
+        // `AF_INET6` in an IPv4 script would be an IPv4-mapped socket.
+        let family = if self.profile.ipv6 { libc::AF_INET6 } else { libc::AF_INET };
+        if domain == Some(i64::from(libc::AF_INET6)) && !self.profile.ipv6 {
+            return Err(ScriptError::unsupported(line, "IPv6 sockets (AF_INET6) in an IPv4 script"));
         }
-        if domain.is_some_and(|d| d != i64::from(libc::AF_INET)) {
-            return Err(ScriptError::unsupported(line, "socket domains other than AF_INET"));
+        if domain.is_some_and(|d| d != i64::from(family)) {
+            return Err(ScriptError::unsupported(line, "a socket domain other than the script's IP version"));
         }
         if kind == Some(i64::from(libc::SOCK_DGRAM)) {
             return done(Ok(self.new_fd(Sock::Udp(None))));
@@ -374,7 +377,7 @@ impl Runner {
         if !matches!(f.sock, Sock::Fresh) {
             return done(Err(libc::EINVAL));
         }
-        let addr = SocketAddr::V4(SocketAddrV4::new(self.profile.config.addr, self.profile.local_port));
+        let addr = SocketAddr::new(self.profile.local_ip(), self.profile.local_port);
         match self.stack.tcp_listen(addr, usize::try_from(backlog).unwrap_or(0)) {
             Ok(handle) => {
                 // Sizes set before `listen` are the listener's, for the
@@ -426,14 +429,14 @@ impl Runner {
                 })
             }
             Sock::Fresh => {
-                let remote = SocketAddr::V4(SocketAddrV4::new(self.profile.remote, self.profile.connect_port));
+                let remote = SocketAddr::new(self.profile.remote_ip(), self.profile.connect_port);
                 match self.stack.tcp_connect_with(self.clock.instant(), remote, f.buffers) {
                     Ok(conn) => conn,
                     Err(e) => return done(Err(errno_of(&e))),
                 }
             }
         };
-        if let Ok(SocketAddr::V4(local)) = self.stack.tcp_local_addr(conn) {
+        if let Ok(local) = self.stack.tcp_local_addr(conn) {
             self.matcher.tuple.local_port = local.port();
         }
         self.matcher.tuple.remote_port = self.profile.connect_port;

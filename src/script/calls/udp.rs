@@ -9,7 +9,7 @@
 //! buffer's size (the rest is lost, as with `recvfrom(2)`), blocking or failing
 //! with `EAGAIN` like a TCP read. Each call is one stack call, O(its length).
 
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 
 use super::{block_or, done, Fd, Op, Outcome, Sock};
 use crate::script::args::{expect_args, require_ellipsis};
@@ -25,7 +25,7 @@ impl Runner {
     pub(super) fn udp_bind(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
         expect_args(line, call, 3)?;
         require_ellipsis(line, call, 1, "explicit socket addresses (`...` binds the profile's local address)")?;
-        let addr = SocketAddr::V4(SocketAddrV4::new(self.profile.config.addr, self.profile.local_port));
+        let addr = SocketAddr::new(self.profile.local_ip(), self.profile.local_port);
         let socket = match self.stack.udp_bind(addr) {
             Ok(socket) => socket,
             Err(e) => return done(Err(errno_of(&e))),
@@ -43,7 +43,7 @@ impl Runner {
     pub(super) fn udp_connect(&mut self, fd: i64, socket: Option<UdpHandle>) -> Result<Outcome> {
         let socket = match socket {
             Some(socket) => socket,
-            None => match self.stack.udp_bind(SocketAddr::V4(SocketAddrV4::new(self.profile.config.addr, 0))) {
+            None => match self.stack.udp_bind(SocketAddr::new(self.profile.local_ip(), 0)) {
                 Ok(socket) => socket,
                 Err(e) => return done(Err(errno_of(&e))),
             },
@@ -51,11 +51,11 @@ impl Runner {
         if let Some(f) = self.fds.get_mut(&fd) {
             f.sock = Sock::Udp(Some(socket));
         }
-        let peer = SocketAddr::V4(SocketAddrV4::new(self.profile.remote, self.profile.connect_port));
+        let peer = SocketAddr::new(self.profile.remote_ip(), self.profile.connect_port);
         if let Err(e) = self.stack.udp_connect(socket, peer) {
             return done(Err(errno_of(&e)));
         }
-        if let Ok(SocketAddr::V4(local)) = self.stack.udp_local_addr(socket) {
+        if let Ok(local) = self.stack.udp_local_addr(socket) {
             self.matcher.tuple.local_port = local.port();
         }
         self.matcher.tuple.remote_port = self.profile.connect_port;
@@ -86,7 +86,7 @@ impl Runner {
         let payload = vec![0; len];
         let sent = if sendto {
             let t = self.matcher.tuple;
-            self.stack.udp_send_to(socket, &payload, SocketAddr::V4(SocketAddrV4::new(t.remote, t.remote_port)))
+            self.stack.udp_send_to(socket, &payload, SocketAddr::new(t.remote, t.remote_port))
         } else {
             self.stack.udp_send(socket, &payload)
         };

@@ -137,7 +137,7 @@ impl Harness {
     /// own sequence numbers relative to its ISS.
     fn take(&mut self) -> Option<Seg> {
         let sent = parse(&self.stack.poll_transmit()?);
-        assert_eq!((sent.src, sent.dst), (US, PEER), "addresses");
+        assert_eq!((sent.src, sent.dst), (US.into(), PEER.into()), "addresses");
         assert_eq!((sent.sport, sent.dport), (self.port, self.peer_port), "ports of {:?}", sent.seg);
         let mut got = sent.seg;
         if got.flags.syn {
