@@ -59,22 +59,9 @@ fn echo_over_ipv6_survives_the_same_faults() {
     let ns = Netns::new("tfault6");
     let stack = Stack::start(
         &ns,
-        &[
-            "--addr6",
-            "2001:2::2",
-            "--peer6",
-            "2001:2::1/64",
-            "--loss",
-            "0.05",
-            "--reorder",
-            "0.25",
-            "--duplicate",
-            "0.01",
-            "--delay",
-            "5",
-            "--seed",
-            "13",
-        ],
+        // --ipv6: the benchmarking range's defaults, stack 2001:2::2 and kernel
+        // 2001:2::1/64.
+        &["--ipv6", "--loss", "0.05", "--reorder", "0.25", "--duplicate", "0.01", "--delay", "5", "--seed", "13"],
     );
     // The kernel's side of IPv6 is ready once a ping is answered (a lost one is
     // the injector's: try again).

@@ -41,7 +41,7 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     /// See [`Cli::check`](super::Cli::check).
     pub fn check(&self) -> Result<(), String> {
-        if self.host.is_ipv6() && self.link.addr6.is_none() {
+        if self.host.is_ipv6() && self.link.addr6().is_none() {
             return Err(format!("{} is an IPv6 address, but the stack has none: add --addr6", self.host));
         }
         self.link.check()

@@ -37,6 +37,11 @@ pub struct LinkArgs {
     /// address from tunstack.
     #[arg(long, value_parser = parse_cidr6)]
     pub peer6: Option<(Ipv6Addr, u8)>,
+    /// IPv6 with the addresses of the IPv6 benchmarking range (RFC 5180): the
+    /// stack 2001:2::2, the kernel side 2001:2::1/64 — `--addr6 2001:2::2
+    /// --peer6 2001:2::1/64`, either of which may still be given to change it.
+    #[arg(long)]
+    pub ipv6: bool,
     /// The kernel side's address and prefix on the TUN.
     #[arg(long, default_value = "198.18.0.1/24", value_parser = parse_cidr)]
     pub peer: (Ipv4Addr, u8),
@@ -161,11 +166,22 @@ impl LinkArgs {
         Ok(())
     }
 
+    /// The stack's IPv6 address: `--addr6`, or with `--ipv6` 2001:2::2.
+    pub fn addr6(&self) -> Option<Ipv6Addr> {
+        self.addr6.or(self.ipv6.then_some(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2)))
+    }
+
+    /// The kernel side's IPv6 address and prefix: `--peer6`, or with `--ipv6`
+    /// 2001:2::1/64.
+    pub fn peer6(&self) -> Option<(Ipv6Addr, u8)> {
+        self.peer6.or(self.ipv6.then_some((Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1), 64)))
+    }
+
     /// The IPv6 addresses, when given, make sense together: `--peer6` needs
     /// `--addr6` on its prefix, and the two differ.
     fn check_v6(&self) -> Result<(), String> {
-        let Some((kernel, prefix)) = self.peer6 else { return Ok(()) };
-        let Some(addr) = self.addr6 else {
+        let Some((kernel, prefix)) = self.peer6() else { return Ok(()) };
+        let Some(addr) = self.addr6() else {
             return Err(format!(
                 "--peer6 {kernel}/{prefix} gives the kernel an IPv6 address, but the stack has none: add --addr6"
             ));
@@ -187,7 +203,7 @@ impl LinkArgs {
             name: self.tun.clone(),
             kernel_addr: self.peer.0,
             prefix_len: self.peer.1,
-            kernel_addr6: self.peer6,
+            kernel_addr6: self.peer6(),
             mtu: usize::from(self.mtu),
             offload: self.offload,
         })?;
@@ -203,7 +219,7 @@ impl LinkArgs {
         let device = Arc::new(FaultyDevice::new(tun, faults));
         let mut config = StackConfig {
             addr: self.addr,
-            addr6: self.addr6,
+            addr6: self.addr6(),
             bind_v6only: self.bindv6only,
             mtu: usize::from(self.mtu),
             seed: self.seed,
@@ -254,6 +270,12 @@ mod tests {
         refused(&["--addr", "198.18.0.1"], "kernel's address");
         assert_eq!(check(&["--addr6", "2001:2::2"]), Ok(()), "the kernel side set up by hand");
         assert_eq!(check(&["--addr6", "2001:2::2", "--peer6", "2001:2::1/64"]), Ok(()));
+        assert_eq!(check(&["--ipv6"]), Ok(()), "the benchmarking range's defaults");
+        assert_eq!(check(&["--ipv6", "--addr6", "2001:2::7"]), Ok(()), "one changed");
+        refused(&["--ipv6", "--addr6", "2001:3::2"], "outside --peer6's prefix 2001:2::/64");
+        let parsed = Link::try_parse_from(["t", "--ipv6"]).expect("parses");
+        assert_eq!(parsed.link.addr6(), Some("2001:2::2".parse().expect("addr")));
+        assert_eq!(parsed.link.peer6(), Some(("2001:2::1".parse().expect("addr"), 64)));
         refused(&["--peer6", "2001:2::1/64"], "add --addr6");
         refused(&["--addr6", "2001:2::1", "--peer6", "2001:2::1/64"], "kernel's address");
         refused(&["--addr6", "2001:3::2", "--peer6", "2001:2::1/64"], "outside --peer6's prefix 2001:2::/64");

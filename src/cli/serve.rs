@@ -186,7 +186,7 @@ pub fn run(args: ServeArgs) -> io::Result<()> {
     }
     // With an IPv6 address, these listen dual-stack on `[::]` (IPv6-only with
     // --bindv6only), as the UDP services do.
-    let any = if args.link.addr6.is_some() { "::" } else { "0.0.0.0" };
+    let any = if args.link.addr6().is_some() { "::" } else { "0.0.0.0" };
     // Held until exit and never accepted from: only the backlog bounds them.
     let mut idle_listeners = Vec::new();
     for &port in &args.no_accept {
