@@ -166,17 +166,24 @@ async fn a_write_dropped_half_way_leaves_a_usable_stream() {
     let big = payload(9, 16 << 20);
     let cancelled = tokio::time::timeout(Duration::from_millis(200), client.write_all(&big)).await;
     assert!(cancelled.is_err(), "16 MiB cannot fit while nobody reads");
-    client.write_all(b"TAIL").await.expect("the stream still writes");
-    client.shutdown(std::net::Shutdown::Write).expect("FIN");
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        let n = bounded("read", server.read(&mut buf)).await.expect("read");
-        if n == 0 {
-            break;
+    // The send buffer is full now: the tail goes in as the server reads, so
+    // both run at once.
+    let writing = async {
+        client.write_all(b"TAIL").await.expect("the stream still writes");
+        client.shutdown(std::net::Shutdown::Write).expect("FIN");
+    };
+    let reading = async {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let n = server.read(&mut buf).await.expect("read");
+            if n == 0 {
+                return got;
+            }
+            got.extend_from_slice(&buf[..n]);
         }
-        got.extend_from_slice(&buf[..n]);
-    }
+    };
+    let ((), got) = bounded("the tail and the reading", async { tokio::join!(writing, reading) }).await;
     let k = got.len() - 4;
     assert!(k > 0 && k < big.len(), "a part of the big write went: {k}");
     assert!(got[..k] == big[..k] && &got[k..] == b"TAIL", "a prefix, then the tail");
