@@ -89,5 +89,6 @@ fn echo_over_ipv6_survives_the_same_faults() {
     assert_eq!(r.counter("tcp_resets") + r.counter("tcp_timeouts"), 0, "no connection may fail\n{}", r.dump());
     assert!(r.counter("tcp_segments_lost") > 300 && r.counter("tcp_tx_retransmits") > 300, "{}", r.dump());
     assert!(r.counter("tcp_rx_dsack") > 0 && r.counter("tcp_tx_dsack") > 0, "{}", r.dump());
-    assert!(r.counter("ip6_rx_packets") > 20_000 && r.counter("ip_rx_packets") == 0, "{}", r.dump());
+    // All of it over IPv6 (fewer, larger packets with TUN offloads).
+    assert!(r.counter("ip6_rx_packets") > 5_000 && r.counter("ip_rx_packets") == 0, "{}", r.dump());
 }
