@@ -8,8 +8,6 @@ mod invariants;
 mod socket;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_ipv6;
 
 pub use crate::shared::{ReceivedDatagram, RecvQueue};
 pub use socket::UdpSocketState;

@@ -1,6 +1,8 @@
 //! UDP through the whole core: exact packets in through `Stack::input`, exact
 //! packets out of `poll_transmit`, events, counters.
 
+mod ipv6;
+
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
 
