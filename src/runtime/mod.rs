@@ -238,10 +238,11 @@ impl Inner {
     /// blocked calls and the async tasks waiting on them.
     fn publish(&self, stack: &mut Stack) {
         self.flush(stack);
-        let mut tasks = self.tasks.lock();
+        // The task wakers' lock only when there is an event to give them.
+        let mut tasks = None;
         while let Some(event) = stack.poll_event() {
             self.wakers.wake(&event);
-            tasks.wake(&event);
+            tasks.get_or_insert_with(|| self.tasks.lock()).wake(&event);
         }
     }
 

@@ -84,12 +84,13 @@ impl TcpService {
     }
 }
 
-/// A read buffer that costs nothing while its connection is idle: it waits for
-/// the stream to be readable before it allocates, and is freed once what it
-/// read was handled. Its size starts at 1 KiB and doubles up to 64 KiB each
-/// time a read fills it, so a busy connection reads in large pieces. (A fixed
-/// 64 KiB buffer per connection was a third of an idle connection's memory,
-/// and a kept 1 KiB one still a fifth.)
+/// A read buffer that costs nothing while its connection is idle: it is freed
+/// when a read finds nothing and the task is about to wait, and allocated again
+/// once the stream is readable; a busy connection keeps reading into the same
+/// one. Its size starts at 1 KiB and doubles up to 64 KiB each time a read fills
+/// it, so a busy connection reads in large pieces. (A fixed 64 KiB buffer per
+/// connection was a third of an idle connection's memory, and a kept 1 KiB one
+/// still a fifth.)
 struct ReadBuffer {
     size: usize,
     buf: Vec<u8>,
@@ -105,15 +106,29 @@ impl ReadBuffer {
     const FIRST: usize = 1024;
     const MAX: usize = 64 * 1024;
 
-    /// Wait for data, then read once from `stream`; the bytes read (empty at
-    /// end of stream). They stay until the next call, which frees them first.
+    /// Read once from `stream`, waiting for data if there is none; the bytes
+    /// read (empty at end of stream).
     async fn read_from(&mut self, stream: &TcpStream) -> io::Result<&[u8]> {
-        self.buf = Vec::new();
-        stream.readable().await?;
-        self.buf.resize(self.size, 0);
-        let n = stream.read(&mut self.buf).await?;
-        if n == self.size && n < Self::MAX {
+        let ready = match self.buf.len() {
+            0 => None,
+            _ => match stream.try_read(&mut self.buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                other => Some(other?),
+            },
+        };
+        let n = match ready {
+            Some(n) => n,
+            None => {
+                // Idle: hold no buffer while waiting.
+                self.buf = Vec::new();
+                stream.readable().await?;
+                self.buf.resize(self.size, 0);
+                stream.read(&mut self.buf).await?
+            }
+        };
+        if n == self.buf.len() && n < Self::MAX {
             self.size *= 2;
+            self.buf.resize(self.size, 0);
         }
         Ok(&self.buf[..n])
     }
