@@ -92,3 +92,16 @@ fn poll_core<T>(
     inner.after_call(&mut stack, before);
     poll
 }
+
+/// Send a datagram with `op`: it never waits for the network. A full transmit
+/// queue is written to the device at the end of every call through the
+/// runtime, so a send refused with `WouldBlock` is simply tried again (as the
+/// blocking sockets do).
+fn send_datagram(runtime: &Runtime, mut op: impl FnMut(&mut Stack) -> io::Result<usize>) -> io::Result<usize> {
+    loop {
+        match runtime.with_stack(|stack, _| op(stack)) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
+}

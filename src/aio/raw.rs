@@ -6,7 +6,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::task::{Context, Poll};
 
-use super::poll_core;
+use super::{poll_core, send_datagram};
 use crate::runtime::{Direction, Runtime, WaitOn};
 use crate::shared::RawHandle;
 
@@ -70,12 +70,7 @@ impl RawSocket {
     }
 
     fn send_with(&self, dst: Option<Ipv4Addr>, buf: &[u8]) -> io::Result<usize> {
-        loop {
-            match self.runtime.with_stack(|stack, _| stack.raw_send_to(self.handle, buf, dst)) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                other => return other,
-            }
-        }
+        send_datagram(&self.runtime, |stack| stack.raw_send_to(self.handle, buf, dst))
     }
 }
 

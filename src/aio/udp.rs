@@ -5,7 +5,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::task::{Context, Poll};
 
-use super::poll_core;
+use super::{poll_core, send_datagram};
 use crate::runtime::{Direction, Runtime, WaitOn};
 use crate::shared::UdpHandle;
 use crate::socket::first_addr;
@@ -59,21 +59,12 @@ impl UdpSocket {
     /// send is simply tried again (as the blocking socket does).
     pub async fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = first_addr(addr)?;
-        self.send_with(|stack| stack.udp_send_to(self.handle, buf, addr))
+        send_datagram(&self.runtime, |stack| stack.udp_send_to(self.handle, buf, addr))
     }
 
     /// Send one datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.send_with(|stack| stack.udp_send(self.handle, buf))
-    }
-
-    fn send_with(&self, mut op: impl FnMut(&mut crate::Stack) -> io::Result<usize>) -> io::Result<usize> {
-        loop {
-            match self.runtime.with_stack(|stack, _| op(stack)) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                other => return other,
-            }
-        }
+        send_datagram(&self.runtime, |stack| stack.udp_send(self.handle, buf))
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
