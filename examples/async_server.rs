@@ -2,10 +2,14 @@
 //! in `scripts/bench.sh` ("async"): the same services as `tunstack serve` and
 //! `smoltcp_server` — TCP echo 7, discard 9, `GET /bytes/N` on 80, UDP echo 7 —
 //! each connection a tokio task on one current-thread runtime, no thread per
-//! connection. The stack itself runs on its runtime's driver thread
-//! (`tunstack::Runtime`), which reads the TUN and wakes the tasks.
+//! connection. The stack runs on that same thread: `Runtime::driven` hands back
+//! its driver as a future, spawned beside the services, which reads the TUN
+//! through tokio's reactor and wakes the tasks — a read never crosses threads.
+//! (`--driver-thread` runs the stack on a driver thread of its own instead, as
+//! `Runtime::spawn` does: the A/B of DESIGN.md, "Measuring".)
 //!
-//! Usage: `async_server [--tun tun0] [--mtu 1500]` (root, inside a network
+//! Usage: `async_server [--tun tun0] [--mtu 1500] [--driver-thread]` (root,
+//! inside a network
 //! namespace: it creates the TUN with 198.18.0.1/24 on the kernel's side, the
 //! stack at 198.18.0.2). Prints `ready` once every port listens; runs until
 //! killed. `tunstack ss --tun tun0` and `tunstack stats --tun tun0` read its
@@ -32,6 +36,9 @@ struct Cli {
     tun: String,
     #[arg(long, default_value_t = 1500)]
     mtu: usize,
+    /// Run the stack on a thread of its own rather than as a task.
+    #[arg(long)]
+    driver_thread: bool,
 }
 
 fn main() -> io::Result<()> {
@@ -51,13 +58,19 @@ fn main() -> io::Result<()> {
     let mut config = StackConfig::default();
     config.tcp.accept_backlog = BACKLOG;
     config.tcp.syn_backlog = BACKLOG;
-    let runtime = Runtime::spawn(tun, config)?;
+    let tasks = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = if cli.driver_thread {
+        Runtime::spawn(tun, config)?
+    } else {
+        let (runtime, driver) = Runtime::driven(tun, config)?;
+        tasks.spawn(driver.run());
+        runtime
+    };
     let answering = runtime.clone();
     let _control = ControlServer::start(
         &control::default_path(&cli.tun)?,
         Arc::new(move |request| control::answer(&answering, request)),
     )?;
-    let tasks = tokio::runtime::Builder::new_current_thread().build()?;
     tasks.block_on(serve(runtime))
 }
 

@@ -103,7 +103,7 @@ ulimit -n "$(ulimit -Hn)"
     ts_die "the open-files limit ($(ulimit -n)) is too low for BENCH_CONNS=$CONNS"
 
 ts_section "build (release)"
-cargo build --release --bin tunstack --example bench_client --example kernel_server --example smoltcp_server \
+cargo build --release --features tokio --bin tunstack --example bench_client --example kernel_server --example smoltcp_server \
     --example tun_ceiling --example async_server
 mkdir -p "$OUT_DIR"
 : >"$RAW"

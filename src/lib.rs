@@ -9,7 +9,8 @@
 //!   [`StackConfig`], its socket names [`TcpHandle`] and [`UdpHandle`];
 //! * [`device`] — where packets come from: a TUN, or an in-memory link for tests;
 //! * [`capture`] — every packet in and out, as a pcapng file for Wireshark;
-//! * [`runtime`] — the one thread that moves packets between a device and a stack;
+//! * [`runtime`] — the driver that moves packets between a device and a stack: a
+//!   thread of its own, or a tokio task (`Runtime::driven`, the `tokio` feature);
 //! * [`socket`] — the blocking, `std::net`-shaped API programs use;
 //! * [`control`] — the control socket of a running stack: its socket table and
 //!   counters for `tunstack ss` and `tunstack stats`;
@@ -72,8 +73,9 @@ pub use time::Instant;
 pub use udp::{ReceivedDatagram, UdpSocketInfo};
 
 /// The README's Rust examples, compiled and run as doctests so they cannot go
-/// stale (`cargo test --doc`).
-#[cfg(doctest)]
+/// stale (`cargo test --doc --features tokio`, as `scripts/test.sh` runs them:
+/// the async example drives the stack from a tokio task).
+#[cfg(all(doctest, feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeExamples;
 

@@ -7,9 +7,14 @@
 //! write any packets they produced straight to the device, and poke the eventfd when
 //! they moved a deadline earlier. A call the core answers with "not yet" sleeps on
 //! its socket's condition variable (`runtime/wakers.rs`) until an event names that socket.
+//!
+//! With the `tokio` feature, [`Runtime::driven`] makes the same runtime without
+//! the thread: its driver is a future for a tokio runtime (`tokio_driver.rs`).
 
 mod executor;
 mod task_wakers;
+#[cfg(feature = "tokio")]
+mod tokio_driver;
 mod wakers;
 
 use std::io;
@@ -30,6 +35,8 @@ use crate::time::Instant;
 use executor::Executor;
 pub(crate) use task_wakers::Direction;
 use task_wakers::TaskWakers;
+#[cfg(feature = "tokio")]
+pub use tokio_driver::Driver;
 pub(crate) use wakers::WaitOn;
 use wakers::Wakers;
 
@@ -66,27 +73,7 @@ pub(crate) struct Inner {
 impl Runtime {
     /// Start a stack on `device` and the thread that drives it.
     pub fn spawn(device: impl Device, config: StackConfig) -> io::Result<Runtime> {
-        // SAFETY: eventfd takes no pointers; the result is checked before use.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        let wake = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut config = config;
-        config.mtu = config.mtu.min(device.mtu());
-        let inner = Arc::new(Inner {
-            stack: Mutex::new(Stack::new(config)),
-            wakers: Wakers::new(),
-            tasks: Mutex::new(TaskWakers::default()),
-            executor: Executor::default(),
-            device: Box::new(device),
-            wake,
-            epoch: std::time::Instant::now(),
-            stopped: AtomicBool::new(false),
-            thread: Mutex::new(None),
-            rounds: AtomicU64::new(0),
-        });
+        let inner = Inner::new(Box::new(device), config)?;
         // The driver holds only a weak reference between rounds, so once every
         // `Runtime` clone and socket is gone the stack is freed and the thread ends
         // by itself, even without `shutdown`.
@@ -193,6 +180,31 @@ impl Drop for Sleep {
 }
 
 impl Inner {
+    /// A stack on `device`, not yet driven.
+    fn new(device: Box<dyn Device>, config: StackConfig) -> io::Result<Arc<Inner>> {
+        // SAFETY: eventfd takes no pointers; the result is checked before use.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        let wake = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut config = config;
+        config.mtu = config.mtu.min(device.mtu());
+        Ok(Arc::new(Inner {
+            stack: Mutex::new(Stack::new(config)),
+            wakers: Wakers::new(),
+            tasks: Mutex::new(TaskWakers::default()),
+            executor: Executor::default(),
+            device,
+            wake,
+            epoch: std::time::Instant::now(),
+            stopped: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            rounds: AtomicU64::new(0),
+        }))
+    }
+
     pub(crate) fn now(&self) -> Instant {
         Instant::from_micros(u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX))
     }
@@ -274,9 +286,11 @@ impl Inner {
     }
 
     /// One round of the driver: read a batch of packets, run the timers, flush,
-    /// and return how long it may sleep.
-    fn round(&self, buf: &mut [u8]) -> Duration {
+    /// and say how long it may sleep and whether it read the device dry (else a
+    /// full batch is waiting to be read next).
+    fn round(&self, buf: &mut [u8]) -> Round {
         self.rounds.fetch_add(1, Ordering::Relaxed);
+        let mut drained = false;
         let deadline = {
             let mut stack = self.stack.lock();
             let now = self.now();
@@ -287,9 +301,13 @@ impl Inner {
                         let dropped = stack.input(now, packet);
                         self.device.processed(packet, dropped);
                     }
-                    Ok(None) => break,
+                    Ok(None) => {
+                        drained = true;
+                        break;
+                    }
                     Err(e) => {
                         warn!(error = %e, "device receive failed");
+                        drained = true;
                         break;
                     }
                 }
@@ -306,7 +324,36 @@ impl Inner {
         if let Some(due) = self.device.service() {
             timeout = timeout.min(due.saturating_duration_since(std::time::Instant::now()));
         }
-        timeout
+        Round { timeout, drained }
+    }
+
+    /// After a round: fire the runtime timers that are due and run the tasks
+    /// woken so far. Returns how long the driver may sleep (zero while tasks
+    /// are still ready).
+    fn after_round(&self, round: &Round) -> Duration {
+        let mut timeout = round.timeout;
+        let wall = std::time::Instant::now();
+        if let Some(next) = self.executor.fire_timers(wall) {
+            timeout = timeout.min(next.saturating_duration_since(wall));
+        }
+        if self.executor.run_ready() {
+            Duration::ZERO
+        } else {
+            timeout
+        }
+    }
+
+    /// The driver is stopping: wake everything that waits on it.
+    fn wake_everyone(&self) {
+        self.wakers.wake_all();
+        self.tasks.lock().wake_all();
+    }
+
+    /// Empty the wake-up eventfd (it is non-blocking).
+    fn drain_wake(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64 from our own eventfd.
+        unsafe { libc::read(self.wake.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
     }
 
     fn sleep(&self, timeout: Duration) {
@@ -319,11 +366,17 @@ impl Inner {
         // SAFETY: two valid pollfds for the duration of the call.
         unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
         if fds[1].revents & libc::POLLIN != 0 {
-            let mut count: u64 = 0;
-            // SAFETY: reads 8 bytes into a live u64 from our own eventfd.
-            unsafe { libc::read(self.wake.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+            self.drain_wake();
         }
     }
+}
+
+/// What one round of the driver found.
+struct Round {
+    /// Until the stack's or the device's next deadline (at most `MAX_SLEEP`).
+    timeout: Duration,
+    /// The device had no more packets (else a full batch stopped the round).
+    drained: bool,
 }
 
 /// The driver thread: rounds until `shutdown`, or until nothing but this thread
@@ -333,19 +386,14 @@ fn drive(inner: Weak<Inner>) {
     let mut buf = vec![0u8; 65_536];
     while let Some(inner) = inner.upgrade() {
         if inner.is_stopped() {
-            inner.wakers.wake_all();
-            inner.tasks.lock().wake_all();
+            inner.wake_everyone();
             return;
         }
-        let mut timeout = inner.round(&mut buf);
+        let round = inner.round(&mut buf);
         // Timers due fire, and the tasks the round or they woke run now, on
         // this thread; while some are still ready the driver does not sleep.
-        let wall = std::time::Instant::now();
-        if let Some(next) = inner.executor.fire_timers(wall) {
-            timeout = timeout.min(next.saturating_duration_since(wall));
-        }
-        let more = inner.executor.run_ready();
-        inner.sleep(if more { Duration::ZERO } else { timeout });
+        let timeout = inner.after_round(&round);
+        inner.sleep(timeout);
     }
 }
 

@@ -71,6 +71,10 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build.args(["build", "--example", name, "--manifest-path", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]);
+    // The features this test was built with (the async example needs tokio).
+    if cfg!(feature = "tokio") {
+        build.args(["--features", "tokio"]);
+    }
     if profile_dir.file_name().is_some_and(|dir| dir == "release") {
         build.arg("--release");
     }
