@@ -3,7 +3,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement, TcpOptionsIterator, TcpSlice};
+use etherparse::{
+    Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement, TcpOptionsIterator, TcpSlice,
+};
 
 use super::field::read_u32;
 use super::ip_protocol;

@@ -250,11 +250,8 @@ fn a_run_of_ipv6_segments_becomes_one_tcpv6_super_segment_byte_for_byte() {
     // MTU 1500 over IPv6 with timestamps: 1500 − 40 − 20 − 12.
     let mss = 1428;
     let data: Vec<u8> = (0..mss * 3 + 700).map(|i| (i * 13) as u8).collect();
-    let batch: Vec<Vec<u8>> = data
-        .chunks(mss)
-        .enumerate()
-        .map(|(i, c)| segment6(5000 + (i * mss) as u32, c, i == 3))
-        .collect();
+    let batch: Vec<Vec<u8>> =
+        data.chunks(mss).enumerate().map(|(i, c)| segment6(5000 + (i * mss) as u32, c, i == 3)).collect();
     let writes = coalesce(&batch);
     let [Write::Merged { header, packet }] = &writes[..] else { panic!("one merged write: {writes:?}") };
     // NEEDS_CSUM, GSO_TCPV6, hdr_len 40 + 32, gso_size = MSS, checksum from the
