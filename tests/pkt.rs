@@ -2,12 +2,12 @@
 //! `linux` profile), and checks that the runner reports failures and unsupported
 //! constructs with the right line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tunstack::script::{run_file, run_file_with, run_str, ErrorKind, Profile, ScriptError};
 
-#[test]
-fn every_script_in_tests_pkt_passes() {
+/// Every `.pkt` file of `tests/pkt/`, sorted.
+fn scripts() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pkt");
     let mut scripts: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/pkt exists")
@@ -15,6 +15,12 @@ fn every_script_in_tests_pkt_passes() {
         .filter(|p| p.extension().is_some_and(|e| e == "pkt"))
         .collect();
     scripts.sort();
+    scripts
+}
+
+#[test]
+fn every_script_in_tests_pkt_passes() {
+    let scripts = scripts();
     assert!(scripts.len() >= 39, "the scripts are there");
     let failures: Vec<String> =
         scripts.iter().filter_map(|p| run_file(p, &Profile::linux()).err()).map(|e| e.to_string()).collect();
@@ -27,14 +33,8 @@ fn every_script_in_tests_pkt_passes() {
 /// packets, and so the script's every line, are the same.
 #[test]
 fn every_ipv4_script_also_passes_with_ipv4_mapped_ipv6_sockets() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pkt");
-    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/pkt exists")
-        .map(|e| e.expect("readable directory").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pkt"))
-        .filter(|p| !std::fs::read_to_string(p).expect("readable").contains("--ip_version="))
-        .collect();
-    scripts.sort();
+    let mut scripts = scripts();
+    scripts.retain(|p| !std::fs::read_to_string(p).expect("readable").contains("--ip_version="));
     assert!(scripts.len() >= 50, "the IPv4 scripts are there: {}", scripts.len());
     let mapped = ["--ip_version=ipv4-mapped-ipv6".to_string()];
     let failures: Vec<String> = scripts

@@ -15,10 +15,15 @@ const B6: [u8; 16] = [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 /// The Flow Label our IPv6 segments carry (one per flow, RFC 6437).
 const FLOW: u32 = 0x1_2345;
 
-/// An IPv4/TCP packet as the stack would send it: `ACK` (+`PSH` if `psh`),
-/// timestamps, and `payload` at `seq`.
-fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
-    let mut b = PacketBuilder::ipv4(A, B, 64)
+/// A TCP segment as the stack would send it, behind `ip`'s header: `ACK`
+/// (+`PSH` if `psh`), timestamps, and `payload` at `seq`.
+fn tcp_segment(
+    ip: etherparse::PacketBuilderStep<etherparse::IpHeaders>,
+    seq: u32,
+    payload: &[u8],
+    psh: bool,
+) -> Vec<u8> {
+    let mut b = ip
         .tcp(80, 40000, seq, 4096)
         .ack(777)
         .options(&[
@@ -32,28 +37,20 @@ fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
     }
     let mut out = Vec::new();
     b.write(&mut out, payload).expect("writes");
+    out
+}
+
+/// An IPv4/TCP packet as the stack would send it, with IP ID `id`.
+fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
+    let mut out = tcp_segment(PacketBuilder::ipv4(A, B, 64), seq, payload, psh);
     out[ip_field::IDENT].copy_from_slice(&id.to_be_bytes());
     ipv4::fill_checksum(&mut out).expect("a whole header");
     out
 }
 
-/// An IPv6/TCP packet as the stack would send it: [`segment`]'s headers over
-/// IPv6, with the flow's label.
+/// The same over IPv6, with the flow's label.
 fn segment6(seq: u32, payload: &[u8], psh: bool) -> Vec<u8> {
-    let mut b = PacketBuilder::ipv6(A6, B6, 64)
-        .tcp(80, 40000, seq, 4096)
-        .ack(777)
-        .options(&[
-            etherparse::TcpOptionElement::Noop,
-            etherparse::TcpOptionElement::Noop,
-            etherparse::TcpOptionElement::Timestamp(5, 6),
-        ])
-        .expect("options fit");
-    if psh {
-        b = b.psh();
-    }
-    let mut out = Vec::new();
-    b.write(&mut out, payload).expect("writes");
+    let mut out = tcp_segment(PacketBuilder::ipv6(A6, B6, 64), seq, payload, psh);
     // Version 6, traffic class 0, the Flow Label (no checksum covers it).
     out[..4].copy_from_slice(&(6 << 28 | FLOW).to_be_bytes());
     out
