@@ -16,7 +16,9 @@
 //! other call is unsupported, with its name. `table.rs` answers the questions
 //! `sockstat` and `%{ tcpi_state }%` ask.
 //! Addresses are always the profile's: `bind(3, ..., ...)` and
-//! `connect(3, ..., ...)`; an explicit address is unsupported.
+//! `connect(3, ..., ...)`; an explicit address is unsupported. In an
+//! `ipv4-mapped-ipv6` script they are the IPv4 ones written IPv4-mapped
+//! (`Profile::socket_ip`), so the sockets are the stack's IPv6 sockets.
 //!
 //! # Blocking calls
 //!
