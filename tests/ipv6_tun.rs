@@ -20,7 +20,13 @@
 //!
 //! `tunstack connect 2001:2::1 PORT --udp` sends stdin to a kernel UDP echo
 //! over IPv6 and prints what comes back; without `--udp`, 1 MiB goes through a
-//! TCP connection over IPv6 to a kernel echo server and comes back byte-exact.
+//! TCP connection over IPv6 to a kernel echo server and comes back byte-exact,
+//! and its capture has no bad TCP checksum in `tshark`'s eyes.
+//!
+//! With `TUNSTACK_OFFLOAD=1` (scripts/test.sh's second pass) the same tests run
+//! over the TUN's offloads, and the curl download proves that the stack's IPv6
+//! segments reached the kernel as TSO super-segments: the kernel's own
+//! `Ip6InOctets / Ip6InReceives` exceeds the link MTU many times over.
 //!
 //! Malformed IPv6 injected through AF_PACKET (`helpers/raw_inject6.py`) raises
 //! one counter per kind, the kernel receives the Parameter Problem RFC 8200 asks
@@ -31,7 +37,7 @@
 
 mod common;
 
-use common::{poll_until, require_e2e, Netns, Stack, TempFile, STACK_ADDR, TUN};
+use common::{offload_requested, poll_until, require_e2e, Netns, Stack, TempFile, STACK_ADDR, TUN};
 use std::process::Command;
 use std::time::Duration;
 
@@ -89,8 +95,9 @@ fn enable_ipv6(ns: &Netns) {
     poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(ns, 56, 1));
 }
 
-/// A counter of the kernel's ICMPv6 MIB in the namespace (`/proc/net/snmp6`).
-fn kernel_icmp6(ns: &Netns, name: &str) -> u64 {
+/// A counter of the kernel's IPv6 MIBs (IPv6, ICMPv6, UDPv6) in the namespace
+/// (`/proc/net/snmp6`).
+fn kernel_snmp6(ns: &Netns, name: &str) -> u64 {
     let snmp = ns.sh_ok("cat /proc/net/snmp6");
     snmp.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
@@ -105,7 +112,7 @@ fn malformed_ipv6_is_counted_answered_as_rfc_8200_asks_and_survived() {
     let ns = Netns::new("malformed6");
     let stack = Stack::start(&ns, &["--addr6", STACK_ADDR6]);
     enable_ipv6(&ns);
-    let before = kernel_icmp6(&ns, "Icmp6InParmProblems");
+    let before = kernel_snmp6(&ns, "Icmp6InParmProblems");
 
     let out = ns.python("raw_inject6.py", &["--dev", TUN, "all"]);
     let sent: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
@@ -113,7 +120,7 @@ fn malformed_ipv6_is_counted_answered_as_rfc_8200_asks_and_survived() {
     // Six kinds earn a Parameter Problem: routing type 0, unknown next header,
     // unknown option (10), too many headers, incomplete chain, fragment length.
     let problems = poll_until("the kernel to receive 6 Parameter Problems", Duration::from_secs(10), || {
-        let n = kernel_icmp6(&ns, "Icmp6InParmProblems") - before;
+        let n = kernel_snmp6(&ns, "Icmp6InParmProblems") - before;
         if n >= 6 {
             Ok(n)
         } else {
@@ -360,7 +367,7 @@ print(peer[0], flush=True)
 
 #[test]
 fn connect_tcp_over_ipv6_to_a_kernel_echo_is_byte_exact() {
-    if !require_e2e(&["python3", "cmp"]) {
+    if !require_e2e(&["python3", "cmp", "tshark"]) {
         return;
     }
     let ns = Netns::new("tcp6");
@@ -370,6 +377,7 @@ fn connect_tcp_over_ipv6_to_a_kernel_echo_is_byte_exact() {
     std::io::BufRead::read_line(&mut lines, &mut line).expect("the server starts");
     assert_eq!(line.trim(), "ready");
     let (sent, back) = (TempFile::new("tcp6-sent"), TempFile::new("tcp6-back"));
+    let capture = TempFile::new("tcp6.pcapng");
     let bin = common::tunstack_bin();
     let out = ns.run(
         "sh",
@@ -378,9 +386,10 @@ fn connect_tcp_over_ipv6_to_a_kernel_echo_is_byte_exact() {
             &format!(
                 "head -c 1048576 /dev/urandom > {sent} && \
              timeout -k 2 60 {bin} connect 2001:2::1 5000 --stats --tun {TUN} --addr6 {STACK_ADDR6} \
-             --peer6 {KERNEL_CIDR6} < {sent} > {back} && cmp {sent} {back} && echo SAME",
+             --peer6 {KERNEL_CIDR6} --pcap {pcap} < {sent} > {back} && cmp {sent} {back} && echo SAME",
                 sent = sent.path(),
-                back = back.path()
+                back = back.path(),
+                pcap = capture.path()
             ),
         ],
     );
@@ -393,8 +402,30 @@ fn connect_tcp_over_ipv6_to_a_kernel_echo_is_byte_exact() {
     // The stack's own account (--stats): TCP over IPv6, nothing refused.
     let counter =
         |name: &str| stderr.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok()).unwrap_or(0);
-    assert!(counter("ip6_rx_delivered ") > 100, "{stderr}");
+    // 1 MiB came back in more than 100 packets — or, with offloads, in the
+    // kernel's TSO segments of up to 64 KiB: at least 16.
+    let fewest = if offload_requested() { 16 } else { 100 };
+    assert!(counter("ip6_rx_delivered ") >= fewest, "{stderr}");
+    assert_eq!((counter("tcp_rx_bytes "), counter("tcp_tx_bytes ")), (1 << 20, 1 << 20), "{stderr}");
     assert_eq!((counter("tcp_rx_bad_checksum "), counter("tcp_rx_bad_header ")), (0, 0), "{stderr}");
+    // The capture (what the stack sent and received, whole segments either
+    // way): tshark checks every TCP checksum and finds nothing wrong.
+    let problems = tshark(
+        capture.path(),
+        // Port 5000's random bytes are data, not what a heuristic guesses.
+        &[
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-d",
+            "tcp.port==5000,data",
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= 8388608 || tcp.checksum.status == 0",
+        ],
+    );
+    assert!(problems.trim().is_empty(), "tshark flags these packets:\n{problems}");
+    let sent = tshark(capture.path(), &["-Y", "ipv6.src == 2001:2::2 && tcp.len > 0", "-T", "fields", "-e", "tcp.len"]);
+    let bytes: u64 = sent.lines().map(|l| l.trim().parse::<u64>().expect("a length")).sum();
+    assert!(bytes >= 1 << 20, "the stack's 1 MiB (and any retransmission) in the capture: {bytes}");
 }
 
 /// The open ports of nmap's grepable output (`-oG -`) for `protocol`, with the
@@ -431,6 +462,8 @@ fn tcp_services_over_ipv6_curl_echo_and_nmap() {
     poll_until("a first ping -6 answered", Duration::from_secs(20), || ping(&ns, 56, 1));
 
     const N: u64 = 100 << 20;
+    let received = |ns: &Netns| (kernel_snmp6(ns, "Ip6InReceives"), kernel_snmp6(ns, "Ip6InOctets"));
+    let before = received(&ns);
     let got = ns.run_ok(
         "bash",
         &[
@@ -445,6 +478,18 @@ fn tcp_services_over_ipv6_curl_echo_and_nmap() {
         "python3 -c 'import hashlib; b=bytes(range(256))*({N}//256)+bytes(range({N}%256)); print({N}, hashlib.sha256(b).hexdigest())'"
     ));
     assert_eq!(got.split_whitespace().collect::<Vec<_>>(), expected.split_whitespace().collect::<Vec<_>>());
+    // What the kernel's IPv6 layer received meanwhile (packets as they crossed
+    // the TUN, before any segmentation): on a 1,500-byte link no packet is
+    // larger, unless the stack's segments arrive merged into TSO super-segments
+    // (--offload), which the kernel's TCP takes whole.
+    let after = received(&ns);
+    let (packets, octets) = (after.0 - before.0, after.1 - before.1);
+    assert!(octets >= N, "the download crossed IPv6: {octets} bytes in {packets} packets");
+    if offload_requested() {
+        assert!(octets / packets > 8 * 1500, "super-segments: {octets} bytes in {packets} packets");
+    } else {
+        assert!(octets / packets <= 1500, "{octets} bytes in {packets} packets");
+    }
 
     let out = ns.python("tcp_many.py", &[STACK_ADDR6, "7", "8", "1048576"]);
     assert!(out.contains("OK connections=8 bytes=8388608"), "{out}");

@@ -68,6 +68,12 @@ pub struct Profile {
     /// `local6` as its `StackConfig::addr6`, and every packet, call and
     /// tuple uses `local6` and `remote6` instead of the IPv4 addresses.
     pub ipv6: bool,
+    /// The script runs with `--ip_version=ipv4-mapped-ipv6`: its sockets are
+    /// `AF_INET6` (dual-stack sockets of the stack, `crate::ip`'s rules) and
+    /// name the IPv4 addresses as IPv4-mapped IPv6 ones (RFC 4291 §2.5.5.2,
+    /// `::ffff:192.168.0.1`) in `bind`, `connect` and `sendto`; the packets
+    /// stay IPv4. packetdrill's own runner runs its Linux tests in this mode too.
+    pub v4_mapped: bool,
     /// The stack's IPv6 address in an IPv6 script.
     pub local6: Ipv6Addr,
     /// The remote host's IPv6 address in an IPv6 script.
@@ -93,6 +99,7 @@ impl Profile {
             config: StackConfig::linux_profile(),
             remote: Ipv4Addr::new(192, 0, 2, 1),
             ipv6: false,
+            v4_mapped: false,
             local6: Ipv6Addr::new(0xfd3d, 0x0a0b, 0x17d6, 0, 0, 0, 0, 1),
             remote6: Ipv6Addr::new(0xfd3d, 0xfa7b, 0xd17d, 0, 0, 0, 0, 1),
             local_port: 8080,
@@ -118,6 +125,15 @@ impl Profile {
             IpAddr::V6(self.remote6)
         } else {
             IpAddr::V4(self.remote)
+        }
+    }
+
+    /// `ip` (one of the script's packet addresses) as the script's sockets name
+    /// it: IPv4-mapped in an `ipv4-mapped-ipv6` script, else as it is.
+    pub fn socket_ip(&self, ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(v4) if self.v4_mapped => IpAddr::V6(v4.to_ipv6_mapped()),
+            other => other,
         }
     }
 

@@ -9,8 +9,10 @@
 //! - **applied** — it changes the run: `--tolerance_usecs`,
 //!   `--tolerance_percent` (packetdrill's default 12.5 % is not ours: 0), `--bind_port`,
 //!   `--connect_port`, `--local_ip`, `--remote_ip` (IPv4 or IPv6), `--mtu`,
-//!   `--ip_version=ipv4` and `ipv6` (the stack gets an IPv6 address, and the
-//!   script's packets and sockets are IPv6), `-v`/`--verbose` (trace every event, and show a
+//!   `--ip_version=ipv4`, `ipv6` (the stack gets an IPv6 address, and the
+//!   script's packets and sockets are IPv6) and `ipv4-mapped-ipv6` (the
+//!   script's sockets are `AF_INET6` and name the IPv4 addresses as
+//!   `::ffff:a.b.c.d`, the packets stay IPv4), `-v`/`--verbose` (trace every event, and show a
 //!   mismatched packet field by field), and `-D`/`--define` on the command line
 //!   (symbols for `#ifdef`, see `preprocess.rs`);
 //! - **ignored, and said so** — it tunes packetdrill itself or its live
@@ -18,9 +20,8 @@
 //!   …), or it relaxes a check the runner does not make
 //!   (`--tcp_ts_tick_usecs`: outbound TSvals are never compared). Each one becomes
 //!   a note in the [`Report`](super::Report), never silence;
-//! - **unsupported** — it asks for something the stack does not have:
-//!   `--ip_version=ipv4-mapped-ipv6` (IPv4 on the wire under `AF_INET6`
-//!   sockets: "unsupported: IPv6 …").
+//! - **unsupported** — it asks for something the stack does not have. No
+//!   option is in this group today; the error kind stays for the day one is.
 //!
 //! A name packetdrill does not know, or a value it would refuse (a port of 0, a
 //! tolerance that is not a number), is a syntax error with its line. Options
@@ -48,6 +49,8 @@ pub struct Settings {
     pub connect_port: Option<u16>,
     /// `--ip_version=ipv6`: the script runs over IPv6.
     pub ipv6: bool,
+    /// `--ip_version=ipv4-mapped-ipv6`: IPv4 packets, `AF_INET6` sockets.
+    pub v4_mapped: bool,
     /// `--local_ip`: the stack's address (IPv4 or IPv6).
     pub local_ip: Option<IpAddr>,
     /// `--remote_ip`: the remote host's address (IPv4 or IPv6).
@@ -87,6 +90,7 @@ impl Settings {
             p.ipv6 = true;
             p.config.addr6 = Some(p.local6);
         }
+        p.v4_mapped |= self.v4_mapped;
         if let Some(mtu) = self.mtu {
             p.config.mtu = mtu;
         }
@@ -144,11 +148,9 @@ pub fn apply(script: &mut Script, line: usize, option: &str) -> Result<()> {
     let settings = &mut script.settings;
     match name {
         "ip_version" => match needs()? {
-            "ipv4" => settings.ipv6 = false,
-            "ipv6" => settings.ipv6 = true,
-            "ipv4-mapped-ipv6" => {
-                return Err(ScriptError::unsupported(line, "IPv6 (--ip_version=ipv4-mapped-ipv6: AF_INET6 sockets)"))
-            }
+            "ipv4" => (settings.ipv6, settings.v4_mapped) = (false, false),
+            "ipv6" => (settings.ipv6, settings.v4_mapped) = (true, false),
+            "ipv4-mapped-ipv6" => (settings.ipv6, settings.v4_mapped) = (false, true),
             other => return Err(err(format!("bad --ip_version `{other}` (ipv4, ipv4-mapped-ipv6 or ipv6)"))),
         },
         "tolerance_usecs" => script.tolerance_us = number(name, needs()?).map_err(err)?,
@@ -307,10 +309,27 @@ mod tests {
     }
 
     #[test]
-    fn ipv4_mapped_ipv6_is_unsupported() {
-        let e = applied(&["--ip_version=ipv4-mapped-ipv6"]).expect_err("unsupported");
-        assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
-        assert!(e.message.starts_with("IPv6"), "{e}");
+    fn ipv4_mapped_ipv6_scripts_keep_ipv4_on_the_wire_and_map_their_socket_addresses() {
+        let s = applied(&["--ip_version=ipv4-mapped-ipv6"]).expect("valid");
+        let p = s.settings.apply_to(&Profile::linux());
+        assert!(p.v4_mapped && !p.ipv6);
+        assert_eq!(p.config.addr6, None, "an IPv4 host: no IPv6 address");
+        let (local, remote) = (Ipv4Addr::new(192, 168, 0, 1), Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!((p.local_ip(), p.remote_ip()), (local.into(), remote.into()), "the packets' addresses");
+        let mapped = |ip: Ipv4Addr| IpAddr::V6(ip.to_ipv6_mapped());
+        assert_eq!((p.socket_ip(p.local_ip()), p.socket_ip(p.remote_ip())), (mapped(local), mapped(remote)));
+        assert_eq!(p.socket_ip(p.local_ip()).to_string(), "::ffff:192.168.0.1");
+        // The last --ip_version wins, as with any option given twice.
+        let p = applied(&["--ip_version=ipv4-mapped-ipv6", "--ip_version=ipv4"])
+            .expect("valid")
+            .settings
+            .apply_to(&Profile::linux());
+        assert!(!p.v4_mapped && p.socket_ip(p.local_ip()) == p.local_ip());
+        let p = applied(&["--ip_version=ipv4-mapped-ipv6", "--ip_version=ipv6"])
+            .expect("valid")
+            .settings
+            .apply_to(&Profile::linux());
+        assert!(p.ipv6 && !p.v4_mapped && p.socket_ip(p.local_ip()) == IpAddr::V6(p.local6));
     }
 
     #[test]

@@ -699,8 +699,8 @@ mod tests {
         assert_eq!((e.kind, e.line), (ErrorKind::Unsupported, 1));
         let e = parse("0 `sysctl -q net.ipv4.tcp_sack=0\n").expect_err("unterminated");
         assert_eq!((e.kind, e.line), (ErrorKind::Parse, 1));
-        let e = parse("--ip_version=ipv4-mapped-ipv6\n").expect_err("option");
-        assert_eq!(e.kind, ErrorKind::Unsupported);
+        let s = parse("--ip_version=ipv4-mapped-ipv6\n").expect("an option applied");
+        assert!(s.settings.v4_mapped && !s.settings.ipv6);
         let s = parse("0 < F 17:20(3) ack 34 win 32767\n").expect("ack without the ACK flag");
         let Action::Packet(p) = &s.events[0].action else { panic!("a packet") };
         assert_eq!((p.flags.ack, p.ack), (false, Some(34)));

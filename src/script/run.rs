@@ -592,3 +592,69 @@ impl Runner {
         self.retry_pending()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::parser;
+    use std::net::{IpAddr, SocketAddr};
+
+    /// Run `text` to its end and hand back the runner, to look at the stack's
+    /// socket table as the script left it.
+    fn ran(text: &str) -> Runner {
+        let script = parser::parse(text).expect("parses");
+        let mut runner = Runner::new(&script, script.settings.apply_to(&Profile::linux()));
+        for event in &script.events {
+            runner.event(event).expect("the script passes");
+        }
+        runner
+    }
+
+    /// `(local, peer)` of every socket in the stack's table, in its order.
+    fn names(runner: &Runner) -> Vec<(String, Option<String>)> {
+        let table = runner.stack.socket_table();
+        table.iter().map(|r| (r.local.to_string(), r.peer.map(|p| p.to_string()))).collect()
+    }
+
+    const PASSIVE: &str = "\
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 65535 <mss 1000>
++0  > S. 0:0(0) ack 1 win 65535 <mss 1460>
++.1 < . 1:1(0) ack 1 win 65535
++0  accept(3, ..., ...) = 4
++0  socket(..., SOCK_STREAM, IPPROTO_TCP) = 5
++0  fcntl(5, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0  connect(5, ..., ...) = -1 EINPROGRESS
++0  > S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
++0  socket(..., SOCK_DGRAM, IPPROTO_UDP) = 6
++0  bind(6, ..., ...) = 0
+";
+
+    #[test]
+    fn ipv4_mapped_ipv6_sockets_name_every_address_as_mapped_while_the_packets_stay_ipv4() {
+        let runner = ran(&format!("--ip_version=ipv4-mapped-ipv6\n{PASSIVE}"));
+        let local = |port: &str| format!("[::ffff:192.168.0.1]:{port}");
+        let mut got = names(&runner);
+        // The active open's ephemeral port is the stack's choice.
+        let connecting = got.iter().position(|(_, p)| p.as_deref() == Some("[::ffff:192.0.2.1]:8080"));
+        let (ephemeral, _) = got.remove(connecting.expect("the connecting socket names its peer mapped"));
+        assert!(ephemeral.starts_with("[::ffff:192.168.0.1]:"), "{ephemeral}");
+        got.sort();
+        let mut want = vec![
+            (local("8080"), None),                                         // the listener
+            (local("8080"), Some("[::ffff:192.0.2.1]:48271".to_string())), // the accepted one
+            (local("8080"), None),                                         // the UDP socket
+        ];
+        want.sort();
+        assert_eq!(got, want);
+        // On the wire: IPv4 addresses (the SYN above matched an IPv4 packet).
+        assert_eq!(runner.matcher.tuple.local, "192.168.0.1".parse::<IpAddr>().expect("literal"));
+        assert_eq!(runner.matcher.tuple.remote, "192.0.2.1".parse::<IpAddr>().expect("literal"));
+
+        // The same script over plain IPv4 names the same sockets in IPv4.
+        let plain = ran(PASSIVE);
+        assert!(names(&plain).iter().all(|(l, _)| l.parse::<SocketAddr>().expect("an address").is_ipv4()));
+    }
+}

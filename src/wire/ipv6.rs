@@ -96,6 +96,21 @@ pub fn parse(buf: &[u8]) -> Result<Ipv6Packet<'_>, Ipv6Error> {
     })
 }
 
+/// Rewrite the Payload Length of the IPv6 packet at the start of `packet` (there
+/// is no header checksum to follow it). Fails if `packet` does not start with a
+/// whole version-6 fixed header.
+pub fn set_payload_len(packet: &mut [u8], len: u16) -> Result<(), Ipv6Error> {
+    let first = *packet.first().ok_or(Ipv6Error::Truncated)?;
+    if first >> 4 != 6 {
+        return Err(Ipv6Error::BadVersion(first >> 4));
+    }
+    if packet.len() < HEADER_LEN {
+        return Err(Ipv6Error::Truncated);
+    }
+    packet[field::PAYLOAD_LEN].copy_from_slice(&len.to_be_bytes());
+    Ok(())
+}
+
 /// What a new fixed header says, apart from the Payload Length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ipv6Repr {
@@ -200,6 +215,20 @@ mod tests {
         let mut buf = sample(b"abc");
         buf.extend_from_slice(&[0; 10]);
         assert_eq!(parse(&buf).expect("valid").payload(), b"abc");
+    }
+
+    #[test]
+    fn set_payload_len_rewrites_the_field_only() {
+        let good = sample(b"abcd");
+        let mut longer = good.clone();
+        set_payload_len(&mut longer, 1000).expect("a whole header");
+        assert_eq!(&longer[field::PAYLOAD_LEN], &1000u16.to_be_bytes());
+        assert_eq!((&longer[..4], &longer[6..]), (&good[..4], &good[6..]));
+        assert_eq!(set_payload_len(&mut longer[..39], 4), Err(Ipv6Error::Truncated));
+        assert_eq!(set_payload_len(&mut [], 4), Err(Ipv6Error::Truncated));
+        let mut v4 = good.clone();
+        v4[0] = 0x45;
+        assert_eq!(set_payload_len(&mut v4, 4), Err(Ipv6Error::BadVersion(4)));
     }
 
     #[test]

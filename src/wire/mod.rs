@@ -118,8 +118,8 @@ mod tests {
             let _ = ipv4::set_total_len(&mut bytes.clone(), total);
             let _ = ipv4::fill_checksum(&mut bytes.clone());
             let _ = tcp::set_flags(&mut bytes.clone(), first);
-            let _ = tcp::set_partial_checksum(a, b, &mut bytes.clone());
-            let _ = tcp::fill_checksum(a, b, &mut bytes.clone());
+            let _ = tcp::set_partial_checksum(a.into(), b.into(), &mut bytes.clone());
+            let _ = tcp::fill_checksum(a.into(), b.into(), &mut bytes.clone());
             let _ = complete_partial_checksum(&mut bytes.clone(), start, at);
             let _ = field::read_u16(&bytes, start..at);
             let _ = field::read_u32(&bytes, start..at);
@@ -140,6 +140,10 @@ mod tests {
                 let len = (bytes.len() - ipv6::HEADER_LEN) as u16;
                 bytes[ipv6::field::PAYLOAD_LEN].copy_from_slice(&len.to_be_bytes());
             }
+            let _ = tcp::split(&bytes);
+            let _ = ipv6::set_payload_len(&mut bytes.clone(), total);
+            let _ = tcp::set_partial_checksum(a6.into(), b6.into(), &mut bytes.clone());
+            let _ = tcp::fill_checksum(a6.into(), b6.into(), &mut bytes.clone());
             if let Ok(p) = ipv6::parse(&bytes) {
                 let _ = ipv6_ext::walk(p.packet, ipv6_ext::Cursor::start(p.next_header), usize::from(first % 10));
             }

@@ -59,6 +59,18 @@ pub(crate) fn partial_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: 
     (!pseudo_header(src, dst, protocol, len).ones_complement()).to_ne_bytes()
 }
 
+/// [`partial_checksum`] over IPv6's pseudo-header (RFC 8200 §8.1: both
+/// addresses, the 32-bit upper-layer length, the Next Header value) — Linux's
+/// `~tcp_v6_check(len, saddr, daddr, 0)`.
+pub(crate) fn partial_checksum_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, len: u32) -> [u8; 2] {
+    let sum = Sum16BitWords::new()
+        .add_16bytes(src.octets())
+        .add_16bytes(dst.octets())
+        .add_4bytes(len.to_be_bytes())
+        .add_2bytes([0, next_header]);
+    (!sum.ones_complement()).to_ne_bytes()
+}
+
 /// Finish a partial checksum (virtio's `NEEDS_CSUM`, Linux's `CHECKSUM_PARTIAL`):
 /// the two bytes at `at` hold a seed (normally the pseudo-header sum, see
 /// `partial_checksum`); the checksum of everything from `start` to the end of
@@ -126,6 +138,17 @@ mod tests {
         assert!(!verifies_with_pseudo_header_v6(a, b, 6, &seg));
         assert!(!verifies_with_pseudo_header_v6(a, Ipv6Addr::LOCALHOST, 17, &seg));
         assert!(!verifies_with_pseudo_header_v6(a, b, 17, &seg[..10]));
+    }
+
+    #[test]
+    fn an_ipv6_partial_checksum_completes_to_one_that_verifies() {
+        let (a, b) = (Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2), Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1));
+        let mut seg = segment();
+        let seed = partial_checksum_v6(a, b, 6, seg.len() as u32);
+        seg[2..4].copy_from_slice(&seed);
+        assert!(complete_partial_checksum(&mut seg, 0, 2));
+        assert!(verifies_with_pseudo_header_v6(a, b, 6, &seg));
+        assert!(!verifies_with_pseudo_header_v6(b, a, 17, &seg), "the next header is in the pseudo-header");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use etherparse::{Ipv4HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement, TcpOptionsIterator, TcpSlice};
+use etherparse::{
+    Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement, TcpOptionsIterator, TcpSlice,
+};
 
 use super::field::read_u32;
 use super::ip_protocol;
@@ -373,21 +375,25 @@ fn freebsd_options(o: &Options) -> OptionList {
     elements
 }
 
-/// An IPv4 packet carrying a TCP segment, cut into its headers and payload, for code
-/// that moves segments rather than receives them (the TUN's offloads). No checksum
-/// is verified: input goes through [`parse`].
+/// An IP packet (IPv4 or IPv6) carrying a TCP segment, cut into its headers and
+/// payload, for code that moves segments rather than receives them (the TUN's
+/// offloads). No checksum is verified: input goes through [`parse`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ipv4Segment<'a> {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    /// The IPv4 header, options included.
+pub struct IpSegment<'a> {
+    /// The addresses, both of the packet's family.
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The IP header: IPv4's with its options, or IPv6's fixed header (a packet
+    /// with IPv6 extension headers is never split).
     pub ip_header: &'a [u8],
-    /// Whether the packet is a fragment (MF set or a fragment offset): then the rest
-    /// of the segment is in other packets, and only the first holds a TCP header.
+    /// Whether the packet is an IPv4 fragment (MF set or a fragment offset): then
+    /// the rest of the segment is in other packets, and only the first holds a TCP
+    /// header. Always false over IPv6, whose fragments carry a Fragment header.
     pub fragmented: bool,
     /// The TCP header, options included.
     pub tcp_header: &'a [u8],
-    /// The data, up to the IPv4 total length (link padding is not part of it).
+    /// The data, up to the IPv4 total length or the IPv6 Payload Length (link
+    /// padding is not part of it).
     pub payload: &'a [u8],
     pub seq: u32,
     /// The control bits as one byte, `field::FLG_*` (the same bits etherparse reads
@@ -395,25 +401,61 @@ pub struct Ipv4Segment<'a> {
     pub flags: u8,
 }
 
-/// Cut `packet` into an [`Ipv4Segment`]. `None` unless it holds a whole IPv4 header
-/// whose protocol is TCP, a total length between that header's length and the
-/// buffer's, and within that length a whole TCP header (data offset ≥ 5).
+/// Cut `packet` into an [`IpSegment`], by its version: [`split_ipv4`] or
+/// [`split_ipv6`]. `None` for anything else.
+pub fn split(packet: &[u8]) -> Option<IpSegment<'_>> {
+    match packet.first()? >> 4 {
+        4 => split_ipv4(packet),
+        6 => split_ipv6(packet),
+        _ => None,
+    }
+}
+
+/// Cut an IPv4 `packet` into an [`IpSegment`]. `None` unless it holds a whole IPv4
+/// header whose protocol is TCP, a total length between that header's length and
+/// the buffer's, and within that length a whole TCP header (data offset ≥ 5).
 ///
 /// Cost: a few comparisons; nothing is copied or summed.
-pub fn split_ipv4(packet: &[u8]) -> Option<Ipv4Segment<'_>> {
+pub fn split_ipv4(packet: &[u8]) -> Option<IpSegment<'_>> {
     let ip = Ipv4HeaderSlice::from_slice(packet).ok()?;
     if ip.protocol().0 != ip_protocol::TCP {
         return None;
     }
     let ip_header = ip.slice();
     let segment = packet.get(ip_header.len()..usize::from(ip.total_len()))?;
-    let tcp = TcpHeaderSlice::from_slice(segment).ok()?;
-    let tcp_header = tcp.slice();
-    Some(Ipv4Segment {
-        src: ip.source_addr(),
-        dst: ip.destination_addr(),
+    let fragmented = ip.more_fragments() || ip.fragments_offset().value() != 0;
+    cut_segment(ip.source_addr().into(), ip.destination_addr().into(), ip_header, fragmented, segment)
+}
+
+/// Cut an IPv6 `packet` into an [`IpSegment`]. `None` unless it holds the whole
+/// fixed header, whose Next Header is TCP itself (no extension headers), a
+/// Payload Length within the buffer, and within it a whole TCP header.
+///
+/// Cost: a few comparisons; nothing is copied or summed.
+pub fn split_ipv6(packet: &[u8]) -> Option<IpSegment<'_>> {
+    let ip = Ipv6HeaderSlice::from_slice(packet).ok()?;
+    if ip.next_header().0 != ip_protocol::TCP {
+        return None;
+    }
+    let ip_header = ip.slice();
+    let segment = packet.get(ip_header.len()..ip_header.len() + usize::from(ip.payload_length()))?;
+    cut_segment(ip.source_addr().into(), ip.destination_addr().into(), ip_header, false, segment)
+}
+
+/// The [`IpSegment`] of `segment` (TCP header and data) behind `ip_header`.
+fn cut_segment<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    ip_header: &'a [u8],
+    fragmented: bool,
+    segment: &'a [u8],
+) -> Option<IpSegment<'a>> {
+    let tcp_header = TcpHeaderSlice::from_slice(segment).ok()?.slice();
+    Some(IpSegment {
+        src,
+        dst,
         ip_header,
-        fragmented: ip.more_fragments() || ip.fragments_offset().value() != 0,
+        fragmented,
         tcp_header,
         payload: segment.get(tcp_header.len()..)?,
         seq: read_u32(tcp_header, field::SEQ_NUM)?,
@@ -436,31 +478,43 @@ pub fn set_flags(segment: &mut [u8], flags: u8) -> bool {
 
 /// Put into the checksum field of `segment` (TCP header and data, sent from `src`
 /// to `dst`) what a sender using checksum offload leaves there: the pseudo-header sum
-/// only. Whoever finishes the checksum ([`super::complete_partial_checksum`] from the
-/// start of the TCP header, or the kernel's TSO) adds the header and data. False,
-/// and `segment` unchanged, if it is shorter than a TCP header or longer than an
-/// IPv4 datagram can carry.
-pub fn set_partial_checksum(src: Ipv4Addr, dst: Ipv4Addr, segment: &mut [u8]) -> bool {
+/// only, over IPv4's pseudo-header or IPv6's (RFC 8200 §8.1). Whoever finishes the
+/// checksum ([`super::complete_partial_checksum`] from the start of the TCP header,
+/// or the kernel's TSO) adds the header and data. False, and `segment` unchanged,
+/// if it is shorter than a TCP header or longer than one IP packet can carry
+/// (65,535 bytes), or the addresses are of different families.
+pub fn set_partial_checksum(src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> bool {
     let Ok(len) = u16::try_from(segment.len()) else {
         return false;
+    };
+    let seed = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => super::pseudo_sum::partial_checksum(s, d, ip_protocol::TCP, len),
+        (IpAddr::V6(s), IpAddr::V6(d)) => super::pseudo_sum::partial_checksum_v6(s, d, ip_protocol::TCP, len.into()),
+        _ => return false,
     };
     let Some(field) = segment.get_mut(field::CHECKSUM).filter(|_| usize::from(len) >= MIN_HEADER_LEN) else {
         return false;
     };
-    field.copy_from_slice(&super::pseudo_sum::partial_checksum(src, dst, ip_protocol::TCP, len));
+    field.copy_from_slice(&seed);
     true
 }
 
 /// Compute and write the checksum of `segment` (TCP header and data, sent from
-/// `src` to `dst`), after its fields were changed in place. False, and `segment`
-/// unchanged, if it does not start with a whole TCP header or is longer than an
-/// IPv4 datagram can carry.
-pub fn fill_checksum(src: Ipv4Addr, dst: Ipv4Addr, segment: &mut [u8]) -> bool {
+/// `src` to `dst`, either family), after its fields were changed in place. False,
+/// and `segment` unchanged, if it does not start with a whole TCP header, is
+/// longer than the pseudo-header's length field can describe, or the addresses
+/// are of different families.
+pub fn fill_checksum(src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> bool {
     let Ok(header) = TcpHeaderSlice::from_slice(segment) else {
         return false;
     };
     let payload = segment.get(header.slice().len()..).unwrap_or_default();
-    let Ok(sum) = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload) else {
+    let sum = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => header.calc_checksum_ipv4_raw(s.octets(), d.octets(), payload).ok(),
+        (IpAddr::V6(s), IpAddr::V6(d)) => header.calc_checksum_ipv6_raw(s.octets(), d.octets(), payload).ok(),
+        _ => None,
+    };
+    let Some(sum) = sum else {
         return false;
     };
     segment[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
@@ -743,7 +797,7 @@ mod tests {
         let mut packet = in_ipv4(&data_segment());
         packet.extend_from_slice(&[0; 6]); // link padding
         let s = split_ipv4(&packet).expect("IPv4 + TCP");
-        assert_eq!((s.src, s.dst, s.seq, s.fragmented), (A, B, 0xfffffff0, false));
+        assert_eq!((s.src, s.dst, s.seq, s.fragmented), (A.into(), B.into(), 0xfffffff0, false));
         assert_eq!((s.ip_header.len(), s.tcp_header.len()), (20, 32));
         assert_eq!(s.payload, b"some data");
         assert_eq!(s.flags, field::FLG_ACK | field::FLG_PSH);
@@ -772,12 +826,59 @@ mod tests {
         assert!(split_ipv4(&fragment).expect("still split").fragmented);
     }
 
+    /// `segment` behind an IPv6 fixed header (the checksum is IPv4's: split
+    /// does not look at it).
+    fn in_ipv6(next_header: u8) -> (Vec<u8>, Ipv6Addr, Ipv6Addr) {
+        let (a6, b6) = (A.to_ipv6_mapped(), Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1));
+        let mut tcp = Vec::new();
+        emit(&mut tcp, A, B, &data_segment()).expect("fits");
+        let repr = super::super::ipv6::Ipv6Repr { src: a6, dst: b6, next_header, hop_limit: 64, flow_label: 5 };
+        let mut packet = Vec::new();
+        super::super::ipv6::emit(&mut packet, &repr, &tcp).expect("fits");
+        (packet, a6, b6)
+    }
+
+    #[test]
+    fn split_ipv6_finds_headers_payload_seq_and_flags_and_refuses_the_rest() {
+        let (mut packet, a6, b6) = in_ipv6(ip_protocol::TCP);
+        packet.extend_from_slice(&[0; 6]); // link padding
+        let s = split(&packet).expect("IPv6 + TCP");
+        assert_eq!(s, split_ipv6(&packet).expect("the same"));
+        assert_eq!((s.src, s.dst, s.seq, s.fragmented), (a6.into(), b6.into(), 0xfffffff0, false));
+        assert_eq!((s.ip_header.len(), s.tcp_header.len()), (40, 32));
+        assert_eq!((s.payload, s.flags), (&b"some data"[..], field::FLG_ACK | field::FLG_PSH));
+        for cut in 0..72 {
+            assert_eq!(split(&packet[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(split(&in_ipv6(ip_protocol::UDP).0), None);
+        assert_eq!(split(&in_ipv6(ip_protocol::DEST_OPTIONS).0), None, "extension headers are never split");
+        assert_eq!(split(&[0x50; 80]), None, "version 5");
+    }
+
+    #[test]
+    fn checksums_over_the_ipv6_pseudo_header() {
+        let (a6, b6) = (Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2), Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1));
+        let mut tcp = Vec::new();
+        emit(&mut tcp, A, B, &data_segment()).expect("fits");
+        assert!(parse_v6(a6, b6, &tcp).is_err(), "an IPv4 checksum");
+        assert!(fill_checksum(a6.into(), b6.into(), &mut tcp));
+        let good = tcp.clone();
+        assert!(parse_v6(a6, b6, &tcp).is_ok());
+        assert!(set_partial_checksum(a6.into(), b6.into(), &mut tcp));
+        assert_ne!(tcp, good);
+        assert!(super::super::complete_partial_checksum(&mut tcp, 0, field::CHECKSUM.start));
+        assert_eq!(tcp, good);
+        assert!(!set_partial_checksum(A.into(), b6.into(), &mut tcp), "mixed families");
+        assert!(!fill_checksum(a6.into(), B.into(), &mut tcp), "mixed families");
+        assert_eq!(tcp, good);
+    }
+
     #[test]
     fn set_flags_writes_the_control_bits() {
         let mut tcp = Vec::new();
         emit(&mut tcp, A, B, &data_segment()).expect("fits");
         assert!(set_flags(&mut tcp, field::FLG_ACK | field::FLG_FIN));
-        assert!(fill_checksum(A, B, &mut tcp));
+        assert!(fill_checksum(A.into(), B.into(), &mut tcp));
         let flags = parse(A, B, &tcp).expect("valid").flags;
         assert_eq!(flags, Flags { ack: true, fin: true, ..Flags::default() });
         assert!(!set_flags(&mut tcp[..13], 0));
@@ -789,12 +890,12 @@ mod tests {
         let mut tcp = Vec::new();
         emit(&mut tcp, A, B, &data_segment()).expect("fits");
         let good = tcp.clone();
-        assert!(set_partial_checksum(A, B, &mut tcp));
+        assert!(set_partial_checksum(A.into(), B.into(), &mut tcp));
         assert_ne!(tcp, good);
         assert!(super::super::complete_partial_checksum(&mut tcp, 0, field::CHECKSUM.start));
         assert_eq!(tcp, good);
-        assert!(!set_partial_checksum(A, B, &mut tcp[..19]));
-        assert!(!set_partial_checksum(A, B, &mut vec![0; 65_536]));
+        assert!(!set_partial_checksum(A.into(), B.into(), &mut tcp[..19]));
+        assert!(!set_partial_checksum(A.into(), B.into(), &mut vec![0; 65_536]));
     }
 
     #[test]
@@ -803,11 +904,11 @@ mod tests {
         emit(&mut tcp, A, B, &data_segment()).expect("fits");
         tcp[field::WINDOW].copy_from_slice(&1234u16.to_be_bytes());
         assert_eq!(parse(A, B, &tcp), Err(TcpError::BadChecksum));
-        assert!(fill_checksum(A, B, &mut tcp));
+        assert!(fill_checksum(A.into(), B.into(), &mut tcp));
         assert_eq!(parse(A, B, &tcp).map(|s| s.window), Ok(1234));
-        assert!(!fill_checksum(A, B, &mut tcp[..19]));
+        assert!(!fill_checksum(A.into(), B.into(), &mut tcp[..19]));
         let mut bad_offset = tcp.clone();
         bad_offset[field::DATA_OFF] = 0xf0;
-        assert!(!fill_checksum(A, B, &mut bad_offset), "header longer than the segment");
+        assert!(!fill_checksum(A.into(), B.into(), &mut bad_offset), "header longer than the segment");
     }
 }

@@ -1,15 +1,29 @@
+use super::coalesce::same_except;
 use super::*;
-use crate::wire::{ip_protocol, ipv4::field as ip_field, tcp::field as tcp_field};
+use crate::wire::field::Field;
+use crate::wire::ipv4::{self, MAX_DATAGRAM};
+use crate::wire::tcp::{self, field::FLG_PSH};
+use crate::wire::{ip_protocol, ipv4::field as ip_field, ipv6, tcp::field as tcp_field};
 use etherparse::PacketBuilder;
 use std::net::Ipv4Addr;
 
 const A: [u8; 4] = [198, 18, 0, 2];
 const B: [u8; 4] = [198, 18, 0, 1];
+/// 2001:2::2 (the stack) and 2001:2::1 (the kernel).
+const A6: [u8; 16] = [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const B6: [u8; 16] = [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+/// The Flow Label our IPv6 segments carry (one per flow, RFC 6437).
+const FLOW: u32 = 0x1_2345;
 
-/// An IPv4/TCP packet as the stack would send it: `ACK` (+`PSH` if `psh`),
-/// timestamps, and `payload` at `seq`.
-fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
-    let mut b = PacketBuilder::ipv4(A, B, 64)
+/// A TCP segment as the stack would send it, behind `ip`'s header: `ACK`
+/// (+`PSH` if `psh`), timestamps, and `payload` at `seq`.
+fn tcp_segment(
+    ip: etherparse::PacketBuilderStep<etherparse::IpHeaders>,
+    seq: u32,
+    payload: &[u8],
+    psh: bool,
+) -> Vec<u8> {
+    let mut b = ip
         .tcp(80, 40000, seq, 4096)
         .ack(777)
         .options(&[
@@ -23,21 +37,36 @@ fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
     }
     let mut out = Vec::new();
     b.write(&mut out, payload).expect("writes");
+    out
+}
+
+/// An IPv4/TCP packet as the stack would send it, with IP ID `id`.
+fn segment(seq: u32, payload: &[u8], psh: bool, id: u16) -> Vec<u8> {
+    let mut out = tcp_segment(PacketBuilder::ipv4(A, B, 64), seq, payload, psh);
     out[ip_field::IDENT].copy_from_slice(&id.to_be_bytes());
     ipv4::fill_checksum(&mut out).expect("a whole header");
     out
 }
 
+/// The same over IPv6, with the flow's label.
+fn segment6(seq: u32, payload: &[u8], psh: bool) -> Vec<u8> {
+    let mut out = tcp_segment(PacketBuilder::ipv6(A6, B6, 64), seq, payload, psh);
+    // Version 6, traffic class 0, the Flow Label (no checksum covers it).
+    out[..4].copy_from_slice(&(6 << 28 | FLOW).to_be_bytes());
+    out
+}
+
 /// What the kernel's TSO does with a merged packet (`tcp_gso_segment`,
-/// `inet_gso_segment`): cut the payload in `gso_size` pieces, each with the
-/// headers, its own sequence number and length, PSH only on the last, and a
-/// complete checksum.
+/// `inet_gso_segment`, `ipv6_gso_segment`): cut the payload in `gso_size`
+/// pieces, each with the headers, its own sequence number and IP length, PSH
+/// only on the last, and a complete checksum.
 fn kernel_segments(header: &VnetHeader, packet: &[u8]) -> Vec<Vec<u8>> {
     let hdr = usize::from(header.hdr_len);
     let ip_len = usize::from(header.csum_start);
     let tcp_field = |f: Field| ip_len + f.start..ip_len + f.end;
     let seq0 = crate::wire::field::read_u32(packet, tcp_field(tcp_field::SEQ_NUM)).expect("a TCP header");
-    let (src, dst) = (Ipv4Addr::from(A), Ipv4Addr::from(B));
+    let whole = tcp::split(packet).expect("an IP packet carrying TCP");
+    let (src, dst) = (whole.src, whole.dst);
     let chunks: Vec<&[u8]> = packet[hdr..].chunks(usize::from(header.gso_size)).collect();
     let mut out = Vec::new();
     let mut offset = 0u32;
@@ -45,7 +74,11 @@ fn kernel_segments(header: &VnetHeader, packet: &[u8]) -> Vec<Vec<u8>> {
         let mut p = packet[..hdr].to_vec();
         p.extend_from_slice(chunk);
         let total = p.len() as u16;
-        ipv4::set_total_len(&mut p, total).expect("a whole header");
+        match header.gso_type {
+            GSO_TCPV4 => ipv4::set_total_len(&mut p, total).expect("a whole header"),
+            GSO_TCPV6 => ipv6::set_payload_len(&mut p, total - 40).expect("a whole header"),
+            other => panic!("gso_type {other}"),
+        }
         p[tcp_field(tcp_field::SEQ_NUM)].copy_from_slice(&seq0.wrapping_add(offset).to_be_bytes());
         if i + 1 < chunks.len() {
             p[ip_len + tcp_field::FLAGS] &= !FLG_PSH;
@@ -118,7 +151,7 @@ fn merging_stops_at_the_largest_ip_datagram() {
 fn a_partial_checksum_from_the_kernel_is_completed() {
     let good = segment(9, b"some payload bytes", true, 1);
     let mut partial = good.clone();
-    assert!(tcp::set_partial_checksum(Ipv4Addr::from(A), Ipv4Addr::from(B), &mut partial[20..]));
+    assert!(tcp::set_partial_checksum(Ipv4Addr::from(A).into(), Ipv4Addr::from(B).into(), &mut partial[20..]));
     assert_ne!(partial, good);
     let header = VnetHeader {
         flags: F_NEEDS_CSUM,
@@ -188,5 +221,83 @@ fn packets_that_are_not_whole_unfragmented_ipv4_tcp_pass_through_untouched() {
         let batch = [good[0].clone(), second];
         let writes = coalesce(&batch);
         assert_eq!(writes, vec![Write::Single(&batch[0]), Write::Single(&batch[1])]);
+    }
+}
+
+/// The TCPv6 super-segment of a run, built independently of `coalesce`: one
+/// IPv6/TCP packet of all the data at the first sequence number with the last
+/// one's PSH, whose checksum holds only the IPv6 pseudo-header's sum (RFC 8200
+/// §8.1: addresses, 32-bit length, next header), as the kernel's TSO wants it.
+fn expected_super_segment6(seq: u32, data: &[u8], psh: bool) -> Vec<u8> {
+    let mut packet = segment6(seq, data, psh);
+    let len = (packet.len() - 40) as u32;
+    let seed = etherparse::checksum::Sum16BitWords::new()
+        .add_16bytes(A6)
+        .add_16bytes(B6)
+        .add_4bytes(len.to_be_bytes())
+        .add_2bytes([0, ip_protocol::TCP])
+        .ones_complement();
+    let at = 40 + tcp_field::CHECKSUM.start;
+    packet[at..at + 2].copy_from_slice(&(!seed).to_ne_bytes());
+    packet
+}
+
+#[test]
+fn a_run_of_ipv6_segments_becomes_one_tcpv6_super_segment_byte_for_byte() {
+    // MTU 1500 over IPv6 with timestamps: 1500 − 40 − 20 − 12.
+    let mss = 1428;
+    let data: Vec<u8> = (0..mss * 3 + 700).map(|i| (i * 13) as u8).collect();
+    let batch: Vec<Vec<u8>> =
+        data.chunks(mss).enumerate().map(|(i, c)| segment6(5000 + (i * mss) as u32, c, i == 3)).collect();
+    let writes = coalesce(&batch);
+    let [Write::Merged { header, packet }] = &writes[..] else { panic!("one merged write: {writes:?}") };
+    // NEEDS_CSUM, GSO_TCPV6, hdr_len 40 + 32, gso_size = MSS, checksum from the
+    // TCP header (40) at its offset 16 — in the machine's byte order.
+    let mut bytes = vec![1, 4];
+    for word in [72u16, mss as u16, 40, 16] {
+        bytes.extend_from_slice(&word.to_ne_bytes());
+    }
+    assert_eq!(header.to_bytes()[..], bytes[..]);
+    assert_eq!(*packet, expected_super_segment6(5000, &data, true));
+    assert_eq!(&packet[ipv6::field::PAYLOAD_LEN], &((32 + data.len()) as u16).to_be_bytes());
+    // And the kernel cuts it back into exactly what the stack sent (IPv6 has no
+    // IP ID, so nothing differs at all).
+    assert_eq!(kernel_segments(header, packet), batch);
+}
+
+#[test]
+fn ipv6_merging_stops_at_64_kib_and_never_crosses_families_or_flows() {
+    let full = vec![3u8; 1428];
+    let batch: Vec<Vec<u8>> = (0..100).map(|i| segment6(i * 1428, &full, false)).collect();
+    let writes = coalesce(&batch);
+    let mut cut = Vec::new();
+    for w in &writes {
+        let Write::Merged { header, packet } = w else { panic!("full segments merge") };
+        assert!(packet.len() <= MAX_DATAGRAM);
+        cut.extend(kernel_segments(header, packet));
+    }
+    assert_eq!(cut, batch);
+    assert_eq!(writes.len(), 3, "45 + 45 + 10 segments");
+
+    // An IPv4 run then an IPv6 run: one super-segment of each kind.
+    let v4 = vec![1u8; 1448];
+    let mixed = [segment(0, &v4, false, 1), segment(1448, &v4, false, 2), batch[0].clone(), batch[1].clone()];
+    let kinds: Vec<u8> = coalesce(&mixed)
+        .iter()
+        .map(|w| match w {
+            Write::Merged { header, .. } => header.gso_type,
+            Write::Single(_) => GSO_NONE,
+        })
+        .collect();
+    assert_eq!(kinds, [GSO_TCPV4, GSO_TCPV6]);
+
+    // Another flow label, or an extension header before TCP: never merged.
+    let mut relabelled = batch[1].clone();
+    relabelled[3] ^= 1;
+    let mut with_options = batch[1].clone();
+    with_options[ipv6::field::NEXT_HEADER] = ip_protocol::DEST_OPTIONS;
+    for second in [relabelled, with_options] {
+        let pair = [batch[0].clone(), second];
+        assert_eq!(coalesce(&pair), vec![Write::Single(&pair[0]), Write::Single(&pair[1])]);
     }
 }

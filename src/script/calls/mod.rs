@@ -16,7 +16,9 @@
 //! other call is unsupported, with its name. `table.rs` answers the questions
 //! `sockstat` and `%{ tcpi_state }%` ask.
 //! Addresses are always the profile's: `bind(3, ..., ...)` and
-//! `connect(3, ..., ...)`; an explicit address is unsupported.
+//! `connect(3, ..., ...)`; an explicit address is unsupported. In an
+//! `ipv4-mapped-ipv6` script they are the IPv4 ones written IPv4-mapped
+//! (`Profile::socket_ip`), so the sockets are the stack's IPv6 sockets.
 //!
 //! # Blocking calls
 //!
@@ -349,11 +351,16 @@ impl Runner {
         expect_args(line, call, 3)?;
         let domain = arg_value(line, call, 0)?;
         let kind = arg_value(line, call, 1)?;
-        // The script's IP version decides the family (`...` is either);
-        // `AF_INET6` in an IPv4 script would be an IPv4-mapped socket.
-        let family = if self.profile.ipv6 { libc::AF_INET6 } else { libc::AF_INET };
-        if domain == Some(i64::from(libc::AF_INET6)) && !self.profile.ipv6 {
-            return Err(ScriptError::unsupported(line, "IPv6 sockets (AF_INET6) in an IPv4 script"));
+        // The script's IP version decides the family (`...` is either):
+        // `AF_INET6` over IPv6 and in an `ipv4-mapped-ipv6` script, whose
+        // sockets are IPv6 ones naming IPv4 addresses as `::ffff:a.b.c.d`.
+        let v6_sockets = self.profile.ipv6 || self.profile.v4_mapped;
+        let family = if v6_sockets { libc::AF_INET6 } else { libc::AF_INET };
+        if domain == Some(i64::from(libc::AF_INET6)) && !v6_sockets {
+            return Err(ScriptError::unsupported(
+                line,
+                "IPv6 sockets (AF_INET6) in an IPv4 script (--ip_version=ipv4-mapped-ipv6 runs them over IPv4)",
+            ));
         }
         if domain.is_some_and(|d| d != i64::from(family)) {
             return Err(ScriptError::unsupported(line, "a socket domain other than the script's IP version"));
@@ -377,7 +384,7 @@ impl Runner {
         if !matches!(f.sock, Sock::Fresh) {
             return done(Err(libc::EINVAL));
         }
-        let addr = SocketAddr::new(self.profile.local_ip(), self.profile.local_port);
+        let addr = SocketAddr::new(self.profile.socket_ip(self.profile.local_ip()), self.profile.local_port);
         match self.stack.tcp_listen(addr, usize::try_from(backlog).unwrap_or(0)) {
             Ok(handle) => {
                 // Sizes set before `listen` are the listener's, for the
@@ -429,7 +436,8 @@ impl Runner {
                 })
             }
             Sock::Fresh => {
-                let remote = SocketAddr::new(self.profile.remote_ip(), self.profile.connect_port);
+                let remote =
+                    SocketAddr::new(self.profile.socket_ip(self.profile.remote_ip()), self.profile.connect_port);
                 match self.stack.tcp_connect_with(self.clock.instant(), remote, f.buffers) {
                     Ok(conn) => conn,
                     Err(e) => return done(Err(errno_of(&e))),

@@ -53,13 +53,15 @@ impl Runner {
     }
 
     /// The `tcp_info` snapshot of packetdrill's "socket under test": the stack's
-    /// connection on the matcher's tuple, else a listener on its local port
+    /// connection on the matcher's tuple (whose peer an `ipv4-mapped-ipv6`
+    /// script's sockets name as `::ffff:a.b.c.d`), else a listener on its local port
     /// (`LISTEN`, no numeric fields), else `CLOSED` (none either).
     pub(in crate::script) fn snapshot_under_test(&self) -> Snapshot {
         let t = self.matcher.tuple;
         let sockets = self.stack.tcp_sockets();
         let conn = sockets.iter().find(|s| {
-            s.local.port() == t.local_port && s.peer.is_some_and(|p| p.ip() == t.remote && p.port() == t.remote_port)
+            s.local.port() == t.local_port
+                && s.peer.is_some_and(|p| p.ip() == self.profile.socket_ip(t.remote) && p.port() == t.remote_port)
         });
         match conn {
             Some(s) => self.snapshot(shell::freebsd_state(s.state), Some(s.handle)),

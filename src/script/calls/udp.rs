@@ -25,7 +25,7 @@ impl Runner {
     pub(super) fn udp_bind(&mut self, line: usize, call: &Call, fd: i64) -> Result<Outcome> {
         expect_args(line, call, 3)?;
         require_ellipsis(line, call, 1, "explicit socket addresses (`...` binds the profile's local address)")?;
-        let addr = SocketAddr::new(self.profile.local_ip(), self.profile.local_port);
+        let addr = SocketAddr::new(self.profile.socket_ip(self.profile.local_ip()), self.profile.local_port);
         let socket = match self.stack.udp_bind(addr) {
             Ok(socket) => socket,
             Err(e) => return done(Err(errno_of(&e))),
@@ -43,7 +43,7 @@ impl Runner {
     pub(super) fn udp_connect(&mut self, fd: i64, socket: Option<UdpHandle>) -> Result<Outcome> {
         let socket = match socket {
             Some(socket) => socket,
-            None => match self.stack.udp_bind(SocketAddr::new(self.profile.local_ip(), 0)) {
+            None => match self.stack.udp_bind(SocketAddr::new(self.profile.socket_ip(self.profile.local_ip()), 0)) {
                 Ok(socket) => socket,
                 Err(e) => return done(Err(errno_of(&e))),
             },
@@ -51,7 +51,7 @@ impl Runner {
         if let Some(f) = self.fds.get_mut(&fd) {
             f.sock = Sock::Udp(Some(socket));
         }
-        let peer = SocketAddr::new(self.profile.remote_ip(), self.profile.connect_port);
+        let peer = SocketAddr::new(self.profile.socket_ip(self.profile.remote_ip()), self.profile.connect_port);
         if let Err(e) = self.stack.udp_connect(socket, peer) {
             return done(Err(errno_of(&e)));
         }
@@ -86,7 +86,7 @@ impl Runner {
         let payload = vec![0; len];
         let sent = if sendto {
             let t = self.matcher.tuple;
-            self.stack.udp_send_to(socket, &payload, SocketAddr::new(t.remote, t.remote_port))
+            self.stack.udp_send_to(socket, &payload, SocketAddr::new(self.profile.socket_ip(t.remote), t.remote_port))
         } else {
             self.stack.udp_send(socket, &payload)
         };
