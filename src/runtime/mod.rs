@@ -265,12 +265,22 @@ impl Inner {
         self.tasks.lock().register(on, direction, waker);
     }
 
-    /// Hand everything the stack wants to send to the device as one batch.
+    /// Hand everything the stack wants to send to the device as one batch. A
+    /// lone packet (a socket call's datagram or ACK, the common case) goes
+    /// without building a batch.
     fn flush(&self, stack: &mut Stack) {
-        let batch: Vec<Vec<u8>> = std::iter::from_fn(|| stack.poll_transmit()).collect();
-        if batch.is_empty() {
+        let Some(first) = stack.poll_transmit() else {
             return;
-        }
+        };
+        let Some(second) = stack.poll_transmit() else {
+            if let Err(e) = self.device.send(&first) {
+                warn!(error = %e, "device send failed");
+            }
+            stack.recycle(first);
+            return;
+        };
+        let mut batch = vec![first, second];
+        batch.extend(std::iter::from_fn(|| stack.poll_transmit()));
         if let Err(e) = self.device.send_batch(&batch) {
             warn!(error = %e, packets = batch.len(), "device send failed");
         }

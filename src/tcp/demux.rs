@@ -74,7 +74,7 @@ impl TcpTable {
                 None => return,
             },
         };
-        if let Some(&handle) = self.by_tuple.get(&(seg.dst_port, remote)) {
+        if let Some(handle) = self.by_tuple.get(&(seg.dst_port, remote)) {
             if self.accept_queue_full_for(ctx, handle, &seg) {
                 return;
             }
@@ -477,7 +477,7 @@ mod tests {
         assert!(sent.is_empty(), "no RST, nothing at all: {sent:?}");
         assert_eq!(s.counters().tcp_listen_overflow, 1);
         assert_eq!(s.counters().tcp_resets, 0);
-        let b = s.tcp_table().by_tuple[&(7, std::net::SocketAddr::from((PEER, 40002)))];
+        let b = s.tcp_table().by_tuple.get(&(7, std::net::SocketAddr::from((PEER, 40002)))).expect("indexed");
         assert_eq!(s.tcp_state(b), Some(State::SynReceived));
 
         s.tcp_accept(listener).expect("the first connection");

@@ -132,7 +132,7 @@ impl TcpTable {
     /// An error of `severity` about the segment `about` says.
     fn icmp_error(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, severity: Severity, about: &About) {
         let About { ours, local_port, remote, seq } = *about;
-        let found = ours.then(|| self.by_tuple.get(&(local_port, remote)).copied()).flatten().zip(seq);
+        let found = ours.then(|| self.by_tuple.get(&(local_port, remote))).flatten().zip(seq);
         let Some((handle, seq)) = found else {
             ctx.drop(DropReason::TcpIcmpUnmatched, format_args!("local port={local_port} remote={remote}"));
             return;

@@ -67,7 +67,7 @@ impl TcpTable {
         }
 
         // The 4-tuple index: exactly the connections that are not CLOSED.
-        for (&(port, remote), handle) in &tcp.by_tuple {
+        for (&(port, remote), handle) in tcp.by_tuple.iter() {
             let tcb = tcp.conns.get(handle).ok_or_else(|| format!("({port}, {remote}) leads to a freed connection"))?;
             ensure!(
                 tcb.local.port() == port && tcb.remote == remote,
@@ -80,7 +80,7 @@ impl TcpTable {
         }
         for tcb in tcp.conns.values().filter(|t| t.state != State::Closed) {
             ensure!(
-                tcp.by_tuple.get(&(tcb.local.port(), tcb.remote)) == Some(&tcb.handle),
+                tcp.by_tuple.get(&(tcb.local.port(), tcb.remote)) == Some(tcb.handle),
                 "{} → {} in {} cannot be found by its 4-tuple",
                 tcb.local,
                 tcb.remote,

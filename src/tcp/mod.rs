@@ -60,6 +60,7 @@ pub(crate) mod tcb;
 mod tests;
 mod timer_table;
 mod timers;
+mod tuple_map;
 mod user_calls;
 
 pub use api::TcpSocketInfo;

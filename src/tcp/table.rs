@@ -4,12 +4,12 @@
 //! connection to its listener's accept queue, freeing what is closed and unheld,
 //! re-arming the connection's timer.
 //!
-//! Lookups are hash maps (handle → TCB, 4-tuple → handle, port → listener), so a
-//! segment finds its connection in O(1). The table's own bounds are in
+//! Lookups are hash maps (handle → TCB, 4-tuple → handle with a one-entry cache
+//! in front, `tuple_map.rs`; port → listener), so a segment finds its connection
+//! in O(1). The table's own bounds are in
 //! [`TcpConfig`]: `max_connections`, `syn_backlog`, `accept_backlog`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::isn::IsnGenerator;
@@ -17,6 +17,7 @@ use super::listener::Listener;
 use super::state::State;
 use super::syncookie::CookieJar;
 use super::tcb::{Ctx, Tcb};
+use super::tuple_map::TupleMap;
 use super::TcpParams;
 use crate::ip::dual_stack::PortHolders;
 use crate::ip::IpOutput;
@@ -34,7 +35,7 @@ pub(crate) struct TcpTable {
     /// doubling) at full size — about 1 KiB per connection at 10,000.
     pub(super) conns: HandleMap<TcpHandle, Box<Tcb>>,
     /// (local port, remote address) → connection: O(1) demultiplexing.
-    pub(super) by_tuple: HashMap<(u16, SocketAddr), TcpHandle>,
+    pub(super) by_tuple: TupleMap,
     pub(super) listeners: HandleMap<TcpHandle, Listener>,
     /// Port → its listeners, one per family at most (`ip/dual_stack.rs`: an
     /// IPv4 listener and an IPv6-only one may share a port).
@@ -55,7 +56,7 @@ impl TcpTable {
         TcpTable {
             ports: PortTable::new(Protocol::Tcp, ports, seed.rotate_left(17)),
             conns: HandleMap::default(),
-            by_tuple: HashMap::new(),
+            by_tuple: TupleMap::default(),
             listeners: HandleMap::default(),
             listener_by_port: HashMap::new(),
             timers: BTreeSet::new(),
@@ -152,7 +153,7 @@ impl TcpTable {
             // Still held by a program, which will see the error or end-of-file;
             // the 4-tuple is free for new connections already.
             let key = (tcb.local.port(), tcb.remote);
-            if self.by_tuple.get(&key) == Some(&handle) {
+            if self.by_tuple.get(&key) == Some(handle) {
                 self.by_tuple.remove(&key);
             }
         }
@@ -171,7 +172,7 @@ impl TcpTable {
         };
         ctx.forget(Event::Tcp(handle));
         let key = (tcb.local.port(), tcb.remote);
-        if self.by_tuple.get(&key) == Some(&handle) {
+        if self.by_tuple.get(&key) == Some(handle) {
             self.by_tuple.remove(&key);
         }
         if let Some(t) = tcb.scheduled {

@@ -174,7 +174,7 @@ impl Harness {
 
     /// The connection on the script's 4-tuple, accepted or not.
     pub fn conn(&self) -> Option<TcpHandle> {
-        self.stack.tcp_table().by_tuple.get(&(self.port, std::net::SocketAddr::from((PEER, self.peer_port)))).copied()
+        self.stack.tcp_table().by_tuple.get(&(self.port, std::net::SocketAddr::from((PEER, self.peer_port))))
     }
 
     /// The state of the connection on the script's 4-tuple.
