@@ -61,7 +61,7 @@ pub use config::StackConfig;
 pub use counters::Counters;
 pub use raw::RawSocketInfo;
 pub use runtime::Runtime;
-pub use shared::{DropReason, Event, QueueLimit, RawHandle, TcpHandle, UdpHandle};
+pub use shared::{DropReason, Event, QueueLimit, RawHandle, RxChecksum, TcpHandle, UdpHandle};
 pub use socket::{RawSocket, TcpListener, TcpStream, UdpSocket};
 pub use stack::{SocketRow, Stack};
 pub use tcp::congestion;

@@ -44,6 +44,7 @@ use pcap_file::{DataLink, Endianness, PcapError};
 
 use crate::device::Device;
 use crate::shared::DropReason;
+use crate::RxChecksum;
 
 /// Which way a packet went, seen from the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,10 +270,20 @@ impl<D: Device> Device for CaptureDevice<D> {
         self.flush_pending();
         let received = self.inner.recv(buf)?;
         if let Some(n) = received {
-            let packet = buf.get(..n).unwrap_or_default().to_vec();
+            let mut packet = buf.get(..n).unwrap_or_default().to_vec();
+            // The file shows the packet as it would have crossed a wire: a
+            // checksum the device vouched for and left unfinished is finished
+            // in the copy (the stack itself does not need it).
+            if self.inner.rx_checksum() == RxChecksum::Vouched {
+                crate::wire::fill_transport_checksum(&mut packet);
+            }
             *self.pending.lock() = Some(Pending { at: wall_clock(), packet });
         }
         Ok(received)
+    }
+
+    fn rx_checksum(&self) -> RxChecksum {
+        self.inner.rx_checksum()
     }
 
     fn processed(&self, packet: &[u8], dropped: Option<DropReason>) {

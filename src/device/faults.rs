@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use super::Device;
 use crate::rng::SplitMix64;
+use crate::RxChecksum;
 
 /// What to do to packets, each a probability from 0.0 to 1.0 (delay in time).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -160,7 +161,15 @@ impl<D: Device> Device for FaultyDevice<D> {
                 return Ok(Some(n));
             }
             match self.inner.recv(buf)? {
-                Some(n) => state.apply(&self.config, now, buf[..n].to_vec(), |s| &mut s.rx),
+                Some(n) => {
+                    let mut packet = buf[..n].to_vec();
+                    // Faults may change it: the stack must verify it, so a
+                    // checksum the device left unfinished is finished first.
+                    if self.inner.rx_checksum() == RxChecksum::Vouched {
+                        crate::wire::fill_transport_checksum(&mut packet);
+                    }
+                    state.apply(&self.config, now, packet, |s| &mut s.rx)
+                }
                 None => return Ok(None),
             }
         }
@@ -186,6 +195,16 @@ impl<D: Device> Device for FaultyDevice<D> {
             packets.iter().try_for_each(|p| self.send(p))
         } else {
             self.inner.send_batch(packets)
+        }
+    }
+
+    /// Without faults, what the device below vouched for; with faults, nothing
+    /// (a packet may have been corrupted on purpose).
+    fn rx_checksum(&self) -> RxChecksum {
+        if self.config.is_active() {
+            RxChecksum::Verify
+        } else {
+            self.inner.rx_checksum()
         }
     }
 

@@ -19,6 +19,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 use crate::shared::DropReason;
+use crate::RxChecksum;
 
 /// A packet device the [`Runtime`](crate::Runtime) can drive.
 ///
@@ -36,6 +37,15 @@ pub trait Device: Send + Sync + 'static {
     /// round. A device that can merge packets (the TUN with offloads) overrides it.
     fn send_batch(&self, packets: &[Vec<u8>]) -> io::Result<()> {
         packets.iter().try_for_each(|p| self.send(p))
+    }
+    /// What the device vouches for in the packet `recv` returned last: its
+    /// transport checksum need not be verified ([`RxChecksum::Vouched`]), or
+    /// nothing ([`RxChecksum::Verify`], the default). The runtime passes it to
+    /// [`Stack::input_with`](crate::Stack::input_with). Only the TUN with
+    /// offloads vouches; a wrapper that can change packets (the fault injector)
+    /// must not pass a vouch on.
+    fn rx_checksum(&self) -> RxChecksum {
+        RxChecksum::Verify
     }
     /// A file descriptor that polls readable when `recv` has a packet.
     fn readable_fd(&self) -> RawFd;
@@ -75,6 +85,9 @@ impl<D: Device> Device for std::sync::Arc<D> {
     }
     fn send_batch(&self, packets: &[Vec<u8>]) -> io::Result<()> {
         (**self).send_batch(packets)
+    }
+    fn rx_checksum(&self) -> RxChecksum {
+        (**self).rx_checksum()
     }
     fn readable_fd(&self) -> RawFd {
         (**self).readable_fd()

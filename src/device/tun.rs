@@ -11,11 +11,13 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tun_tap::{Iface, Mode};
 
 use super::vnet::{self, VnetHeader, Write, PLAIN};
 use super::{tun_vnet, wait_writable, Device};
+use crate::RxChecksum;
 
 /// A TUN interface opened and configured for the stack.
 #[derive(Debug)]
@@ -23,6 +25,9 @@ pub struct TunDevice {
     fd: TunFd,
     name: String,
     mtu: usize,
+    /// Whether the last packet read came with a checksum the kernel left to us
+    /// and we vouch for (`vnet::accept`).
+    vouched: AtomicBool,
 }
 
 /// The descriptor, and how packets cross it.
@@ -84,7 +89,7 @@ impl TunDevice {
             ip(&["-6", "addr", "add", &format!("{addr6}/{prefix6}"), "dev", &name, "nodad"])?;
         }
         ip(&["link", "set", "dev", &name, "up"])?;
-        Ok(TunDevice { fd, name, mtu: config.mtu })
+        Ok(TunDevice { fd, name, mtu: config.mtu, vouched: AtomicBool::new(false) })
     }
 
     /// The interface name the kernel gave.
@@ -178,11 +183,22 @@ impl Device for TunDevice {
             let Some((header, n)) = tun_vnet::recv(fd, buf)? else {
                 return Ok(None);
             };
-            let packet = buf.get_mut(..n).unwrap_or_default();
-            match vnet::complete_checksum(&header, packet) {
-                Ok(()) => return Ok(Some(n)),
+            let packet = buf.get(..n).unwrap_or_default();
+            match vnet::accept(&header, packet) {
+                Ok(checksum) => {
+                    self.vouched.store(checksum == RxChecksum::Vouched, Ordering::Relaxed);
+                    return Ok(Some(n));
+                }
                 Err(e) => tracing::warn!(?e, ?header, len = n, "TUN packet with an unusable virtio-net header dropped"),
             }
+        }
+    }
+
+    fn rx_checksum(&self) -> RxChecksum {
+        if self.vouched.load(Ordering::Relaxed) {
+            RxChecksum::Vouched
+        } else {
+            RxChecksum::Verify
         }
     }
 

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use super::reassembly::{Fragment, FragmentKey, FragmentOutcome, ReassemblyConfig};
 use super::Reassembler;
-use crate::shared::{Context, DropReason};
+use crate::shared::{Context, DropReason, RxChecksum};
 use crate::time::Instant;
 use crate::wire::ipv4::{self, Ipv4Error};
 
@@ -130,6 +130,8 @@ impl IpInput {
         }
         let payload = whole?;
         ctx.counters.ip_frag_reassembled += 1;
+        // Whatever the last fragment's link vouched for, not the whole.
+        ctx.rx_checksum = RxChecksum::Verify;
         Some(Delivered { head: Datagram { header: None, ..head }, payload: Cow::Owned(payload) })
     }
 

@@ -308,7 +308,7 @@ impl Inner {
                 match self.device.recv(buf) {
                     Ok(Some(len)) => {
                         let packet = buf.get(..len).unwrap_or_default();
-                        let dropped = stack.input(now, packet);
+                        let dropped = stack.input_with(now, packet, self.device.rx_checksum());
                         self.device.processed(packet, dropped);
                     }
                     Ok(None) => {
@@ -403,7 +403,10 @@ fn drive(inner: Weak<Inner>) {
         // Timers due fire, and the tasks the round or they woke run now, on
         // this thread; while some are still ready the driver does not sleep.
         let timeout = inner.after_round(&round);
-        inner.sleep(timeout);
+        // A round that stopped at a full batch goes on at once: packets wait.
+        if round.drained {
+            inner.sleep(timeout);
+        }
     }
 }
 

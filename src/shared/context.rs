@@ -9,7 +9,7 @@
 use std::fmt;
 
 use super::drop::DropLog;
-use super::{DropReason, Event, EventQueue};
+use super::{DropReason, Event, EventQueue, RxChecksum};
 use crate::counters::Counters;
 use crate::time::Instant;
 
@@ -24,6 +24,8 @@ pub struct Context<'a> {
     verdict: &'a mut Option<DropReason>,
     /// How often each drop reason was traced lately.
     log: &'a mut DropLog,
+    /// What the link said of the transport checksum of the packet being input.
+    pub rx_checksum: RxChecksum,
 }
 
 impl<'a> Context<'a> {
@@ -34,13 +36,20 @@ impl<'a> Context<'a> {
         verdict: &'a mut Option<DropReason>,
         log: &'a mut DropLog,
     ) -> Self {
-        Context { now, counters, events, verdict, log }
+        Context { now, counters, events, verdict, log, rx_checksum: RxChecksum::Verify }
     }
 
     /// The same context for a shorter borrow (to lend it on to a callee that
     /// keeps it in a struct).
     pub(crate) fn reborrow(&mut self) -> Context<'_> {
-        Context { now: self.now, counters: self.counters, events: self.events, verdict: self.verdict, log: self.log }
+        Context {
+            now: self.now,
+            counters: self.counters,
+            events: self.events,
+            verdict: self.verdict,
+            log: self.log,
+            rx_checksum: self.rx_checksum,
+        }
     }
 
     /// Tell a program waiting on a socket that something changed.

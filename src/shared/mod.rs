@@ -36,6 +36,7 @@ mod events;
 mod handle_hash;
 mod handles;
 mod rate_limit;
+mod rx_checksum;
 
 pub use context::Context;
 pub use datagram_queue::{ReceivedDatagram, RecvQueue};
@@ -44,6 +45,7 @@ pub use events::{Event, EventQueue};
 pub use handle_hash::{HandleMap, HandleSet};
 pub use handles::{RawHandle, TcpHandle, UdpHandle};
 pub use rate_limit::TokenBucket;
+pub use rx_checksum::RxChecksum;
 
 /// The bound of a datagram receive queue: both counts apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

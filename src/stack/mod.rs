@@ -37,7 +37,9 @@ use crate::ip::{Datagram, IpInput, IpOutput, OutputConfig};
 use crate::ports::PortTable;
 use crate::proto::{IcmpError, Protocol, ProtocolTable, Verdict};
 use crate::raw::{RawConfig, RawDelivery, RawSocketInfo, RawTable};
-use crate::shared::{Context, DropLog, DropReason, Event, EventQueue, QueueLimit, RawHandle, TcpHandle, UdpHandle};
+use crate::shared::{
+    Context, DropLog, DropReason, Event, EventQueue, QueueLimit, RawHandle, RxChecksum, TcpHandle, UdpHandle,
+};
 use crate::tcp::{Keepalive, SocketBuffers, State, TcpInfo, TcpParams, TcpReadiness, TcpSocketInfo, TcpTable};
 use crate::time::Instant;
 use crate::udp::{unreachable_kind_v4, Delivery, ReceivedDatagram, UdpConfig, UdpSocketInfo, UdpTable};
@@ -164,8 +166,18 @@ impl Stack {
     /// answered with a RST or an ACK but otherwise discarded (no socket, out of
     /// window) counts as dropped.
     pub fn input(&mut self, now: Instant, packet: &[u8]) -> Option<DropReason> {
+        self.input_with(now, packet, RxChecksum::Verify)
+    }
+
+    /// [`input`](Stack::input) of a packet the link says more about: with
+    /// [`RxChecksum::Vouched`] (a TUN with offloads, for a packet the kernel
+    /// built and left to "hardware" to checksum) a whole TCP or UDP packet's
+    /// checksum is not verified — its field may hold only the pseudo-header
+    /// sum. A host that is not sure passes `Verify`, which is `input`.
+    pub fn input_with(&mut self, now: Instant, packet: &[u8], checksum: RxChecksum) -> Option<DropReason> {
         self.verdict = None;
         let mut p = self.parts(now);
+        p.ctx.rx_checksum = checksum;
         // The version nibble sends IPv6 to its own half (`v6.rs`); all else is
         // IPv4's to validate, a bad version included.
         if packet.first().is_some_and(|b| b >> 4 == 6) {

@@ -16,14 +16,17 @@ use super::tcb::{our_mss, reset_for, send_segment, wscale_for, Ctx, Tcb, DEFAULT
 use super::{SynCookies, TcpTable};
 use crate::ip::dual_stack::Family;
 use crate::ip::{Datagram, IpOutput};
-use crate::shared::{Context, DropReason, TcpHandle};
+use crate::shared::{Context, DropReason, RxChecksum, TcpHandle};
 use crate::time::Instant;
 use crate::wire::tcp::{self as wire, Flags, Options, Segment, TcpError};
 
 impl TcpTable {
     /// A TCP segment over IPv4 for us.
     pub fn input(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, ip: &Datagram<'_>) {
-        let seg = wire::parse(ip.src, ip.dst, ip.payload);
+        let seg = match ctx.rx_checksum {
+            RxChecksum::Verify => wire::parse(ip.src, ip.dst, ip.payload),
+            RxChecksum::Vouched => wire::parse_vouched(ip.payload),
+        };
         self.segment_in(ctx, out, IpAddr::V4(ip.src), seg);
     }
 
@@ -36,7 +39,10 @@ impl TcpTable {
         dst: Ipv6Addr,
         payload: &[u8],
     ) {
-        let seg = wire::parse_v6(src, dst, payload);
+        let seg = match ctx.rx_checksum {
+            RxChecksum::Verify => wire::parse_v6(src, dst, payload),
+            RxChecksum::Vouched => wire::parse_vouched(payload),
+        };
         self.segment_in(ctx, out, IpAddr::V6(src), seg);
     }
 

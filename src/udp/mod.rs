@@ -21,7 +21,7 @@ use bytes::Bytes;
 use crate::ip::dual_stack::{canonical, Binding, Family, PortHolders};
 use crate::ip::{Datagram, IpOutput, OutputError};
 use crate::ports::{BindError, PortConfig, PortTable, Protocol};
-use crate::shared::{Context, DropReason, Event, QueueLimit, UdpHandle};
+use crate::shared::{Context, DropReason, Event, QueueLimit, RxChecksum, UdpHandle};
 use crate::wire::icmp::{CODE_HOST_UNREACHABLE, CODE_NET_UNREACHABLE, CODE_PORT_UNREACHABLE};
 use crate::wire::icmpv6;
 use crate::wire::ip_protocol::UDP as PROTO_UDP;
@@ -141,7 +141,11 @@ impl UdpTable {
 
     /// A UDP datagram over IPv4 for us (RFC 768).
     pub fn input(&mut self, ctx: &mut Context<'_>, ip: &Datagram<'_>) -> Delivery {
-        match udp::parse(ip.src, ip.dst, ip.payload) {
+        let parsed = match ctx.rx_checksum {
+            RxChecksum::Verify => udp::parse(ip.src, ip.dst, ip.payload),
+            RxChecksum::Vouched => udp::parse_vouched(ip.payload),
+        };
+        match parsed {
             Ok(d) => self.deliver(ctx, IpAddr::V4(ip.src), &d),
             Err(e) => refuse(ctx, e, IpAddr::V4(ip.src)),
         }
@@ -149,7 +153,11 @@ impl UdpTable {
 
     /// A UDP datagram over IPv6 for us: its checksum is mandatory (RFC 8200 §8.1).
     pub fn input_v6(&mut self, ctx: &mut Context<'_>, src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Delivery {
-        match udp::parse_v6(src, dst, payload) {
+        let parsed = match ctx.rx_checksum {
+            RxChecksum::Verify => udp::parse_v6(src, dst, payload),
+            RxChecksum::Vouched => udp::parse_vouched(payload),
+        };
+        match parsed {
             Ok(d) => self.deliver(ctx, IpAddr::V6(src), &d),
             Err(e) => refuse(ctx, e, IpAddr::V6(src)),
         }

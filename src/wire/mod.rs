@@ -19,7 +19,9 @@ pub mod tcp;
 pub mod udp;
 
 mod pseudo_sum;
-pub use pseudo_sum::{complete_partial_checksum, verifies_with_pseudo_header, verifies_with_pseudo_header_v6};
+pub use pseudo_sum::{
+    complete_partial_checksum, fill_transport_checksum, verifies_with_pseudo_header, verifies_with_pseudo_header_v6,
+};
 
 /// IP protocol numbers (the IPv4 header's protocol field and IPv6's Next Header,
 /// IANA "Assigned Internet Protocol Numbers"): the crate's one definition of them,

@@ -88,6 +88,54 @@ pub fn complete_partial_checksum(packet: &mut [u8], start: usize, at: usize) -> 
     true
 }
 
+/// Write the TCP or UDP checksum of a whole IP `packet` (IPv4, or IPv6 with the
+/// transport header right after the fixed header), whatever its checksum field
+/// held: a complete checksum, or only the pseudo-header sum a device was to
+/// finish. For a copy of a packet whose checksum the link vouched for and left
+/// unfinished (`RxChecksum::Vouched`): the capture and the fault injector make
+/// it an ordinary packet. False, and `packet` unchanged, for anything else.
+///
+/// Cost: one pass over the transport header and data.
+pub fn fill_transport_checksum(packet: &mut [u8]) -> bool {
+    use super::ip_protocol::{TCP, UDP};
+    let (seed, protocol, start) = match packet.first().map(|b| b >> 4) {
+        Some(4) => {
+            let Ok(ip) = etherparse::Ipv4HeaderSlice::from_slice(packet) else { return false };
+            let (start, total) = (ip.slice().len(), usize::from(ip.total_len()));
+            let Some(len) = total.checked_sub(start).and_then(|l| u16::try_from(l).ok()) else { return false };
+            if total != packet.len() {
+                return false;
+            }
+            (partial_checksum(ip.source_addr(), ip.destination_addr(), ip.protocol().0, len), ip.protocol().0, start)
+        }
+        Some(6) => {
+            let Ok(ip) = etherparse::Ipv6HeaderSlice::from_slice(packet) else { return false };
+            let start = ip.slice().len();
+            let Ok(len) = u32::try_from(packet.len() - start) else { return false };
+            let next = ip.next_header().0;
+            (partial_checksum_v6(ip.source_addr(), ip.destination_addr(), next, len), next, start)
+        }
+        _ => return false,
+    };
+    let at = start
+        + match protocol {
+            TCP => 16,
+            UDP => 6,
+            _ => return false,
+        };
+    let Some(field) = packet.get_mut(at..at + 2) else { return false };
+    field.copy_from_slice(&seed);
+    if !complete_partial_checksum(packet, start, at) {
+        return false;
+    }
+    // RFC 768: a UDP checksum that computes to zero is sent as all ones (zero
+    // would mean "no checksum").
+    if protocol == UDP && packet[at..at + 2] == [0, 0] {
+        packet[at..at + 2].copy_from_slice(&[0xff, 0xff]);
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +202,39 @@ mod tests {
     #[test]
     fn verification_refuses_what_no_length_field_can_describe() {
         assert!(!verifies_with_pseudo_header(A, B, 17, &vec![0; 65_536]));
+    }
+
+    /// Whatever a TCP or UDP packet's checksum field held — garbage, or the
+    /// pseudo-header sum a device was to finish — filling it gives the packet a
+    /// sender would have built; anything else is left alone.
+    #[test]
+    fn fill_transport_checksum_restores_tcp_and_udp_over_both_families() {
+        use etherparse::PacketBuilder;
+        let (a6, b6) =
+            ([0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        let mut packets = Vec::new();
+        for payload in [&b""[..], b"x", &[7u8; 1400]] {
+            let mut p = Vec::new();
+            PacketBuilder::ipv4(A.octets(), B.octets(), 64).tcp(1, 2, 3, 4).write(&mut p, payload).expect("tcp/4");
+            packets.push((p, 20 + 16));
+            let mut p = Vec::new();
+            PacketBuilder::ipv6(a6, b6, 64).udp(5, 6).write(&mut p, payload).expect("udp/6");
+            packets.push((p, 40 + 6));
+        }
+        for (good, at) in packets {
+            let mut bad = good.clone();
+            bad[at..at + 2].copy_from_slice(&[0xde, 0xad]);
+            assert!(fill_transport_checksum(&mut bad));
+            assert_eq!(bad, good);
+        }
+        let mut icmp = Vec::new();
+        PacketBuilder::ipv4(A.octets(), B.octets(), 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut icmp, b"hi")
+            .expect("icmp");
+        let before = icmp.clone();
+        assert!(!fill_transport_checksum(&mut icmp), "not TCP or UDP");
+        assert_eq!(icmp, before);
+        assert!(!fill_transport_checksum(&mut [0x45, 0, 0]), "truncated");
     }
 }

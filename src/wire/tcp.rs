@@ -115,6 +115,13 @@ pub fn parse_v6(src: Ipv6Addr, dst: Ipv6Addr, ip_payload: &[u8]) -> Result<Segme
     parse_checked(ip_payload, |segment| super::verifies_with_pseudo_header_v6(src, dst, ip_protocol::TCP, segment))
 }
 
+/// [`parse`] for a segment whose checksum the link vouches for
+/// (`RxChecksum::Vouched`, set by the stack's caller): the header is checked,
+/// the checksum is not — its field may hold only the pseudo-header sum.
+pub fn parse_vouched(ip_payload: &[u8]) -> Result<Segment<'_>, TcpError> {
+    parse_checked(ip_payload, |_| true)
+}
+
 fn parse_checked(ip_payload: &[u8], verifies: impl FnOnce(&[u8]) -> bool) -> Result<Segment<'_>, TcpError> {
     let slice = TcpSlice::from_slice(ip_payload).map_err(|_| TcpError::BadHeader)?;
     if !verifies(ip_payload) {
@@ -692,6 +699,9 @@ mod tests {
         let mut off = buf.clone();
         off[field::DATA_OFF] = 0x40;
         assert_eq!(parse(A, B, &off), Err(TcpError::BadHeader));
+        // A vouched-for segment skips only the checksum, not the header checks.
+        assert_eq!(parse_vouched(&bad).map(|s| s.seq), Ok(syn().seq ^ (1 << 24)));
+        assert_eq!(parse_vouched(&off).err(), Some(TcpError::BadHeader));
     }
 
     fn arb_options() -> impl proptest::strategy::Strategy<Value = Options> {

@@ -47,35 +47,42 @@ pub struct UdpDatagram<'a> {
 /// RFC 768: the length field covers header and data and must fit the IP payload
 /// (bytes beyond it are ignored); a zero checksum means the sender computed none.
 pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, ip_payload: &[u8]) -> Result<UdpDatagram<'_>, UdpError> {
+    parse_checked(ip_payload, |header, datagram| {
+        header.checksum == 0 || super::verifies_with_pseudo_header(src, dst, super::ip_protocol::UDP, datagram)
+    })
+}
+
+/// [`parse`] (either family) for a datagram whose checksum the link vouches for
+/// (`RxChecksum::Vouched`, set by the stack's caller): the length is checked,
+/// the checksum is not.
+pub fn parse_vouched(ip_payload: &[u8]) -> Result<UdpDatagram<'_>, UdpError> {
+    parse_checked(ip_payload, |_, _| true)
+}
+
+/// The length checks, then `verifies(header, the datagram's bytes)`.
+fn parse_checked(
+    ip_payload: &[u8],
+    verifies: impl FnOnce(&UdpHeader, &[u8]) -> bool,
+) -> Result<UdpDatagram<'_>, UdpError> {
     let slice = UdpSlice::from_slice(ip_payload).map_err(|_| UdpError::BadLength)?;
     let length = usize::from(slice.length());
     if length < HEADER_LEN || length > ip_payload.len() {
         return Err(UdpError::BadLength);
     }
     let header = slice.to_header();
-    let payload = slice.payload();
-    if header.checksum != 0
-        && !super::verifies_with_pseudo_header(src, dst, super::ip_protocol::UDP, &ip_payload[..length])
-    {
+    if !verifies(&header, &ip_payload[..length]) {
         return Err(UdpError::BadChecksum);
     }
-    Ok(UdpDatagram { src_port: header.source_port, dst_port: header.destination_port, payload })
+    Ok(UdpDatagram { src_port: header.source_port, dst_port: header.destination_port, payload: slice.payload() })
 }
 
 /// Parse a UDP datagram carried over IPv6 from `src` to `dst`: as [`parse`], but
 /// the checksum is mandatory (RFC 8200 §8.1) — a zero checksum field does not
 /// verify (RFC 6935's exception for tunnels is not taken).
 pub fn parse_v6(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Result<UdpDatagram<'_>, UdpError> {
-    let slice = UdpSlice::from_slice(payload).map_err(|_| UdpError::BadLength)?;
-    let length = usize::from(slice.length());
-    if length < HEADER_LEN || length > payload.len() {
-        return Err(UdpError::BadLength);
-    }
-    if !super::verifies_with_pseudo_header_v6(src, dst, super::ip_protocol::UDP, &payload[..length]) {
-        return Err(UdpError::BadChecksum);
-    }
-    let header = slice.to_header();
-    Ok(UdpDatagram { src_port: header.source_port, dst_port: header.destination_port, payload: slice.payload() })
+    parse_checked(payload, |_, datagram| {
+        super::verifies_with_pseudo_header_v6(src, dst, super::ip_protocol::UDP, datagram)
+    })
 }
 /// Append a UDP header with its checksum, then `payload`, to `out`. `None` if the
 /// payload is larger than a UDP length field can describe.

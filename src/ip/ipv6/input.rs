@@ -38,7 +38,7 @@ use std::net::Ipv6Addr;
 
 use crate::ip::reassembly::{Fragment, FragmentOutcome, ReassemblyConfig};
 use crate::ip::Reassembler;
-use crate::shared::{Context, DropReason};
+use crate::shared::{Context, DropReason, RxChecksum};
 use crate::time::Instant;
 use crate::wire::icmpv6::{self, ErrorKind};
 use crate::wire::ipv6::{self, field, Ipv6Error, HEADER_LEN, MAX_PAYLOAD, MIN_MTU};
@@ -270,6 +270,8 @@ impl Ipv6Input {
             return Input6::Nothing;
         };
         ctx.counters.ip6_frag_reassembled += 1;
+        // Whatever the last fragment's link vouched for, not the whole.
+        ctx.rx_checksum = RxChecksum::Verify;
         let mut whole = Vec::with_capacity(unfragmentable + data.len());
         whole.extend_from_slice(first.start.get(..unfragmentable).unwrap_or_default());
         whole.extend_from_slice(&data);

@@ -440,3 +440,38 @@ fn connect_clears_a_pending_error() {
     s.udp_connect(h, sa(PEER, 6001)).expect("reconnect");
     assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::WouldBlock);
 }
+
+// ---------------------------------------------------------------------------
+// What the link vouches for (RxChecksum)
+// ---------------------------------------------------------------------------
+
+/// A datagram whose checksum field holds only the pseudo-header sum — what the
+/// kernel hands a TUN with offloads — is dropped as a bad checksum when the
+/// stack verifies, and delivered when the link vouches for it. A datagram
+/// reassembled from fragments is verified whatever its last fragment's link
+/// said.
+#[test]
+fn a_vouched_checksum_is_not_verified_but_a_reassembled_one_is() {
+    use crate::shared::RxChecksum;
+    let mut s = stack();
+    let h = bind(&mut s, 5000);
+    let mut partial = udp_packet(PEER, US, 40000, 5000, b"left to hardware");
+    partial[20 + 6..20 + 8].copy_from_slice(&[0x12, 0x34]);
+    s.input(ms(0), &partial);
+    assert_eq!(s.counters().udp_rx_bad_checksum, 1, "verified: the field is not a checksum");
+    s.input_with(ms(1), &partial, RxChecksum::Vouched);
+    assert_eq!(&s.udp_recv(h).expect("delivered").data[..], b"left to hardware");
+    assert_eq!(s.counters().udp_rx_bad_checksum, 1);
+
+    let mut segment = udp_segment(PEER, US, 40000, 5000, &pattern(600));
+    segment[6..8].copy_from_slice(&[0x12, 0x34]);
+    let pieces = fragments(PEER, US, crate::wire::ip_protocol::UDP, 77, &segment, 304);
+    let (last, first) = pieces.split_last().expect("fragments");
+    for piece in first {
+        s.input(ms(2), piece);
+    }
+    s.input_with(ms(3), last, RxChecksum::Vouched);
+    assert_eq!(s.counters().ip_frag_reassembled, 1);
+    assert_eq!(s.counters().udp_rx_bad_checksum, 2, "the reassembled datagram was verified");
+    assert_eq!(err_kind(s.udp_recv(h)), ErrorKind::WouldBlock);
+}
