@@ -265,7 +265,7 @@ async fn raw_datagrams_of_protocol_253_go_both_ways() {
         a.send_to(&sent, B).await.expect("send_to");
         let mut buf = vec![0u8; 8192];
         let (n, from) = bounded("raw recv_from", b.recv_from(&mut buf)).await.expect("recv_from");
-        assert_eq!((&buf[..n], from), (&sent[..], A));
+        assert_eq!((&buf[..n], from), (&sent[..], A.into()));
         b.send_to(&buf[..n], from).await.expect("send back");
         let (m, _) = bounded("the answer", a.recv_from(&mut buf)).await.expect("answer");
         assert_eq!(&buf[..m], &sent[..]);

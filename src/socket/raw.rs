@@ -19,7 +19,7 @@ use crate::shared::RawHandle;
 /// ```no_run
 /// # fn main() -> std::io::Result<()> {
 /// # let runtime: tunstack::Runtime = unimplemented!();
-/// let socket = tunstack::RawSocket::bind(&runtime, 253, "0.0.0.0".parse().unwrap())?;
+/// let socket = tunstack::RawSocket::bind(&runtime, 253, std::net::Ipv4Addr::UNSPECIFIED)?; // or Ipv6Addr::UNSPECIFIED
 /// let mut buf = [0u8; 65_536];
 /// let (n, from) = socket.recv_from(&mut buf)?;
 /// socket.send_to(&buf[..n], from)?; // an echo of protocol 253

@@ -25,7 +25,14 @@ struct Knobs {
 fn any_knobs(family: Family) -> impl Strategy<Value = Knobs> {
     let buffer = prop_oneof![2048usize..16_384, 16_384usize..=262_144];
     let slow = proptest::option::weighted(0.3, (256usize..8192, 1u64..300).prop_map(|(n, t)| (n, ms(t))));
-    (buffer.clone(), buffer, any::<(bool, bool, bool)>(), family.min_mtu()..=1500, prop_oneof![Just(0u64), 1u64..=200], slow)
+    (
+        buffer.clone(),
+        buffer,
+        any::<(bool, bool, bool)>(),
+        family.min_mtu()..=1500,
+        prop_oneof![Just(0u64), 1u64..=200],
+        slow,
+    )
         .prop_map(|(recv_buffer, send_buffer, (sack, timestamps, window_scaling), mtu, delayed_ack, slow)| Knobs {
             recv_buffer,
             send_buffer,

@@ -406,7 +406,14 @@ impl Family {
                 Family::V4 => (c.ip_tx_packets, c.ip6_tx_packets),
                 Family::V6 => (c.ip6_tx_packets, c.ip_tx_packets),
             };
-            prop_assert!(ours > 0 && other == 0, "seed {:#x}: {:?} sent {} packets and {} of the other family", seed, self, ours, other);
+            prop_assert!(
+                ours > 0 && other == 0,
+                "seed {:#x}: {:?} sent {} packets and {} of the other family",
+                seed,
+                self,
+                ours,
+                other
+            );
         }
         Ok(())
     }
