@@ -10,6 +10,7 @@ mod config;
 mod congestion;
 mod link;
 mod middlebox;
+mod pmtu;
 mod replay;
 mod stream;
 mod termination;
