@@ -26,6 +26,9 @@
 //! one counter per kind, the kernel receives the Parameter Problem RFC 8200 asks
 //! for (read from its own `/proc/net/snmp6`), and the stack keeps answering.
 //!
+//! Raw sockets over IPv6: `serve --raw-echo 253` echoes Next Header 253 to a
+//! kernel `AF_INET6` `SOCK_RAW` socket, whole and fragmented, byte-exact.
+//!
 //! Without root / `/dev/net/tun` / `ip netns` / `ping` / `tshark` / `python3` this
 //! is SKIPPED loudly, or fails when CI=true (see tests/common/mod.rs).
 
