@@ -263,13 +263,18 @@ async fn raw_datagrams_of_protocol_253_go_both_ways() {
     for len in [1, 1480, 4000] {
         let sent = payload(len, len);
         a.send_to(&sent, B).await.expect("send_to");
-        let mut buf = vec![0u8; 8192];
-        let (n, from) = bounded("raw recv_from", b.recv_from(&mut buf)).await.expect("recv_from");
-        assert_eq!((&buf[..n], from), (&sent[..], A.into()));
-        b.send_to(&buf[..n], from).await.expect("send back");
-        let (m, _) = bounded("the answer", a.recv_from(&mut buf)).await.expect("answer");
-        assert_eq!(&buf[..m], &sent[..]);
+        echo_back(&a, &b, &sent, A.into()).await;
     }
+}
+
+/// B reads `sent` from `from` (A) and sends it back; A reads it.
+async fn echo_back(a: &RawSocket, b: &RawSocket, sent: &[u8], from: std::net::IpAddr) {
+    let mut buf = vec![0u8; 8192];
+    let (n, got_from) = bounded("raw recv_from", b.recv_from(&mut buf)).await.expect("recv_from");
+    assert_eq!((&buf[..n], got_from), (sent, from));
+    b.send_to(&buf[..n], from).await.expect("send back");
+    let (m, _) = bounded("the answer", a.recv_from(&mut buf)).await.expect("answer");
+    assert_eq!(&buf[..m], sent);
 }
 
 /// The same over IPv6 (RFC 3542 §3): each side reads the payload alone, a
@@ -285,12 +290,7 @@ async fn raw_ipv6_datagrams_of_next_header_253_go_both_ways() {
     for len in [0, 1460, 4000] {
         let sent = payload(len, len);
         a.send(&sent).await.expect("send");
-        let mut buf = vec![0u8; 8192];
-        let (n, from) = bounded("raw recv_from", b.recv_from(&mut buf)).await.expect("recv_from");
-        assert_eq!((&buf[..n], from), (&sent[..], A6.into()));
-        b.send_to(&buf[..n], from).await.expect("send back");
-        let (m, _) = bounded("the answer", a.recv_from(&mut buf)).await.expect("answer");
-        assert_eq!(&buf[..m], &sent[..]);
+        echo_back(&a, &b, &sent, A6.into()).await;
     }
     let mut buf = [0u8; 16];
     let poll = std::future::poll_fn(|cx| std::task::Poll::Ready(b4.poll_recv_from(cx, &mut buf).is_pending()));
