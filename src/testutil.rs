@@ -6,7 +6,7 @@
 //! [`Stack::poll_transmit`] returns and check every checksum on the way, so a test
 //! that reads a field has also checked that the packet was well formed.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 use etherparse::checksum::Sum16BitWords;
 use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Type};
@@ -16,7 +16,9 @@ use crate::counters::Counters;
 use crate::shared::Event;
 use crate::stack::Stack;
 use crate::time::Instant;
+use crate::wire::ip_protocol::FRAGMENT;
 use crate::wire::ipv4::{self, Ipv4Repr, MIN_HEADER_LEN};
+use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::{icmp, udp};
 
 /// The stack's address (the default [`StackConfig::addr`]).
@@ -26,8 +28,47 @@ pub const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 /// A third host on the peer's side.
 pub const OTHER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 9);
 
+/// The stack's IPv6 address in the IPv6 tests (the benchmarking range, RFC 5180).
+pub const US6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+/// The kernel side of the link over IPv6.
+pub const PEER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+
 pub use crate::wire::ip_protocol::ICMP as PROTO_ICMP;
 pub use crate::wire::ip_protocol::UDP as PROTO_UDP;
+
+/// A dual-stack stack: the defaults plus [`US6`].
+pub fn stack6() -> Stack {
+    Stack::new(StackConfig { addr6: Some(US6), ..StackConfig::default() })
+}
+
+/// An IPv6 packet from `src` to `dst` carrying `payload` (extension headers
+/// and upper layer) under `next_header`.
+pub fn ip6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    ipv6::emit(&mut out, &Ipv6Repr { src, dst, next_header, hop_limit: 64, flow_label: 0 }, payload).expect("fits");
+    out
+}
+
+/// What the stack sent over IPv6 (whole or in fragments, in order): source,
+/// destination, Next Header and the upper-layer message, rebuilt.
+pub fn sent6(stack: &mut Stack) -> Vec<(Ipv6Addr, Ipv6Addr, u8, Vec<u8>)> {
+    let mut out: Vec<(Ipv6Addr, Ipv6Addr, u8, Vec<u8>)> = Vec::new();
+    for p in drain(stack) {
+        let ip = ipv6::parse(&p).expect("valid IPv6");
+        assert!(p.len() <= 1500, "fits the MTU");
+        if ip.next_header != FRAGMENT {
+            out.push((ip.src, ip.dst, ip.next_header, ip.payload().to_vec()));
+            continue;
+        }
+        let (frag, data) = ip.payload().split_at(8);
+        let offset = usize::from(u16::from_be_bytes([frag[2], frag[3]]) >> 3) * 8;
+        match out.last_mut() {
+            Some(last) if offset > 0 => last.3.extend_from_slice(data),
+            _ => out.push((ip.src, ip.dst, frag[0], data.to_vec())),
+        }
+    }
+    out
+}
 
 /// A time `ms` milliseconds after the epoch.
 pub fn ms(ms: u64) -> Instant {

@@ -282,13 +282,38 @@ async fn raw_datagrams_of_protocol_253_go_both_ways() {
     for len in [1, 1480, 4000] {
         let sent = payload(len, len);
         a.send_to(&sent, B).await.expect("send_to");
-        let mut buf = vec![0u8; 8192];
-        let (n, from) = bounded("raw recv_from", b.recv_from(&mut buf)).await.expect("recv_from");
-        assert_eq!((&buf[..n], from), (&sent[..], A));
-        b.send_to(&buf[..n], from).await.expect("send back");
-        let (m, _) = bounded("the answer", a.recv_from(&mut buf)).await.expect("answer");
-        assert_eq!(&buf[..m], &sent[..]);
+        echo_back(&a, &b, &sent, A.into()).await;
     }
+}
+
+/// B reads `sent` from `from` (A) and sends it back; A reads it.
+async fn echo_back(a: &RawSocket, b: &RawSocket, sent: &[u8], from: std::net::IpAddr) {
+    let mut buf = vec![0u8; 8192];
+    let (n, got_from) = bounded("raw recv_from", b.recv_from(&mut buf)).await.expect("recv_from");
+    assert_eq!((&buf[..n], got_from), (sent, from));
+    b.send_to(&buf[..n], from).await.expect("send back");
+    let (m, _) = bounded("the answer", a.recv_from(&mut buf)).await.expect("answer");
+    assert_eq!(&buf[..m], sent);
+}
+
+/// The same over IPv6 (RFC 3542 §3): each side reads the payload alone, a
+/// 4,000-byte datagram is fragmented at the source and read whole, and the
+/// IPv4 socket on 253 beside it hears none of it.
+#[tokio::test(flavor = "current_thread")]
+async fn raw_ipv6_datagrams_of_next_header_253_go_both_ways() {
+    let net = Net::new();
+    let b = RawSocket::bind(&net.b, 253, B6).expect("bind 253 on B's IPv6 address");
+    let b4 = RawSocket::bind(&net.b, 253, B).expect("and on its IPv4 one");
+    let a = RawSocket::bind(&net.a, 253, Ipv6Addr::UNSPECIFIED).expect("bind 253 on A");
+    a.connect(B6).expect("connect");
+    for len in [0, 1460, 4000] {
+        let sent = payload(len, len);
+        a.send(&sent).await.expect("send");
+        echo_back(&a, &b, &sent, A6.into()).await;
+    }
+    let mut buf = [0u8; 16];
+    let poll = std::future::poll_fn(|cx| std::task::Poll::Ready(b4.poll_recv_from(cx, &mut buf).is_pending()));
+    assert!(poll.await, "nothing for the IPv4 socket");
 }
 
 /// With the `tokio` feature the streams are tokio `AsyncRead`/`AsyncWrite`:

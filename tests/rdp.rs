@@ -314,6 +314,10 @@ proptest! {
     /// Whatever a link with 20 % loss, 25 % reordering and duplication does,
     /// B receives every message exactly once and in order, and so does A the
     /// echoes — messages of up to 3,000 bytes, fragmented at the 1500-byte MTU.
+    ///
+    /// IPv4 only, unlike the stack's own simulator properties: a registered
+    /// `proto::Protocol` speaks IPv4 alone (its datagrams name `Ipv4Addr`s;
+    /// DESIGN.md, "Protocols of your own").
     #[test]
     fn every_message_arrives_once_and_in_order(
         seed in any::<u64>(),

@@ -12,7 +12,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
     /// Whatever the link does — random and burst loss, a two-second outage —
-    /// B reads exactly the bytes A wrote.
+    /// B reads exactly the bytes A wrote. (README's example, kept as short as it
+    /// is there: IPv4. The crate's own properties, `src/sim/tests/`, run the same
+    /// stream over IPv6 too.)
     #[test]
     fn bytes_arrive_intact(seed in any::<u64>(), loss in 0.0..0.1, data in proptest::collection::vec(any::<u8>(), 0..20_000)) {
         let link = LinkConfig {

@@ -1,9 +1,10 @@
 //! Async raw IP protocol sockets: [`RawSocket`], the async twin of
-//! [`crate::RawSocket`] (Linux's `SOCK_RAW` semantics, `src/raw/`).
+//! [`crate::RawSocket`] (Linux's `SOCK_RAW` semantics over IPv4 or IPv6,
+//! `src/raw/`).
 
 use std::future::poll_fn;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::task::{Context, Poll};
 
 use super::{poll_core, send_datagram};
@@ -18,8 +19,10 @@ pub struct RawSocket {
 
 impl RawSocket {
     /// Open a socket for IP protocol `protocol` receiving datagrams to `local`
-    /// (the stack's address, or 0.0.0.0). Errors as the blocking socket's.
-    pub fn bind(runtime: &Runtime, protocol: u8, local: Ipv4Addr) -> io::Result<RawSocket> {
+    /// (the stack's address, or 0.0.0.0; over IPv6 its IPv6 address, or `::`),
+    /// in `local`'s family. Errors as the blocking socket's.
+    pub fn bind(runtime: &Runtime, protocol: u8, local: impl Into<IpAddr>) -> io::Result<RawSocket> {
+        let local = local.into();
         let handle = runtime.with_stack(|stack, _| stack.raw_bind(protocol, local))?;
         Ok(RawSocket { runtime: runtime.clone(), handle })
     }
@@ -31,28 +34,26 @@ impl RawSocket {
         self.runtime.with_stack(|stack, _| stack.raw_set_recv_queue(self.handle, limit))
     }
 
-    /// Receive only from `peer`; `send` goes there.
-    pub fn connect(&self, peer: Ipv4Addr) -> io::Result<()> {
+    /// Receive only from `peer` (of the socket's family); `send` goes there.
+    pub fn connect(&self, peer: impl Into<IpAddr>) -> io::Result<()> {
+        let peer = peer.into();
         self.runtime.with_stack(|stack, _| stack.raw_connect(self.handle, peer))
     }
 
     /// The next datagram (its payload, or the whole datagram with
     /// `set_header_included`) and its source; bytes beyond `buf` are discarded.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Ipv4Addr)> {
+    /// Over IPv6, the bytes after the IPv6 header and its extension headers.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, IpAddr)> {
         poll_fn(|cx| self.poll_recv_from(cx, buf)).await
     }
 
-    pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, Ipv4Addr)>> {
+    pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, IpAddr)>> {
         let handle = self.handle;
         poll_core(&self.runtime, cx, WaitOn::Raw(handle), Direction::Read, |stack, _| stack.raw_recv(handle)).map_ok(
             |datagram| {
                 let n = datagram.data.len().min(buf.len());
                 buf[..n].copy_from_slice(&datagram.data[..n]);
-                let from = match datagram.from.ip() {
-                    IpAddr::V4(a) => a,
-                    IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-                };
-                (n, from)
+                (n, datagram.from.ip())
             },
         )
     }
@@ -60,8 +61,9 @@ impl RawSocket {
     /// Send one datagram to `dst` (fragmented when larger than the MTU). It
     /// never waits for the network: a full transmit queue is written out at the
     /// end of every call, so the send is tried again, as the blocking socket does.
-    pub async fn send_to(&self, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
-        self.send_with(Some(dst), buf)
+    /// An ICMPv6 socket's message is checksummed by the stack.
+    pub async fn send_to(&self, buf: &[u8], dst: impl Into<IpAddr>) -> io::Result<usize> {
+        self.send_with(Some(dst.into()), buf)
     }
 
     /// Send one datagram to the connected peer.
@@ -69,7 +71,7 @@ impl RawSocket {
         self.send_with(None, buf)
     }
 
-    fn send_with(&self, dst: Option<Ipv4Addr>, buf: &[u8]) -> io::Result<usize> {
+    fn send_with(&self, dst: Option<IpAddr>, buf: &[u8]) -> io::Result<usize> {
         send_datagram(&self.runtime, |stack| stack.raw_send_to(self.handle, buf, dst))
     }
 }

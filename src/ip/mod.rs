@@ -41,3 +41,34 @@ pub(crate) fn check_program_protocol(number: u8) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Whether a program may take Next Header `number` for an IPv6 raw socket: not
+/// TCP or UDP, which the stack speaks itself (`AddrInUse`); not a number IPv6
+/// itself consumes — Hop-by-Hop (0), Routing, Fragment, Destination Options, No
+/// Next Header — nor the reserved 255 (`InvalidInput`): no datagram ever
+/// reaches an upper layer under those. ICMPv6 may be taken: as on Linux, an
+/// ICMPv6 raw socket gets a copy of each message the stack reads, and sends
+/// messages of its own (RFC 3542 §3).
+pub(crate) fn check_program_next_header(number: u8) -> io::Result<()> {
+    if matches!(number, ip_protocol::TCP | ip_protocol::UDP) {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("Next Header {number} is the stack's own (TCP or UDP): use its sockets"),
+        ));
+    }
+    let consumed = [
+        ip_protocol::HOP_BY_HOP,
+        ip_protocol::ROUTING,
+        ip_protocol::FRAGMENT,
+        ip_protocol::DEST_OPTIONS,
+        ip_protocol::NO_NEXT_HEADER,
+        255,
+    ];
+    if consumed.contains(&number) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("Next Header {number} is an IPv6 extension header or reserved: no upper layer arrives on it"),
+        ));
+    }
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! What must hold of the raw table between any two calls (see
 //! [`crate::invariants`]): each socket's queue within its bound, each socket
-//! indexed under its protocol exactly once, at most `max_raw_sockets` sockets.
+//! indexed under its protocol exactly once, at most `max_raw_sockets` sockets,
+//! a connected peer of the socket's own family.
 
 use super::RawTable;
 use crate::shared::ensure;
@@ -16,6 +17,8 @@ impl RawTable {
             let listed =
                 self.by_protocol.get(&s.protocol).is_some_and(|l| l.iter().filter(|&&h| h == *handle).count() == 1);
             ensure!(listed, "raw socket {handle:?} is not indexed once under protocol {}", s.protocol);
+            let same_family = s.peer.is_none_or(|p| p.is_ipv4() == s.local.is_ipv4());
+            ensure!(same_family, "raw socket {handle:?} on {} is connected to {:?}", s.local, s.peer);
             let limit = s.queue.limit();
             ensure!(
                 s.queue.len() <= limit.datagrams && s.queue.bytes() <= limit.bytes,

@@ -1,9 +1,11 @@
 //! `RawSocket`: whole IP datagrams of one protocol number through the user-space
-//! stack, as Linux's `socket(AF_INET, SOCK_RAW, protocol)` — for prototyping a
-//! protocol of your own on IP (RFC 3692's 253 and 254 are for experiments).
+//! stack, as Linux's `socket(AF_INET, SOCK_RAW, protocol)` — or, bound to an
+//! IPv6 address, `socket(AF_INET6, SOCK_RAW, protocol)` (see [`crate::raw`]) —
+//! for prototyping a protocol of your own on IP (RFC 3692's 253 and 254 are for
+//! experiments).
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::settings::Settings;
@@ -17,7 +19,7 @@ use crate::shared::RawHandle;
 /// ```no_run
 /// # fn main() -> std::io::Result<()> {
 /// # let runtime: tunstack::Runtime = unimplemented!();
-/// let socket = tunstack::RawSocket::bind(&runtime, 253, "0.0.0.0".parse().unwrap())?;
+/// let socket = tunstack::RawSocket::bind(&runtime, 253, std::net::Ipv4Addr::UNSPECIFIED)?; // or Ipv6Addr::UNSPECIFIED
 /// let mut buf = [0u8; 65_536];
 /// let (n, from) = socket.recv_from(&mut buf)?;
 /// socket.send_to(&buf[..n], from)?; // an echo of protocol 253
@@ -31,26 +33,33 @@ pub struct RawSocket {
 
 impl RawSocket {
     /// Open a socket for IP protocol `protocol` receiving datagrams to `local`
-    /// (the stack's address, or 0.0.0.0). Errors: `AddrInUse` for ICMP, TCP and
-    /// UDP (the stack speaks those itself), `InvalidInput` for 0 and 255.
-    pub fn bind(runtime: &Runtime, protocol: u8, local: Ipv4Addr) -> io::Result<RawSocket> {
+    /// (the stack's address, or 0.0.0.0; over IPv6 its IPv6 address, or `::`),
+    /// in `local`'s family. Errors: `AddrInUse` for ICMP (over IPv4), TCP and
+    /// UDP (the stack speaks those itself), `InvalidInput` for 0 and 255 and,
+    /// over IPv6, the extension headers; `AddrNotAvailable` for an address not
+    /// ours.
+    pub fn bind(runtime: &Runtime, protocol: u8, local: impl Into<IpAddr>) -> io::Result<RawSocket> {
+        let local = local.into();
         let handle = runtime.with_stack(|stack, _| stack.raw_bind(protocol, local))?;
         Ok(RawSocket { runtime: runtime.clone(), handle, settings: Settings::default() })
     }
 
-    /// Receive only from `peer`; `send` goes there.
-    pub fn connect(&self, peer: Ipv4Addr) -> io::Result<()> {
+    /// Receive only from `peer` (of the socket's family); `send` goes there.
+    pub fn connect(&self, peer: impl Into<IpAddr>) -> io::Result<()> {
+        let peer = peer.into();
         self.runtime.with_stack(|stack, _| stack.raw_connect(self.handle, peer))
     }
 
-    /// Reads include the IP header (as Linux's raw IPv4 sockets always do).
+    /// Reads include the IP header (as Linux's raw IPv4 sockets always do); an
+    /// IPv6 socket refuses it (`InvalidInput`: its reads never do, RFC 3542 §3).
     pub fn set_header_included(&self, included: bool) -> io::Result<()> {
         self.runtime.with_stack(|stack, _| stack.raw_set_header_included(self.handle, included))
     }
 
-    /// Send one datagram to `dst`; larger than the MTU, it is fragmented.
-    pub fn send_to(&self, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
-        self.send_with(Some(dst), buf)
+    /// Send one datagram to `dst`; larger than the MTU, it is fragmented. An
+    /// ICMPv6 socket's message is checksummed by the stack.
+    pub fn send_to(&self, buf: &[u8], dst: impl Into<IpAddr>) -> io::Result<usize> {
+        self.send_with(Some(dst.into()), buf)
     }
 
     /// Send one datagram to the connected peer.
@@ -60,7 +69,7 @@ impl RawSocket {
 
     /// As `UdpSocket::send_with`: a blocking socket retries a full transmit queue
     /// (each call through the runtime ends by writing that queue out).
-    fn send_with(&self, dst: Option<Ipv4Addr>, buf: &[u8]) -> io::Result<usize> {
+    fn send_with(&self, dst: Option<IpAddr>, buf: &[u8]) -> io::Result<usize> {
         loop {
             match self.runtime.with_stack(|stack, _| stack.raw_send_to(self.handle, buf, dst)) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.settings.nonblocking() => continue,
@@ -70,18 +79,16 @@ impl RawSocket {
     }
 
     /// Receive one datagram and its source; bytes beyond `buf` are discarded.
-    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Ipv4Addr)> {
+    /// Over IPv6 the bytes are those after the IPv6 header and its extension
+    /// headers.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, IpAddr)> {
         let (nonblocking, timeout) = (self.settings.nonblocking(), self.settings.read_timeout());
         let datagram = wait_for(&self.runtime, WaitOn::Raw(self.handle), nonblocking, timeout, |stack, _| {
             stack.raw_recv(self.handle)
         })?;
         let n = datagram.data.len().min(buf.len());
         buf[..n].copy_from_slice(&datagram.data[..n]);
-        let from = match datagram.from {
-            std::net::SocketAddr::V4(a) => *a.ip(),
-            std::net::SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-        };
-        Ok((n, from))
+        Ok((n, datagram.from.ip()))
     }
 
     /// `None` blocks forever; a zero duration is refused as std does.

@@ -26,7 +26,7 @@ mod v6;
 pub use socket_table::SocketRow;
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::Duration;
 
 use crate::config::{CongestionAlgorithm, StackConfig};
@@ -107,8 +107,12 @@ impl Stack {
             bind_v6only: config.bind_v6only,
             mtu: config.mtu,
         };
-        let raw =
-            RawConfig { addr: config.addr, max_sockets: config.max_raw_sockets, recv_queue: config.raw_recv_queue };
+        let raw = RawConfig {
+            addr: config.addr,
+            addr6: config.addr6,
+            max_sockets: config.max_raw_sockets,
+            recv_queue: config.raw_recv_queue,
+        };
         Stack {
             counters: Counters::default(),
             ip: IpInput::new(config.addr, config.reassembly.clone()),
@@ -183,7 +187,7 @@ impl Stack {
         if packet.first().is_some_and(|b| b >> 4 == 6) {
             p.ctx.counters.ip6_rx_packets += 1;
             match p.v6 {
-                Some(v6) => v6.input(&mut p.ctx, p.out, p.udp, p.tcp, packet),
+                Some(v6) => v6.input(&mut p.ctx, p.out, p.udp, p.tcp, p.raw, packet),
                 None => p.ctx.drop(DropReason::Ip6Disabled, format_args!("len={}", packet.len())),
             }
             return self.verdict.take();
@@ -522,26 +526,32 @@ impl Stack {
 
     // ----- Raw IP protocol sockets ---------------------------------------------------
 
-    /// Open a raw socket for IP protocol `protocol` (not ICMP, TCP or UDP, which
-    /// the stack speaks itself), receiving datagrams to `local` (ours, or
-    /// 0.0.0.0 for any); Linux's `socket(AF_INET, SOCK_RAW, protocol)`.
-    pub fn raw_bind(&mut self, protocol: u8, local: Ipv4Addr) -> io::Result<RawHandle> {
-        self.raw.bind(protocol, local)
+    /// Open a raw socket for IP protocol `protocol`, receiving datagrams to
+    /// `local` (ours, or unspecified for any) in `local`'s family: Linux's
+    /// `socket(AF_INET, SOCK_RAW, protocol)` for an IPv4 address (not ICMP, TCP
+    /// or UDP, which the stack speaks itself), `socket(AF_INET6, SOCK_RAW,
+    /// protocol)` for an IPv6 one (not TCP, UDP or an extension header; ICMPv6
+    /// may be bound). See [`crate::raw`] for how the families differ.
+    pub fn raw_bind(&mut self, protocol: u8, local: impl Into<IpAddr>) -> io::Result<RawHandle> {
+        self.raw.bind(protocol, local.into())
     }
 
-    /// Receive only from `peer`, and send there when no destination is given.
-    pub fn raw_connect(&mut self, handle: RawHandle, peer: Ipv4Addr) -> io::Result<()> {
-        self.raw.connect(handle, peer)
+    /// Receive only from `peer` (of the socket's family), and send there when
+    /// no destination is given.
+    pub fn raw_connect(&mut self, handle: RawHandle, peer: impl Into<IpAddr>) -> io::Result<()> {
+        self.raw.connect(handle, peer.into())
     }
 
-    /// Whether reads include the IP header (`IP_HDRINCL`'s receive side).
+    /// Whether reads include the IP header (`IP_HDRINCL`'s receive side; IPv4
+    /// sockets only).
     pub fn raw_set_header_included(&mut self, handle: RawHandle, included: bool) -> io::Result<()> {
         self.raw.set_header_included(handle, included)
     }
 
     /// Send `payload` as one datagram of the socket's protocol to `dst` (or the
-    /// connected peer), through IP output: fragmented to the MTU.
-    pub fn raw_send_to(&mut self, handle: RawHandle, payload: &[u8], dst: Option<Ipv4Addr>) -> io::Result<usize> {
+    /// connected peer), through IP output: fragmented to the MTU. An IPv6
+    /// socket's ICMPv6 messages are checksummed here.
+    pub fn raw_send_to(&mut self, handle: RawHandle, payload: &[u8], dst: Option<IpAddr>) -> io::Result<usize> {
         let mut p = self.parts(Instant::ZERO);
         p.raw.send_to(&mut p.ctx, p.out, handle, payload, dst)
     }

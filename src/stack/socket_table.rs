@@ -20,7 +20,7 @@
 //! Linux's `ss` prints a listener's backlog in the Send-Q column; here it is the
 //! accept queue's bound, where it belongs.
 
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -134,8 +134,8 @@ pub(super) fn rows(tcp: Vec<TcpSocketInfo>, udp: Vec<UdpSocketInfo>, raw: Vec<Ra
         recv_q_max: r.limit.bytes,
         send_q: 0,
         send_q_max: 0,
-        local: SocketAddrV4::new(r.local, u16::from(r.protocol)).into(),
-        peer: r.peer.map(|p| SocketAddrV4::new(p, u16::from(r.protocol)).into()),
+        local: SocketAddr::new(r.local, u16::from(r.protocol)),
+        peer: r.peer.map(|p| SocketAddr::new(p, u16::from(r.protocol))),
         service: None,
         drops: r.dropped,
         datagrams: Some((r.queued_datagrams, r.limit.datagrams)),

@@ -8,8 +8,11 @@
 //! they quote; UDP to the UDP table that IPv4 shares (its checksum is mandatory
 //! over IPv6), a closed port answered with ICMPv6 port unreachable; TCP to the
 //! TCP table IPv4 shares; No Next Header dropped quietly; any other Next Header
-//! refused with Parameter Problem code 1 pointing at the field that named it
-//! (RFC 8200 §4). A datagram to a multicast group goes to ICMPv6 only.
+//! to the raw sockets bound to it (`src/raw/`), or, with none, refused with
+//! Parameter Problem code 1 pointing at the field that named it (RFC 8200 §4).
+//! Raw ICMPv6 sockets get a copy of each ICMPv6 message to our address before
+//! ICMPv6 reads it, as Linux's `raw6_local_deliver` runs before the protocol
+//! handler. A datagram to a multicast group goes to ICMPv6 only.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -17,6 +20,7 @@ use crate::config::StackConfig;
 use crate::icmp::{Icmpv6, Received6Error};
 use crate::ip::ipv6::{Datagram6, ErrorRequest, Input6, Ipv6Input};
 use crate::ip::IpOutput;
+use crate::raw::{RawDelivery, RawTable};
 use crate::shared::{Context, DropReason};
 use crate::tcp::TcpTable;
 use crate::time::Instant;
@@ -70,12 +74,13 @@ impl V6 {
         out: &mut IpOutput,
         udp: &mut UdpTable,
         tcp: &mut TcpTable,
+        raw: &mut RawTable,
         packet: &[u8],
     ) {
         match self.input.input(ctx, packet) {
             Input6::Nothing => {}
             Input6::Error(request) => self.icmp.send_error(ctx, out, &request),
-            Input6::Deliver(delivered) => self.deliver(ctx, out, udp, tcp, &delivered.datagram()),
+            Input6::Deliver(delivered) => self.deliver(ctx, out, (udp, tcp, raw), &delivered.datagram()),
         }
     }
 
@@ -84,8 +89,7 @@ impl V6 {
         &mut self,
         ctx: &mut Context<'_>,
         out: &mut IpOutput,
-        udp: &mut UdpTable,
-        tcp: &mut TcpTable,
+        (udp, tcp, raw): (&mut UdpTable, &mut TcpTable, &mut RawTable),
         datagram: &Datagram6<'_>,
     ) {
         let protocol = datagram.protocol;
@@ -96,6 +100,10 @@ impl V6 {
         let error = match protocol {
             ICMPV6 => {
                 ctx.counters.ip6_rx_delivered += 1;
+                if !datagram.is_multicast() {
+                    // A copy or none, ICMPv6 reads every message itself.
+                    let _ = raw.input_v6(ctx, datagram.src, datagram.dst, protocol, datagram.payload());
+                }
                 if let Some(error) = self.icmp.input(ctx, out, datagram) {
                     route_error(ctx, out, udp, tcp, &error);
                 }
@@ -116,6 +124,10 @@ impl V6 {
             }
             NO_NEXT_HEADER => {
                 ctx.drop(DropReason::Ip6NoNextHeader, format_args!("src={}", datagram.src));
+                None
+            }
+            other if raw.input_v6(ctx, datagram.src, datagram.dst, other, datagram.payload()) == RawDelivery::Taken => {
+                ctx.counters.ip6_rx_delivered += 1;
                 None
             }
             other => {

@@ -140,6 +140,18 @@ fn emit(out: &mut Vec<u8>, src: Ipv6Addr, dst: Ipv6Addr, icmp_type: Icmpv6Type, 
     Some(())
 }
 
+/// Write the checksum of a whole ICMPv6 `message` (type, code, checksum, body)
+/// sent from `src` to `dst` (RFC 4443 §2.3) over whatever its checksum field
+/// held: what the stack does for a program's raw ICMPv6 socket, whose messages
+/// it checksums itself (RFC 3542 §3.1). `None` when the message is shorter than
+/// its type, code and checksum.
+pub fn fill_checksum(message: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr) -> Option<()> {
+    message.get_mut(field::CHECKSUM)?.fill(0);
+    let sum = super::checksum_v6(src, dst, super::ip_protocol::ICMPV6, message)?;
+    message[field::CHECKSUM].copy_from_slice(&sum);
+    Some(())
+}
+
 /// Append an echo reply (type 129, RFC 4443 §4.2) from `src` to `dst`.
 pub fn emit_echo_reply(out: &mut Vec<u8>, src: Ipv6Addr, dst: Ipv6Addr, id: u16, seq: u16, data: &[u8]) -> Option<()> {
     emit(out, src, dst, Icmpv6Type::EchoReply(IcmpEchoHeader { id, seq }), data)
@@ -247,6 +259,17 @@ mod tests {
         buf[field::DATA] ^= 1;
         assert_eq!(parse(A, B, &buf), Err(Icmpv6Error::BadChecksum));
         assert_eq!(parse(A, B, &buf[..7]), Err(Icmpv6Error::Truncated));
+    }
+
+    #[test]
+    fn fill_checksum_gives_what_emit_gives_whatever_the_field_held() {
+        let mut want = Vec::new();
+        emit_echo_request(&mut want, A, B, 7, 9, b"odd").expect("fits");
+        let mut message = want.clone();
+        message[field::CHECKSUM].copy_from_slice(&[0xde, 0xad]);
+        assert_eq!(fill_checksum(&mut message, A, B), Some(()));
+        assert_eq!(message, want);
+        assert_eq!(fill_checksum(&mut [128, 0, 0], A, B), None, "no checksum field");
     }
 
     #[test]

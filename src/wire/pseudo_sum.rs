@@ -51,6 +51,21 @@ pub fn verifies_with_pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header:
         == 0
 }
 
+/// The checksum to write into `segment` (its checksum field zero) for an IPv6
+/// packet from `src` to `dst` with upper layer `next_header` (RFC 8200 §8.1), as
+/// bytes to store; `None` past 4 GiB.
+pub(crate) fn checksum_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, segment: &[u8]) -> Option<[u8; 2]> {
+    let len = u32::try_from(segment.len()).ok()?;
+    let sum = Sum16BitWords::new()
+        .add_16bytes(src.octets())
+        .add_16bytes(dst.octets())
+        .add_4bytes(len.to_be_bytes())
+        .add_2bytes([0, next_header])
+        .add_slice(segment)
+        .ones_complement();
+    Some(sum.to_ne_bytes())
+}
+
 /// What a sender using checksum offload puts in the checksum field of a `len`-byte
 /// segment: the pseudo-header's sum, folded and not complemented (Linux's
 /// `CHECKSUM_PARTIAL`, `~tcp_v4_check(len, saddr, daddr, 0)`), as bytes to store.

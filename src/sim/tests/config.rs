@@ -1,10 +1,8 @@
 //! Stream integrity whatever the two hosts are configured with: receive and send
 //! buffers from 2 KiB (zero windows, persist probes, window updates that get
 //! lost), options on or off on either side (so each pair negotiates its own
-//! subset: no SACK, no timestamps, no window scaling), MTUs down to 576, delayed
+//! subset: no SACK, no timestamps, no window scaling), MTUs down to 576 (1280 over IPv6), delayed
 //! ACKs from none to 200 ms — and programs that read slowly.
-
-use std::net::Ipv4Addr;
 
 use super::*;
 
@@ -22,10 +20,19 @@ struct Knobs {
     slow: Option<(usize, Duration)>,
 }
 
-fn any_knobs() -> impl Strategy<Value = Knobs> {
+/// Knobs for a host of `family`: its MTU no lower than the family allows
+/// ([`Family::min_mtu`]).
+fn any_knobs(family: Family) -> impl Strategy<Value = Knobs> {
     let buffer = prop_oneof![2048usize..16_384, 16_384usize..=262_144];
     let slow = proptest::option::weighted(0.3, (256usize..8192, 1u64..300).prop_map(|(n, t)| (n, ms(t))));
-    (buffer.clone(), buffer, any::<(bool, bool, bool)>(), 576usize..=1500, prop_oneof![Just(0u64), 1u64..=200], slow)
+    (
+        buffer.clone(),
+        buffer,
+        any::<(bool, bool, bool)>(),
+        family.min_mtu()..=1500,
+        prop_oneof![Just(0u64), 1u64..=200],
+        slow,
+    )
         .prop_map(|(recv_buffer, send_buffer, (sack, timestamps, window_scaling), mtu, delayed_ack, slow)| Knobs {
             recv_buffer,
             send_buffer,
@@ -39,8 +46,8 @@ fn any_knobs() -> impl Strategy<Value = Knobs> {
 }
 
 impl Knobs {
-    fn config(&self, addr: Ipv4Addr, seed: u64) -> StackConfig {
-        let mut config = StackConfig { addr, seed, mtu: self.mtu, ..StackConfig::default() };
+    fn config(&self, family: Family, side: Side, seed: u64) -> StackConfig {
+        let mut config = StackConfig { mtu: self.mtu, ..family.config(side, seed) };
         let tcp = &mut config.tcp;
         tcp.recv_buffer = self.recv_buffer;
         tcp.send_buffer = self.send_buffer;
@@ -53,14 +60,21 @@ impl Knobs {
     }
 }
 
-fn check_configured(link: LinkConfig, a: Knobs, b: Knobs, to_b: Vec<u8>, to_a: Vec<u8>) -> Result<(), TestCaseError> {
+fn check_configured(
+    family: Family,
+    link: LinkConfig,
+    a: Knobs,
+    b: Knobs,
+    to_b: Vec<u8>,
+    to_a: Vec<u8>,
+) -> Result<(), TestCaseError> {
     let seed = link.seed;
-    let mut sim = Sim::with_hosts(a.config(ADDR_A, seed ^ 0xA), b.config(ADDR_B, seed ^ 0xB), link);
+    let mut sim = Sim::with_hosts(a.config(family, Side::A, seed), b.config(family, Side::B, seed), link);
     sim.check_invariants(true);
     run_case("configured", &mut sim, |sim| {
         let a_program = Program { slow: a.slow, ..Program::new(to_b.clone()) };
         let b_program = Program { slow: b.slow, ..Program::new(to_a.clone()) };
-        let run = run_programs(sim, a_program, b_program, TCP_BOUND)
+        let run = run_programs_to(sim, family.server(PORT), a_program, b_program, TCP_BOUND)
             .map_err(|e| TestCaseError::fail(format!("seed {seed:#x}: {e}")))?;
         prop_assert!(
             run.finished,
@@ -73,6 +87,7 @@ fn check_configured(link: LinkConfig, a: Knobs, b: Knobs, to_b: Vec<u8>, to_a: V
             run.b.received.len(),
             to_b.len()
         );
+        family.check_only_family_on_the_wire(sim, seed)?;
         check_delivered_and_freed(sim, seed, &run, &to_a, &to_b)
     })
 }
@@ -84,13 +99,12 @@ proptest! {
     /// independently, over a rough link.
     #[test]
     fn tcp_streams_arrive_intact_whatever_the_hosts_configuration(
+        (family, a, b) in any_family().prop_flat_map(|f| (Just(f), any_knobs(f), any_knobs(f))),
         link in any_rough_link(0.05),
-        a in any_knobs(),
-        b in any_knobs(),
         ab in 0usize..=100_000,
         ba in 0usize..=100_000,
         content in any::<u64>(),
     ) {
-        check_configured(link, a, b, bytes(ab, content), bytes(ba, !content))?;
+        check_configured(family, link, a, b, bytes(ab, content), bytes(ba, !content))?;
     }
 }

@@ -55,7 +55,7 @@ fn bulk(cc: &CongestionAlgorithm, link: LinkConfig, duration: Duration, recv_buf
         config
     };
     let mut sim = Sim::with_hosts(host(ADDR_A, 0xA), host(ADDR_B, 0xB), link);
-    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let server = Family::V4.server(PORT);
     let listener = sim.b.tcp_listen(server, 1).expect("port 80 is free");
     let conn = sim.a.tcp_connect(sim.now(), server).expect("a SYN goes out");
     let data = vec![0x5a; 1 << 16];
@@ -123,7 +123,7 @@ fn hystart_leaves_slow_start_before_the_queue_overflows() {
 #[test]
 fn congestion_control_is_chosen_per_connection_before_data() {
     let mut sim = Sim::new(LinkConfig { latency: ms(5), seed: 4, ..LinkConfig::default() });
-    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let server = Family::V4.server(PORT);
     let listener = sim.b.tcp_listen(server, 1).expect("port 80 is free");
     let conn = sim.a.tcp_connect(sim.now(), server).expect("a SYN goes out");
     assert_eq!(sim.a.tcp_congestion(conn).ok(), Some("cubic"), "the default");

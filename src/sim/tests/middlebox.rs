@@ -78,6 +78,11 @@ proptest! {
 
     /// A stream both ways through the NAT over any rough link arrives intact,
     /// and both hosts keep their invariants at every step.
+    ///
+    /// IPv4 only, unlike the other properties: `Nat` is NAPT44, an IPv4
+    /// address and port shared by the hosts behind it (RFC 3022), which IPv6
+    /// does without — its one translator, NPTv6 (RFC 6296), maps a prefix
+    /// statelessly and keeps ports, with nothing for TCP to survive.
     #[test]
     fn streams_cross_the_nat_over_any_rough_link(
         link in any_rough_link(0.05),

@@ -159,7 +159,7 @@ fn minutes_of_virtual_time_pass_without_waiting() {
     let mut sim = Sim::new(LinkConfig { loss: 1.0, ..LinkConfig::default() });
     sim.check_invariants(true);
     let started = std::time::Instant::now();
-    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let server = Family::V4.server(PORT);
     let h = sim.a.tcp_connect(sim.now(), server).expect("connect starts");
     let failed = sim.run_until(Duration::from_secs(600), |sim| {
         sim.a.tcp_connect_status(h).is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)

@@ -68,6 +68,7 @@ fn give_up_bound(config: &TcpConfig, max_delay: Duration) -> Duration {
 /// (never accepted, or already closed by its program) — the stack frees it
 /// after counting a timeout. Its port is released.
 fn check_peer_death(
+    family: Family,
     link: LinkConfig,
     victim: Side,
     deliveries: u64,
@@ -75,12 +76,13 @@ fn check_peer_death(
     to_a: Vec<u8>,
 ) -> Result<(), TestCaseError> {
     let seed = link.seed;
-    let mut sim = patient_hosts(link);
-    run_case("peer_death", &mut sim, |sim| peer_death(sim, seed, victim, deliveries, to_b, to_a))
+    let mut sim = patient_hosts_in(link, family);
+    run_case("peer_death", &mut sim, |sim| peer_death(sim, family, seed, victim, deliveries, to_b, to_a))
 }
 
 fn peer_death(
     sim: &mut Sim,
+    family: Family,
     seed: u64,
     victim: Side,
     deliveries: u64,
@@ -92,7 +94,7 @@ fn peer_death(
         Side::B => Side::A,
     };
     sim.halt_after(victim, deliveries);
-    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let server = family.server(PORT);
     let listener = sim.b.tcp_listen(server, 8).map_err(|e| TestCaseError::fail(format!("listen: {e}")))?;
     let mut a = Program::new(to_b);
     let mut b = Program::new(to_a);
@@ -162,6 +164,7 @@ proptest! {
     /// Either host dies mid-transfer; the other gives up in bounded time.
     #[test]
     fn tcp_survivor_gives_up_when_the_peer_dies(
+        family in any_family(),
         link in any_rough_link(0.10),
         victim_is_a in any::<bool>(),
         deliveries in 1u64..20,
@@ -170,7 +173,7 @@ proptest! {
         content in any::<u64>(),
     ) {
         let victim = if victim_is_a { Side::A } else { Side::B };
-        check_peer_death(link, victim, deliveries, bytes(ab, content), bytes(ba, !content))?;
+        check_peer_death(family, link, victim, deliveries, bytes(ab, content), bytes(ba, !content))?;
     }
 }
 
@@ -187,7 +190,7 @@ fn give_up_bound_follows_the_rto_config() {
 #[test]
 fn halt_after_stops_a_host_right_after_that_packet() {
     let mut sim = Sim::new(LinkConfig::default());
-    let server = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let server = Family::V4.server(PORT);
     sim.b.tcp_listen(server, 8).expect("port 80 is free");
     sim.halt_after(Side::B, 1);
     let a = sim.a.tcp_connect(sim.now(), server).expect("connect starts");

@@ -12,15 +12,7 @@ use crate::testutil::*;
 use crate::wire::icmp::CODE_PORT_UNREACHABLE as ICMP4_PORT_UNREACHABLE;
 use crate::wire::icmpv6::{self, ErrorKind as Icmp6Kind, CODE_PORT_UNREACHABLE};
 use crate::wire::ip_protocol::{FRAGMENT, ICMP, ICMPV6, UDP};
-use crate::wire::ipv6::{self, Ipv6Repr};
 use crate::wire::udp::{self, MAX_PAYLOAD_V6};
-
-const US6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
-const PEER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
-
-fn stack6() -> Stack {
-    Stack::new(StackConfig { addr6: Some(US6), ..StackConfig::default() })
-}
 
 fn addr(text: &str) -> SocketAddr {
     text.parse().expect("a socket address")
@@ -35,33 +27,6 @@ fn udp6_packet(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, data: &[u8]
     let mut segment = Vec::new();
     udp::emit_v6(&mut segment, src, dst, sport, dport, data).expect("fits");
     ip6(src, dst, UDP, &segment)
-}
-
-fn ip6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    ipv6::emit(&mut out, &Ipv6Repr { src, dst, next_header, hop_limit: 64, flow_label: 0 }, payload).expect("fits");
-    out
-}
-
-/// What the stack sent over IPv6 (whole or in fragments, in order): source,
-/// destination and the upper-layer message, rebuilt.
-fn sent6(stack: &mut Stack) -> Vec<(Ipv6Addr, Ipv6Addr, u8, Vec<u8>)> {
-    let mut out: Vec<(Ipv6Addr, Ipv6Addr, u8, Vec<u8>)> = Vec::new();
-    for p in drain(stack) {
-        let ip = ipv6::parse(&p).expect("valid IPv6");
-        assert!(p.len() <= 1500, "fits the MTU");
-        if ip.next_header != FRAGMENT {
-            out.push((ip.src, ip.dst, ip.next_header, ip.payload().to_vec()));
-            continue;
-        }
-        let (frag, data) = ip.payload().split_at(8);
-        let offset = usize::from(u16::from_be_bytes([frag[2], frag[3]]) >> 3) * 8;
-        match out.last_mut() {
-            Some(last) if offset > 0 => last.3.extend_from_slice(data),
-            _ => out.push((ip.src, ip.dst, frag[0], data.to_vec())),
-        }
-    }
-    out
 }
 
 /// The UDP datagram the stack sent over IPv6, checksum verified: (ports, payload).

@@ -1,4 +1,5 @@
-//! Raw IP protocol sockets through the whole core.
+//! Raw IP protocol sockets through the whole core (IPv4 here, IPv6 in
+//! `ipv6.rs`).
 
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
@@ -83,7 +84,7 @@ fn a_full_queue_drops_and_counts() {
 fn sending_goes_through_ip_output_and_is_fragmented_to_the_mtu() {
     let mut s = stack();
     let h = s.raw_bind(EXPERIMENT, Ipv4Addr::UNSPECIFIED).expect("bind");
-    assert_eq!(s.raw_send_to(h, &[9; 4000], Some(PEER)).expect("sent"), 4000);
+    assert_eq!(s.raw_send_to(h, &[9; 4000], Some(PEER.into())).expect("sent"), 4000);
     let sent = drain_parsed(&mut s);
     assert_eq!(sent.len(), 3, "4000 bytes in 1480-byte fragments");
     assert!(sent.iter().all(|p| (p.src, p.dst, p.protocol) == (US, PEER, EXPERIMENT)));
@@ -92,3 +93,5 @@ fn sending_goes_through_ip_output_and_is_fragmented_to_the_mtu() {
     s.raw_close(h);
     assert!(s.raw_sockets().is_empty());
 }
+
+mod ipv6;
