@@ -183,7 +183,7 @@ impl Device for TunDevice {
             let Some((header, n)) = tun_vnet::recv(fd, buf)? else {
                 return Ok(None);
             };
-            let packet = buf.get(..n).unwrap_or_default();
+            let packet = buf.get_mut(..n).unwrap_or_default();
             match vnet::accept(&header, packet) {
                 Ok(checksum) => {
                     self.vouched.store(checksum == RxChecksum::Vouched, Ordering::Relaxed);

@@ -5,7 +5,7 @@
 //!   segment and checksum in "hardware", so the kernel's TCP hands it segments of up
 //!   to 64 KiB (`gso_type` TCPv4, or TCPv6 over IPv6) whose TCP checksum is only
 //!   seeded with the pseudo-header (`NEEDS_CSUM`). [`accept`] checks the header
-//!   and leaves that checksum as it is: the kernel built the packet in memory and
+//!   and leaves that TCP checksum as it is: the kernel built the packet in memory and
 //!   nothing can have corrupted it, so the device vouches for it
 //!   (`RxChecksum::Vouched`) and the stack does not verify it — a pass over 64 KiB
 //!   saved, where finishing and then verifying the checksum took two (a third of
@@ -91,12 +91,16 @@ impl VnetHeader {
 /// Take a packet read from the TUN as an IP packet for the stack, and say what
 /// the device vouches for. A TCPv4 or TCPv6 super-segment is taken as it is (its
 /// IPv4 header already has the full length and a valid checksum; its IPv6
-/// header the full Payload Length). A partial checksum (`NEEDS_CSUM`) is left
-/// partial and vouched for (Linux's `CHECKSUM_PARTIAL`, which its own receive
-/// path does not verify either); whoever needs the real checksum in a copy —
-/// the capture, the fault injector — fills it in
-/// (`wire::fill_transport_checksum`). Anything else the stack verifies.
-pub fn accept(header: &VnetHeader, packet: &[u8]) -> Result<RxChecksum, VnetError> {
+/// header the full Payload Length). A partial TCP checksum (`NEEDS_CSUM` at the
+/// TCP checksum's offset) is left partial and vouched for (Linux's
+/// `CHECKSUM_PARTIAL`, which its own receive path does not verify either);
+/// whoever needs the real checksum in a copy — the capture, the fault injector —
+/// fills it in (`wire::fill_transport_checksum`). Any other partial checksum
+/// (UDP's) is finished here, one pass from `csum_start` (the sum is the same
+/// over either family's pseudo-header seed): the stack may quote such a
+/// datagram in an ICMP error, and a quote should carry a real checksum.
+/// Anything else the stack verifies.
+pub fn accept(header: &VnetHeader, packet: &mut [u8]) -> Result<RxChecksum, VnetError> {
     match header.gso_type & !GSO_ECN {
         GSO_NONE | GSO_TCPV4 | GSO_TCPV6 => {}
         other => return Err(VnetError::UnsupportedGso(other)),
@@ -104,12 +108,21 @@ pub fn accept(header: &VnetHeader, packet: &[u8]) -> Result<RxChecksum, VnetErro
     if header.flags & F_NEEDS_CSUM == 0 {
         return Ok(RxChecksum::Verify);
     }
-    // The checksum field must lie inside the packet, after csum_start.
-    let field_end = usize::from(header.csum_start) + usize::from(header.csum_offset) + 2;
-    if field_end > packet.len() {
+    let start = usize::from(header.csum_start);
+    let at = start + usize::from(header.csum_offset);
+    if at + 2 > packet.len() {
         return Err(VnetError::BadChecksumOffsets);
     }
-    Ok(RxChecksum::Vouched)
+    if usize::from(header.csum_offset) == crate::wire::tcp::field::CHECKSUM.start {
+        return Ok(RxChecksum::Vouched);
+    }
+    // The field holds the folded pseudo-header sum; adding everything from
+    // csum_start on, that seed included, gives the sum the checksum completes.
+    if crate::wire::complete_partial_checksum(packet, start, at) {
+        Ok(RxChecksum::Verify)
+    } else {
+        Err(VnetError::BadChecksumOffsets)
+    }
 }
 
 /// The plain header: no offload, the packet is complete.

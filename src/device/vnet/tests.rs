@@ -163,14 +163,14 @@ fn a_partial_checksum_from_the_kernel_is_vouched_for_and_can_be_filled_in() {
         csum_offset: tcp_field::CHECKSUM.start as u16,
         ..PLAIN
     };
-    assert_eq!(accept(&header, &partial), Ok(RxChecksum::Vouched));
-    assert_eq!(accept(&PLAIN, &good), Ok(RxChecksum::Verify), "a complete packet is the stack's to verify");
+    assert_eq!(accept(&header, &mut partial), Ok(RxChecksum::Vouched));
+    assert_eq!(accept(&PLAIN, &mut good.clone()), Ok(RxChecksum::Verify), "a complete packet is the stack's to verify");
     assert!(crate::wire::fill_transport_checksum(&mut partial));
     assert_eq!(partial, good);
     let wild = VnetHeader { csum_start: 60_000, ..header };
-    assert_eq!(accept(&wild, &partial), Err(VnetError::BadChecksumOffsets));
+    assert_eq!(accept(&wild, &mut partial), Err(VnetError::BadChecksumOffsets));
     let udp = VnetHeader { gso_type: 5, ..header };
-    assert_eq!(accept(&udp, &partial), Err(VnetError::UnsupportedGso(5)));
+    assert_eq!(accept(&udp, &mut partial), Err(VnetError::UnsupportedGso(5)));
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn a_tcpv6_super_segment_from_the_kernel_is_vouched_for_and_taken_whole() {
         csum_offset: tcp_field::CHECKSUM.start as u16,
         ..PLAIN
     };
-    assert_eq!(accept(&header, &partial), Ok(RxChecksum::Vouched));
+    assert_eq!(accept(&header, &mut partial), Ok(RxChecksum::Vouched));
     assert!(crate::wire::fill_transport_checksum(&mut partial));
     assert_eq!(partial, good);
 }
@@ -306,4 +306,24 @@ fn ipv6_merging_stops_at_64_kib_and_never_crosses_families_or_flows() {
         let pair = [batch[0].clone(), second];
         assert_eq!(coalesce(&pair), vec![Write::Single(&pair[0]), Write::Single(&pair[1])]);
     }
+}
+
+/// A partial UDP checksum is not vouched for but finished on the spot: the
+/// stack verifies it, and may quote the datagram in an ICMP error.
+#[test]
+fn a_partial_udp_checksum_from_the_kernel_is_finished() {
+    let mut good = Vec::new();
+    PacketBuilder::ipv4(A, B, 64).udp(40000, 4444).write(&mut good, b"nobody listens").expect("writes");
+    let len = (good.len() - 20) as u16;
+    let seed = etherparse::checksum::Sum16BitWords::new()
+        .add_4bytes(A)
+        .add_4bytes(B)
+        .add_2bytes([0, ip_protocol::UDP])
+        .add_2bytes(len.to_be_bytes())
+        .ones_complement();
+    let mut partial = good.clone();
+    partial[26..28].copy_from_slice(&(!seed).to_ne_bytes());
+    let header = VnetHeader { flags: F_NEEDS_CSUM, csum_start: 20, csum_offset: 6, ..PLAIN };
+    assert_eq!(accept(&header, &mut partial), Ok(RxChecksum::Verify));
+    assert_eq!(partial, good);
 }
