@@ -45,7 +45,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use bytes::{Bytes, BytesMut};
 
 use crate::ip::{check_program_next_header, check_program_protocol, Datagram, IpOutput, OutputError};
-use crate::shared::{Context, DropReason, Event, QueueLimit, RawHandle, ReceivedDatagram, RecvQueue};
+use crate::shared::{Context, DropReason, Event, HandleMap, QueueLimit, RawHandle, ReceivedDatagram, RecvQueue};
 use crate::wire::ip_protocol::ICMPV6;
 use crate::wire::ipv4::{self, Ipv4Repr, MIN_HEADER_LEN};
 use crate::wire::{icmpv6, verifies_with_pseudo_header_v6};
@@ -115,7 +115,7 @@ pub(crate) enum RawDelivery {
 #[derive(Debug)]
 pub(crate) struct RawTable {
     config: RawConfig,
-    sockets: HashMap<RawHandle, RawSocket>,
+    sockets: HandleMap<RawHandle, RawSocket>,
     /// Protocol → its sockets, in the order they were opened.
     by_protocol: HashMap<u8, Vec<RawHandle>>,
     next_handle: u64,
@@ -127,7 +127,7 @@ fn closed() -> io::Error {
 
 impl RawTable {
     pub fn new(config: RawConfig) -> Self {
-        RawTable { config, sockets: HashMap::new(), by_protocol: HashMap::new(), next_handle: 1 }
+        RawTable { config, sockets: HandleMap::default(), by_protocol: HashMap::new(), next_handle: 1 }
     }
 
     /// Open a socket for IP protocol `protocol`, receiving datagrams addressed

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use crate::ip::dual_stack::{canonical, Binding, Family, PortHolders};
 use crate::ip::{Datagram, IpOutput, OutputError};
 use crate::ports::{BindError, PortConfig, PortTable, Protocol};
-use crate::shared::{Context, DropReason, Event, QueueLimit, RxChecksum, UdpHandle};
+use crate::shared::{Context, DropReason, Event, HandleMap, QueueLimit, RxChecksum, UdpHandle};
 use crate::wire::icmp::{CODE_HOST_UNREACHABLE, CODE_NET_UNREACHABLE, CODE_PORT_UNREACHABLE};
 use crate::wire::icmpv6;
 use crate::wire::ip_protocol::UDP as PROTO_UDP;
@@ -81,7 +81,7 @@ pub(crate) enum Delivery {
 pub(crate) struct UdpTable {
     config: UdpConfig,
     ports: PortTable,
-    sockets: HashMap<UdpHandle, UdpSocketState>,
+    sockets: HandleMap<UdpHandle, UdpSocketState>,
     by_port: HashMap<u16, PortHolders<UdpHandle>>,
     next_handle: u64,
 }
@@ -117,7 +117,7 @@ impl UdpTable {
     pub fn new(config: UdpConfig) -> Self {
         UdpTable {
             ports: PortTable::new(Protocol::Udp, config.ports.clone(), config.seed),
-            sockets: HashMap::new(),
+            sockets: HandleMap::default(),
             by_port: HashMap::new(),
             next_handle: 1,
             config,
