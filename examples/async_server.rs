@@ -55,7 +55,9 @@ fn main() -> io::Result<()> {
     // raises Linux's somaxconn and tcp_max_syn_backlog: a thousand clients
     // connecting at once should wait in the queues, not overflow into SYN
     // cookies and drops while the accept loop catches up.
-    let mut config = StackConfig::default();
+    // The stack's MTU is the TUN's: it sets the MSS the SYN offers, so the
+    // kernel's segments fill the link (the default is 1500).
+    let mut config = StackConfig { mtu: cli.mtu, ..StackConfig::default() };
     config.tcp.accept_backlog = BACKLOG;
     config.tcp.syn_backlog = BACKLOG;
     let tasks = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
