@@ -31,6 +31,12 @@ pub struct StackConfig {
     /// Link MTU: the largest IP packet the device carries. Larger datagrams are
     /// fragmented on output (RFC 791 §2.3).
     pub mtu: usize,
+    /// Transmit checksum offload: TCP segments leave with only the pseudo-header
+    /// sum in their checksum field, for the device to finish (Linux's
+    /// `CHECKSUM_PARTIAL`), saving a pass over every byte sent. Only for a
+    /// device that finishes them: the runtime sets it from the device
+    /// (`Device::offload_tx_checksum`, the TUN with offloads); default off.
+    pub tx_checksum_offload: bool,
     /// TTL written on every packet we originate (RFC 1122 3.2.1.7: 64 is customary).
     pub ttl: u8,
     /// Fragment reassembly bounds, for IPv4 and IPv6 each.
@@ -66,6 +72,7 @@ impl Default for StackConfig {
             bind_v6only: false,
             ipv6_max_ext_headers: 8,
             mtu: 1500,
+            tx_checksum_offload: false,
             ttl: 64,
             reassembly: ReassemblyConfig::default(),
             ports: PortConfig::default(),

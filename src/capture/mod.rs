@@ -223,6 +223,9 @@ pub struct CaptureDevice<D> {
     failed: AtomicBool,
     /// Records written since the last flush.
     dirty: AtomicBool,
+    /// The stack leaves TCP checksums to the device below: the file gets them
+    /// filled in (`record_out`).
+    tx_partial: AtomicBool,
 }
 
 impl<D: Device> CaptureDevice<D> {
@@ -234,6 +237,7 @@ impl<D: Device> CaptureDevice<D> {
             pending: Mutex::new(None),
             failed: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
+            tx_partial: AtomicBool::new(false),
         }
     }
 
@@ -250,6 +254,18 @@ impl<D: Device> CaptureDevice<D> {
                     tracing::warn!(error = %e, "pcap capture write failed; later packets may be missing");
                 }
             }
+        }
+    }
+
+    /// Record a packet the stack sent, as it will cross the link: a TCP checksum
+    /// left to the device is filled in the file's copy.
+    fn record_out(&self, packet: &[u8]) {
+        if self.tx_partial.load(Ordering::Relaxed) {
+            let mut copy = packet.to_vec();
+            crate::wire::fill_transport_checksum(&mut copy);
+            self.check(self.capture.record_now(Direction::Outbound, &copy, None));
+        } else {
+            self.check(self.capture.record_now(Direction::Outbound, packet, None));
         }
     }
 
@@ -297,16 +313,22 @@ impl<D: Device> Device for CaptureDevice<D> {
 
     fn send(&self, packet: &[u8]) -> io::Result<()> {
         self.flush_pending();
-        self.check(self.capture.record_now(Direction::Outbound, packet, None));
+        self.record_out(packet);
         self.inner.send(packet)
     }
 
     fn send_batch(&self, packets: &[Vec<u8>]) -> io::Result<()> {
         self.flush_pending();
         for packet in packets {
-            self.check(self.capture.record_now(Direction::Outbound, packet, None));
+            self.record_out(packet);
         }
         self.inner.send_batch(packets)
+    }
+
+    fn offload_tx_checksum(&self) -> bool {
+        let offloaded = self.inner.offload_tx_checksum();
+        self.tx_partial.store(offloaded, Ordering::Relaxed);
+        offloaded
     }
 
     fn readable_fd(&self) -> RawFd {

@@ -198,6 +198,13 @@ impl<D: Device> Device for FaultyDevice<D> {
         }
     }
 
+    /// Without faults, what the device below does; with faults, no: a segment
+    /// corrupted on purpose must reach the peer with the checksum it was built
+    /// with, or the device would checksum the corruption and hide it.
+    fn offload_tx_checksum(&self) -> bool {
+        !self.config.is_active() && self.inner.offload_tx_checksum()
+    }
+
     /// Without faults, what the device below vouched for; with faults, nothing
     /// (a packet may have been corrupted on purpose).
     fn rx_checksum(&self) -> RxChecksum {

@@ -47,6 +47,15 @@ pub trait Device: Send + Sync + 'static {
     fn rx_checksum(&self) -> RxChecksum {
         RxChecksum::Verify
     }
+    /// Asked once, by the runtime, before the stack sends anything: may the
+    /// stack hand this device TCP segments whose checksum field holds only the
+    /// pseudo-header sum, for the device to finish (transmit checksum offload,
+    /// `StackConfig::tx_checksum_offload`)? A device that answers yes finishes
+    /// every TCP segment's checksum from then on. Only the TUN with offloads
+    /// does; the default is no.
+    fn offload_tx_checksum(&self) -> bool {
+        false
+    }
     /// A file descriptor that polls readable when `recv` has a packet.
     fn readable_fd(&self) -> RawFd;
     /// Do deferred work (release held packets) and say when it is next needed.
@@ -88,6 +97,9 @@ impl<D: Device> Device for std::sync::Arc<D> {
     }
     fn rx_checksum(&self) -> RxChecksum {
         (**self).rx_checksum()
+    }
+    fn offload_tx_checksum(&self) -> bool {
+        (**self).offload_tx_checksum()
     }
     fn readable_fd(&self) -> RawFd {
         (**self).readable_fd()

@@ -28,6 +28,8 @@ pub struct TunDevice {
     /// Whether the last packet read came with a checksum the kernel left to us
     /// and we vouch for (`vnet::accept`).
     vouched: AtomicBool,
+    /// Whether the stack leaves TCP checksums to us (`offload_tx_checksum`).
+    tx_partial: AtomicBool,
 }
 
 /// The descriptor, and how packets cross it.
@@ -89,7 +91,7 @@ impl TunDevice {
             ip(&["-6", "addr", "add", &format!("{addr6}/{prefix6}"), "dev", &name, "nodad"])?;
         }
         ip(&["link", "set", "dev", &name, "up"])?;
-        Ok(TunDevice { fd, name, mtu: config.mtu, vouched: AtomicBool::new(false) })
+        Ok(TunDevice { fd, name, mtu: config.mtu, vouched: AtomicBool::new(false), tx_partial: AtomicBool::new(false) })
     }
 
     /// The interface name the kernel gave.
@@ -103,9 +105,19 @@ impl TunDevice {
     }
 
     /// Write one packet behind a virtio-net header, waiting while the queue is full.
-    fn send_vnet(&self, fd: RawFd, header: &VnetHeader, packet: &[u8]) -> io::Result<()> {
+    /// The virtio-net header of a packet written alone: complete, unless the
+    /// stack left its TCP checksum to us.
+    fn lone_header(&self, packet: &[u8]) -> VnetHeader {
+        if self.tx_partial.load(Ordering::Relaxed) {
+            vnet::lone_header(packet)
+        } else {
+            PLAIN
+        }
+    }
+
+    fn send_vnet(&self, fd: RawFd, header: &VnetHeader, parts: &[&[u8]]) -> io::Result<()> {
         loop {
-            match tun_vnet::send(fd, header, packet) {
+            match tun_vnet::send(fd, header, parts) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(fd),
                 other => return other,
             }
@@ -194,6 +206,14 @@ impl Device for TunDevice {
         }
     }
 
+    /// With offloads, yes: the kernel, as the NIC, finishes what we leave
+    /// partial (`NEEDS_CSUM`), merged super-segments and lone segments alike.
+    fn offload_tx_checksum(&self) -> bool {
+        let offloads = matches!(self.fd, TunFd::Vnet(_));
+        self.tx_partial.store(offloads, Ordering::Relaxed);
+        offloads
+    }
+
     fn rx_checksum(&self) -> RxChecksum {
         if self.vouched.load(Ordering::Relaxed) {
             RxChecksum::Vouched
@@ -211,7 +231,7 @@ impl Device for TunDevice {
                     Err(e) => return Err(e),
                 }
             },
-            TunFd::Vnet(fd) => self.send_vnet(fd.as_raw_fd(), &PLAIN, packet),
+            TunFd::Vnet(fd) => self.send_vnet(fd.as_raw_fd(), &self.lone_header(packet), &[packet]),
         }
     }
 
@@ -223,8 +243,11 @@ impl Device for TunDevice {
         };
         for write in vnet::coalesce(packets) {
             match write {
-                Write::Single(packet) => self.send_vnet(fd.as_raw_fd(), &PLAIN, packet)?,
-                Write::Merged { header, packet } => self.send_vnet(fd.as_raw_fd(), &header, &packet)?,
+                Write::Single(packet) => self.send_vnet(fd.as_raw_fd(), &self.lone_header(packet), &[packet])?,
+                Write::Merged { header, head, payloads } => {
+                    let parts: Vec<&[u8]> = std::iter::once(&head[..]).chain(payloads).collect();
+                    self.send_vnet(fd.as_raw_fd(), &header, &parts)?
+                }
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 //! calls itself: `open("/dev/net/tun")`, `ioctl(TUNSETIFF)` with `IFF_VNET_HDR`, and
 //! `ioctl(TUNSETOFFLOAD)` with checksum and TCP segmentation offload. Packets are
 //! read and written with `readv`/`writev`, the header in one buffer and the packet
-//! in the other, so neither is copied.
+//! in the other (or, for a super-segment, in several), so none is copied.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -71,15 +71,19 @@ pub(super) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<(VnetHeader, 
     Ok(Some((VnetHeader::parse(header), n - HEADER_LEN)))
 }
 
-/// Write `packet` behind `header`; `WouldBlock` when the TUN's queue is full.
-pub(super) fn send(fd: RawFd, header: &VnetHeader, packet: &[u8]) -> io::Result<()> {
+/// Write one packet, `parts` in order, behind `header` — a packet as it is, or a
+/// super-segment's headers and its segments' payloads where they lie (the
+/// kernel copies them into one buffer anyway); `WouldBlock` when the TUN's
+/// queue is full. At most `IOV_MAX` (1,024) buffers: a super-segment of 64 KiB
+/// has at most 122 payloads even at IPv4's smallest MSS (536).
+pub(super) fn send(fd: RawFd, header: &VnetHeader, parts: &[&[u8]]) -> io::Result<()> {
     let header = header.to_bytes();
-    let iov = [
-        libc::iovec { iov_base: header.as_ptr() as *mut libc::c_void, iov_len: HEADER_LEN },
-        libc::iovec { iov_base: packet.as_ptr() as *mut libc::c_void, iov_len: packet.len() },
-    ];
-    // SAFETY: two iovecs over live buffers of the stated lengths; writev only reads them.
-    let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+    let mut iov = Vec::with_capacity(1 + parts.len());
+    iov.push(libc::iovec { iov_base: header.as_ptr() as *mut libc::c_void, iov_len: HEADER_LEN });
+    iov.extend(parts.iter().map(|p| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() }));
+    let count = libc::c_int::try_from(iov.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: iovecs over live buffers of the stated lengths; writev only reads them.
+    let n = unsafe { libc::writev(fd, iov.as_ptr(), count) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }

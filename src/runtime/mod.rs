@@ -196,6 +196,8 @@ impl Inner {
         let wake = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut config = config;
         config.mtu = config.mtu.min(device.mtu());
+        // The device decides: only one that finishes partial checksums gets them.
+        config.tx_checksum_offload = device.offload_tx_checksum();
         Ok(Arc::new(Inner {
             stack: Mutex::new(Stack::new(config)),
             wakers: Wakers::new(),

@@ -106,6 +106,7 @@ impl Stack {
             addr6: config.addr6,
             bind_v6only: config.bind_v6only,
             mtu: config.mtu,
+            tx_checksum_offload: config.tx_checksum_offload,
         };
         let raw = RawConfig {
             addr: config.addr,

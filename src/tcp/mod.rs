@@ -84,4 +84,6 @@ pub(crate) struct TcpParams {
     /// New IPv6 listeners on `::` start IPv6-only (`StackConfig::bind_v6only`).
     pub bind_v6only: bool,
     pub mtu: usize,
+    /// Segments leave with a partial checksum (`StackConfig::tx_checksum_offload`).
+    pub tx_checksum_offload: bool,
 }

@@ -25,7 +25,7 @@ use crate::ip::IpOutput;
 use crate::shared::{Context, DropReason, Event, TcpHandle, TokenBucket};
 use crate::time::Instant;
 use crate::wire::ip_protocol::TCP as PROTO_TCP;
-use crate::wire::tcp::{self as wire, Flags, Options, Segment};
+use crate::wire::tcp::{self as wire, Flags, Options, Segment, TxChecksum};
 
 /// The MSS assumed when the peer sends none (RFC 9293 §3.7.1).
 pub(crate) const DEFAULT_MSS: usize = 536;
@@ -513,18 +513,19 @@ pub(crate) fn send_segment(ctx: &mut Ctx<'_>, src: IpAddr, dst: IpAddr, segment:
 pub(crate) fn send_segment_parts(ctx: &mut Ctx<'_>, src: IpAddr, dst: IpAddr, segment: &Segment<'_>, tail: &[u8]) {
     let Ctx { base, out, config, .. } = ctx;
     let layout = config.tcp.option_layout;
+    let checksum = if config.tx_checksum_offload { TxChecksum::Offload } else { TxChecksum::Compute };
     let sent = match dst {
         // RFC 1191 §3: with path MTU discovery every segment carries Don't Fragment.
         IpAddr::V4(to) => out
             .send_built(base.counters, to, PROTO_TCP, config.tcp.path_mtu_discovery, |packet| {
-                wire::emit_parts(packet, src, dst, segment, tail, layout)
+                wire::emit_parts(packet, src, dst, segment, tail, layout, checksum)
             })
             .is_ok(),
         // IPv6 routers never fragment (RFC 8200 §5); segments fit our MTU by
         // their MSS, so only the source could, and it need not.
         IpAddr::V6(to) => {
             let mut built = out.buffer();
-            let sent = wire::emit_parts(&mut built, src, dst, segment, tail, layout).is_some()
+            let sent = wire::emit_parts(&mut built, src, dst, segment, tail, layout, checksum).is_some()
                 && out.send_v6(base.counters, to, PROTO_TCP, &built).is_ok();
             out.recycle(built);
             sent

@@ -118,7 +118,8 @@ pub fn fill_transport_checksum(packet: &mut [u8]) -> bool {
             let Ok(ip) = etherparse::Ipv4HeaderSlice::from_slice(packet) else { return false };
             let (start, total) = (ip.slice().len(), usize::from(ip.total_len()));
             let Some(len) = total.checked_sub(start).and_then(|l| u16::try_from(l).ok()) else { return false };
-            if total != packet.len() {
+            // A fragment holds only part of what the checksum covers.
+            if total != packet.len() || ip.more_fragments() || ip.fragments_offset().value() != 0 {
                 return false;
             }
             (partial_checksum(ip.source_addr(), ip.destination_addr(), ip.protocol().0, len), ip.protocol().0, start)
@@ -251,5 +252,11 @@ mod tests {
         assert!(!fill_transport_checksum(&mut icmp), "not TCP or UDP");
         assert_eq!(icmp, before);
         assert!(!fill_transport_checksum(&mut [0x45, 0, 0]), "truncated");
+        let mut first = Vec::new();
+        PacketBuilder::ipv4(A.octets(), B.octets(), 64).udp(1, 2).write(&mut first, &[9; 100]).expect("udp/4");
+        first[6] |= 0x20; // More Fragments
+        let before = first.clone();
+        assert!(!fill_transport_checksum(&mut first), "a fragment");
+        assert_eq!(first, before);
     }
 }

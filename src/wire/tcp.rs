@@ -214,13 +214,24 @@ pub fn emit_with(
     segment: &Segment<'_>,
     layout: OptionLayout,
 ) -> Option<()> {
-    emit_parts(out, src.into(), dst.into(), segment, &[], layout)
+    emit_parts(out, src.into(), dst.into(), segment, &[], layout, TxChecksum::Compute)
+}
+
+/// Who computes an outgoing segment's checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxChecksum {
+    /// We do: one pass over the header and payload.
+    Compute,
+    /// The device does (transmit checksum offload): the field gets only the
+    /// pseudo-header sum ([`set_partial_checksum`]), no pass over the payload.
+    Offload,
 }
 
 /// [`emit_with`] for a payload in two parts, `segment.payload` then `tail` (a
 /// range of a ring buffer that wraps): both are copied once, straight into
 /// `out`, and the checksum is computed over them there — over the IPv4 or the
-/// IPv6 pseudo-header, as the addresses are (`None` if their families differ).
+/// IPv6 pseudo-header, as the addresses are (`None` if their families differ)
+/// — or, with [`TxChecksum::Offload`], left to the device.
 pub fn emit_parts(
     out: &mut Vec<u8>,
     src: IpAddr,
@@ -228,6 +239,7 @@ pub fn emit_parts(
     segment: &Segment<'_>,
     tail: &[u8],
     layout: OptionLayout,
+    checksum: TxChecksum,
 ) -> Option<()> {
     let mut header = TcpHeader::new(segment.src_port, segment.dst_port, segment.seq, segment.window);
     header.acknowledgment_number = segment.ack;
@@ -247,6 +259,13 @@ pub fn emit_parts(
     let payload_start = out.len();
     out.extend_from_slice(segment.payload);
     out.extend_from_slice(tail);
+    if checksum == TxChecksum::Offload {
+        if set_partial_checksum(src, dst, &mut out[start..]) {
+            return Some(());
+        }
+        out.truncate(start);
+        return None;
+    }
     let checksum = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             header.calc_checksum_ipv4_raw(s.octets(), d.octets(), &out[payload_start..]).ok()
@@ -491,7 +510,15 @@ pub fn set_flags(segment: &mut [u8], flags: u8) -> bool {
 /// if it is shorter than a TCP header or longer than one IP packet can carry
 /// (65,535 bytes), or the addresses are of different families.
 pub fn set_partial_checksum(src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> bool {
-    let Ok(len) = u16::try_from(segment.len()) else {
+    let len = segment.len();
+    set_partial_checksum_of(src, dst, segment, len)
+}
+
+/// [`set_partial_checksum`] for a segment of `len` bytes (header and data) of
+/// which `header` holds only the start: what a super-segment written from
+/// several buffers at once needs (`device::vnet::coalesce`).
+pub fn set_partial_checksum_of(src: IpAddr, dst: IpAddr, header: &mut [u8], len: usize) -> bool {
+    let Ok(len) = u16::try_from(len) else {
         return false;
     };
     let seed = match (src, dst) {
@@ -499,7 +526,7 @@ pub fn set_partial_checksum(src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> boo
         (IpAddr::V6(s), IpAddr::V6(d)) => super::pseudo_sum::partial_checksum_v6(s, d, ip_protocol::TCP, len.into()),
         _ => return false,
     };
-    let Some(field) = segment.get_mut(field::CHECKSUM).filter(|_| usize::from(len) >= MIN_HEADER_LEN) else {
+    let Some(field) = header.get_mut(field::CHECKSUM).filter(|_| usize::from(len) >= MIN_HEADER_LEN) else {
         return false;
     };
     field.copy_from_slice(&seed);
@@ -633,10 +660,22 @@ mod tests {
                     &Segment { payload: &data[..cut], ..seg },
                     &data[cut..],
                     layout,
+                    TxChecksum::Compute,
                 )
                 .expect("fits");
                 assert_eq!(&parts[9..], &whole[..], "{layout:?} cut at {cut}");
             }
+            // Offloaded: the same bytes but the checksum, which holds only the
+            // pseudo-header sum; finishing it gives the whole segment back.
+            let mut offloaded = Vec::new();
+            let segment = Segment { payload: &data[..500], ..seg };
+            emit_parts(&mut offloaded, A.into(), B.into(), &segment, &data[500..], layout, TxChecksum::Offload)
+                .expect("fits");
+            assert_eq!(offloaded[..16], whole[..16]);
+            assert_eq!(offloaded[18..], whole[18..]);
+            let at = field::CHECKSUM.start;
+            assert!(crate::wire::complete_partial_checksum(&mut offloaded, 0, at));
+            assert_eq!(offloaded, whole, "{layout:?} offloaded");
         }
         let mut list = OptionList::new();
         for _ in 0..12 {

@@ -16,8 +16,9 @@
 //!
 //! Bounds: a super-segment is at most 65,535 bytes (the largest IPv4 datagram;
 //! over IPv6 it keeps the kernel's own TSO size, 64 KiB, well inside the
-//! Payload Length field). Cost: one pass over each packet's headers to compare,
-//! one copy of the payloads into the super-segment.
+//! Payload Length field). Cost: one pass over each packet's headers to compare;
+//! the payloads are not copied — a super-segment is its patched headers and the
+//! segments' payloads where they lie, written with one `writev`.
 
 use std::net::IpAddr;
 use std::ops::Range;
@@ -33,7 +34,25 @@ use crate::wire::tcp::{self, field::FLG_ACK, field::FLG_PSH, IpSegment};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Write<'a> {
     Single(&'a [u8]),
-    Merged { header: VnetHeader, packet: Vec<u8> },
+    /// A super-segment: `head` (the patched IP and TCP headers), then the
+    /// `payloads` in order — gathered by the write, never copied together.
+    Merged {
+        header: VnetHeader,
+        head: Vec<u8>,
+        payloads: Vec<&'a [u8]>,
+    },
+}
+
+#[cfg(test)]
+impl Write<'_> {
+    /// A merged write's packet in one buffer, as the kernel receives it.
+    pub(super) fn merged_packet(&self) -> Option<Vec<u8>> {
+        let Write::Merged { head, payloads, .. } = self else { return None };
+        Some(payloads.iter().fold(head.clone(), |mut packet, p| {
+            packet.extend_from_slice(p);
+            packet
+        }))
+    }
 }
 
 /// What the stack sent in one batch, as TUN writes: every run of consecutive
@@ -127,26 +146,25 @@ pub(super) fn same_except(a: &[u8], b: &[u8], skip: &[Range<usize>]) -> bool {
 /// the pseudo-header only, as the kernel's own TSO expects. `None` if the run is
 /// empty or a header cannot be patched (it cannot: each was checked by
 /// `mergeable`, and the run fits `MAX_DATAGRAM`).
-fn merge(run: &[IpSegment<'_>], total: usize) -> Option<Write<'static>> {
+fn merge<'a>(run: &[IpSegment<'a>], total: usize) -> Option<Write<'a>> {
     let (first, last) = (run.first()?, run.last()?);
     let tcp_at = first.ip_header.len();
     let headers = tcp_at + first.tcp_header.len();
-    let mut packet = Vec::with_capacity(total);
-    packet.extend_from_slice(first.ip_header);
-    packet.extend_from_slice(first.tcp_header);
-    for view in run {
-        packet.extend_from_slice(view.payload);
-    }
-    let len = u16::try_from(packet.len()).ok()?;
+    let mut head = Vec::with_capacity(headers);
+    head.extend_from_slice(first.ip_header);
+    head.extend_from_slice(first.tcp_header);
+    let len = u16::try_from(total).ok()?;
     let gso_type = if first.src.is_ipv4() {
-        ipv4::set_total_len(&mut packet, len).ok()?;
+        ipv4::set_total_len(&mut head, len).ok()?;
         GSO_TCPV4
     } else {
-        ipv6::set_payload_len(&mut packet, len.checked_sub(ipv6::HEADER_LEN as u16)?).ok()?;
+        ipv6::set_payload_len(&mut head, len.checked_sub(ipv6::HEADER_LEN as u16)?).ok()?;
         GSO_TCPV6
     };
-    let segment = packet.get_mut(tcp_at..)?;
-    if !tcp::set_flags(segment, last.flags) || !tcp::set_partial_checksum(first.src, first.dst, segment) {
+    let tcp_header = head.get_mut(tcp_at..)?;
+    if !tcp::set_flags(tcp_header, last.flags)
+        || !tcp::set_partial_checksum_of(first.src, first.dst, tcp_header, total - tcp_at)
+    {
         return None;
     }
     let header = VnetHeader {
@@ -157,5 +175,5 @@ fn merge(run: &[IpSegment<'_>], total: usize) -> Option<Write<'static>> {
         csum_start: u16::try_from(tcp_at).ok()?,
         csum_offset: tcp::field::CHECKSUM.start as u16,
     };
-    Some(Write::Merged { header, packet })
+    Some(Write::Merged { header, head, payloads: run.iter().map(|view| view.payload).collect() })
 }

@@ -107,7 +107,8 @@ fn a_run_of_full_segments_merges_and_the_kernel_cuts_it_back_exactly() {
         .collect();
     let writes = coalesce(&batch);
     assert_eq!(writes.len(), 1, "one write for six segments");
-    let Write::Merged { header, packet } = &writes[0] else { panic!("expected a merged write") };
+    let Write::Merged { header, .. } = &writes[0] else { panic!("expected a merged write") };
+    let packet = &writes[0].merged_packet().expect("merged");
     assert_eq!((header.gso_type, header.gso_size, header.flags), (GSO_TCPV4, mss as u16, F_NEEDS_CSUM));
     let cut = kernel_segments(header, packet);
     assert_eq!(cut.len(), batch.len());
@@ -139,7 +140,8 @@ fn merging_stops_at_the_largest_ip_datagram() {
     let writes = coalesce(&batch);
     let mut covered = 0;
     for w in &writes {
-        let Write::Merged { header, packet } = w else { panic!("full segments merge") };
+        let Write::Merged { header, .. } = w else { panic!("full segments merge") };
+        let packet = &w.merged_packet().expect("merged");
         assert!(packet.len() <= MAX_DATAGRAM);
         covered += kernel_segments(header, packet).len();
     }
@@ -256,7 +258,8 @@ fn a_run_of_ipv6_segments_becomes_one_tcpv6_super_segment_byte_for_byte() {
     let batch: Vec<Vec<u8>> =
         data.chunks(mss).enumerate().map(|(i, c)| segment6(5000 + (i * mss) as u32, c, i == 3)).collect();
     let writes = coalesce(&batch);
-    let [Write::Merged { header, packet }] = &writes[..] else { panic!("one merged write: {writes:?}") };
+    let [write @ Write::Merged { header, .. }] = &writes[..] else { panic!("one merged write: {writes:?}") };
+    let packet = &write.merged_packet().expect("merged");
     // NEEDS_CSUM, GSO_TCPV6, hdr_len 40 + 32, gso_size = MSS, checksum from the
     // TCP header (40) at its offset 16 — in the machine's byte order.
     let mut bytes = vec![1, 4];
@@ -278,7 +281,8 @@ fn ipv6_merging_stops_at_64_kib_and_never_crosses_families_or_flows() {
     let writes = coalesce(&batch);
     let mut cut = Vec::new();
     for w in &writes {
-        let Write::Merged { header, packet } = w else { panic!("full segments merge") };
+        let Write::Merged { header, .. } = w else { panic!("full segments merge") };
+        let packet = &w.merged_packet().expect("merged");
         assert!(packet.len() <= MAX_DATAGRAM);
         cut.extend(kernel_segments(header, packet));
     }
@@ -326,4 +330,25 @@ fn a_partial_udp_checksum_from_the_kernel_is_finished() {
     let header = VnetHeader { flags: F_NEEDS_CSUM, csum_start: 20, csum_offset: 6, ..PLAIN };
     assert_eq!(accept(&header, &mut partial), Ok(RxChecksum::Verify));
     assert_eq!(partial, good);
+}
+
+/// With the stack's TCP checksums left to the device, a lone TCP segment is
+/// written with `NEEDS_CSUM` from its TCP header on; anything else as it is.
+#[test]
+fn a_lone_tcp_segment_asks_the_kernel_to_finish_its_checksum() {
+    let v4 = segment(9, b"data", true, 1);
+    assert_eq!(
+        lone_header(&v4),
+        VnetHeader { flags: F_NEEDS_CSUM, csum_start: 20, csum_offset: tcp_field::CHECKSUM.start as u16, ..PLAIN }
+    );
+    let mut v6 = Vec::new();
+    PacketBuilder::ipv6(A6, [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 64)
+        .tcp(1, 2, 3, 4)
+        .write(&mut v6, b"x")
+        .expect("writes");
+    assert_eq!((lone_header(&v6).flags, lone_header(&v6).csum_start), (F_NEEDS_CSUM, 40));
+    let mut udp = Vec::new();
+    PacketBuilder::ipv4(A, B, 64).udp(1, 2).write(&mut udp, b"x").expect("writes");
+    assert_eq!(lone_header(&udp), PLAIN);
+    assert_eq!(lone_header(&v4[..30]), PLAIN, "too short to hold a TCP header");
 }

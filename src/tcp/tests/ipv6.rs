@@ -42,7 +42,8 @@ fn packet(
     let segment =
         Segment { src_port: src.port(), dst_port: dst.port(), seq, ack, flags, window: 65_535, options, payload: data };
     let mut tcp = Vec::new();
-    wire::emit_parts(&mut tcp, src.ip(), dst.ip(), &segment, &[], OptionLayout::Linux).expect("fits");
+    wire::emit_parts(&mut tcp, src.ip(), dst.ip(), &segment, &[], OptionLayout::Linux, wire::TxChecksum::Compute)
+        .expect("fits");
     match (src.ip(), dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => ip_packet(s, d, TCP, 1, &tcp),
         (IpAddr::V6(s), IpAddr::V6(d)) => {
