@@ -120,10 +120,10 @@ async fn echo_conn(stream: TcpStream) -> io::Result<()> {
     }
 }
 
-/// Discard (RFC 863): read to the end, then close.
+/// Discard (RFC 863): throw everything away (without copying it, as
+/// `recv(…, MSG_TRUNC)` does), then close at the end of the stream.
 async fn discard_conn(stream: TcpStream) -> io::Result<()> {
-    let mut buf = vec![0u8; 65_536];
-    while stream.read(&mut buf).await? > 0 {}
+    while stream.discard(usize::MAX).await? > 0 {}
     Ok(())
 }
 

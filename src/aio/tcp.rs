@@ -86,6 +86,13 @@ impl Conn {
         })
     }
 
+    fn poll_discard(&self, cx: &mut Context<'_>, max: usize) -> Poll<io::Result<usize>> {
+        let handle = self.handle;
+        poll_core(&self.runtime, cx, WaitOn::Tcp(handle), Direction::Read, |stack, now| {
+            stack.tcp_discard(now, handle, max)
+        })
+    }
+
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let handle = self.handle;
         poll_core(&self.runtime, cx, WaitOn::Tcp(handle), Direction::Write, |stack, now| {
@@ -138,6 +145,16 @@ impl TcpStream {
     /// Read into `buf`: at least one byte, or 0 at the end of the stream.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Throw away up to `max` received bytes, waiting for some: how many (0 at
+    /// the end of the stream). Like `recv(…, MSG_TRUNC)`: nothing is copied.
+    pub async fn discard(&self, max: usize) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_discard(cx, max)).await
+    }
+
+    pub fn poll_discard(&self, cx: &mut Context<'_>, max: usize) -> Poll<io::Result<usize>> {
+        self.conn.poll_discard(cx, max)
     }
 
     /// Queue bytes of `buf` to send: at least one, or an error.

@@ -55,8 +55,9 @@ impl TcpService {
                 }
             }
             TcpService::Discard => {
-                let mut buf = ReadBuffer::default();
-                while !buf.read_from(&stream).await?.is_empty() {}
+                // RFC 863: throw it away — without copying it first, and with
+                // no buffer to hold (`MSG_TRUNC`).
+                while stream.discard(usize::MAX).await? > 0 {}
                 Ok(())
             }
             TcpService::Daytime => {

@@ -397,6 +397,16 @@ impl Stack {
         p.tcp.recv(&mut p.ctx, p.out, handle, buf)
     }
 
+    /// Consume up to `max` received bytes without copying them anywhere — Linux's
+    /// `recv(…, MSG_TRUNC)` on TCP, for a program that only counts or drops what
+    /// it receives (the discard service): the window reopens as after a read.
+    /// Answers as [`tcp_recv`](Stack::tcp_recv) otherwise (0 at end of stream,
+    /// `WouldBlock`, the connection's error).
+    pub fn tcp_discard(&mut self, now: Instant, handle: TcpHandle, max: usize) -> io::Result<usize> {
+        let mut p = self.parts(now);
+        p.tcp.discard(&mut p.ctx, p.out, handle, max)
+    }
+
     /// Shut down reading, writing or both (writing sends FIN after queued data).
     pub fn tcp_shutdown(&mut self, now: Instant, handle: TcpHandle, how: Shutdown) -> io::Result<()> {
         let mut p = self.parts(now);

@@ -221,6 +221,25 @@ impl TcpTable {
         .unwrap_or_else(|| Err(closed()))
     }
 
+    /// Consume up to `max` received bytes without copying them (`MSG_TRUNC`).
+    pub fn discard(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        max: usize,
+    ) -> io::Result<usize> {
+        self.with(ctx, out, handle, |tcb, ctx| {
+            let result = tcb.user_discard(max);
+            if let Ok(n) = result {
+                tcb.rcv.after_read(ctx.now, n, tcb.snd.rtt.srtt());
+            }
+            tcb.output(ctx);
+            result
+        })
+        .unwrap_or_else(|| Err(closed()))
+    }
+
     /// Shut down reading, writing or both (writing sends FIN after queued data).
     pub fn shutdown(
         &mut self,

@@ -153,13 +153,21 @@ impl Receiver {
     /// Copy up to `buf.len()` in-order bytes to the program.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.buffer.len());
-        self.read_since_advertised |= n > 0;
         // The ring buffer holds the bytes in at most two runs: copy them as two
         // slices (a byte-by-byte drain took most of a bulk receiver's time).
         let (front, back) = self.buffer.as_slices();
         let from_front = n.min(front.len());
         buf[..from_front].copy_from_slice(&front[..from_front]);
         buf[from_front..n].copy_from_slice(&back[..n - from_front]);
+        self.discard(n)
+    }
+
+    /// Consume up to `max` bytes without copying them anywhere (what Linux's
+    /// `recv` does with `MSG_TRUNC` on TCP): they count as read, so the window
+    /// reopens as after [`read`](Self::read). Returns how many.
+    pub fn discard(&mut self, max: usize) -> usize {
+        let n = max.min(self.buffer.len());
+        self.read_since_advertised |= n > 0;
         self.buffer.drain(..n);
         n
     }

@@ -34,10 +34,25 @@ impl Tcb {
         if !self.rcv.buffer.is_empty() && !buf.is_empty() {
             return Ok(self.rcv.read(buf));
         }
+        self.nothing_to_receive(buf.is_empty())
+    }
+
+    /// RECEIVE that throws the bytes away (`MSG_TRUNC`): up to `max` are
+    /// consumed, with [`user_recv`](Self::user_recv)'s answers otherwise.
+    pub(crate) fn user_discard(&mut self, max: usize) -> io::Result<usize> {
+        if !self.rcv.buffer.is_empty() && max > 0 {
+            return Ok(self.rcv.discard(max));
+        }
+        self.nothing_to_receive(max == 0)
+    }
+
+    /// RECEIVE with no data to hand over: a pending error, end of stream
+    /// (also for a zero-length request), or "not yet".
+    fn nothing_to_receive(&mut self, empty_request: bool) -> io::Result<usize> {
         if let Some(kind) = self.error.take() {
             return Err(kind.into());
         }
-        if self.state.fin_received() || self.read_closed || self.state == State::Closed || buf.is_empty() {
+        if self.state.fin_received() || self.read_closed || self.state == State::Closed || empty_request {
             return Ok(0);
         }
         Err(io::ErrorKind::WouldBlock.into())

@@ -81,3 +81,23 @@ fn an_ack_of_data_never_sent_is_answered_and_dropped() {
     h.run_next_timer();
     h.expect(seg(".", 1).ack(PEER_ISS + 1).win(WIN).data(b"hi"));
 }
+
+/// `tcp_discard` (Linux's `MSG_TRUNC`) consumes received bytes as a read does,
+/// without handing them over: what is left is read next, nothing is waiting
+/// afterwards, and at the end of the stream it answers 0, as a read would.
+#[test]
+fn discarded_bytes_are_consumed_as_read_ones() {
+    let mut h = Harness::new();
+    let conn = h.established_passive();
+    h.send(seg("P.", PEER_ISS + 1).ack(1).win(PEER_WIN).data(b"abcdef"));
+    h.run_next_timer();
+    h.expect(seg(".", 1).ack(PEER_ISS + 7).win(WIN));
+    assert_eq!(h.stack.tcp_discard(h.now, conn, 4).expect("data"), 4);
+    let mut buf = [0; 16];
+    let n = h.stack.tcp_recv(h.now, conn, &mut buf).expect("data");
+    assert_eq!(&buf[..n], b"ef");
+    let would_block = h.stack.tcp_discard(h.now, conn, 4).expect_err("nothing left").kind();
+    assert_eq!(would_block, std::io::ErrorKind::WouldBlock);
+    h.send(seg("F.", PEER_ISS + 7).ack(1).win(PEER_WIN));
+    assert_eq!(h.stack.tcp_discard(h.now, conn, usize::MAX).expect("end of stream"), 0);
+}
