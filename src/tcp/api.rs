@@ -210,15 +210,7 @@ impl TcpTable {
         handle: TcpHandle,
         buf: &mut [u8],
     ) -> io::Result<usize> {
-        self.with(ctx, out, handle, |tcb, ctx| {
-            let result = tcb.user_recv(buf);
-            if let Ok(n) = result {
-                tcb.rcv.after_read(ctx.now, n, tcb.snd.rtt.srtt());
-            }
-            tcb.output(ctx);
-            result
-        })
-        .unwrap_or_else(|| Err(closed()))
+        self.receive(ctx, out, handle, |tcb| tcb.user_recv(buf))
     }
 
     /// Consume up to `max` received bytes without copying them (`MSG_TRUNC`).
@@ -229,8 +221,20 @@ impl TcpTable {
         handle: TcpHandle,
         max: usize,
     ) -> io::Result<usize> {
+        self.receive(ctx, out, handle, |tcb| tcb.user_discard(max))
+    }
+
+    /// RECEIVE by `take`, then what a read sets off: the auto-tuner hears of
+    /// the bytes taken, and a window update goes out if one is due.
+    fn receive(
+        &mut self,
+        ctx: &mut Context<'_>,
+        out: &mut IpOutput,
+        handle: TcpHandle,
+        take: impl FnOnce(&mut Tcb) -> io::Result<usize>,
+    ) -> io::Result<usize> {
         self.with(ctx, out, handle, |tcb, ctx| {
-            let result = tcb.user_discard(max);
+            let result = take(tcb);
             if let Ok(n) = result {
                 tcb.rcv.after_read(ctx.now, n, tcb.snd.rtt.srtt());
             }
