@@ -73,7 +73,10 @@ impl Runtime {
     /// Start a stack on `device` with no thread of its own: the returned
     /// [`Driver`] drives it from a tokio task. On a current-thread runtime the
     /// stack and the tasks that use it share one thread, so a read or an accept
-    /// never crosses threads.
+    /// never crosses threads. A *blocking* socket call made on that thread
+    /// would wait for a driver that cannot run until it returns: on the
+    /// driver's thread use `aio` only (blocking calls from other threads are
+    /// fine).
     ///
     /// ```no_run
     /// # async fn example(device: tunstack::device::link::LinkDevice) -> std::io::Result<()> {
