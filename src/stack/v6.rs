@@ -5,7 +5,8 @@
 //! packet here by its version nibble; IPv6 input hands back a datagram or an
 //! ICMPv6 error to send, and [`V6::input`] routes either: protocol 58 to ICMPv6,
 //! whose received errors go to the UDP socket or TCP connection whose datagram
-//! they quote; UDP to the UDP table that IPv4 shares (its checksum is mandatory
+//! they quote — a Packet Too Big, once believed, also to IPv6 output's path MTU
+//! cache (`ip/ipv6/path_mtu.rs`); UDP to the UDP table that IPv4 shares (its checksum is mandatory
 //! over IPv6), a closed port answered with ICMPv6 port unreachable; TCP to the
 //! TCP table IPv4 shares; No Next Header dropped quietly; any other Next Header
 //! to the raw sockets bound to it (`src/raw/`), or, with none, refused with
@@ -86,9 +87,8 @@ fn packet_too_big(
         (Some(_), Some(true)) => true,
         (None, None) => false,
         (Some(own), None) => match own.protocol {
-            UDP => icmpv6::parse_quoted(error.quoted).is_some_and(|q| {
-                udp.could_send(q.src_port, SocketAddr::new(IpAddr::V6(q.dst), q.dst_port))
-            }),
+            UDP => icmpv6::parse_quoted(error.quoted)
+                .is_some_and(|q| udp.could_send(q.src_port, SocketAddr::new(IpAddr::V6(q.dst), q.dst_port))),
             ICMPV6 => own.upper.first() == Some(&types::ECHO_REPLY) || raw.could_send_v6(ICMPV6, own.dst),
             other => raw.could_send_v6(other, own.dst),
         },
@@ -99,10 +99,7 @@ fn packet_too_big(
             let learned = output.learn_path_mtu(ctx.counters, ctx.now, dst, error.param);
             tracing::debug!(target: "tunstack::ip6::pmtu", %dst, mtu = error.param, ?learned, "packet too big");
         }
-        _ => ctx.drop(
-            DropReason::Icmp6PacketTooBigUnmatched,
-            format_args!("mtu={} quoted dst={dst:?}", error.param),
-        ),
+        _ => ctx.drop(DropReason::Icmp6PacketTooBigUnmatched, format_args!("mtu={} quoted dst={dst:?}", error.param)),
     }
 }
 

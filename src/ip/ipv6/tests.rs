@@ -443,8 +443,7 @@ fn a_packet_too_big_about_an_echo_reply_fragments_the_next_reply() {
     assert_eq!(reply.iter().map(Vec::len).collect::<Vec<_>>(), [40 + 8 + 1400]);
     let router = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0xfe);
     let mut ptb = Vec::new();
-    icmpv6::emit_error(&mut ptb, router, US6, icmpv6::ErrorKind::PacketTooBig(1280), &reply[0][..1232])
-        .expect("fits");
+    icmpv6::emit_error(&mut ptb, router, US6, icmpv6::ErrorKind::PacketTooBig(1280), &reply[0][..1232]).expect("fits");
     assert_eq!(s.input(ms(1), &packet(router, US6, ICMPV6, &[&ptb])), None);
     assert_eq!((s.path_mtu_v6(PEER6), s.counters().ip6_pmtu_updates), (Some(1280), 1));
     s.input(ms(2), &request);

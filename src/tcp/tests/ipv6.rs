@@ -227,7 +227,10 @@ fn packet_too_big_lowers_the_path_mtu_never_below_1280_and_only_for_data_in_flig
     assert_eq!(s.counters().tcp_pmtu_reductions, 1);
     // Validated by TCP (in flight) and by IP (our Flow Label): the destination's
     // entry in IPv6's path MTU cache, for UDP and raw sends, follows.
-    assert_eq!((s.path_mtu_v6(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1)), s.counters().ip6_pmtu_updates), (Some(1280), 1));
+    assert_eq!(
+        (s.path_mtu_v6(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1)), s.counters().ip6_pmtu_updates),
+        (Some(1280), 1)
+    );
     let resent = sent(&mut s);
     assert!(!resent.is_empty() && resent.iter().all(|o| o.data.len() <= 1220), "{resent:?}");
 

@@ -139,7 +139,8 @@ fn a_packet_too_big_quoting_nothing_we_sent_changes_nothing() {
 #[test]
 fn a_learned_path_mtu_ages_out_after_the_aging_time() {
     let aging = Duration::from_secs(600);
-    let config = StackConfig { addr6: Some(US6), path_mtu: PathMtuConfig { max_entries: 8, aging }, ..StackConfig::default() };
+    let config =
+        StackConfig { addr6: Some(US6), path_mtu: PathMtuConfig { max_entries: 8, aging }, ..StackConfig::default() };
     let mut s = Stack::new(config);
     let first = send(&mut s, D, 1400);
     let learned = ms(10);
