@@ -6,6 +6,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+pub use crate::ip::ipv6::PathMtuConfig;
 pub use crate::ip::reassembly::ReassemblyConfig;
 pub use crate::ports::PortConfig;
 pub use crate::shared::QueueLimit;
@@ -28,6 +29,9 @@ pub struct StackConfig {
     /// Most IPv6 extension headers walked in one packet (RFC 8200 §4; RFC 8883
     /// "too many extension headers" past it).
     pub ipv6_max_ext_headers: usize,
+    /// Bounds of the IPv6 path MTU cache (RFC 8201): destinations remembered
+    /// and how long a learned path MTU holds.
+    pub path_mtu: PathMtuConfig,
     /// Link MTU: the largest IP packet the device carries. Larger datagrams are
     /// fragmented on output (RFC 791 §2.3).
     pub mtu: usize,
@@ -71,6 +75,7 @@ impl Default for StackConfig {
             addr6: None,
             bind_v6only: false,
             ipv6_max_ext_headers: 8,
+            path_mtu: PathMtuConfig::default(),
             mtu: 1500,
             tx_checksum_offload: false,
             ttl: 64,

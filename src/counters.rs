@@ -135,6 +135,12 @@ counters! {
     ip6_tx_fragments,
     /// Dropped on output: IPv6 datagram too large even for fragmentation.
     ip6_tx_too_big,
+    /// Path MTUs lowered in the IPv6 path MTU cache by a validated Packet Too Big (RFC 8201).
+    ip6_pmtu_updates,
+    /// Path MTU cache entries evicted (the oldest) to make room for a new destination.
+    ip6_pmtu_evicted,
+    /// Path MTU cache entries aged out: the destination is back at the link MTU (RFC 8201 §4).
+    ip6_pmtu_expired,
     /// ICMP messages received.
     icmp_rx,
     /// Dropped: ICMP message shorter than its header.
@@ -168,6 +174,9 @@ counters! {
     icmp6_rx_errors,
     /// ICMPv6 types we read and ignore (echo replies, unknown informational types).
     icmp6_rx_ignored,
+    /// Dropped: a Packet Too Big quoting no UDP, raw or ICMPv6 packet we could have
+    /// sent (RFC 5927; TCP's own are `tcp_rx_icmp_unmatched` / `_out_of_window`).
+    icmp6_rx_ptb_unmatched,
     /// ICMPv6 echo replies sent.
     icmp6_tx_echo_reply,
     /// ICMPv6 Parameter Problem errors sent.

@@ -71,9 +71,20 @@ impl IpOutput {
         self.v6.as_ref().map(Ipv6Output::addr)
     }
 
+    /// IPv6 output (its path MTU cache), when the stack has an IPv6 address.
+    pub fn ipv6(&self) -> Option<&Ipv6Output> {
+        self.v6.as_ref()
+    }
+
+    /// IPv6 output, to teach its path MTU cache; `None` without IPv6.
+    pub fn ipv6_mut(&mut self) -> Option<&mut Ipv6Output> {
+        self.v6.as_mut()
+    }
+
     /// Wrap `payload` (an upper-layer message of type `next_header`) in IPv6 from
     /// our address to `dst` and queue it, fragmented at the source if it does not
-    /// fit the MTU (see [`Ipv6Output::send`]). `NoIpv6` without an IPv6 address.
+    /// fit the destination's path MTU (see [`Ipv6Output::send`]). `NoIpv6`
+    /// without an IPv6 address.
     pub fn send_v6(
         &mut self,
         counters: &mut Counters,

@@ -282,6 +282,15 @@ impl RawTable {
         delivery
     }
 
+    /// Whether an IPv6 raw socket of `protocol` could have sent a datagram to
+    /// `dst` (a Packet Too Big quoting one is believed only then, `stack/v6.rs`).
+    pub fn could_send_v6(&self, protocol: u8, dst: Ipv6Addr) -> bool {
+        let Some(list) = self.by_protocol.get(&protocol) else { return false };
+        list.iter()
+            .filter_map(|h| self.sockets.get(h))
+            .any(|socket| socket.local.is_ipv6() && socket.peer.is_none_or(|peer| peer == IpAddr::V6(dst)))
+    }
+
     /// Send `payload` as one IP datagram of the socket's protocol to `dst` (or
     /// the connected peer), an address of the socket's family; fragmented if
     /// larger than the MTU (over IPv6, at the source). An ICMPv6 message gets

@@ -159,6 +159,8 @@ drop_reasons! {
     Icmp6BadChecksum => icmp6_rx_bad_checksum, rx, "icmpv6 bad checksum";
     /// An ICMPv6 error we would have sent, held back by the rate limit.
     Icmp6RateLimited => icmp6_tx_rate_limited, local, "icmpv6 rate limit";
+    /// A Packet Too Big quoting no UDP, raw or ICMPv6 packet we could have sent.
+    Icmp6PacketTooBigUnmatched => icmp6_rx_ptb_unmatched, rx, "icmpv6 packet too big for nothing we sent";
     /// UDP length field wrong.
     UdpBadLength => udp_rx_bad_length, rx, "udp bad length";
     /// UDP checksum wrong.

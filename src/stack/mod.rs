@@ -26,7 +26,7 @@ mod v6;
 pub use socket_table::SocketRow;
 
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr};
 use std::time::Duration;
 
 use crate::config::{CongestionAlgorithm, StackConfig};
@@ -123,6 +123,7 @@ impl Stack {
                     config.mtu,
                     config.ttl,
                     config.seed,
+                    config.path_mtu.clone(),
                 )),
                 None => IpOutput::new(output, config.seed),
             },
@@ -154,6 +155,13 @@ impl Stack {
     /// Every counter, for display and tests.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The largest IPv6 packet UDP, raw and ICMPv6 output send to `dst`: the
+    /// link MTU, or less where a Packet Too Big lowered it (RFC 8201; DESIGN.md,
+    /// "IPv6"). `None` without IPv6.
+    pub fn path_mtu_v6(&self, dst: Ipv6Addr) -> Option<usize> {
+        self.out.ipv6().map(|o| o.path_mtu(dst))
     }
 
     // ----- The link side -------------------------------------------------------
@@ -229,7 +237,8 @@ impl Stack {
     /// When [`handle_timeout`](Stack::handle_timeout) next has work to do.
     pub fn poll_deadline(&self) -> Option<Instant> {
         let v6 = self.v6.as_ref().and_then(V6::next_deadline);
-        [self.ip.next_deadline(), self.tcp.next_deadline(), self.protocols.next_deadline(), v6]
+        let path_mtu = self.out.ipv6().and_then(Ipv6Output::next_deadline);
+        [self.ip.next_deadline(), self.tcp.next_deadline(), self.protocols.next_deadline(), v6, path_mtu]
             .into_iter()
             .flatten()
             .min()
@@ -241,6 +250,9 @@ impl Stack {
         p.ip.expire(&mut p.ctx);
         if let Some(v6) = p.v6 {
             v6.expire(&mut p.ctx, p.out);
+        }
+        if let Some(output) = p.out.ipv6_mut() {
+            output.expire(p.ctx.counters, now);
         }
         p.tcp.on_timeout(&mut p.ctx, p.out);
         p.protocols.on_timeout(now);
@@ -657,7 +669,7 @@ impl Stack {
         if queued > bound {
             return Err(format!("{queued} packets queued, bound {bound}"));
         }
-        Ok(())
+        self.out.ipv6().map_or(Ok(()), Ipv6Output::check_invariants)
     }
 
     /// The TCP table, for tests that look inside it.

@@ -5,7 +5,8 @@
 //! packet here by its version nibble; IPv6 input hands back a datagram or an
 //! ICMPv6 error to send, and [`V6::input`] routes either: protocol 58 to ICMPv6,
 //! whose received errors go to the UDP socket or TCP connection whose datagram
-//! they quote; UDP to the UDP table that IPv4 shares (its checksum is mandatory
+//! they quote — a Packet Too Big, once believed, also to IPv6 output's path MTU
+//! cache (`ip/ipv6/path_mtu.rs`); UDP to the UDP table that IPv4 shares (its checksum is mandatory
 //! over IPv6), a closed port answered with ICMPv6 port unreachable; TCP to the
 //! TCP table IPv4 shares; No Next Header dropped quietly; any other Next Header
 //! to the raw sockets bound to it (`src/raw/`), or, with none, refused with
@@ -31,14 +32,17 @@ use crate::wire::ip_protocol::{ICMPV6, NO_NEXT_HEADER, TCP, UDP};
 /// An ICMPv6 error about a datagram or segment we sent, to its transport: a
 /// destination unreachable to the UDP socket connected to the quoted
 /// destination (as for IPv4); to TCP, destination unreachables and Packet Too
-/// Big (`tcp/icmp_errors.rs`).
+/// Big (`tcp/icmp_errors.rs`). A Packet Too Big goes to [`packet_too_big`].
 fn route_error(
     ctx: &mut Context<'_>,
     out: &mut IpOutput,
-    udp: &mut UdpTable,
-    tcp: &mut TcpTable,
+    (udp, tcp, raw): (&mut UdpTable, &mut TcpTable, &RawTable),
     error: &Received6Error<'_>,
 ) {
+    if error.icmp_type == types::PACKET_TOO_BIG {
+        packet_too_big(ctx, out, (udp, tcp, raw), error);
+        return;
+    }
     let Some(q) = icmpv6::parse_quoted(error.quoted) else { return };
     match q.protocol {
         UDP if error.icmp_type == types::DEST_UNREACHABLE => {
@@ -47,8 +51,55 @@ fn route_error(
                 udp.dest_unreachable(ctx, kind, IpAddr::V6(q.src), q.src_port, peer);
             }
         }
-        TCP => tcp.icmpv6_error(ctx, out, (error.icmp_type, error.code, error.param), &q),
+        TCP => {
+            tcp.icmpv6_error(ctx, out, (error.icmp_type, error.code, error.param), &q);
+        }
         _ => {}
+    }
+}
+
+/// A Packet Too Big (RFC 8201): believed only about a packet we could have
+/// sent (RFC 5927's spirit). IP checks the quote is from our address with the
+/// Flow Label we would have written (`Ipv6Output::quoted_own`); then the
+/// transport: TCP finds the segment in flight (its window check — and lowers
+/// that connection's path MTU itself); a UDP socket holds the quoted source port
+/// (connected, if at all, to the quoted destination); a raw IPv6 socket of the
+/// quoted protocol could have sent to the destination; an ICMPv6 quote is an
+/// echo reply of ours or a raw ICMPv6 socket's message. Believed, it lowers the
+/// destination's entry in the path MTU cache, to which UDP, raw and ICMPv6
+/// output then fragment; anything else is counted and changes nothing.
+fn packet_too_big(
+    ctx: &mut Context<'_>,
+    out: &mut IpOutput,
+    (udp, tcp, raw): (&mut UdpTable, &mut TcpTable, &RawTable),
+    error: &Received6Error<'_>,
+) {
+    let signal = (error.icmp_type, error.code, error.param);
+    // TCP hears of every Packet Too Big about TCP, as before: it validates and
+    // counts on its own.
+    let tcp_took = match icmpv6::parse_quoted(error.quoted) {
+        Some(q) if q.protocol == TCP => Some(tcp.icmpv6_error(ctx, out, signal, &q)),
+        _ => None,
+    };
+    let own = out.ipv6().and_then(|o| o.quoted_own(error.quoted));
+    let believed = match (own, tcp_took) {
+        (_, Some(false)) | (None, Some(true)) => return,
+        (Some(_), Some(true)) => true,
+        (None, None) => false,
+        (Some(own), None) => match own.protocol {
+            UDP => icmpv6::parse_quoted(error.quoted)
+                .is_some_and(|q| udp.could_send(q.src_port, SocketAddr::new(IpAddr::V6(q.dst), q.dst_port))),
+            ICMPV6 => own.upper.first() == Some(&types::ECHO_REPLY) || raw.could_send_v6(ICMPV6, own.dst),
+            other => raw.could_send_v6(other, own.dst),
+        },
+    };
+    let dst = own.map(|o| o.dst);
+    match (believed, dst, out.ipv6_mut()) {
+        (true, Some(dst), Some(output)) => {
+            let learned = output.learn_path_mtu(ctx.counters, ctx.now, dst, error.param);
+            tracing::debug!(target: "tunstack::ip6::pmtu", %dst, mtu = error.param, ?learned, "packet too big");
+        }
+        _ => ctx.drop(DropReason::Icmp6PacketTooBigUnmatched, format_args!("mtu={} quoted dst={dst:?}", error.param)),
     }
 }
 
@@ -105,7 +156,7 @@ impl V6 {
                     let _ = raw.input_v6(ctx, datagram.src, datagram.dst, protocol, datagram.payload());
                 }
                 if let Some(error) = self.icmp.input(ctx, out, datagram) {
-                    route_error(ctx, out, udp, tcp, &error);
+                    route_error(ctx, out, (udp, tcp, raw), &error);
                 }
                 None
             }

@@ -114,35 +114,37 @@ impl TcpTable {
     }
 
     /// An ICMPv6 error (`icmp_type`, `code`, `param`: the MTU of a Packet Too
-    /// Big) quoting a TCP segment.
+    /// Big) quoting a TCP segment. Whether it quoted a segment in flight (the
+    /// stack then lets a Packet Too Big teach IPv6's path MTU cache too).
     pub fn icmpv6_error(
         &mut self,
         ctx: &mut Context<'_>,
         out: &mut IpOutput,
         (icmp_type, code, param): (u8, u8, u32),
         quoted: &Quoted6,
-    ) {
-        let Some(severity) = severity_v6(icmp_type, code, param) else { return };
+    ) -> bool {
+        let Some(severity) = severity_v6(icmp_type, code, param) else { return false };
         let remote = SocketAddr::from((quoted.dst, quoted.dst_port));
         let ours = Some(quoted.src) == self.config.addr6;
         let about = About { ours, local_port: quoted.src_port, remote, seq: quoted.seq };
-        self.icmp_error(ctx, out, severity, &about);
+        self.icmp_error(ctx, out, severity, &about)
     }
 
-    /// An error of `severity` about the segment `about` says.
-    fn icmp_error(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, severity: Severity, about: &About) {
+    /// An error of `severity` about the segment `about` says; whether that is a
+    /// segment in flight, which the connection acted on.
+    fn icmp_error(&mut self, ctx: &mut Context<'_>, out: &mut IpOutput, severity: Severity, about: &About) -> bool {
         let About { ours, local_port, remote, seq } = *about;
         let found = ours.then(|| self.by_tuple.get(&(local_port, remote))).flatten().zip(seq);
         let Some((handle, seq)) = found else {
             ctx.drop(DropReason::TcpIcmpUnmatched, format_args!("local port={local_port} remote={remote}"));
-            return;
+            return false;
         };
         self.with(ctx, out, handle, |tcb, ctx| {
             let seq = SeqNumber(seq);
             // RFC 5927 §4.1: only what is in flight can have caused an error.
             if !(tcb.snd.snd_una <= seq && seq < tcb.snd.snd_nxt) {
                 ctx.drop(DropReason::TcpIcmpOutOfWindow, format_args!("local={} remote={}", tcb.local, tcb.remote));
-                return;
+                return false;
             }
             match (severity, tcb.state) {
                 (Severity::PacketTooBig(mtu), _) if ctx.tcp().path_mtu_discovery => tcb.on_packet_too_big(ctx, mtu),
@@ -156,7 +158,9 @@ impl TcpTable {
                     tcb.soft_error = Some(kind);
                 }
             }
-        });
+            true
+        })
+        .unwrap_or(false)
     }
 }
 

@@ -223,6 +223,16 @@ impl UdpTable {
         }
     }
 
+    /// Whether a socket could have sent a datagram from our `local_port` to
+    /// `peer`: one holds the port for `peer`'s family, unconnected or connected
+    /// to `peer` (a Packet Too Big quoting one is believed only then,
+    /// `stack/v6.rs`).
+    pub fn could_send(&self, local_port: u16, peer: SocketAddr) -> bool {
+        let peer = canonical(peer);
+        let holder = self.by_port.get(&local_port).and_then(|port| port.get(Family::of(&peer)));
+        holder.and_then(|h| self.sockets.get(&h)).is_some_and(|s| s.peer.is_none_or(|p| p == peer))
+    }
+
     /// Open a socket on `addr` (port 0: an ephemeral port). The address must be
     /// ours, unspecified, or (IPv6) IPv4-mapped one of those; an IPv6 socket on
     /// `::` serves both families (see `ip/dual_stack.rs`).

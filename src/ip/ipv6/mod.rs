@@ -8,11 +8,16 @@
 //!   datagrams at the source, into the transmit queue IPv4 uses; `IpOutput`
 //!   holds it, so a layer lent `&mut IpOutput` sends IPv6 with
 //!   `IpOutput::send_v6`.
+//! * `path_mtu.rs` ([`PathMtuCache`](path_mtu::PathMtuCache)) remembers the
+//!   path MTU of each destination a validated Packet Too Big told us about
+//!   (RFC 8201): bounded, aging, never below 1,280; output fragments to it.
 
 mod input;
 mod output;
+pub(crate) mod path_mtu;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use input::{Datagram6, ErrorRequest, Input6, Ipv6Input, MAX_QUOTE};
 pub(crate) use output::Ipv6Output;
+pub use path_mtu::PathMtuConfig;

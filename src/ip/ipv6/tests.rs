@@ -430,3 +430,31 @@ fn a_datagram_too_big_with_the_first_fragments_headers_is_dropped() {
     assert_eq!((s.counters().ip6_frag_too_big, s.counters().ip6_frag_reassembled), (1, 0));
     s.check_invariants().expect("invariants");
 }
+
+/// Our echo replies follow the path MTU cache too: a Packet Too Big quoting one
+/// (an echo reply is something we send) lowers the path MTU of its destination,
+/// and the next reply there leaves in fragments that fit (RFC 8201).
+#[test]
+fn a_packet_too_big_about_an_echo_reply_fragments_the_next_reply() {
+    let mut s = stack6();
+    let request = packet(PEER6, US6, ICMPV6, &[&echo(PEER6, US6, 1, 1, &pattern(1400))]);
+    s.input(ms(0), &request);
+    let reply = drain(&mut s);
+    assert_eq!(reply.iter().map(Vec::len).collect::<Vec<_>>(), [40 + 8 + 1400]);
+    let router = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0xfe);
+    let mut ptb = Vec::new();
+    icmpv6::emit_error(&mut ptb, router, US6, icmpv6::ErrorKind::PacketTooBig(1280), &reply[0][..1232]).expect("fits");
+    assert_eq!(s.input(ms(1), &packet(router, US6, ICMPV6, &[&ptb])), None);
+    assert_eq!((s.path_mtu_v6(PEER6), s.counters().ip6_pmtu_updates), (Some(1280), 1));
+    s.input(ms(2), &request);
+    let fragments = drain(&mut s);
+    assert_eq!(fragments.iter().map(Vec::len).collect::<Vec<_>>(), [1280, 40 + 8 + 176]);
+    assert!(fragments.iter().all(|p| p[6] == FRAGMENT));
+    // A quote of an echo request is nothing we send.
+    let mut forged = reply[0][..1232].to_vec();
+    forged[40] = 128;
+    ptb.clear();
+    icmpv6::emit_error(&mut ptb, router, US6, icmpv6::ErrorKind::PacketTooBig(1280), &forged).expect("fits");
+    let verdict = s.input(ms(3), &packet(router, US6, ICMPV6, &[&ptb]));
+    assert_eq!(verdict, Some(DropReason::Icmp6PacketTooBigUnmatched));
+}

@@ -143,3 +143,35 @@ fn an_icmpv6_socket_gets_copies_of_valid_messages_and_its_sends_are_checksummed(
     assert_eq!(parsed, Ok(Icmpv6Message::EchoRequest { id: 9, seq: 2, data: b"from a program" }));
     assert_eq!(err_kind(s.raw_send_to(h, &[128, 0, 0], Some(PEER6.into()))), ErrorKind::InvalidInput, "no checksum");
 }
+
+/// A Packet Too Big from a router to us reporting `mtu`, quoting `packet`.
+fn packet_too_big(mtu: u32, packet: &[u8]) -> Vec<u8> {
+    let router = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0xfe);
+    let mut message = Vec::new();
+    let kind = icmpv6::ErrorKind::PacketTooBig(mtu);
+    icmpv6::emit_error(&mut message, router, US6, kind, &packet[..packet.len().min(1232)]).expect("fits");
+    ip6(router, US6, ICMPV6, &message)
+}
+
+#[test]
+fn a_packet_too_big_about_a_raw_send_fragments_the_next_to_its_destination() {
+    let mut s = stack6();
+    let h = s.raw_bind(EXPERIMENT, ANY6).expect("bind");
+    assert_eq!(s.raw_send_to(h, &pattern(1400), Some(PEER6.into())).expect("sent"), 1400);
+    let first = drain(&mut s);
+    assert_eq!(first.iter().map(Vec::len).collect::<Vec<_>>(), [1440], "whole: 1,440 fits 1,500");
+    // A router's word about it: believed, since a raw socket of 253 could send to PEER6.
+    s.input(ms(5), &packet_too_big(1280, &first[0]));
+    assert_eq!((s.path_mtu_v6(PEER6), s.counters().ip6_pmtu_updates), (Some(1280), 1));
+    s.raw_send_to(h, &pattern(1400), Some(PEER6.into())).expect("sent");
+    let second = drain(&mut s);
+    assert_eq!(second.iter().map(Vec::len).collect::<Vec<_>>(), [1280, 40 + 8 + 168], "1,232 + 168 bytes");
+    assert!(second.iter().all(|p| p[6] == FRAGMENT));
+    s.raw_send_to(h, &pattern(1400), Some(OTHER6.into())).expect("sent");
+    assert_eq!(drain(&mut s).iter().map(Vec::len).collect::<Vec<_>>(), [1440], "another destination: whole");
+    // Once the socket is gone, a quote of protocol 253 is nothing we could send.
+    s.raw_close(h);
+    s.input(ms(6), &packet_too_big(1280, &[&first[0][..8], &OTHER6.octets(), &first[0][24..]].concat()));
+    assert_eq!((s.path_mtu_v6(OTHER6), s.counters().icmp6_rx_ptb_unmatched), (Some(1500), 1));
+    assert_eq!(s.check_invariants(), Ok(()));
+}

@@ -6,8 +6,13 @@
 //! A's TCP lowers its path MTU and its segments fit, and the stream arrives
 //! intact. The IPv4 and IPv6 halves of one property: the mechanism is the same,
 //! the messages and the floors (576 and 1,280 bytes) differ.
+//!
+//! UDP over IPv6 through the same hop: A's first datagram leaves fragmented to
+//! the link MTU, its larger fragments are refused with Packet Too Big, A's path
+//! MTU cache takes the hop's MTU for B (`ip/ipv6/path_mtu.rs`), and every later
+//! datagram leaves in fragments the hop carries.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
 use crate::testutil::{icmp_packet, ip6};
@@ -117,6 +122,76 @@ proptest! {
             prop_assert!(refused > 0 && reductions > 0, "seed {:#x} ({:?}, hop {}): {} refused, {} reductions", seed, family, mtu, refused, reductions);
             family.check_only_family_on_the_wire(sim, seed)?;
             check_delivered_and_freed(sim, seed, &run, &to_a, &to_b)
+        })?;
+    }
+}
+
+/// How many of the packets carrying a UDP datagram of `payload` bytes, fragmented
+/// to a 1,500-byte link, are larger than `mtu`.
+fn packets_over(payload: usize, mtu: usize) -> u64 {
+    let message = 8 + payload;
+    if 40 + message <= 1500 {
+        return u64::from(40 + message > mtu);
+    }
+    let per_fragment = (1500 - 48) / 8 * 8;
+    (0..message).step_by(per_fragment).filter(|at| 48 + per_fragment.min(message - at) > mtu).count() as u64
+}
+
+proptest! {
+    #![proptest_config(crate::testutil::proptest_cases(64))]
+
+    /// A sends UDP datagrams over IPv6, one every 200 ms, to B through a hop
+    /// narrower than A's link. Only the first datagram with a packet too large
+    /// for the hop is refused (the Packet Too Big reaches A before its next
+    /// send); A's path MTU for B is then the hop's, learned once; every later
+    /// datagram fits the hop in fragments; and what B receives are datagrams A
+    /// sent, whole.
+    #[test]
+    fn udp_over_ipv6_fragments_to_the_path_mtu_of_a_narrower_hop(
+        narrow in 0usize..220,
+        link in any_faulty_link(0.0),
+        sizes in proptest::collection::vec(1_453usize..4_000, 40),
+    ) {
+        let (seed, family) = (link.seed, Family::V6);
+        let mtu = family.min_mtu() + narrow * (1500 - family.min_mtu()) / 220;
+        let mut sim = Sim::with_hosts(family.config(Side::A, seed), family.config(Side::B, seed), link);
+        sim.check_invariants(true);
+        sim.set_middlebox(NarrowHop { mtu, refused: 0, too_big_without_df: 0 });
+        run_case("pmtu-udp", &mut sim, |sim| {
+            let to = family.server(9);
+            let rx = sim.b.udp_bind(to).expect("port 9 is free");
+            let tx = sim.a.udp_bind(SocketAddr::new(family.addr(Side::A), 0)).expect("an ephemeral port");
+            let sent: Vec<Vec<u8>> = sizes.iter().map(|&n| bytes(n, seed ^ n as u64)).collect();
+            let (mut next, mut at) = (0, sim.now());
+            let mut received = Vec::new();
+            sim.run_until(Duration::from_secs(60), |sim| {
+                while let Ok(d) = sim.b.udp_recv(rx) {
+                    received.push(d.data.to_vec());
+                }
+                if next < sent.len() && sim.now() >= at {
+                    sim.a.udp_send_to(tx, &sent[next], to).expect("the transmit queue has room");
+                    (next, at) = (next + 1, sim.now() + Duration::from_millis(200));
+                    sim.wake_at(at);
+                }
+                false
+            });
+            let b = match family.addr(Side::B) { IpAddr::V6(b) => b, IpAddr::V4(_) => unreachable!("IPv6") };
+            // The first datagram with a packet the hop cannot carry is the only
+            // one refused; with none (a hop of 1,496 and fragments of 1,496), A
+            // never hears of the hop and needs not.
+            let first_refused = sizes.iter().map(|&n| packets_over(n, mtu)).find(|&n| n > 0);
+            let (pmtu, updates) = if first_refused.is_some() { (mtu, 1) } else { (1500, 0) };
+            prop_assert_eq!(sim.a.path_mtu_v6(b), Some(pmtu), "seed {:#x}: A's path MTU for B", seed);
+            prop_assert_eq!(sim.a.counters().ip6_pmtu_updates, updates, "seed {:#x}: learned once", seed);
+            let refused = sim.middlebox::<NarrowHop>().map_or(0, |h| h.refused);
+            prop_assert_eq!(refused, first_refused.unwrap_or(0), "seed {:#x} (hop {}): refused", seed, mtu);
+            for got in &received {
+                prop_assert!(sent.contains(got), "seed {:#x}: a {}-byte datagram A did not send", seed, got.len());
+            }
+            prop_assert!(received.len() >= 3, "seed {:#x} (hop {}): {} of 40 arrived", seed, mtu, received.len());
+            let ipv4 = sim.a.counters().ip_tx_packets + sim.b.counters().ip_tx_packets;
+            prop_assert_eq!(ipv4, 0, "seed {:#x}: IPv4 on the wire", seed);
+            Ok(())
         })?;
     }
 }

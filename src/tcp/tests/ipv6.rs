@@ -226,6 +226,12 @@ fn packet_too_big_lowers_the_path_mtu_never_below_1280_and_only_for_data_in_flig
     s.input(ms(3), &icmpv6_error(router, Icmp6Kind::PacketTooBig(1000), &flight[0][..1232.min(flight[0].len())]));
     assert_eq!(s.tcp_info(conn).expect("open").snd_mss, 1280 - 60);
     assert_eq!(s.counters().tcp_pmtu_reductions, 1);
+    // Validated by TCP (in flight) and by IP (our Flow Label): the destination's
+    // entry in IPv6's path MTU cache, for UDP and raw sends, follows.
+    assert_eq!(
+        (s.path_mtu_v6(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1)), s.counters().ip6_pmtu_updates),
+        (Some(1280), 1)
+    );
     let resent = sent(&mut s);
     assert!(!resent.is_empty() && resent.iter().all(|o| o.data.len() <= 1220), "{resent:?}");
 
@@ -234,6 +240,7 @@ fn packet_too_big_lowers_the_path_mtu_never_below_1280_and_only_for_data_in_flig
     stale[40 + 4..40 + 8].copy_from_slice(&0u32.to_be_bytes());
     s.input(ms(4), &icmpv6_error(router, Icmp6Kind::PacketTooBig(1280), &stale));
     assert_eq!(s.counters().tcp_rx_icmp_out_of_window, 1);
+    assert_eq!(s.counters().ip6_pmtu_updates, 1, "nor does it teach the cache");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! packets out of `poll_transmit`, events, counters.
 
 mod ipv6;
+mod path_mtu;
 
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
