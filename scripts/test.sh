@@ -99,7 +99,7 @@ if [ ${#failed[@]} -eq 0 ]; then
     tun_tests=()
     for f in $(grep -l "Netns::new" tests/*.rs); do tun_tests+=(--test "$(basename "$f" .rs)"); done
     ts_section "TUN tests with offloads: ${tun_tests[*]}"
-    if TUNSTACK_OFFLOAD=1 cargo test --no-fail-fast "${tun_tests[@]}"; then
+    if TUNSTACK_OFFLOAD=1 cargo test --features tokio --no-fail-fast "${tun_tests[@]}"; then
         ts_ok "tests with offloads"
     else
         failed+=("cargo test (offloads)")
