@@ -81,16 +81,13 @@ fn poll_core<T>(
     if inner.is_stopped() {
         return Poll::Ready(Err(stopped()));
     }
-    let before = stack.poll_deadline();
-    let poll = match op(&mut stack, inner.now()) {
+    inner.call(&mut stack, |stack, now| match op(stack, now) {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            inner.register(&mut stack, on, direction, cx.waker());
+            inner.register(stack, on, direction, cx.waker());
             Poll::Pending
         }
         other => Poll::Ready(other),
-    };
-    inner.after_call(&mut stack, before);
-    poll
+    })
 }
 
 /// Send a datagram with `op`: it never waits for the network. A full transmit

@@ -41,6 +41,7 @@ use std::task::{Context, Wake, Waker};
 use parking_lot::Mutex;
 
 use super::Inner;
+use crate::time::Instant;
 
 /// A task's future, boxed.
 type TaskFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -49,11 +50,25 @@ thread_local! {
     /// Whether this thread is a runtime's driver: a task woken here needs no
     /// poke, the driver polls ready tasks right after its round.
     static ON_DRIVER: Cell<bool> = const { Cell::new(false) };
+    /// The time read when the task being polled on this thread began its poll.
+    static TASK_NOW: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 /// Mark the calling thread as a driver (for the rest of its life).
 pub(super) fn enter_driver() {
     ON_DRIVER.with(|d| d.set(true));
+}
+
+/// Whether the calling thread is a runtime's driver thread.
+pub(super) fn on_driver() -> bool {
+    ON_DRIVER.with(Cell::get)
+}
+
+/// The time the task being polled on this thread began its poll, if any: its
+/// socket calls use it instead of reading the clock each (a UDP echo task
+/// answers a whole round's datagrams in one poll).
+pub(super) fn task_now() -> Option<Instant> {
+    TASK_NOW.with(Cell::get)
 }
 
 /// One spawned future.
@@ -76,7 +91,7 @@ impl Wake for Task {
         }
         if let Some(inner) = self.runtime.upgrade() {
             inner.executor.ready.lock().push_back(Arc::clone(self));
-            if !ON_DRIVER.with(Cell::get) {
+            if !on_driver() {
                 inner.poke();
             }
         }
@@ -104,15 +119,19 @@ impl Executor {
     }
 
     /// Poll every task that is ready now (tasks woken meanwhile wait for the
-    /// next call). Returns whether more are ready.
-    pub(super) fn run_ready(&self) -> bool {
+    /// next call), each with the time `now` gives as it starts (`task_now`).
+    /// Returns whether more are ready.
+    pub(super) fn run_ready(&self, now: impl Fn() -> Instant) -> bool {
         let batch = std::mem::take(&mut *self.ready.lock());
         for task in batch {
             task.queued.store(false, Ordering::Release);
             let waker = Waker::from(Arc::clone(&task));
             let mut slot = task.future.lock();
             if let Some(future) = slot.as_mut() {
-                if future.as_mut().poll(&mut Context::from_waker(&waker)).is_ready() {
+                TASK_NOW.with(|t| t.set(Some(now())));
+                let done = future.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
+                TASK_NOW.with(|t| t.set(None));
+                if done {
                     *slot = None;
                 }
             }

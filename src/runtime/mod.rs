@@ -96,10 +96,7 @@ impl Runtime {
     /// Run `f` on the stack with the current time, then flush what it produced.
     pub fn with_stack<R>(&self, f: impl FnOnce(&mut Stack, Instant) -> R) -> R {
         let mut stack = self.inner.stack.lock();
-        let before = stack.poll_deadline();
-        let result = f(&mut stack, self.inner.now());
-        self.inner.after_call(&mut stack, before);
-        result
+        self.inner.call(&mut stack, f)
     }
 
     /// Stop the driver thread; sockets blocked on this runtime return an error.
@@ -242,15 +239,31 @@ impl Inner {
         }
     }
 
-    /// After a socket call: send what it queued, wake waiters, re-arm the driver.
-    /// The driver sleeps until the deadline it saw, so it is poked only when the
-    /// call armed an earlier one.
-    pub(crate) fn after_call(&self, stack: &mut Stack, deadline_before: Option<Instant>) {
+    /// A socket call on the locked stack: `f` with the current time, then
+    /// send what it queued, wake waiters, and re-arm the driver. The driver
+    /// sleeps until the deadline it saw, so it is poked only when the call armed
+    /// an earlier one — except for a task on the driver thread itself
+    /// (`executor.rs`), whose calls happen between the driver's rounds: the
+    /// driver reads the deadline again after running its tasks, so those calls
+    /// skip the two deadline computations and the poke.
+    ///
+    /// The time: a task on the driver thread sees the time read when its poll
+    /// began (`executor::task_now`), as Linux's TCP reads its clock once per
+    /// batch of work (`tcp_mstamp_refresh`); other callers read the clock.
+    pub(crate) fn call<R>(&self, stack: &mut Stack, f: impl FnOnce(&mut Stack, Instant) -> R) -> R {
+        if executor::on_driver() {
+            let result = f(stack, executor::task_now().unwrap_or_else(|| self.now()));
+            self.publish(stack);
+            return result;
+        }
+        let before = stack.poll_deadline();
+        let result = f(stack, self.now());
         self.publish(stack);
         let after = stack.poll_deadline();
-        if after.is_some() && (deadline_before.is_none() || after < deadline_before) {
+        if after.is_some() && (before.is_none() || after < before) {
             self.poke();
         }
+        result
     }
 
     /// Send what the stack queued and wake the sockets its events name: the
@@ -353,11 +366,15 @@ impl Inner {
         if let Some(next) = self.executor.fire_timers(wall) {
             timeout = timeout.min(next.saturating_duration_since(wall));
         }
-        if self.executor.run_ready() {
-            Duration::ZERO
-        } else {
-            timeout
+        if self.executor.run_ready(|| self.now()) {
+            return Duration::ZERO;
         }
+        // The tasks' socket calls may have armed earlier deadlines without a
+        // poke (`call`): read the stack's again.
+        if let Some(deadline) = self.stack.lock().poll_deadline() {
+            timeout = timeout.min(deadline.saturating_duration_since(self.now()));
+        }
+        timeout
     }
 
     /// The driver is stopping: wake everything that waits on it.
@@ -442,6 +459,59 @@ mod tests {
         let rounds = runtime.driver_rounds() - before;
         runtime.shutdown();
         assert!(rounds <= 5, "the driver ran {rounds} rounds in 300 ms with only a 1 s timer armed");
+    }
+
+    /// A task on the driver thread arms a timer without poking the driver (its
+    /// calls skip that, `Inner::call`): a connect whose SYN, unanswered, is due
+    /// again after 50 ms. The driver reads the stack's deadline again after
+    /// running its tasks, so the second SYN follows the first by about 50 ms —
+    /// not by the driver's longest sleep (1 s), which is what a missed deadline
+    /// would give.
+    #[test]
+    fn a_timer_armed_by_a_task_on_the_driver_fires_on_time() {
+        let (dev, peer) = link::pair(1500).expect("a link pair");
+        let mut config = StackConfig::default();
+        config.tcp.rto.initial = Duration::from_millis(50);
+        config.tcp.rto.min = Duration::from_millis(50);
+        let runtime = Runtime::spawn(dev, config).expect("spawn");
+        // Let the driver fall asleep first, so that the task's spawn wakes it
+        // from its sleep (with its wake-up fd drained) rather than mid-round.
+        let mut rounds = runtime.driver_rounds();
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = runtime.driver_rounds();
+            if now == rounds && now > 0 {
+                break;
+            }
+            rounds = now;
+        }
+        let task_runtime = runtime.clone();
+        runtime.spawn_task(async move {
+            // Connect through the stack directly, so that no waker of this
+            // task hears of the connection and wakes it again (which would
+            // make the driver run another round at once and hide a missed
+            // deadline); then wait for ever (a runtime timer would poke the
+            // driver, hiding it too).
+            let to = std::net::SocketAddr::from(([198, 18, 0, 1], 9));
+            let connecting = task_runtime.with_stack(|stack, now| stack.tcp_connect(now, to));
+            assert!(connecting.is_ok(), "{connecting:?}");
+            std::future::pending::<()>().await;
+        });
+        let mut syns = Vec::new();
+        let mut buf = [0u8; 1500];
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while syns.len() < 2 && std::time::Instant::now() < give_up {
+            let mut pfd = libc::pollfd { fd: peer.readable_fd(), events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd for the duration of the call.
+            unsafe { libc::poll(&mut pfd, 1, 100) };
+            while let Ok(Some(_)) = peer.recv(&mut buf) {
+                syns.push(std::time::Instant::now());
+            }
+        }
+        runtime.shutdown();
+        assert!(syns.len() >= 2, "the SYN and its retransmission: {} seen", syns.len());
+        let gap = syns[1] - syns[0];
+        assert!(gap < Duration::from_millis(700), "the retransmission came {gap:?} after the SYN, not about 50 ms");
     }
 
     /// Dropping every handle without `shutdown` still frees the stack: the driver

@@ -46,9 +46,7 @@ pub(crate) fn wait_for<T>(
     let mut stack = inner.lock();
     let mut timed_out = false;
     loop {
-        let before = stack.poll_deadline();
-        let result = op(&mut stack, inner.now());
-        inner.after_call(&mut stack, before);
+        let result = inner.call(&mut stack, &mut op);
         match result {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && !nonblocking => {
                 if inner.is_stopped() {
