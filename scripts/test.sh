@@ -75,9 +75,9 @@ fi
 # The public packetdrill suites (../shared/conformance, test data beside the
 # repository, never copied into it): the FreeBSD tcp-testsuite's
 # state-event-engine with the freebsd profile must do at least as well as
-# scripts/lib/freebsd-state-event-engine.freebsd.expect says (the IPv6 scripts are
-# listed there as unsupported). Without the data the step says loudly that it
-# was skipped. SHARED_DIR overrides where the data is looked for.
+# scripts/lib/freebsd-state-event-engine.freebsd.expect says (all 614 scripts,
+# IPv4 and IPv6, pass, so it lists none). Without the data the step says loudly
+# that it was skipped. SHARED_DIR overrides where the data is looked for.
 shared_dir="${SHARED_DIR:-../shared}"
 suite="$shared_dir/conformance/freebsd-tcp-testsuite/state-event-engine"
 if [ -d "$suite" ]; then
