@@ -78,9 +78,21 @@ pub(super) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<(VnetHeader, 
 /// has at most 122 payloads even at IPv4's smallest MSS (536).
 pub(super) fn send(fd: RawFd, header: &VnetHeader, parts: &[&[u8]]) -> io::Result<()> {
     let header = header.to_bytes();
-    let mut iov = Vec::with_capacity(1 + parts.len());
-    iov.push(libc::iovec { iov_base: header.as_ptr() as *mut libc::c_void, iov_len: HEADER_LEN });
-    iov.extend(parts.iter().map(|p| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() }));
+    let iovec = |p: &[u8]| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() };
+    // A lone packet (every write but a super-segment's) builds its two iovecs
+    // on the stack: no allocation per packet.
+    let one;
+    let many: Vec<libc::iovec>;
+    let iov: &[libc::iovec] = match parts {
+        [packet] => {
+            one = [iovec(&header), iovec(packet)];
+            &one
+        }
+        _ => {
+            many = std::iter::once(iovec(&header)).chain(parts.iter().map(|p| iovec(p))).collect();
+            &many
+        }
+    };
     let count = libc::c_int::try_from(iov.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: iovecs over live buffers of the stated lengths; writev only reads them.
     let n = unsafe { libc::writev(fd, iov.as_ptr(), count) };

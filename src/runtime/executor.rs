@@ -98,6 +98,14 @@ impl Wake for Task {
     }
 }
 
+/// What [`Executor::run_ready`] did.
+pub(super) struct Ran {
+    /// It polled at least one task.
+    pub any: bool,
+    /// More tasks are ready (woken while it ran).
+    pub more: bool,
+}
+
 /// The ready tasks of one runtime, and its timers.
 #[derive(Default)]
 pub(crate) struct Executor {
@@ -120,9 +128,9 @@ impl Executor {
 
     /// Poll every task that is ready now (tasks woken meanwhile wait for the
     /// next call), each with the time `now` gives as it starts (`task_now`).
-    /// Returns whether more are ready.
-    pub(super) fn run_ready(&self, now: impl Fn() -> Instant) -> bool {
+    pub(super) fn run_ready(&self, now: impl Fn() -> Instant) -> Ran {
         let batch = std::mem::take(&mut *self.ready.lock());
+        let any = !batch.is_empty();
         for task in batch {
             task.queued.store(false, Ordering::Release);
             let waker = Waker::from(Arc::clone(&task));
@@ -136,7 +144,7 @@ impl Executor {
                 }
             }
         }
-        !self.ready.lock().is_empty()
+        Ran { any, more: !self.ready.lock().is_empty() }
     }
 
     /// A new timer's id.

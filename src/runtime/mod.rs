@@ -366,13 +366,16 @@ impl Inner {
         if let Some(next) = self.executor.fire_timers(wall) {
             timeout = timeout.min(next.saturating_duration_since(wall));
         }
-        if self.executor.run_ready(|| self.now()) {
+        let ran = self.executor.run_ready(|| self.now());
+        if ran.more {
             return Duration::ZERO;
         }
         // The tasks' socket calls may have armed earlier deadlines without a
-        // poke (`call`): read the stack's again.
-        if let Some(deadline) = self.stack.lock().poll_deadline() {
-            timeout = timeout.min(deadline.saturating_duration_since(self.now()));
+        // poke (`call`): read the stack's again — only if a task ran.
+        if ran.any {
+            if let Some(deadline) = self.stack.lock().poll_deadline() {
+                timeout = timeout.min(deadline.saturating_duration_since(self.now()));
+            }
         }
         timeout
     }

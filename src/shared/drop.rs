@@ -130,7 +130,6 @@ drop_reasons! {
     Ip6UnknownNextHeader => ip6_rx_unknown_next_header, rx, "ipv6 unknown next header";
     /// No Next Header: nothing to deliver.
     Ip6NoNextHeader => ip6_rx_no_next_header, rx, "ipv6 no next header";
-    /// An upper layer IPv6 does not carry yet.
     /// A first fragment without the whole header chain (RFC 7112).
     Fragment6IncompleteChain => ip6_frag_incomplete_chain, rx, "ipv6 first fragment incomplete chain";
     /// A non-final IPv6 fragment whose length is not a multiple of 8.

@@ -126,26 +126,22 @@ pub fn accept(header: &VnetHeader, packet: &mut [u8]) -> Result<RxChecksum, Vnet
 }
 
 /// The header for a lone packet when the stack leaves TCP checksums to the
-/// device (`StackConfig::tx_checksum_offload`): a TCP segment's checksum holds
-/// only the pseudo-header sum, so the kernel is told to finish it (`NEEDS_CSUM`
-/// from the TCP header on, the field at its offset 16); anything else is
-/// complete ([`PLAIN`]). Only IPv4 and IPv6 without extension headers carry TCP
-/// from the stack.
+/// device (`StackConfig::tx_checksum_offload`): a whole TCP segment's checksum
+/// holds only the pseudo-header sum, so the kernel is told to finish it
+/// (`NEEDS_CSUM` from the TCP header on, the field at its offset 16); anything
+/// else — not TCP, or an IPv4 fragment — is complete ([`PLAIN`]).
 pub fn lone_header(packet: &[u8]) -> VnetHeader {
-    use crate::wire::ip_protocol::TCP;
-    let tcp_at = match packet.first().map(|b| b >> 4) {
-        Some(4) if packet.get(9) == Some(&TCP) => usize::from(packet[0] & 0x0f) * 4,
-        Some(6) if packet.get(6) == Some(&TCP) => 40,
-        _ => return PLAIN,
-    };
-    match u16::try_from(tcp_at) {
-        Ok(csum_start) if packet.len() >= tcp_at + crate::wire::tcp::MIN_HEADER_LEN => VnetHeader {
-            flags: F_NEEDS_CSUM,
-            csum_start,
-            csum_offset: crate::wire::tcp::field::CHECKSUM.start as u16,
-            ..PLAIN
+    match crate::wire::tcp::split(packet).filter(|s| !s.fragmented) {
+        Some(segment) => match u16::try_from(segment.ip_header.len()) {
+            Ok(csum_start) => VnetHeader {
+                flags: F_NEEDS_CSUM,
+                csum_start,
+                csum_offset: crate::wire::tcp::field::CHECKSUM.start as u16,
+                ..PLAIN
+            },
+            Err(_) => PLAIN,
         },
-        _ => PLAIN,
+        None => PLAIN,
     }
 }
 
