@@ -343,7 +343,7 @@ impl Inner {
                 }
             }
             stack.handle_timeout(now);
-            // Not `after_call`: the driver computes its own sleep from the deadline
+            // Not `call`: the driver computes its own sleep from the deadline
             // below, and poking itself would make every round with a timer armed
             // end in a wake-up — a busy loop (it was: a connection in TIME-WAIT
             // kept a core at 100 %).
