@@ -147,7 +147,7 @@ fn emit(out: &mut Vec<u8>, src: Ipv6Addr, dst: Ipv6Addr, icmp_type: Icmpv6Type, 
 /// its type, code and checksum.
 pub fn fill_checksum(message: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr) -> Option<()> {
     message.get_mut(field::CHECKSUM)?.fill(0);
-    let sum = super::checksum_v6(src, dst, super::ip_protocol::ICMPV6, message)?;
+    let sum = super::checksum(src.into(), dst.into(), super::ip_protocol::ICMPV6, message)?;
     message[field::CHECKSUM].copy_from_slice(&sum);
     Some(())
 }

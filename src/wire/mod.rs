@@ -19,7 +19,7 @@ pub mod tcp;
 pub mod udp;
 
 mod pseudo_sum;
-pub(crate) use pseudo_sum::checksum_v6;
+pub(crate) use pseudo_sum::checksum;
 pub use pseudo_sum::{
     complete_partial_checksum, fill_transport_checksum, verifies_with_pseudo_header, verifies_with_pseudo_header_v6,
 };

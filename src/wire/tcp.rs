@@ -256,7 +256,6 @@ pub fn emit_parts(
     header.set_options(elements.as_slice()?).ok()?;
     let start = out.len();
     out.extend_from_slice(&header.to_bytes());
-    let payload_start = out.len();
     out.extend_from_slice(segment.payload);
     out.extend_from_slice(tail);
     if checksum == TxChecksum::Offload {
@@ -266,20 +265,12 @@ pub fn emit_parts(
         out.truncate(start);
         return None;
     }
-    let checksum = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            header.calc_checksum_ipv4_raw(s.octets(), d.octets(), &out[payload_start..]).ok()
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            header.calc_checksum_ipv6_raw(s.octets(), d.octets(), &out[payload_start..]).ok()
-        }
-        _ => None,
-    };
-    let Some(checksum) = checksum else {
+    // The header went out with a zero checksum field; the sum covers it as sent.
+    let Some(checksum) = super::checksum(src, dst, ip_protocol::TCP, &out[start..]) else {
         out.truncate(start);
         return None;
     };
-    out[start + field::CHECKSUM.start..start + field::CHECKSUM.end].copy_from_slice(&checksum.to_be_bytes());
+    out[start + field::CHECKSUM.start..start + field::CHECKSUM.end].copy_from_slice(&checksum);
     Some(())
 }
 
@@ -539,20 +530,21 @@ pub fn set_partial_checksum_of(src: IpAddr, dst: IpAddr, header: &mut [u8], len:
 /// longer than the pseudo-header's length field can describe, or the addresses
 /// are of different families.
 pub fn fill_checksum(src: IpAddr, dst: IpAddr, segment: &mut [u8]) -> bool {
-    let Ok(header) = TcpHeaderSlice::from_slice(segment) else {
+    if TcpHeaderSlice::from_slice(segment).is_err() {
         return false;
-    };
-    let payload = segment.get(header.slice().len()..).unwrap_or_default();
-    let sum = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => header.calc_checksum_ipv4_raw(s.octets(), d.octets(), payload).ok(),
-        (IpAddr::V6(s), IpAddr::V6(d)) => header.calc_checksum_ipv6_raw(s.octets(), d.octets(), payload).ok(),
-        _ => None,
-    };
-    let Some(sum) = sum else {
-        return false;
-    };
-    segment[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
-    true
+    }
+    let old = [segment[field::CHECKSUM.start], segment[field::CHECKSUM.start + 1]];
+    segment[field::CHECKSUM].fill(0);
+    match super::checksum(src, dst, ip_protocol::TCP, segment) {
+        Some(sum) => {
+            segment[field::CHECKSUM].copy_from_slice(&sum);
+            true
+        }
+        None => {
+            segment[field::CHECKSUM].copy_from_slice(&old);
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! UDP header parsing and writing (RFC 768).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::{UdpHeader, UdpSlice};
 
@@ -94,7 +94,7 @@ pub fn emit(
     dst_port: u16,
     payload: &[u8],
 ) -> Option<()> {
-    emit_with(out, src_port, dst_port, payload, |h| h.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).ok())
+    emit_with(out, src.into(), dst.into(), src_port, dst_port, payload)
 }
 
 /// Append a UDP header with its checksum over the IPv6 pseudo-header (RFC 8200
@@ -107,21 +107,26 @@ pub fn emit_v6(
     dst_port: u16,
     payload: &[u8],
 ) -> Option<()> {
-    emit_with(out, src_port, dst_port, payload, |h| h.calc_checksum_ipv6_raw(src.octets(), dst.octets(), payload).ok())
+    emit_with(out, src.into(), dst.into(), src_port, dst_port, payload)
 }
 
-/// The header with the checksum `checksum` computes for it, then `payload`.
-fn emit_with(
-    out: &mut Vec<u8>,
-    src_port: u16,
-    dst_port: u16,
-    payload: &[u8],
-    checksum: impl FnOnce(&UdpHeader) -> Option<u16>,
-) -> Option<()> {
-    let mut header = UdpHeader::without_ipv4_checksum(src_port, dst_port, payload.len()).ok()?;
-    header.checksum = checksum(&header)?;
+/// The header, then `payload`, then the checksum over both and the
+/// pseudo-header of `src` and `dst` (either family) written into the header.
+fn emit_with(out: &mut Vec<u8>, src: IpAddr, dst: IpAddr, src_port: u16, dst_port: u16, payload: &[u8]) -> Option<()> {
+    let header = UdpHeader::without_ipv4_checksum(src_port, dst_port, payload.len()).ok()?;
+    let start = out.len();
     out.extend_from_slice(&header.to_bytes());
     out.extend_from_slice(payload);
+    let Some(mut sum) = super::checksum(src, dst, super::ip_protocol::UDP, &out[start..]) else {
+        out.truncate(start);
+        return None;
+    };
+    // RFC 768: a checksum that computes to zero is sent as all ones (zero means
+    // "no checksum").
+    if sum == [0, 0] {
+        sum = [0xff, 0xff];
+    }
+    out[start + field::CHECKSUM.start..start + field::CHECKSUM.end].copy_from_slice(&sum);
     Some(())
 }
 
