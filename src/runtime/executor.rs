@@ -98,13 +98,6 @@ impl Wake for Task {
     }
 }
 
-/// What [`Executor::run_ready`] did.
-pub(super) struct Ran {
-    /// It polled at least one task.
-    pub any: bool,
-    /// More tasks are ready (woken while it ran).
-    pub more: bool,
-}
 
 /// The ready tasks of one runtime, and its timers.
 #[derive(Default)]
@@ -128,9 +121,8 @@ impl Executor {
 
     /// Poll every task that is ready now (tasks woken meanwhile wait for the
     /// next call), each with the time `now` gives as it starts (`task_now`).
-    pub(super) fn run_ready(&self, now: impl Fn() -> Instant) -> Ran {
+    pub(super) fn run_ready(&self, now: impl Fn() -> Instant) {
         let batch = std::mem::take(&mut *self.ready.lock());
-        let any = !batch.is_empty();
         for task in batch {
             task.queued.store(false, Ordering::Release);
             let waker = Waker::from(Arc::clone(&task));
@@ -144,7 +136,12 @@ impl Executor {
                 }
             }
         }
-        Ran { any, more: !self.ready.lock().is_empty() }
+    }
+
+    /// Whether some task is waiting to be polled (woken since `run_ready`
+    /// took its batch, say).
+    pub(super) fn has_ready(&self) -> bool {
+        !self.ready.lock().is_empty()
     }
 
     /// A new timer's id.

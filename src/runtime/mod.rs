@@ -270,6 +270,11 @@ impl Inner {
     /// blocked calls and the async tasks waiting on them.
     fn publish(&self, stack: &mut Stack) {
         self.flush(stack);
+        self.wake_on_events(stack);
+    }
+
+    /// Wake the sockets the stack's events name, sending nothing.
+    fn wake_on_events(&self, stack: &mut Stack) {
         // The task wakers' lock only when there is an event to give them.
         let mut tasks = None;
         while let Some(event) = stack.poll_event() {
@@ -315,13 +320,15 @@ impl Inner {
         unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
     }
 
-    /// One round of the driver: read a batch of packets, run the timers, flush,
-    /// and say how long it may sleep and whether it read the device dry (else a
-    /// full batch is waiting to be read next).
+    /// One round of the driver: read a batch of packets, wake the sockets they
+    /// made ready, and say how long the device lets it sleep and whether it
+    /// read the device dry (else a full batch is waiting to be read next). The
+    /// stack's timers, and sending what the round made it send, wait for
+    /// [`finish_round`](Inner::finish_round), after the tasks it woke have run.
     fn round(&self, buf: &mut [u8]) -> Round {
         self.rounds.fetch_add(1, Ordering::Relaxed);
         let mut drained = false;
-        let deadline = {
+        {
             let mut stack = self.stack.lock();
             let now = self.now();
             for _ in 0..RX_BATCH {
@@ -342,15 +349,9 @@ impl Inner {
                     }
                 }
             }
-            stack.handle_timeout(now);
-            // Not `call`: the driver computes its own sleep from the deadline
-            // below, and poking itself would make every round with a timer armed
-            // end in a wake-up — a busy loop (it was: a connection in TIME-WAIT
-            // kept a core at 100 %).
-            self.publish(&mut stack);
-            stack.poll_deadline()
-        };
-        let mut timeout = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(self.now()).min(MAX_SLEEP));
+            self.wake_on_events(&mut stack);
+        }
+        let mut timeout = MAX_SLEEP;
         if let Some(due) = self.device.service() {
             timeout = timeout.min(due.saturating_duration_since(std::time::Instant::now()));
         }
@@ -358,26 +359,45 @@ impl Inner {
     }
 
     /// After a round: fire the runtime timers that are due and run the tasks
-    /// woken so far. Returns how long the driver may sleep (zero while tasks
-    /// are still ready).
+    /// woken so far. Returns how long the driver may sleep as far as they are
+    /// concerned (zero while tasks are still ready).
     fn after_round(&self, round: &Round) -> Duration {
         let mut timeout = round.timeout;
         let wall = std::time::Instant::now();
         if let Some(next) = self.executor.fire_timers(wall) {
             timeout = timeout.min(next.saturating_duration_since(wall));
         }
-        let ran = self.executor.run_ready(|| self.now());
-        if ran.more {
+        self.executor.run_ready(|| self.now());
+        if self.executor.has_ready() {
             return Duration::ZERO;
         }
-        // The tasks' socket calls may have armed earlier deadlines without a
-        // poke (`call`): read the stack's again — only if a task ran.
-        if ran.any {
-            if let Some(deadline) = self.stack.lock().poll_deadline() {
-                timeout = timeout.min(deadline.saturating_duration_since(self.now()));
-            }
-        }
         timeout
+    }
+
+    /// The end of a round, once the tasks it woke have run: run the stack's
+    /// timers, send what it holds, and say how long the driver may sleep until
+    /// the stack's next deadline (the tasks' calls may have armed earlier ones
+    /// without a poke, `call`) — not at all if this woke a task.
+    ///
+    /// Timers last is what keeps the receive window open. The batch's one ACK
+    /// (`AckState::EndOfBatch`) is built when the timers run and advertises the
+    /// room left in the receive buffer then: built before the reading task ran,
+    /// it offered only what the batch had not filled — half the buffer, after
+    /// a batch of 32 segments at MTU 65000 — and the sender went on in
+    /// half-buffers (DESIGN.md, "Measuring"). Now the task's read usually sends
+    /// it, with the room that read made.
+    fn finish_round(&self) -> Duration {
+        let mut stack = self.stack.lock();
+        stack.handle_timeout(self.now());
+        // Not `call`: the driver computes its own sleep from the deadline below,
+        // and poking itself would make every round with a timer armed end in a
+        // wake-up — a busy loop (it was: a connection in TIME-WAIT kept a core
+        // at 100 %).
+        self.publish(&mut stack);
+        if self.executor.has_ready() {
+            return Duration::ZERO;
+        }
+        stack.poll_deadline().map_or(MAX_SLEEP, |d| d.saturating_duration_since(self.now()).min(MAX_SLEEP))
     }
 
     /// The driver is stopping: wake everything that waits on it.
@@ -410,7 +430,8 @@ impl Inner {
 
 /// What one round of the driver found.
 struct Round {
-    /// Until the stack's or the device's next deadline (at most `MAX_SLEEP`).
+    /// Until the device's next deadline (at most `MAX_SLEEP`); the stack's
+    /// comes from `finish_round`.
     timeout: Duration,
     /// The device had no more packets (else a full batch stopped the round).
     drained: bool,
@@ -429,7 +450,7 @@ fn drive(inner: Weak<Inner>) {
         let round = inner.round(&mut buf);
         // Timers due fire, and the tasks the round or they woke run now, on
         // this thread; while some are still ready the driver does not sleep.
-        let timeout = inner.after_round(&round);
+        let timeout = inner.after_round(&round).min(inner.finish_round());
         // A round that stopped at a full batch goes on at once: packets wait.
         if round.drained {
             inner.sleep(timeout);

@@ -130,11 +130,13 @@ impl Driver {
                 Woke::Device(_) | Woke::Deadline => {}
             }
             timeout = inner.after_round(&round);
+            // Let the tasks this round woke run before the next batch, and
+            // before the round's ACKs go out (`finish_round`).
+            tokio::task::yield_now().await;
+            timeout = timeout.min(inner.finish_round());
             if !round.drained {
                 timeout = Duration::ZERO;
             }
-            // Let the tasks this round woke run before the next batch.
-            tokio::task::yield_now().await;
         }
     }
 }
