@@ -398,6 +398,28 @@ async fn stacks_driven_as_tokio_tasks_echo_on_one_thread() {
     assert!(started.elapsed() >= Duration::from_millis(20), "slept {:?}", started.elapsed());
 }
 
+/// The driven runtimes on tokio's multi-thread runtime: the drivers and the
+/// echo tasks on whichever worker picks them up, so socket calls come from
+/// other threads while a round is open (they skip the poke and leave the
+/// deadline to the driver's `finish_round`) and while it is not (they poke).
+/// Four connections at once echo byte-exact, and a runtime timer still fires.
+#[cfg(feature = "tokio")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn stacks_driven_as_tokio_tasks_echo_on_a_multi_thread_runtime() {
+    let net = Net::driven();
+    spawn_echo(&net.b);
+    tokio::join!(
+        echo_round_trip(&net, 1, 256 << 10),
+        echo_round_trip(&net, 2, 256 << 10),
+        echo_round_trip(&net, 3, 256 << 10),
+        echo_round_trip(&net, 4, 256 << 10),
+    );
+    assert!(net.a.driver_rounds() > 0 && net.b.driver_rounds() > 0, "the driver tasks ran no round");
+    let started = std::time::Instant::now();
+    tunstack::aio::sleep(&net.a, Duration::from_millis(20)).await;
+    assert!(started.elapsed() >= Duration::from_millis(20), "slept {:?}", started.elapsed());
+}
+
 /// `shutdown` ends a driver task; so does dropping every handle of its runtime
 /// (within the driver's longest sleep, a second).
 #[cfg(feature = "tokio")]

@@ -140,13 +140,32 @@ impl Driver {
             timeout = inner.after_round(&round);
             // Let the tasks this round woke run before the next batch, and
             // before the round's ACKs go out (`finish_round`).
-            tokio::task::yield_now().await;
+            yield_to_tasks().await;
             timeout = timeout.min(inner.finish_round());
             if !round.drained {
                 timeout = Duration::ZERO;
             }
         }
     }
+}
+
+/// Give way once to the tasks that are ready: wake ourselves and return
+/// `Pending`, which puts the driver at the back of tokio's run queue. Not
+/// `tokio::task::yield_now`, which also has tokio poll its reactor before the
+/// driver runs again — an `epoll_wait(2)` per round that finds nothing, since
+/// the driver has just read the device dry (tokio still polls its reactor
+/// every few dozen tasks, `event_interval`, so nothing starves).
+async fn yield_to_tasks() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
 }
 
 /// Wait for a packet, a poke or `timeout`, whichever comes first; `deadline`
