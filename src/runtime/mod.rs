@@ -419,10 +419,10 @@ impl Inner {
     /// Timers last is what keeps the receive window open. The batch's one ACK
     /// (`AckState::EndOfBatch`) is built when the timers run and advertises the
     /// room left in the receive buffer then: built before the reading task ran,
-    /// it offered only what the batch had not filled — half the buffer, after
-    /// a batch of 32 segments at MTU 65000 — and the sender went on in
-    /// half-buffers (DESIGN.md, "Measuring"). Now the task's read usually sends
-    /// it, with the room that read made.
+    /// it offered only what the batch had not filled — half the 4 MiB buffer
+    /// after 32 segments of 64 KiB, before `RX_BATCH_BYTES` — and a second ACK
+    /// followed from the read (DESIGN.md, "Measuring"). Now the task's read
+    /// usually sends it, with the room that read made.
     fn finish_round(&self) -> Duration {
         let mut stack = self.stack.lock();
         stack.handle_timeout(self.now());
