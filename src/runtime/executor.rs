@@ -98,7 +98,6 @@ impl Wake for Task {
     }
 }
 
-
 /// The ready tasks of one runtime, and its timers.
 #[derive(Default)]
 pub(crate) struct Executor {

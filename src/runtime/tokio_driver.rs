@@ -117,10 +117,10 @@ impl Driver {
         let mut timeout = Duration::ZERO;
         // One timer for the driver's life, moved each round rather than made
         // anew: a new timer registered while tokio's timer wheel is empty — as
-        // it is after the driver's `yield_now`, when tokio polls its reactor
-        // without a timeout — makes tokio wake its own thread through its
-        // eventfd, a write(2) and an extra epoll_wait(2) per round (strace of a
-        // request/response run). Moved later, a registered timer costs nothing.
+        // it was each round, the old one dropped when `wait` returned — makes
+        // tokio wake its own thread through its eventfd, a write(2) and an
+        // extra epoll_wait(2) per round (strace of a request/response run).
+        // Moved later, a registered timer costs nothing.
         let mut deadline = pin!(tokio::time::sleep(MAX_SLEEP));
         loop {
             let woke = wait(&device, &wake, deadline.as_mut(), timeout).await?;

@@ -192,7 +192,10 @@ mod tests {
             assert_eq!(word::ones_complement(add_slice(word::add_2bytes(0, [1, 2]), slice)), want, "{}", slice.len());
         }
         for slice in [&data[..65_535], &ones[..]] {
-            assert_eq!(word::ones_complement(add_slice(0, slice)), Sum16BitWords::new().add_slice(slice).ones_complement());
+            assert_eq!(
+                word::ones_complement(add_slice(0, slice)),
+                Sum16BitWords::new().add_slice(slice).ones_complement()
+            );
         }
     }
 
